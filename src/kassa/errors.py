@@ -1,0 +1,65 @@
+"""Exceptions named by the condition a user can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KassaError(Exception):
+    """Base of every error kassa reports to a person (the CLI prints it without a traceback)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected input value: where it is, what it was and why it was refused."""
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+    row_kept: bool = False  # a warning: the row was loaded without this value
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column:
+            where += f", column {self.column!r}"
+        shown = "" if self.value is None else f" (value {self.value!r})"
+        return f"{where}: {self.reason}{shown}"
+
+
+class ImportFailed(KassaError):
+    """An import was refused as a whole; the warehouse is unchanged."""
+
+    def __init__(self, message: str, errors: list[RowError] | None = None) -> None:
+        self.errors = list(errors or [])
+        lines = [message] + [f"  {e}" for e in self.errors[:20]]
+        if len(self.errors) > 20:
+            lines.append(f"  … and {len(self.errors) - 20} more")
+        super().__init__("\n".join(lines))
+
+
+class UnknownFormat(KassaError):
+    """The file's kind could not be recognised from its header."""
+
+
+class MissingColumn(KassaError):
+    """A required column is absent."""
+
+
+class ConfigError(KassaError):
+    """A YAML config or contract is invalid; the message names file, line and field."""
+
+
+class UnknownMetric(KassaError):
+    """A metric name that the catalog does not declare."""
+
+
+class BadPeriod(KassaError):
+    """A period that is not YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD."""
+
+
+class WarehouseError(KassaError):
+    """The warehouse file is missing, locked or of an unknown schema version."""

@@ -1,0 +1,126 @@
+"""The business's settings: time zone, currency, VAT, how costs are shown, channel rules.
+
+Read from a YAML file (``kassa.yaml`` beside the warehouse or ``--config``); every field has a default
+that fits a Russian small business, so most users never write one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kassa.yamlfile import load_yaml_model
+
+
+class VatRate(BaseModel):
+    """A VAT rate in force from a date (inclusive) until the next entry's date."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: dt.date
+    rate: float = Field(ge=0, le=1)
+
+
+class ChannelRule(BaseModel):
+    """One rule of the channel classifier; conditions are ANDed, list items ORed, first match wins.
+
+    Values are matched case-insensitively; ``"*"`` matches anything non-empty and ``""`` matches empty.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    channel: str
+    source: list[str] | None = None
+    medium: list[str] | None = None
+    click_id_prefix: list[str] | None = None
+    referrer_contains: list[str] | None = None
+
+
+# Why these defaults: the utm conventions of Yandex Direct, VK Ads, Google Ads and Meta templates, plus the
+# auto-tagging click ids (yclid/gclid/fbclid) stored in visits.click_id as "yclid:123" or the raw value.
+DEFAULT_CHANNEL_RULES: list[ChannelRule] = [
+    ChannelRule(channel="yandex_direct", click_id_prefix=["yclid"]),
+    ChannelRule(channel="google_ads", click_id_prefix=["gclid", "gbraid", "wbraid"]),
+    ChannelRule(channel="meta_ads", click_id_prefix=["fbclid"]),
+    ChannelRule(channel="vk_ads", click_id_prefix=["vkclid", "rb_clickid"]),
+    ChannelRule(
+        channel="yandex_direct",
+        source=["yandex", "ya", "yandex.direct", "yandex_direct", "direct.yandex"],
+        medium=["cpc", "ppc", "cpm", "paid", "cpa", "display"],
+    ),
+    ChannelRule(
+        channel="vk_ads",
+        source=["vk", "vkontakte", "vk_ads", "vk.com", "mytarget"],
+        medium=["cpc", "ppc", "cpm", "paid", "cpa", "display"],
+    ),
+    ChannelRule(channel="google_ads", source=["google", "adwords", "google_ads"], medium=["cpc", "ppc", "paid", "cpm", "display"]),
+    ChannelRule(
+        channel="meta_ads",
+        source=["facebook", "fb", "instagram", "ig", "meta"],
+        medium=["cpc", "ppc", "paid", "cpm", "paid_social"],
+    ),
+    ChannelRule(channel="seo", medium=["organic"]),
+    ChannelRule(channel="telegram", source=["telegram", "tg", "t.me"]),
+    ChannelRule(channel="email", medium=["email", "e-mail", "newsletter", "mail"]),
+    ChannelRule(channel="referral", medium=["referral"]),
+    ChannelRule(channel="seo", source=[""], medium=[""], referrer_contains=["yandex.", "google.", "bing.", "duckduckgo.", "mail.ru", "ya.ru"]),
+    ChannelRule(channel="telegram", source=[""], medium=[""], referrer_contains=["t.me", "telegram."]),
+    ChannelRule(channel="referral", source=[""], medium=[""], referrer_contains=["."]),
+    ChannelRule(channel="direct", source=[""], medium=[""]),
+]
+
+
+class Settings(BaseModel):
+    """Everything kassa needs to know about the business that the data does not say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "Europe/Moscow"
+    currency: str = "RUB"
+    # VAT: Russia's standard rate was 20 % until 2025-12-31 and is 22 % from 2026-01-01.
+    vat_rates: list[VatRate] = Field(
+        default_factory=lambda: [VatRate(since=dt.date(2019, 1, 1), rate=0.20), VatRate(since=dt.date(2026, 1, 1), rate=0.22)]
+    )
+    # How reports show costs. False: net of VAT, as an accountant compares them to revenue.
+    costs_include_vat: bool = False
+    channel_rules: list[ChannelRule] = Field(default_factory=lambda: list(DEFAULT_CHANNEL_RULES))
+    # Channels that count as "no marketing source" when looking for a lead's last touch.
+    direct_channels: list[str] = Field(default_factory=lambda: ["direct"])
+    phone_region: str = "RU"
+    store_personal_data: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Moscow)") from None
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, v: str) -> str:
+        if len(v) != 3 or not v.isalpha():
+            raise ValueError("currency must be a three-letter ISO 4217 code such as RUB")
+        return v.upper()
+
+    @field_validator("vat_rates")
+    @classmethod
+    def _sorted_rates(cls, v: list[VatRate]) -> list[VatRate]:
+        return sorted(v, key=lambda r: r.since)
+
+    def vat_rate_on(self, day: dt.date) -> float:
+        rate = 0.0
+        for r in self.vat_rates:
+            if r.since <= day:
+                rate = r.rate
+        return rate
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Settings from ``path`` if given (it must exist), else defaults."""
+    if path is None:
+        return Settings()
+    return load_yaml_model(path, Settings)

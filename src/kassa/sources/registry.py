@@ -1,0 +1,30 @@
+"""All formats kassa reads, by name; detection tries them in this order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kassa.errors import UnknownFormat
+from kassa.sources.base import Source
+from kassa.sources.canonical import CanonicalCSV
+
+SOURCES: dict[str, Source] = {s.name: s for s in (CanonicalCSV(),)}
+
+
+def detect_format(path: Path) -> Source:
+    """The source whose ``detect`` accepts the file; :class:`UnknownFormat` lists the known ones."""
+    with open(path, "rb") as f:
+        head = f.read(64 * 1024)
+    for src in SOURCES.values():
+        if src.detect(path, head):
+            return src
+    raise UnknownFormat(
+        f"{path}: format not recognised; known formats: {', '.join(SOURCES)} (use --format NAME to force one)"
+    )
+
+
+def get_source(name: str) -> Source:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise UnknownFormat(f"unknown format {name!r}; known formats: {', '.join(SOURCES)}") from None

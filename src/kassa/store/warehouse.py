@@ -1,0 +1,378 @@
+"""The warehouse: one DuckDB file holding kassa's canonical tables, and the one write path into it.
+
+Reads go through Ibis (``Warehouse.table``) so that every transform above this layer compiles for other
+engines too. Writes are DuckDB-specific on purpose and live only here: DuckDB allows one writer per
+file, so, as datasette does with SQLite, every write goes through this object, inside one transaction.
+
+Guarantees of :meth:`Warehouse.import_files`:
+
+* all files of one call land together or not at all (one transaction);
+* re-importing a file already loaded changes nothing (its SHA-256 is remembered);
+* an overlapping export replaces rather than doubles: natural keys for entities (visits, leads, deals,
+  payments), and per channel and date range for spend and activities (``schema.Kind.policy``);
+* rows replaced by a batch are archived, so ``undo`` restores exactly what was there before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from kassa.errors import ImportFailed, RowError, WarehouseError
+from kassa.schema import KINDS, ColumnType, Kind
+from kassa.settings import Settings
+from kassa.sources.base import ReadContext, ReadResult, Source
+from kassa.sources.registry import detect_format, get_source
+
+SCHEMA_VERSION = 1
+
+_IBIS_TYPES: dict[ColumnType, str] = {
+    "str": "string",
+    "date": "date",
+    "timestamp": "timestamp(6)",
+    "int": "int64",
+    "count": "int64",
+    "money": "float64",
+    "bool": "boolean",
+}
+
+BATCHES_SCHEMA = ibis.schema(
+    {
+        "batch_id": "int64",
+        "file": "string",
+        "sha256": "string",
+        "format": "string",
+        "kind": "string",
+        "rows_read": "int64",
+        "rows_loaded": "int64",
+        "rows_rejected": "int64",
+        "rows_replaced": "int64",
+        "period_start": "date",
+        "period_end": "date",
+        "loaded_at": "timestamp(6)",
+        "undone_at": "timestamp(6)",
+    }
+)
+
+
+def table_schema(kind: Kind) -> ibis.Schema:
+    cols = {name: _IBIS_TYPES[t] for name, t in kind.stored_columns()}
+    cols["batch_id"] = "int64"
+    return ibis.schema(cols)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class FileReport:
+    """What one file contributed to an import."""
+
+    file: str
+    format: str
+    kind: str
+    rows_read: int
+    rows_loaded: int
+    rows_replaced: int
+    errors: list[RowError]
+    batch_id: int | None
+    already_imported_as: int | None = None
+
+    @property
+    def rows_rejected(self) -> int:
+        return len({e.line for e in self.errors if not e.row_kept})
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[RowError]:
+        return [e for f in self.files for e in f.errors]
+
+
+def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 1: the six canonical tables, their archives, import batches."""
+
+
+# Each entry upgrades the file from version N-1 to N; run in order inside one transaction.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1}
+
+
+class Warehouse:
+    """A kassa warehouse file. Open with :meth:`open`; close (or use ``with``) to release the file."""
+
+    def __init__(self, path: Path, con: Any, settings: Settings, read_only: bool) -> None:
+        self.path = path
+        self.ibis = con
+        self.settings = settings
+        self.read_only = read_only
+
+    # -- opening -------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, *, settings: Settings | None = None, read_only: bool = False, create: bool = True) -> Warehouse:
+        p = Path(path)
+        if not p.exists() and (read_only or not create):
+            raise WarehouseError(f"no warehouse at {p}: load data first (kassa import FILE --db {p}, or kassa demo)")
+        try:
+            con = ibis.duckdb.connect(str(p), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseError(
+                    f"{p} is open for writing by another process (a running `kassa serve` or import); "
+                    "wait for it to finish or stop it, then try again"
+                ) from None
+            raise WarehouseError(f"cannot open {p}: {exc}") from None
+        wh = cls(p, con, settings or Settings(), read_only)
+        if not read_only:
+            wh._ensure_schema()
+        else:
+            wh._check_version()
+        return wh
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.ibis.disconnect()
+
+    @property
+    def _db(self) -> duckdb.DuckDBPyConnection:
+        return self.ibis.con  # the raw DuckDB connection: writes only
+
+    def _ensure_schema(self) -> None:
+        existing = set(self.ibis.list_tables())
+        if "kassa_meta" not in existing:
+            self._db.execute("BEGIN TRANSACTION")
+            try:
+                self.ibis.create_table("kassa_meta", schema=ibis.schema({"key": "string", "value": "string"}))
+                self._db.execute(
+                    "INSERT INTO kassa_meta VALUES ('schema_version', '0'), ('salt', ?), ('created_at', ?)",
+                    [secrets.token_hex(16), dt.datetime.now(dt.UTC).isoformat()],
+                )
+                for kind in KINDS.values():
+                    self.ibis.create_table(kind.name, schema=table_schema(kind))
+                    archive = table_schema(kind)
+                    self.ibis.create_table(
+                        f"{kind.name}__replaced", schema=ibis.schema({**dict(archive.items()), "replaced_by": "int64"})
+                    )
+                self.ibis.create_table("import_batches", schema=BATCHES_SCHEMA)
+                self._db.execute("COMMIT")
+            except Exception:
+                self._db.execute("ROLLBACK")
+                raise
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise WarehouseError(f"{self.path} has schema version {version}, newer than this kassa ({SCHEMA_VERSION}); upgrade kassa")
+        if version < SCHEMA_VERSION:
+            self._db.execute("BEGIN TRANSACTION")
+            try:
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[v](self._db)
+                self._db.execute("UPDATE kassa_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+                self._db.execute("COMMIT")
+            except Exception:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _check_version(self) -> None:
+        if "kassa_meta" not in self.ibis.list_tables():
+            raise WarehouseError(f"{self.path} is not a kassa warehouse")
+        if self.schema_version != SCHEMA_VERSION:
+            raise WarehouseError(
+                f"{self.path} has schema version {self.schema_version}; this kassa reads {SCHEMA_VERSION} "
+                "(open it once for writing, e.g. `kassa import`, to migrate)"
+            )
+
+    def _meta(self, key: str) -> str | None:
+        t = self.ibis.table("kassa_meta")
+        rows = t.filter(t.key == key).select("value").to_pyarrow().column("value").to_pylist()
+        return rows[0] if rows else None
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._meta("schema_version") or 0)
+
+    @property
+    def salt(self) -> str:
+        salt = self._meta("salt")
+        assert salt is not None
+        return salt
+
+    # -- reading -------------------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        """An Ibis table expression over a canonical table (lazy; nothing is read yet)."""
+        return self.ibis.table(name)
+
+    def row_count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    def batches(self) -> list[dict[str, Any]]:
+        t = self.table("import_batches")
+        return t.order_by(t.batch_id).to_pyarrow().to_pylist()
+
+    # -- writing -------------------------------------------------------------------------------------
+    def read_file(self, path: str | Path, *, format: str | None = None, kind: str | None = None) -> tuple[Source, list[ReadResult]]:
+        """Read and validate a file without touching the warehouse."""
+        p = Path(path)
+        if not p.is_file():
+            raise ImportFailed(f"{p}: no such file")
+        src = get_source(format) if format else detect_format(p)
+        ctx = ReadContext(settings=self.settings, salt=self.salt, kind=kind)
+        return src, src.read(p, ctx)
+
+    def import_files(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        format: str | None = None,
+        kind: str | None = None,
+        strict: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> ImportReport:
+        """Read every file, then load them all in one transaction (see the module docstring)."""
+        if self.read_only:
+            raise WarehouseError(f"{self.path} is open read-only")
+        staged: list[tuple[Path, str, Source, list[ReadResult]]] = []
+        for raw in paths:
+            p = Path(raw)
+            if progress:
+                progress(f"reading {p.name}")
+            src, results = self.read_file(p, format=format, kind=kind)
+            staged.append((p, file_sha256(p), src, results))
+        if strict:
+            bad = [e for _, _, _, rs in staged for r in rs for e in r.errors if not e.row_kept]
+            if bad:
+                raise ImportFailed(f"--strict: {len(bad)} refused value(s); nothing was imported", bad)
+        report = ImportReport()
+        self._db.execute("BEGIN TRANSACTION")
+        try:
+            for p, sha, src, results in staged:
+                for res in results:
+                    if progress:
+                        progress(f"loading {p.name} → {res.kind}")
+                    report.files.append(self._load(p, sha, src.name, res))
+            self._db.execute("COMMIT")
+        except Exception:
+            self._db.execute("ROLLBACK")
+            raise
+        return report
+
+    def _next_batch_id(self) -> int:
+        row = self._db.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_batches").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _load(self, path: Path, sha: str, fmt: str, res: ReadResult) -> FileReport:
+        kind = KINDS[res.kind]
+        prior = self._db.execute(
+            "SELECT batch_id FROM import_batches WHERE sha256 = ? AND kind = ? AND undone_at IS NULL",
+            [sha, kind.name],
+        ).fetchone()
+        if prior is not None:
+            return FileReport(str(path), fmt, kind.name, res.rows_read, 0, 0, res.errors, None, already_imported_as=int(prior[0]))
+        batch_id = self._next_batch_id()
+        new = res.rows.append_column("batch_id", pa.array([batch_id] * res.rows.num_rows, pa.int64()))
+        replaced = 0
+        period: tuple[Any, Any] = (None, None)
+        if new.num_rows:
+            self._db.register("__kassa_new", new)
+            try:
+                where = self._replace_condition(kind)
+                archive = f"{kind.name}__replaced"
+                self._db.execute(f"INSERT INTO {archive} SELECT t.*, {batch_id} FROM {kind.name} t WHERE {where}")
+                row = self._db.execute(f"SELECT count(*) FROM {kind.name} t WHERE {where}").fetchone()
+                replaced = int(row[0]) if row else 0
+                self._db.execute(f"DELETE FROM {kind.name} t WHERE {where}")
+                cols = ", ".join(f'"{n}"' for n in table_schema(kind).names)
+                self._db.execute(f"INSERT INTO {kind.name} ({cols}) SELECT {cols} FROM __kassa_new")
+                got = self._db.execute(
+                    f"SELECT min(CAST({kind.date_column} AS DATE)), max(CAST({kind.date_column} AS DATE)) FROM __kassa_new"
+                ).fetchone()
+                if got:
+                    period = (got[0], got[1])
+            finally:
+                self._db.unregister("__kassa_new")
+        self._db.execute(
+            "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [
+                batch_id, str(path), sha, fmt, kind.name, res.rows_read, new.num_rows,
+                len({e.line for e in res.errors if not e.row_kept}), replaced, period[0], period[1],
+                dt.datetime.now(),
+            ],
+        )
+        return FileReport(str(path), fmt, kind.name, res.rows_read, new.num_rows, replaced, res.errors, batch_id)
+
+    @staticmethod
+    def _replace_condition(kind: Kind) -> str:
+        """SQL condition (over alias ``t``) selecting the existing rows the new batch supersedes."""
+        if kind.policy == "upsert":
+            match = " AND ".join(f"n.{k} IS NOT DISTINCT FROM t.{k}" for k in kind.key)
+            return f"EXISTS (SELECT 1 FROM __kassa_new n WHERE {match})"
+        scope = " AND ".join(f"r.{s} = t.{s}" for s in kind.scope)
+        d = kind.date_column
+        return (
+            f"EXISTS (SELECT 1 FROM (SELECT {', '.join(kind.scope)}, min({d}) lo, max({d}) hi FROM __kassa_new "
+            f"GROUP BY ALL) r WHERE {scope} AND t.{d} BETWEEN r.lo AND r.hi)"
+        )
+
+    def undo(self, batch_id: int) -> dict[str, int]:
+        """Remove a batch's rows and restore what it replaced; one transaction."""
+        batch = self._db.execute(
+            "SELECT kind, undone_at FROM import_batches WHERE batch_id = ?", [batch_id]
+        ).fetchone()
+        if batch is None:
+            raise WarehouseError(f"no import batch {batch_id} (see `kassa imports`)")
+        if batch[1] is not None:
+            raise WarehouseError(f"batch {batch_id} was already undone at {batch[1]:%Y-%m-%d %H:%M}")
+        kind = KINDS[batch[0]]
+        later = self._db.execute(
+            f"SELECT DISTINCT replaced_by FROM {kind.name}__replaced WHERE batch_id = ? AND replaced_by > ?",
+            [batch_id, batch_id],
+        ).fetchall()
+        if later:
+            ids = ", ".join(str(r[0]) for r in later)
+            raise WarehouseError(f"batch {batch_id} was partly replaced by later batch(es) {ids}; undo those first")
+        cols = ", ".join(f'"{n}"' for n in table_schema(kind).names)
+        self._db.execute("BEGIN TRANSACTION")
+        try:
+            removed = self._db.execute(f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch_id]).fetchone()
+            self._db.execute(f"DELETE FROM {kind.name} WHERE batch_id = ?", [batch_id])
+            restored = self._db.execute(f"SELECT count(*) FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id]).fetchone()
+            self._db.execute(f"INSERT INTO {kind.name} ({cols}) SELECT {cols} FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id])
+            self._db.execute(f"DELETE FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id])
+            self._db.execute("UPDATE import_batches SET undone_at = ? WHERE batch_id = ?", [dt.datetime.now(), batch_id])
+            self._db.execute("COMMIT")
+        except Exception:
+            self._db.execute("ROLLBACK")
+            raise
+        return {"removed": int(removed[0]) if removed else 0, "restored": int(restored[0]) if restored else 0}
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Row counts and content hashes of every canonical table (tests: "nothing changed")."""
+        out: dict[str, Any] = {}
+        for name in KINDS:
+            row = self._db.execute(
+                f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM (SELECT * EXCLUDE (batch_id) FROM {name}) t"
+            ).fetchone()
+            out[name] = tuple(row) if row else None
+        return out
