@@ -1,0 +1,57 @@
+"""Options and helpers shared by every command: the warehouse path, settings, language, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from kassa.i18n import LANGS
+from kassa.settings import Settings, load_settings
+from kassa.store import Warehouse
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_DB = "kassa.duckdb"
+
+DbOption = Annotated[Path, typer.Option("--db", help="Warehouse file (DuckDB).", envvar="KASSA_DB")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Settings YAML (default: kassa.yaml beside the warehouse, if present).", envvar="KASSA_CONFIG"),
+]
+LangOption = Annotated[str, typer.Option("--lang", help="Language of labels and messages: en or ru.", envvar="KASSA_LANG")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PeriodOption = Annotated[str, typer.Option("--period", help="YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD.")]
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise typer.BadParameter(f"use one of {', '.join(LANGS)}", param_hint="--lang")
+    return lang
+
+
+def settings_for(db: Path, config: Path | None) -> Settings:
+    if config is not None:
+        return load_settings(config)
+    beside = db.parent / "kassa.yaml"
+    return load_settings(beside if beside.is_file() else None)
+
+
+@contextmanager
+def open_warehouse(db: Path, config: Path | None, *, write: bool = False) -> Iterator[Warehouse]:
+    wh = Warehouse.open(db, settings=settings_for(db, config), read_only=not write, create=write)
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

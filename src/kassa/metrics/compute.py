@@ -1,0 +1,336 @@
+"""One function computes any set of catalog metrics for any grouping and period.
+
+How each base measure is counted (docs/metrics.md has the same rules in plain words):
+
+================  =============  ===========================================================
+measure           table          calendar view: counted when …
+================  =============  ===========================================================
+cost, impressions spend          its ``date`` is in the period
+clicks, reach
+activity_cost,    activities     its ``date`` is in the period
+posts
+visits            visits         its ``ts`` is in the period
+leads,            leads          created in the period; qualified = status ``qualified`` or a
+qualified_leads                  deal was opened for it (a deal proves the lead was real)
+sales, revenue,   deals          status ``won`` and ``closed_at`` in the period, credited to the
+gross_profit                     lead's channel and campaign
+payments          payments       ``paid_at`` in the period
+================  =============  ===========================================================
+
+Cohort view (``view="cohort"``): leads created in the period, and what *they* became whenever it
+happened (optionally within ``settle_days`` of the lead): their qualification, deals won, revenue and
+payments. Spend, activity and visits stay those of the period, so CPL and CAC are per cohort.
+
+Every transform is an Ibis expression over the warehouse (it compiles for DuckDB, Spark, ClickHouse…);
+only the final, small grouped table is pulled into memory as a Polars frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+
+from kassa.errors import KassaError
+from kassa.link.stitch import (
+    NOT_SET,
+    campaign_source_medium,
+    deals_with_channel,
+    leads_with_channel,
+    payments_with_channel,
+    visits_with_channel,
+)
+from kassa.metrics.catalog import CATALOG, Metric, evaluate, get_metric, visible_metrics, with_dependencies
+from kassa.period import Period
+from kassa.settings import Settings
+
+View = Literal["calendar", "cohort"]
+DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
+
+# Base measures, in the order they are aggregated; romi's internal helper is derived from two of them.
+BASE_MEASURES = (
+    "cost", "impressions", "clicks", "reach", "activity_cost", "posts", "visits", "leads", "qualified_leads",
+    "sales", "revenue", "gross_profit", "margin_missing", "payments",
+)
+# Measures that keep "no value" when nothing reported them (a margin of 0 is not "no margin data").
+_NULLABLE = {"gross_profit", "reach"}
+
+
+@dataclass
+class MetricTable:
+    """Metrics per group for one period: a Polars frame plus what it means."""
+
+    frame: pl.DataFrame
+    metrics: list[Metric]
+    by: list[str]
+    period: Period
+    view: View
+    total: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.frame.to_dicts()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period.label,
+            "view": self.view,
+            "by": self.by,
+            "metrics": [
+                {"name": m.name, "tier": m.tier.value, "unit": m.unit, "better": m.better, "label": m.label_en}
+                for m in self.metrics
+            ],
+            "rows": [_jsonable(r) for r in self.frame.to_dicts()],
+            "total": _jsonable(self.total),
+            "warnings": self.warnings,
+        }
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, float) and v != v:  # NaN never leaves kassa: it is "no value"
+            v = None
+        out[k] = v
+    return out
+
+
+def _safe_div(a: Any, b: Any) -> Any:
+    if isinstance(b, int | float):
+        return None if b == 0 else a / b
+    return a.cast("float64") / b.cast("float64").nullif(0)
+
+
+def vat_rate_expr(day: ir.DateValue, settings: Settings) -> ir.FloatingValue:
+    rates = settings.vat_rates
+    if not rates:
+        return ibis.literal(0.0)
+    branches = [(day >= r.since, ibis.literal(r.rate)) for r in reversed(rates)]
+    return ibis.cases(*branches, else_=ibis.literal(0.0))
+
+
+def cost_as_shown(cost: ir.FloatingValue, vat_included: ir.BooleanValue, day: ir.DateValue, settings: Settings) -> ir.FloatingValue:
+    """Cost net of VAT, or gross when the settings ask reports to include VAT."""
+    rate = vat_rate_expr(day, settings)
+    net = ibis.ifelse(vat_included.fill_null(False), cost / (1 + rate), cost)
+    return net * (1 + rate) if settings.costs_include_vat else net
+
+
+def _in_period(col: ir.Value, period: Period, is_date: bool) -> ir.BooleanValue:
+    if is_date:
+        return (col >= period.start) & (col < period.end)
+    return (col >= period.start_ts()) & (col < period.end_ts())
+
+
+def _month(col: ir.Value) -> ir.StringValue:
+    return col.strftime("%Y-%m")
+
+
+class _Sources:
+    """The canonical tables with channel, campaign and source/medium attached (lazy Ibis expressions)."""
+
+    def __init__(self, wh: Any, settings: Settings) -> None:
+        self.settings = settings
+        self.spend = wh.table("spend")
+        self.activities = wh.table("activities")
+        self.visits = visits_with_channel(wh.table("visits"), settings)
+        self.leads = leads_with_channel(wh.table("leads"), wh.table("visits"), settings)
+        self.deals = deals_with_channel(wh.table("deals"), self.leads)
+        self.payments = payments_with_channel(wh.table("payments"), self.deals)
+        sm = campaign_source_medium(self.visits)
+        s = self.spend
+        j = s.left_join(sm, [s.channel == sm.sm_channel, s.campaign == sm.sm_campaign])
+        self.spend = j.select(*s.columns, source_medium=j.sm.fill_null(NOT_SET))
+
+
+def _part(t: ir.Table, keys: dict[str, ir.Value], measures: dict[str, ir.Value]) -> ir.Table:
+    cols: dict[str, ir.Value] = {k: v.cast("string") for k, v in keys.items()}
+    for name in BASE_MEASURES:
+        cols[name] = measures[name].cast("float64") if name in measures else ibis.null("float64")
+    return t.select(**cols)
+
+
+def _keys(t: ir.Table, by: list[str], date_col: ir.Value) -> dict[str, ir.Value]:
+    out: dict[str, ir.Value] = {}
+    for d in by:
+        if d == "month":
+            out[d] = _month(date_col)
+        elif d in t.columns:
+            col = t[d]
+            out[d] = ibis.ifelse(col.isnull() | (col.cast("string").strip() == ""), ibis.literal(NOT_SET), col.cast("string"))
+        else:
+            out[d] = ibis.literal(NOT_SET)
+    return out
+
+
+def _apply_where(t: ir.Table, where: dict[str, list[str]] | None) -> ir.Table:
+    for dim, values in (where or {}).items():
+        if dim in t.columns:
+            t = t.filter(t[dim].isin(values))
+        else:
+            t = t.filter(ibis.literal(False))
+    return t
+
+
+def base_measures(
+    wh: Any,
+    by: list[str],
+    period: Period,
+    *,
+    view: View = "calendar",
+    settle_days: int | None = None,
+    where: dict[str, list[str]] | None = None,
+    settings: Settings | None = None,
+) -> tuple[ir.Table, list[str]]:
+    """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows."""
+    st = settings or wh.settings
+    src = _Sources(wh, st)
+    cur = st.currency
+    warnings: list[str] = []
+    parts: list[ir.Table] = []
+
+    spend = _apply_where(src.spend.filter(_in_period(src.spend.date, period, True)), where)
+    foreign = spend.filter(spend.currency != cur).count().execute()
+    if foreign:
+        warnings.append(f"{foreign} spend row(s) in a currency other than {cur} were left out (no rates table yet)")
+    spend = spend.filter(spend.currency == cur)
+    parts.append(_part(spend, _keys(spend, by, spend.date), {
+        "cost": cost_as_shown(spend.cost, spend.vat_included, spend.date, st),
+        "impressions": spend.impressions, "clicks": spend.clicks, "reach": spend.reach,
+    }))
+
+    act = _apply_where(src.activities.filter(_in_period(src.activities.date, period, True)), where)
+    parts.append(_part(act, _keys(act, by, act.date), {"activity_cost": act.cost, "posts": act["count"]}))
+
+    visits = _apply_where(src.visits.filter(_in_period(src.visits.ts, period, False)), where)
+    parts.append(_part(visits, _keys(visits, by, visits.ts), {"visits": ibis.literal(1)}))
+
+    leads = _apply_where(src.leads.filter(_in_period(src.leads.created_at, period, False)), where)
+    has_deal = src.deals.select(hd_lead=src.deals.lead_id).distinct()
+    leads = leads.left_join(has_deal, leads.lead_id == has_deal.hd_lead)
+    qualified = (leads.status == "qualified") | leads.hd_lead.notnull()
+    parts.append(_part(leads, _keys(leads, by, leads.created_at), {"leads": ibis.literal(1), "qualified_leads": qualified.cast("int64")}))
+
+    deals = _apply_where(src.deals.filter(src.deals.status == "won"), where)
+    payments = _apply_where(src.payments, where)
+    if view == "calendar":
+        deals = deals.filter(_in_period(deals.closed_at, period, False))
+        deal_date = deals.closed_at
+        payments = payments.filter(_in_period(payments.paid_at, period, False))
+        pay_date = payments.paid_at
+    else:
+        deals = deals.filter(_in_period(deals.lead_created_at, period, False))
+        payments = payments.filter(_in_period(payments.lead_created_at, period, False))
+        if settle_days is not None:
+            deals = deals.filter(deals.closed_at <= deals.lead_created_at + ibis.interval(days=settle_days))
+            payments = payments.filter(payments.paid_at <= payments.lead_created_at + ibis.interval(days=settle_days))
+        deal_date = deals.lead_created_at
+        pay_date = payments.lead_created_at
+    foreign = deals.filter(deals.currency != cur).count().execute()
+    if foreign:
+        warnings.append(f"{foreign} won deal(s) in a currency other than {cur} were left out (no rates table yet)")
+    deals = deals.filter(deals.currency == cur)
+    parts.append(_part(deals, _keys(deals, by, deal_date), {
+        "sales": ibis.literal(1), "revenue": deals.amount, "gross_profit": deals.gross_profit,
+        "margin_missing": deals.gross_profit.isnull().cast("int64"),
+    }))
+    foreign = payments.filter(payments.currency != cur).count().execute()
+    if foreign:
+        warnings.append(f"{foreign} payment(s) in a currency other than {cur} were left out (no rates table yet)")
+    payments = payments.filter(payments.currency == cur)
+    parts.append(_part(payments, _keys(payments, by, pay_date), {"payments": payments.amount}))
+
+    union = ibis.union(*parts, distinct=False)
+    aggs = {m: union[m].sum() for m in BASE_MEASURES}
+    grouped = union.group_by(by).aggregate(**aggs) if by else union.aggregate(**aggs)
+    filled = {m: grouped[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE}
+    return grouped.mutate(**filled), warnings
+
+
+def derive(table: ir.Table, names: list[str]) -> ir.Table:
+    """Add derived metrics (in dependency order) to a table of base measures."""
+    cols: dict[str, Any] = {c: table[c] for c in table.columns}
+    cols["romi_base"] = ibis.ifelse(
+        (table.margin_missing == 0) & (table.sales > 0) & table.gross_profit.notnull(), table.gross_profit, table.revenue
+    )
+    for n in with_dependencies(names):
+        m = CATALOG[n]
+        if m.formula is not None and n not in cols:
+            cols[n] = evaluate(m.formula, cols, _safe_div).cast("float64")
+    return table.select(**{k: v for k, v in cols.items()})
+
+
+def _counts_as_int(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    counts = [n for n in names if CATALOG[n].unit == "count"]
+    return frame.with_columns([pl.col(n).round(0).cast(pl.Int64) for n in counts])
+
+
+def compute(
+    wh: Any,
+    metrics: list[str] | None = None,
+    by: list[str] | str | None = None,
+    period: Period | str | None = None,
+    *,
+    view: View = "calendar",
+    settle_days: int | None = None,
+    where: dict[str, list[str]] | None = None,
+    with_total: bool = True,
+    settings: Settings | None = None,
+) -> MetricTable:
+    """Compute catalog metrics grouped by ``by`` for ``period``.
+
+    Parameters
+    ----------
+    wh : Warehouse
+        An open warehouse (read-only is enough).
+    metrics : list of metric names, optional
+        Default: every visible metric of the catalog.
+    by : list of ``channel``, ``campaign``, ``source_medium``, ``month``, ``manager``
+        ``campaign`` implies ``channel`` (campaign names repeat across platforms).
+    period : Period or text like ``2026-10``
+    view : ``calendar`` (default) or ``cohort``
+    where : dimension -> allowed values, e.g. ``{"channel": ["yandex_direct"]}``
+
+    Examples
+    --------
+    >>> t = compute(wh, ["cpl", "romi"], by="channel", period="2026-10")  # doctest: +SKIP
+    """
+    if period is None:
+        raise KassaError("a period is required (e.g. 2026-10)")
+    p = Period.parse(period) if isinstance(period, str) else period
+    if isinstance(by, str):
+        by = [b.strip() for b in by.split(",") if b.strip()]
+    keys = list(by or [])
+    for d in keys:
+        if d not in DIMENSIONS:
+            raise KassaError(f"cannot group by {d!r}; choose from {', '.join(DIMENSIONS)}")
+    if "campaign" in keys and "channel" not in keys:
+        keys.insert(keys.index("campaign"), "channel")
+    if view not in ("calendar", "cohort"):
+        raise KassaError(f"unknown view {view!r}; use calendar or cohort")
+    names = [get_metric(m).name for m in metrics] if metrics else [m.name for m in visible_metrics()]
+    table, warnings = base_measures(wh, keys, p, view=view, settle_days=settle_days, where=where, settings=settings)
+    derived = derive(table, names)
+    frame = _counts_as_int(derived.select(*keys, *names).to_polars(), names)
+    if keys:
+        frame = frame.sort(keys)
+    total: dict[str, Any] = {}
+    if with_total:
+        tot_table, _ = base_measures(wh, [], p, view=view, settle_days=settle_days, where=where, settings=settings)
+        rows = _counts_as_int(derive(tot_table, names).select(*names).to_polars(), names).to_dicts()
+        total = rows[0] if rows else {}
+    return MetricTable(
+        frame=frame, metrics=[CATALOG[n] for n in names], by=keys, period=p, view=view, total=total, warnings=warnings
+    )
+
+
+def months_between(first: dt.date, last: dt.date) -> list[str]:
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out

@@ -1,0 +1,1 @@
+"""Month-end report (HTML, XLSX), the terminal summary, and the charts they share with the dashboard."""
