@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
         format: Annotated[str | None, typer.Option("--format", help="Force a format (see --list-formats).")] = None,
         kind: Annotated[str | None, typer.Option("--kind", help=f"Force the canonical table: {', '.join(KINDS)}.")] = None,
+        mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML mapping for formats that need one (CRM stages, generic columns).")] = None,
         strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole import if any row is bad.")] = False,
         list_formats: Annotated[bool, typer.Option("--list-formats", help="List the formats kassa reads and exit.")] = False,
         as_json: JsonOption = False,
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("name at least one file", param_hint="FILES")
         with open_warehouse(db, config, write=True) as wh:
             with console.status("importing…") as status:
-                report = wh.import_files(files, format=format, kind=kind, strict=strict, progress=lambda m: status.update(m))
+                report = wh.import_files(files, format=format, kind=kind, mapping=mapping, strict=strict, progress=lambda m: status.update(m))
         _print_report(report, as_json)
         if any(not e.row_kept for e in report.errors):
             raise typer.Exit(1)

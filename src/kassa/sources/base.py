@@ -19,6 +19,8 @@ class ReadContext:
     settings: Settings
     salt: str
     kind: str | None = None  # forced canonical kind (``--kind``)
+    # A user's YAML for formats that need one (``--mapping``): CRM stage mapping, generic column mapping.
+    mapping: Path | None = None
 
 
 @dataclass

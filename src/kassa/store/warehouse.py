@@ -231,13 +231,15 @@ class Warehouse:
         return t.order_by(t.batch_id).to_pyarrow().to_pylist()
 
     # -- writing -------------------------------------------------------------------------------------
-    def read_file(self, path: str | Path, *, format: str | None = None, kind: str | None = None) -> tuple[Source, list[ReadResult]]:
+    def read_file(
+        self, path: str | Path, *, format: str | None = None, kind: str | None = None, mapping: str | Path | None = None
+    ) -> tuple[Source, list[ReadResult]]:
         """Read and validate a file without touching the warehouse."""
         p = Path(path)
         if not p.is_file():
             raise ImportFailed(f"{p}: no such file")
         src = get_source(format) if format else detect_format(p)
-        ctx = ReadContext(settings=self.settings, salt=self.salt, kind=kind)
+        ctx = ReadContext(settings=self.settings, salt=self.salt, kind=kind, mapping=Path(mapping) if mapping else None)
         return src, src.read(p, ctx)
 
     def import_files(
@@ -246,6 +248,7 @@ class Warehouse:
         *,
         format: str | None = None,
         kind: str | None = None,
+        mapping: str | Path | None = None,
         strict: bool = False,
         progress: Callable[[str], None] | None = None,
     ) -> ImportReport:
@@ -257,7 +260,7 @@ class Warehouse:
             p = Path(raw)
             if progress:
                 progress(f"reading {p.name}")
-            src, results = self.read_file(p, format=format, kind=kind)
+            src, results = self.read_file(p, format=format, kind=kind, mapping=mapping)
             staged.append((p, file_sha256(p), src, results))
         if strict:
             bad = [e for _, _, _, rs in staged for r in rs for e in r.errors if not e.row_kept]
