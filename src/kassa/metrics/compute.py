@@ -194,9 +194,7 @@ def base_measures(
     parts: list[ir.Table] = []
 
     spend = _apply_where(src.spend.filter(_in_period(src.spend.date, period, True)), where)
-    foreign = spend.filter(spend.currency != cur).count().execute()
-    if foreign:
-        warnings.append(f"{foreign} spend row(s) in a currency other than {cur} were left out (no rates table yet)")
+    foreign: list[ir.Table] = [spend.filter(spend.currency != cur).select(what=ibis.literal("spend row(s)"))]
     spend = spend.filter(spend.currency == cur)
     parts.append(_part(spend, _keys(spend, by, spend.date), {
         "cost": cost_as_shown(spend.cost, spend.vat_included, spend.date, st),
@@ -230,18 +228,18 @@ def base_measures(
             payments = payments.filter(payments.paid_at <= payments.lead_created_at + ibis.interval(days=settle_days))
         deal_date = deals.lead_created_at
         pay_date = payments.lead_created_at
-    foreign = deals.filter(deals.currency != cur).count().execute()
-    if foreign:
-        warnings.append(f"{foreign} won deal(s) in a currency other than {cur} were left out (no rates table yet)")
+    foreign.append(deals.filter(deals.currency != cur).select(what=ibis.literal("won deal(s)")))
     deals = deals.filter(deals.currency == cur)
     parts.append(_part(deals, _keys(deals, by, deal_date), {
         "sales": ibis.literal(1), "revenue": deals.amount, "gross_profit": deals.gross_profit,
         "margin_missing": deals.gross_profit.isnull().cast("int64"),
     }))
-    foreign = payments.filter(payments.currency != cur).count().execute()
-    if foreign:
-        warnings.append(f"{foreign} payment(s) in a currency other than {cur} were left out (no rates table yet)")
+    foreign.append(payments.filter(payments.currency != cur).select(what=ibis.literal("payment(s)")))
     payments = payments.filter(payments.currency == cur)
+    # One query for all three checks: amounts in another currency are left out, and people are told so.
+    counts = ibis.union(*foreign, distinct=False).group_by("what").aggregate(n=ibis._.count()).to_pyarrow().to_pylist()
+    for row in sorted(counts, key=lambda r: r["what"]):
+        warnings.append(f"{row['n']} {row['what']} in a currency other than {cur} were left out (no exchange rates loaded)")
     parts.append(_part(payments, _keys(payments, by, pay_date), {"payments": payments.amount}))
 
     union = ibis.union(*parts, distinct=False)

@@ -24,14 +24,30 @@ def header_of(head: bytes) -> list[str]:
 
 
 def kind_from_header(columns: list[str]) -> Kind | None:
-    """The canonical kind whose required columns the header has; the most specific wins."""
+    """The canonical kind whose required columns the header has.
+
+    A header that carries another table's id (``deal_id`` in a file that also has ``lead_id``,
+    ``created_at`` and ``status``) is never taken for a table without that column: a deals file that
+    lacks ``amount`` must fail as a deals file, not load as leads.
+    """
     cols = set(columns)
-    fits = [k for k in KINDS.values() if set(k.required) <= cols]
+    foreign_ids = {k.key[0] for k in KINDS.values() if len(k.key) == 1}
+    fits = [
+        k for k in KINDS.values()
+        if set(k.required) <= cols and not ((cols & foreign_ids) - {c.name for c in k.columns})
+    ]
     if not fits:
         return None
-    # e.g. a deals file also satisfies nothing else, but payments ⊂ a richer header: prefer the
-    # kind that explains the most columns of the file.
     return max(fits, key=lambda k: (len(cols & {c.name for c in k.columns}), len(k.required)))
+
+
+def closest_kind(columns: list[str]) -> Kind | None:
+    """The kind a header was most likely meant to be (its id column is there), for a precise error."""
+    cols = set(columns)
+    with_id = [k for k in KINDS.values() if len(k.key) == 1 and k.key[0] in cols]
+    if not with_id:
+        return None
+    return max(with_id, key=lambda k: len(cols & {c.name for c in k.columns}))
 
 
 class CanonicalCSV:
@@ -40,7 +56,10 @@ class CanonicalCSV:
     spec_url = "docs/import-format.md"
 
     def detect(self, path: Path, head: bytes) -> bool:
-        return path.suffix.lower() == ".csv" and kind_from_header(header_of(head)) is not None
+        if path.suffix.lower() != ".csv":
+            return False
+        header = header_of(head)
+        return kind_from_header(header) is not None or closest_kind(header) is not None
 
     def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
         if ctx.kind is not None:
@@ -50,7 +69,7 @@ class CanonicalCSV:
         else:
             with open(path, "rb") as f:
                 header = header_of(f.read(64 * 1024))
-            found = kind_from_header(header)
+            found = kind_from_header(header) or closest_kind(header)
             if found is None:
                 raise UnknownFormat(
                     f"{path}: header {', '.join(header)!s} matches no canonical table; "
