@@ -87,6 +87,8 @@ class Settings(BaseModel):
     channel_rules: list[ChannelRule] = Field(default_factory=lambda: list(DEFAULT_CHANNEL_RULES))
     # Channels that count as "no marketing source" when looking for a lead's last touch.
     direct_channels: list[str] = Field(default_factory=lambda: ["direct"])
+    # How far back a lead without UTM looks for its last marketing visit (and journeys for attribution).
+    lookback_days: int = Field(default=90, ge=1, le=730)
     phone_region: str = "RU"
     store_personal_data: bool = False
 

@@ -138,7 +138,7 @@ class _Sources:
         self.spend = wh.table("spend")
         self.activities = wh.table("activities")
         self.visits = visits_with_channel(wh.table("visits"), settings)
-        self.leads = leads_with_channel(wh.table("leads"), wh.table("visits"), settings)
+        self.leads = leads_with_channel(wh.table("leads"), wh.table("visits"), settings, settings.lookback_days)
         self.deals = deals_with_channel(wh.table("deals"), self.leads)
         self.payments = payments_with_channel(wh.table("payments"), self.deals)
         sm = campaign_source_medium(self.visits)
