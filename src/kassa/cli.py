@@ -47,7 +47,9 @@ for _name in MODULES:
 def main() -> None:
     """Entry point: people get a clear message, not a traceback, for every condition kassa knows."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode off, click returns a command's exit code instead of exiting.
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except KassaError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -103,7 +103,8 @@ def fmt_change(ratio: Any, lang: str = "en") -> str:
 def fmt_value(v: Any, unit: str, lang: str = "en", currency: str = "RUB") -> str:
     """Format a metric value by its catalog unit."""
     if unit == "money":
-        return fmt_money(v, currency, lang, 0 if _missing(v) or abs(v) >= 100 else 2)
+        whole = _missing(v) or abs(v) >= 100 or float(v).is_integer()
+        return fmt_money(v, currency, lang, 0 if whole else 2)
     if unit == "percent":
         return fmt_percent(v, lang, 1)
     if unit == "ratio":

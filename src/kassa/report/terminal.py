@@ -21,6 +21,10 @@ _ = Translator("cli")
 MONEY_TRAIL = (
     "marketing_cost", "visits", "leads", "qualified_leads", "sales", "revenue", "payments", "cpl", "cost_per_sale", "romi",
 )
+CONVERSION_AND_RETURN = (
+    "visit_to_lead", "lead_to_qualified", "qualified_to_sale", "cost_per_qualified_lead", "average_check", "gross_profit",
+    "roas", "drr",
+)
 ACTIVITY = ("cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts", "activity_cost")
 
 _TIER_STYLE = {Tier.OUTCOME: "bold green", Tier.INTERMEDIATE: "cyan", Tier.ACTIVITY: "dim"}
@@ -59,21 +63,20 @@ def metric_table(
 
 
 def money_and_activity(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[Table]:
-    """The two tables of the terminal summary: the money trail, then activity (labelled as such)."""
-    money_cols = [n for n in table.frame.columns if n in CATALOG and CATALOG[n].tier != Tier.ACTIVITY]
-    ordered = [n for n in MONEY_TRAIL if n in money_cols] + [n for n in money_cols if n not in MONEY_TRAIL]
-    activity_cols = [n for n in ACTIVITY if n in table.frame.columns]
-    out = []
-    if ordered:
-        out.append(metric_table(table, ordered, title=_("Money trail — {period}", lang, period=table.period.label), lang=lang, currency=currency))
-    if activity_cols:
-        out.append(
-            metric_table(
-                table,
-                activity_cols,
-                title=_("Activity metrics (what was done, not what it earned) — {period}", lang, period=table.period.label),
-                lang=lang,
-                currency=currency,
-            )
-        )
-    return out
+    """The terminal summary: the money trail, conversion and return, then activity (labelled as such).
+
+    Metrics of the table that fit none of the three groups are added to the money trail, so a
+    ``--metrics`` selection is always shown whole.
+    """
+    cols = [n for n in table.frame.columns if n in CATALOG]
+    grouped = set(MONEY_TRAIL) | set(CONVERSION_AND_RETURN) | set(ACTIVITY)
+    money = [n for n in MONEY_TRAIL if n in cols] + [n for n in cols if n not in grouped and CATALOG[n].tier != Tier.ACTIVITY]
+    conversion = [n for n in CONVERSION_AND_RETURN if n in cols]
+    activity = [n for n in ACTIVITY if n in cols] + [n for n in cols if n not in grouped and CATALOG[n].tier == Tier.ACTIVITY]
+    p = table.period.label
+    sections = [
+        (money, _("Money trail — {period}", lang, period=p)),
+        (conversion, _("Conversion and return — {period}", lang, period=p)),
+        (activity, _("Activity metrics (what was done, not what it earned) — {period}", lang, period=p)),
+    ]
+    return [metric_table(table, names, title=title, lang=lang, currency=currency) for names, title in sections if names]
