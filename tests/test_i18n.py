@@ -45,7 +45,7 @@ MESSAGES = _translated_messages()
 
 
 def test_some_messages_are_found():
-    assert len(MESSAGES) >= 5
+    assert len(MESSAGES) >= 4  # the scan itself works (it finds the CLI's own titles)
 
 
 @pytest.mark.parametrize(("file", "domain", "msgid"), MESSAGES, ids=[f"{f}:{m[:30]}" for f, _, m in MESSAGES])
