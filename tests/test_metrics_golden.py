@@ -179,3 +179,29 @@ def test_foreign_currency_rows_are_left_out_with_a_warning(make_warehouse):
     table = compute(wh, ["cost"], [], "2026-10")
     assert table.total["cost"] == 100
     assert any("USD" not in w and "currency other than RUB" in w for w in table.warnings)
+
+
+def test_other_currencies_convert_with_the_months_rate(make_warehouse):
+    # 100 USD of spend in October at 90 ₽ -> 9 000 ₽; a 1 000 EUR deal won in October at 100 ₽ -> 100 000 ₽;
+    # the September rate (80) must not be used for October rows.
+    wh = make_warehouse({
+        "spend.csv": """
+            date,channel,campaign,impressions,clicks,cost,currency
+            2026-10-01,google_ads,g,10,1,100,USD
+            2026-10-01,yandex_direct,y,10,1,100,RUB
+        """,
+        "leads.csv": "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status\nL1,2026-10-01,c,google,cpc,g,new\n",
+        "deals.csv": "deal_id,lead_id,created_at,status,closed_at,amount,currency\nD1,L1,2026-10-01,won,2026-10-02,1000,eur\n",
+        "fx_rates.csv": "month,currency,rate\n2026-09,USD,80\n2026-10,USD,90\n2026-10,EUR,100\n",
+    })
+    table = compute(wh, ["cost", "revenue"], [], "2026-10")
+    assert table.total["cost"] == 9100 and table.total["revenue"] == 100000 and not table.warnings
+
+
+def test_bad_exchange_rates_are_refused(make_warehouse, tmp_path):
+    from tests.conftest import write_files
+
+    wh = make_warehouse()
+    (p,) = write_files(tmp_path / "fx", {"fx_rates.csv": "month,currency,rate\n2026-10,USD,0\n10.2026,EUR,100\n"})
+    report = wh.import_files([p])
+    assert [(e.line, e.column) for e in report.errors] == [(2, "rate"), (3, "month")]

@@ -221,3 +221,19 @@ def test_a_second_writer_gets_a_clear_message(tmp_path):
 def test_reading_a_missing_warehouse_says_what_to_do(tmp_path):
     with pytest.raises(WarehouseError, match="kassa import"):
         Warehouse.open(tmp_path / "nope.duckdb", read_only=True)
+
+
+def test_an_older_file_gains_new_tables_and_columns_on_open(tmp_path):
+    # Simulate a file written before fx_rates and leads.first_response_at existed.
+    path = tmp_path / "old.duckdb"
+    Warehouse.open(path).close()
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE fx_rates")
+    con.execute("DROP TABLE fx_rates__replaced")
+    con.execute("ALTER TABLE leads DROP COLUMN first_response_at")
+    con.close()
+    with Warehouse.open(path, read_only=True) as wh:  # a reader upgrades it once, then reads
+        assert "fx_rates" in wh.ibis.list_tables()
+        assert "first_response_at" in wh.table("leads").columns

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-ColumnType = Literal["str", "date", "timestamp", "int", "money", "bool", "count"]
+ColumnType = Literal["str", "date", "timestamp", "int", "money", "bool", "count", "month"]
 
 
 @dataclass(frozen=True)
@@ -182,4 +182,17 @@ PAYMENTS = Kind(
     date_column="paid_at",
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (SPEND, ACTIVITIES, VISITS, LEADS, DEALS, PAYMENTS)}
+FX_RATES = Kind(
+    name="fx_rates",
+    doc="Exchange rates: how many units of the business currency one unit of another currency was worth in a month.",
+    columns=(
+        Column("month", "month", doc="YYYY-MM (stored as the month's first day)"),
+        Column("currency", "str", doc="ISO code, e.g. USD"),
+        Column("rate", "money", doc="units of the business currency per 1 unit, e.g. 92.5"),
+    ),
+    key=("month", "currency"),
+    policy="upsert",
+    date_column="month",
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (SPEND, ACTIVITIES, VISITS, LEADS, DEALS, PAYMENTS, FX_RATES)}

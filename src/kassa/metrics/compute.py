@@ -147,6 +147,23 @@ class _Sources:
         self.spend = j.select(*s.columns, source_medium=j.sm.fill_null(NOT_SET))
 
 
+def in_business_currency(
+    t: ir.Table, amounts: list[str], day: ir.Value, fx: ir.Table, currency: str
+) -> tuple[ir.Table, ir.Table]:
+    """Convert ``amounts`` into the business currency with the month's rate from ``fx_rates``.
+
+    Returns (converted rows, rows that could not be converted: another currency without a rate).
+    """
+    rates = fx.select(fx_month=fx.month, fx_currency=fx.currency, fx_rate=fx.rate)
+    month = day.truncate("M").cast("date")
+    j = t.left_join(rates, [t.currency == rates.fx_currency, month == rates.fx_month])
+    rate = ibis.ifelse(j.currency == currency, ibis.literal(1.0), j.fx_rate)
+    converted = j.mutate(**{a: j[a] * rate for a in amounts}, __rate=rate)
+    ok = converted.filter(converted["__rate"].notnull()).select(*t.columns)
+    missing = converted.filter(converted["__rate"].isnull()).select(*t.columns)
+    return ok, missing
+
+
 def _part(t: ir.Table, keys: dict[str, ir.Value], measures: dict[str, ir.Value]) -> ir.Table:
     cols: dict[str, ir.Value] = {k: v.cast("string") for k, v in keys.items()}
     for name in BASE_MEASURES:
@@ -194,8 +211,9 @@ def base_measures(
     parts: list[ir.Table] = []
 
     spend = _apply_where(src.spend.filter(_in_period(src.spend.date, period, True)), where)
-    foreign: list[ir.Table] = [spend.filter(spend.currency != cur).select(what=ibis.literal("spend row(s)"))]
-    spend = spend.filter(spend.currency == cur)
+    fx = wh.table("fx_rates")
+    spend, no_rate = in_business_currency(spend, ["cost"], spend.date, fx, cur)
+    foreign: list[ir.Table] = [no_rate.select(what=ibis.literal("spend row(s)"))]
     parts.append(_part(spend, _keys(spend, by, spend.date), {
         "cost": cost_as_shown(spend.cost, spend.vat_included, spend.date, st),
         "impressions": spend.impressions, "clicks": spend.clicks, "reach": spend.reach,
@@ -217,30 +235,28 @@ def base_measures(
     payments = _apply_where(src.payments, where)
     if view == "calendar":
         deals = deals.filter(_in_period(deals.closed_at, period, False))
-        deal_date = deals.closed_at
+        deal_date, pay_date = "closed_at", "paid_at"
         payments = payments.filter(_in_period(payments.paid_at, period, False))
-        pay_date = payments.paid_at
     else:
         deals = deals.filter(_in_period(deals.lead_created_at, period, False))
         payments = payments.filter(_in_period(payments.lead_created_at, period, False))
         if settle_days is not None:
             deals = deals.filter(deals.closed_at <= deals.lead_created_at + ibis.interval(days=settle_days))
             payments = payments.filter(payments.paid_at <= payments.lead_created_at + ibis.interval(days=settle_days))
-        deal_date = deals.lead_created_at
-        pay_date = payments.lead_created_at
-    foreign.append(deals.filter(deals.currency != cur).select(what=ibis.literal("won deal(s)")))
-    deals = deals.filter(deals.currency == cur)
-    parts.append(_part(deals, _keys(deals, by, deal_date), {
+        deal_date = pay_date = "lead_created_at"
+    deals, no_rate = in_business_currency(deals, ["amount", "gross_profit"], deals.closed_at, fx, cur)
+    foreign.append(no_rate.select(what=ibis.literal("won deal(s)")))
+    parts.append(_part(deals, _keys(deals, by, deals[deal_date]), {
         "sales": ibis.literal(1), "revenue": deals.amount, "gross_profit": deals.gross_profit,
         "margin_missing": deals.gross_profit.isnull().cast("int64"),
     }))
-    foreign.append(payments.filter(payments.currency != cur).select(what=ibis.literal("payment(s)")))
-    payments = payments.filter(payments.currency == cur)
+    payments, no_rate = in_business_currency(payments, ["amount"], payments.paid_at, fx, cur)
+    foreign.append(no_rate.select(what=ibis.literal("payment(s)")))
     # One query for all three checks: amounts in another currency are left out, and people are told so.
     counts = ibis.union(*foreign, distinct=False).group_by("what").aggregate(n=ibis._.count()).to_pyarrow().to_pylist()
     for row in sorted(counts, key=lambda r: r["what"]):
-        warnings.append(f"{row['n']} {row['what']} in a currency other than {cur} were left out (no exchange rates loaded)")
-    parts.append(_part(payments, _keys(payments, by, pay_date), {"payments": payments.amount}))
+        warnings.append(f"{row['n']} {row['what']} in a currency other than {cur} without an exchange rate for their month were left out (load fx_rates)")
+    parts.append(_part(payments, _keys(payments, by, payments[pay_date]), {"payments": payments.amount}))
 
     union = ibis.union(*parts, distinct=False)
     aggs = {m: union[m].sum() for m in BASE_MEASURES}

@@ -30,6 +30,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "count": pl.Int64(),
     "money": pl.Float64(),
     "bool": pl.Boolean(),
+    "month": pl.Date(),
 }
 
 
@@ -76,6 +77,8 @@ def _parse(col: Column, s: pl.Expr, settings: Settings) -> pl.Expr:
         return s.cast(pl.Float64, strict=False)
     if col.type == "date":
         return s.str.to_date("%Y-%m-%d", strict=False)
+    if col.type == "month":
+        return pl.when(s.str.contains(r"^\d{4}-\d{2}$")).then(s + "-01").otherwise(None).str.to_date("%Y-%m-%d", strict=False)
     if col.type == "timestamp":
         return parse_timestamps(s, settings.timezone)
     if col.type == "bool":
@@ -90,6 +93,7 @@ def _reason(col: Column) -> str:
         "count": "not a whole number",
         "money": "not a number (use a dot for decimals, no thousands separators)",
         "date": "not a date in YYYY-MM-DD form",
+        "month": "not a month in YYYY-MM form",
         "timestamp": "not a timestamp in ISO form (YYYY-MM-DD HH:MM[:SS][±HH:MM])",
         "bool": "not true/false",
     }.get(col.type, "invalid value")
@@ -161,6 +165,8 @@ def validate(
             checks.append((col.name, value < 0, "must not be negative"))
         if col.required:
             checks.append((col.name, raw.is_null(), "required value is empty"))
+    if kind.name == "fx_rates":
+        checks.append(("rate", pl.col("rate").cast(pl.Float64, strict=False) <= 0, "an exchange rate must be positive"))
     if kind.name == "deals":
         closed = pl.col("status").str.to_lowercase().is_in(["won", "lost"]) & pl.col("closed_at").is_null()
         checks.append(("closed_at", closed, "a won or lost deal needs closed_at"))

@@ -44,6 +44,7 @@ _IBIS_TYPES: dict[ColumnType, str] = {
     "count": "int64",
     "money": "float64",
     "bool": "boolean",
+    "month": "date",
 }
 
 BATCHES_SCHEMA = ibis.schema(
@@ -107,6 +108,18 @@ class ImportReport:
         return [e for f in self.files for e in f.errors]
 
 
+class _NeedsUpgrade(Exception):
+    pass
+
+
+def _duckdb_type(t: object) -> str:
+    dtype = ibis.dtype(t) if isinstance(t, str) else t
+    return {
+        "string": "VARCHAR", "date": "DATE", "timestamp(6)": "TIMESTAMP", "timestamp": "TIMESTAMP",
+        "int64": "BIGINT", "float64": "DOUBLE", "boolean": "BOOLEAN",
+    }[str(dtype)]
+
+
 def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
     """Schema 1: the six canonical tables, their archives, import batches."""
 
@@ -142,8 +155,14 @@ class Warehouse:
         wh = cls(p, con, settings or Settings(), read_only)
         if not read_only:
             wh._ensure_schema()
-        else:
+            return wh
+        try:
             wh._check_version()
+        except _NeedsUpgrade:
+            # Written by an older kassa: upgrade it once (briefly as the writer), then read.
+            wh.close()
+            cls.open(p, settings=settings, read_only=False).close()
+            return cls.open(p, settings=settings, read_only=True)
         return wh
 
     def __enter__(self) -> Warehouse:
@@ -160,48 +179,65 @@ class Warehouse:
         return self.ibis.con  # the raw DuckDB connection: writes only
 
     def _ensure_schema(self) -> None:
-        existing = set(self.ibis.list_tables())
-        if "kassa_meta" not in existing:
-            self._db.execute("BEGIN TRANSACTION")
-            try:
+        """Create a new file, or bring an older one up to date, in one transaction.
+
+        Non-additive changes are numbered migrations (:data:`MIGRATIONS`). Additive ones — a canonical
+        table or an optional column added to :mod:`kassa.schema` — need no migration: missing tables
+        and columns are created here, so every file always has every column the code reads.
+        """
+        fresh = "kassa_meta" not in set(self.ibis.list_tables())
+        self._db.execute("BEGIN TRANSACTION")
+        try:
+            if fresh:
                 self.ibis.create_table("kassa_meta", schema=ibis.schema({"key": "string", "value": "string"}))
                 self._db.execute(
-                    "INSERT INTO kassa_meta VALUES ('schema_version', '0'), ('salt', ?), ('created_at', ?)",
-                    [secrets.token_hex(16), dt.datetime.now(dt.UTC).isoformat()],
+                    "INSERT INTO kassa_meta VALUES ('schema_version', ?), ('salt', ?), ('created_at', ?)",
+                    [str(SCHEMA_VERSION), secrets.token_hex(16), dt.datetime.now(dt.UTC).isoformat()],
                 )
-                for kind in KINDS.values():
-                    self.ibis.create_table(kind.name, schema=table_schema(kind))
-                    archive = table_schema(kind)
-                    self.ibis.create_table(
-                        f"{kind.name}__replaced", schema=ibis.schema({**dict(archive.items()), "replaced_by": "int64"})
-                    )
                 self.ibis.create_table("import_batches", schema=BATCHES_SCHEMA)
-                self._db.execute("COMMIT")
-            except Exception:
-                self._db.execute("ROLLBACK")
-                raise
-        version = self.schema_version
-        if version > SCHEMA_VERSION:
-            raise WarehouseError(f"{self.path} has schema version {version}, newer than this kassa ({SCHEMA_VERSION}); upgrade kassa")
-        if version < SCHEMA_VERSION:
-            self._db.execute("BEGIN TRANSACTION")
-            try:
-                for v in range(version + 1, SCHEMA_VERSION + 1):
-                    MIGRATIONS[v](self._db)
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                raise WarehouseError(
+                    f"{self.path} has schema version {version}, newer than this kassa ({SCHEMA_VERSION}); upgrade kassa"
+                )
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[v](self._db)
+            if version < SCHEMA_VERSION:
                 self._db.execute("UPDATE kassa_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
-                self._db.execute("COMMIT")
-            except Exception:
-                self._db.execute("ROLLBACK")
-                raise
+            for statement in self._additive_changes():
+                self._db.execute(statement)
+            self._db.execute("COMMIT")
+        except Exception:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _additive_changes(self) -> list[str]:
+        """DDL creating the canonical tables and columns this file lacks (empty when up to date)."""
+        rows = self._db.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        ).fetchall()
+        have: dict[str, set[str]] = {}
+        for table, column in rows:
+            have.setdefault(table, set()).add(column)
+        out: list[str] = []
+        for kind in KINDS.values():
+            schema = table_schema(kind)
+            wanted = {**dict(schema.items())}
+            for name, cols in ((kind.name, wanted), (f"{kind.name}__replaced", {**wanted, "replaced_by": ibis.dtype("int64")})):
+                if name not in have:
+                    ddl = ", ".join(f'"{c}" {_duckdb_type(t)}' for c, t in cols.items())
+                    out.append(f"CREATE TABLE {name} ({ddl})")
+                    continue
+                for c, t in cols.items():
+                    if c not in have[name]:
+                        out.append(f'ALTER TABLE {name} ADD COLUMN "{c}" {_duckdb_type(t)}')
+        return out
 
     def _check_version(self) -> None:
         if "kassa_meta" not in self.ibis.list_tables():
             raise WarehouseError(f"{self.path} is not a kassa warehouse")
-        if self.schema_version != SCHEMA_VERSION:
-            raise WarehouseError(
-                f"{self.path} has schema version {self.schema_version}; this kassa reads {SCHEMA_VERSION} "
-                "(open it once for writing, e.g. `kassa import`, to migrate)"
-            )
+        if self.schema_version != SCHEMA_VERSION or self._additive_changes():
+            raise _NeedsUpgrade()
 
     def _meta(self, key: str) -> str | None:
         t = self.ibis.table("kassa_meta")
