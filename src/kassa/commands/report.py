@@ -1,0 +1,79 @@
+"""``kassa report``: the month-end report as one self-contained HTML file or a spreadsheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kassa.cli_common import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    LangOption,
+    PeriodOption,
+    check_lang,
+    console,
+    open_warehouse,
+)
+from kassa.errors import KassaError
+from kassa.i18n import Translator
+from kassa.report.html import render_html
+from kassa.report.model import build_report
+from kassa.report.xlsx import render_xlsx
+
+_ = Translator("report")
+
+FORMATS = ("html", "xlsx")
+
+
+def output_format(out: Path | None, fmt: str | None) -> str:
+    """``--format`` if given, else the output file's extension, else html."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+        return fmt
+    if out is not None and out.suffix.lower() == ".xlsx":
+        return "xlsx"
+    return "html"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report(
+        period: PeriodOption,
+        db: DbOption = Path(DEFAULT_DB),
+        config: ConfigOption = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Output file (default: report-PERIOD.html or .xlsx).")] = None,
+        fmt: Annotated[str | None, typer.Option("--format", help="html or xlsx (default: from --out's extension).")] = None,
+        lang: LangOption = "en",
+        cohort: Annotated[bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")] = False,
+        settle_days: Annotated[int | None, typer.Option("--settle-days", help="Cohort view: count outcomes within N days of the lead.")] = None,
+        title: Annotated[str | None, typer.Option("--title", help="Report title (default: from the warehouse file name).")] = None,
+        charts: Annotated[str, typer.Option("--charts", help="HTML charts: js (interactive, inline JavaScript) or svg (static, no JavaScript).")] = "js",
+    ) -> None:
+        """The month-end report: funnel per channel, spend vs revenue, money vs activity, activity apart.
+
+        One HTML file that opens with no network (or --format xlsx: the same tables as sheets).
+
+        Example: kassa report --db shop.duckdb --period 2026-10 --out reports/2026-10.html --lang ru
+        """
+        check_lang(lang)
+        kind = output_format(out, fmt)
+        if charts not in ("js", "svg"):
+            raise typer.BadParameter("use js or svg", param_hint="--charts")
+        target = out or Path(f"report-{period.replace('..', '_')}.{kind}")
+        with open_warehouse(db, config) as wh:
+            data = build_report(wh, period, lang, view="cohort" if cohort else "calendar", settle_days=settle_days, title=title)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "xlsx":
+                render_xlsx(data, target)
+            else:
+                target.write_text(render_html(data, charts="svg" if charts == "svg" else "js"), encoding="utf-8")
+        except OSError as exc:
+            raise KassaError(f"cannot write {target}: {exc.strerror or exc}") from None
+        console.print(_("Wrote {path} ({period})", lang, path=str(target), period=data.period.label), highlight=False, markup=False)
+        for w in data.warnings:
+            console.print(_("warning: {text}", lang, text=w), style="yellow", highlight=False, markup=False)

@@ -1,0 +1,545 @@
+"""The month-end report as data: sections of tables, charts and plain-words lines, built from the warehouse.
+
+:func:`build_report` is the only place that reads the warehouse (through :func:`kassa.metrics.compute`);
+renderers (:mod:`kassa.report.html`, :mod:`kassa.report.xlsx`, later the dashboard) get a
+:class:`ReportData` and know nothing about SQL. Every human-readable string in it is already in the
+report's language; every number is kept raw (renderers format it by its unit), so a spreadsheet gets
+numbers and a web page gets ``1 000 ₽`` from the same object.
+
+A section is an ordered list of blocks (:class:`Lines`, :class:`Table`, :class:`Chart`, :class:`Cards`),
+so a new section — diagnosis findings, KPI scorecards — plugs in as one more :class:`Section` without
+touching the renderers. :func:`findings_section` and :func:`scorecards_section` are those two plugs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kassa.i18n import Translator, check_lang, fmt_change, fmt_percent, fmt_value
+from kassa.metrics.catalog import CATALOG
+from kassa.metrics.compute import MetricTable, View, compute, months_between
+from kassa.period import Period, add_months
+from kassa.report import charts
+from kassa.schema import KINDS
+
+_ = Translator("report")
+
+Unit = Literal["money", "count", "ratio", "percent", "text"]
+Tone = Literal["good", "bad", "warning", "neutral"]
+
+# The money trail of a channel, left to right, as the report's main table shows it.
+FUNNEL_COLUMNS = (
+    "marketing_cost", "visits", "leads", "qualified_leads", "sales", "revenue", "payments", "cpl", "cost_per_sale", "romi",
+)
+ACTIVITY_COLUMNS = ("cost", "activity_cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts")
+TREND_MONTHS = 12
+TREND_CHANNELS = 6  # per-channel trend charts: the channels with most revenue, then cost
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: ``unit`` tells renderers how to format; ``tier`` (None for labels) how to badge it."""
+
+    key: str
+    label: str
+    unit: Unit
+    tier: str | None = None
+    explain: str = ""
+
+    @classmethod
+    def metric(cls, name: str, lang: str) -> Column:
+        m = CATALOG[name]
+        return cls(name, m.label(lang), m.unit, m.tier.value, m.explain(lang))
+
+    @classmethod
+    def text(cls, key: str, label: str) -> Column:
+        return cls(key, label, "text")
+
+
+@dataclass
+class Table:
+    """Rows of raw values (numbers stay numbers), a total row if it means something, and a sheet name."""
+
+    key: str
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    total: dict[str, Any] | None = None
+    note: str = ""
+    sheet: str = ""  # spreadsheet tab (≤ 31 characters); defaults to the title
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+
+@dataclass
+class Chart:
+    """A Vega-Lite spec from :mod:`kassa.report.charts` with the words around it."""
+
+    key: str
+    title: str
+    spec: dict[str, Any]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One sentence in plain words: a headline line, a finding, a note."""
+
+    text: str
+    tone: Tone = "neutral"
+    detail: str = ""
+
+
+@dataclass
+class Lines:
+    key: str
+    items: list[Line]
+    style: Literal["headline", "findings", "notes"] = "notes"
+
+
+@dataclass
+class Card:
+    """A small titled table with a verdict, drawn next to its siblings (a KPI contract's scorecard)."""
+
+    title: str
+    table: Table
+    subtitle: str = ""
+    verdict: Line | None = None
+
+
+@dataclass
+class Cards:
+    key: str
+    cards: list[Card]
+
+
+Block = Lines | Table | Chart | Cards
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    intro: str = ""
+    badge: str = ""  # e.g. "activity — not money": shown next to the title, and never omitted for activity
+
+    def tables(self) -> list[Table]:
+        out: list[Table] = []
+        for b in self.blocks:
+            if isinstance(b, Table):
+                out.append(b)
+            elif isinstance(b, Cards):
+                out.extend(c.table for c in b.cards)
+        return out
+
+    def charts(self) -> list[Chart]:
+        return [b for b in self.blocks if isinstance(b, Chart)]
+
+
+@dataclass
+class ReportData:
+    """Everything a renderer needs; nothing it would have to look up."""
+
+    title: str
+    lang: str
+    currency: str
+    period: Period
+    view: View
+    facts: list[tuple[str, str]]  # the header: (label, value), already in words
+    sections: list[Section]
+    generated_at: dt.datetime
+    warnings: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # fixed words of the page (badges, "Total")
+
+    def section(self, key: str) -> Section:
+        try:
+            return next(s for s in self.sections if s.key == key)
+        except StopIteration:
+            raise KeyError(f"no section {key!r}; sections: {', '.join(s.key for s in self.sections)}") from None
+
+    def tables(self) -> list[Table]:
+        return [t for s in self.sections for t in s.tables()]
+
+    def charts(self) -> list[Chart]:
+        return [c for s in self.sections for c in s.charts()]
+
+    def add(self, section: Section | None, *, before: str | None = None) -> None:
+        """Add a section (``None`` is ignored), before the section ``before`` if it exists."""
+        if section is None:
+            return
+        keys = [s.key for s in self.sections]
+        self.sections.insert(keys.index(before) if before in keys else len(self.sections), section)
+
+
+# -- building ------------------------------------------------------------------------------------------
+
+
+def _page_labels(lang: str) -> dict[str, str]:
+    return {
+        "total": _("Total", lang),
+        "summary": _("Summary", lang),
+        "activity_badge": _("activity — not money", lang),
+        "activity": _("activity", lang),
+        "intermediate": _("intermediate", lang),
+        "outcome": _("outcome", lang),
+        "generated": _("Generated by kassa on {date}", lang),
+        "no_js": _("Charts need JavaScript; the tables below hold the same numbers.", lang),
+        "contents": _("Contents", lang),
+        "warnings": _("Warnings", lang),
+        "no_rows": _("No data for this period.", lang),
+    }
+
+
+def _sort_channels(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Channels by revenue, then cost, highest first: the report reads top-down from where the money is."""
+    return sorted(rows, key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r["channel"])))
+
+
+def _latest_data(wh: Any, lang: str) -> str:
+    """The last date present in each canonical table, so a half-loaded month is visible in the header."""
+    # Literal calls, so the catalog test sees every word that needs a translation.
+    words = {"spend": _("spend", lang), "activities": _("activities", lang), "visits": _("visits", lang),
+             "leads": _("leads", lang), "deals": _("deals", lang), "payments": _("payments", lang)}
+    parts = []
+    for kind in KINDS.values():
+        t = wh.table(kind.name)
+        latest = t[kind.date_column].max().to_pyarrow().as_py()
+        if latest is not None:
+            day = latest.date() if isinstance(latest, dt.datetime) else latest
+            parts.append(f"{words.get(kind.name, kind.name)} {day:%Y-%m-%d}")
+    return " · ".join(parts) if parts else _("no data loaded", lang)
+
+
+def _view_words(view: View, settle_days: int | None, lang: str) -> str:
+    if view == "cohort":
+        text = _("cohort: what the period's leads became, whenever it happened", lang)
+        if settle_days is not None:
+            text += " " + _("(within {days} days of the lead)", lang, days=settle_days)
+        return text
+    return _("calendar: everything that happened in the period", lang)
+
+
+def trend_period(period: Period, months: int = TREND_MONTHS) -> Period:
+    """The months shown in the money-vs-activity chart: ``months`` up to the period's end (or the whole period)."""
+    end_month = add_months(period.end, -1) if period.is_whole_months else dt.date(period.end.year, period.end.month, 1)
+    end = add_months(end_month, 1)
+    return Period(min(add_months(end, -months), dt.date(period.start.year, period.start.month, 1)), end)
+
+
+def _monthly_rows(table: MetricTable, window: Period, names: Sequence[str], keys: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every month of the window for every group (zeros where nothing happened), months before the first
+    month with any data dropped, so a warehouse with three months of history is not drawn over twelve."""
+    months = months_between(window.start, add_months(window.end, -1))
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
+    for r in table.frame.iter_rows(named=True):
+        found[tuple(str(r[k]) for k in (*keys, "month"))] = r
+    groups = sorted({key[:-1] for key in found}) if keys else [()]
+    active = [m for m in months if any(found.get((*g, m), {}).get(n) for g in groups for n in names)]
+    shown = months[months.index(active[0]):] if active else []
+    out: list[dict[str, Any]] = []
+    for g in groups:
+        for m in shown:
+            r = found.get((*g, m), {})
+            out.append({**dict(zip(keys, g, strict=True)), "month": m, **{n: r.get(n) or 0 for n in names}})
+    return out
+
+
+# A channel "leaks" when its share of the marketing cost exceeds its share of revenue by this much.
+LEAK_GAP = 0.10
+# Activity counts as "up" from +10 % on the previous period; money as "flat or down" below +2 %.
+ACTIVITY_UP = 0.10
+MONEY_FLAT = 0.02
+HEADLINE_ACTIVITY = ("clicks", "impressions", "reach", "posts")
+HEADLINE_MONEY = ("qualified_leads", "revenue")
+HEADLINE_METRICS = ("revenue", "payments", "marketing_cost", "romi", *HEADLINE_ACTIVITY, "qualified_leads")
+
+
+def change(current: Any, previous: Any) -> float | None:
+    """Relative change ``current / previous − 1``; ``None`` when there is nothing to compare with."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return float(current) / float(previous) - 1.0
+
+
+def _share(part: Any, whole: Any) -> float | None:
+    return None if not whole or part is None else float(part) / float(whole)
+
+
+def headline_lines(
+    current: MetricTable, previous: dict[str, Any], previous_period: Period, lang: str, currency: str
+) -> list[Line]:
+    """"Where the money is" in up to four plain sentences, each recomputable from the tables.
+
+    1. the period's revenue (and its change on the previous period), payments, marketing cost, ROMI;
+    2. the channel that earns most: its share of revenue next to its share of marketing cost;
+    3. the channel whose share of cost exceeds its share of revenue most (by at least :data:`LEAK_GAP`);
+    4. activity up (≥ +10 %) while qualified leads or revenue stayed flat or fell (< +2 %): the activity
+       illusion of the article, for the whole company.
+    """
+    cur, prev = current.total, previous
+    money = lambda v: fmt_value(v, "money", lang, currency)  # noqa: E731
+    out: list[Line] = []
+    rev_change = change(cur.get("revenue"), prev.get("revenue"))
+    vs = (" (" + _("{change} vs {period}", lang, change=fmt_change(rev_change, lang), period=previous_period.label) + ")"
+          if rev_change is not None else "")
+    out.append(Line(
+        _("Revenue {revenue}{vs}, payments received {payments}, marketing cost {cost}, ROMI {romi}.", lang,
+          revenue=money(cur.get("revenue")), vs=vs, payments=money(cur.get("payments")),
+          cost=money(cur.get("marketing_cost")), romi=fmt_value(cur.get("romi"), "ratio", lang, currency)),
+        tone="neutral" if rev_change is None else ("good" if rev_change > 0 else "bad"),
+    ))
+    rows = current.frame.to_dicts()
+    total_rev, total_cost = cur.get("revenue") or 0.0, cur.get("marketing_cost") or 0.0
+    if rows and total_rev > 0:
+        top = max(rows, key=lambda r: (r.get("revenue") or 0.0, -(r.get("marketing_cost") or 0.0)))
+        out.append(Line(
+            _("{channel} earns {revenue_share} of revenue on {cost_share} of the marketing cost.", lang,
+              channel=top["channel"], revenue_share=fmt_percent(_share(top.get("revenue"), total_rev), lang, 0),
+              cost_share=fmt_percent(_share(top.get("marketing_cost"), total_cost) or 0.0, lang, 0)),
+            tone="good",
+        ))
+    if rows and total_cost > 0:
+        def gap(r: dict[str, Any]) -> float:
+            return (_share(r.get("marketing_cost"), total_cost) or 0.0) - (_share(r.get("revenue"), total_rev) or 0.0)
+
+        leak = max(rows, key=gap)
+        if gap(leak) >= LEAK_GAP:
+            out.append(Line(
+                _("{channel} takes {cost_share} of the marketing cost and brings {revenue_share} of revenue.", lang,
+                  channel=leak["channel"], cost_share=fmt_percent(_share(leak.get("marketing_cost"), total_cost), lang, 0),
+                  revenue_share=fmt_percent(_share(leak.get("revenue"), total_rev) or 0.0, lang, 0)),
+                tone="bad",
+            ))
+    ups = [(n, c) for n in HEADLINE_ACTIVITY if (c := change(cur.get(n), prev.get(n))) is not None and c >= ACTIVITY_UP]
+    flat = [(n, c) for n in HEADLINE_MONEY if (c := change(cur.get(n), prev.get(n))) is not None and c < MONEY_FLAT]
+    if ups and flat:
+        moved = lambda pairs: ", ".join(f"{CATALOG[n].label(lang)} {fmt_change(c, lang)}" for n, c in pairs)  # noqa: E731
+        out.append(Line(
+            _("Activity up ({activity}) while money did not follow ({money}) — compared with {period}.", lang,
+              activity=moved(ups), money=moved(flat), period=previous_period.label),
+            tone="warning",
+        ))
+    return out
+
+
+def headline_section(
+    current: MetricTable, previous: dict[str, Any], previous_period: Period, lang: str, currency: str,
+    findings: Sequence[Line] = (),
+) -> Section:
+    """The headline, plus the first two problems the diagnosis found (the rest are in their own section)."""
+    lines = headline_lines(current, previous, previous_period, lang, currency)
+    lines += [f for f in findings if f.tone == "bad"][:2]
+    return Section("headline", _("Where the money is", lang), [Lines("headline", lines, "headline")])
+
+
+def funnel_section(by_channel: MetricTable, lang: str, currency: str) -> Section:
+    rows = _sort_channels(by_channel.frame.to_dicts())
+    cols = [Column.text("channel", _("Channel", lang))] + [Column.metric(n, lang) for n in FUNNEL_COLUMNS]
+    table = Table(
+        "funnel", _("Money trail per channel", lang), cols,
+        [{k: r.get(k) for k in ["channel", *FUNNEL_COLUMNS]} for r in rows],
+        total={k: by_channel.total.get(k) for k in FUNNEL_COLUMNS} if by_channel.total else None,
+        note=_("CPL = marketing cost / leads; CAC = marketing cost / sales; "
+               "ROMI = (revenue or gross profit − marketing cost) / marketing cost.", lang),
+        sheet=_("Funnel", lang),
+    )
+    blocks: list[Block] = [table]
+    if rows:
+        blocks.append(Chart(
+            "funnel", _("Funnel per channel", lang), charts.funnel_chart(rows, lang=lang, currency=currency),
+            _("Each bar is labelled with its count and, in brackets, its share of the stage above it.", lang),
+        ))
+    return Section(
+        "funnel", _("The funnel: from spend to money, per channel", lang), blocks,
+        intro=_("Each channel followed from marketing cost to visits, leads, qualified leads, sales, revenue and "
+                "payments received.", lang),
+    )
+
+
+def money_vs_activity_section(
+    monthly: list[dict[str, Any]], window: Period, lang: str, currency: str,
+    per_channel: list[dict[str, Any]] | None = None,
+) -> Section:
+    present = [n for n in charts.TREND_METRICS if any(r.get(n) for r in monthly)]
+    cols = [Column.text("month", _("Month", lang))] + [Column.metric(n, lang) for n in present]
+    table = Table(
+        "money_vs_activity", _("Money and activity by month", lang), cols,
+        [{k: r.get(k) for k in ["month", *present]} for r in monthly], sheet=_("By month", lang),
+    )
+    blocks: list[Block] = []
+    if monthly:
+        blocks.append(Chart(
+            "money_vs_activity", _("Money vs activity", lang),
+            charts.money_vs_activity_chart(monthly, present, lang=lang, currency=currency),
+            _("Index = the month's value / the value of the first month with any × 100. Solid lines are money and "
+              "qualified leads; dashed grey lines are activity. Activity rising while money stays flat is the "
+              "activity illusion.", lang),
+        ))
+    if per_channel:
+        blocks.append(Chart(
+            "money_vs_activity_by_channel", _("Money vs activity per channel", lang),
+            charts.money_vs_activity_chart(per_channel, present, lang=lang, currency=currency, by_channel=True),
+            _("The same index for each channel, so a channel whose clicks grow while its money does not stands out.",
+              lang),
+        ))
+    blocks.append(table)
+    return Section(
+        "money_vs_activity", _("Money vs activity over months", lang), blocks,
+        intro=_("{first} to {last}: did more activity bring more money?", lang,
+                first=f"{window.start:%Y-%m}", last=f"{add_months(window.end, -1):%Y-%m}"),
+    )
+
+
+def spend_vs_revenue_section(by_channel: MetricTable, lang: str, currency: str) -> Section:
+    rows = _sort_channels(by_channel.frame.to_dicts())
+    blocks: list[Block] = []
+    if rows:
+        blocks.append(Chart(
+            "spend_vs_revenue", _("Spend vs revenue", lang), charts.spend_vs_revenue_chart(rows, lang=lang, currency=currency),
+            _("Marketing cost, revenue of the deals won and payments received, per channel.", lang),
+        ))
+    return Section("spend_vs_revenue", _("Spend vs revenue per channel", lang), blocks)
+
+
+def activity_section(by_channel: MetricTable, lang: str) -> Section:
+    rows = _sort_channels(by_channel.frame.to_dicts())
+    present = [n for n in ACTIVITY_COLUMNS if any(r.get(n) for r in rows)]
+    cols = [Column.text("channel", _("Channel", lang))] + [Column.metric(n, lang) for n in present]
+    table = Table(
+        "activity", _("Activity per channel", lang), cols, [{k: r.get(k) for k in ["channel", *present]} for r in rows],
+        total={k: by_channel.total.get(k) for k in present} if by_channel.total else None, sheet=_("Activity", lang),
+    )
+    return Section(
+        "activity", _("Activity: what was done", lang), [table],
+        intro=_("Impressions, clicks, CTR, CPC and publications say the work was done, not that it earned anything. "
+                "Read them only next to the money above.", lang),
+        badge=_("activity — not money", lang),
+    )
+
+
+def formula_in_words(formula: str, lang: str) -> str:
+    """``marketing_cost / leads`` -> ``Marketing cost / Leads``: the formula a person can recompute."""
+    words = re.sub(r"[a-z_]+", lambda m: CATALOG[m[0]].label(lang) if m[0] in CATALOG else m[0], formula)
+    return words.replace(" * ", " × ").replace(" - ", " − ")
+
+
+def definitions_section(metric_names: Sequence[str], lang: str) -> Section:
+    """Every metric the report shows, with its formula: each number can be recomputed by hand."""
+    cols = [Column.text(k, label) for k, label in (
+        ("metric", _("Metric", lang)), ("tier", _("Kind", lang)), ("formula", _("Formula", lang)), ("meaning", _("Meaning", lang)),
+    )]
+    tiers = _page_labels(lang)
+    rows = []
+    for n in dict.fromkeys(metric_names):
+        m = CATALOG[n]
+        rows.append({"metric": m.label(lang), "tier": tiers[m.tier.value],
+                     "formula": formula_in_words(m.formula, lang) if m.formula else _("measured", lang), "meaning": m.explain(lang)})
+    table = Table("definitions", _("Definitions", lang), cols, rows, sheet=_("Definitions", lang))
+    return Section("definitions", _("How the numbers are computed", lang), [table])
+
+
+def findings_section(findings: Sequence[Line], lang: str) -> Section | None:
+    """The diagnosis: where the chain from spend to money breaks, one plain sentence each."""
+    if not findings:
+        return None
+    return Section("findings", _("Diagnosis: where the chain breaks", lang), [Lines("findings", list(findings), "findings")])
+
+
+def scorecards_section(cards: Sequence[Card], lang: str) -> Section | None:
+    """KPI contracts scored on the period, side by side (an activity contract next to an outcome one)."""
+    if not cards:
+        return None
+    return Section(
+        "scorecards", _("KPI contracts: what each would pay for", lang), [Cards("scorecards", list(cards))],
+        intro=_("The same month scored by different KPI contracts.", lang),
+    )
+
+
+def build_report(
+    wh: Any,
+    period: Period | str,
+    lang: str = "en",
+    *,
+    view: View = "calendar",
+    settle_days: int | None = None,
+    title: str | None = None,
+    trend_months: int = TREND_MONTHS,
+    findings: Sequence[Line] | None = None,
+    scorecards: Sequence[Card] | None = None,
+    generated_at: dt.datetime | None = None,
+) -> ReportData:
+    """Build the month-end report of ``period`` from an open warehouse.
+
+    Parameters
+    ----------
+    wh : Warehouse
+        Open (read-only is enough); its settings give currency and VAT treatment.
+    period : Period or ``YYYY-MM`` text
+    lang : ``en`` or ``ru``
+    view : ``calendar`` or ``cohort`` (see :func:`kassa.metrics.compute.compute`)
+    trend_months : how many months up to the period the money-vs-activity chart covers
+    findings, scorecards : optional sections from the diagnosis and KPI layers (see :func:`findings_section`,
+        :func:`scorecards_section`)
+    generated_at : the timestamp printed in the footer (tests fix it)
+
+    Returns
+    -------
+    ReportData
+    """
+    check_lang(lang)
+    p = Period.parse(period) if isinstance(period, str) else period
+    st = wh.settings
+    currency = st.currency
+    by_channel = compute(wh, None, "channel", p, view=view, settle_days=settle_days)
+    window = trend_period(p, trend_months)
+    by_month = compute(wh, list(charts.TREND_METRICS), "month", window, view=view, settle_days=settle_days, with_total=False)
+    monthly = _monthly_rows(by_month, window, charts.TREND_METRICS)
+    # The previous period is only needed in total: one ungrouped row.
+    prev_table = compute(wh, list(HEADLINE_METRICS), None, p.previous(), view=view, settle_days=settle_days, with_total=False)
+    previous = prev_table.frame.to_dicts()[0] if prev_table.frame.height else {}
+    top = [str(r["channel"]) for r in _sort_channels(by_channel.frame.to_dicts())][:TREND_CHANNELS]
+    by_channel_month = compute(wh, list(charts.TREND_METRICS), ["channel", "month"], window, view=view,
+                               settle_days=settle_days, where={"channel": top}, with_total=False) if top else None
+    per_channel = _monthly_rows(by_channel_month, window, charts.TREND_METRICS, ("channel",)) if by_channel_month else []
+    # Facets in the channel order of the funnel table, not alphabetically.
+    per_channel.sort(key=lambda r: top.index(r["channel"]))
+
+    facts = [
+        (_("Period", lang), p.label),
+        (_("View", lang), _view_words(view, settle_days, lang)),
+        (_("Currency", lang), currency),
+        (_("Costs", lang), _("including VAT", lang) if st.costs_include_vat else _("net of VAT", lang)),
+        (_("Warehouse", lang), wh.path.name),
+        (_("Latest data", lang), _latest_data(wh, lang)),
+    ]
+    sections = [
+        headline_section(by_channel, previous, p.previous(), lang, currency, findings or ()),
+        funnel_section(by_channel, lang, currency),
+        spend_vs_revenue_section(by_channel, lang, currency),
+        money_vs_activity_section(monthly, window, lang, currency, per_channel if len(top) > 1 else None),
+        activity_section(by_channel, lang),
+    ]
+    data = ReportData(
+        title=title or _("Where is the money? {name}", lang, name=wh.path.stem),
+        lang=lang, currency=currency, period=p, view=view, facts=facts, sections=sections,
+        generated_at=generated_at or dt.datetime.now().replace(microsecond=0),
+        warnings=list(dict.fromkeys(by_channel.warnings + by_month.warnings + prev_table.warnings)),
+        labels=_page_labels(lang),
+    )
+    data.add(findings_section(findings or [], lang), before="funnel")
+    data.add(scorecards_section(scorecards or [], lang), before="activity")
+    shown = [c.key for t in data.tables() for c in t.columns if c.key in CATALOG]
+    data.add(definitions_section(shown, lang))
+    return data
+
+
+__all__ = [
+    "headline_section", "Block", "Card", "Cards", "Chart", "Column", "Line", "Lines", "ReportData", "Section", "Table", "build_report",
+    "findings_section", "scorecards_section",
+]
