@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from kassa.errors import UnknownFormat
+from kassa.sources.amocrm import AmoCRM
+from kassa.sources.bank_1c import Bank1C
+from kassa.sources.bank_csv import BankCSV
 from kassa.sources.base import Source
+from kassa.sources.bitrix24 import Bitrix24
 from kassa.sources.canonical import CanonicalCSV
+from kassa.sources.generic import Generic
 
-SOURCES: dict[str, Source] = {s.name: s for s in (CanonicalCSV(),)}
+SOURCES: dict[str, Source] = {
+    s.name: s for s in (CanonicalCSV(), AmoCRM(), Bitrix24(), Bank1C(), BankCSV(), Generic())
+}
 
 
 def detect_format(path: Path) -> Source:
