@@ -102,8 +102,6 @@ def parse_statement(text: str, path: Path) -> Statement:
             continue
         key, sep, value = line.partition("=")
         key = key.strip()
-        if ended:
-            raise ImportFailed(_("{file}, line {line}: text after КонецФайла", file=path, line=n))
         if key == "СекцияДокумент":
             if doc is not None:
                 raise ImportFailed(
@@ -126,6 +124,7 @@ def parse_statement(text: str, path: Path) -> Statement:
                       file=path, line=n, start=doc.line)
                 )
             ended = True
+            break  # whatever a bank appends after the end marker is not part of the statement
         elif doc is not None:
             if sep:
                 doc.fields.setdefault(key, value)
