@@ -11,10 +11,21 @@ from kassa.sources.bank_csv import BankCSV
 from kassa.sources.base import Source
 from kassa.sources.bitrix24 import Bitrix24
 from kassa.sources.canonical import CanonicalCSV
+from kassa.sources.ga4_bigquery import GA4BigQuery
 from kassa.sources.generic import Generic
+from kassa.sources.google_ads import GoogleAds
+from kassa.sources.meta_ads import MetaAds
+from kassa.sources.metrica_logs import MetricaLogs
+from kassa.sources.vk_ads import VkAds
+from kassa.sources.yandex_direct import YandexDirect
 
 SOURCES: dict[str, Source] = {
-    s.name: s for s in (CanonicalCSV(), AmoCRM(), Bitrix24(), Bank1C(), BankCSV(), Generic())
+    s.name: s
+    for s in (
+        CanonicalCSV(), AmoCRM(), Bitrix24(), Bank1C(),
+        YandexDirect(), VkAds(), GoogleAds(), MetaAds(), MetricaLogs(), GA4BigQuery(),
+        BankCSV(), Generic(),
+    )
 }
 
 

@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import io
+import json
 import re
-import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,17 @@ class TextTable:
     title_lines: list[str] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    totals: list[tuple[int, list[str]]] = field(default_factory=list)  # cells of the dropped totals rows
+    file: str = ""
+
+    @property
+    def rows_read(self) -> int:
+        """Data rows of the file: loaded or refused (totals, repeated headers and blank rows excluded)."""
+        return self.frame.height + len({e.line for e in self.errors})
+
+    def with_frame(self, frame: pl.DataFrame, errors: list[RowError] | None = None) -> TextTable:
+        """The same table with its rows replaced (e.g. duplicates removed) and more refused rows."""
+        return dataclasses.replace(self, frame=frame, errors=[*self.errors, *(errors or [])])
 
     def has(self, *names: str) -> bool:
         return all(norm_name(n) in self.frame.columns for n in names)
@@ -328,6 +340,7 @@ def table_from_rows(
     header_norm = [norm_name(h) for h in header]
     title_lines = [" ".join(c for c in cells if c.strip()) for _l, cells in rows[:header_index]]
     skipped: list[tuple[int, str]] = []
+    totals: list[tuple[int, list[str]]] = []
     errors: list[RowError] = []
     body: list[tuple[int, list[str]]] = []
     for line, cells in rows[header_index + 1 :]:
@@ -338,6 +351,7 @@ def table_from_rows(
             continue
         if drop_totals and is_totals(cells):
             skipped.append((line, "totals row"))
+            totals.append((line, cells))
             continue
         extra = [c for c in cells[width:] if c.strip()]
         if extra:
@@ -354,7 +368,7 @@ def table_from_rows(
     schema: dict[str, pl.DataType] = {n: pl.String() for n in names}
     schema[LINE] = pl.Int64()
     frame = pl.DataFrame(data, schema=schema)
-    return TextTable(frame, [header[i] for i in keep], header_line, encoding, delimiter, title_lines, skipped, errors)
+    return TextTable(frame, [header[i] for i in keep], header_line, encoding, delimiter, title_lines, skipped, errors, totals, file)
 
 
 def read_table(
@@ -447,7 +461,7 @@ def pick_columns(
 def nulls(s: pl.Expr) -> pl.Expr:
     """Trimmed text with the exports' "no value" markers (``--``, ``—``, ``n/a``…) made null."""
     t = s.cast(pl.String).str.strip_chars()
-    return pl.when(t.is_in(list(NULL_MARKERS))).then(None).otherwise(t)
+    return pl.when(t.is_in(list(NULL_MARKERS))).then(None).otherwise(t).name.keep()
 
 
 _CURRENCY = r"(?i)(₽|руб\.?|р\.|\brub\b|\busd\b|\beur\b|\$|€|£|₸|%)"
@@ -456,6 +470,8 @@ _NUMBER = r"^-?\d+(\.\d+)?$"
 
 def number_text(s: pl.Expr, decimal: str = "auto") -> pl.Expr:
     """Local number text -> canonical ``"1234.50"`` (digits kept exactly; no float round trip).
+
+    Like every value expression here, the result keeps the input column's name.
 
     ``decimal`` is ``","``, ``"."`` or ``"auto"``. Auto, per value: with both separators the later one
     is the decimal mark (``1.234,50``, ``1,234.50``); a lone comma or dot followed by exactly three
@@ -488,7 +504,7 @@ def number_text(s: pl.Expr, decimal: str = "auto") -> pl.Expr:
             .then(t.str.replace_all(r"\.", ""))
             .otherwise(t.str.replace_all(",", "", literal=True))
         )
-    return pl.when(raw.is_null()).then(None).when(out.str.contains(_NUMBER)).then(out).otherwise(raw)
+    return pl.when(raw.is_null()).then(None).when(out.str.contains(_NUMBER)).then(out).otherwise(raw).name.keep()
 
 
 def micros_text(s: pl.Expr) -> pl.Expr:
@@ -504,7 +520,7 @@ def micros_text(s: pl.Expr) -> pl.Expr:
     n = digits.str.len_chars()
     units = pl.concat_str([digits.str.slice(0, n - 6), pl.lit("."), digits.str.slice(n - 6, 6)])
     signed = pl.when(neg).then(pl.lit("-") + units).otherwise(units)
-    return pl.when(raw.is_null()).then(None).when(t.str.contains(r"^-?\d+$")).then(signed).otherwise(raw)
+    return pl.when(raw.is_null()).then(None).when(t.str.contains(r"^-?\d+$")).then(signed).otherwise(raw).name.keep()
 
 
 def _excel_serial(t: pl.Expr) -> pl.Expr:
@@ -561,7 +577,7 @@ def date_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
         t.str.to_date("%d %b %Y", strict=False),
         t.str.to_date("%b %d, %Y", strict=False),
     )
-    return pl.when(raw.is_null()).then(None).otherwise(pl.coalesce(parsed.dt.strftime("%Y-%m-%d"), raw))
+    return pl.when(raw.is_null()).then(None).otherwise(pl.coalesce(parsed.dt.strftime("%Y-%m-%d"), raw)).name.keep()
 
 
 def timestamp_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
@@ -584,6 +600,7 @@ def timestamp_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
         .when(iso)
         .then(t)
         .otherwise(pl.coalesce(parsed.dt.strftime("%Y-%m-%d %H:%M:%S"), date_only, raw))
+        .name.keep()
     )
 
 
@@ -598,4 +615,66 @@ def epoch_text(s: pl.Expr, unit: str = "s") -> pl.Expr:
     # Bound the range (years 1970–2200) so a corrupt value is refused instead of overflowing.
     ok = raw.str.contains(r"^\d{1,17}$") & n.is_between(0, 7_258_118_400 * 1_000_000 // factor)
     ts = pl.from_epoch(pl.when(ok).then(n * factor).otherwise(None), time_unit="us")
-    return pl.when(raw.is_null()).then(None).when(ok).then(ts.dt.strftime("%Y-%m-%d %H:%M:%S%.6f") + pl.lit("+00:00")).otherwise(raw)
+    return pl.when(raw.is_null()).then(None).when(ok).then(ts.dt.strftime("%Y-%m-%d %H:%M:%S%.6f") + pl.lit("+00:00")).otherwise(raw).name.keep()
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON exports (API responses saved to a file)
+
+
+def load_json(path: Path) -> tuple[object, str]:
+    """``(parsed document, its text)``; invalid JSON raises :class:`ImportFailed` naming the line."""
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFailed(_("{file}: cannot read the file ({reason})", file=file, reason=exc.strerror or str(exc))) from None
+    text, _enc = decode(data)
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(_("{file}, line {line}: not valid JSON: {reason}", file=file, line=exc.lineno, reason=exc.msg)) from None
+    except RecursionError:
+        raise ImportFailed(_("{file}: not valid JSON: nested too deeply", file=file)) from None
+
+
+def json_text(value: object) -> str | None:
+    """A JSON value as the text a CSV cell would hold (APIs send numbers both as numbers and as strings)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_row_lines(text: str, key: str, n: int) -> list[int]:
+    """Line numbers of ``n`` row objects that each hold ``key`` once, in document order.
+
+    Found as the lines of the ``"key":`` occurrences (inside a JSON string a quote is escaped, so only
+    real keys match). When rows share lines (compact JSON) or the count differs, rows are numbered
+    1..n by position instead, so every row keeps a distinct number for error reports.
+    """
+    starts = [m.start() for m in re.finditer(r'(?<!\\)"' + re.escape(key) + r'"\s*:', text)]
+    if len(starts) == n:
+        lines = []
+        line, pos = 1, 0
+        for s in starts:
+            line += text.count("\n", pos, s)
+            pos = s
+            lines.append(line)
+        if len(set(lines)) == n:
+            return lines
+    return list(range(1, n + 1))
+
+
+def frame_of_records(records: Sequence[Mapping[str, str | None]], lines: Sequence[int], columns: Sequence[str]) -> pl.DataFrame:
+    """A text frame (``columns`` + ``__line``) from records already turned into text."""
+    data: dict[str, list[str | None] | list[int]] = {c: [r.get(c) for r in records] for c in columns}
+    data[LINE] = list(lines)
+    schema: dict[str, pl.DataType] = {c: pl.String() for c in columns}
+    schema[LINE] = pl.Int64()
+    return pl.DataFrame(data, schema=schema)

@@ -1,0 +1,322 @@
+"""What every ad-platform reader shares: the options a user can set, the campaign rule, and the step
+from a frame of canonical text columns to validated, per-day-per-campaign ``spend`` rows.
+
+Options (``kassa import FILE --mapping ads.yaml``), all optional; they exist because some facts are not
+in the exported file itself::
+
+    include_vat: true        # the costs in this file include VAT (Direct API: you asked IncludeVAT=YES)
+    money_in_micros: false   # Direct API: you sent returnMoneyInMicros: false
+    campaign: name           # utm_campaign of your ads holds the campaign name, not its id
+    currency: RUB            # when the file does not name its currency
+
+**Campaign rule.** ``spend.campaign`` must equal what the ads put in ``utm_campaign``, or spend and
+visits never meet. The platforms' URL templates offer both the id (``{campaign_id}``, ``{{campaign.id}}``,
+``{campaignid}``) and the name; kassa takes the **id when the file has one** (ids survive renaming, and
+Yandex's recommended template uses ``utm_campaign={campaign_id}``), else the name; ``campaign: name``
+or ``campaign: id`` forces one.
+
+**Rows are summed per day and campaign.** Exports often carry finer rows (ad group, ad, keyword,
+device); their impressions, clicks and cost add up to the campaign's. Reach does not add up across
+rows, so a summed row keeps no reach. A row identical in every cell to an earlier one is a duplicate
+of it and is refused (it would double the money).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from kassa.errors import MissingColumn, RowError
+from kassa.i18n import Translator
+from kassa.schema import KINDS
+from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.tabular import (
+    TextTable,
+    date_text,
+    micros_text,
+    norm_name,
+    nulls,
+    number_text,
+    pick_columns,
+    read_table,
+)
+from kassa.sources.validate import LINE, validate
+from kassa.yamlfile import load_yaml_model
+
+_ = Translator("sources")
+
+SPEND_COLUMNS = ("date", "campaign", "impressions", "clicks", "cost", "reach", "currency")
+# Validated row by row first (so every refused value names its own line), summed afterwards.
+_ROW_SPEND = dataclasses.replace(KINDS["spend"], key=(*KINDS["spend"].key, LINE), extra_stored=((LINE, "int"),))
+
+
+class AdOptions(BaseModel):
+    """Facts about an ad export that the file does not state (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    include_vat: bool | None = None
+    money_in_micros: bool | None = None
+    campaign: Literal["id", "name"] | None = None
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) != 3 or not v.isalpha()):
+            raise ValueError("currency must be a three-letter ISO 4217 code such as RUB")
+        return None if v is None else v.upper()
+
+
+def ad_options(ctx: ReadContext) -> AdOptions:
+    return load_yaml_model(ctx.mapping, AdOptions) if ctx.mapping else AdOptions()
+
+
+# Currency named in a column header: "Расход (руб.)", "Amount spent (USD)", "Cost (€)".
+_HEADER_CURRENCY = (
+    (r"руб|₽|\brub\b|\brur\b", "RUB"),
+    (r"\busd\b|\$", "USD"),
+    (r"\beur\b|€", "EUR"),
+    (r"тенге|₸|\bkzt\b", "KZT"),
+    (r"\bbyn\b|бел\. ?руб", "BYN"),
+    (r"\buah\b|грн|₴", "UAH"),
+    (r"\bgbp\b|£", "GBP"),
+)
+
+
+def currency_in(text: str) -> str | None:
+    """ISO code of a currency named in a header or title, e.g. ``"Расход (руб.)"`` -> ``"RUB"``."""
+    low = text.lower()
+    # Belarusian roubles first: "бел. руб." also contains "руб".
+    if re.search(r"\bbyn\b|бел\. ?руб", low):
+        return "BYN"
+    for pattern, code in _HEADER_CURRENCY:
+        if re.search(pattern, low):
+            return code
+    return None
+
+
+def vat_in(texts: list[str]) -> bool | None:
+    """True/False when a header or title line says the amounts are with / without VAT."""
+    for t in texts:
+        low = norm_name(t)
+        if re.search(r"без\s+ндс|excl(uding|\.)?\s+vat|without\s+vat|net\s+of\s+vat", low):
+            return False
+        if re.search(r"(с|включая|вкл\.)\s+ндс|incl(uding|\.)?\s+vat|with\s+vat", low):
+            return True
+    return None
+
+
+def campaign_expr(columns: list[str], options: AdOptions, *, file: str, format_title: str) -> pl.Expr:
+    """``campaign`` from ``campaign_id`` / ``campaign_name`` text columns by the campaign rule."""
+    has_id, has_name = "campaign_id" in columns, "campaign_name" in columns
+    if options.campaign == "id" and not has_id:
+        raise MissingColumn(_("{file}: campaign: id is set but the {format} export has no campaign id column", file=file, format=format_title))
+    if options.campaign == "name" and not has_name:
+        raise MissingColumn(_("{file}: campaign: name is set but the {format} export has no campaign name column", file=file, format=format_title))
+    if not has_id and not has_name:
+        raise MissingColumn(_("{file}: the {format} export has neither a campaign id nor a campaign name column", file=file, format=format_title))
+    id_, name = pl.col("campaign_id") if has_id else None, pl.col("campaign_name") if has_name else None
+    if options.campaign == "name":
+        assert name is not None
+        return name
+    if options.campaign == "id":
+        assert id_ is not None
+        return id_
+    if id_ is not None and name is not None:
+        # Some rows (e.g. totals per campaign group) can lack the id; their name still identifies them.
+        return pl.coalesce(pl.when(id_.str.strip_chars() != "").then(id_), name)
+    return id_ if id_ is not None else name  # type: ignore[return-value]
+
+
+def duplicate_rows(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[RowError]]:
+    """Drop rows identical in every cell to an earlier row; report each as a duplicate of that line."""
+    cells = [c for c in frame.columns if c != LINE]
+    if not cells or frame.height < 2:
+        return frame, []
+    first = pl.col(LINE).min().over(cells)
+    marked = frame.with_columns(first.alias("__first"))
+    dups = marked.filter(pl.col(LINE) != pl.col("__first"))
+    errors = [
+        RowError(file, r[LINE], None, None, _("the same row as line {line}; counted once", line=r["__first"]))
+        for r in dups.select(LINE, "__first").iter_rows(named=True)
+    ]
+    return marked.filter(pl.col(LINE) == pl.col("__first")).drop("__first"), errors
+
+
+def dedupe(table: TextTable) -> TextTable:
+    """The table without rows that repeat an earlier row cell for cell (each reported as refused)."""
+    frame, errors = duplicate_rows(table.frame, table.file)
+    return table.with_frame(frame, errors)
+
+
+def spend_result(
+    frame: pl.DataFrame,
+    *,
+    path: Path,
+    ctx: ReadContext,
+    channel: str,
+    include_vat: bool,
+    currency: str | None,
+    errors: list[RowError] | None = None,
+    rows_read: int | None = None,
+) -> ReadResult:
+    """Validate canonical text columns (``SPEND_COLUMNS`` + ``__line``), sum per day and campaign.
+
+    ``currency``: the file's currency when it names one (a ``currency`` column, when present, wins
+    row by row); else the business currency applies.
+    """
+    file = str(path)
+    errs = list(errors or [])
+    cols = [c for c in SPEND_COLUMNS if c in frame.columns]
+    text = frame.select(
+        pl.col(LINE),
+        *[pl.col(c).cast(pl.String) for c in cols],
+        pl.lit(channel).alias("channel"),
+        pl.lit("true" if include_vat else "false").alias("vat_included"),
+    )
+    if currency is not None:
+        cur = pl.col("currency").fill_null(currency) if "currency" in cols else pl.lit(currency)
+        text = text.with_columns(cur.alias("currency"))
+    rows, row_errors = validate(text, _ROW_SPEND, file=file, settings=ctx.settings, salt=ctx.salt)
+    errs.extend(row_errors)
+    typed = pl.from_arrow(rows)
+    assert isinstance(typed, pl.DataFrame)
+    key = list(KINDS["spend"].key)
+    summed = typed.group_by(key, maintain_order=True).agg(
+        pl.col("impressions").sum(),
+        pl.col("clicks").sum(),
+        pl.col("cost").sum(),
+        pl.when(pl.len() == 1).then(pl.col("reach").first()).otherwise(None).alias("reach"),
+        pl.col("currency").first(),
+        pl.col("currency").n_unique().alias("__currencies"),
+        pl.col("vat_included").first(),
+        pl.col(LINE).min(),
+    )
+    mixed = summed.filter(pl.col("__currencies") > 1)
+    for r in mixed.iter_rows(named=True):
+        errs.append(
+            RowError(file, r[LINE], "currency", None, _("rows of one day and campaign are in different currencies; refused"))
+        )
+    good = summed.filter(pl.col("__currencies") <= 1).sort(LINE)
+    stored = [n for n, _t in KINDS["spend"].stored_columns()]
+    out = good.select(stored)
+    errs.sort(key=lambda e: (e.line or 0, e.column or ""))
+    return ReadResult(kind="spend", rows=out.to_arrow(), errors=errs, rows_read=frame.height if rows_read is None else rows_read)
+
+
+@dataclass(frozen=True)
+class SpendLayout:
+    """How one platform's tabular export spells the spend columns.
+
+    ``columns`` maps canonical names (``date``, ``date_stop``, ``campaign_id``, ``campaign_name``,
+    ``impressions``, ``clicks``, ``cost``, ``reach``, ``currency``) to the header names the export may
+    use, first match wins; ``cost_prefixes`` also accept a cost column whose header starts with one of
+    them and names the currency (``Amount spent (USD)``, ``Расход (руб.)``).
+    """
+
+    title: str
+    columns: Mapping[str, Sequence[str]]
+    cost_prefixes: Sequence[str] = ()
+    micros: bool = False
+    include_vat: bool = False  # when neither the file nor the options say
+    decimal: str = "auto"
+    dayfirst: bool = True
+    delimiter: str | None = None
+    quote: str | None = '"'
+
+    def known(self) -> list[str]:
+        return [n for names in self.columns.values() for n in names]
+
+    def cost_column(self, columns: Sequence[str]) -> str | None:
+        """The file's cost column: an exact alias, else the first header starting with a cost prefix."""
+        for n in self.columns.get("cost", ()):
+            if norm_name(n) in columns:
+                return norm_name(n)
+        for prefix in self.cost_prefixes:
+            hits = [c for c in columns if c.startswith(norm_name(prefix))]
+            plain = [c for c in hits if "всего" not in c and "total" not in c]
+            if plain or hits:
+                return (plain or hits)[0]
+        return None
+
+
+SPEND_REQUIRED = ("date", "impressions", "clicks", "cost")
+
+
+def read_spend_table(path: Path, ctx: ReadContext, layout: SpendLayout, channel: str) -> ReadResult:
+    """Read a CSV/TSV/XLSX spend export laid out as ``layout`` into ``spend`` rows."""
+    table = read_table(
+        path, [*layout.known(), *layout.cost_prefixes], delimiter=layout.delimiter, quote=layout.quote, format_title=layout.title
+    )
+    return spend_from_table(table, ctx, layout, channel)
+
+
+def spend_from_table(table: TextTable, ctx: ReadContext, layout: SpendLayout, channel: str) -> ReadResult:
+    options = ad_options(ctx)
+    file = table.file
+    cost_col = layout.cost_column(table.frame.columns)
+    rows_read = table.rows_read
+    table = dedupe(table)
+    aliases = {k: v for k, v in layout.columns.items() if k != "cost"}
+    if cost_col is not None:
+        aliases["cost"] = (cost_col,)
+    frame = pick_columns(table, aliases, required=SPEND_REQUIRED, file=file, format_title=layout.title)
+    vat = options.include_vat if options.include_vat is not None else vat_in([*table.title_lines, *table.header])
+    currency = options.currency or (currency_in(cost_col) if cost_col else None)
+    return spend_from_text(
+        frame, path=Path(file), ctx=ctx, layout=layout, channel=channel, options=options,
+        include_vat=layout.include_vat if vat is None else vat, currency=currency, errors=table.errors, rows_read=rows_read,
+    )
+
+
+def spend_from_text(
+    frame: pl.DataFrame,
+    *,
+    path: Path,
+    ctx: ReadContext,
+    layout: SpendLayout,
+    channel: str,
+    options: AdOptions,
+    include_vat: bool,
+    currency: str | None,
+    errors: list[RowError],
+    rows_read: int,
+) -> ReadResult:
+    """Canonical-named text columns (local spellings) -> validated, summed ``spend`` rows.
+
+    A row with ``date_stop`` different from ``date`` covers several days; spend is per day, so such
+    a row is refused with a hint to export by day.
+    """
+    file = str(path)
+    errs = list(errors)
+    money = micros_text(pl.col("cost")) if layout.micros else number_text(pl.col("cost"), layout.decimal)
+    frame = frame.with_columns(
+        date_text(pl.col("date"), dayfirst=layout.dayfirst),
+        campaign_expr(frame.columns, options, file=file, format_title=layout.title).alias("campaign"),
+        number_text(pl.col("impressions"), layout.decimal),
+        number_text(pl.col("clicks"), layout.decimal),
+        money.alias("cost"),
+        *([number_text(pl.col("reach"), layout.decimal)] if "reach" in frame.columns else []),
+        *([nulls(pl.col("currency")).str.to_uppercase()] if "currency" in frame.columns else []),
+    )
+    if "date_stop" in frame.columns:
+        stop = date_text(pl.col("date_stop"), dayfirst=layout.dayfirst)
+        spans = frame.filter(stop.is_not_null() & (stop != pl.col("date")))
+        for r in spans.with_columns(stop.alias("__stop")).iter_rows(named=True):
+            errs.append(
+                RowError(
+                    file, r[LINE], "date", f"{r['date']}..{r['__stop']}",
+                    _("the row covers several days; export statistics by day (one row per day and campaign)"),
+                )
+            )
+        frame = frame.filter(~pl.col(LINE).is_in(spans[LINE].implode()))
+    return spend_result(
+        frame, path=path, ctx=ctx, channel=channel, include_vat=include_vat, currency=currency, errors=errs, rows_read=rows_read
+    )

@@ -1,0 +1,143 @@
+"""Yandex Direct statistics -> ``spend`` (channel ``yandex_direct``).
+
+Two layouts are read, both needing a day and a campaign per row:
+
+**Reports API v5 TSV** (https://yandex.ru/dev/direct/doc/ru/reports/spec, report-format, money): UTF-8,
+tab-separated, no quoting; line 1 the report name and period (absent with ``skipReportHeader``), then
+the header = ``FieldNames`` (``Date``, ``CampaignId``, ``CampaignName``, ``Impressions``, ``Clicks``,
+``Cost``, optional finer fields such as ``AdGroupId``/``Device``), data rows, and a last line
+``Total rows: N`` (absent with ``skipReportSummary``). ``--`` means "no value". kassa checks ``N``
+against the rows it read, so a cut-off download is refused instead of silently losing money.
+
+* Money: micro-units (×1,000,000, rounded to 10,000) unless the request sent
+  ``returnMoneyInMicros: false``. The file does not say which, so kassa reads ``Cost`` as micros when
+  every value is a whole number divisible by 10,000, else as currency units; ``money_in_micros`` in
+  the ``--mapping`` options decides explicitly.
+* VAT: the request's required ``IncludeVAT`` decides, and the file does not say. kassa assumes
+  ``IncludeVAT=NO`` (as in Yandex's request examples; costs net of VAT, what an accountant compares with
+  revenue); set ``include_vat: true`` in the options if you requested ``YES``.
+
+**Web interface export** (Мастер отчётов / Статистика → CSV or XLSX; no public column spec): Russian
+headers ``Дата``, ``№ Кампании`` (or ``ID кампании``), ``Кампания``, ``Показы``, ``Клики``,
+``Расход (руб.)``; ``;``-separated, decimal comma, ``dd.mm.yyyy``, title lines above the header,
+``Итого`` row; UTF-8 or cp1251. The currency is read from the cost header (``руб.`` -> RUB) or a
+``Валюта`` column. VAT: the report's "с НДС" checkbox; kassa looks for "с НДС" / "без НДС" in the
+title lines and headers and otherwise assumes **with VAT** (the interface's default display of
+amounts); ``include_vat`` in the options overrides.
+
+Campaign: ``CampaignId`` / ``№ Кампании`` when present, else the name (see :mod:`kassa.sources.adspend`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import polars as pl
+
+from kassa.errors import ImportFailed, MissingColumn
+from kassa.i18n import Translator
+from kassa.sources.adspend import SpendLayout, ad_options, spend_from_table
+from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.tabular import header_of, norm_name, read_table
+
+_ = Translator("sources")
+
+CHANNEL = "yandex_direct"
+API = SpendLayout(
+    title="Yandex Direct Reports API",
+    columns={
+        "date": ("Date",),
+        "campaign_id": ("CampaignId",),
+        "campaign_name": ("CampaignName",),
+        "impressions": ("Impressions",),
+        "clicks": ("Clicks",),
+        "cost": ("Cost",),
+    },
+    decimal=".",
+    delimiter="\t",
+    quote=None,  # the API's TSV has no quoting: a quote is part of a campaign name
+    include_vat=False,  # IncludeVAT=NO, as in Yandex's request examples
+)
+UI = SpendLayout(
+    title="Yandex Direct",
+    columns={
+        "date": ("Дата", "День"),
+        "campaign_id": ("№ Кампании", "ID кампании", "Номер кампании"),
+        "campaign_name": ("Кампания", "Название кампании"),
+        "impressions": ("Показы",),
+        "clicks": ("Клики",),
+        "currency": ("Валюта",),
+    },
+    cost_prefixes=("Расход",),
+    include_vat=True,  # the interface shows amounts with VAT unless the report's checkbox says otherwise
+)
+_TOTAL_ROWS = re.compile(r"^\s*total rows:\s*(\d+)\s*$", re.IGNORECASE)
+
+
+def _is_api_header(cells: list[str]) -> bool:
+    names = set(cells)
+    return bool(names & {"campaignid", "campaignname"}) and bool(names & {"cost", "clicks", "impressions"})
+
+
+def _is_ui_header(cells: list[str]) -> bool:
+    names = set(cells)
+    campaign = {norm_name(n) for k in ("campaign_id", "campaign_name") for n in UI.columns[k]}
+    return bool(names & campaign) and "показы" in names and UI.cost_column(cells) is not None
+
+
+def looks_like_micros(cost: pl.Series) -> bool:
+    """Reports API money in micros: every value a whole number divisible by 10,000 (docs: money.md)."""
+    values = cost.str.strip_chars().replace(["", "--"], [None, None]).drop_nulls()
+    if values.len() == 0:
+        return True
+    if not bool(values.str.contains(r"^\d+$").all()):
+        return False
+    return bool((values.cast(pl.Int64, strict=False).fill_null(1) % 10_000 == 0).all())
+
+
+class YandexDirect:
+    name = "yandex_direct"
+    title = "Yandex Direct statistics: Reports API TSV, web interface CSV/XLSX → spend"
+    spec_url = "https://yandex.ru/dev/direct/doc/ru/reports/spec"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        api = header_of(path, head, API.known(), 2)
+        if api is not None and _is_api_header(api):
+            return True
+        ui = header_of(path, head, [*UI.known(), "Расход (руб.)", "Расход"], 2)
+        return ui is not None and _is_ui_header(ui)
+
+    def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+        api = header_of(path, head, API.known(), 2)
+        if api is not None and _is_api_header(api):
+            return [self._read_api(path, ctx)]
+        table = read_table(path, [*UI.known(), "Расход (руб.)", "Расход"], format_title=UI.title)
+        if not _is_ui_header(table.frame.columns):
+            raise MissingColumn(
+                _(
+                    "{file}: not a Yandex Direct statistics export: expected columns such as {columns}",
+                    file=str(path),
+                    columns="Дата, № Кампании, Кампания, Показы, Клики, Расход (руб.) / Date, CampaignId, Impressions, Clicks, Cost",
+                )
+            )
+        return [spend_from_table(table, ctx, UI, CHANNEL)]
+
+    def _read_api(self, path: Path, ctx: ReadContext) -> ReadResult:
+        table = read_table(path, API.known(), delimiter=API.delimiter, quote=API.quote, format_title=API.title)
+        declared = [int(m.group(1)) for _line, cells in table.totals for m in [_TOTAL_ROWS.match(cells[0])] if m]
+        if declared and declared[-1] != table.rows_read:
+            raise ImportFailed(
+                _(
+                    "{file}: the report says Total rows: {declared} but {seen} rows were found; the download looks cut off",
+                    file=str(path), declared=declared[-1], seen=table.rows_read,
+                )
+            )
+        options = ad_options(ctx)
+        micros = options.money_in_micros
+        if micros is None:
+            micros = "cost" in table.frame.columns and looks_like_micros(table.frame["cost"])
+        return spend_from_table(table, ctx, dataclasses.replace(API, micros=micros), CHANNEL)
