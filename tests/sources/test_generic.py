@@ -85,3 +85,12 @@ def test_reimport_replaces_the_period_of_the_channel(make_warehouse, tmp_path):
     assert wh.row_count("spend") == 2
     cost = wh.table("spend").cost.sum().execute()
     assert cost == pytest.approx(27000.0)  # 15 000 + 12 000
+
+
+def test_non_finite_numbers_are_refused_not_summed(tmp_path):
+    """validate() refuses "nan"/"inf"/1e400 (they cast to floats that would poison every sum)."""
+    f = write(tmp_path, "p.csv", "Дата;Сумма;Номер\n01.10.2026;nan;1\n01.10.2026;inf;2\n01.10.2026;1e400;3\n01.10.2026;10;4\n")
+    m = write(tmp_path, "p.yaml", "kind: payments\ncolumns:\n  paid_at: Дата\n  amount: Сумма\n  payment_id: Номер\n")
+    res = read(Generic(), f, mapping=m)["payments"]
+    assert rows(res, "payment_id", "amount") == [{"payment_id": "4", "amount": 10.0}]
+    assert [(e.line, e.value) for e in res.errors] == [(2, "nan"), (3, "inf"), (4, "1e400")]

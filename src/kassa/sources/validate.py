@@ -74,7 +74,9 @@ def _parse(col: Column, s: pl.Expr, settings: Settings) -> pl.Expr:
     if col.type in ("int", "count"):
         return s.cast(pl.Int64, strict=False)
     if col.type == "money":
-        return s.cast(pl.Float64, strict=False)
+        # "nan", "inf" and 1e400 cast to non-finite floats that would poison every sum: refuse them.
+        money = s.cast(pl.Float64, strict=False)
+        return pl.when(money.is_finite()).then(money).otherwise(None)
     if col.type == "date":
         return s.str.to_date("%Y-%m-%d", strict=False)
     if col.type == "month":
