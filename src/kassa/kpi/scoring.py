@@ -342,8 +342,9 @@ def _unsettled(contract: Contract, p: Period, today: dt.date) -> list[LintWarnin
 def score(wh: Any, contract: Contract, period: Period | str, *, today: dt.date | None = None) -> Scorecard:
     """Score ``contract`` for ``period`` on the warehouse's facts.
 
-    Facts are ``compute(wh, metrics, by=[], period, view=contract.view, settle_days=contract.settle_days,
-    where=contract.scope.where()).total`` for the contract's metrics and the inputs of their formulas.
+    Facts are the total of ``compute(wh, metrics, by=[], period, view=contract.view,
+    settle_days=contract.settle_days, where=contract.scope.where())`` for the contract's metrics and the
+    inputs of their formulas.
 
     Parameters
     ----------
@@ -361,9 +362,11 @@ def score(wh: Any, contract: Contract, period: Period | str, *, today: dt.date |
     """
     p = Period.parse(period) if isinstance(period, str) else period
     names = with_dependencies(contract.metrics())
+    # With by=[] the frame's single row *is* the total; asking for .total too would run every query twice.
     table = compute(wh, names, [], p, view=contract.view, settle_days=contract.settle_days,
-                    where=contract.scope.where())
-    facts = {n: table.total.get(n) for n in names if not get_metric(n).hidden}
+                    where=contract.scope.where(), with_total=False)
+    total = table.frame.row(0, named=True) if table.frame.height else {}
+    facts = {n: total.get(n) for n in names if not get_metric(n).hidden}
     card = score_facts(contract, facts, p, currency=wh.settings.currency)
     card.warnings.extend(LINT_RULES["period_mismatch"](contract, p))
     card.warnings.extend(_unsettled(contract, p, today or dt.date.today()))
