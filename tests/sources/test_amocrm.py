@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from tests.sources.crm_bank_support import DATA, SALT, head, read, rows
@@ -45,17 +46,26 @@ def test_contacts_phone_and_email_are_hashed_never_stored_raw():
     assert lead["email_hash"] == salted_hash("buyer@example.ru", SALT)  # lower-cased
 
 
-def test_json_errors_name_the_record_field_and_value():
+def test_json_errors_name_the_line_field_and_value():
     res = read(AmoCRM(), JSON)
     refused = [e for e in res["leads"].errors if not e.row_kept]
-    assert [(e.line, e.column, e.value) for e in refused] == [(4, "created_at", "вчера")]
-    assert "[JSON record 4]" in refused[0].reason and str(JSON) == refused[0].file
+    # A record's line is the line of its status_id: line 41 holds record 4's, next to its created_at.
+    assert [(e.line, e.column, e.value) for e in refused] == [(41, "created_at", "вчера")]
+    assert '"created_at": "вчера"' in JSON.read_text(encoding="utf-8").splitlines()[40]
+    assert refused[0].file == str(JSON) and "JSON record" not in refused[0].reason
     assert res["leads"].rows_read == 4 and res["deals"].rows_read == 4
+
+
+def test_compact_json_errors_name_the_record_number(tmp_path):
+    compact = tmp_path / "leads.json"
+    compact.write_text(json.dumps(json.loads(JSON.read_text(encoding="utf-8")), ensure_ascii=False), encoding="utf-8")
+    (err,) = [e for e in read(AmoCRM(), compact)["leads"].errors if not e.row_kept]
+    assert (err.line, err.column) == (4, "created_at") and err.reason.endswith("[JSON record 4]")
 
 
 def test_unmapped_stages_are_new_and_open_with_one_warning_each():
     warnings = [e for e in read(AmoCRM(), JSON)["leads"].errors if e.row_kept]
-    assert [(e.line, e.column, e.value) for e in warnings] == [(2, "status_id", "2030"), (4, "status_id", "2029")]
+    assert [(e.line, e.column, e.value) for e in warnings] == [(26, "status_id", "2030"), (41, "status_id", "2029")]
     assert "new lead with an open deal" in warnings[0].reason
 
 

@@ -36,8 +36,9 @@ def test_deal_list_json():
         {"lead_id": "b24:deal:38", "utm_source": "vk", "utm_campaign": "vk_retarget", "status": "new", "manager": "7"}
     ]
     errors = [(e.line, e.column, e.value, e.row_kept) for e in res["leads"].errors + res["deals"].errors]
-    # record 4: a custom stage without semantics (warning) and "15 000", which the API never sends (refused)
-    assert errors == [(4, "STAGE_ID", "C2:UC_7Q1X", True), (4, "OPPORTUNITY", "15 000", False)]
+    # record 4 (line 16, where its STAGE_ID is): a custom stage without semantics (warning) and
+    # "15 000", which the API never sends (refused)
+    assert errors == [(16, "STAGE_ID", "C2:UC_7Q1X", True), (16, "OPPORTUNITY", "15 000", False)]
 
 
 def test_lead_list_json_statuses_zones_and_contacts():
@@ -54,8 +55,8 @@ def test_lead_list_json_statuses_zones_and_contacts():
     assert first["phone_hash"] == salted_hash("+79161234567", SALT)  # "8 916 123-45-67"
     assert first["email_hash"] == salted_hash("client@example.ru", SALT)
     kept = [(e.line, e.column, e.value) for e in res["leads"].errors]
-    # record 3: phone "12" is no phone (row kept without it); record 4: status "2" is a custom one
-    assert kept == [(3, "phone", None), (4, "STATUS_ID", "2")]
+    # line 11: phone "12" is no phone (row kept without it); line 13: status "2" is a custom one
+    assert kept == [(11, "phone", None), (13, "STATUS_ID", "2")]
     assert all(e.row_kept for e in res["leads"].errors)
 
 

@@ -36,9 +36,8 @@ from kassa.sources.crm_mapping import (
     CrmMapping,
     UnmappedStages,
     export_rows,
+    json_records,
     load_crm_mapping,
-    load_json,
-    record_list,
     text,
     validated_results,
 )
@@ -201,12 +200,13 @@ class AmoCRM:
         )
 
     def _read_json(self, path: Path, ctx: ReadContext, mapping: CrmMapping) -> list[ReadResult]:
-        records = record_list(load_json(path), path, key="_embedded", inner="leads")
+        doc = json_records(path, key="_embedded", inner="leads")
+        lines, positional = doc.lines("status_id")
         unmapped = UnmappedStages(column="status_id")
         refused: list[RowError] = []
         leads: list[dict[str, Any]] = []
         deals: list[dict[str, Any]] = []
-        for n, rec in enumerate(records, start=1):
+        for n, rec in zip(lines, doc.records, strict=True):
             if not isinstance(rec, dict):
                 refused.append(RowError(str(path), n, None, text(rec), _("not a JSON object")))
                 continue
@@ -239,5 +239,5 @@ class AmoCRM:
         return validated_results(
             path, ctx, {"leads": leads, "deals": deals}, labels=JSON_LABELS,
             convert={"created_at": epoch_text, "closed_at": epoch_text},
-            extra_errors=refused + unmapped.warnings(str(path)), json_records=True,
+            extra_errors=refused + unmapped.warnings(str(path)), positional=positional,
         )

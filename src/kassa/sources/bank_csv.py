@@ -151,7 +151,7 @@ class BankCSV:
         rows = frame.to_dicts()
         frame = frame.with_columns(pl.Series("payment_id", [payment_id(r) for r in rows], dtype=pl.String))
         good, errors = validate(frame, PAYMENTS, file=str(path), settings=ctx.settings, salt=ctx.salt)
-        errors = [relabel(e, labels, json_records=False) for e in [*table.errors, *errors]]
+        errors = [relabel(e, labels) for e in [*table.errors, *errors]]
         return [ReadResult(kind="payments", rows=good, errors=errors, rows_read=frame.height + len(table.errors))]
 
     def _columns(self, table: TextTable, m: BankCsvMapping, path: Path) -> tuple[dict[str, str], dict[str, str]]:

@@ -40,9 +40,8 @@ from kassa.sources.crm_mapping import (
     CrmMapping,
     UnmappedStages,
     export_rows,
+    json_records,
     load_crm_mapping,
-    load_json,
-    record_list,
     text,
     validated_results,
 )
@@ -181,17 +180,20 @@ class Bitrix24:
             start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
         if start not in (b"{", b"["):
             return self._read_export(path, ctx, mapping)
-        records = record_list(load_json(path), path, key="result")
+        doc = json_records(path, key="result")
+        # A deal list's records each have one STAGE_ID, a lead list's one STATUS_ID: their lines are the records'.
+        deal_list = any(isinstance(r, dict) and "STAGE_ID" in r for r in doc.records)
+        lines, positional = doc.lines("STAGE_ID" if deal_list else "STATUS_ID")
         refused: list[RowError] = []
         dicts: list[tuple[int, dict[str, Any]]] = []
-        for n, rec in enumerate(records, start=1):
+        for n, rec in zip(lines, doc.records, strict=True):
             if not isinstance(rec, dict):
                 refused.append(RowError(str(path), n, None, text(rec), _("not a JSON object")))
             elif "STAGE_ID" not in rec and "STATUS_ID" not in rec:
                 refused.append(RowError(str(path), n, "STAGE_ID", None, _("neither STAGE_ID (a deal) nor STATUS_ID (a lead)")))
             else:
                 dicts.append((n, {str(k).upper(): v for k, v in rec.items()}))
-        return self._build(path, ctx, mapping, [(n, {k: _field(r, k) for k in r}, r) for n, r in dicts], refused, True)
+        return self._build(path, ctx, mapping, [(n, {k: _field(r, k) for k in r}, r) for n, r in dicts], refused, positional)
 
     def _read_export(self, path: Path, ctx: ReadContext, mapping: CrmMapping) -> list[ReadResult]:
         table = read_table(path, _KNOWN, min_hits=3, format_title=self.title)
@@ -221,7 +223,7 @@ class Bitrix24:
         mapping: CrmMapping,
         records: list[tuple[int, dict[str, str | None], dict[str, Any]]],
         refused: list[RowError],
-        json_records: bool,
+        positional: bool,
         labels: dict[str, str] = JSON_LABELS,
         convert: dict[str, Callable[[pl.Expr], pl.Expr]] | None = None,
     ) -> list[ReadResult]:
@@ -263,7 +265,7 @@ class Bitrix24:
         return validated_results(
             path, ctx, rows, labels=labels,
             extra_errors=refused + unmapped_leads.warnings(str(path)) + unmapped_deals.warnings(str(path)),
-            json_records=json_records, convert=convert,
+            positional=positional, convert=convert,
         )
 
 

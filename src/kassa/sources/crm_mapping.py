@@ -27,7 +27,6 @@ early stages every amoCRM lead would have a deal and qualified leads would equal
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,15 @@ from kassa.errors import ImportFailed, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
-from kassa.sources.tabular import TextTable, norm_name, nulls
+from kassa.sources.tabular import (
+    TextTable,
+    frame_of_records,
+    json_row_lines,
+    json_text,
+    load_json,
+    norm_name,
+    nulls,
+)
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
 
@@ -150,46 +157,33 @@ class UnmappedStages:
 # -- reading values ------------------------------------------------------------------------------------
 
 
-def load_json(path: Path) -> Any:
-    """A JSON file's content; :class:`ImportFailed` naming the line for anything unreadable."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFailed(_("{file}: not UTF-8 text (byte {pos}); JSON files must be UTF-8", file=path, pos=exc.start)) from None
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(name)
-
-    try:
-        return json.loads(text, parse_constant=no_constants)
-    except json.JSONDecodeError as exc:
-        raise ImportFailed(_("{file}, line {line}: not valid JSON: {problem}", file=path, line=exc.lineno, problem=exc.msg)) from None
-    except ValueError as exc:  # NaN / Infinity: not JSON, and not a number kassa could add up
-        raise ImportFailed(_("{file}: not valid JSON: {problem} is not a number", file=path, problem=exc)) from None
-    except RecursionError:
-        raise ImportFailed(_("{file}: JSON nested too deeply to be a CRM export", file=path)) from None
-
-
 def text(v: Any) -> str | None:
-    """A JSON scalar as the text validate() parses; containers and booleans stay visible so they are refused."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, int | str):
-        s = str(v).strip()
-        return s or None
-    return json.dumps(v, ensure_ascii=False)[:200]
+    """A JSON value as trimmed text (``tabular.json_text``), empty text as None: ids and stages are compared."""
+    t = json_text(v)
+    return (t.strip() or None) if t is not None else None
 
 
-def record_list(data: Any, path: Path, *, key: str, inner: str | None = None) -> list[Any]:
-    """Records of an API response (or of a JSON array of responses, one per page), in file order.
+@dataclass
+class JsonRecords:
+    """The records of an API response saved to a file, with the file's text to find their lines in."""
 
-    ``key`` is the list's key at the top (``result``) or inside ``_embedded`` when ``inner`` names it
-    (amoCRM: ``_embedded.leads``).
+    records: list[Any]
+    raw: str
+
+    def lines(self, line_key: str) -> tuple[list[int], bool]:
+        """Each record's line — the line of its ``line_key`` field (:func:`tabular.json_row_lines`) — and
+        whether those are record numbers instead (compact JSON, or a record without the field)."""
+        lines = json_row_lines(self.raw, line_key, len(self.records))
+        return lines, lines == list(range(1, len(self.records) + 1))
+
+
+def json_records(path: Path, *, key: str, inner: str | None = None) -> JsonRecords:
+    """Records of an API response saved to ``path`` (or of a JSON array of responses, one per page).
+
+    ``key`` is the list's key at the top (``result``), or holds it under ``inner`` (amoCRM:
+    ``_embedded.leads``); a page without that list refuses the file.
     """
+    data, raw = load_json(path)
     pages = data if isinstance(data, list) else [data]
     out: list[Any] = []
     for i, page in enumerate(pages, start=1):
@@ -202,7 +196,7 @@ def record_list(data: Any, path: Path, *, key: str, inner: str | None = None) ->
                 _("{file}: response {page} has no list {where}; is this the right export?", file=path, page=i, where=where)
             )
         out.extend(holder)
-    return out
+    return JsonRecords(out, raw)
 
 
 PHONE_WORDS = ("телефон", "phone")
@@ -247,9 +241,8 @@ def export_rows(table: TextTable, aliases: Mapping[str, tuple[str, ...]]) -> Exp
 
 
 def rows_frame(rows: list[dict[str, Any]], kind: str) -> pl.DataFrame:
-    cols = [c.name for c in KINDS[kind].columns]
-    schema: dict[str, pl.DataType] = {LINE: pl.Int64(), **{c: pl.String() for c in cols}}
-    return pl.DataFrame([{c: r.get(c) for c in (LINE, *cols)} for r in rows], schema=schema, orient="row")
+    """The text frame validate() reads from row dicts that carry their ``__line``."""
+    return frame_of_records(rows, [r[LINE] for r in rows], [c.name for c in KINDS[kind].columns])
 
 
 def validated_results(
@@ -260,13 +253,13 @@ def validated_results(
     labels: Mapping[str, str] | None = None,
     convert: Mapping[str, Callable[[pl.Expr], pl.Expr]] | None = None,
     extra_errors: list[RowError] | None = None,
-    json_records: bool = False,
+    positional: bool = False,
 ) -> list[ReadResult]:
     """Validate each kind's rows; errors name the source's field (``labels``: canonical -> source name).
 
     ``convert`` rewrites a column's local spelling into canonical text first (e.g.
     ``{"created_at": tabular.epoch_text}``). ``extra_errors`` (refused records, stage warnings) go with the first kind, and its rows read count
-    the refused records too. With ``json_records`` the line of an error is the 1-based record number
+    the refused records too. With ``positional`` the line of an error is the 1-based record number
     in the file's list, and the reason says so.
     """
     results: list[ReadResult] = []
@@ -278,14 +271,15 @@ def validated_results(
         if i == 0 and extra_errors:
             errors = sorted([*extra_errors, *errors], key=lambda e: (e.line or 0, e.column or ""))
             rows_read += len({e.line for e in extra_errors if not e.row_kept})
-        errors = [relabel(e, labels or {}, json_records) for e in errors]
+        errors = [relabel(e, labels or {}, positional) for e in errors]
         results.append(ReadResult(kind=kind, rows=good, errors=errors, rows_read=rows_read))
     return results
 
 
-def relabel(e: RowError, labels: Mapping[str, str], json_records: bool) -> RowError:
+def relabel(e: RowError, labels: Mapping[str, str], positional: bool = False) -> RowError:
+    """``e`` naming the source's column (``labels``), and saying when its line is a JSON record number."""
     column = labels.get(e.column, e.column) if e.column else e.column
     reason = e.reason
-    if json_records and e.line is not None:
+    if positional and e.line is not None:
         reason = _("{reason} [JSON record {n}]", reason=reason, n=e.line)
     return RowError(e.file, e.line, column, e.value, reason, e.row_kept)

@@ -172,5 +172,5 @@ class Generic:
         consts = [pl.lit(v, pl.String).alias(c) for c, v in m.constants.items() if c not in m.columns]
         frame = table.frame.select(pl.col(LINE), *picked, *consts)
         rows, errors = validate(frame, kind, file=str(path), settings=ctx.settings, salt=ctx.salt)
-        errors = [relabel(e, labels, json_records=False) for e in [*table.errors, *errors]]
+        errors = [relabel(e, labels) for e in [*table.errors, *errors]]
         return [ReadResult(kind=kind.name, rows=rows, errors=errors, rows_read=frame.height + len(table.errors))]
