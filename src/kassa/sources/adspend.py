@@ -291,7 +291,8 @@ def spend_from_text(
 ) -> ReadResult:
     """Canonical-named text columns (local spellings) -> validated, summed ``spend`` rows.
 
-    A row with ``date_stop`` different from ``date`` covers several days; spend is per day, so such
+    Empty impressions and clicks are zero (platforms leave them blank when nothing happened); an
+    empty cost is refused. A row with ``date_stop`` different from ``date`` covers several days; spend is per day, so such
     a row is refused with a hint to export by day.
     """
     file = str(path)
@@ -300,12 +301,19 @@ def spend_from_text(
     frame = frame.with_columns(
         date_text(pl.col("date"), dayfirst=layout.dayfirst),
         campaign_expr(frame.columns, options, file=file, format_title=layout.title).alias("campaign"),
-        number_text(pl.col("impressions"), layout.decimal),
-        number_text(pl.col("clicks"), layout.decimal),
+        # Platforms leave a count blank (or "--") when nothing happened: that is zero, not unknown.
+        number_text(pl.col("impressions"), layout.decimal).fill_null("0"),
+        number_text(pl.col("clicks"), layout.decimal).fill_null("0"),
         money.alias("cost"),
         *([number_text(pl.col("reach"), layout.decimal)] if "reach" in frame.columns else []),
         *([nulls(pl.col("currency")).str.to_uppercase()] if "currency" in frame.columns else []),
     )
+    if layout.micros:
+        # validate() would take "12.5" for money; in a micros column it is a corrupt value.
+        bad = frame.filter(pl.col("cost").is_not_null() & ~pl.col("cost").str.contains(r"^-?\d+\.\d{6}$"))
+        for r in bad.iter_rows(named=True):
+            errs.append(RowError(file, r[LINE], "cost", r["cost"], _("not a whole number of micro-units (money × 1,000,000)")))
+        frame = frame.filter(~pl.col(LINE).is_in(bad[LINE].implode()))
     if "date_stop" in frame.columns:
         stop = date_text(pl.col("date_stop"), dayfirst=layout.dayfirst)
         spans = frame.filter(stop.is_not_null() & (stop != pl.col("date")))

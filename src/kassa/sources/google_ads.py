@@ -75,11 +75,19 @@ API_CSV = SpendLayout(
 JSON = SpendLayout(title="Google Ads API", columns={}, micros=True, decimal=".", include_vat=False)
 
 
+# Columns only Google Ads' report download writes, so a generic sheet is never taken for one.
+EN_MARKERS = frozenset({"impr.", "currency code", "avg. cpc", "campaign status", "campaign type", "campaign id", "conv. rate", "cost / conv."})
+RU_MARKERS = frozenset(
+    {"ср. цена за клик", "код валюты", "идентификатор кампании", "цена/конв.", "ценность конверсии", "статус кампании", "тип кампании"}
+)
+
+
 def _is_ui_header(cells: list[str]) -> bool:
     names = set(cells)
-    english = "campaign" in names and "cost" in names and bool(names & {"impr.", "impressions"})
-    russian = "кампания" in names and "показы" in names and bool(names & {"цена", "стоимость"}) and not any(
-        c.startswith("расход") for c in cells
+    english = "campaign" in names and "cost" in names and bool(names & {"impr.", "impressions"}) and bool(names & EN_MARKERS)
+    russian = (
+        "кампания" in names and "показы" in names and bool(names & {"цена", "стоимость"}) and bool(names & RU_MARKERS)
+        and not any(c.startswith("расход") for c in cells)
     )
     return english or russian
 

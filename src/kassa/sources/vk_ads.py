@@ -61,7 +61,9 @@ def _is_export_header(cells: list[str]) -> bool:
     names = set(cells)
     has_cost = any(c.startswith(p.lower()) for c in cells for p in VK_COSTS)
     has_campaign = bool(names & {"id кампании", "кампания", "название кампании", "campaign id", "campaign", "campaign name"})
-    return has_cost and has_campaign and bool(names & {"показы", "shows", "impressions"})
+    # A VK-specific column besides the cost one, so a hand-made sheet with "Потрачено" is not claimed.
+    marked = bool(names & {"id кампании", "campaign id", "охват", "reach", "ecpm", "cpm", "ctr"})
+    return has_cost and has_campaign and marked and bool(names & {"показы", "shows", "impressions"})
 
 
 class VkAds:

@@ -81,10 +81,20 @@ def _is_api_header(cells: list[str]) -> bool:
     return bool(names & {"campaignid", "campaignname"}) and bool(names & {"cost", "clicks", "impressions"})
 
 
+# Columns only Direct's report builder writes; a hand-made sheet with "Кампания; Показы; Расход" (read
+# with --format generic) must not be taken for a Direct export.
+UI_MARKERS = frozenset(
+    {"№ кампании", "ctr (%)", "отказы (%)", "глубина (стр.)", "тип площадки", "условие показа", "№ группы",
+     "№ объявления", "№ условия показа", "конверсия (%)", "взвешенные показы", "wctr (%)"}
+)
+
+
 def _is_ui_header(cells: list[str]) -> bool:
     names = set(cells)
     campaign = {norm_name(n) for k in ("campaign_id", "campaign_name") for n in UI.columns[k]}
-    return bool(names & campaign) and "показы" in names and UI.cost_column(cells) is not None
+    cost = UI.cost_column(cells)
+    marked = bool(names & UI_MARKERS) or any(c.startswith("ср. цена клика") for c in cells)
+    return bool(names & campaign) and "показы" in names and cost is not None and marked
 
 
 def looks_like_micros(cost: pl.Series) -> bool:
