@@ -1,0 +1,89 @@
+"""``vanity_activity``: more activity (posts ×2), no more outcome behind it."""
+
+from __future__ import annotations
+
+from kassa.diagnose.comparison import Comparison, Node
+from kassa.diagnose.findings import Evidence
+from kassa.diagnose.funnel import ACTIVITY_STAGE
+from kassa.diagnose.outcomes import (
+    activity_evidence,
+    activity_phrase,
+    biggest_rise,
+    choose_stage,
+    green_efficiency,
+    grown_volume,
+    results_behind,
+    results_phrase,
+)
+from kassa.diagnose.rule import Candidate, Rule, rule
+from kassa.diagnose.significance import ALPHA
+from kassa.diagnose.text import noise_note, where
+from kassa.i18n import Translator
+from kassa.link.stitch import NOT_SET
+
+_ = Translator("diagnose")
+
+VOLUME_UP = 0.25
+"""Activity volume "up": at least +25 % (posts ×2 is +100 %)."""
+
+
+@rule
+class VanityActivity(Rule):
+    """Activity volume grew while no outcome grew behind it — turning the wheel in the garage.
+
+    For the company, each channel and each campaign where no activity metric with a better direction
+    improved (else it is an ``activity_illusion``):
+
+    1. an activity volume (a catalog activity count without a better direction: posts, impressions,
+       reach, clicks) grew by ≥ 25 % (``VOLUME_UP``);
+    2. no result (qualified leads, sales, revenue) rose by ≥ 10 %;
+    3. the results fell behind by ≥ 20 %: per unit of the volume that grew most (sales per post:
+       Fisher/conditional Poisson) or on their own per day (conditional Poisson; revenue:
+       compound-Poisson z-test).
+
+    Significant when the best test's Benjamini–Hochberg q ≤ α = 0.05; sales and revenue tests are set
+    aside when a company- or manager-level sales-step or average-check break explains them. Stage and
+    owner as for ``activity_illusion`` (``activity`` and marketing unless a funnel step clearly broke).
+    """
+
+    kind = "vanity_activity"
+    order = 40
+
+    def candidates(self, cmp: Comparison) -> list[Candidate]:
+        out = []
+        for node in cmp.tree_nodes("marketing"):
+            if node.value == NOT_SET or green_efficiency(cmp, node):
+                continue
+            volume = grown_volume(cmp, node, VOLUME_UP)
+            if not volume:
+                continue
+            check = results_behind(cmp, node, biggest_rise(cmp, node, volume))
+            if check.any_improved or not check.components:
+                continue
+            out.append(Candidate(
+                kind=self.kind, node=node, stage=ACTIVITY_STAGE, responsible="marketing",
+                components=check.components, weight=self.weight(self.kind, node, cmp), group=self.kind,
+                info={"activity": volume, "exposure": check.exposure},
+            ))
+        return out
+
+    def weight(self, group: str, node: Node, cmp: Comparison) -> float:
+        a, b = cmp.pair(node, "marketing_cost")
+        return (a or 0.0) + (b or 0.0)
+
+    def settle(self, cand: Candidate, cmp: Comparison, explained: set[str], alpha: float = ALPHA) -> Candidate | None:
+        settled = super().settle(cand, cmp, explained, alpha)
+        if settled is not None:
+            choose_stage(cmp, settled, explained)
+        return settled
+
+    def describe(self, cand: Candidate, cmp: Comparison, lang: str) -> tuple[str, list[Evidence]]:
+        text = _(
+            "{where}: {activity} — {results}: more activity, no more money.", lang,
+            where=where(cand.node, lang),
+            activity=activity_phrase(cmp, cand.node, cand.info["activity"], lang),
+            results=results_phrase(cmp, cand.node, lang),
+        )
+        if not cand.significant:
+            text = f"{text} {noise_note(lang)}"
+        return text, activity_evidence(cmp, cand, cand.info["activity"], lang)
