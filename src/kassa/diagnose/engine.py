@@ -24,6 +24,7 @@ class Diagnosis:
     tests: int  # how many tests the Benjamini–Hochberg correction covered
     alpha: float
     empty_periods: list[str] = field(default_factory=list)  # periods without a single lead, visit or cost
+    warnings: list[str] = field(default_factory=list)  # rows the metrics left out (other currencies)
 
     @property
     def significant(self) -> list[Finding]:
@@ -61,14 +62,14 @@ def run(
         placed = r.localise(settled, cmp)
         for c in placed:
             message, evidence = r.describe(c, cmp, lang)
-            findings.append(_finding(c, cmp, message, evidence, lang))
+            findings.append(_finding(c, cmp, message, evidence, lang, r.title(lang)))
         # A break held by the whole company or by a manager explains what later rules see in channels.
         explained |= {c.stage for c in placed if c.significant and c.node.dimension in ("company", "manager")}
     findings = _without_repeats(findings)
     order = {r.kind: i for i, r in enumerate(rules)}
     findings.sort(key=lambda f: (not f.significant, f.q_value if f.q_value is not None else 1.0, order[f.kind]))
     empty = [x.label for x, side in ((v, cmp.before), (p, cmp.after)) if _empty(side)]
-    return Diagnosis(p, v, findings, len(cmp.tests.family), alpha, empty)
+    return Diagnosis(p, v, findings, len(cmp.tests.family), alpha, empty, cmp.warnings)
 
 
 def diagnose(
@@ -111,11 +112,11 @@ def diagnose(
     return run(wh, period, vs, lang=lang, alpha=alpha, kinds=kinds).findings
 
 
-def _finding(c: Candidate, cmp: Comparison, message: str, evidence: list[Any], lang: str) -> Finding:
+def _finding(c: Candidate, cmp: Comparison, message: str, evidence: list[Any], lang: str, title: str) -> Finding:
     return Finding(
         kind=c.kind, dimension=c.node.dimension, value=c.node.value, channel=c.node.channel, stage=c.stage,
         responsible=c.responsible, evidence=evidence, significant=c.significant, message=message,
-        period=cmp.period.label, vs=cmp.vs.label, test=c.test, p_value=c.p_value, q_value=c.q_value, lang=lang,
+        period=cmp.period.label, vs=cmp.vs.label, test=c.test, p_value=c.p_value, q_value=c.q_value, lang=lang, title=title,
     )
 
 

@@ -55,10 +55,12 @@ class Finding:
     p_value: float | None = None
     q_value: float | None = None
     lang: str = "en"
+    title: str = ""  # the kind in words ("Activity illusion")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "title": self.title,
             "dimension": self.dimension,
             "value": self.value,
             "channel": self.channel,

@@ -7,7 +7,8 @@ corrects all tests at once (Benjamini–Hochberg), and then each rule's candidat
   closing makes every channel's sales fall; that is one sales finding, not one per channel);
 * :func:`localise` walks company → channel → campaign (or company → manager) and reports each problem
   once, at the level where it lives: the parent when the parts showing it hold at least ⅔ of its
-  volume (``BROAD``) and there are at least two of them, else the significant parts themselves.
+  volume (``BROAD``) and there are at least two of them (or the parent has only one part), else the
+  significant parts themselves.
 
 Adding a rule: one module in :mod:`kassa.diagnose.rules` with a class decorated by :func:`rule`, its
 test in ``tests/diagnose`` and its line in ``docs/diagnose.md``.
@@ -56,11 +57,15 @@ class Candidate:
 
 class Rule:
     """Base of every diagnosis rule. Subclasses set ``kind`` and ``order`` and implement
-    :meth:`candidates`, :meth:`weight` and :meth:`describe`; the docstring states the rule exactly."""
+    :meth:`title`, :meth:`candidates`, :meth:`weight` and :meth:`describe`; the docstring states the rule exactly."""
 
     kind: ClassVar[str]
     order: ClassVar[int]  # rules run in this order; later rules see earlier findings
     tree: ClassVar[Tree] = "marketing"
+
+    def title(self, lang: str) -> str:
+        """The kind's name for people ("Activity illusion")."""
+        raise NotImplementedError
 
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         raise NotImplementedError
@@ -105,7 +110,9 @@ def localise(cands: list[Candidate], cmp: Comparison, tree: Tree, weight: Any) -
         if here is not None and here.significant:
             direct = [at[k] for k in kids if k in at and at[k].significant and k.value != NOT_SET]
             total = sum(weight(k) for k in kids)
-            if len(direct) >= 2 and total > 0 and sum(weight(d.node) for d in direct) >= BROAD * total:
+            real = [k for k in kids if k.value != NOT_SET]
+            # Broad: two or more parts holding ⅔ of the volume show it — or the only part there is.
+            if (len(direct) >= 2 or len(real) == 1) and total > 0 and sum(weight(d.node) for d in direct) >= BROAD * total:
                 return [here]
             return sig or [here]
         if here is not None:  # likely noise: keep it only when nothing below is significant

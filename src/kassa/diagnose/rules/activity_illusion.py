@@ -48,6 +48,9 @@ class ActivityIllusion(Rule):
     kind = "activity_illusion"
     order = 30
 
+    def title(self, lang: str) -> str:
+        return _("Activity illusion", lang)
+
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         out = []
         for node in cmp.tree_nodes("marketing"):

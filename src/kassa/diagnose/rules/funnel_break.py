@@ -43,6 +43,9 @@ class FunnelBreak(Rule):
     kind = "funnel_break"
     order = 10
 
+    def title(self, lang: str) -> str:
+        return _("Funnel break", lang)
+
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         out: list[Candidate] = []
         for stage in STAGES:

@@ -42,6 +42,9 @@ class JunkTraffic(Rule):
     kind = "junk_traffic"
     order = 20
 
+    def title(self, lang: str) -> str:
+        return _("Junk traffic", lang)
+
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         out = []
         for node in cmp.tree_nodes("marketing"):

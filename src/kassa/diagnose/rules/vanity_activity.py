@@ -49,6 +49,9 @@ class VanityActivity(Rule):
     kind = "vanity_activity"
     order = 40
 
+    def title(self, lang: str) -> str:
+        return _("Vanity activity", lang)
+
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         out = []
         for node in cmp.tree_nodes("marketing"):
