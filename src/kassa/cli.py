@@ -57,12 +57,11 @@ def main() -> None:
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # click's usage errors (typer 0.29 vendors click as typer._click)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         raise
 
 
