@@ -29,7 +29,7 @@ def test_the_article_contract_is_flagged():
     assert first.advice["en"] == (
         "Pay for what it should lead to instead: qualified_leads (Qualified leads, intermediate) or revenue (Revenue, outcome)."
     )
-    assert first.where is not None and first.where.endswith("pays_for_activity.yaml:10")
+    assert first.where is not None and first.where.endswith("pays_for_activity.yaml:13")
     # CPC is a cost: the advice is the cost of what matters.
     cpc = warnings[3]
     assert cpc.metric == "cpc" and "cost_per_qualified_lead (Cost per qualified lead, intermediate)" in cpc.advice["en"]

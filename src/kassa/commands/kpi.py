@@ -22,9 +22,9 @@ from kassa.cli_common import (
     print_json,
 )
 from kassa.errors import ConfigError
-from kassa.i18n import Translator, fmt_number, fmt_percent, fmt_value
+from kassa.i18n import Translator, fmt_number, fmt_percent
 from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, example_path, lint, load_contract, score
-from kassa.kpi.scoring import tier_label
+from kassa.kpi.scoring import show, tier_label
 
 _ = Translator("kpi")
 
@@ -84,8 +84,8 @@ def print_scorecard(card: Scorecard, lang: str) -> None:
         t.add_column(col, justify="right" if right else "left")
     for r in card.rows:
         t.add_row(
-            r.label[lang], tier_label(r.tier, lang), fmt_value(r.target, r.unit, lang, cur),
-            fmt_value(r.fact, r.unit, lang, cur), fmt_percent(r.attainment_raw, lang, 1),
+            r.label[lang], tier_label(r.tier, lang), show(r.target, r.unit, lang, cur),
+            show(r.fact, r.unit, lang, cur), fmt_percent(r.attainment_raw, lang, 1),
             fmt_percent(r.attainment, lang, 1), fmt_number(r.weight, lang, 2), fmt_number(r.contribution, lang, 3),
         )
     t.add_section()

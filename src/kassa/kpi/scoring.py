@@ -42,6 +42,13 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))
 
 
+def show(value: Any, unit: str, lang: str, currency: str) -> str:
+    """A fact or target as people read it; small percents keep two decimals (CTR 0.55 %, not 0.5 %)."""
+    if unit == "percent" and not _missing(value) and abs(value) < 0.01:
+        return fmt_percent(value, lang, 2)
+    return fmt_value(value, unit, lang, currency)
+
+
 def attainment(fact: float | None, target: float, better: Direction) -> float | None:
     """Raw attainment: ``fact / target`` (higher is better) or ``target / fact`` (lower is better).
 
@@ -173,7 +180,7 @@ def _score_kpi(k: Kpi, facts: Mapping[str, Any], period: Period, currency: str) 
     raw = attainment(fact, k.target, better)
 
     def v(x: float | None, lang: str) -> str:
-        return fmt_value(x, m.unit, lang, currency)
+        return show(x, m.unit, lang, currency)
 
     def pct(x: float, lang: str) -> str:
         return fmt_percent(x, lang, 1)
@@ -219,9 +226,9 @@ def _score_kpi(k: Kpi, facts: Mapping[str, Any], period: Period, currency: str) 
 def _bounds(gate: Gate, unit: str, lang: str, currency: str) -> str:
     parts = []
     if gate.min is not None:
-        parts.append(f"≥ {fmt_value(gate.min, unit, lang, currency)}")
+        parts.append(f"≥ {show(gate.min, unit, lang, currency)}")
     if gate.max is not None:
-        parts.append(f"≤ {fmt_value(gate.max, unit, lang, currency)}")
+        parts.append(f"≤ {show(gate.max, unit, lang, currency)}")
     return _(" and ", lang).join(parts)
 
 
@@ -240,10 +247,10 @@ def _score_gate(gate: Gate, facts: Mapping[str, Any], period: Period, currency: 
                                    need=need(lang)))
     elif passed:
         text = both(lambda lang: _("Gate passed: {label} is {fact}, it must be {need}.", lang, label=m.label(lang),
-                                   fact=fmt_value(fact, m.unit, lang, currency), need=need(lang)))
+                                   fact=show(fact, m.unit, lang, currency), need=need(lang)))
     else:
         text = both(lambda lang: _("Gate failed: {label} is {fact}, it must be {need}.", lang, label=m.label(lang),
-                                   fact=fmt_value(fact, m.unit, lang, currency), need=need(lang)))
+                                   fact=show(fact, m.unit, lang, currency), need=need(lang)))
     return GateResult(gate.metric, both(m.label), gate.min, gate.max, fact, passed, text)
 
 
