@@ -125,6 +125,9 @@ class PathTable:
             if bad is not None:
                 v = f[col][bad]
                 raise self._fail(bad, col, v, "must be a finite number ≥ 0")
+        bad = f.select(((pl.col("value") > 0) & (pl.col("conversions") == 0)).arg_true().first()).item()
+        if bad is not None:
+            raise self._fail(bad, "value", f["value"][bad], "value on a path with no conversion cannot be credited")
         if "days_before" in f.columns:
             bad = f.select((pl.col("days_before").list.len() != pl.col("path").list.len()).arg_true().first()).item()
             if bad is not None:
