@@ -126,3 +126,12 @@ def test_a_page_without_result_is_refused_whole(make_warehouse, tmp_path):
     with pytest.raises(ImportFailed, match=r"response 2 has no list result"):
         wh.import_files([p], format="bitrix24")
     assert wh.fingerprint() == before
+
+
+def test_a_number_beyond_pythons_digit_limit_is_a_clear_refusal(make_warehouse, tmp_path):
+    p = tmp_path / "big.json"
+    p.write_text('{"result": [{"ID": ' + "9" * 5000 + ', "STATUS_ID": "NEW"}]}', encoding="utf-8")
+    wh = make_warehouse()
+    with pytest.raises(ImportFailed, match="not a JSON file kassa can read"):
+        wh.import_files([p], format="bitrix24")
+    assert wh.batches() == []

@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ _ = Translator("sources")
 MAGIC = "1CClientBankExchange"
 CURRENCY_BY_OKV = {"810": "RUB", "643": "RUB", "840": "USD", "978": "EUR", "156": "CNY"}
 SKIPPED_SECTIONS = {"выписка"}
+_PLAIN_NUMBER = re.compile(r"^-?\d{1,20}(\.\d{1,10})?$")
 _INN_IN_NAME = re.compile(r"^\s*(?:ИНН\s*)?(\d{10}|\d{12})\b")
 
 
@@ -148,10 +149,13 @@ def parse_statement(text: str, path: Path) -> Statement:
 
 
 def kopecks(v: str | None) -> str:
-    try:
-        return str(int((Decimal(v or "") * 100).to_integral_value()))
-    except (InvalidOperation, ValueError, OverflowError):
+    """An amount as whole kopecks ("25000" and "25000.00" alike) for payment ids; other text as is.
+
+    Only plain decimals are converted: "1e999999999" would otherwise become a billion-digit integer.
+    """
+    if v is None or not _PLAIN_NUMBER.match(v):
         return v or ""  # still stable: the same text gives the same id
+    return str(int((Decimal(v) * 100).to_integral_value()))
 
 
 def payment_id(own: str, doc: Document, payer_inn: str | None) -> str:

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from decimal import Decimal as Dec
-from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,16 +43,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from kassa.errors import MissingColumn
 from kassa.i18n import Translator
 from kassa.schema import PAYMENTS
+from kassa.sources.bank_1c import kopecks
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.crm_mapping import relabel
-from kassa.sources.generic import date_expr
+from kassa.sources.generic import DecimalMark, date_expr
 from kassa.sources.tabular import TextTable, header_of, norm_name, nulls, number_text, read_table
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
 
 _ = Translator("sources")
 
-Field_ = Literal["date", "amount", "credit", "direction", "payer", "payer_inn", "purpose", "number", "currency"]
+BankField = Literal["date", "amount", "credit", "direction", "payer", "payer_inn", "purpose", "number", "currency"]
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("Дата операции", "Дата платежа", "Дата проводки", "Дата поступления", "Дата документа", "Дата",
@@ -77,10 +76,10 @@ class BankCsvMapping(BaseModel):
     """The optional ``--mapping`` YAML of the bank CSV reader (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
-    columns: dict[Field_, str] = Field(default_factory=dict)
+    columns: dict[BankField, str] = Field(default_factory=dict)
     date_format: str | None = None
     dayfirst: bool = True
-    decimal: Literal[",", ".", "auto"] = "auto"
+    decimal: DecimalMark = "auto"
 
 
 def _has(header: set[str], field: str) -> bool:
@@ -98,13 +97,6 @@ def looks_like_bank_statement(header: list[str]) -> bool:
         and _has(h, "purpose")
         and (_has(h, "payer") or _has(h, "payer_inn"))
     )
-
-
-def kopecks(v: str | None) -> str:
-    try:
-        return str(int((Dec(v or "") * 100).to_integral_value()))
-    except (InvalidOperation, ValueError, OverflowError):
-        return v or ""
 
 
 def payment_id(row: dict[str, Any]) -> str:

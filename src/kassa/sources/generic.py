@@ -42,7 +42,7 @@ from kassa.yamlfile import load_yaml_model
 
 _ = Translator("sources")
 
-Decimal = Literal[",", ".", "auto"]
+DecimalMark = Literal[",", ".", "auto"]
 
 
 def _scalar_text(v: Any) -> Any:
@@ -61,7 +61,7 @@ class ColumnMapping(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)
     date_format: str | None = None
     dayfirst: bool = True
-    decimal: Decimal = "auto"
+    decimal: DecimalMark = "auto"
 
     @field_validator("constants", "columns", mode="before")
     @classmethod

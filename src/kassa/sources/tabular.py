@@ -636,6 +636,8 @@ def load_json(path: Path) -> tuple[object, str]:
         raise ImportFailed(_("{file}, line {line}: not valid JSON: {reason}", file=file, line=exc.lineno, reason=exc.msg)) from None
     except RecursionError:
         raise ImportFailed(_("{file}: not valid JSON: nested too deeply", file=file)) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit conversion limit
+        raise ImportFailed(_("{file}: not a JSON file kassa can read: {reason}", file=file, reason=str(exc))) from None
 
 
 def json_text(value: object) -> str | None:
