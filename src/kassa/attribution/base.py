@@ -80,6 +80,7 @@ class AttributionModel(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]  # English; the Russian title is in locale/ru/LC_MESSAGES/attribution.po
+    short: ClassVar[str]  # a column header that fits a terminal
 
     @abstractmethod
     def attribute(self, paths: PathTable) -> Attribution:

@@ -68,6 +68,7 @@ class FirstTouch(TouchWeightModel):
 
     name = "first_touch"
     title = "First touch"
+    short = "First"
 
     def weight(self, t: pl.DataFrame, paths: PathTable) -> pl.Expr:
         return (pl.col("pos") == 0).cast(pl.Float64)
@@ -79,6 +80,7 @@ class LastTouch(TouchWeightModel):
 
     name = "last_touch"
     title = "Last touch"
+    short = "Last"
 
     def weight(self, t: pl.DataFrame, paths: PathTable) -> pl.Expr:
         return (pl.col("pos") == pl.col("n") - 1).cast(pl.Float64)
@@ -91,6 +93,7 @@ class LastNonDirect(TouchWeightModel):
 
     name = "last_non_direct"
     title = "Last non-direct touch"
+    short = "Last non-direct"
 
     def weight(self, t: pl.DataFrame, paths: PathTable) -> pl.Expr:
         direct = list(paths.direct)
@@ -105,6 +108,7 @@ class Linear(TouchWeightModel):
 
     name = "linear"
     title = "Linear"
+    short = "Linear"
 
     def weight(self, t: pl.DataFrame, paths: PathTable) -> pl.Expr:
         return 1.0 / pl.col("n").cast(pl.Float64)
@@ -122,6 +126,7 @@ class TimeDecay(TouchWeightModel):
 
     name = "time_decay"
     title = "Time decay"
+    short = "Decay"
     PARAMS = ("half_life_days",)
 
     def __init__(self, half_life_days: float = 7.0) -> None:
@@ -154,6 +159,7 @@ class PositionBased(TouchWeightModel):
 
     name = "position_based"
     title = "Position-based"
+    short = "Position"
     PARAMS = ("first", "last")
 
     def __init__(self, first: float = 0.4, last: float = 0.4) -> None:

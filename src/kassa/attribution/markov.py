@@ -202,6 +202,7 @@ class Markov(AttributionModel):
 
     name = "markov"
     title = "Markov chain (removal effect)"
+    short = "Markov"
     PARAMS: ClassVar[tuple[str, ...]] = ("order",)
 
     def __init__(self, order: int = 1) -> None:

@@ -130,6 +130,7 @@ class Shapley(AttributionModel):
 
     name = "shapley"
     title = "Shapley value"
+    short = "Shapley"
     PARAMS: ClassVar[tuple[str, ...]] = ("method", "samples", "seed")
 
     def __init__(self, method: Method = "exact", samples: int = 1000, seed: int = 0) -> None:

@@ -1,0 +1,184 @@
+"""``kassa attribute``: credit conversions and money to channels with several models side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from kassa.attribution import MODELS, Attribution, PathTable, attribute, parse_model_list, read_path_file
+from kassa.attribution.journeys import CAMPAIGN_SEP, MEASURES, warehouse_paths
+from kassa.cli_common import (
+    DEFAULT_DB,
+    ConfigOption,
+    JsonOption,
+    LangOption,
+    check_lang,
+    console,
+    open_warehouse,
+    print_json,
+)
+from kassa.errors import KassaError
+from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
+
+_ = Translator("attribution")
+
+FILE_VALUES = ("conversions", "value")
+MAX_MATRIX_STATES = 12  # a square matrix wider than this does not fit a terminal; the long list does
+MAX_TRANSITION_ROWS = 40
+
+
+def _model_params(order: int, half_life: float, position: str, shapley_method: str) -> dict[str, Any]:
+    try:
+        first, last = (float(x) for x in position.split(","))
+    except ValueError:
+        raise typer.BadParameter("two shares, e.g. 0.4,0.4", param_hint="--position") from None
+    return {"order": order, "half_life_days": half_life, "first": first, "last": last, "method": shapley_method}
+
+
+def _name(channel: str) -> str:
+    return channel.replace(CAMPAIGN_SEP, " / ")
+
+
+def _credits_table(results: dict[str, Attribution], column: str, money: bool, currency: str, lang: str, title: str) -> Table:
+    t = Table(title=title)
+    t.add_column(_("Channel", lang))
+    for name in results:
+        t.add_column(_(MODELS[name].short, lang), justify="right")
+    channels = sorted({c for r in results.values() for c in r.credits["channel"].to_list()})
+
+    def show(v: float) -> str:
+        return fmt_money(v, currency, lang) if money else fmt_number(v, lang, 2)
+
+    for ch in channels:
+        t.add_row(_name(ch), *[show(r.credit(ch, column)) for r in results.values()])
+    t.add_row(_("Total", lang), *[show(float(r.credits[column].sum())) for r in results.values()], style="bold")
+    return t
+
+
+def _markov_tables(r: Attribution, lang: str) -> list[Table]:
+    effects = Table(title=_("Markov removal effects (order {order})", lang, order=r.params["order"]))
+    effects.add_column(_("Channel", lang))
+    effects.add_column(_("On conversions", lang), justify="right")
+    effects.add_column(_("On value", lang), justify="right")
+    for row in r.extras["removal_effects"].to_dicts():
+        effects.add_row(
+            _name(row["channel"]),
+            fmt_percent(row["removal_effect_conversions"], lang),
+            fmt_percent(row["removal_effect_value"], lang),
+        )
+    rows = r.extras["transition_matrix"].to_dicts()
+    states = sorted({x["from"] for x in rows} - {"(start)"})
+    title = _("Transition probabilities", lang)
+    if len(states) <= MAX_MATRIX_STATES:
+        cols = states + ["(conversion)", "(null)"]
+        matrix = Table(title=title)
+        matrix.add_column(_("From \\ to", lang))
+        for c in cols:
+            matrix.add_column(_name(c), justify="right")
+        p = {(x["from"], x["to"]): x["probability"] for x in rows}
+        for s in ["(start)", *states]:
+            matrix.add_row(_name(s), *[fmt_percent(p[(s, c)], lang) if (s, c) in p else "·" for c in cols])
+        return [effects, matrix]
+    matrix = Table(title=title)
+    for c in (_("From", lang), _("To", lang), _("Probability", lang)):
+        matrix.add_column(c)
+    top = sorted(rows, key=lambda x: -x["probability"])[:MAX_TRANSITION_ROWS]
+    for x in top:
+        matrix.add_row(_name(x["from"]), _name(x["to"]), fmt_percent(x["probability"], lang))
+    if len(rows) > len(top):
+        matrix.caption = _("{n} more transitions: see --json", lang, n=len(rows) - len(top))
+    return [effects, matrix]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("attribute")
+    def attribute_cmd(
+        paths_file: Annotated[
+            Path | None, typer.Option("--paths", help="Aggregated path file (ChannelAttribution layout: path, total_conversions, total_conversion_value, total_null).")
+        ] = None,
+        db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB), when not reading --paths.", envvar="KASSA_DB")] = None,
+        period: Annotated[str | None, typer.Option("--period", help="With --db: YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD.")] = None,
+        model: Annotated[str, typer.Option("--model", help=f"Model(s), comma-separated, or all: {', '.join(MODELS)}.")] = "all",
+        value: Annotated[
+            str | None, typer.Option("--value", help="What to credit. --paths: conversions (default) or value; --db: revenue (default), sales or leads.")
+        ] = None,
+        by: Annotated[str, typer.Option("--by", help="With --db: channel or campaign.")] = "channel",
+        order: Annotated[int, typer.Option("--order", help="Markov order, 1..4.")] = 1,
+        half_life: Annotated[float, typer.Option("--half-life", help="Time decay half-life in days.")] = 7.0,
+        position: Annotated[str, typer.Option("--position", help="Position-based shares of the first and last touch.")] = "0.4,0.4",
+        shapley_method: Annotated[str, typer.Option("--shapley-method", help="exact (default), subsets or sampling.")] = "exact",
+        exclude_direct: Annotated[bool, typer.Option("--exclude-direct", help="Drop direct touches from paths that have any other touch.")] = False,
+        direct: Annotated[str | None, typer.Option("--direct", help="--paths: names of direct channels, comma-separated (default: direct).")] = None,
+        lookback: Annotated[float | None, typer.Option("--lookback", help="Lookback window in days (--db default: the lookback_days setting).")] = None,
+        sep: Annotated[str, typer.Option("--sep", help="--paths: separator between channels in a path.")] = ">",
+        allow_missing_nulls: Annotated[
+            bool, typer.Option("--allow-missing-nulls", help="--paths: accept a file without total_null (converting paths only).")
+        ] = False,
+        config: ConfigOption = None,
+        as_json: JsonOption = False,
+        lang: LangOption = "en",
+    ) -> None:
+        """Credit conversions and revenue to channels under eight models side by side.
+
+        Markov is solved exactly (order 1..4) and shows its removal effects and transition matrix.
+
+        Example: kassa attribute --paths paths.csv --model all --value value
+
+        Example: kassa attribute --db shop.duckdb --period 2026-10 --by campaign --value revenue
+        """
+        check_lang(lang)
+        names = parse_model_list(model)
+        params = _model_params(order, half_life, position, shapley_method)
+        currency = "RUB"
+        if paths_file is not None:
+            if db is not None or period is not None:
+                raise KassaError("use either --paths FILE or --db with --period, not both")
+            what = value or "conversions"
+            if what not in FILE_VALUES:
+                raise KassaError(f"--value {what!r}: with --paths use {' or '.join(FILE_VALUES)}")
+            table: PathTable = read_path_file(
+                paths_file,
+                sep=sep,
+                allow_missing_nulls=allow_missing_nulls,
+                direct=tuple(d.strip() for d in (direct or "direct").split(",") if d.strip()),
+            )
+            if what == "value" and not table.has_value:
+                raise KassaError(f"{paths_file}: no column 'total_conversion_value', so value cannot be credited; use --value conversions")
+            column, money, source, lookback_days = what, what == "value", str(paths_file), lookback
+        else:
+            if period is None:
+                raise KassaError("give --paths FILE, or --db with --period YYYY-MM")
+            what = value or "revenue"
+            if what not in MEASURES:
+                raise KassaError(f"--value {what!r}: with --db use {', '.join(MEASURES)}")
+            if by not in ("channel", "campaign"):
+                raise KassaError(f"--by {by!r}: use channel or campaign")
+            with open_warehouse(db or Path(DEFAULT_DB), config) as wh:
+                currency = wh.settings.currency
+                table = warehouse_paths(
+                    wh, period, "leads" if what == "leads" else "sales", by=by,  # type: ignore[arg-type]
+                    lookback_days=int(lookback) if lookback is not None else None,
+                )
+            column, money, source, lookback_days = ("value" if what == "revenue" else "conversions"), what == "revenue", f"{period}", None
+        results = attribute(table, names, params=params, lookback_days=lookback_days, exclude_direct=exclude_direct)
+        warnings = sorted({w for r in results.values() for w in r.warnings})
+        if as_json:
+            print_json({
+                "source": source,
+                "credited": what,
+                "column": column,
+                "by": by if paths_file is None else "channel",
+                "models": {n: r.to_json() for n, r in results.items()},
+                "warnings": warnings,
+            })
+            return
+        title = _("Credited {what} — {source}", lang, what=_(what, lang), source=source)
+        console.print(_credits_table(results, column, money, currency, lang, title))
+        if "markov" in results:
+            for t in _markov_tables(results["markov"], lang):
+                console.print(t)
+        for w in warnings:
+            console.print(f"[yellow]{_('warning', lang)}:[/] {w}", highlight=False)
