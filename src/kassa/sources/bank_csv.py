@@ -108,7 +108,7 @@ def payment_id(row: dict[str, Any]) -> str:
 class BankCSV:
     name = "bank_csv"
     title = "Bank statement as CSV/XLSX (date, amount, payer, INN, purpose; mapping optional) → payments (incoming only)"
-    spec_url = "docs/sources.md#bank-csv"
+    spec_url = "docs/sources.md"
 
     def detect(self, path: Path, head: bytes) -> bool:
         header = header_of(path, head, _KNOWN, min_hits=3)

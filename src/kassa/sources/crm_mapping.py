@@ -1,4 +1,4 @@
-"""The CRM stage mapping (``--mapping stages.yaml``) and what the CRM readers share.
+"""The CRM stage mapping (``--mapping stages.yaml``) and what the CRM, bank and generic readers share.
 
 A CRM's pipeline stages are the account's own (amoCRM ``status_id`` 2030 "Переговоры", Bitrix24
 ``C1:PREPARATION``); kassa needs to know, for each, the lead status (``new`` | ``qualified`` | ``junk``)
@@ -258,9 +258,9 @@ def validated_results(
     """Validate each kind's rows; errors name the source's field (``labels``: canonical -> source name).
 
     ``convert`` rewrites a column's local spelling into canonical text first (e.g.
-    ``{"created_at": tabular.epoch_text}``). ``extra_errors`` (refused records, stage warnings) go with the first kind, and its rows read count
-    the refused records too. With ``positional`` the line of an error is the 1-based record number
-    in the file's list, and the reason says so.
+    ``{"created_at": tabular.epoch_text}``). ``extra_errors`` (refused records, stage warnings) go
+    with the first kind, and its rows read count the refused records too. With ``positional`` the
+    line of an error is the 1-based record number in a JSON file's list, and the reason says so.
     """
     results: list[ReadResult] = []
     for i, (kind, kind_rows) in enumerate(rows.items()):

@@ -143,7 +143,7 @@ def canonical_text(kind: Kind, column: str, s: pl.Expr, m: ColumnMapping) -> pl.
 class Generic:
     name = "generic"
     title = "Any CSV/XLSX with a column mapping (--format generic --mapping map.yaml) → any canonical table"
-    spec_url = "docs/sources.md#generic"
+    spec_url = "docs/sources.md"
 
     def detect(self, path: Path, head: bytes) -> bool:
         return False  # it reads anything, so it must be asked for by name
