@@ -36,6 +36,7 @@ from kassa.sources.crm_mapping import (
     CrmMapping,
     UnmappedStages,
     export_rows,
+    is_json,
     json_records,
     load_crm_mapping,
     text,
@@ -146,8 +147,7 @@ class AmoCRM:
     spec_url = "https://www.amocrm.ru/developers/content/crm_platform/leads-api"
 
     def detect(self, path: Path, head: bytes) -> bool:
-        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        if start in (b"{", b"["):
+        if is_json(path, head):
             return _JSON_HEAD.search(head) is not None
         return self._export_header(path, head) is not None
 
@@ -160,9 +160,7 @@ class AmoCRM:
 
     def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
         mapping = load_crm_mapping(ctx.mapping)
-        with open(path, "rb") as f:
-            start = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        if start in (b"{", b"["):
+        if is_json(path):
             return self._read_json(path, ctx, mapping)
         return self._read_export(path, ctx, mapping)
 

@@ -40,6 +40,7 @@ from kassa.sources.crm_mapping import (
     CrmMapping,
     UnmappedStages,
     export_rows,
+    is_json,
     json_records,
     load_crm_mapping,
     text,
@@ -168,17 +169,14 @@ class Bitrix24:
     spec_url = "https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-list.html"
 
     def detect(self, path: Path, head: bytes) -> bool:
-        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        if start in (b"{", b"["):
+        if is_json(path, head):
             return _JSON_HEAD.search(head) is not None and _FIELDS_HEAD.search(head) is not None
         header = header_of(path, head, _KNOWN, min_hits=3)
         return header is not None and "id" in header and bool(set(header) & (_DEAL_HEADERS | _LEAD_HEADERS))
 
     def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
         mapping = load_crm_mapping(ctx.mapping)
-        with open(path, "rb") as fh:
-            start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-        if start not in (b"{", b"["):
+        if not is_json(path):
             return self._read_export(path, ctx, mapping)
         doc = json_records(path, key="result")
         # A deal list's records each have one STAGE_ID, a lead list's one STATUS_ID: their lines are the records'.

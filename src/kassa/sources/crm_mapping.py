@@ -157,6 +157,15 @@ class UnmappedStages:
 # -- reading values ------------------------------------------------------------------------------------
 
 
+def is_json(path: Path, head: bytes | None = None) -> bool:
+    """True when the file's first non-blank byte (after a UTF-8 BOM) opens a JSON object or array:
+    the CRM readers take JSON as an API response and anything else as a UI export."""
+    if head is None:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+
+
 def text(v: Any) -> str | None:
     """A JSON value as trimmed text (``tabular.json_text``), empty text as None: ids and stages are compared."""
     t = json_text(v)
