@@ -14,14 +14,14 @@ Rules (the same as the money trail's, with ``client_id`` as the customer)
 * A conversion's touches are the client's visits at or before it, within ``lookback_days`` (default
   ``settings.lookback_days``), channel and campaign from :func:`kassa.link.stitch.visits_with_channel`.
   A visit before two conversions is on both paths, as in Google Analytics' conversion paths.
-* A conversion without any visit still has a path: one touch with the channel the lead was linked to
-  (its own UTM, else ``unknown``), so no conversion drops out of attribution.
+* A conversion without any visit in its window still has a path: one touch with the lead's own UTM
+  channel (else ``unknown``), so no conversion drops out of attribution.
 * A client's visits after their last conversion (all of them, for a visitor who never converted) within
   ``lookback_days`` of their last visit form one non-converting journey, kept when that last visit is in
   the period.
 
-Every transform is Ibis and compiles for PySpark: the touch order is a window ``row_number``; the
-lists are assembled in Polars after the (long, narrow) touch table is pulled.
+Every transform is Ibis and compiles for PySpark (joins, group-bys, no ordered aggregation); the
+lists are assembled and ordered in Polars after the long, narrow touch table is pulled.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import polars as pl
 
 from kassa.attribution.paths import DAYS_DTYPE, PATH_DTYPE, PathTable
 from kassa.errors import KassaError
-from kassa.link.channels import UNKNOWN
-from kassa.link.stitch import NOT_SET, leads_with_channel, visits_with_channel
+from kassa.link.channels import UNKNOWN, classify
+from kassa.link.stitch import NOT_SET, visits_with_channel
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -46,9 +46,61 @@ MEASURES: tuple[str, ...] = ("leads", "sales", "revenue")
 CAMPAIGN_SEP = "\x1f"
 
 
+def classified_visits(visits: ir.Table, settings: Settings) -> ir.Table:
+    """``client_id, visit_id, ts, channel, campaign`` for every visit.
+
+    The channel rules are one long CASE; evaluating it per visit dominates on millions of visits.
+    It is evaluated once per distinct traffic source instead (source, medium, campaign, click-id
+    prefix, referrer) and joined back. The click id enters the rules only through its ``prefix:``,
+    so cutting it there changes no channel.
+    """
+    blank = ibis.literal("")
+    cid = visits.click_id.fill_null("")
+    keyed = visits.select(
+        client_id=visits.client_id,
+        visit_id=visits.visit_id,
+        ts=visits.ts,
+        k_source=visits.utm_source.fill_null(""),
+        k_medium=visits.utm_medium.fill_null(""),
+        k_campaign=visits.utm_campaign.fill_null(""),
+        k_click=ibis.ifelse(cid.contains(":"), cid.split(":")[0].concat(":"), blank),
+        k_referrer=visits.referrer.fill_null(""),
+    )
+    keys = ["k_source", "k_medium", "k_campaign", "k_click", "k_referrer"]
+    sources = keyed.select(*keys).distinct()
+    named = sources.select(
+        *keys,
+        utm_source=sources.k_source,
+        utm_medium=sources.k_medium,
+        utm_campaign=sources.k_campaign,
+        click_id=sources.k_click,
+        referrer=sources.k_referrer,
+    )
+    dims = visits_with_channel(named, settings).select(*keys, "channel", "campaign")
+    j = keyed.join(dims, keys)
+    return j.select("client_id", "visit_id", "ts", "channel", "campaign")
+
+
+def _lead_channel(leads: ir.Table, settings: Settings) -> tuple[ir.StringValue, ir.StringValue]:
+    """A lead's own UTM channel and campaign (``unknown`` / ``(not set)`` without UTM)."""
+    has_utm = ~(
+        (leads.utm_source.fill_null("").strip() == "")
+        & (leads.utm_medium.fill_null("").strip() == "")
+        & (leads.utm_campaign.fill_null("").strip() == "")
+    )
+    own = classify(settings.channel_rules, leads.utm_source, leads.utm_medium)
+    campaign = leads.utm_campaign.fill_null("").strip()
+    return (
+        ibis.ifelse(has_utm, own, ibis.literal(UNKNOWN)),
+        ibis.ifelse(has_utm & (campaign != ""), campaign, ibis.literal(NOT_SET)),
+    )
+
+
 def _conversions(wh: Any, st: Settings, measure: Measure) -> ir.Table:
     """``client_id, conversion_id, conversion_ts, value`` and the lead's own channel/campaign."""
-    leads = leads_with_channel(wh.table("leads"), wh.table("visits"), st, st.lookback_days)
+    leads = wh.table("leads")
+    f_channel, f_campaign = _lead_channel(leads, st)
+    leads = leads.mutate(f_channel=f_channel, f_campaign=f_campaign)
     deals = wh.table("deals")
     won = deals.filter((deals.status == "won") & (deals.currency.fill_null(st.currency) == st.currency))
     if measure == "leads":
@@ -59,12 +111,12 @@ def _conversions(wh: Any, st: Settings, measure: Measure) -> ir.Table:
             conversion_id=j.lead_id,
             conversion_ts=j.created_at,
             value=j.r_value.fill_null(0.0).cast("float64"),
-            f_channel=j.channel,
-            f_campaign=j.campaign,
+            f_channel=j.f_channel,
+            f_campaign=j.f_campaign,
             f_ts=j.created_at,
         )
-    ld = leads.select(l_lead=leads.lead_id, l_client=leads.client_id, l_channel=leads.channel, l_campaign=leads.campaign,
-                      l_created=leads.created_at)
+    ld = leads.select(l_lead=leads.lead_id, l_client=leads.client_id, l_channel=leads.f_channel,
+                      l_campaign=leads.f_campaign, l_created=leads.created_at)
     j = won.left_join(ld, won.lead_id == ld.l_lead)
     return j.select(
         # A deal without a lead has no client: its own id keeps it a journey of its own.
@@ -86,13 +138,18 @@ def journey_touches(
     lookback_days: int | None = None,
     settings: Settings | None = None,
 ) -> ir.Table:
-    """One row per touch of every journey ending in ``period`` (lazy Ibis; see the module docstring)."""
+    """One row per touch of every journey ending in ``period`` (lazy Ibis; see the module docstring).
+
+    Columns: ``journey_id, converted, visit_id, channel, campaign, ts, conversion_ts, value``; the
+    touch order is ``ts`` then ``visit_id`` (sorted in Polars by :func:`paths_from_touches`, so the
+    engine needs no window over every touch).
+    """
     if measure not in MEASURES:
         raise KassaError(f"unknown measure {measure!r}; choose from {', '.join(MEASURES)}")
     st = settings or wh.settings
     days = lookback_days if lookback_days is not None else st.lookback_days
     conv = _conversions(wh, st, measure)
-    v = visits_with_channel(wh.table("visits"), st)
+    v = classified_visits(wh.table("visits"), st)
     vt = v.select(t_client=v.client_id, visit_id=v.visit_id, channel=v.channel, campaign=v.campaign, ts=v.ts)
     start, end = period.start_ts(), period.end_ts()
     in_period = conv.filter((conv.conversion_ts >= start) & (conv.conversion_ts < end))
@@ -119,31 +176,32 @@ def journey_touches(
         journey_id=ibis.literal("c:").concat(bare.conversion_id),
         converted=ibis.literal(True),
         visit_id=ibis.null("string"),
-        channel=bare.f_channel.fill_null(UNKNOWN),
-        campaign=bare.f_campaign.fill_null(NOT_SET),
+        channel=bare.f_channel,
+        campaign=bare.f_campaign,
         ts=bare.f_ts,
         conversion_ts=bare.conversion_ts,
         value=bare.value,
     )
-    # Non-converting: visits after the client's last conversion up to the period's end.
+    # Non-converting: a client's visits after their last conversion, up to the period's end, within
+    # the lookback of their last such visit (kept when that visit is in the period).
     last = conv.filter(conv.conversion_ts < end).group_by(l_client=conv.client_id).aggregate(l_ts=conv.conversion_ts.max())
     after = vt.filter(vt.ts < end).left_join(last, vt.t_client == last.l_client)
-    after = after.filter(after.l_ts.isnull() | (after.ts > after.l_ts))
-    after = after.mutate(end_ts=after.ts.max().over(group_by=after.t_client))
-    after = after.filter((after.end_ts >= start) & (after.ts >= after.end_ts - ibis.interval(days=days)))
-    never = after.select(
-        journey_id=ibis.literal("n:").concat(after.t_client),
+    after = after.filter(after.l_ts.isnull() | (after.ts > after.l_ts)).select(*vt.columns)
+    ends = after.group_by(e_client=after.t_client).aggregate(end_ts=after.ts.max())
+    ends = ends.filter(ends.end_ts >= start)
+    tail = after.join(ends, after.t_client == ends.e_client)
+    tail = tail.filter(tail.ts >= tail.end_ts - ibis.interval(days=days))
+    never = tail.select(
+        journey_id=ibis.literal("n:").concat(tail.t_client),
         converted=ibis.literal(False),
-        visit_id=after.visit_id,
-        channel=after.channel,
-        campaign=after.campaign,
-        ts=after.ts,
-        conversion_ts=after.end_ts,
+        visit_id=tail.visit_id,
+        channel=tail.channel,
+        campaign=tail.campaign,
+        ts=tail.ts,
+        conversion_ts=tail.end_ts,
         value=ibis.literal(0.0),
     )
-    rows = ibis.union(touched, bare_touch, never, distinct=False)
-    order = ibis.row_number().over(group_by=rows.journey_id, order_by=[rows.ts, rows.visit_id, rows.channel]) + 1
-    return rows.mutate(touch_order=order)
+    return ibis.union(touched, bare_touch, never, distinct=False)
 
 
 def paths_from_touches(
@@ -153,17 +211,18 @@ def paths_from_touches(
     direct_channels: tuple[str, ...] = ("direct",),
     source: str = "warehouse",
 ) -> PathTable:
-    """A path table from touches (``journey_id, converted, touch_order, channel, campaign, ts,
-    conversion_ts, value``): one row per journey, with per-touch ``days_before`` for time decay.
+    """A path table from touches (``journey_id, converted, visit_id, channel, campaign, ts,
+    conversion_ts, value``): one row per journey, touches in time order (ties by ``visit_id``), with
+    per-touch ``days_before`` for time decay.
 
     With ``by="campaign"`` a touch is its (channel, campaign) pair; :func:`split_campaign` turns the
     credited names back into two columns.
     """
-    cols = ["journey_id", "converted", "touch_order", "channel", "campaign", "ts", "conversion_ts", "value"]
+    cols = ["journey_id", "converted", "visit_id", "channel", "campaign", "ts", "conversion_ts", "value"]
     t = touches.select(*cols).to_polars() if isinstance(touches, ir.Table) else touches.select(cols)
     token = pl.col("channel") if by == "channel" else pl.concat_str(pl.col("channel"), pl.lit(CAMPAIGN_SEP), pl.col("campaign"))
     seconds = (pl.col("conversion_ts") - pl.col("ts")).dt.total_seconds(fractional=True)
-    t = t.sort("journey_id", "touch_order").with_columns(
+    t = t.sort("journey_id", "ts", "visit_id", "channel", nulls_last=True).with_columns(
         token.alias("token"), (seconds / 86400.0).clip(lower_bound=0.0).alias("days")
     )
     per = t.group_by("journey_id", maintain_order=True).agg(
