@@ -106,15 +106,14 @@ def funnel_chart(rows: Sequence[Row], *, lang: str = "en", currency: str = "RUB"
     data: list[dict[str, Any]] = []
     for r in rows:
         previous: float | None = None
-        for order, stage in enumerate(FUNNEL_STAGES):
+        for stage in FUNNEL_STAGES:
             value = _num(r.get(stage)) or 0.0
             text = fmt_number(value, lang)
             if previous is not None:
                 share = value / previous if previous else None
                 text += f" ({fmt_value(share, 'percent', lang, currency)})"
             data.append({
-                "channel": str(r["channel"]), "stage": _metric_label(stage, lang), "order": order,
-                "value": value, "text": text,
+                "channel": str(r["channel"]), "stage": _metric_label(stage, lang), "value": value, "text": text,
             })
             previous = value
     stages = [_metric_label(s, lang) for s in FUNNEL_STAGES]

@@ -55,11 +55,19 @@ def _script_safe(text: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
 
 
-def chart_svg(spec: dict[str, Any]) -> str:
-    """One chart as SVG markup (vl-convert, offline)."""
+def chart_svg(spec: dict[str, Any], scope: str = "") -> str:
+    """One chart as SVG markup (vl-convert, offline), its element ids prefixed with ``scope``.
+
+    Ids in inline SVG are global to the page; Vega names clip paths ``clip1``, ``clip2``… per renderer, so two
+    charts could point at each other's clips without the prefix.
+    """
     svg: str = vlc.vegalite_to_svg(spec, vl_version=VL_VERSION)
-    # The XML prolog is not allowed inside HTML.
-    return re.sub(r"^<\?xml[^>]*>\s*", "", svg)
+    svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)  # the XML prolog is not allowed inside HTML
+    if scope:
+        svg = re.sub(r'\bid="([^"]+)"', rf'id="{scope}-\1"', svg)
+        svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{scope}-\1)", svg)
+        svg = re.sub(r'href="#([^"]+)"', rf'href="#{scope}-\1"', svg)
+    return svg
 
 
 def cell(value: Any, column: Column, data: ReportData) -> str:
@@ -86,7 +94,7 @@ def render_html(data: ReportData, *, charts: ChartMode = "js") -> str:
         if charts == "js":
             specs[cid] = chart.spec
         else:
-            svgs[cid] = Markup(chart_svg(chart.spec))
+            svgs[cid] = Markup(chart_svg(chart.spec, cid))
     template = _env().get_template("report.html.j2")
     return template.render(
         data=data,

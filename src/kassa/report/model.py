@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import polars as pl
+
 from kassa.i18n import Translator, check_lang, fmt_change, fmt_percent, fmt_value
 from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import MetricTable, View, compute, months_between
@@ -232,12 +234,19 @@ def trend_period(period: Period, months: int = TREND_MONTHS) -> Period:
     return Period(min(add_months(end, -months), dt.date(period.start.year, period.start.month, 1)), end)
 
 
-def _monthly_rows(table: MetricTable, window: Period, names: Sequence[str], keys: Sequence[str] = ()) -> list[dict[str, Any]]:
+def _company_months(frame: pl.DataFrame) -> pl.DataFrame:
+    """Channel × month rows summed to months (every monthly measure is additive across channels)."""
+    if frame.height == 0:
+        return pl.DataFrame(schema={"month": pl.String, **{n: pl.Float64 for n in MONTHLY_MEASURES}})
+    return frame.group_by("month").agg([pl.col(n).sum() for n in MONTHLY_MEASURES]).sort("month")
+
+
+def _monthly_rows(frame: pl.DataFrame, window: Period, names: Sequence[str], keys: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every month of the window for every group (zeros where nothing happened), months before the first
     month with any data dropped, so a warehouse with three months of history is not drawn over twelve."""
     months = months_between(window.start, add_months(window.end, -1))
     found: dict[tuple[str, ...], dict[str, Any]] = {}
-    for r in table.frame.iter_rows(named=True):
+    for r in frame.iter_rows(named=True):
         found[tuple(str(r[k]) for k in (*keys, "month"))] = r
     groups = sorted({key[:-1] for key in found}) if keys else [()]
     active = [m for m in months if any(found.get((*g, m), {}).get(n) for g in groups for n in names)]
@@ -257,7 +266,8 @@ ACTIVITY_UP = 0.10
 MONEY_FLAT = 0.02
 HEADLINE_ACTIVITY = ("clicks", "impressions", "reach", "posts")
 HEADLINE_MONEY = ("qualified_leads", "revenue")
-HEADLINE_METRICS = ("revenue", "payments", "marketing_cost", "romi", *HEADLINE_ACTIVITY, "qualified_leads")
+# Measures read month by month: the trend lines and what the headline compares with the previous period.
+MONTHLY_MEASURES = tuple(dict.fromkeys((*charts.TREND_METRICS, *HEADLINE_ACTIVITY, *HEADLINE_MONEY)))
 
 
 def change(current: Any, previous: Any) -> float | None:
@@ -498,15 +508,25 @@ def build_report(
     currency = st.currency
     by_channel = compute(wh, None, "channel", p, view=view, settle_days=settle_days)
     window = trend_period(p, trend_months)
-    by_month = compute(wh, list(charts.TREND_METRICS), "month", window, view=view, settle_days=settle_days, with_total=False)
-    monthly = _monthly_rows(by_month, window, charts.TREND_METRICS)
-    # The previous period is only needed in total: one ungrouped row.
-    prev_table = compute(wh, list(HEADLINE_METRICS), None, p.previous(), view=view, settle_days=settle_days, with_total=False)
-    previous = prev_table.frame.to_dicts()[0] if prev_table.frame.height else {}
+    # One query for every monthly number: channel × month over the trend window. The company's months and
+    # the previous period's totals are sums of it, as every measure used here is additive across channels.
+    by_channel_month = compute(wh, list(MONTHLY_MEASURES), ["channel", "month"], window, view=view,
+                               settle_days=settle_days, with_total=False)
+    company = _company_months(by_channel_month.frame)
+    monthly = _monthly_rows(company, window, charts.TREND_METRICS)
+    prev = p.previous()
+    prev_months = [f"{d:%Y-%m}" for d in prev.month_starts()]
+    prev_table: MetricTable | None = None
+    if prev.is_whole_months and window.start <= prev.start:
+        chosen = company.filter(pl.col("month").is_in(prev_months))
+        previous = {n: chosen[n].sum() for n in MONTHLY_MEASURES}
+    else:  # a long period or a range of days: its previous period lies outside the window
+        prev_table = compute(wh, list(MONTHLY_MEASURES), None, prev, view=view, settle_days=settle_days, with_total=False)
+        previous = prev_table.frame.to_dicts()[0] if prev_table.frame.height else {}
     top = [str(r["channel"]) for r in _sort_channels(by_channel.frame.to_dicts())][:TREND_CHANNELS]
-    by_channel_month = compute(wh, list(charts.TREND_METRICS), ["channel", "month"], window, view=view,
-                               settle_days=settle_days, where={"channel": top}, with_total=False) if top else None
-    per_channel = _monthly_rows(by_channel_month, window, charts.TREND_METRICS, ("channel",)) if by_channel_month else []
+    per_channel = _monthly_rows(
+        by_channel_month.frame.filter(pl.col("channel").is_in(top)), window, charts.TREND_METRICS, ("channel",)
+    )
     # Facets in the channel order of the funnel table, not alphabetically.
     per_channel.sort(key=lambda r: top.index(r["channel"]))
 
@@ -529,7 +549,9 @@ def build_report(
         title=title or _("Where is the money? {name}", lang, name=wh.path.stem),
         lang=lang, currency=currency, period=p, view=view, facts=facts, sections=sections,
         generated_at=generated_at or dt.datetime.now().replace(microsecond=0),
-        warnings=list(dict.fromkeys(by_channel.warnings + by_month.warnings + prev_table.warnings)),
+        warnings=list(dict.fromkeys(
+            by_channel.warnings + by_channel_month.warnings + (prev_table.warnings if prev_table else [])
+        )),
         labels=_page_labels(lang),
     )
     data.add(findings_section(findings or [], lang), before="funnel")

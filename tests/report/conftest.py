@@ -1,0 +1,33 @@
+"""Fixtures of the report tests: the hand-worked shop of tests/report/shop.py, loaded once per module."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from tests.conftest import write_files
+from tests.report.shop import FILES
+
+from kassa.report.model import ReportData, build_report
+from kassa.settings import Settings
+from kassa.store import Warehouse
+
+GENERATED = dt.datetime(2026, 11, 2, 9, 30)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The shop's warehouse, loaded once per module: building a report runs several queries, and the
+    machine is shared, so the many read-only tests below share one file (opened like ``make_warehouse``)."""
+    folder = tmp_path_factory.mktemp("shop")
+    wh = Warehouse.open(folder / "shop.duckdb", settings=Settings())
+    wh.import_files(write_files(folder / "in", FILES), strict=True)
+    yield wh
+    wh.close()
+
+
+@pytest.fixture(scope="module")
+def reports(shop: Warehouse) -> dict[str, ReportData]:
+    """The October report in both languages."""
+    return {lang: build_report(shop, "2026-10", lang, generated_at=GENERATED) for lang in ("en", "ru")}

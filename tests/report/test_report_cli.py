@@ -1,0 +1,70 @@
+"""``kassa report`` as a person runs it: a real process, a real warehouse file, the files it writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from tests.conftest import write_files
+from tests.report.shop import FILES
+
+KASSA = [sys.executable, "-m", "kassa.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    files = write_files(folder / "in", FILES)
+    res = run("import", *map(str, files), "--db", str(folder / "shop.duckdb"))
+    assert res.returncode == 0, res.stderr
+    return folder / "shop.duckdb"
+
+
+def test_report_writes_html_in_russian(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reports" / "2026-10.html"  # the folder is created
+    res = run("report", "--db", str(db), "--period", "2026-10", "--out", str(out), "--lang", "ru", "--charts", "svg")
+    assert res.returncode == 0, res.stderr
+    assert f"Записан {out} (2026-10)" in res.stdout.replace("\n", "")
+    html = out.read_text(encoding="utf-8")
+    assert "Выручка 270\xa0000\xa0₽ (+42% к 2026-09)" in html and "<script" not in html
+
+
+def test_report_format_follows_the_extension(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "october.xlsx"
+    res = run("report", "--db", str(db), "--period", "2026-10", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    wb = openpyxl.load_workbook(out)
+    assert wb["Funnel"]["B2"].value == 25000  # yandex_direct marketing cost
+
+
+def test_report_without_out_names_the_file_after_the_period(db: Path, tmp_path: Path) -> None:
+    res = subprocess.run(
+        [*KASSA, "report", "--db", str(db), "--period", "2026-10", "--format", "xlsx"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300, env={**os.environ, "COLUMNS": "200"},
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "report-2026-10.xlsx").is_file()
+
+
+def test_bad_input_gets_a_message_not_a_traceback(db: Path, tmp_path: Path) -> None:
+    res = run("report", "--db", str(db), "--period", "2026-13", "--out", str(tmp_path / "x.html"))
+    assert res.returncode == 2 and "month 13 does not exist" in res.stderr and "Traceback" not in res.stderr
+    res = run("report", "--db", str(tmp_path / "none.duckdb"), "--period", "2026-10")
+    assert res.returncode == 2 and "no warehouse at" in res.stderr and "Traceback" not in res.stderr
+    res = run("report", "--db", str(db), "--period", "2026-10", "--format", "pdf")
+    assert res.returncode != 0 and "html, xlsx" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_help_has_an_example() -> None:
+    res = run("report", "--help")
+    assert res.returncode == 0 and "Example: kassa report --db shop.duckdb --period 2026-10" in res.stdout
