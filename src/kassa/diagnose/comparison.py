@@ -238,39 +238,68 @@ LEVELS: tuple[tuple[list[str], Callable[[dict[str, Any]], Node]], ...] = (
 
 
 def load(wh: Any, period: Period, vs: Period, settings: Settings | None = None) -> Comparison:
-    """Everything diagnosis needs about both periods: per period one metrics query and one deals query."""
+    """Everything diagnosis needs about both periods, in three warehouse queries (metrics, deals, responses).
+
+    Ibis compiles a metrics expression in seconds, so both periods share each query: a ``side`` column
+    (``before``/``after``) splits the rows.
+    """
     st = settings or wh.settings
+    finest, warnings = _finest_measures(wh, period, vs, st)
+    rows = _metric_rows(finest)
+    deals = _deal_stats(wh, period, vs, st)
+    response = _response_stats(wh, period, vs)
     sides: list[dict[Node, Side]] = []
-    warnings: list[str] = []
-    for p in (vs, period):
-        rows, warned = _metric_rows(wh, p, st)
-        side = {node: Side(metrics=row) for node, row in rows.items()}
-        _attach_deals(side, _deal_stats(wh, p, st))
-        _attach_response(side, _response_stats(wh, p))
+    for name in ("before", "after"):
+        side = {node: Side(metrics=row) for node, row in rows.get(name, {}).items()}
+        _attach_deals(side, deals.filter(pl.col("side") == name))
+        _attach_response(side, response.filter(pl.col("side") == name))
         sides.append(side)
-        warnings += [f"{p.label}: {w}" for w in warned]
     return Comparison(period=period, vs=vs, currency=st.currency, before=sides[0], after=sides[1], warnings=warnings)
 
 
-def _metric_rows(wh: Any, p: Period, st: Settings) -> tuple[dict[Node, dict[str, Any]], list[str]]:
-    """Every visible catalog metric for the company, each channel, campaign and manager.
+def _finest_measures(wh: Any, period: Period, vs: Period, st: Settings) -> tuple[pl.DataFrame, list[str]]:
+    """Base measures per side × channel × campaign × manager (:func:`kassa.metrics.compute.base_measures`).
 
-    The base measures are computed once at the finest grain (channel × campaign × manager) by
-    :func:`kassa.metrics.compute.base_measures`; being sums, they add up to every coarser level, and
-    :func:`kassa.metrics.compute.derive` applies the catalog's formulas there — the same numbers as
-    ``compute(wh, by=...)`` with one pass over the warehouse instead of four.
+    Whole-month periods (the usual case) come from one query grouped by month over the span of both;
+    other periods from one query each.
     """
-    table, warnings = base_measures(wh, ["channel", "campaign", "manager"], p, settings=st)
-    finest = ibis.memtable(table.to_pyarrow())
+    keys = ["channel", "campaign", "manager"]
+    if period.is_whole_months and vs.is_whole_months:
+        span = Period(min(period.start, vs.start), max(period.end, vs.end))
+        table, warnings = base_measures(wh, ["month", *keys], span, settings=st)
+        frame = table.to_polars()
+        months = {f"{d:%Y-%m}": name for name, p in (("before", vs), ("after", period)) for d in p.month_starts()}
+        frame = frame.filter(pl.col("month").is_in(list(months))).with_columns(
+            side=pl.col("month").replace_strict(months, default=None)
+        ).drop("month")
+        return frame, [f"{span.label}: {w}" for w in warnings]
+    parts, warned = [], []
+    for name, p in (("before", vs), ("after", period)):
+        table, warnings = base_measures(wh, keys, p, settings=st)
+        parts.append(table.to_polars().with_columns(side=pl.lit(name)))
+        warned += [f"{p.label}: {w}" for w in warnings]
+    return pl.concat(parts, how="vertical_relaxed"), warned
+
+
+def _metric_rows(finest: pl.DataFrame) -> dict[str, dict[Node, dict[str, Any]]]:
+    """Every visible catalog metric for the company, each channel, campaign and manager, per side.
+
+    The base measures are sums, so the finest rows add up to every coarser level, where
+    :func:`kassa.metrics.compute.derive` applies the catalog's formulas — the same numbers as
+    ``compute(wh, by=...)`` without another pass over the warehouse.
+    """
+    out: dict[str, dict[Node, dict[str, Any]]] = {"before": {}, "after": {}}
+    if finest.is_empty():
+        return out
+    table = ibis.memtable(finest)
     names = [m.name for m in visible_metrics()]
-    out: dict[Node, dict[str, Any]] = {}
     for keys, node_of in LEVELS:
-        aggs = {m: finest[m].sum() for m in BASE_MEASURES}
-        grouped = finest.group_by(keys).aggregate(**aggs) if keys else finest.aggregate(**aggs)
+        aggs = {m: table[m].sum() for m in BASE_MEASURES}
+        grouped = table.group_by(["side", *keys]).aggregate(**aggs)
         grouped = grouped.mutate(**{m: grouped[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE})
-        for row in derive(grouped, names).select(*keys, *names).to_polars().to_dicts():
-            out[node_of(row)] = row
-    return out, warnings
+        for row in derive(grouped, names).select("side", *keys, *names).to_polars().to_dicts():
+            out[row["side"]][node_of(row)] = row
+    return out
 
 
 def _key(col: ir.Value) -> ir.StringValue:
@@ -279,35 +308,44 @@ def _key(col: ir.Value) -> ir.StringValue:
     return ibis.ifelse(s.isnull() | (s.strip() == ""), ibis.literal(NOT_SET), s)
 
 
-def _deal_stats(wh: Any, p: Period, st: Settings) -> pl.DataFrame:
+def _side(ts: ir.TimestampValue, period: Period, vs: Period) -> tuple[ir.BooleanValue, ir.StringValue]:
+    """Is the timestamp in either period, and which side it is on."""
+    in_vs = (ts >= vs.start_ts()) & (ts < vs.end_ts())
+    in_period = (ts >= period.start_ts()) & (ts < period.end_ts())
+    return in_vs | in_period, ibis.ifelse(in_vs, ibis.literal("before"), ibis.literal("after"))
+
+
+def _deal_stats(wh: Any, period: Period, vs: Period, st: Settings) -> pl.DataFrame:
     leads = leads_with_channel(wh.table("leads"), wh.table("visits"), st, st.lookback_days)
     deals = deals_with_channel(wh.table("deals"), leads)
-    won = deals.filter(
-        (deals.status == "won")
-        & (deals.closed_at >= p.start_ts())
-        & (deals.closed_at < p.end_ts())
-        & (deals.currency == st.currency)  # as metrics.compute: other currencies are left out
-    )
+    in_either, side = _side(deals.closed_at, period, vs)
+    # As metrics.compute: won deals closed in the period, in the business currency only.
+    won = deals.filter((deals.status == "won") & in_either & (deals.currency == st.currency))
     amount = won.amount.cast("float64")
-    grouped = won.select(channel=_key(won.channel), campaign=_key(won.campaign), manager=_key(won.manager), amount=amount)
-    agg = grouped.group_by(["channel", "campaign", "manager"]).aggregate(
+    grouped = won.select(
+        side=_side(won.closed_at, period, vs)[1],
+        channel=_key(won.channel), campaign=_key(won.campaign), manager=_key(won.manager), amount=amount,
+    )
+    agg = grouped.group_by(["side", "channel", "campaign", "manager"]).aggregate(
         n=grouped.amount.count(), total=grouped.amount.sum(), sumsq=(grouped.amount * grouped.amount).sum()
     )
     return agg.to_polars()
 
 
-def _response_stats(wh: Any, p: Period) -> pl.DataFrame:
+def _response_stats(wh: Any, period: Period, vs: Period) -> pl.DataFrame:
     leads = wh.table("leads")
-    t = leads.filter((leads.created_at >= p.start_ts()) & (leads.created_at < p.end_ts()))
+    in_either, _s = _side(leads.created_at, period, vs)
+    t = leads.filter(in_either)
     answered = t.first_response_at.notnull() & (t.first_response_at >= t.created_at)
     hours = (t.first_response_at.epoch_seconds() - t.created_at.epoch_seconds()).cast("float64") / 3600.0
     t = t.select(
+        side=_side(t.created_at, period, vs)[1],
         manager=_key(t.manager),
         answered=answered.cast("int64"),
         fast=(answered & (hours <= FAST_RESPONSE_HOURS)).cast("int64"),
         hours=ibis.ifelse(answered, hours, 0.0),
     )
-    return t.group_by("manager").aggregate(
+    return t.group_by(["side", "manager"]).aggregate(
         leads=ibis._.count(), answered=t.answered.sum(), fast=t.fast.sum(), hours=t.hours.sum()
     ).to_polars()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from kassa.diagnose.comparison import Comparison, Node, load
 from kassa.diagnose.findings import Finding
-from kassa.diagnose.rule import Candidate, get_rules
+from kassa.diagnose.rule import Candidate, Rule, get_rules
 from kassa.diagnose.significance import ALPHA
 from kassa.errors import BadPeriod
 from kassa.i18n import check_lang
@@ -65,7 +65,7 @@ def run(
             findings.append(_finding(c, cmp, message, evidence, lang, r.title(lang)))
         # A break held by the whole company or by a manager explains what later rules see in channels.
         explained |= {c.stage for c in placed if c.significant and c.node.dimension in ("company", "manager")}
-    findings = _without_repeats(findings)
+    findings = _without_repeats(findings, rules)
     order = {r.kind: i for i, r in enumerate(rules)}
     findings.sort(key=lambda f: (not f.significant, f.q_value if f.q_value is not None else 1.0, order[f.kind]))
     empty = [x.label for x, side in ((v, cmp.before), (p, cmp.after)) if _empty(side)]
@@ -126,15 +126,22 @@ def _lineage(f: Finding) -> tuple[str, str | None]:
     return f.dimension, f.value
 
 
-def _without_repeats(findings: list[Finding]) -> list[Finding]:
-    """A funnel break that another kind already reports at the same step and place (or within the same
-    channel) is a repeat: the more specific finding carries the same evidence and says more."""
-    others = [f for f in findings if f.kind != "funnel_break"]
+def _without_repeats(findings: list[Finding], rules: list[Rule]) -> list[Finding]:
+    """Drop a finding when a kind its rule yields to reports the same place (the same channel, or one
+    of its campaigns) — at the same funnel step if the rule says so — and is at least as sure."""
+    by_kind = {r.kind: r for r in rules}
 
     def repeated(f: Finding) -> bool:
-        return any(o.stage == f.stage and _lineage(o) == _lineage(f) and o.significant >= f.significant for o in others)
+        r = by_kind[f.kind]
+        return any(
+            o.kind in r.yields_to
+            and _lineage(o) == _lineage(f)
+            and (o.stage == f.stage or not r.yields_on_same_stage)
+            and o.significant >= f.significant
+            for o in findings
+        )
 
-    return [f for f in findings if f.kind != "funnel_break" or not repeated(f)]
+    return [f for f in findings if not repeated(f)]
 
 
 def _empty(side: dict[Node, Any]) -> bool:

@@ -7,8 +7,8 @@ corrects all tests at once (Benjamini–Hochberg), and then each rule's candidat
   closing makes every channel's sales fall; that is one sales finding, not one per channel);
 * :func:`localise` walks company → channel → campaign (or company → manager) and reports each problem
   once, at the level where it lives: the parent when the parts showing it hold at least ⅔ of its
-  volume (``BROAD``) and there are at least two of them (or the parent has only one part), else the
-  significant parts themselves.
+  volume (``BROAD``) and there are at least two of them, else the significant parts themselves (a
+  channel with one campaign is reported as that campaign: the most specific name of the same place).
 
 Adding a rule: one module in :mod:`kassa.diagnose.rules` with a class decorated by :func:`rule`, its
 test in ``tests/diagnose`` and its line in ``docs/diagnose.md``.
@@ -62,6 +62,10 @@ class Rule:
     kind: ClassVar[str]
     order: ClassVar[int]  # rules run in this order; later rules see earlier findings
     tree: ClassVar[Tree] = "marketing"
+    # Kinds that say more about the same place: a finding of this rule there (at the same funnel step,
+    # when ``yields_on_same_stage``) is a repeat and is dropped, unless it is significant and they are not.
+    yields_to: ClassVar[tuple[str, ...]] = ()
+    yields_on_same_stage: ClassVar[bool] = False
 
     def title(self, lang: str) -> str:
         """The kind's name for people ("Activity illusion")."""
@@ -110,9 +114,7 @@ def localise(cands: list[Candidate], cmp: Comparison, tree: Tree, weight: Any) -
         if here is not None and here.significant:
             direct = [at[k] for k in kids if k in at and at[k].significant and k.value != NOT_SET]
             total = sum(weight(k) for k in kids)
-            real = [k for k in kids if k.value != NOT_SET]
-            # Broad: two or more parts holding ⅔ of the volume show it — or the only part there is.
-            if (len(direct) >= 2 or len(real) == 1) and total > 0 and sum(weight(d.node) for d in direct) >= BROAD * total:
+            if len(direct) >= 2 and total > 0 and sum(weight(d.node) for d in direct) >= BROAD * total:
                 return [here]
             return sig or [here]
         if here is not None:  # likely noise: keep it only when nothing below is significant

@@ -28,7 +28,7 @@ _ = Translator("diagnose")
 class ActivityIllusion(Rule):
     """Activity metrics improved while the results did not — the article's "CPC −15 %, reach ×2".
 
-    For the company, each channel and each campaign:
+    For each channel and each campaign (not the company: its results are not "per click" of one channel):
 
     1. at least one activity metric *with a better direction* in the catalog improved by ≥ 10 %
        (``IMPROVED``): CTR up, CPC or CPM down; activity volumes that grew ≥ 10 % (reach, clicks,
@@ -53,7 +53,7 @@ class ActivityIllusion(Rule):
 
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         out = []
-        for node in cmp.tree_nodes("marketing"):
+        for node in cmp.nodes("channel", "campaign"):
             green = green_efficiency(cmp, node)
             if node.value == NOT_SET or not green:
                 continue

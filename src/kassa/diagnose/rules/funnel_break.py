@@ -32,16 +32,20 @@ class FunnelBreak(Rule):
     from Σx and Σx² of the deal amounts for the average check; significant when the Benjamini–Hochberg
     q-value over the run's tests is ≤ α = 0.05.
 
-    Placement: the sales step is placed over company → managers first — a drop held by one manager is
-    that manager's finding; a drop shared by managers holding ⅔ of the qualified leads is one
-    company-level finding ("a sales problem, not a channel problem"), never one per channel. Only when
-    no manager or company drop is significant are channels and campaigns searched. Other steps are
-    placed over company → channel → campaign the same way. Evidence of the sales step adds the share of
+    Placement (:func:`kassa.diagnose.rule.localise`): every step is placed over company → channel →
+    campaign. The sales step is also placed over company → managers, and when the company has two or more
+    managers: a drop on every channel at once (channels holding ⅔ of the qualified leads) is one
+    sales finding — the managers holding it, or the company ("a sales problem, not a channel problem"),
+    never one per channel; else a significant drop of particular managers is theirs; else a drop of
+    particular channels or campaigns is theirs. Evidence of the sales step adds the share of
     leads answered within an hour (``FAST_RESPONSE_HOURS``) and the mean hours to the first response.
     """
 
     kind = "funnel_break"
     order = 10
+    # The same step at the same place, told by a more specific kind, is a repeat.
+    yields_to = ("junk_traffic", "activity_illusion", "vanity_activity")
+    yields_on_same_stage = True
 
     def title(self, lang: str) -> str:
         return _("Funnel break", lang)
@@ -90,13 +94,29 @@ class FunnelBreak(Rule):
                 out += marketing
                 continue
             sales = localise([c for c in group if c.node.dimension in ("company", "manager")], cmp, "sales", w)
-            if any(c.significant for c in sales):
-                out += sales
-            elif any(c.significant for c in marketing):
-                out += [c for c in marketing if not c.node.is_company]
-            else:
-                out += sales or marketing
+            out += self._sales_or_channels(sales, marketing, cmp)
         return out
+
+    @staticmethod
+    def _sales_or_channels(sales: list[Candidate], marketing: list[Candidate], cmp: Comparison) -> list[Candidate]:
+        """The sales step: a manager, the whole company, or a channel?
+
+        With fewer than two managers the manager slice cannot tell anything apart, so channels decide.
+        Otherwise a drop on every channel at once (the channel walk ends at the company) is a sales finding
+        — the manager(s) holding it, or the company; a significant drop of particular managers is theirs;
+        only then a drop of particular channels or campaigns is reported as theirs.
+        """
+        managers = [n for n in cmp.nodes("manager") if n.value != NOT_SET]
+        if len(managers) < 2:
+            return marketing
+        significant = [c for c in sales if c.significant]
+        if any(c.node.is_company and c.significant for c in marketing):
+            return significant or [c for c in marketing if c.node.is_company]
+        if any(c.node.dimension == "manager" for c in significant):
+            return [c for c in significant if c.node.dimension == "manager"]
+        if any(c.significant for c in marketing):
+            return marketing
+        return marketing or sales
 
     def describe(self, cand: Candidate, cmp: Comparison, lang: str) -> tuple[str, list[Evidence]]:
         stage = STAGE[cand.stage]

@@ -31,7 +31,7 @@ def traffic_metric(cmp: Comparison, node: Node) -> str | None:
 class JunkTraffic(Rule):
     """Traffic grew while the share of it that becomes a lead collapsed: the extra traffic is junk.
 
-    For the company, each channel and each campaign: traffic (visits, or clicks where no visits are
+    For each channel and each campaign: traffic (visits, or clicks where no visits are
     counted) grew by ≥ 10 % (``IMPROVED``) and leads per unit of traffic fell by ≥ 30 % (``COLLAPSE``).
     Test: leads / traffic before vs after — Fisher's exact test (conditional Poisson test when leads
     outnumber visits, e.g. calls); significant when its Benjamini–Hochberg q ≤ α = 0.05. Stage
@@ -47,7 +47,7 @@ class JunkTraffic(Rule):
 
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         out = []
-        for node in cmp.tree_nodes("marketing"):
+        for node in cmp.nodes("channel", "campaign"):
             traffic = traffic_metric(cmp, node)
             if node.value == NOT_SET or traffic is None:
                 continue

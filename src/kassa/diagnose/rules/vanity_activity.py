@@ -31,8 +31,8 @@ VOLUME_UP = 0.25
 class VanityActivity(Rule):
     """Activity volume grew while no outcome grew behind it — turning the wheel in the garage.
 
-    For the company, each channel and each campaign where no activity metric with a better direction
-    improved (else it is an ``activity_illusion``):
+    For each channel and each campaign (not the company: its results are not "per post" of one channel)
+    where no activity metric with a better direction improved (else it is an ``activity_illusion``):
 
     1. an activity volume (a catalog activity count without a better direction: posts, impressions,
        reach, clicks) grew by ≥ 25 % (``VOLUME_UP``);
@@ -44,17 +44,19 @@ class VanityActivity(Rule):
     Significant when the best test's Benjamini–Hochberg q ≤ α = 0.05; sales and revenue tests are set
     aside when a company- or manager-level sales-step or average-check break explains them. Stage and
     owner as for ``activity_illusion`` (``activity`` and marketing unless a funnel step clearly broke).
+    Where ``junk_traffic`` reports the same place, it says more and this finding is dropped.
     """
 
     kind = "vanity_activity"
     order = 40
+    yields_to = ("junk_traffic",)  # more bought clicks that never leave a request: junk says more
 
     def title(self, lang: str) -> str:
         return _("Vanity activity", lang)
 
     def candidates(self, cmp: Comparison) -> list[Candidate]:
         out = []
-        for node in cmp.tree_nodes("marketing"):
+        for node in cmp.nodes("channel", "campaign"):
             if node.value == NOT_SET or green_efficiency(cmp, node):
                 continue
             volume = grown_volume(cmp, node, VOLUME_UP)
