@@ -311,10 +311,13 @@ def score_facts(
     )
 
 
-def _empty_scope(contract: Contract, wh: Any, facts: Mapping[str, Any], p: Period) -> list[LintWarning]:
+# Measures that show a scope matched anything at all; computed with the facts, in the same query.
+SCOPE_PROBE = ("marketing_cost", "impressions", "posts", "visits", "leads", "sales", "payments")
+
+
+def _empty_scope(contract: Contract, wh: Any, total: Mapping[str, Any], p: Period) -> list[LintWarning]:
     """A scope that matched nothing is almost always a misspelt channel or campaign: say which exist."""
-    activity = ("marketing_cost", "visits", "leads", "sales", "payments", "posts", "impressions")
-    if contract.scope.is_everything or any(facts.get(n) for n in activity):
+    if contract.scope.is_everything or any(total.get(n) for n in SCOPE_PROBE):
         return []
     dim = "campaign" if contract.scope.campaigns else "channel"
     known = compute(wh, ["visits"], dim, p, with_total=False).frame[dim].unique().sort().to_list()
@@ -370,14 +373,14 @@ def score(wh: Any, contract: Contract, period: Period | str, *, today: dt.date |
     p = Period.parse(period) if isinstance(period, str) else period
     names = with_dependencies(contract.metrics())
     # With by=[] the frame's single row *is* the total; asking for .total too would run every query twice.
-    table = compute(wh, names, [], p, view=contract.view, settle_days=contract.settle_days,
-                    where=contract.scope.where(), with_total=False)
+    table = compute(wh, list(dict.fromkeys([*names, *SCOPE_PROBE])), [], p, view=contract.view,
+                    settle_days=contract.settle_days, where=contract.scope.where(), with_total=False)
     total = table.frame.row(0, named=True) if table.frame.height else {}
     facts = {n: total.get(n) for n in names if not get_metric(n).hidden}
     card = score_facts(contract, facts, p, currency=wh.settings.currency)
     card.warnings.extend(LINT_RULES["period_mismatch"](contract, p))
     card.warnings.extend(_unsettled(contract, p, today or dt.date.today()))
-    card.warnings.extend(_empty_scope(contract, wh, facts, p))
+    card.warnings.extend(_empty_scope(contract, wh, total, p))
     # The metric layer's own warnings (amounts in other currencies left out) are English only.
     card.warnings.extend(LintWarning("data", {"en": w, "ru": w}, {"en": "", "ru": ""}) for w in table.warnings)
     return card
