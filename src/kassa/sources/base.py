@@ -28,7 +28,9 @@ class ReadResult:
     """Canonical rows of one kind read from one file, plus the rows that were refused."""
 
     kind: str
-    rows: pa.Table
+    # A whole table; or, for files too large to hold (Metrica logs), a reader of validated batches that
+    # the warehouse loads one at a time — ``errors`` and ``rows_read`` are complete once it is exhausted.
+    rows: pa.Table | pa.RecordBatchReader
     errors: list[RowError] = field(default_factory=list)
     rows_read: int = 0
 

@@ -17,8 +17,9 @@ utm_source … utm_term  ``ym:s:UTMSource``, ``UTMMedium``, ``UTMCampaign``, ``U
 referrer               ``ym:s:referer``
 landing_page           ``ym:s:startURL``
 click_id               ``yclid:<v>`` from ``ym:s:yclid`` (if your counter offers it) or the landing
-                       page's ``yclid=``; else ``gclid:<v>`` from ``ym:s:lastGCLID`` or the URL; else
-                       the URL's ``gbraid``, ``wbraid``, ``fbclid``, ``vkclid``, ``rb_clickid``
+                       page's ``yclid=``; else ``gclid:<v>`` from ``ym:s:lastGCLID``; else the first
+                       of ``gclid``, ``gbraid``, ``wbraid``, ``fbclid``, ``vkclid``, ``rb_clickid`` in
+                       the landing page URL
 =====================  ===========================================================================
 
 Visits bought in Yandex Direct without UTM tags still carry Metrica's own Direct attribution: when
@@ -27,8 +28,8 @@ Visits bought in Yandex Direct without UTM tags still carry Metrica's own Direct
 id and empty ``utm_source``/``utm_medium`` with ``yandex``/``cpc``, so the visit meets its campaign's
 spend (Direct spend is keyed by campaign id too).
 
-Large files are read in batches of :data:`BATCH_ROWS` lines (polars' streaming CSV reader), so memory
-follows the loaded rows, not the text. A file that is not clean UTF-8 TSV (re-saved by a spreadsheet,
+Files are read in chunks of :data:`CHUNK_BYTES` and handed to the warehouse batch by batch, so memory
+stays bounded whatever the file's size. A file that is not clean UTF-8 TSV (re-saved by a spreadsheet,
 a line with too many cells) is read by the general :mod:`kassa.sources.tabular` path instead, which
 names each refused line. Re-importing the same or an overlapping log updates visits by ``visit_id``.
 """
@@ -36,22 +37,23 @@ names each refused line. Re-importing the same or an overlapping log updates vis
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from kassa.errors import MissingColumn, RowError
+from kassa.errors import ImportFailed, MissingColumn, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
-from kassa.sources.tabular import detect_encoding, head_text, norm_name, nulls, read_table
+from kassa.sources.tabular import detect_encoding, head_text, norm_name, read_table
 from kassa.sources.validate import LINE, polars_type, validate
 
 _ = Translator("sources")
 
-BATCH_ROWS = 1_000_000
+CHUNK_BYTES = 8 * 2**20  # ~45,000 visits of a typical log
 VISITS = KINDS["visits"]
 # Validated batch by batch with the line kept, so duplicates across batches can still be named.
 _ROW_VISITS = dataclasses.replace(VISITS, extra_stored=((LINE, "int"),))
@@ -75,6 +77,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 REQUIRED = ("visit_id", "client_id", "ts")
 _TEXT = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "referrer", "landing_page")
 URL_CLICK_IDS = ("yclid", "gclid", "gbraid", "wbraid", "fbclid", "vkclid", "rb_clickid")
+URL_CLICK_ID = rf"[?&#](?<name>{'|'.join(URL_CLICK_IDS)})=(?<value>[^&#\s]+)"
 
 
 def _header(path: Path, head: bytes) -> list[str]:
@@ -106,41 +109,64 @@ def unescape(s: pl.Expr) -> pl.Expr:
     )
 
 
-def url_param(url: pl.Expr, name: str) -> pl.Expr:
-    return url.str.extract(rf"[?&#]{name}=([^&#\s]+)", 1)
+def _empty_null(s: pl.Expr) -> pl.Expr:
+    """Logs API writes a missing value as an empty field (no "--" markers, no padding): empty -> null.
+
+    Cheaper than the general ``tabular.nulls`` (no copy of every value), which matters at millions of rows;
+    ``validate`` trims values anyway.
+    """
+    return pl.when(s.str.len_bytes() > 0).then(s)
 
 
 def canonical(frame: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
-    """A batch with the file's (normalised) column names -> canonical visit text columns + ``__line``."""
+    """A batch with the file's (normalised) column names -> canonical visit text columns + ``__line``.
 
-    def col(canon: str) -> pl.Expr:
-        return nulls(pl.col(cols[canon])) if canon in cols else pl.lit(None, dtype=pl.String)
-
-    text = {c: unescape(col(c)) if c in _TEXT else col(c) for c in FIELDS}
-    url = text["landing_page"]
-    nonzero = {k: pl.when(text[k] != "0").then(text[k]) for k in ("yclid", "gclid", "direct_order")}
-    click = pl.coalesce(
-        pl.lit("yclid:") + nonzero["yclid"],
-        pl.lit("yclid:") + url_param(url, "yclid"),
-        pl.lit("gclid:") + nonzero["gclid"],
-        *[pl.lit(f"{k}:") + url_param(url, k) for k in URL_CLICK_IDS[1:]],
-    )
-    direct = nonzero["direct_order"].is_not_null() & text["utm_campaign"].is_null()
-    if "traffic_source" in cols:
-        direct = direct & (text["traffic_source"] == "ad")
-    return frame.select(
+    Built in steps that materialise what later steps reuse (the URL's click id, the empty-as-null
+    text), so no expression is evaluated twice on a million rows.
+    """
+    # Undo escapes only in the columns of this batch that hold a backslash: five replacements over
+    # every URL of a large batch would cost more than all the rest of the mapping.
+    escaped = {c for c in _TEXT if c in cols and bool(frame[cols[c]].str.contains("\\", literal=True).any())}
+    step = frame.select(
         pl.col(LINE),
-        text["visit_id"].alias("visit_id"),
-        text["client_id"].alias("client_id"),
-        text["ts"].alias("ts"),
-        pl.when(direct).then(text["utm_source"].fill_null("yandex")).otherwise(text["utm_source"]).alias("utm_source"),
-        pl.when(direct).then(text["utm_medium"].fill_null("cpc")).otherwise(text["utm_medium"]).alias("utm_medium"),
-        pl.when(direct).then(nonzero["direct_order"]).otherwise(text["utm_campaign"]).alias("utm_campaign"),
-        text["utm_content"].alias("utm_content"),
-        text["utm_term"].alias("utm_term"),
-        text["referrer"].alias("referrer"),
-        url.alias("landing_page"),
-        click.alias("click_id"),
+        *[
+            (unescape(_empty_null(pl.col(cols[c]))) if c in escaped else _empty_null(pl.col(cols[c]))).alias(c)
+            if c in cols
+            else pl.lit(None, dtype=pl.String).alias(c)
+            for c in FIELDS
+        ],
+    )
+    step = step.with_columns(
+        pl.col("landing_page").str.extract_groups(URL_CLICK_ID).alias("__found"),
+        *[pl.when(pl.col(k) != "0").then(pl.col(k)).alias(k) for k in ("yclid", "gclid", "direct_order")],
+    )
+    name, value = pl.col("__found").struct.field("name"), pl.col("__found").struct.field("value")
+    in_url = pl.concat_str([name, pl.lit(":"), value])
+    # One regex pass found the URL's click id (the first one, should a URL carry two).
+    click = pl.coalesce(
+        pl.lit("yclid:") + pl.col("yclid"),
+        pl.when(name == "yclid").then(in_url),
+        pl.lit("gclid:") + pl.col("gclid"),
+        in_url,
+    )
+    direct = pl.col("direct_order").is_not_null() & pl.col("utm_campaign").is_null()
+    if "traffic_source" in cols:
+        direct = direct & (pl.col("traffic_source") == "ad")
+    step = step.with_columns(direct.alias("__direct"), click.alias("click_id"))
+    d = pl.col("__direct")
+    return step.select(
+        pl.col(LINE),
+        "visit_id",
+        "client_id",
+        "ts",
+        pl.when(d).then(pl.col("utm_source").fill_null("yandex")).otherwise(pl.col("utm_source")).alias("utm_source"),
+        pl.when(d).then(pl.col("utm_medium").fill_null("cpc")).otherwise(pl.col("utm_medium")).alias("utm_medium"),
+        pl.when(d).then(pl.col("direct_order")).otherwise(pl.col("utm_campaign")).alias("utm_campaign"),
+        "utm_content",
+        "utm_term",
+        "referrer",
+        "landing_page",
+        "click_id",
     )
 
 
@@ -164,78 +190,141 @@ class MetricaLogs:
             raise MissingColumn(
                 _("{file}: the Metrica log lacks field(s) {fields}; request them in the Logs API fields", file=file, fields=", ".join(missing))
             )
-        fast = detect_encoding(head) == "utf-8" and len(set(header)) == len(header)
-        if fast:
-            try:
-                batches = self._fast_batches(path, header)
-                return [self._collect(batches, cols, file, ctx, [])]
-            except pl.exceptions.PolarsError:
-                pass  # not clean TSV: the general reader below names the bad lines
+        if detect_encoding(head) == "utf-8" and len({norm_name(h) for h in header}) == len(header) and all(header):
+            result = ReadResult(kind="visits", rows=_empty_visits(), errors=[], rows_read=0)
+            result.rows = pa.RecordBatchReader.from_batches(_empty_visits().schema, self._stream(path, header, cols, ctx, result))
+            return [result]
+        # Not a clean Logs API file (re-encoded, odd header): the general reader, which names bad lines.
         table = read_table(path, [h for h in header if h], min_hits=len(REQUIRED), delimiter="\t", quote=None, format_title="Yandex Metrica Logs API")
         cols = _columns(table.header)
-        return [self._collect(iter([table.frame]), cols, file, ctx, table.errors)]
+        result = ReadResult(kind="visits", rows=_empty_visits(), errors=list(table.errors), rows_read=len({e.line for e in table.errors}))
+        batches = list(self._validated([table.frame], cols, file, ctx, result))
+        result.rows = pa.Table.from_batches(batches, schema=_empty_visits().schema)
+        return [result]
 
     @staticmethod
-    def _fast_batches(path: Path, header: list[str]) -> Iterator[pl.DataFrame]:
-        lf = pl.scan_csv(
-            path,
-            separator="\t",
-            quote_char=None,
-            has_header=True,
-            infer_schema=False,
-            encoding="utf8",
-            raise_if_empty=False,
-        )
-        lf = lf.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
-        lf = lf.rename({h: norm_name(h) for h in header if h})
-        # Collect the first batch eagerly inside read()'s try block: a malformed file fails here.
-        it = iter(lf.collect_batches(chunk_size=BATCH_ROWS))
-        first = next(it, None)
+    def _batches(path: Path, header: list[str]) -> Iterator[pl.DataFrame]:
+        """The file's data lines as text frames of about :data:`CHUNK_BYTES` each, with ``__line``.
 
-        def gen() -> Iterator[pl.DataFrame]:
-            if first is not None:
-                yield first
-            yield from it
+        The file is read in plain chunks cut at line ends (not memory-mapped), so memory holds one
+        chunk whatever the file's size. Logs API lines never contain a raw newline (it is escaped as
+        ``\\n``), so a record is a line and line numbers are exact; a blank line reads as a row of nulls.
+        """
+        names = [norm_name(h) for h in header]
+        schema = dict.fromkeys(names, pl.String())
+        line = 2
+        with open(path, "rb") as f:
+            f.readline()  # the header
+            rest = b""
+            while True:
+                block = f.read(CHUNK_BYTES)
+                data = rest + block
+                if not block:
+                    rest = b""
+                elif b"\n" in block:
+                    cut = data.rfind(b"\n") + 1
+                    data, rest = data[:cut], data[cut:]
+                else:
+                    rest = data
+                    continue
+                if data:
+                    frame = pl.read_csv(
+                        io.BytesIO(data),
+                        separator="\t",
+                        quote_char=None,
+                        has_header=False,
+                        schema=schema,
+                        encoding="utf8-lossy",
+                        raise_if_empty=False,
+                        truncate_ragged_lines=False,
+                    )
+                    yield frame.with_row_index(LINE, offset=line).with_columns(pl.col(LINE).cast(pl.Int64))
+                    line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+                if not block:
+                    return
 
-        return gen()
+    def _stream(self, path: Path, header: list[str], cols: dict[str, str], ctx: ReadContext, result: ReadResult) -> Iterator[pa.RecordBatch]:
+        """Validated Arrow batches of the file, read a chunk at a time."""
+        try:
+            yield from self._validated(self._batches(path, header), cols, str(path), ctx, result)
+        except pl.exceptions.PolarsError:
+            # polars stops at a line with more fields than the header, without saying which: find them.
+            raise _ragged(path, len(header)) from None
 
-    def _collect(
-        self, batches: Iterator[pl.DataFrame], cols: dict[str, str], file: str, ctx: ReadContext, errors: list[RowError]
-    ) -> ReadResult:
-        parts: list[pa.Table] = []
-        errs = list(errors)
-        rows_read = len({e.line for e in errors})
-        for batch in batches:
-            rows_read += batch.height
-            good, bad = validate(canonical(batch, cols), _ROW_VISITS, file=file, settings=ctx.settings, salt=ctx.salt)
-            parts.append(good)
-            errs.extend(bad)
+    @staticmethod
+    def _validated(
+        batches: Iterable[pl.DataFrame], cols: dict[str, str], file: str, ctx: ReadContext, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        """Map and validate each batch; refuse a visit_id seen in an earlier line of the file.
+
+        ``result.errors`` and ``result.rows_read`` grow as batches are read and are sorted and complete
+        when the iterator is exhausted.
+        """
+        schema = _empty_visits().schema
         stored = [n for n, _t in VISITS.stored_columns()]
-        if not parts:
-            return ReadResult(kind="visits", rows=_empty_visits(), errors=errs, rows_read=rows_read)
-        table = pa.concat_tables(parts)
-        del parts
-        table, dup_errors = _drop_duplicates(table, file)
-        errs.extend(dup_errors)
-        errs.sort(key=lambda e: (e.line or 0, e.column or ""))
-        return ReadResult(kind="visits", rows=table.select(stored), errors=errs, rows_read=rows_read)
+        seen = _Seen()
+        for batch in batches:
+            # A blank line is not a visit (polars reads it as a row of nulls).
+            batch = batch.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))
+            result.rows_read += batch.height
+            good, bad = validate(canonical(batch, cols), _ROW_VISITS, file=file, settings=ctx.settings, salt=ctx.salt)
+            result.errors.extend(bad)
+            frame = pl.from_arrow(good)
+            assert isinstance(frame, pl.DataFrame)
+            frame, dups = seen.new_only(frame)
+            for r in dups.iter_rows(named=True):
+                result.errors.append(
+                    RowError(file, r[LINE], "visit_id", r["visit_id"], _("duplicate of line {line} (visit_id={value})", line=r["__first"], value=r["visit_id"]))
+                )
+            yield from frame.select(stored).to_arrow().cast(schema).to_batches()
+        result.errors.sort(key=lambda e: (e.line or 0, e.column or ""))
+
+
+class _Seen:
+    """The visit_ids of earlier batches, to refuse a visit the file repeats in a later chunk.
+
+    Metrica's visitID is a UInt64, kept as 8 bytes plus its line (16 bytes a visit, ~80 MB for five
+    million); an id whose text is not a plain decimal number is kept as text, so equality stays exact.
+    """
+
+    def __init__(self) -> None:
+        self.numbers = pl.DataFrame(schema={"__k": pl.UInt64(), "__first": pl.Int64()})
+        self.texts = pl.DataFrame(schema={"__k": pl.String(), "__first": pl.Int64()})
+
+    def new_only(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``frame`` without ids seen before, and the repeats (``__line``, ``visit_id``, ``__first``)."""
+        num = pl.col("visit_id").cast(pl.UInt64, strict=False)
+        is_num = num.is_not_null() & (num.cast(pl.String) == pl.col("visit_id"))
+        keyed = frame.with_columns(pl.when(is_num).then(num).alias("__kn"), pl.when(~is_num).then(pl.col("visit_id")).alias("__ks"))
+        repeats = pl.concat(
+            [
+                keyed.join(self.numbers, left_on="__kn", right_on="__k", how="inner").select(LINE, "visit_id", "__first"),
+                keyed.join(self.texts, left_on="__ks", right_on="__k", how="inner").select(LINE, "visit_id", "__first"),
+            ]
+        )
+        if repeats.height:
+            keyed = keyed.filter(~pl.col(LINE).is_in(repeats[LINE].implode()))
+        fresh_num = keyed.filter(pl.col("__kn").is_not_null()).select(pl.col("__kn").alias("__k"), pl.col(LINE).alias("__first"))
+        fresh_text = keyed.filter(pl.col("__ks").is_not_null()).select(pl.col("__ks").alias("__k"), pl.col(LINE).alias("__first"))
+        self.numbers = pl.concat([self.numbers, fresh_num]) if fresh_num.height else self.numbers
+        self.texts = pl.concat([self.texts, fresh_text]) if fresh_text.height else self.texts
+        return keyed.drop("__kn", "__ks"), repeats.sort(LINE)
+
+
+def _ragged(path: Path, width: int) -> ImportFailed:
+    """The refusal of a file whose lines do not all have the header's number of fields."""
+    file = str(path)
+    bad: list[RowError] = []
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        for i, line in enumerate(f, start=1):
+            n = line.rstrip("\r\n").count("\t") + 1
+            if n > width:
+                bad.append(RowError(file, i, None, None, _("the line has {n} fields but the header has {m}", n=n, m=width)))
+    return ImportFailed(
+        _("{file}: {count} line(s) have more fields than the header; the log looks damaged, nothing was imported", file=file, count=len(bad) or "some"),
+        bad,
+    )
 
 
 def _empty_visits() -> pa.Table:
     return pl.DataFrame(schema={n: polars_type(t) for n, t in VISITS.stored_columns()}).to_arrow()
-
-
-def _drop_duplicates(table: pa.Table, file: str) -> tuple[pa.Table, list[RowError]]:
-    """Keep the first row of each visit_id across batches; report the others (validate did so within one)."""
-    keys = pl.from_arrow(table.select(["visit_id", LINE]))
-    assert isinstance(keys, pl.DataFrame)
-    first = keys.with_columns(pl.col(LINE).min().over("visit_id").alias("__first"))
-    dups = first.filter(pl.col(LINE) != pl.col("__first"))
-    if dups.height == 0:
-        return table, []
-    errors = [
-        RowError(file, r[LINE], "visit_id", r["visit_id"], _("duplicate of line {line} (visit_id={value})", line=r["__first"], value=r["visit_id"]))
-        for r in dups.iter_rows(named=True)
-    ]
-    keep = (first[LINE] == first["__first"]).to_arrow()
-    return table.filter(keep), errors

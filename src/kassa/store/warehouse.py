@@ -299,6 +299,11 @@ class Warehouse:
             src, results = self.read_file(p, format=format, kind=kind, mapping=mapping)
             staged.append((p, file_sha256(p), src, results))
         if strict:
+            # A streamed result knows its refused rows only once read: read it before judging.
+            for _, _, _, rs in staged:
+                for r in rs:
+                    if isinstance(r.rows, pa.RecordBatchReader):
+                        r.rows = r.rows.read_all()
             bad = [e for _, _, _, rs in staged for r in rs for e in r.errors if not e.row_kept]
             if bad:
                 raise ImportFailed(f"--strict: {len(bad)} refused value(s); nothing was imported", bad)
@@ -330,6 +335,8 @@ class Warehouse:
         if prior is not None:
             return FileReport(str(path), fmt, kind.name, res.rows_read, 0, 0, res.errors, None, already_imported_as=int(prior[0]))
         batch_id = self._next_batch_id()
+        if isinstance(res.rows, pa.RecordBatchReader):
+            return self._load_stream(path, sha, fmt, res, kind, batch_id)
         new = res.rows.append_column("batch_id", pa.array([batch_id] * res.rows.num_rows, pa.int64()))
         replaced = 0
         period: tuple[Any, Any] = (None, None)
@@ -360,6 +367,51 @@ class Warehouse:
             ],
         )
         return FileReport(str(path), fmt, kind.name, res.rows_read, new.num_rows, replaced, res.errors, batch_id)
+
+    def _load_stream(self, path: Path, sha: str, fmt: str, res: ReadResult, kind: Kind, batch_id: int) -> FileReport:
+        """Load a result read in batches (large files) with memory bounded by one batch.
+
+        Each batch is inserted as it is read, tagged with the new batch id; then the rows it supersedes
+        are archived and deleted exactly as for a whole table, with the batch's own rows (in the table
+        already) standing in for ``__kassa_new``. The reader's refused rows and ``rows_read`` are
+        complete once it is exhausted, which is before the batch is recorded.
+        """
+        assert isinstance(res.rows, pa.RecordBatchReader)
+        names = [n for n in table_schema(kind).names if n != "batch_id"]
+        cols = ", ".join(f'"{n}"' for n in names)
+        loaded = 0
+        for chunk in res.rows:
+            if not chunk.num_rows:
+                continue
+            self._db.register("__kassa_chunk", pa.Table.from_batches([chunk]))
+            try:
+                self._db.execute(f"INSERT INTO {kind.name} ({cols}, batch_id) SELECT {cols}, {batch_id} FROM __kassa_chunk")
+            finally:
+                self._db.unregister("__kassa_chunk")
+            loaded += chunk.num_rows
+        replaced = 0
+        period: tuple[Any, Any] = (None, None)
+        if loaded:
+            self._db.execute(f"CREATE OR REPLACE TEMP VIEW __kassa_new AS SELECT * FROM {kind.name} WHERE batch_id = {batch_id}")
+            try:
+                where = f"t.batch_id <> {batch_id} AND {self._replace_condition(kind)}"
+                self._db.execute(f"INSERT INTO {kind.name}__replaced SELECT t.*, {batch_id} FROM {kind.name} t WHERE {where}")
+                row = self._db.execute(f"SELECT count(*) FROM {kind.name} t WHERE {where}").fetchone()
+                replaced = int(row[0]) if row else 0
+                self._db.execute(f"DELETE FROM {kind.name} t WHERE {where}")
+                got = self._db.execute(
+                    f"SELECT min(CAST({kind.date_column} AS DATE)), max(CAST({kind.date_column} AS DATE)) FROM __kassa_new"
+                ).fetchone()
+                if got:
+                    period = (got[0], got[1])
+            finally:
+                self._db.execute("DROP VIEW IF EXISTS __kassa_new")
+        rejected = len({e.line for e in res.errors if not e.row_kept})
+        self._db.execute(
+            "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [batch_id, str(path), sha, fmt, kind.name, res.rows_read, loaded, rejected, replaced, period[0], period[1], dt.datetime.now()],
+        )
+        return FileReport(str(path), fmt, kind.name, res.rows_read, loaded, replaced, res.errors, batch_id)
 
     @staticmethod
     def _replace_condition(kind: Kind) -> str:
