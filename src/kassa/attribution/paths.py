@@ -115,9 +115,9 @@ class PathTable:
             blank=pl.col("path").list.eval(pl.element().fill_null("").str.strip_chars() == "").list.any().arg_true().first(),
         ).row(0, named=True)
         if n["empty"] is not None:
-            raise self._fail(n["empty"], "path", f["path"][n["empty"]], "empty path: a journey needs at least one channel")
+            raise self._fail(n["empty"], "path", "", "empty path: a journey needs at least one channel")
         if n["blank"] is not None:
-            raise self._fail(n["blank"], "path", " > ".join(f["path"][n["blank"]] or []), "a channel name is empty")
+            raise self._fail(n["blank"], "path", " > ".join(f["path"][n["blank"]].to_list()), "a channel name is empty")
         for col in ("conversions", "value", "nulls"):
             bad = f.select(
                 ((pl.col(col).is_null()) | (~pl.col(col).is_finite()) | (pl.col(col) < 0)).arg_true().first()
