@@ -175,6 +175,9 @@ class MetricaLogs:
     title = "Yandex Metrica Logs API, visits (ym:s:… TSV) → visits"
     spec_url = "https://yandex.ru/dev/metrika/ru/logs/fields/visits.md"
 
+    def __init__(self, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.chunk_bytes = chunk_bytes
+
     def detect(self, path: Path, head: bytes) -> bool:
         header = _header(path, head)
         return "ym:s:visitID" in header or "ym:s:visitid" in [h.lower() for h in header]
@@ -202,11 +205,10 @@ class MetricaLogs:
         result.rows = pa.Table.from_batches(batches, schema=_empty_visits().schema)
         return [result]
 
-    @staticmethod
-    def _batches(path: Path, header: list[str]) -> Iterator[pl.DataFrame]:
+    def _batches(self, path: Path, header: list[str]) -> Iterator[pl.DataFrame]:
         """The file's data lines as text frames of about :data:`CHUNK_BYTES` each, with ``__line``.
 
-        The file is read in plain chunks cut at line ends (not memory-mapped), so memory holds one
+        The file is read in plain chunks (``chunk_bytes``) cut at line ends (not memory-mapped), so memory holds one
         chunk whatever the file's size. Logs API lines never contain a raw newline (it is escaped as
         ``\\n``), so a record is a line and line numbers are exact; a blank line reads as a row of nulls.
         """
@@ -217,7 +219,7 @@ class MetricaLogs:
             f.readline()  # the header
             rest = b""
             while True:
-                block = f.read(CHUNK_BYTES)
+                block = f.read(self.chunk_bytes)
                 data = rest + block
                 if not block:
                     rest = b""

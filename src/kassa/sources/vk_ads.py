@@ -81,7 +81,7 @@ class VkAds:
     def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
         with open(path, "rb") as f:
             head = f.read(65536)
-        if head_text(head).lstrip().startswith("{"):
+        if head_text(head).lstrip().startswith(("{", "[")):
             return [self._read_json(path, ctx)]
         return [read_spend_table(path, ctx, EXPORT, CHANNEL)]
 
