@@ -152,6 +152,8 @@ class Warehouse:
                     "wait for it to finish or stop it, then try again"
                 ) from None
             raise WarehouseError(f"cannot open {p}: {exc}") from None
+        # DuckDB draws its own progress bar on stderr for long queries; kassa shows its own.
+        con.con.execute("SET enable_progress_bar = false")
         wh = cls(p, con, settings or Settings(), read_only)
         if not read_only:
             wh._ensure_schema()
