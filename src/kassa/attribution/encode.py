@@ -27,7 +27,7 @@ class EncodedPaths:
 
     @property
     def path_of_touch(self) -> np.ndarray:
-        return np.repeat(np.arange(len(self.lengths), dtype=np.int64), self.lengths)
+        return np.repeat(np.arange(len(self.lengths), dtype=np.int32), self.lengths)
 
 
 def encode(paths: PathTable, *, converting_only: bool = False) -> EncodedPaths:
@@ -42,7 +42,7 @@ def encode(paths: PathTable, *, converting_only: bool = False) -> EncodedPaths:
     if tokens.len() == 0:
         ids = np.zeros(0, dtype=np.int64)
     else:
-        ids = tokens.cast(pl.Enum(channels)).to_physical().to_numpy().astype(np.int64, copy=False)
+        ids = tokens.cast(pl.Enum(channels)).to_physical().to_numpy()
     return EncodedPaths(
         channels=channels,
         ids=ids,

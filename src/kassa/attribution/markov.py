@@ -58,6 +58,8 @@ from kassa.attribution.paths import PathTable
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 MAX_ORDER = 4
+DENSE_CODES = 1 << 24  # window codes up to which states are found with a lookup table
+DENSE_COUNTS = 1 << 22  # states² up to which transitions are counted in a dense array (32 MiB)
 
 
 @dataclass(frozen=True)
@@ -130,47 +132,53 @@ class Chain:
 
 
 def _state_codes(enc: EncodedPaths, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """(code, path) of every state occurrence in path order; code encodes the window's channel ids + 1
-    as base-(K+1) digits (0 = no channel), so windows of different lengths never collide."""
+    """(code of every state occurrence in path order, number of states per path).
+
+    A code holds the window's channel ids + 1 as base-(K+1) digits (0 = no channel), so windows of
+    different lengths never collide. Order 1: the code is the channel id + 1.
+    """
     ids, lengths = enc.ids, enc.lengths
-    path_of = enc.path_of_touch
-    digits = ids + 1
     if order == 1:
-        return digits, path_of
+        return ids.astype(np.int64) + 1, lengths
     base = len(enc.channels) + 1
     if float(base) ** order >= 2.0**62:
         raise BadModelParameter(f"markov: {len(enc.channels)} channels are too many for order {order}")
     starts = np.cumsum(lengths) - lengths
-    pos = np.arange(len(ids), dtype=np.int64) - starts[path_of]
-    n = lengths[path_of]
-    padded = np.concatenate([digits, np.zeros(order, dtype=np.int64)])
+    pos = np.arange(len(ids), dtype=np.int64) - np.repeat(starts, lengths)
+    n = np.repeat(lengths, lengths)
+    padded = np.concatenate([ids.astype(np.int64) + 1, np.zeros(order, dtype=np.int64)])
     code = np.zeros(len(ids), dtype=np.int64)
     for j in range(order):
-        part = padded[j : j + len(ids)]
         # Inside the path only: a short path's window must not borrow the next path's channels.
-        code = code * base + np.where(pos + j < n, part, 0)
+        code = code * base + np.where(pos + j < n, padded[j : j + len(ids)], 0)
     valid = (pos <= n - order) | ((n < order) & (pos == 0))
-    return code[valid], path_of[valid]
+    return code[valid], np.maximum(lengths - order + 1, 1)
 
 
 def estimate_chain(paths: PathTable, order: int = 1) -> Chain:
-    """Count transitions of order ``order`` (see the module docstring) into a :class:`Chain`."""
+    """Count transitions of order ``order`` (see the module docstring) into a :class:`Chain`.
+
+    Works on flat arrays, path after path: a state's predecessor is the previous element unless it
+    starts a path (then ``(start)``); a repeat of the same state inside a path gets weight 0 (merged).
+    """
     if order not in range(1, MAX_ORDER + 1):
         raise BadModelParameter(f"markov: order must be 1..{MAX_ORDER}, not {order}")
     enc = encode(paths)
     K = len(enc.channels)
-    code, path = _state_codes(enc, order)
-    if len(code):
-        repeat = np.zeros(len(code), dtype=bool)
-        repeat[1:] = (path[1:] == path[:-1]) & (code[1:] == code[:-1])
-        code, path = code[~repeat], path[~repeat]
+    code, counts = _state_codes(enc, order)
     if order == 1:
-        state = code  # ids + 1: channel i is state i + 1
+        state = code  # channel i is state i + 1
         members = [np.zeros(0, dtype=np.int64)] + [np.array([i]) for i in range(K)]
     else:
-        uniq, inv = np.unique(code, return_inverse=True)
-        state = inv.astype(np.int64) + 1
         base = K + 1
+        if base**order <= DENSE_CODES:  # a lookup table instead of sorting millions of codes
+            present = np.zeros(base**order, dtype=bool)
+            present[code] = True
+            uniq = np.flatnonzero(present)
+            state = (np.cumsum(present) - 1)[code] + 1
+        else:
+            uniq, inv = np.unique(code, return_inverse=True)
+            state = inv.astype(np.int64) + 1
         members = [np.zeros(0, dtype=np.int64)]
         for c in uniq.tolist():
             ds = []
@@ -179,20 +187,22 @@ def estimate_chain(paths: PathTable, order: int = 1) -> Chain:
                 c //= base
             members.append(np.array([d for d in reversed(ds) if d >= 0], dtype=np.int64))
     m = len(members)
-    first = np.ones(len(state), dtype=bool)
-    first[1:] = path[1:] != path[:-1]
-    last = np.ones(len(state), dtype=bool)
-    last[:-1] = path[1:] != path[:-1]
+    starts = np.cumsum(counts) - counts
     prev = np.empty_like(state)
     prev[1:] = state[:-1]
-    prev[first] = 0
-    weight = (enc.conversions + enc.nulls)[path]
-    W = sp.coo_matrix((weight, (prev, state)), shape=(m, m)).tocsr()
-    W.sum_duplicates()
-    end, end_path = state[last], path[last]
-    conv = np.bincount(end, weights=enc.conversions[end_path], minlength=m)
-    null = np.bincount(end, weights=enc.nulls[end_path], minlength=m)
-    value = np.bincount(end, weights=enc.value[end_path], minlength=m)
+    prev[starts] = 0
+    weight = np.repeat(enc.conversions + enc.nulls, counts)
+    weight[(prev == state)] = 0.0  # a state repeated in a row is one step (as in ChannelAttribution)
+    if m * m <= DENSE_COUNTS:  # few states (order 1, small orders): one bincount beats a sparse sort
+        W = sp.csr_matrix(np.bincount(prev * m + state, weights=weight, minlength=m * m).reshape(m, m))
+    else:
+        W = sp.coo_matrix((weight, (prev, state)), shape=(m, m)).tocsr()
+        W.sum_duplicates()
+        W.eliminate_zeros()
+    end = state[starts + counts - 1]
+    conv = np.bincount(end, weights=enc.conversions, minlength=m)
+    null = np.bincount(end, weights=enc.nulls, minlength=m)
+    value = np.bincount(end, weights=enc.value, minlength=m)
     return Chain(enc.channels, order, W, conv, null, value, members)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -65,6 +66,8 @@ class PathTable:
     warnings: tuple[str, ...] = ()
     line_offset: int = 2  # line of the first data row in the source file (header is line 1)
     direct: tuple[str, ...] = field(default=("direct",))
+    # Derived facts (the sorted channel list) computed once; a new table from replace() starts empty.
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_frame(
@@ -110,14 +113,15 @@ class PathTable:
 
     def _check(self) -> None:
         f = self.frame
-        n = f.select(
-            empty=(pl.col("path").list.len().fill_null(0) == 0).arg_true().first(),
-            blank=pl.col("path").list.eval(pl.element().fill_null("").str.strip_chars() == "").list.any().arg_true().first(),
-        ).row(0, named=True)
-        if n["empty"] is not None:
-            raise self._fail(n["empty"], "path", "", "empty path: a journey needs at least one channel")
-        if n["blank"] is not None:
-            raise self._fail(n["blank"], "path", " > ".join(f["path"][n["blank"]].to_list()), "a channel name is empty")
+        empty = f.select((pl.col("path").list.len().fill_null(0) == 0).arg_true().first()).item()
+        if empty is not None:
+            raise self._fail(empty, "path", "", "empty path: a journey needs at least one channel")
+        if any(c is None or c.strip() == "" for c in self._distinct_channels()):
+            # Rare: find the row only now (the element-wise scan is the slow part on millions of paths).
+            blank = f.select(
+                pl.col("path").list.eval(pl.element().fill_null("").str.strip_chars() == "").list.any().arg_true().first()
+            ).item()
+            raise self._fail(blank, "path", " > ".join(str(x) for x in f["path"][blank].to_list()), "a channel name is empty")
         for col in ("conversions", "value", "nulls"):
             bad = f.select(
                 ((pl.col(col).is_null()) | (~pl.col(col).is_finite()) | (pl.col(col) < 0)).arg_true().first()
@@ -143,9 +147,14 @@ class PathTable:
     def has_times(self) -> bool:
         return "days_before" in self.frame.columns
 
+    def _distinct_channels(self) -> list[str | None]:
+        if "distinct" not in self._cache:
+            self._cache["distinct"] = self.frame.get_column("path").explode().unique().to_list()
+        return self._cache["distinct"]  # type: ignore[no-any-return]
+
     def channels(self) -> list[str]:
         """Every channel that appears in any path (converting or not), sorted."""
-        return sorted(self.frame.get_column("path").explode().unique().drop_nulls().to_list())
+        return sorted(c for c in self._distinct_channels() if c is not None)
 
     def total(self, column: str = "conversions") -> float:
         return float(self.frame.get_column(column).sum())
@@ -240,16 +249,13 @@ def read_path_file(
     with p.open("r", encoding="utf-8-sig") as fh:
         header = fh.readline()
     delimiter = _detect_separator(header)
-    try:
-        raw = pl.read_csv(p, separator=delimiter, infer_schema=False, encoding="utf8-lossy", quote_char='"')
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise KassaError(f"{p}: cannot read as CSV: {exc}") from None
-    raw = raw.rename({c: c.strip().lstrip("\ufeff").lower() for c in raw.columns})
-    missing = [c for c in ("path", "total_conversions") if c not in raw.columns]
+    names = [h.strip().strip('"').lstrip("\ufeff") for h in header.rstrip("\r\n").split(delimiter)]
+    lower = {n.lower(): n for n in names}
+    missing = [c for c in ("path", "total_conversions") if c not in lower]
     if missing:
-        raise MissingColumn(f"{p}: no column {missing[0]!r} (columns: {', '.join(raw.columns)})")
+        raise MissingColumn(f"{p}: no column {missing[0]!r} (columns: {', '.join(names)})")
     warnings: list[str] = []
-    if "total_null" not in raw.columns:
+    if "total_null" not in lower:
         if not allow_missing_nulls:
             raise MissingColumn(
                 f"{p}: no column 'total_null' (journeys that did not convert). Without it every path looks "
@@ -257,32 +263,68 @@ def read_path_file(
                 "to accept a file of converting paths only"
             )
         warnings.append(f"{p.name}: no 'total_null' column: every journey in the file is taken as converting")
-    has_value = "total_conversion_value" in raw.columns
-    numbers = [c for c in ("total_conversions", "total_conversion_value", "total_null") if c in raw.columns]
-    typed = raw.with_columns(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False).alias(c) for c in numbers)
-    for c in numbers:
-        bad = typed.select((pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0)).arg_true().first()).item()
-        if bad is not None:
-            value = raw[c][bad]
-            raise BadPathFile(RowError(str(p), bad + 2, c, value, "not a number ≥ 0"))
-    split = pl.col("path").fill_null("").str.split(sep).list.eval(pl.element().str.strip_chars())
+    numbers = [c for c in ("total_conversions", "total_conversion_value", "total_null") if c in lower]
+    typed = _read_typed(p, delimiter, lower, numbers)
+    has_value = "total_conversion_value" in lower
     cols: dict[str, pl.Expr] = {
-        "path": split,
+        "path": _split(typed, sep),
         "conversions": pl.col("total_conversions"),
         "value": pl.col("total_conversion_value") if has_value else pl.lit(0.0),
-        "nulls": pl.col("total_null") if "total_null" in raw.columns else pl.lit(0.0),
+        "nulls": pl.col("total_null") if "total_null" in lower else pl.lit(0.0),
     }
-    if "days_before" in raw.columns:
-        days = pl.col("days_before").fill_null("").str.split(sep).list.eval(pl.element().str.strip_chars().cast(pl.Float64, strict=False))
-        cols["days_before"] = days
+    if "days_before" in lower:
+        cols["days_before"] = (
+            pl.col("days_before").fill_null("").str.split(sep)
+            .list.eval(pl.element().str.strip_chars().cast(pl.Float64, strict=False))
+        )
     frame = typed.select(**cols)
     if "days_before" in frame.columns:
         bad = frame.select(pl.col("days_before").list.eval(pl.element().is_null()).list.any().arg_true().first()).item()
         if bad is not None:
-            raise BadPathFile(RowError(str(p), bad + 2, "days_before", raw["days_before"][bad], "not a list of numbers"))
+            raise BadPathFile(RowError(str(p), bad + 2, "days_before", typed["days_before"][bad], "not a list of numbers"))
     return PathTable.from_frame(
-        frame, source=str(p), has_value=has_value, has_nulls="total_null" in raw.columns, warnings=warnings, direct=direct
+        frame, source=str(p), has_value=has_value, has_nulls="total_null" in lower, warnings=warnings, direct=direct
     )
+
+
+def _read_typed(p: Path, delimiter: str, lower: dict[str, str], numbers: list[str]) -> pl.DataFrame:
+    """The file with numbers parsed. Fast path: Polars parses them while reading; if any cell is not a
+    number, the file is read again as text to say exactly which line and column."""
+    rename = {orig: low for low, orig in lower.items()}
+    overrides = {orig: (pl.Float64 if low in numbers else pl.String) for low, orig in lower.items()}
+    try:
+        frame = pl.read_csv(p, separator=delimiter, schema_overrides=overrides, quote_char='"', encoding="utf8-lossy")
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.InvalidOperationError):
+        frame = None
+    if frame is not None:
+        frame = frame.rename(rename)
+        bad = frame.select(pl.any_horizontal(pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0) for c in numbers)
+                           .arg_true().first()).item()
+        if bad is None:
+            return frame
+    try:
+        raw = pl.read_csv(p, separator=delimiter, infer_schema=False, quote_char='"', encoding="utf8-lossy").rename(rename)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise KassaError(f"{p}: cannot read as CSV: {exc}") from None
+    typed = raw.with_columns(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in numbers)
+    for c in numbers:
+        bad = typed.select((pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0)).arg_true().first()).item()
+        if bad is not None:
+            raise BadPathFile(RowError(str(p), bad + 2, c, raw[c][bad], "not a number ≥ 0"))
+    return typed
+
+
+def _split(frame: pl.DataFrame, sep: str) -> pl.Series:
+    """``a > b > c`` -> ``["a", "b", "c"]``. Exports write `` > `` between channels; splitting on that
+    is the fast path, kept only if no piece still holds the separator or stray spaces (else every piece
+    is split on the bare separator and stripped)."""
+    col = frame.get_column("path").fill_null("")
+    canonical = f" {sep.strip()} " if sep.strip() else sep
+    fast = col.str.split(canonical)
+    pieces = fast.explode().unique().to_list()
+    if all(x is not None and x == x.strip() and sep not in x for x in pieces):
+        return fast
+    return col.str.split(sep).list.eval(pl.element().str.strip_chars())
 
 
 def paths_from_records(records: Sequence[tuple[Sequence[str], float, float, float]], **kw: object) -> PathTable:
