@@ -35,7 +35,7 @@ from kassa.diagnose.significance import (
 )
 from kassa.link.stitch import NOT_SET, deals_with_channel, leads_with_channel
 from kassa.metrics.catalog import CATALOG, visible_metrics
-from kassa.metrics.compute import BASE_MEASURES, base_measures, derive
+from kassa.metrics.compute import BASE_MEASURES, base_measures, derive, in_business_currency
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -295,8 +295,8 @@ def _metric_rows(finest: pl.DataFrame) -> dict[str, dict[Node, dict[str, Any]]]:
     names = [m.name for m in visible_metrics()]
     for keys, node_of in LEVELS:
         aggs = {m: table[m].sum() for m in BASE_MEASURES}
+        # base_measures already filled "nothing counted" with 0 where 0 is meant, so the sums keep that.
         grouped = table.group_by(["side", *keys]).aggregate(**aggs)
-        grouped = grouped.mutate(**{m: grouped[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE})
         for row in derive(grouped, names).select("side", *keys, *names).to_polars().to_dicts():
             out[row["side"]][node_of(row)] = row
     return out
@@ -318,9 +318,11 @@ def _side(ts: ir.TimestampValue, period: Period, vs: Period) -> tuple[ir.Boolean
 def _deal_stats(wh: Any, period: Period, vs: Period, st: Settings) -> pl.DataFrame:
     leads = leads_with_channel(wh.table("leads"), wh.table("visits"), st, st.lookback_days)
     deals = deals_with_channel(wh.table("deals"), leads)
-    in_either, side = _side(deals.closed_at, period, vs)
-    # As metrics.compute: won deals closed in the period, in the business currency only.
-    won = deals.filter((deals.status == "won") & in_either & (deals.currency == st.currency))
+    in_either, _s = _side(deals.closed_at, period, vs)
+    # As metrics.compute: won deals closed in the period, amounts in the business currency at the month's
+    # rate; deals in a currency without a rate are left out there and here.
+    closed = deals.filter((deals.status == "won") & in_either)
+    won, _no_rate = in_business_currency(closed, ["amount"], closed.closed_at, wh.table("fx_rates"), st.currency)
     amount = won.amount.cast("float64")
     grouped = won.select(
         side=_side(won.closed_at, period, vs)[1],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kassa.diagnose.comparison import Comparison, Node
 from kassa.diagnose.findings import Evidence
-from kassa.diagnose.funnel import IMPROVED, relative_change
+from kassa.diagnose.funnel import relative_change
 from kassa.diagnose.outcomes import metric_evidence
 from kassa.diagnose.rule import Candidate, Component, Rule, rule
 from kassa.diagnose.text import change, noise_note, where
@@ -14,6 +14,8 @@ from kassa.metrics.catalog import CATALOG
 
 _ = Translator("diagnose")
 
+TRAFFIC_UP = 0.25
+"""Traffic is "up" when it grew by at least 25 % (a normal month wobbles by ±10 %)."""
 COLLAPSE = 0.30
 """The lead rate "collapses" when it falls by at least 30 %."""
 
@@ -32,15 +34,17 @@ class JunkTraffic(Rule):
     """Traffic grew while the share of it that becomes a lead collapsed: the extra traffic is junk.
 
     For each channel and each campaign: traffic (visits, or clicks where no visits are
-    counted) grew by ≥ 10 % (``IMPROVED``) and leads per unit of traffic fell by ≥ 30 % (``COLLAPSE``).
+    counted) grew by ≥ 25 % (``TRAFFIC_UP``) and leads per unit of traffic fell by ≥ 30 % (``COLLAPSE``).
     Test: leads / traffic before vs after — Fisher's exact test (conditional Poisson test when leads
     outnumber visits, e.g. calls); significant when its Benjamini–Hochberg q ≤ α = 0.05. Stage
     ``visit_to_lead``, owner marketing. Set aside when a company-wide visit → lead break (the site or
-    the offer) explains it.
+    the offer) explains it; left to ``activity_illusion`` when that reports the same place (the
+    illusion is the headline there, and its evidence shows the same fall).
     """
 
     kind = "junk_traffic"
     order = 20
+    yields_to = ("activity_illusion",)
 
     def title(self, lang: str) -> str:
         return _("Junk traffic", lang)
@@ -52,7 +56,7 @@ class JunkTraffic(Rule):
             if node.value == NOT_SET or traffic is None:
                 continue
             grown = relative_change(*cmp.pair(node, traffic))
-            if grown is None or grown < IMPROVED:
+            if grown is None or grown < TRAFFIC_UP:
                 continue
             key, res = cmp.rate_test(node, "leads", traffic)
             rate = _rate_change(cmp, node, traffic)
