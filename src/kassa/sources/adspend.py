@@ -265,8 +265,8 @@ def spend_from_table(table: TextTable, ctx: ReadContext, layout: SpendLayout, ch
     rows_read = table.rows_read
     table = dedupe(table)
     aliases = {k: v for k, v in layout.columns.items() if k != "cost"}
-    if cost_col is not None:
-        aliases["cost"] = (cost_col,)
+    # No cost column found: pick_columns then refuses the file naming every spelling looked for.
+    aliases["cost"] = (cost_col,) if cost_col else (*layout.columns.get("cost", ()), *[f"{p} (…)" for p in layout.cost_prefixes])
     frame = pick_columns(table, aliases, required=SPEND_REQUIRED, file=file, format_title=layout.title)
     vat = options.include_vat if options.include_vat is not None else vat_in([*table.title_lines, *table.header])
     currency = options.currency or (currency_in(cost_col) if cost_col else None)
