@@ -11,32 +11,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from scipy import stats
 from tests.conftest import write_files
-from tests.diagnose.builders import Cell, both_months, company
+from tests.diagnose.builders import OCT, SEP, Cell, both_months, company, healthy_search, illusion_company
 
 from kassa.diagnose import Diagnosis, run
 from kassa.settings import Settings
 from kassa.store import Warehouse
-
-SEP, OCT = "2026-09", "2026-10"
-
-
-def healthy_search() -> list[Cell]:
-    return both_months(channel="yandex_direct", campaign="ya_search", impressions=50_000, clicks=1_000, cost=50_000,
-                       reach=10_000, visits=1_000, leads=100, qualified=50, sales=10, amount=30_000)
-
-
-def illusion_company() -> list[Cell]:
-    # ya_network, September -> October:
-    #   CTR 1 000/100 000 = 1.0 % -> 1 176/98 000 = 1.2 % (+20 %); CPC 50 000/1 000 = 50 -> 50 000/1 176 = 42.52
-    #   (−14.96 %, shown −15 %); reach 20 000 -> 40 000 (×2); clicks +17.6 %.
-    #   Leads 100 -> 110, qualified 50 -> 30 (−40 %); lead -> qualified 50 % -> 27.3 % (−45 %);
-    #   sales 10 -> 10 and revenue 300 000 -> 300 000: flat.
-    return healthy_search() + [
-        Cell(SEP, "yandex_direct", "ya_network", impressions=100_000, clicks=1_000, cost=50_000, reach=20_000,
-             visits=1_000, leads=100, qualified=50, sales=10, amount=30_000),
-        Cell(OCT, "yandex_direct", "ya_network", impressions=98_000, clicks=1_176, cost=50_000, reach=40_000,
-             visits=1_176, leads=110, qualified=30, sales=10, amount=30_000),
-    ]
 
 
 @pytest.fixture(scope="module")
