@@ -17,8 +17,9 @@ Rules (the same as the money trail's, with ``client_id`` as the customer)
 * A conversion without any visit in its window still has a path: one touch with the lead's own UTM
   channel (else ``unknown``), so no conversion drops out of attribution.
 * A client's visits after their last conversion (all of them, for a visitor who never converted) within
-  ``lookback_days`` of their last visit form one non-converting journey, kept when that last visit is in
-  the period.
+  ``lookback_days`` before the period's end form one non-converting journey, kept when one of them is
+  in the period. (Measuring the window from the period's end rather than from each client's last visit
+  spares a grouping of every visit by client; it only differs at the window's far edge.)
 
 Every transform is Ibis and compiles for PySpark (joins, group-bys, no ordered aggregation); the
 lists are assembled and ordered in Polars after the long, narrow touch table is pulled.
@@ -140,8 +141,8 @@ def journey_touches(
 ) -> ir.Table:
     """One row per touch of every journey ending in ``period`` (lazy Ibis; see the module docstring).
 
-    Columns: ``journey_id, converted, visit_id, channel, campaign, ts, conversion_ts, value``; the
-    touch order is ``ts`` then ``visit_id`` (sorted in Polars by :func:`paths_from_touches`, so the
+    Columns: ``journey_id, converted, visit_id, channel, campaign, ts, conversion_ts, value,
+    in_period``. The touch order is ``ts`` (sorted in Polars by :func:`paths_from_touches`, so the
     engine needs no window over every touch).
     """
     if measure not in MEASURES:
@@ -182,26 +183,24 @@ def journey_touches(
         conversion_ts=bare.conversion_ts,
         value=bare.value,
     )
-    # Non-converting: a client's visits after their last conversion, up to the period's end, within
-    # the lookback of their last such visit (kept when that visit is in the period).
+    # Non-converting: a client's visits after their last conversion, within the lookback window
+    # before the period's end; paths_from_touches keeps the journeys with a touch in the period.
     last = conv.filter(conv.conversion_ts < end).group_by(l_client=conv.client_id).aggregate(l_ts=conv.conversion_ts.max())
-    after = vt.filter(vt.ts < end).left_join(last, vt.t_client == last.l_client)
-    after = after.filter(after.l_ts.isnull() | (after.ts > after.l_ts)).select(*vt.columns)
-    ends = after.group_by(e_client=after.t_client).aggregate(end_ts=after.ts.max())
-    ends = ends.filter(ends.end_ts >= start)
-    tail = after.join(ends, after.t_client == ends.e_client)
-    tail = tail.filter(tail.ts >= tail.end_ts - ibis.interval(days=days))
-    never = tail.select(
-        journey_id=ibis.literal("n:").concat(tail.t_client),
+    recent = vt.filter((vt.ts < end) & (vt.ts >= ibis.literal(end) - ibis.interval(days=days)))
+    after = recent.left_join(last, recent.t_client == last.l_client)
+    after = after.filter(after.l_ts.isnull() | (after.ts > after.l_ts))
+    never = after.select(
+        journey_id=ibis.literal("n:").concat(after.t_client),
         converted=ibis.literal(False),
-        visit_id=tail.visit_id,
-        channel=tail.channel,
-        campaign=tail.campaign,
-        ts=tail.ts,
-        conversion_ts=tail.end_ts,
+        visit_id=after.visit_id,
+        channel=after.channel,
+        campaign=after.campaign,
+        ts=after.ts,
+        conversion_ts=ibis.literal(end).cast(touched.conversion_ts.type()),
         value=ibis.literal(0.0),
     )
-    return ibis.union(touched, bare_touch, never, distinct=False)
+    rows = ibis.union(touched, bare_touch, never, distinct=False)
+    return rows.mutate(in_period=rows.converted | (rows.ts >= ibis.literal(start)))
 
 
 def paths_from_touches(
@@ -211,26 +210,39 @@ def paths_from_touches(
     direct_channels: tuple[str, ...] = ("direct",),
     source: str = "warehouse",
 ) -> PathTable:
-    """A path table from touches (``journey_id, converted, visit_id, channel, campaign, ts,
-    conversion_ts, value``): one row per journey, touches in time order (ties by ``visit_id``), with
-    per-touch ``days_before`` for time decay.
+    """A path table from touches (``journey_id, converted, channel, campaign, ts, conversion_ts, value,
+    in_period``): one row per journey with a touch in the period (every converting one), touches in
+    time order (ties by name), with per-touch ``days_before`` (to the conversion, or to the period's end
+    for a journey that did not convert) for time decay.
 
     With ``by="campaign"`` a touch is its (channel, campaign) pair; :func:`split_campaign` turns the
     credited names back into two columns.
     """
-    cols = ["journey_id", "converted", "visit_id", "channel", "campaign", "ts", "conversion_ts", "value"]
-    t = touches.select(*cols).to_polars() if isinstance(touches, ir.Table) else touches.select(cols)
-    token = pl.col("channel") if by == "channel" else pl.concat_str(pl.col("channel"), pl.lit(CAMPAIGN_SEP), pl.col("campaign"))
-    seconds = (pl.col("conversion_ts") - pl.col("ts")).dt.total_seconds(fractional=True)
-    t = t.sort("journey_id", "ts", "visit_id", "channel", nulls_last=True).with_columns(
-        token.alias("token"), (seconds / 86400.0).clip(lower_bound=0.0).alias("days")
-    )
+    if isinstance(touches, ir.Table):
+        # Only what the paths need leaves the engine: the campaign only when it is part of the touch.
+        x = touches
+        token = x.channel if by == "channel" else x.channel.concat(ibis.literal(CAMPAIGN_SEP), x.campaign)
+        seconds = x.conversion_ts.epoch_seconds() - x.ts.epoch_seconds()
+        t = x.select(
+            journey_id=x.journey_id, converted=x.converted, token=token, ts=x.ts,
+            days=ibis.greatest(seconds, 0) / 86400.0, value=x.value, in_period=x.in_period,
+        ).to_polars()
+    else:
+        name = pl.col("channel") if by == "channel" else pl.concat_str(pl.col("channel"), pl.lit(CAMPAIGN_SEP), pl.col("campaign"))
+        seconds = (pl.col("conversion_ts") - pl.col("ts")).dt.total_seconds(fractional=True)
+        t = touches.select(
+            "journey_id", "converted", name.alias("token"), "ts",
+            (seconds / 86400.0).clip(lower_bound=0.0).alias("days"), "value", "in_period",
+        )
+    # Touches at the same moment are ordered by name: the path never depends on the engine's row order.
+    t = t.sort("journey_id", "ts", "token", nulls_last=True)
     per = t.group_by("journey_id", maintain_order=True).agg(
         path=pl.col("token"),
         days_before=pl.col("days"),
         converted=pl.col("converted").first(),
         value=pl.col("value").first(),
-    )
+        in_period=pl.col("in_period").any(),
+    ).filter(pl.col("in_period"))
     frame = per.select(
         pl.col("path").cast(PATH_DTYPE),
         conversions=pl.col("converted").cast(pl.Float64),
