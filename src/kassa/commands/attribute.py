@@ -42,6 +42,23 @@ def _name(channel: str) -> str:
     return channel.replace(CAMPAIGN_SEP, " / ")
 
 
+def _campaign_json(data: Any) -> Any:
+    """JSON for ``--by campaign``: rows keyed by a (channel, campaign) touch get both fields; state
+    names elsewhere show ``channel / campaign``."""
+    if isinstance(data, dict):
+        out = {k: _campaign_json(v) for k, v in data.items()}
+        ch = data.get("channel")
+        if isinstance(ch, str) and CAMPAIGN_SEP in ch:
+            channel, campaign = ch.split(CAMPAIGN_SEP, 1)
+            out = {"channel": channel, "campaign": campaign, **{k: v for k, v in out.items() if k != "channel"}}
+        return out
+    if isinstance(data, list):
+        return [_campaign_json(x) for x in data]
+    if isinstance(data, str):
+        return _name(data)
+    return data
+
+
 def _credits_table(results: dict[str, Attribution], column: str, money: bool, currency: str, lang: str, title: str) -> Table:
     t = Table(title=title)
     t.add_column(_("Channel", lang))
@@ -166,12 +183,13 @@ def register(app: typer.Typer) -> None:
         results = attribute(table, names, params=params, lookback_days=lookback_days, exclude_direct=exclude_direct)
         warnings = sorted({w for r in results.values() for w in r.warnings})
         if as_json:
+            models = {n: r.to_json() for n, r in results.items()}
             print_json({
                 "source": source,
                 "credited": what,
                 "column": column,
                 "by": by if paths_file is None else "channel",
-                "models": {n: r.to_json() for n, r in results.items()},
+                "models": _campaign_json(models) if paths_file is None and by == "campaign" else models,
                 "warnings": warnings,
             })
             return
