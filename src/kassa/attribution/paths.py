@@ -150,7 +150,8 @@ class PathTable:
     def _distinct_channels(self) -> list[str | None]:
         if "distinct" not in self._cache:
             self._cache["distinct"] = self.frame.get_column("path").explode().unique().to_list()
-        return self._cache["distinct"]  # type: ignore[no-any-return]
+        distinct: list[str | None] = self._cache["distinct"]
+        return distinct
 
     def channels(self) -> list[str]:
         """Every channel that appears in any path (converting or not), sorted."""
@@ -263,10 +264,10 @@ def read_path_file(
                 "to accept a file of converting paths only"
             )
         warnings.append(f"{p.name}: no 'total_null' column: every journey in the file is taken as converting")
-    numbers = [c for c in ("total_conversions", "total_conversion_value", "total_null") if c in lower]
+    numbers: list[str] = [c for c in ("total_conversions", "total_conversion_value", "total_null") if c in lower]
     typed = _read_typed(p, delimiter, lower, numbers)
     has_value = "total_conversion_value" in lower
-    cols: dict[str, pl.Expr] = {
+    cols: dict[str, pl.Expr | pl.Series] = {
         "path": _split(typed, sep),
         "conversions": pl.col("total_conversions"),
         "value": pl.col("total_conversion_value") if has_value else pl.lit(0.0),
