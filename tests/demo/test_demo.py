@@ -134,7 +134,10 @@ def test_size_and_span(planted: Demo) -> None:
 
 def test_loading_the_same_demo_again_changes_nothing(planted: Demo, tmp_path: Path) -> None:
     db = tmp_path / "twice.duckdb"
-    load(db, plant=False).close()
+    said: list[str] = []
+    load(db, plant=False, progress=said.append).close()
+    assert said[0] == "generating the demo company (seed 7, healthy)"
+    assert all(any(name in line for line in said) for name in FILES)
     with Warehouse.open(db) as wh:
         before = wh.fingerprint()
     load(db, plant=False).close()

@@ -106,15 +106,15 @@ def load(
     progress : callable, optional
         Called with a short English line for each step (generating, reading and loading each file).
     """
+    if progress:
+        progress(f"generating the demo company (seed {seed}{'' if plant else ', healthy'})")
     if folder is not None:
-        return _load_from(db, generate(folder, seed=seed, plant=plant), progress, seed)
+        return _load_from(db, generate(folder, seed=seed, plant=plant), progress)
     with tempfile.TemporaryDirectory(prefix="kassa-demo-") as tmp:
-        if progress:
-            progress(f"generating the demo company (seed {seed})")
-        return _load_from(db, generate(Path(tmp), seed=seed, plant=plant), progress, seed)
+        return _load_from(db, generate(Path(tmp), seed=seed, plant=plant), progress)
 
 
-def _load_from(db: Path, paths: list[Path], progress: Callable[[str], None] | None, seed: int) -> Warehouse:
+def _load_from(db: Path, paths: list[Path], progress: Callable[[str], None] | None) -> Warehouse:
     wh = Warehouse.open(db)
     try:
         ours = {file_sha256(p) for p in paths}
