@@ -82,3 +82,20 @@ FILES = {
         P2,2026-10-25 10:00,30000,D3
     """,
 }
+
+# Two contracts for the shop's October, scored by hand in tests/report/test_report_issue3.py.
+PAYS_FOR_CLICKS = """
+name: Pays for clicks
+kpis:
+  - {metric: clicks, target: 1000, weight: 0.5, cap: 1.0}
+  - {metric: ctr, target: 0.02, weight: 0.5, cap: 1.0}
+bonus: {base: 50000, gate: {metric: ctr, min: 0.01}}
+"""
+
+PAYS_FOR_MONEY = """
+name: Pays for money
+kpis:
+  - {metric: qualified_leads, target: 6, weight: 0.5}
+  - {metric: revenue, target: 300000, weight: 0.5}
+bonus: {base: 50000, gate: {metric: romi, min: 1.0}}
+"""

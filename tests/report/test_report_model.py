@@ -113,7 +113,7 @@ def test_header_facts_and_section_order(reports: dict[str, ReportData]) -> None:
         "payments 2026-10-25"
     )
     assert [s.key for s in data.sections] == [
-        "headline", "funnel", "spend_vs_revenue", "money_vs_activity", "activity", "definitions",
+        "headline", "findings", "funnel", "spend_vs_revenue", "money_vs_activity", "activity", "definitions",
     ]
     assert dict(reports["ru"].facts)["Расходы"] == "без НДС"
 

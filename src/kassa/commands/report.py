@@ -17,8 +17,10 @@ from kassa.cli_common import (
     console,
     open_warehouse,
 )
+from kassa.commands.kpi import resolve_contract
 from kassa.errors import KassaError
 from kassa.i18n import Translator
+from kassa.kpi import EXAMPLES
 from kassa.report.html import render_html
 from kassa.report.model import build_report
 from kassa.report.xlsx import render_xlsx
@@ -52,20 +54,31 @@ def register(app: typer.Typer) -> None:
         settle_days: Annotated[int | None, typer.Option("--settle-days", help="Cohort view: count outcomes within N days of the lead.")] = None,
         title: Annotated[str | None, typer.Option("--title", help="Report title (default: from the warehouse file name).")] = None,
         charts: Annotated[str, typer.Option("--charts", help="HTML charts: js (interactive, inline JavaScript) or svg (static, no JavaScript).")] = "js",
+        contract: Annotated[
+            list[str] | None,
+            typer.Option("--contract", help=f"KPI contract to score, side by side with the others (a YAML file or a shipped example: {', '.join(EXAMPLES)}); repeatable."),
+        ] = None,
+        no_diagnosis: Annotated[bool, typer.Option("--no-diagnosis", help="Leave out the diagnosis section.")] = False,
     ) -> None:
-        """The month-end report: funnel per channel, spend vs revenue, money vs activity, activity apart.
+        """The month-end report: headline, diagnosis, funnel per channel, spend vs revenue, money vs activity,
+        KPI scorecards, activity apart.
 
         One HTML file that opens with no network (or --format xlsx: the same tables as sheets).
 
         Example: kassa report --db shop.duckdb --period 2026-10 --out reports/2026-10.html --lang ru
+        --contract pays_for_activity --contract pays_for_money
         """
         check_lang(lang)
         kind = output_format(out, fmt)
         if charts not in ("js", "svg"):
             raise typer.BadParameter("use js or svg", param_hint="--charts")
+        contracts = [resolve_contract(c) for c in contract or []]  # a bad contract fails before any query
         target = out or Path(f"report-{period.replace('..', '_')}.{kind}")
         with open_warehouse(db, config) as wh:
-            data = build_report(wh, period, lang, view="cohort" if cohort else "calendar", settle_days=settle_days, title=title)
+            data = build_report(
+                wh, period, lang, view="cohort" if cohort else "calendar", settle_days=settle_days, title=title,
+                diagnosis=not no_diagnosis, contracts=contracts,
+            )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if kind == "xlsx":

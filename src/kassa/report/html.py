@@ -21,7 +21,7 @@ import jinja2
 import vl_convert as vlc
 from markupsafe import Markup
 
-from kassa.i18n import NO_VALUE, fmt_value
+from kassa.i18n import NO_VALUE, fmt_percent, fmt_value
 from kassa.report.model import Block, Cards, Chart, Column, Lines, ReportData, Table
 
 ChartMode = Literal["js", "svg"]
@@ -70,11 +70,17 @@ def chart_svg(spec: dict[str, Any], scope: str = "") -> str:
     return svg
 
 
-def cell(value: Any, column: Column, data: ReportData) -> str:
-    """A value as the page shows it: numbers by unit and language, text as is."""
-    if column.unit == "text":
+def show(value: Any, unit: str, lang: str, currency: str) -> str:
+    """A value as the page shows it: by unit and language; percents under 1 % keep two decimals (CTR 0.55 %)."""
+    if unit == "text":
         return NO_VALUE if value is None or value == "" else str(value)
-    return fmt_value(value, column.unit, data.lang, data.currency)
+    if unit == "percent" and isinstance(value, int | float) and value == value and 0 < abs(value) < 0.01:
+        return fmt_percent(value, lang, 2)
+    return fmt_value(value, unit, lang, currency)
+
+
+def cell(row: dict[str, Any], column: Column, data: ReportData) -> str:
+    return show(row.get(column.key), column.unit_in(row), data.lang, data.currency)
 
 
 def _block_kind(block: Block) -> str:
@@ -101,7 +107,7 @@ def render_html(data: ReportData, *, charts: ChartMode = "js") -> str:
         labels=data.labels,
         generated=data.labels["generated"].format(date=f"{data.generated_at:%Y-%m-%d %H:%M}"),
         block_kind=_block_kind,
-        cell=lambda v, c: cell(v, c, data),
+        cell=lambda r, c: cell(r, c, data),
         chart_id=lambda c: chart_ids[id(c)],
         chart_mode=charts,
         svgs=svgs,

@@ -21,8 +21,14 @@ from typing import Any, Literal
 
 import polars as pl
 
+from kassa.diagnose import Diagnosis
+from kassa.diagnose import run as run_diagnosis
+from kassa.diagnose.text import noise_note, responsible_label, stage_label
 from kassa.i18n import Translator, check_lang, fmt_change, fmt_percent, fmt_value
-from kassa.metrics.catalog import CATALOG
+from kassa.kpi import Contract, Scorecard
+from kassa.kpi import score as score_contract
+from kassa.kpi.scoring import tier_label
+from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable, View, compute, months_between
 from kassa.period import Period, add_months
 from kassa.report import charts
@@ -30,7 +36,8 @@ from kassa.schema import KINDS
 
 _ = Translator("report")
 
-Unit = Literal["money", "count", "ratio", "percent", "text"]
+# "row": the values of the column differ in unit (a scorecard's targets); each row names its own in ``unit``.
+Unit = Literal["money", "count", "ratio", "percent", "text", "row"]
 Tone = Literal["good", "bad", "warning", "neutral"]
 
 # The money trail of a channel, left to right, as the report's main table shows it.
@@ -60,6 +67,10 @@ class Column:
     @classmethod
     def text(cls, key: str, label: str) -> Column:
         return cls(key, label, "text")
+
+    def unit_in(self, row: dict[str, Any]) -> str:
+        """The unit of this column's value in ``row``: the column's, or for a ``row`` column the row's ``unit``."""
+        return str(row.get("unit") or "count") if self.unit == "row" else self.unit
 
 
 @dataclass
@@ -112,6 +123,9 @@ class Card:
     table: Table
     subtitle: str = ""
     verdict: Line | None = None
+    notes: list[Line] = field(default_factory=list)
+    # One row of the comparison table above the cards: contract, weight per tier, score, bonus.
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -287,7 +301,8 @@ def headline_lines(
     """"Where the money is" in up to four plain sentences, each recomputable from the tables.
 
     1. the period's revenue (and its change on the previous period), payments, marketing cost, ROMI;
-    2. the channel that earns most: its share of revenue next to its share of marketing cost;
+    2. the channel that earns most: its share of revenue next to its share of marketing cost (``good`` when
+       the first is the larger);
     3. the channel whose share of cost exceeds its share of revenue most (by at least :data:`LEAK_GAP`);
     4. activity up (≥ +10 %) while qualified leads or revenue stayed flat or fell (< +2 %): the activity
        illusion of the article, for the whole company.
@@ -308,11 +323,13 @@ def headline_lines(
     total_rev, total_cost = cur.get("revenue") or 0.0, cur.get("marketing_cost") or 0.0
     if rows and total_rev > 0:
         top = max(rows, key=lambda r: (r.get("revenue") or 0.0, -(r.get("marketing_cost") or 0.0)))
+        rev_share = _share(top.get("revenue"), total_rev) or 0.0
+        cost_share = _share(top.get("marketing_cost"), total_cost) or 0.0
         out.append(Line(
             _("{channel} earns {revenue_share} of revenue on {cost_share} of the marketing cost.", lang,
-              channel=top["channel"], revenue_share=fmt_percent(_share(top.get("revenue"), total_rev), lang, 0),
-              cost_share=fmt_percent(_share(top.get("marketing_cost"), total_cost) or 0.0, lang, 0)),
-            tone="good",
+              channel=top["channel"], revenue_share=fmt_percent(rev_share, lang, 0),
+              cost_share=fmt_percent(cost_share, lang, 0)),
+            tone="good" if rev_share >= cost_share else "neutral",
         ))
     if rows and total_cost > 0:
         def gap(r: dict[str, Any]) -> float:
@@ -454,19 +471,109 @@ def definitions_section(metric_names: Sequence[str], lang: str) -> Section:
     return Section("definitions", _("How the numbers are computed", lang), [table])
 
 
-def findings_section(findings: Sequence[Line], lang: str) -> Section | None:
+def finding_lines(diagnosis: Diagnosis, lang: str) -> list[Line]:
+    """A diagnosis in plain lines: what stands out from noise (tone ``bad``), then what could be noise."""
+    out: list[Line] = [
+        Line(_("No data in {period}: nothing to compare.", lang, period=label), "warning")
+        for label in diagnosis.empty_periods
+    ]
+    for f in diagnosis.significant:
+        out.append(Line(
+            f"{f.title}: {f.message}" if f.title else f.message, "bad",
+            _("step: {stage} · whose side: {who}", lang, stage=stage_label(f.stage, lang),
+              who=responsible_label(f.responsible, lang)),
+        ))
+    for f in diagnosis.noise:
+        text = f"{f.title}: {f.message}" if f.title else f.message
+        # The diagnosis usually says "could be noise" itself; say it only where it does not.
+        out.append(Line(text, "neutral", "" if noise_note(lang) in text else noise_note(lang)))
+    return out
+
+
+def findings_section(findings: Sequence[Line], lang: str, intro: str = "") -> Section | None:
     """The diagnosis: where the chain from spend to money breaks, one plain sentence each."""
-    if not findings:
+    if not findings and not intro:
         return None
-    return Section("findings", _("Diagnosis: where the chain breaks", lang), [Lines("findings", list(findings), "findings")])
+    return Section(
+        "findings", _("Diagnosis: where the chain breaks", lang), [Lines("findings", list(findings), "findings")],
+        intro=intro,
+    )
+
+
+def _diagnosis_intro(diagnosis: Diagnosis, lang: str) -> str:
+    text = _("Compared with {vs}: {significant} finding(s) stand out from noise, {noise} more could be noise.", lang,
+             vs=diagnosis.vs.label, significant=len(diagnosis.significant), noise=len(diagnosis.noise))
+    if not diagnosis.findings:
+        text += " " + _("Nothing stands out: every change is within noise.", lang)
+    return text
+
+
+def scorecard_card(card: Scorecard, lang: str) -> Card:
+    """A scored KPI contract as a card: plan vs fact per KPI, the score, what it pays and for what.
+
+    The subtitle says what the contract pays for — the weight on each tier — because a contract that puts
+    its weight on activity can pay in full while revenue falls; the verdict is ``bad`` exactly then (a bonus
+    paid with half or more of the weight on activity).
+    """
+    c = card.contract
+    cols = [
+        Column.text("kpi", _("KPI", lang)), Column.text("tier", _("Kind", lang)),
+        Column("target", _("Target", lang), "row"), Column("fact", _("Fact", lang), "row"),
+        Column("attainment", _("Attainment", lang), "percent",
+               explain=_("Fact against target after the floor and the cap: what the score counts.", lang)),
+        Column("weight", _("Weight", lang), "percent"), Column("contribution", _("Contribution", lang), "percent"),
+    ]
+    # The uncapped attainment is in each KPI's note below the table ("fact / target = 199.8 %, capped at 100 %").
+    rows = [{
+        "kpi": r.label[lang], "tier": tier_label(r.tier, lang), "unit": r.unit, "target": r.target, "fact": r.fact,
+        "attainment": r.attainment, "weight": r.weight, "contribution": r.contribution,
+    } for r in card.rows]
+    total = {"weight": sum(r.weight for r in card.rows), "contribution": card.score}
+    table = Table(f"kpi_{len(c.name)}_{abs(hash(c.name)) % 10_000}", c.name, cols, rows, total=total,
+                  note=_("Score = Σ weight × attainment; attainment counts 0 below the floor and at most the cap.", lang),
+                  sheet=c.name)
+    weights: dict[str, float] = {}
+    for r in card.rows:
+        weights[r.tier] = weights.get(r.tier, 0.0) + r.weight
+    pays_for = ", ".join(f"{tier_label(t, lang)} {fmt_percent(w, lang, 0)}"
+                         for t, w in sorted(weights.items(), key=lambda kv: -kv[1]))
+    money = lambda v: fmt_value(v, "money", lang, card.currency)  # noqa: E731
+    if card.bonus is None:
+        verdict_text = _("Score {score}", lang, score=fmt_percent(card.score, lang, 0))
+    else:
+        verdict_text = _("Score {score}: bonus {bonus} of {base}", lang, score=fmt_percent(card.score, lang, 0),
+                         bonus=money(card.bonus), base=money(card.bonus_base))
+    pays_activity = weights.get(Tier.ACTIVITY.value, 0.0) >= 0.5 and bool(card.bonus)
+    notes = [Line(r.explain(lang)) for r in card.rows]
+    if card.gate is not None:
+        notes.append(Line(card.gate.explanation[lang], "neutral" if card.gate.passed else "warning"))
+    notes += [Line(w.text[lang], "warning") for w in card.warnings]
+    summary = {"contract": c.name, **{t.value: weights.get(t.value, 0.0) for t in Tier}, "score": card.score,
+               "bonus": card.bonus}
+    return Card(
+        c.name, table, _("Pays for: {tiers}", lang, tiers=pays_for),
+        Line(verdict_text, "bad" if pays_activity else "neutral",
+             card.bonus_explanation[lang] if card.bonus_explanation else ""),
+        notes, summary,
+    )
 
 
 def scorecards_section(cards: Sequence[Card], lang: str) -> Section | None:
     """KPI contracts scored on the period, side by side (an activity contract next to an outcome one)."""
     if not cards:
         return None
+    blocks: list[Block] = []
+    summaries = [c.summary for c in cards if c.summary]
+    if summaries:
+        labels = _page_labels(lang)
+        cols = [Column.text("contract", _("Contract", lang))] + [
+            Column(t.value, _("Weight on {tier}", lang, tier=labels[t.value]), "percent", t.value)
+            for t in (Tier.ACTIVITY, Tier.INTERMEDIATE, Tier.OUTCOME)
+        ] + [Column("score", _("Score", lang), "percent"), Column("bonus", _("Bonus", lang), "money")]
+        blocks.append(Table("contracts", _("Contracts compared", lang), cols, summaries, sheet=_("Contracts", lang)))
+    blocks.append(Cards("scorecards", list(cards)))
     return Section(
-        "scorecards", _("KPI contracts: what each would pay for", lang), [Cards("scorecards", list(cards))],
+        "scorecards", _("KPI contracts: what each would pay for", lang), blocks,
         intro=_("The same month scored by different KPI contracts.", lang),
     )
 
@@ -480,6 +587,8 @@ def build_report(
     settle_days: int | None = None,
     title: str | None = None,
     trend_months: int = TREND_MONTHS,
+    diagnosis: bool = True,
+    contracts: Sequence[Contract] = (),
     findings: Sequence[Line] | None = None,
     scorecards: Sequence[Card] | None = None,
     generated_at: dt.datetime | None = None,
@@ -494,8 +603,10 @@ def build_report(
     lang : ``en`` or ``ru``
     view : ``calendar`` or ``cohort`` (see :func:`kassa.metrics.compute.compute`)
     trend_months : how many months up to the period the money-vs-activity chart covers
-    findings, scorecards : optional sections from the diagnosis and KPI layers (see :func:`findings_section`,
-        :func:`scorecards_section`)
+    diagnosis : run :func:`kassa.diagnose.run` against the previous period and show its findings
+    contracts : KPI contracts to score on the period (:func:`kassa.kpi.score`), shown side by side
+    findings, scorecards : ready-made lines and cards instead of (``findings``) or besides (``scorecards``)
+        the ones computed here
     generated_at : the timestamp printed in the footer (tests fix it)
 
     Returns
@@ -538,8 +649,13 @@ def build_report(
         (_("Warehouse", lang), wh.path.name),
         (_("Latest data", lang), _latest_data(wh, lang)),
     ]
+    intro = ""
+    diag_warnings: list[str] = []
+    if findings is None and diagnosis:
+        diag = run_diagnosis(wh, p, lang=lang)
+        findings, intro, diag_warnings = finding_lines(diag, lang), _diagnosis_intro(diag, lang), diag.warnings
     sections = [
-        headline_section(by_channel, previous, p.previous(), lang, currency, findings or ()),
+        headline_section(by_channel, previous, prev, lang, currency, findings or ()),
         funnel_section(by_channel, lang, currency),
         spend_vs_revenue_section(by_channel, lang, currency),
         money_vs_activity_section(monthly, window, lang, currency, per_channel if len(top) > 1 else None),
@@ -550,12 +666,13 @@ def build_report(
         lang=lang, currency=currency, period=p, view=view, facts=facts, sections=sections,
         generated_at=generated_at or dt.datetime.now().replace(microsecond=0),
         warnings=list(dict.fromkeys(
-            by_channel.warnings + by_channel_month.warnings + (prev_table.warnings if prev_table else [])
+            by_channel.warnings + by_channel_month.warnings + (prev_table.warnings if prev_table else []) + diag_warnings
         )),
         labels=_page_labels(lang),
     )
-    data.add(findings_section(findings or [], lang), before="funnel")
-    data.add(scorecards_section(scorecards or [], lang), before="activity")
+    data.add(findings_section(findings or [], lang, intro), before="funnel")
+    cards = list(scorecards or []) + [scorecard_card(score_contract(wh, c, p), lang) for c in contracts]
+    data.add(scorecards_section(cards, lang), before="activity")
     shown = [c.key for t in data.tables() for c in t.columns if c.key in CATALOG]
     data.add(definitions_section(shown, lang))
     return data

@@ -32,6 +32,7 @@ def number_formats(lang: str, currency: str) -> dict[str, str]:
         "money_cents": money.replace("#,##0", "#,##0.00"),
         "count": "#,##0",
         "percent": "0.0%",
+        "percent_small": "0.00%",
         "ratio": "0.00",
     }
 
@@ -70,10 +71,12 @@ class _Writer:
                 self.nums[(unit, total)] = wb.add_format(props)
         self.total_text = wb.add_format({"bold": True, "top": 1})
 
-    def number_format(self, column: Column, value: Any, total: bool) -> Format:
-        unit: str = column.unit
-        if unit == "money" and isinstance(value, int | float) and abs(value) < 100 and not float(value).is_integer():
+    def number_format(self, unit: str, value: Any, total: bool) -> Format:
+        small = isinstance(value, int | float) and not float(value).is_integer()
+        if unit == "money" and small and abs(value) < 100:
             unit = "money_cents"  # as the page shows it: CPC of 12.50, not 13
+        elif unit == "percent" and small and 0 < abs(value) < 0.01:
+            unit = "percent_small"  # CTR 0.55 %, not 0.6 %
         return self.nums[(unit, total)]
 
     def summary(self) -> None:
@@ -104,7 +107,7 @@ class _Writer:
                 ws.write(row, 1, w, self.muted)
         ws.write(row + 2, 0, d.labels["generated"].format(date=f"{d.generated_at:%Y-%m-%d %H:%M}"), self.muted)
 
-    def table(self, t: Table, title: str | None = None) -> None:
+    def table(self, t: Table, notes: list[str] | None = None) -> None:
         ws: Worksheet = self.wb.add_worksheet(sheet_name(t.sheet or t.title, self.taken))
         for j, c in enumerate(t.columns):
             fmt = self.header_activity if c.tier == "activity" else self.header
@@ -122,19 +125,20 @@ class _Writer:
             self._row(ws, last, t.columns, {**t.total, t.columns[0].key: self.data.labels["total"]}, total=True)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(len(t.rows), 1), len(t.columns) - 1)
-        notes = [x for x in (title, t.note) if x]
-        for k, note in enumerate(notes):
+        below = [x for x in (t.note, *(notes or [])) if x]
+        for k, note in enumerate(below):
             ws.write(last + 2 + k, 0, note, self.muted)
 
     def _row(self, ws: Worksheet, i: int, columns: list[Column], r: dict[str, Any], *, total: bool) -> None:
         for j, c in enumerate(columns):
             v = r.get(c.key)
-            if c.unit == "text":
+            unit = c.unit_in(r)
+            if unit == "text":
                 ws.write_string(i, j, "" if v is None else str(v), self.total_text if total else self.text)
             elif v is None or (isinstance(v, float) and v != v):
-                ws.write_blank(i, j, None, self.number_format(c, v, total))  # "no value" stays empty, never 0
+                ws.write_blank(i, j, None, self.number_format(unit, v, total))  # "no value" stays empty, never 0
             else:
-                ws.write_number(i, j, float(v), self.number_format(c, v, total))
+                ws.write_number(i, j, float(v), self.number_format(unit, v, total))
 
 
 def render_xlsx(data: ReportData, path: str | Path) -> Path:
@@ -150,7 +154,8 @@ def render_xlsx(data: ReportData, path: str | Path) -> Path:
                     w.table(block)
                 elif isinstance(block, Cards):
                     for card in block.cards:
-                        w.table(card.table, " — ".join(x for x in (card.title, card.verdict.text if card.verdict else "") if x))
+                        w.table(card.table, [card.subtitle, card.verdict.text if card.verdict else "",
+                                             card.verdict.detail if card.verdict else "", *[n.text for n in card.notes]])
     finally:
         wb.close()
     return out
