@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from kassa.errors import ImportFailed, RowError, WarehouseError
 from kassa.schema import KINDS, ColumnType, Kind
@@ -371,9 +373,10 @@ class Warehouse:
         return FileReport(str(path), fmt, kind.name, res.rows_read, new.num_rows, replaced, res.errors, batch_id)
 
     def _load_stream(self, path: Path, sha: str, fmt: str, res: ReadResult, kind: Kind, batch_id: int) -> FileReport:
-        """Load a result read in batches (large files) with memory bounded by one batch.
+        """Load a result read in batches (large files) with bounded memory.
 
-        Each batch is inserted as it is read, tagged with the new batch id; then the rows it supersedes
+        The batches are spooled to a temporary Parquet file as they are read, then inserted in one
+        statement, tagged with the new batch id; then the rows it supersedes
         are archived and deleted exactly as for a whole table, with the batch's own rows (in the table
         already) standing in for ``__kassa_new``. The reader's refused rows and ``rows_read`` are
         complete once it is exhausted, which is before the batch is recorded.
@@ -382,15 +385,25 @@ class Warehouse:
         names = [n for n in table_schema(kind).names if n != "batch_id"]
         cols = ", ".join(f'"{n}"' for n in names)
         loaded = 0
-        for chunk in res.rows:
-            if not chunk.num_rows:
-                continue
-            self._db.register("__kassa_chunk", pa.Table.from_batches([chunk]))
+        # Spooled to a Parquet file, then one INSERT: DuckDB holds a transaction's appends in memory
+        # (1.4 GB for 3M visits appended batch by batch) but streams a single INSERT from Parquet
+        # (0.7 GB, and 5× faster), so memory stays bounded while the import stays one transaction.
+        with tempfile.TemporaryDirectory(prefix="kassa-import-") as tmp:
+            spool = Path(tmp) / "rows.parquet"
+            writer: pq.ParquetWriter | None = None
             try:
-                self._db.execute(f"INSERT INTO {kind.name} ({cols}, batch_id) SELECT {cols}, {batch_id} FROM __kassa_chunk")
+                for chunk in res.rows:
+                    if writer is None:
+                        writer = pq.ParquetWriter(spool, chunk.schema)
+                    writer.write_batch(chunk)
+                    loaded += chunk.num_rows
             finally:
-                self._db.unregister("__kassa_chunk")
-            loaded += chunk.num_rows
+                if writer is not None:
+                    writer.close()
+            if loaded:
+                self._db.execute(
+                    f"INSERT INTO {kind.name} ({cols}, batch_id) SELECT {cols}, {batch_id} FROM read_parquet(?)", [str(spool)]
+                )
         replaced = 0
         period: tuple[Any, Any] = (None, None)
         if loaded:
