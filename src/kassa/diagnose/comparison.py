@@ -331,7 +331,8 @@ def _deal_stats(wh: Any, period: Period, vs: Period, st: Settings) -> pl.DataFra
     agg = grouped.group_by(["side", "channel", "campaign", "manager"]).aggregate(
         n=grouped.amount.count(), total=grouped.amount.sum(), sumsq=(grouped.amount * grouped.amount).sum()
     )
-    return agg.to_polars()
+    frame: pl.DataFrame = agg.to_polars()
+    return frame
 
 
 def _response_stats(wh: Any, period: Period, vs: Period) -> pl.DataFrame:
@@ -347,9 +348,11 @@ def _response_stats(wh: Any, period: Period, vs: Period) -> pl.DataFrame:
         fast=(answered & (hours <= FAST_RESPONSE_HOURS)).cast("int64"),
         hours=ibis.ifelse(answered, hours, 0.0),
     )
-    return t.group_by(["side", "manager"]).aggregate(
+    agg = t.group_by(["side", "manager"]).aggregate(
         leads=ibis._.count(), answered=t.answered.sum(), fast=t.fast.sum(), hours=t.hours.sum()
-    ).to_polars()
+    )
+    frame: pl.DataFrame = agg.to_polars()
+    return frame
 
 
 def _sum_rows(frame: pl.DataFrame, cols: Iterable[str]) -> dict[str, float]:

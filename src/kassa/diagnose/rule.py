@@ -16,8 +16,9 @@ test in ``tests/diagnose`` and its line in ``docs/diagnose.md``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 from kassa.diagnose.comparison import COMPANY_NODE, Comparison, Node, Tree
@@ -98,11 +99,14 @@ class Rule:
     def localise(self, cands: list[Candidate], cmp: Comparison) -> list[Candidate]:
         out: list[Candidate] = []
         for group in sorted({c.group for c in cands}):
-            out += localise([c for c in cands if c.group == group], cmp, self.tree, lambda n, g=group: self.weight(g, n, cmp))
+            out += localise([c for c in cands if c.group == group], cmp, self.tree, partial(self._weight_in, group, cmp))
         return out
 
+    def _weight_in(self, group: str, cmp: Comparison, node: Node) -> float:
+        return self.weight(group, node, cmp)
 
-def localise(cands: list[Candidate], cmp: Comparison, tree: Tree, weight: Any) -> list[Candidate]:
+
+def localise(cands: list[Candidate], cmp: Comparison, tree: Tree, weight: Callable[[Node], float]) -> list[Candidate]:
     """Report each problem once, at the level where it lives (see the module docstring)."""
     at = {c.node: c for c in cands}
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from kassa.diagnose.comparison import Comparison, Node
 from kassa.diagnose.findings import Evidence
 from kassa.diagnose.funnel import DROP, STAGE, STAGES, Stage, relative_change
 from kassa.diagnose.rule import Candidate, Component, Rule, localise, rule
-from kassa.diagnose.significance import ALPHA
+from kassa.diagnose.significance import ALPHA, TestResult
 from kassa.diagnose.text import change, from_to, noise_note, responsible_label, where
 from kassa.i18n import Translator, fmt_percent
 from kassa.link.stitch import NOT_SET
@@ -70,7 +72,7 @@ class FunnelBreak(Rule):
         return out
 
     @staticmethod
-    def _test(cmp: Comparison, node: Node, stage: Stage):  # type: ignore[no-untyped-def]
+    def _test(cmp: Comparison, node: Node, stage: Stage) -> tuple[Hashable, TestResult]:
         if stage.name == "average_check":
             return cmp.check_test(node)
         return cmp.rate_test(node, stage.numerator, stage.denominator)
