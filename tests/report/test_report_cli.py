@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -56,11 +57,12 @@ def test_report_format_follows_the_extension(db: Path, tmp_path: Path) -> None:
 
 def test_report_without_out_names_the_file_after_the_period(db: Path, tmp_path: Path) -> None:
     res = subprocess.run(
-        [*KASSA, "report", "--db", str(db), "--period", "2026-10", "--format", "xlsx"],
+        [*KASSA, "report", "--db", str(db), "--period", "2026-10", "--format", "json", "--no-diagnosis"],
         capture_output=True, text=True, cwd=tmp_path, timeout=300, env={**os.environ, "COLUMNS": "200"},
     )
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "report-2026-10.xlsx").is_file()
+    data = json.loads((tmp_path / "report-2026-10.json").read_text(encoding="utf-8"))
+    assert [s["key"] for s in data["sections"]][:2] == ["headline", "funnel"]
 
 
 def test_bad_input_gets_a_message_not_a_traceback(db: Path, tmp_path: Path) -> None:
@@ -69,7 +71,7 @@ def test_bad_input_gets_a_message_not_a_traceback(db: Path, tmp_path: Path) -> N
     res = run("report", "--db", str(tmp_path / "none.duckdb"), "--period", "2026-10")
     assert res.returncode == 2 and "no warehouse at" in res.stderr and "Traceback" not in res.stderr
     res = run("report", "--db", str(db), "--period", "2026-10", "--format", "pdf")
-    assert res.returncode != 0 and "html, xlsx" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode != 0 and "use one of html, xlsx, json" in res.stderr and "Traceback" not in res.stderr
     res = run("report", "--db", str(db), "--period", "2026-10", "--contract", str(tmp_path / "nope.yaml"))
     assert res.returncode == 2 and "no such contract file" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "x.html").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -169,6 +170,8 @@ def test_trend_period_is_twelve_months_up_to_the_period() -> None:
     # A period longer than the window is shown whole.
     assert trend_period(Period.parse("2024-01..2026-10")).start == dt.date(2024, 1, 1)
     assert trend_period(Period.parse("2026-10-01..2026-10-15"), 3) == Period(dt.date(2026, 8, 1), dt.date(2026, 11, 1))
+    # A range of days ending on the last day of a month does not reach into the next month.
+    assert trend_period(Period.parse("2026-10-02..2026-10-31")) == Period(dt.date(2025, 11, 1), dt.date(2026, 11, 1))
 
 
 def test_index_series_by_hand() -> None:
@@ -190,3 +193,15 @@ def test_previous_period_outside_the_trend_window_is_queried(shop) -> None:
     first = data.section("headline").blocks[0]
     assert isinstance(first, Lines)
     assert "RUB\xa0270,000 (+42% vs 2026-09-02..2026-10-01)" in first.items[0].text
+
+
+def test_the_report_has_a_json_twin(reports: dict[str, ReportData]) -> None:
+    data = json.loads(json.dumps(reports["ru"].to_json(), allow_nan=False))  # no NaN: "no value" is null
+    assert data["period"] == "2026-10" and data["lang"] == "ru"
+    funnel = next(s for s in data["sections"] if s["key"] == "funnel")
+    table, chart = funnel["blocks"]
+    assert table["type"] == "table" and chart["type"] == "chart"
+    telegram = next(r for r in table["rows"] if r["channel"] == "telegram")
+    assert telegram["cost_per_sale"] is None and telegram["marketing_cost"] == 5000
+    assert table["total"]["revenue"] == 270000
+    assert chart["spec"] == reports["ru"].section("funnel").charts()[0].spec

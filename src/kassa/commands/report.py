@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +28,7 @@ from kassa.report.xlsx import render_xlsx
 
 _ = Translator("report")
 
-FORMATS = ("html", "xlsx")
+FORMATS = ("html", "xlsx", "json")
 
 
 def output_format(out: Path | None, fmt: str | None) -> str:
@@ -36,8 +37,8 @@ def output_format(out: Path | None, fmt: str | None) -> str:
         if fmt not in FORMATS:
             raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
         return fmt
-    if out is not None and out.suffix.lower() == ".xlsx":
-        return "xlsx"
+    if out is not None and out.suffix.lower() in (".xlsx", ".json"):
+        return out.suffix.lower()[1:]
     return "html"
 
 
@@ -47,8 +48,8 @@ def register(app: typer.Typer) -> None:
         period: PeriodOption,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        out: Annotated[Path | None, typer.Option("--out", help="Output file (default: report-PERIOD.html or .xlsx).")] = None,
-        fmt: Annotated[str | None, typer.Option("--format", help="html or xlsx (default: from --out's extension).")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Output file (default: report-PERIOD.html, .xlsx or .json).")] = None,
+        fmt: Annotated[str | None, typer.Option("--format", help="html, xlsx or json (default: from --out's extension).")] = None,
         lang: LangOption = "en",
         cohort: Annotated[bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")] = False,
         settle_days: Annotated[int | None, typer.Option("--settle-days", help="Cohort view: count outcomes within N days of the lead.")] = None,
@@ -63,7 +64,8 @@ def register(app: typer.Typer) -> None:
         """The month-end report: headline, diagnosis, funnel per channel, spend vs revenue, money vs activity,
         KPI scorecards, activity apart.
 
-        One HTML file that opens with no network (or --format xlsx: the same tables as sheets).
+        One HTML file that opens with no network (or --format xlsx: the same tables as sheets; --format json:
+        the same report as data).
 
         Example: kassa report --db shop.duckdb --period 2026-10 --out reports/2026-10.html --lang ru
         --contract pays_for_activity --contract pays_for_money
@@ -83,6 +85,8 @@ def register(app: typer.Typer) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             if kind == "xlsx":
                 render_xlsx(data, target)
+            elif kind == "json":
+                target.write_text(json.dumps(data.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
             else:
                 target.write_text(render_html(data, charts="svg" if charts == "svg" else "js"), encoding="utf-8")
         except OSError as exc:

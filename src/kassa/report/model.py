@@ -13,6 +13,7 @@ touching the renderers. :func:`findings_section` and :func:`scorecards_section` 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -185,12 +186,38 @@ class ReportData:
     def charts(self) -> list[Chart]:
         return [c for s in self.sections for c in s.charts()]
 
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data (the HTML page's twin): blocks tagged with their ``type``."""
+
+        def block(b: Block) -> dict[str, Any]:
+            kind = {Lines: "lines", Table: "table", Chart: "chart", Cards: "cards"}[type(b)]
+            return {"type": kind, **_jsonable(dataclasses.asdict(b))}
+
+        return {
+            "title": self.title, "lang": self.lang, "currency": self.currency, "period": self.period.label,
+            "view": self.view, "facts": [list(f) for f in self.facts], "generated_at": self.generated_at.isoformat(),
+            "warnings": self.warnings,
+            "sections": [{"key": s.key, "title": s.title, "intro": s.intro, "badge": s.badge,
+                          "blocks": [block(b) for b in s.blocks]} for s in self.sections],
+        }
+
     def add(self, section: Section | None, *, before: str | None = None) -> None:
         """Add a section (``None`` is ignored), before the section ``before`` if it exists."""
         if section is None:
             return
         keys = [s.key for s in self.sections]
         self.sections.insert(keys.index(before) if before in keys else len(self.sections), section)
+
+
+def _jsonable(v: Any) -> Any:
+    """NaN and infinity never leave kassa as numbers: they are "no value" (``null``)."""
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
 
 
 # -- building ------------------------------------------------------------------------------------------
@@ -221,7 +248,8 @@ def _latest_data(wh: Any, lang: str) -> str:
     """The last date present in each canonical table, so a half-loaded month is visible in the header."""
     # Literal calls, so the catalog test sees every word that needs a translation.
     words = {"spend": _("spend", lang), "activities": _("activities", lang), "visits": _("visits", lang),
-             "leads": _("leads", lang), "deals": _("deals", lang), "payments": _("payments", lang)}
+             "leads": _("leads", lang), "deals": _("deals", lang), "payments": _("payments", lang),
+             "fx_rates": _("exchange rates", lang)}
     parts = []
     for kind in KINDS.values():
         t = wh.table(kind.name)
@@ -243,8 +271,8 @@ def _view_words(view: View, settle_days: int | None, lang: str) -> str:
 
 def trend_period(period: Period, months: int = TREND_MONTHS) -> Period:
     """The months shown in the money-vs-activity chart: ``months`` up to the period's end (or the whole period)."""
-    end_month = add_months(period.end, -1) if period.is_whole_months else dt.date(period.end.year, period.end.month, 1)
-    end = add_months(end_month, 1)
+    last_day = period.end - dt.timedelta(days=1)  # the end is exclusive
+    end = add_months(dt.date(last_day.year, last_day.month, 1), 1)
     return Period(min(add_months(end, -months), dt.date(period.start.year, period.start.month, 1)), end)
 
 
@@ -317,7 +345,7 @@ def headline_lines(
         _("Revenue {revenue}{vs}, payments received {payments}, marketing cost {cost}, ROMI {romi}.", lang,
           revenue=money(cur.get("revenue")), vs=vs, payments=money(cur.get("payments")),
           cost=money(cur.get("marketing_cost")), romi=fmt_value(cur.get("romi"), "ratio", lang, currency)),
-        tone="neutral" if rev_change is None else ("good" if rev_change > 0 else "bad"),
+        tone="neutral" if not rev_change else ("good" if rev_change > 0 else "bad"),
     ))
     rows = current.frame.to_dicts()
     total_rev, total_cost = cur.get("revenue") or 0.0, cur.get("marketing_cost") or 0.0
