@@ -272,3 +272,17 @@ def test_an_empty_earlier_period_is_said(diagnosed):
     result = diagnosed(only_october)
     assert result.empty_periods == ["2026-09"]
     assert result.findings == []
+
+
+def test_an_empty_warehouse_has_nothing_to_say(make_warehouse):
+    result = run(make_warehouse(), OCT)
+    assert (result.findings, result.empty_periods, result.tests) == ([], ["2026-09", "2026-10"], 0)
+
+
+def test_day_ranges_are_compared_too(make_warehouse):
+    # The builder puts every event of a month on its days 1–20 (deals close 2 days after their lead, by the
+    # 12th), so the first twenty days of each month hold the whole story: the same single finding.
+    wh = make_warehouse(company(illusion_company()))
+    result = run(wh, "2026-10-01..2026-10-20", "2026-09-01..2026-09-20")
+    assert [(f.kind, f.value, f.significant) for f in result.findings] == [("activity_illusion", "ya_network", True)]
+    assert result.vs.label == "2026-09-01..2026-09-20"
