@@ -113,3 +113,22 @@ def test_exclude_direct_on_warehouse_journeys(golden):
     # D1's path loses its direct touch: last touch yandex for both sales
     assert r.as_dict("value") == pytest.approx({"direct": 0.0, "seo": 0.0, "telegram": 0.0, "vk_ads": 0.0,
                                                 "yandex_direct": 90000.0})
+
+
+@pytest.mark.parametrize("measure", ["leads", "sales", "revenue"])
+@pytest.mark.parametrize("by", ["channel", "campaign"])
+def test_journeys_compile_for_pyspark(golden, measure, by, monkeypatch):
+    # The journeys are plain Ibis (joins, group-bys, no ordered aggregation or window over every
+    # touch), so the same expression runs on Spark. pyspark is not installed here: its SQL compiler
+    # only needs its one option registered.
+    import ibis
+
+    from kassa.attribution.journeys import journey_touches, touch_rows
+    from kassa.period import Period
+
+    class SparkOptions(ibis.config.Config):
+        treat_nan_as_null: bool = False
+
+    monkeypatch.setattr(ibis.options, "pyspark", SparkOptions())
+    sql = ibis.to_sql(touch_rows(journey_touches(golden, Period.parse("2026-10"), measure), by), dialect="pyspark")
+    assert "`journey_id`" in sql and "UNION ALL" in sql

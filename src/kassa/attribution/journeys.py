@@ -203,6 +203,18 @@ def journey_touches(
     return rows.mutate(in_period=rows.converted | (rows.ts >= ibis.literal(start)))
 
 
+def touch_rows(touches: ir.Table, by: By = "channel") -> ir.Table:
+    """What the paths need from the touches, computed in the engine: ``journey_id, converted, token,
+    ts, days, value, in_period`` — the campaign leaves the engine only when it is part of the touch."""
+    x = touches
+    token = x.channel if by == "channel" else x.channel.concat(ibis.literal(CAMPAIGN_SEP), x.campaign)
+    seconds = x.conversion_ts.epoch_seconds() - x.ts.epoch_seconds()
+    return x.select(
+        journey_id=x.journey_id, converted=x.converted, token=token, ts=x.ts,
+        days=ibis.greatest(seconds, 0) / 86400.0, value=x.value, in_period=x.in_period,
+    )
+
+
 def paths_from_touches(
     touches: ir.Table | pl.DataFrame,
     *,
@@ -219,14 +231,7 @@ def paths_from_touches(
     credited names back into two columns.
     """
     if isinstance(touches, ir.Table):
-        # Only what the paths need leaves the engine: the campaign only when it is part of the touch.
-        x = touches
-        token = x.channel if by == "channel" else x.channel.concat(ibis.literal(CAMPAIGN_SEP), x.campaign)
-        seconds = x.conversion_ts.epoch_seconds() - x.ts.epoch_seconds()
-        t = x.select(
-            journey_id=x.journey_id, converted=x.converted, token=token, ts=x.ts,
-            days=ibis.greatest(seconds, 0) / 86400.0, value=x.value, in_period=x.in_period,
-        ).to_polars()
+        t = touch_rows(touches, by).to_polars()
     else:
         name = pl.col("channel") if by == "channel" else pl.concat_str(pl.col("channel"), pl.lit(CAMPAIGN_SEP), pl.col("campaign"))
         seconds = (pl.col("conversion_ts") - pl.col("ts")).dt.total_seconds(fractional=True)
