@@ -65,9 +65,10 @@ def generate(path: Path, rows: int) -> None:
 
 
 def input_file(rows: int) -> Path:
+    """The cached input; generated in a child process so this one stays small (children start lean)."""
     path = OUT / f"metrica_visits_{rows}.tsv"
     if not path.exists():
-        generate(path, rows)
+        in_child("bench.bench_import", "--generate", str(rows), str(path))
     return path
 
 
@@ -122,7 +123,10 @@ def run(quick: bool = False) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+    if len(sys.argv) == 4 and sys.argv[1] == "--generate":
+        generate(Path(sys.argv[3]), int(sys.argv[2]))
+        print(json.dumps({"rows": int(sys.argv[2])}))
+    elif len(sys.argv) == 4 and sys.argv[1] == "--child":
         src = Path(sys.argv[3])
         step = {"kassa": child_kassa, "duckdb": child_duckdb}[sys.argv[2]]
         print(json.dumps(step(src, OUT / f"bench_{sys.argv[2]}.duckdb")))

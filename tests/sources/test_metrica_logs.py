@@ -97,3 +97,17 @@ def test_blank_lines_are_not_visits(tmp_path: Path) -> None:
     (res,) = MetricaLogs().read(p, ReadContext(settings=Settings(), salt="s"))
     assert res.rows.read_all().column("visit_id").to_pylist() == ["1001", "1002"]
     assert res.rows_read == 2 and res.errors == []
+
+
+def test_repeats_across_chunks_compare_ids_exactly(tmp_path: Path) -> None:
+    # "007" and "7" are different visits; a non-numeric id repeated in a later chunk is still caught
+    rows = [line(i) for i in range(6)]
+    rows[0] = rows[0].replace("1000\t", "007\t", 1)
+    rows[1] = rows[1].replace("1001\t", "7\t", 1)
+    rows[2] = rows[2].replace("1002\t", "abc\t", 1)
+    rows.append(rows[2])
+    p = write(tmp_path, "v.tsv", rows)
+    (res,) = MetricaLogs(chunk_bytes=120).read(p, ReadContext(settings=Settings(), salt="s"))
+    ids = res.rows.read_all().column("visit_id").to_pylist()
+    assert ids == ["007", "7", "abc", "1003", "1004", "1005"]
+    assert [(e.line, e.value) for e in res.errors] == [(8, "abc")] and "duplicate of line 4" in res.errors[0].reason

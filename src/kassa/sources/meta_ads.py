@@ -64,7 +64,7 @@ def _pages(doc: object) -> list[object] | None:
         return list(doc["data"])
     if isinstance(doc, list):
         if all(isinstance(p, dict) and isinstance(p.get("data"), list) for p in doc) and doc:
-            return [row for p in doc for row in p["data"]]  # type: ignore[index]
+            return [row for p in doc for row in p["data"]]
         return list(doc)
     return None
 

@@ -41,6 +41,7 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -285,32 +286,59 @@ class MetricaLogs:
 class _Seen:
     """The visit_ids of earlier batches, to refuse a visit the file repeats in a later chunk.
 
-    Metrica's visitID is a UInt64, kept as 8 bytes plus its line (16 bytes a visit, ~80 MB for five
-    million); an id whose text is not a plain decimal number is kept as text, so equality stays exact.
+    Metrica's visitID is a UInt64: kept as 8 bytes plus its line (16 bytes a visit, ~80 MB for five
+    million) in sorted runs that merge when two reach the same size (as in a log-structured merge
+    tree), so checking a batch costs a binary search per run and the whole file O(n log n) — not a
+    join against every id seen so far per batch. An id whose text is not a plain decimal number is
+    kept as text, so equality stays exact.
     """
 
     def __init__(self) -> None:
-        self.numbers = pl.DataFrame(schema={"__k": pl.UInt64(), "__first": pl.Int64()})
-        self.texts = pl.DataFrame(schema={"__k": pl.String(), "__first": pl.Int64()})
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their lines)
+        self.texts: dict[str, int] = {}
+
+    def _first_lines(self, keys: np.ndarray) -> np.ndarray:
+        """Line of each key's earlier occurrence, or 0."""
+        first = np.zeros(len(keys), dtype=np.int64)
+        for run_keys, run_lines in self.runs:
+            idx = np.searchsorted(run_keys, keys)
+            inside = idx < len(run_keys)
+            hit = np.zeros(len(keys), dtype=bool)
+            hit[inside] = run_keys[idx[inside]] == keys[inside]
+            first[hit] = run_lines[idx[hit]]
+        return first
+
+    def _add(self, keys: np.ndarray, lines: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.runs.append((keys[order], lines[order]))
+        while len(self.runs) > 1 and len(self.runs[-1][0]) >= len(self.runs[-2][0]):
+            (k2, l2), (k1, l1) = self.runs.pop(), self.runs.pop()
+            k, ln = np.concatenate([k1, k2]), np.concatenate([l1, l2])
+            order = np.argsort(k, kind="stable")
+            self.runs.append((k[order], ln[order]))
 
     def new_only(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """``frame`` without ids seen before, and the repeats (``__line``, ``visit_id``, ``__first``)."""
+        """``frame`` without ids seen before, and the repeats (``__line``, ``visit_id``, ``__first``).
+
+        ``frame`` has no repeated id within itself (``validate`` refused those already).
+        """
         num = pl.col("visit_id").cast(pl.UInt64, strict=False)
-        is_num = num.is_not_null() & (num.cast(pl.String) == pl.col("visit_id"))
-        keyed = frame.with_columns(pl.when(is_num).then(num).alias("__kn"), pl.when(~is_num).then(pl.col("visit_id")).alias("__ks"))
-        repeats = pl.concat(
-            [
-                keyed.join(self.numbers, left_on="__kn", right_on="__k", how="inner").select(LINE, "visit_id", "__first"),
-                keyed.join(self.texts, left_on="__ks", right_on="__k", how="inner").select(LINE, "visit_id", "__first"),
-            ]
-        )
-        if repeats.height:
-            keyed = keyed.filter(~pl.col(LINE).is_in(repeats[LINE].implode()))
-        fresh_num = keyed.filter(pl.col("__kn").is_not_null()).select(pl.col("__kn").alias("__k"), pl.col(LINE).alias("__first"))
-        fresh_text = keyed.filter(pl.col("__ks").is_not_null()).select(pl.col("__ks").alias("__k"), pl.col(LINE).alias("__first"))
-        self.numbers = pl.concat([self.numbers, fresh_num]) if fresh_num.height else self.numbers
-        self.texts = pl.concat([self.texts, fresh_text]) if fresh_text.height else self.texts
-        return keyed.drop("__kn", "__ks"), repeats.sort(LINE)
+        is_num = (num.is_not_null() & (num.cast(pl.String) == pl.col("visit_id"))).fill_null(False)
+        flags = frame.select(is_num.alias("n"), num.alias("k"))
+        numeric = flags["n"].to_numpy()
+        keys = flags["k"].fill_null(0).to_numpy()
+        lines = frame[LINE].to_numpy()
+        first = np.zeros(frame.height, dtype=np.int64)
+        first[numeric] = self._first_lines(keys[numeric])
+        for i in np.flatnonzero(~numeric):
+            first[i] = self.texts.get(frame["visit_id"][int(i)], 0)
+        fresh = first == 0
+        self._add(keys[numeric & fresh], lines[numeric & fresh])
+        for i in np.flatnonzero(~numeric & fresh):
+            self.texts[frame["visit_id"][int(i)]] = int(lines[i])
+        marked = frame.with_columns(pl.Series("__first", first))
+        repeats = marked.filter(pl.col("__first") > 0).select(LINE, "visit_id", "__first")
+        return marked.filter(pl.col("__first") == 0).drop("__first"), repeats
 
 
 def _ragged(path: Path, width: int) -> ImportFailed:

@@ -29,6 +29,7 @@ statistics response); ``include_vat: false`` in the ``--mapping`` options overri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kassa.errors import ImportFailed
 from kassa.i18n import Translator
@@ -66,6 +67,12 @@ def _is_export_header(cells: list[str]) -> bool:
     return has_cost and has_campaign and marked and bool(names & {"показы", "shows", "impressions"})
 
 
+def _group(row: dict[str, Any], name: str) -> dict[str, Any]:
+    """A metric group of a statistics row (``base``, ``uniques``); empty when absent or malformed."""
+    group = row.get(name)
+    return group if isinstance(group, dict) else {}
+
+
 class VkAds:
     name = "vk_ads"
     title = "VK Ads statistics: API JSON (statistics/ad_plans/day), interface CSV/XLSX → spend"
@@ -97,8 +104,8 @@ class VkAds:
                 raise ImportFailed(_("{file}: items[{i}] is not a statistics item with \"rows\"", file=file, i=i))
             for row in item.get("rows", []):
                 row = row if isinstance(row, dict) else {}
-                base = row.get("base") if isinstance(row.get("base"), dict) else {}
-                uniques = row.get("uniques") if isinstance(row.get("uniques"), dict) else {}
+                base = _group(row, "base")
+                uniques = _group(row, "uniques")
                 records.append(
                     {
                         "date": json_text(row.get("date")),

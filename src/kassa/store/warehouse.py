@@ -394,16 +394,24 @@ class Warehouse:
             try:
                 for chunk in res.rows:
                     if writer is None:
-                        writer = pq.ParquetWriter(spool, chunk.schema)
+                        # Uncompressed, no dictionaries: half the CPU of the defaults; the spool lives
+                        # for one import and takes about the input file's size on disk.
+                        writer = pq.ParquetWriter(spool, chunk.schema, compression="none", use_dictionary=False)
                     writer.write_batch(chunk)
                     loaded += chunk.num_rows
             finally:
                 if writer is not None:
                     writer.close()
             if loaded:
-                self._db.execute(
-                    f"INSERT INTO {kind.name} ({cols}, batch_id) SELECT {cols}, {batch_id} FROM read_parquet(?)", [str(spool)]
-                )
+                # Tables are sets (every read orders explicitly); keeping the file's order costs DuckDB
+                # 40 % more CPU on this insert.
+                self._db.execute("SET preserve_insertion_order = false")
+                try:
+                    self._db.execute(
+                        f"INSERT INTO {kind.name} ({cols}, batch_id) SELECT {cols}, {batch_id} FROM read_parquet(?)", [str(spool)]
+                    )
+                finally:
+                    self._db.execute("RESET preserve_insertion_order")
         replaced = 0
         period: tuple[Any, Any] = (None, None)
         if loaded:
