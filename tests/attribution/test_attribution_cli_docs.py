@@ -13,6 +13,8 @@ from tests.conftest import write_files
 from tests.golden_data import FILES
 
 from kassa.attribution import MODELS
+from kassa.attribution.heuristic import STEPS_NOT_DAYS
+from kassa.attribution.paths import NO_NULL_COLUMN, NO_TIMES_FOR_LOOKBACK
 from kassa.i18n import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +99,18 @@ def test_every_model_is_documented_with_its_name():
         assert re.search(rf"^\| `{name}` \| {re.escape(cls.title)} \|", text, re.M), f"{name} missing from docs/attribution.md"
 
 
-def test_model_titles_have_russian():
+def test_model_titles_and_caveats_have_russian():
     ru = catalog("attribution", "ru")
     for cls in MODELS.values():
         assert cls.title in ru and cls.short in ru, cls.name
+    for note in (NO_TIMES_FOR_LOOKBACK, NO_NULL_COLUMN, STEPS_NOT_DAYS):
+        assert note in ru and re.search("[а-я]", ru[note]), note
+
+
+def test_caveats_are_shown_in_russian(tmp_path):
+    f = tmp_path / "paths.csv"
+    f.write_text(PATHS, encoding="utf-8")
+    res = run("--paths", str(f), "--model", "time_decay", "--lookback", "30", "--lang", "ru")
+    assert res.returncode == 0, res.stderr
+    out = " ".join(res.stdout.split())
+    assert "считается в шагах, а не в днях" in out and "окно ретроспективы 30 дн. не применено" in out

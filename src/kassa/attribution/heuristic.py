@@ -24,7 +24,9 @@ from typing import Any, ClassVar
 import polars as pl
 
 from kassa.attribution.base import Attribution, AttributionModel, BadModelParameter, register
-from kassa.attribution.paths import PathTable
+from kassa.attribution.paths import Note, PathTable
+
+STEPS_NOT_DAYS = "time_decay: the paths have no touch times; the half-life of {half_life} counts steps, not days"
 
 
 def touches(paths: PathTable) -> pl.DataFrame:
@@ -147,7 +149,7 @@ class TimeDecay(TouchWeightModel):
     def notes(self, paths: PathTable) -> list[str]:
         if paths.has_times:
             return []
-        return [f"time_decay: the paths have no touch times; the half-life of {self.half_life_days:g} counts steps, not days"]
+        return [Note(STEPS_NOT_DAYS, half_life=f"{self.half_life_days:g}")]
 
 
 @register

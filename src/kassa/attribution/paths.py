@@ -42,6 +42,23 @@ FILE_COLUMNS = {
 }
 
 
+class Note(str):
+    """A caveat for people: reads as its English text (JSON, logs, tests), and keeps its message id and
+    parameters so the CLI can show it in Russian (``locale/ru/LC_MESSAGES/attribution.po``)."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, **params: Any) -> Note:
+        note = super().__new__(cls, msgid.format(**params))
+        note.msgid, note.params = msgid, params
+        return note
+
+
+NO_TIMES_FOR_LOOKBACK = "{source}: no per-touch times, so the lookback window of {days} days was not applied"
+NO_NULL_COLUMN = "{file}: no 'total_null' column: every journey in the file is taken as converting"
+
+
 class BadPathFile(KassaError):
     """A path file or path table with a value kassa cannot use; the message names file, line and column."""
 
@@ -177,9 +194,7 @@ class PathTable:
         table = self
         if lookback_days is not None:
             if not table.has_times:
-                table = table.with_warning(
-                    f"{self.source}: no per-touch times, so the lookback window of {lookback_days:g} days was not applied"
-                )
+                table = table.with_warning(Note(NO_TIMES_FOR_LOOKBACK, source=self.source, days=f"{lookback_days:g}"))
             else:
                 table = table._filter_touches(pl.col("days_before") <= lookback_days, keep_empty_as=UNKNOWN)
         if exclude_direct:
@@ -263,7 +278,7 @@ def read_path_file(
                 "converting and Markov removal effects are wrong; add the column, or pass --allow-missing-nulls "
                 "to accept a file of converting paths only"
             )
-        warnings.append(f"{p.name}: no 'total_null' column: every journey in the file is taken as converting")
+        warnings.append(Note(NO_NULL_COLUMN, file=p.name))
     numbers: list[str] = [c for c in ("total_conversions", "total_conversion_value", "total_null") if c in lower]
     typed = _read_typed(p, delimiter, lower, numbers)
     has_value = "total_conversion_value" in lower

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kassa.attribution import MODELS, Attribution, PathTable, attribute, parse_model_list, read_path_file
 from kassa.attribution.journeys import CAMPAIGN_SEP, MEASURES, warehouse_paths
+from kassa.attribution.paths import Note
 from kassa.cli_common import (
     DEFAULT_DB,
     ConfigOption,
@@ -199,4 +201,5 @@ def register(app: typer.Typer) -> None:
             for t in _markov_tables(results["markov"], lang):
                 console.print(t)
         for w in warnings:
-            console.print(f"[yellow]{_('warning', lang)}:[/] {w}", highlight=False)
+            text = _(w.msgid, lang, **w.params) if isinstance(w, Note) else w
+            console.print(f"[yellow]{_('warning', lang)}:[/] {escape(text)}", highlight=False)
