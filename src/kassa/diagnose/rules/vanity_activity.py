@@ -17,7 +17,7 @@ from kassa.diagnose.outcomes import (
 )
 from kassa.diagnose.rule import Candidate, Rule, rule
 from kassa.diagnose.significance import ALPHA
-from kassa.diagnose.text import noise_note, where
+from kassa.diagnose.text import noise_note, responsible_label, stage_label, where
 from kassa.i18n import Translator
 from kassa.link.stitch import NOT_SET
 
@@ -83,12 +83,17 @@ class VanityActivity(Rule):
         return settled
 
     def describe(self, cand: Candidate, cmp: Comparison, lang: str) -> tuple[str, list[Evidence]]:
-        text = _(
-            "{where}: {activity} — {results}: more activity, no more money.", lang,
-            where=where(cand.node, lang),
-            activity=activity_phrase(cmp, cand.node, cand.info["activity"], lang),
-            results=results_phrase(cmp, cand.node, lang),
-        )
+        params = {
+            "where": where(cand.node, lang),
+            "activity": activity_phrase(cmp, cand.node, cand.info["activity"], lang),
+            "results": results_phrase(cmp, cand.node, lang),
+            "stage": stage_label(cand.stage, lang),
+            "who": responsible_label(cand.responsible, lang),
+        }
+        if cand.stage == ACTIVITY_STAGE:
+            text = _("{where}: {activity} — {results}: more activity, no more money.", lang, **params)
+        else:
+            text = _("{where}: {activity} — {results}: more activity, no more money; it breaks at {stage} ({who}).", lang, **params)
         if not cand.significant:
             text = f"{text} {noise_note(lang)}"
         return text, activity_evidence(cmp, cand, cand.info["activity"], lang)
