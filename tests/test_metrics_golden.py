@@ -38,12 +38,16 @@ EXPECTED_OCT = {
         "qualified_leads": 2, "cost_per_qualified_lead": 6000, "lead_to_qualified": 1.0, "qualified_to_sale": 1.0,
         "sales": 2, "cost_per_sale": 6000, "revenue": 90000, "average_check": 45000, "payments": 70000,
         "gross_profit": 20000, "romi": 6.5, "roas": 7.5, "drr": 12000 / 90000,
+        # Bank-confirmed: D1 paid in full by P1 (50 000), D4 only 20 000 of 40 000 by P2 -> paid 70 000,
+        # unpaid 20 000; ROMI on paid (70 000 - 12 000)/12 000; both leads have a source.
+        "paid_revenue": 70000, "unpaid_won": 20000, "romi_paid": 58000 / 12000, "unknown_source_share": 0.0,
     },
     "vk_ads": {
         "cost": 3000, "marketing_cost": 3000, "impressions": 5000, "reach": 2500, "clicks": 50, "ctr": 0.01, "cpc": 60,
         "cpm": 600, "visits": 1, "leads": 1, "cpl": 3000, "qualified_leads": 1, "lead_to_qualified": 1.0, "sales": 0,
         "qualified_to_sale": 0.0, "cost_per_sale": None, "revenue": 0, "average_check": None, "gross_profit": None,
         "romi": -1.0, "roas": 0.0, "drr": None, "payments": 0,
+        "paid_revenue": 0, "unpaid_won": 0, "romi_paid": -1.0, "unknown_source_share": 0.0,
     },
     "telegram": {
         "cost": 0, "activity_cost": 5000, "marketing_cost": 5000, "posts": 10, "impressions": 0, "ctr": None,
@@ -53,13 +57,17 @@ EXPECTED_OCT = {
     "direct": {"visits": 2, "leads": 1, "cpl": 0.0, "qualified_leads": 0, "cost_per_qualified_lead": None,
                "lead_to_qualified": 0.0, "romi": None, "roas": None, "marketing_cost": 0},
     "seo": {"visits": 1, "leads": 0, "visit_to_lead": 0.0, "cpl": None},
-    "unknown": {"visits": 0, "leads": 1, "visit_to_lead": None, "payments": 7000, "sales": 0},
+    # P4 names no deal and fits no won deal's amount: a payment, but not paid revenue of any channel.
+    "unknown": {"visits": 0, "leads": 1, "visit_to_lead": None, "payments": 7000, "sales": 0,
+                "paid_revenue": 0, "romi_paid": None, "unknown_source_share": 1.0},
 }
 
 EXPECTED_TOTAL = {
     "cost": 15000, "activity_cost": 5000, "marketing_cost": 20000, "visits": 8, "leads": 6, "qualified_leads": 4,
     "sales": 2, "revenue": 90000, "payments": 77000, "romi": 3.5, "cpl": 20000 / 6, "cost_per_sale": 10000,
     "impressions": 8000, "clicks": 170, "posts": 10,
+    # paid 70 000 of revenue 90 000; ROMI on paid (70 000 - 20 000)/20 000; L6 is 1 of 6 leads.
+    "paid_revenue": 70000, "unpaid_won": 20000, "romi_paid": 2.5, "unknown_source_share": 1 / 6,
 }
 
 

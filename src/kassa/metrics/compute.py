@@ -14,6 +14,10 @@ leads,            leads          created in the period; qualified = status ``qua
 qualified_leads                  deal was opened for it (a deal proves the lead was real)
 sales, revenue,   deals          status ``won`` and ``closed_at`` in the period, credited to the
 gross_profit                     lead's channel and campaign
+paid_revenue,     deals +        the same deals: what the bank confirms for them (payments matched
+unpaid_won        payments       by kassa.link.payments, whenever paid) and what is still unpaid
+unknown_source_   leads          leads of the period whose channel is ``unknown``
+leads
 payments          payments       ``paid_at`` in the period
 ================  =============  ===========================================================
 
@@ -36,14 +40,10 @@ import ibis.expr.types as ir
 import polars as pl
 
 from kassa.errors import KassaError
-from kassa.link.stitch import (
-    NOT_SET,
-    campaign_source_medium,
-    deals_with_channel,
-    leads_with_channel,
-    payments_with_channel,
-    visits_with_channel,
-)
+from kassa.link.chain import Chain
+from kassa.link.channels import UNKNOWN
+from kassa.link.payments import deal_payments
+from kassa.link.stitch import NOT_SET, campaign_source_medium
 from kassa.metrics.catalog import CATALOG, Metric, evaluate, get_metric, visible_metrics, with_dependencies
 from kassa.period import Period
 from kassa.settings import Settings
@@ -55,6 +55,7 @@ DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
 BASE_MEASURES = (
     "cost", "impressions", "clicks", "reach", "activity_cost", "posts", "visits", "leads", "qualified_leads",
     "sales", "revenue", "gross_profit", "margin_missing", "payments",
+    "paid_revenue", "unpaid_won", "unknown_source_leads",
 )
 # Measures that keep "no value" when nothing reported them (a margin of 0 is not "no margin data").
 _NULLABLE = {"gross_profit", "reach"}
@@ -133,14 +134,16 @@ def _month(col: ir.Value) -> ir.StringValue:
 class _Sources:
     """The canonical tables with channel, campaign and source/medium attached (lazy Ibis expressions)."""
 
-    def __init__(self, wh: Any, settings: Settings) -> None:
+    def __init__(self, wh: Any, settings: Settings, chain: Chain | None = None) -> None:
         self.settings = settings
         self.spend = wh.table("spend")
         self.activities = wh.table("activities")
-        self.visits = visits_with_channel(wh.table("visits"), settings)
-        self.leads = leads_with_channel(wh.table("leads"), wh.table("visits"), settings, settings.lookback_days)
-        self.deals = deals_with_channel(wh.table("deals"), self.leads)
-        self.payments = payments_with_channel(wh.table("payments"), self.deals)
+        # One stitching for metrics, `kassa money` and journeys (docs/linking.md).
+        self.chain = chain or Chain(wh, settings)
+        self.visits = self.chain.visits
+        self.leads = self.chain.leads
+        self.deals = self.chain.deal_status
+        self.payments = self.chain.payments
         sm = campaign_source_medium(self.visits)
         s = self.spend
         j = s.left_join(sm, [s.channel == sm.sm_channel, s.campaign == sm.sm_campaign])
@@ -202,10 +205,14 @@ def base_measures(
     settle_days: int | None = None,
     where: dict[str, list[str]] | None = None,
     settings: Settings | None = None,
+    chain: Chain | None = None,
 ) -> tuple[ir.Table, list[str]]:
-    """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows."""
+    """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows.
+
+    ``chain`` is the stitching to read (default: a lazy :class:`kassa.link.chain.Chain`).
+    """
     st = settings or wh.settings
-    src = _Sources(wh, st)
+    src = _Sources(wh, st, chain)
     cur = st.currency
     warnings: list[str] = []
     parts: list[ir.Table] = []
@@ -229,9 +236,15 @@ def base_measures(
     has_deal = src.deals.select(hd_lead=src.deals.lead_id).distinct()
     leads = leads.left_join(has_deal, leads.lead_id == has_deal.hd_lead)
     qualified = (leads.status == "qualified") | leads.hd_lead.notnull()
-    parts.append(_part(leads, _keys(leads, by, leads.created_at), {"leads": ibis.literal(1), "qualified_leads": qualified.cast("int64")}))
+    parts.append(_part(leads, _keys(leads, by, leads.created_at), {
+        "leads": ibis.literal(1), "qualified_leads": qualified.cast("int64"),
+        "unknown_source_leads": (leads.channel == UNKNOWN).cast("int64"),
+    }))
 
-    deals = _apply_where(src.deals.filter(src.deals.status == "won"), where)
+    all_deals = src.deals
+    if view == "cohort" and settle_days is not None:
+        all_deals = deal_payments(src.chain.deals, src.payments, src.chain.rules.tolerance, paid_within_days=settle_days)
+    deals = _apply_where(all_deals.filter(all_deals.status == "won"), where)
     payments = _apply_where(src.payments, where)
     if view == "calendar":
         deals = deals.filter(_in_period(deals.closed_at, period, False))
@@ -244,11 +257,12 @@ def base_measures(
             deals = deals.filter(deals.closed_at <= deals.lead_created_at + ibis.interval(days=settle_days))
             payments = payments.filter(payments.paid_at <= payments.lead_created_at + ibis.interval(days=settle_days))
         deal_date = pay_date = "lead_created_at"
-    deals, no_rate = in_business_currency(deals, ["amount", "gross_profit"], deals.closed_at, fx, cur)
+    deals, no_rate = in_business_currency(deals, ["amount", "gross_profit", "paid", "outstanding"], deals.closed_at, fx, cur)
     foreign.append(no_rate.select(what=ibis.literal("won deal(s)")))
     parts.append(_part(deals, _keys(deals, by, deals[deal_date]), {
         "sales": ibis.literal(1), "revenue": deals.amount, "gross_profit": deals.gross_profit,
         "margin_missing": deals.gross_profit.isnull().cast("int64"),
+        "paid_revenue": deals.paid, "unpaid_won": deals.outstanding,
     }))
     payments, no_rate = in_business_currency(payments, ["amount"], payments.paid_at, fx, cur)
     foreign.append(no_rate.select(what=ibis.literal("payment(s)")))
@@ -327,16 +341,20 @@ def compute(
     if view not in ("calendar", "cohort"):
         raise KassaError(f"unknown view {view!r}; use calendar or cohort")
     names = [get_metric(m).name for m in metrics] if metrics else [m.name for m in visible_metrics()]
-    table, warnings = base_measures(wh, keys, p, view=view, settle_days=settle_days, where=where, settings=settings)
-    derived = derive(table, names)
-    frame = _counts_as_int(derived.select(*keys, *names).to_polars(), names)
-    if keys:
-        frame = frame.sort(keys)
-    total: dict[str, Any] = {}
-    if with_total:
-        tot_table, _ = base_measures(wh, [], p, view=view, settle_days=settle_days, where=where, settings=settings)
-        rows = _counts_as_int(derive(tot_table, names).select(*names).to_polars(), names).to_dicts()
-        total = rows[0] if rows else {}
+    # The stitching is computed once into temporary tables and read by both queries below: small
+    # queries instead of two that each re-derive every link.
+    with Chain(wh, settings or wh.settings, materialize=True) as chain:
+        opts: dict[str, Any] = {"view": view, "settle_days": settle_days, "where": where, "settings": settings, "chain": chain}
+        table, warnings = base_measures(wh, keys, p, **opts)
+        derived = derive(table, names)
+        frame = _counts_as_int(derived.select(*keys, *names).to_polars(), names)
+        if keys:
+            frame = frame.sort(keys)
+        total: dict[str, Any] = {}
+        if with_total:
+            tot_table, _ = base_measures(wh, [], p, **opts)
+            rows = _counts_as_int(derive(tot_table, names).select(*names).to_polars(), names).to_dicts()
+            total = rows[0] if rows else {}
     return MetricTable(
         frame=frame, metrics=[CATALOG[n] for n in names], by=keys, period=p, view=view, total=total, warnings=warnings
     )

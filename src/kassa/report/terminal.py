@@ -26,6 +26,8 @@ CONVERSION_AND_RETURN = (
     "roas", "drr",
 )
 ACTIVITY = ("cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts", "activity_cost")
+# What the bank statement confirms of the CRM's revenue, and how much of the lead flow has a known source.
+BANK = ("paid_revenue", "unpaid_won", "romi_paid", "unknown_source_share")
 
 _TIER_STYLE = {Tier.OUTCOME: "bold green", Tier.INTERMEDIATE: "cyan", Tier.ACTIVITY: "dim"}
 
@@ -63,20 +65,22 @@ def metric_table(
 
 
 def money_and_activity(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[Table]:
-    """The terminal summary: the money trail, conversion and return, then activity (labelled as such).
+    """The terminal summary: the money trail, conversion and return, what the bank confirms, then activity.
 
     Metrics of the table that fit none of the three groups are added to the money trail, so a
     ``--metrics`` selection is always shown whole.
     """
     cols = [n for n in table.frame.columns if n in CATALOG]
-    grouped = set(MONEY_TRAIL) | set(CONVERSION_AND_RETURN) | set(ACTIVITY)
+    grouped = set(MONEY_TRAIL) | set(CONVERSION_AND_RETURN) | set(BANK) | set(ACTIVITY)
     money = [n for n in MONEY_TRAIL if n in cols] + [n for n in cols if n not in grouped and CATALOG[n].tier != Tier.ACTIVITY]
     conversion = [n for n in CONVERSION_AND_RETURN if n in cols]
+    bank = [n for n in BANK if n in cols]
     activity = [n for n in ACTIVITY if n in cols] + [n for n in cols if n not in grouped and CATALOG[n].tier == Tier.ACTIVITY]
     p = table.period.label
     sections = [
         (money, _("Money trail — {period}", lang, period=p)),
         (conversion, _("Conversion and return — {period}", lang, period=p)),
+        (bank, _("Confirmed by the bank — {period}", lang, period=p)),
         (activity, _("Activity metrics (what was done, not what it earned) — {period}", lang, period=p)),
     ]
     return [metric_table(table, names, title=title, lang=lang, currency=currency) for names, title in sections if names]

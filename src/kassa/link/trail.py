@@ -1,0 +1,129 @@
+"""The whole chain for one lead, deal or payment: from the first click to the money, with how each link was made.
+
+``trail(chain, "P-17")`` finds the id among leads, deals and payments (in that order, or only the
+``kind`` asked for) and follows the links both ways: a payment → the deal(s) it paid → their leads →
+the visits before each lead; a deal → its lead and visits, and every payment matched to it; a lead →
+its visits, deals and their payments. Every row carries the method of its link (``link_method``,
+``match_method`` with ``match_confidence``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ibis
+
+from kassa.errors import KassaError
+from kassa.link.chain import Chain
+from kassa.link.journeys import journey_touches
+
+Kind = Literal["lead", "deal", "payment"]
+KINDS: tuple[Kind, ...] = ("lead", "deal", "payment")
+
+
+class NotFound(KassaError):
+    """No lead, deal or payment has the id asked for."""
+
+
+@dataclass
+class Trail:
+    """One item's chain, earliest first: touches → leads → deals → payments (plain rows)."""
+
+    kind: Kind
+    item_id: str
+    also_found_as: list[str]
+    touches: list[dict[str, Any]]
+    leads: list[dict[str, Any]]
+    deals: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    # Codes a front end words in its language: "lead_missing" (a deal whose lead is not loaded),
+    # "payment_unmatched" (a payment tied to no deal).
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.item_id,
+            "also_found_as": self.also_found_as,
+            "touches": self.touches,
+            "leads": self.leads,
+            "deals": self.deals,
+            "payments": self.payments,
+            "notes": self.notes,
+        }
+
+
+_LEAD_COLS = ("lead_id", "created_at", "status", "customer_id", "channel", "campaign", "link_method", "link_visit_id",
+              "link_visit_ts", "utm_source", "utm_medium", "utm_campaign", "click_id")
+_DEAL_COLS = ("deal_id", "lead_id", "status", "created_at", "closed_at", "amount", "currency", "invoice", "channel",
+              "campaign", "link_method", "purchase_number", "paid", "outstanding", "paid_state")
+_PAY_COLS = ("payment_id", "paid_at", "payment_amount", "amount", "currency", "deal_id", "match_method",
+             "match_confidence", "payer_inn", "purpose")
+_TOUCH_COLS = ("conversion_id", "touch_order", "touch_kind", "visit_id", "ts", "channel", "campaign")
+
+
+def _rows(t: Any, cols: tuple[str, ...], order: list[str]) -> list[dict[str, Any]]:
+    present = [c for c in cols if c in t.columns]
+    return t.select(*present).order_by(order).to_pyarrow().to_pylist()
+
+
+def find(chain: Chain, item_id: str) -> list[Kind]:
+    """The kinds of item that carry ``item_id`` (one small query)."""
+    hits = ibis.union(
+        chain.leads.filter(chain.leads.lead_id == item_id).select(kind=ibis.literal("lead")),
+        chain.deals.filter(chain.deals.deal_id == item_id).select(kind=ibis.literal("deal")),
+        chain.payments.filter(chain.payments.payment_id == item_id).select(kind=ibis.literal("payment")),
+        distinct=True,
+    ).to_pyarrow().column("kind").to_pylist()
+    return [k for k in KINDS if k in hits]
+
+
+def trail(chain: Chain, item_id: str, kind: Kind | None = None) -> Trail:
+    """Follow ``item_id`` through the chain (see the module docstring); :class:`NotFound` if unknown."""
+    found = find(chain, item_id)
+    if kind is not None:
+        if kind not in found:
+            raise NotFound(f"no {kind} with id {item_id!r}" + (f" (found as: {', '.join(found)})" if found else ""))
+        chosen: Kind = kind
+    elif not found:
+        raise NotFound(f"no lead, deal or payment with id {item_id!r}")
+    else:
+        chosen = found[0]
+    pays = chain.payments
+    deals = chain.deal_status
+    if chosen == "payment":
+        deal_ids = pays.filter(pays.payment_id == item_id).deal_id.to_pyarrow().to_pylist()
+        deal_ids = [d for d in deal_ids if d is not None]
+    elif chosen == "deal":
+        deal_ids = [item_id]
+    else:
+        deal_ids = deals.filter(deals.lead_id == item_id).deal_id.to_pyarrow().to_pylist()
+    deal_rows = _rows(deals.filter(deals.deal_id.isin(deal_ids)), _DEAL_COLS, ["closed_at", "deal_id"]) if deal_ids else []
+    lead_ids = [item_id] if chosen == "lead" else sorted({d["lead_id"] for d in deal_rows if d["lead_id"]})
+    lead_rows = _rows(chain.leads.filter(chain.leads.lead_id.isin(lead_ids)), _LEAD_COLS, ["created_at", "lead_id"]) if lead_ids else []
+    if chosen == "payment":
+        pay_filter = (pays.payment_id == item_id) | pays.deal_id.isin(deal_ids) if deal_ids else pays.payment_id == item_id
+    else:
+        pay_filter = pays.deal_id.isin(deal_ids) if deal_ids else ibis.literal(False)
+    pay_rows = _rows(pays.filter(pay_filter), _PAY_COLS, ["paid_at", "payment_id", "deal_id"])
+    known = [r["lead_id"] for r in lead_rows]
+    touches: list[dict[str, Any]] = []
+    if known:
+        t = journey_touches(chain, "lead")
+        touches = _rows(t.filter(t.conversion_id.isin(known)), _TOUCH_COLS, ["ts", "conversion_id", "touch_order"])
+    notes = []
+    if chosen in ("deal", "payment") and deal_rows and not lead_rows:
+        notes.append("lead_missing")
+    if chosen == "payment" and not deal_ids:
+        notes.append("payment_unmatched")
+    return Trail(
+        kind=chosen,
+        item_id=item_id,
+        also_found_as=[k for k in found if k != chosen],
+        touches=touches,
+        leads=lead_rows,
+        deals=deal_rows,
+        payments=pay_rows,
+        notes=notes,
+    )
