@@ -132,3 +132,10 @@ def test_journeys_compile_for_pyspark(golden, measure, by, monkeypatch):
     monkeypatch.setattr(ibis.options, "pyspark", SparkOptions())
     sql = ibis.to_sql(touch_rows(journey_touches(golden, Period.parse("2026-10"), measure), by), dialect="pyspark")
     assert "`journey_id`" in sql and "UNION ALL" in sql
+
+
+def test_paid_revenue(golden):
+    t = warehouse_paths(golden, "2026-10", "paid_revenue")
+    paid = sorted((tuple(r["path"]), r["value"]) for r in t.frame.to_dicts() if r["conversions"])
+    # D1 paid 50 000 (P1), D4 paid 20 000 of 40 000 (P2); P4 has no deal and is no deal's money
+    assert paid == [(("yandex_direct",), 20000.0), (("yandex_direct", "direct"), 50000.0)]

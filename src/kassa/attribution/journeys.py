@@ -9,7 +9,7 @@ Rules (the same as the money trail's, with ``client_id`` as the customer)
 --------------------------------------------------------------------------
 * A conversion is a lead (``measure="leads"``, at ``created_at``; its value is the revenue of its won
   deals) or a won deal (``"sales"``/``"revenue"``, at ``closed_at``, value its amount in the business
-  currency). The period keeps the conversions that happened in it, as the metric layer's calendar view
+  currency; ``"paid_revenue"``: value what the bank received for it, payments linked by ``deal_id``). The period keeps the conversions that happened in it, as the metric layer's calendar view
   counts them, so attributed totals equal ``kassa metrics`` totals.
 * A conversion's touches are the client's visits at or before it, within ``lookback_days`` (default
   ``settings.lookback_days``), channel and campaign from :func:`kassa.link.stitch.visits_with_channel`.
@@ -40,9 +40,9 @@ from kassa.link.stitch import NOT_SET, visits_with_channel
 from kassa.period import Period
 from kassa.settings import Settings
 
-Measure = Literal["leads", "sales", "revenue"]
+Measure = Literal["leads", "sales", "revenue", "paid_revenue"]
 By = Literal["channel", "campaign"]
-MEASURES: tuple[str, ...] = ("leads", "sales", "revenue")
+MEASURES: tuple[str, ...] = ("leads", "sales", "revenue", "paid_revenue")
 # Inside a path a campaign touch is "channel<US>campaign"; split back into two columns for people.
 CAMPAIGN_SEP = "\x1f"
 
@@ -116,6 +116,13 @@ def _conversions(wh: Any, st: Settings, measure: Measure) -> ir.Table:
             f_campaign=j.f_campaign,
             f_ts=j.created_at,
         )
+    if measure == "paid_revenue":
+        # What reached the bank for each won deal (payments linked by deal_id, business currency).
+        pay = wh.table("payments")
+        pay = pay.filter(pay.deal_id.notnull() & (pay.currency.fill_null(st.currency) == st.currency))
+        paid = pay.group_by(p_deal=pay.deal_id).aggregate(p_amount=pay.amount.sum())
+        won = won.left_join(paid, won.deal_id == paid.p_deal)
+        won = won.mutate(amount=won.p_amount.fill_null(0.0))
     ld = leads.select(l_lead=leads.lead_id, l_client=leads.client_id, l_channel=leads.f_channel,
                       l_campaign=leads.f_campaign, l_created=leads.created_at)
     j = won.left_join(ld, won.lead_id == ld.l_lead)

@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
         period: Annotated[str | None, typer.Option("--period", help="With --db: YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD.")] = None,
         model: Annotated[str, typer.Option("--model", help=f"Model(s), comma-separated, or all: {', '.join(MODELS)}.")] = "all",
         value: Annotated[
-            str | None, typer.Option("--value", help="What to credit. --paths: conversions (default) or value; --db: revenue (default), sales or leads.")
+            str | None, typer.Option("--value", help="What to credit. --paths: conversions (default) or value; --db: revenue (default), paid_revenue, sales or leads.")
         ] = None,
         by: Annotated[str, typer.Option("--by", help="With --db: channel or campaign.")] = "channel",
         order: Annotated[int, typer.Option("--order", help="Markov order, 1..4.")] = 1,
@@ -178,10 +178,11 @@ def register(app: typer.Typer) -> None:
             with open_warehouse(db or Path(DEFAULT_DB), config) as wh:
                 currency = wh.settings.currency
                 table = warehouse_paths(
-                    wh, period, "leads" if what == "leads" else "sales", by=by,  # type: ignore[arg-type]
+                    wh, period, {"leads": "leads", "paid_revenue": "paid_revenue"}.get(what, "sales"), by=by,  # type: ignore[arg-type]
                     lookback_days=int(lookback) if lookback is not None else None,
                 )
-            column, money, source, lookback_days = ("value" if what == "revenue" else "conversions"), what == "revenue", f"{period}", None
+            money = what in ("revenue", "paid_revenue")
+            column, source, lookback_days = ("value" if money else "conversions"), f"{period}", None
         results = attribute(table, names, params=params, lookback_days=lookback_days, exclude_direct=exclude_direct)
         warnings = sorted({w for r in results.values() for w in r.warnings})
         if as_json:
