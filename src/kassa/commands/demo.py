@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         """
         check_lang(lang)
         from kassa import demo as company
+        from kassa.kpi import EXAMPLES, example_path, load_contract
         from kassa.report.html import render_html
         from kassa.report.model import build_report
 
@@ -51,7 +52,9 @@ def register(app: typer.Typer) -> None:
                 period = company.LAST_MONTH
                 table = compute(wh, None, "channel", period)
                 progress.update(task, advance=1, description=_("Writing the report", lang))
-                data = build_report(wh, period, lang, title=_("Demo company", lang))
+                # Both shipped contracts side by side: the one paying for activity and the one paying for money.
+                contracts = [load_contract(example_path(name)) for name in EXAMPLES]
+                data = build_report(wh, period, lang, title=_("Demo company", lang), contracts=contracts)
                 out.mkdir(parents=True, exist_ok=True)
                 report_path = out / f"kassa-demo-{period}.{lang}.html"
                 report_path.write_text(render_html(data), encoding="utf-8")
