@@ -32,6 +32,7 @@ only the final, small grouped table is pulled into memory as a Polars frame.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -132,22 +133,51 @@ def _month(col: ir.Value) -> ir.StringValue:
 
 
 class _Sources:
-    """The canonical tables with channel, campaign and source/medium attached (lazy Ibis expressions)."""
+    """The canonical tables with channel, campaign and source/medium attached.
+
+    Built once per open warehouse and settings (:func:`sources`): the money trail is stitched into
+    temporary tables of the engine, and so are the few visit columns the metrics read, so every
+    later query is a small scan instead of re-deriving every link (and Ibis compiles a short query).
+    """
 
     def __init__(self, wh: Any, settings: Settings, chain: Chain | None = None) -> None:
         self.settings = settings
-        self.spend = wh.table("spend")
-        self.activities = wh.table("activities")
+        self._own_chain = chain is None
         # One stitching for metrics, `kassa money` and journeys (docs/linking.md).
-        self.chain = chain or Chain(wh, settings)
-        self.visits = self.chain.visits
-        self.leads = self.chain.leads
-        self.deals = self.chain.deal_status
-        self.payments = self.chain.payments
-        sm = campaign_source_medium(self.visits)
-        s = self.spend
-        j = s.left_join(sm, [s.channel == sm.sm_channel, s.campaign == sm.sm_campaign])
-        self.spend = j.select(*s.columns, source_medium=j.sm.fill_null(NOT_SET))
+        self.chain = chain or Chain(wh, settings, materialize=True)
+        self._temporary: list[str] = []
+        self._backend = wh.ibis
+        try:
+            self.activities = wh.table("activities")
+            self.visits = self._keep(self.chain.visits.select("ts", "channel", "campaign", "source_medium"))
+            self.leads = self.chain.leads
+            self.deals = self.chain.deal_status
+            self.payments = self.chain.payments
+            sm = self._keep(campaign_source_medium(self.visits))
+            s = wh.table("spend")
+            j = s.left_join(sm, [s.channel == sm.sm_channel, s.campaign == sm.sm_campaign])
+            self.spend = j.select(*s.columns, source_medium=j.sm.fill_null(NOT_SET))
+        except BaseException:
+            self.release()
+            raise
+
+    def _keep(self, t: ir.Table) -> ir.Table:
+        name = f"kassa_metrics_{uuid.uuid4().hex}"
+        self._temporary.append(name)
+        return self._backend.create_table(name, t, temp=True)
+
+    def release(self) -> None:
+        while self._temporary:
+            self._backend.drop_table(self._temporary.pop(), force=True)
+        if self._own_chain:
+            self.chain.release()
+
+
+def sources(wh: Any, settings: Settings, chain: Chain | None = None) -> _Sources:
+    """The stitched tables the metrics read, shared by every query on this open warehouse."""
+    if chain is not None:
+        return _Sources(wh, settings, chain)
+    return wh.memo(("metrics.sources", settings.model_dump_json()), lambda: _Sources(wh, settings))
 
 
 def in_business_currency(
@@ -212,7 +242,7 @@ def base_measures(
     ``chain`` is the stitching to read (default: a lazy :class:`kassa.link.chain.Chain`).
     """
     st = settings or wh.settings
-    src = _Sources(wh, st, chain)
+    src = sources(wh, st, chain)
     cur = st.currency
     warnings: list[str] = []
     parts: list[ir.Table] = []
@@ -341,20 +371,17 @@ def compute(
     if view not in ("calendar", "cohort"):
         raise KassaError(f"unknown view {view!r}; use calendar or cohort")
     names = [get_metric(m).name for m in metrics] if metrics else [m.name for m in visible_metrics()]
-    # The stitching is computed once into temporary tables and read by both queries below: small
-    # queries instead of two that each re-derive every link.
-    with Chain(wh, settings or wh.settings, materialize=True) as chain:
-        opts: dict[str, Any] = {"view": view, "settle_days": settle_days, "where": where, "settings": settings, "chain": chain}
-        table, warnings = base_measures(wh, keys, p, **opts)
-        derived = derive(table, names)
-        frame = _counts_as_int(derived.select(*keys, *names).to_polars(), names)
-        if keys:
-            frame = frame.sort(keys)
-        total: dict[str, Any] = {}
-        if with_total:
-            tot_table, _ = base_measures(wh, [], p, **opts)
-            rows = _counts_as_int(derive(tot_table, names).select(*names).to_polars(), names).to_dicts()
-            total = rows[0] if rows else {}
+    opts: dict[str, Any] = {"view": view, "settle_days": settle_days, "where": where, "settings": settings}
+    table, warnings = base_measures(wh, keys, p, **opts)
+    derived = derive(table, names)
+    frame = _counts_as_int(derived.select(*keys, *names).to_polars(), names)
+    if keys:
+        frame = frame.sort(keys)
+    total: dict[str, Any] = {}
+    if with_total:
+        tot_table, _ = base_measures(wh, [], p, **opts)
+        rows = _counts_as_int(derive(tot_table, names).select(*names).to_polars(), names).to_dicts()
+        total = rows[0] if rows else {}
     return MetricTable(
         frame=frame, metrics=[CATALOG[n] for n in names], by=keys, period=p, view=view, total=total, warnings=warnings
     )

@@ -138,6 +138,7 @@ class Warehouse:
         self.ibis = con
         self.settings = settings
         self.read_only = read_only
+        self._memo: dict[Any, Any] = {}
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -175,7 +176,25 @@ class Warehouse:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def memo(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A derived object (e.g. the stitched money trail) built once per open warehouse.
+
+        Forgotten after every write, and released (``release()``, if it has one) before the
+        connection closes, so temporary tables never outlive the data they were derived from.
+        """
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def _forget(self) -> None:
+        while self._memo:
+            _, value = self._memo.popitem()
+            release = getattr(value, "release", None)
+            if release is not None:
+                release()
+
     def close(self) -> None:
+        self._forget()
         self.ibis.disconnect()
 
     @property
@@ -319,6 +338,7 @@ class Warehouse:
                     if progress:
                         progress(f"loading {p.name} → {res.kind}")
                     report.files.append(self._load(p, sha, src.name, res))
+            self._forget()
             self._db.execute("COMMIT")
         except Exception:
             self._db.execute("ROLLBACK")
@@ -475,6 +495,7 @@ class Warehouse:
             self._db.execute(f"INSERT INTO {kind.name} ({cols}) SELECT {cols} FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id])
             self._db.execute(f"DELETE FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id])
             self._db.execute("UPDATE import_batches SET undone_at = ? WHERE batch_id = ?", [dt.datetime.now(), batch_id])
+            self._forget()
             self._db.execute("COMMIT")
         except Exception:
             self._db.execute("ROLLBACK")
