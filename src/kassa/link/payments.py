@@ -264,7 +264,7 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     ]
     own_inn = rest.join(won, [rest.p_inn == won.d_inn, *fits])
     via = rest.join(learned, rest.p_inn == learned.l_inn)
-    via_inn = via.join(won, [via.l_customer == won.d_customer, *fits[:1]])
+    via_inn = via.join(won, [via.l_customer == won.d_customer, via.p_cur == won.d_cur])
     via_inn = via_inn.filter([(via_inn.p_amount - via_inn.outstanding).abs() <= tol, via_inn.outstanding > tol])
     c3 = ibis.union(
         own_inn.select("p_id", "p_at", "d_id", "d_ts"), via_inn.select("p_id", "p_at", "d_id", "d_ts"), distinct=True
