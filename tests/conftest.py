@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,10 +20,8 @@ def _close_warehouses() -> Iterator[None]:
     """Every warehouse a test opens is closed after it, so DuckDB files never stay locked."""
     yield
     while _open:
-        try:
+        with contextlib.suppress(Exception):
             _open.pop().close()
-        except Exception:
-            pass
 
 
 def write_files(folder: Path, files: dict[str, str]) -> list[Path]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from kassa.link.stitch import leads_with_channel, visits_with_channel
-from kassa.settings import ChannelRule, Settings
 from tests.golden_data import FILES
+
+from kassa.link.chain import Chain
+from kassa.link.stitch import visits_with_channel
+from kassa.settings import ChannelRule, Settings
 
 CASES = [
     # (utm_source, utm_medium, referrer, click_id, expected channel)
@@ -66,13 +67,13 @@ def test_rules_are_configurable_and_first_match_wins(make_warehouse):
 
 def test_lead_channel_own_utm_then_last_marketing_visit_then_direct_then_unknown(make_warehouse):
     wh = make_warehouse(FILES)
-    leads = leads_with_channel(wh.table("leads"), wh.table("visits"), wh.settings)
-    got = {r["lead_id"]: (r["channel"], r["campaign"], r["touch"]) for r in leads.to_pyarrow().to_pylist()}
-    assert got["L1"] == ("yandex_direct", "ya_search", "lead_utm")
+    leads = Chain(wh).leads
+    got = {r["lead_id"]: (r["channel"], r["campaign"], r["link_method"]) for r in leads.to_pyarrow().to_pylist()}
+    assert got["L1"] == ("yandex_direct", "ya_search", "client_id")
     # c1 came from Yandex (v1), then typed the address (v6) and left a lead: the marketing touch wins.
-    assert got["L2"] == ("yandex_direct", "ya_search", "last_visit")
-    assert got["L4"] == ("telegram", "tg_channel", "last_visit")
-    assert got["L5"] == ("direct", "(not set)", "direct_visit")
+    assert got["L2"] == ("yandex_direct", "ya_search", "client_id")
+    assert got["L4"] == ("telegram", "tg_channel", "client_id")
+    assert got["L5"] == ("direct", "(not set)", "client_id")
     # No visit at all: unknown, never silently direct.
     assert got["L6"] == ("unknown", "(not set)", "none")
 
@@ -89,7 +90,7 @@ def test_visits_after_the_lead_or_beyond_the_lookback_do_not_count(make_warehous
             L1,2026-10-01 10:00,c1,,,,new
         """,
     })
-    leads = leads_with_channel(wh.table("leads"), wh.table("visits"), wh.settings, lookback_days=90)
+    leads = Chain(wh, lookback_days=90).leads
     assert leads.to_pyarrow().to_pylist()[0]["channel"] == "unknown"
-    leads = leads_with_channel(wh.table("leads"), wh.table("visits"), wh.settings, lookback_days=200)
+    leads = Chain(wh, lookback_days=200).leads
     assert leads.to_pyarrow().to_pylist()[0]["channel"] == "vk_ads"

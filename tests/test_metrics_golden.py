@@ -25,11 +25,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from tests.golden_data import FILES
 
 from kassa.metrics import compute
 from kassa.metrics.catalog import visible_metrics
 from kassa.settings import Settings
-from tests.golden_data import FILES
 
 EXPECTED_OCT = {
     "yandex_direct": {

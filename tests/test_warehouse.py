@@ -8,12 +8,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tests.conftest import write_files
+from tests.golden_data import FILES
 
 from kassa.errors import ImportFailed, MissingColumn, UnknownFormat, WarehouseError
 from kassa.store import Warehouse
 from kassa.store.warehouse import SCHEMA_VERSION
-from tests.conftest import write_files
-from tests.golden_data import FILES
 
 SPEND_SEPT = """
     date,channel,campaign,impressions,clicks,cost

@@ -24,7 +24,7 @@ from kassa.demo.company import MANAGERS, STREAMS
 from kassa.demo.generate import quota, stratified_uniform
 from kassa.demo.people import inn_is_valid
 from kassa.errors import KassaError
-from kassa.link.stitch import leads_with_channel
+from kassa.link.chain import Chain
 from kassa.metrics.compute import compute
 from kassa.sources.validate import normalise_phone
 from kassa.store import Warehouse
@@ -363,14 +363,10 @@ def test_leads_without_utm_need_the_last_non_direct_visit(planted: Demo) -> None
         .filter(pl.col("utm_source").is_null() & pl.col("referrer").is_null())
     )
     wh = planted.wh
-    stitched = (
-        leads_with_channel(wh.table("leads"), wh.table("visits"), wh.settings)
-        .select("lead_id", "channel", "touch")
-        .to_polars()
-    )
+    stitched = Chain(wh).leads.select("lead_id", "channel", "link_method").to_polars()
     credited = last.join(stitched, on="lead_id").filter(pl.col("channel") != "direct")
     assert credited.height >= 300
-    assert set(credited["touch"]) == {"last_visit"}
+    assert set(credited["link_method"]) == {"client_id"}
     # Leads that never visited (calls from map listings) stay "unknown", never "direct".
     calls = stitched.join(leads.filter(pl.col("client_id").is_null()).select("lead_id"), on="lead_id")
     assert calls.height > 100 and set(calls["channel"]) == {"unknown"}

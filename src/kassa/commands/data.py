@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, JsonOption, console, err_console, open_warehouse, print_json
+from kassa.cli_common import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    console,
+    err_console,
+    open_warehouse,
+    print_json,
+)
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
 from kassa.store.warehouse import ImportReport
@@ -73,9 +82,8 @@ def register(app: typer.Typer) -> None:
             return
         if not files:
             raise typer.BadParameter("name at least one file", param_hint="FILES")
-        with open_warehouse(db, config, write=True) as wh:
-            with console.status("importing…") as status:
-                report = wh.import_files(files, format=format, kind=kind, mapping=mapping, strict=strict, progress=lambda m: status.update(m))
+        with open_warehouse(db, config, write=True) as wh, console.status("importing…") as status:
+            report = wh.import_files(files, format=format, kind=kind, mapping=mapping, strict=strict, progress=lambda m: status.update(m))
         _print_report(report, as_json)
         if any(not e.row_kept for e in report.errors):
             raise typer.Exit(1)

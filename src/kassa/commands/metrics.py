@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from kassa.cli_common import (
-    DEFAULT_DB, ConfigOption, DbOption, JsonOption, LangOption, PeriodOption, check_lang, console, open_warehouse, print_json,
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    LangOption,
+    PeriodOption,
+    check_lang,
+    console,
+    open_warehouse,
+    print_json,
 )
 from kassa.metrics.catalog import visible_metrics
 from kassa.metrics.compute import DIMENSIONS, compute

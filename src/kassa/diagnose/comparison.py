@@ -33,9 +33,9 @@ from kassa.diagnose.significance import (
     rate_test,
     sum_test,
 )
-from kassa.link.stitch import NOT_SET, deals_with_channel, leads_with_channel
+from kassa.link.stitch import NOT_SET
 from kassa.metrics.catalog import CATALOG, visible_metrics
-from kassa.metrics.compute import BASE_MEASURES, base_measures, derive, in_business_currency
+from kassa.metrics.compute import BASE_MEASURES, base_measures, derive, in_business_currency, sources
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -316,8 +316,8 @@ def _side(ts: ir.TimestampValue, period: Period, vs: Period) -> tuple[ir.Boolean
 
 
 def _deal_stats(wh: Any, period: Period, vs: Period, st: Settings) -> pl.DataFrame:
-    leads = leads_with_channel(wh.table("leads"), wh.table("visits"), st, st.lookback_days)
-    deals = deals_with_channel(wh.table("deals"), leads)
+    # The same stitching the metrics read (built once per open warehouse), so both always agree.
+    deals = sources(wh, st).chain.deals
     in_either, _s = _side(deals.closed_at, period, vs)
     # As metrics.compute: won deals closed in the period, amounts in the business currency at the month's
     # rate; deals in a currency without a rate are left out there and here.

@@ -319,7 +319,7 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
 def payments_with_deals(allocations: ir.Table, deals: ir.Table) -> ir.Table:
     """Allocations (:func:`match_payments`) with their deal's customer, channel, campaign and status.
 
-    Same shape as :func:`kassa.link.stitch.payments_with_channel` (``amount`` is the share credited to
+    One row per payment share, with the deal's channel and campaign (``amount`` is the share credited to
     the deal); an unmatched payment is ``unknown`` / ``(not set)``.
     """
     from kassa.link.channels import UNKNOWN

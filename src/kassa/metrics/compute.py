@@ -219,10 +219,8 @@ def _keys(t: ir.Table, by: list[str], date_col: ir.Value) -> dict[str, ir.Value]
 
 def _apply_where(t: ir.Table, where: dict[str, list[str]] | None) -> ir.Table:
     for dim, values in (where or {}).items():
-        if dim in t.columns:
-            t = t.filter(t[dim].isin(values))
-        else:
-            t = t.filter(ibis.literal(False))
+        # A dimension the table does not have matches none of its rows.
+        t = t.filter(t[dim].isin(values)) if dim in t.columns else t.filter(ibis.literal(False))
     return t
 
 
