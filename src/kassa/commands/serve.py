@@ -1,0 +1,113 @@
+"""``kassa serve`` (the web dashboard) and ``kassa user add|list|remove`` (who may log in to it)."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, check_lang, console, settings_for
+from kassa.errors import KassaError
+from kassa.i18n import Translator
+from kassa.web.users import ROLES, UserStore
+
+_ = Translator("web")
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and "localhost": addresses no other machine can reach."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_can_listen(db: Path, host: str, lang: str = "en") -> bool:
+    """Whether logins are required; refuses (KassaError) to serve a warehouse without users beyond loopback."""
+    has_users = UserStore.for_db(db).has_users()
+    if not has_users and not is_loopback(host):
+        raise KassaError(_(
+            "No dashboard users yet, so kassa serve listens on 127.0.0.1 only (not {host}). "
+            "Add one first: kassa user add NAME --role owner --db {db}", lang, host=host, db=db,
+        ))
+    return has_users
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        db: DbOption = Path(DEFAULT_DB),
+        config: ConfigOption = None,
+        host: Annotated[str, typer.Option("--host", help="Address to listen on; beyond 127.0.0.1 only with users.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+        lang: LangOption = "en",
+    ) -> None:
+        """Start the web dashboard on the warehouse (it holds the warehouse's write lock while it runs).
+
+        Example: kassa user add anna --role owner --db kassa.duckdb && kassa serve --db kassa.duckdb
+        """
+        check_lang(lang)
+        import uvicorn
+
+        from kassa.web import create_app
+
+        required = check_can_listen(db, host, lang)
+        web = create_app(db, settings_for(db, config), users_required=required)
+        console.print(_("Dashboard of {db} at http://{host}:{port}/ (Ctrl+C stops it)", lang, db=db, host=host, port=port))
+        if not required:
+            console.print(_("No users yet: anyone on this machine can open it. Add one: kassa user add NAME --role owner", lang))
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+
+    users = typer.Typer(help="Who may log in to the dashboard (kassa serve).", no_args_is_help=True)
+    app.add_typer(users, name="user")
+
+    @users.command("add")
+    def add(
+        name: Annotated[str, typer.Argument(help="Login name.")],
+        role: Annotated[str, typer.Option("--role", help="owner, marketer, agency or viewer.")],
+        scope: Annotated[list[str] | None, typer.Option("--scope", help="Channel an agency may see (repeat it).")] = None,
+        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")] = False,
+        db: DbOption = Path(DEFAULT_DB),
+        lang: LangOption = "en",
+    ) -> None:
+        """Add a dashboard user (or set a new password and role); the password is stored as an argon2 hash.
+
+        Example: kassa user add agency1 --role agency --scope vk_ads --db kassa.duckdb
+        """
+        check_lang(lang)
+        if role not in ROLES:
+            raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="--role")
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt(_("Password", lang), hide_input=True, confirmation_prompt=True)
+        store = UserStore.for_db(db)
+        user = store.add(name, password, role, scope)
+        console.print(_("User {name} ({role}) saved in {path}", lang, name=user.name, role=user.role, path=store.path),
+                      highlight=False)
+
+    @users.command("list")
+    def list_users(db: DbOption = Path(DEFAULT_DB), lang: LangOption = "en") -> None:
+        """List dashboard users: name, role and the channels of an agency."""
+        check_lang(lang)
+        found = UserStore.for_db(db).users()
+        if not found:
+            console.print(_("No dashboard users yet.", lang))
+        for u in found:
+            console.print(f"{u.name}\t{u.role}\t{','.join(u.scope)}", highlight=False)
+
+    @users.command("remove")
+    def remove(name: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = Path(DEFAULT_DB),
+               lang: LangOption = "en") -> None:
+        """Remove a dashboard user (their open sessions end at their next request)."""
+        check_lang(lang)
+        if not UserStore.for_db(db).remove(name):
+            raise KassaError(_("No dashboard user {name}.", lang, name=name))
+        console.print(_("User {name} removed.", lang, name=name), highlight=False)

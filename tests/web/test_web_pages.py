@@ -1,0 +1,128 @@
+"""Dashboard pages and their JSON twins show exactly what compute() gives for the golden company.
+
+Hand computation of October 2026 (tests/test_metrics_golden.py has each step):
+  marketing cost = ad spend net of VAT (12 200/1.22 + 2 000 = 12 000 yandex_direct, 3 000 vk_ads)
+                   + telegram posts 2 000 + 3 000 = 20 000;
+  revenue = D1 50 000 + D4 40 000 (won and closed in October) = 90 000;
+  payments = P1 50 000 + P2 20 000 + P4 7 000 = 77 000;
+  ROMI = (90 000 − 20 000) / 20 000 = 3.5; cost per sale = 20 000 / 2 sales = 10 000.
+September: marketing cost 5 000 (one spend row, no VAT), no revenue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from kassa.metrics.compute import compute
+from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
+
+
+def card(data: dict, name: str) -> dict:
+    return next(c for c in data["cards"] if c["name"] == name)
+
+
+def test_overview_json_gives_the_hand_computed_money(as_user: Callable[[str], TestClient]) -> None:
+    data = as_user("olga").get("/overview.json?period=2026-10").json()
+    assert data["period"] == "2026-10" and data["previous_period"] == "2026-09"
+    assert card(data, "payments")["value"] == 77000
+    assert card(data, "revenue")["value"] == 90000
+    assert card(data, "marketing_cost")["value"] == 20000
+    assert card(data, "romi")["value"] == pytest.approx(3.5)
+    assert card(data, "cost_per_sale")["value"] == 10000
+    cost = card(data, "marketing_cost")
+    assert cost["previous"] == 5000 and cost["change"] == pytest.approx(3.0)  # 20 000 / 5 000 − 1
+    # ROMI of September is −1 (cost, no revenue): a percentage change from a negative base means nothing.
+    assert card(data, "romi")["previous"] == pytest.approx(-1.0) and card(data, "romi")["change"] is None
+    assert [c["tier"] for c in data["cards"]] == ["outcome"] * 5
+
+
+def test_overview_headline_and_chart_come_from_the_report(as_user: Callable[[str], TestClient]) -> None:
+    data = as_user("olga").get("/overview.json?period=2026-10").json()
+    texts = [line["text"] for line in data["headline"]]
+    assert texts[0] == "Revenue RUB\xa090,000, payments received RUB\xa077,000, marketing cost RUB\xa020,000, ROMI 3.50."
+    # yandex_direct: 90 000 of 90 000 revenue on 12 000 of 20 000 cost = 100 % on 60 %.
+    assert "yandex_direct earns 100% of revenue on 60% of the marketing cost." in texts
+    (chart,) = data["charts"]
+    assert chart["key"] == "money_vs_activity" and "$schema" in chart["spec"]
+
+
+def test_accept_header_gives_the_same_json(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("ivan")
+    by_suffix = client.get("/channels.json?period=2026-10").json()
+    by_accept = client.get("/channels?period=2026-10", headers={"Accept": "application/json"}).json()
+    assert by_suffix == by_accept
+
+
+def test_channels_match_compute(as_user: Callable[[str], TestClient], app: FastAPI) -> None:
+    data = as_user("olga").get("/channels.json?period=2026-10").json()
+    # compute() on the dashboard's own open warehouse (it is the file's single writer).
+    expected = compute(app.state.dashboard.wh, None, "channel", "2026-10")
+    rows = {r["channel"]: r for r in data["rows"]}
+    assert set(rows) == set(expected.frame["channel"])
+    for r in expected.frame.to_dicts():
+        for k in (*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS):
+            assert rows[r["channel"]][k] == pytest.approx(r[k]), (r["channel"], k)
+    assert data["total"]["marketing_cost"] == 20000 and data["total"]["revenue"] == 90000
+    # Sorted by revenue: yandex_direct (90 000) first.
+    assert data["rows"][0]["channel"] == "yandex_direct"
+    assert [c["key"] for c in data["activity_columns"]] == list(ACTIVITY_COLUMNS)
+
+
+def test_drill_down_to_campaigns(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("mark")
+    data = client.get("/channels/yandex_direct.json?period=2026-10").json()
+    assert data["by"] == ["channel", "campaign"] and data["channel"] == "yandex_direct"
+    camp = {r["campaign"]: r for r in data["rows"]}
+    # ya_search: 12 200/1.22 + 2 000 = 12 000 of cost, 3 000 impressions, 120 clicks, CPC 12 000/120 = 100.
+    assert camp["ya_search"]["cost"] == 12000 and camp["ya_search"]["clicks"] == 120 and camp["ya_search"]["cpc"] == 100
+    assert all(r["channel"] == "yandex_direct" for r in data["rows"])
+    page = client.get("/channels/yandex_direct?period=2026-10")
+    assert page.status_code == 200 and 'data-key="ya_search"' in page.text and "RUB\xa012,000" in page.text
+
+
+def test_channels_page_separates_activity_and_links_to_campaigns(as_user: Callable[[str], TestClient]) -> None:
+    html = as_user("ivan").get("/channels?period=2026-10").text
+    funnel, activity = html.split('<table id="funnel">')[1].split('<table id="activity">')
+    assert 'data-metric="clicks"' not in funnel and 'data-metric="clicks"' in activity
+    assert "activity — not money" in html
+    assert 'href="/channels/yandex_direct?period=2026-10"' in html
+
+
+def test_period_switch(as_user: Callable[[str], TestClient]) -> None:
+    data = as_user("olga").get("/overview.json?period=2026-09").json()
+    assert card(data, "marketing_cost")["value"] == 5000 and card(data, "revenue")["value"] == 0
+
+
+def test_language_switch_formats_numbers_per_locale(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("olga")
+    en = client.get("/overview?period=2026-10").text
+    ru = client.get("/overview?period=2026-10&lang=ru").text
+    assert "RUB\xa020,000" in en and "Marketing cost" in en
+    assert "20\xa0000\xa0₽" in ru and "Маркетинговые расходы" in ru and "Обзор" in ru
+    assert '<html lang="ru">' in ru
+
+
+def test_chart_script_is_served_locally(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("olga")
+    html = client.get("/overview?period=2026-10").text
+    assert '<script src="/static/vega.js"></script>' in html
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html.split("<main>")[0]
+    js = client.get("/static/vega.js")
+    assert js.status_code == 200 and "vegaEmbed" in js.text
+
+
+def test_bad_period_and_language_are_clear_errors(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("olga")
+    r = client.get("/overview.json?period=October")
+    assert r.status_code == 400 and "October" in r.json()["error"]
+    r = client.get("/channels.json?lang=de")
+    assert r.status_code == 400 and r.json()["error"] == "Unknown language de; use one of en, ru."
+
+
+def test_default_period_is_the_latest_month_with_data(open_app: FastAPI) -> None:
+    # Latest spend 2026-10-05, latest lead 2026-10-06, latest deal 2026-10-07: October.
+    assert TestClient(open_app).get("/overview.json").json()["period"] == "2026-10"
