@@ -83,6 +83,9 @@ def test_imports_list_and_undo(tmp_path):
     assert res.returncode == 0 and "4 row(s) removed" in res.stdout
     res = run("imports", "undo", "1", "--db", db)
     assert res.returncode == 2 and "already undone" in res.stderr
+    run("import", *map(str, files), "--db", db)
+    res = run("imports", "undo", "2", "--db", db, "--lang", "ru")
+    assert "загрузка 2 отменена: удалено строк — 4, восстановлено — 0" in res.stdout
 
 
 def test_invalid_settings_name_file_line_and_field(tmp_path):

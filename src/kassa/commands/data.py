@@ -13,17 +13,22 @@ from kassa.cli_common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    LangOption,
+    check_lang,
     console,
     err_console,
     open_warehouse,
     print_json,
 )
+from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
 from kassa.store.warehouse import ImportReport
 
+_ = Translator("cli")
 
-def _print_report(report: ImportReport, as_json: bool) -> None:
+
+def _print_report(report: ImportReport, as_json: bool, lang: str) -> None:
     if as_json:
         print_json(
             {
@@ -40,18 +45,19 @@ def _print_report(report: ImportReport, as_json: bool) -> None:
             }
         )
         return
-    t = Table(title="Import")
+    t = Table(title=_("Import", lang))
     for col in ("file", "kind", "loaded", "replaced", "rejected", "batch"):
-        t.add_column(col, justify="right" if col in ("loaded", "replaced", "rejected", "batch") else "left")
+        t.add_column(_(col, lang), justify="right" if col in ("loaded", "replaced", "rejected", "batch") else "left")
     for f in report.files:
-        batch = str(f.batch_id) if f.batch_id else f"already #{f.already_imported_as}"
+        batch = str(f.batch_id) if f.batch_id else _("already #{batch}", lang, batch=f.already_imported_as)
         t.add_row(Path(f.file).name, f.kind, str(f.rows_loaded), str(f.rows_replaced), str(f.rows_rejected), batch)
     console.print(t)
     errs = report.errors
     for e in errs[:50]:
-        err_console.print(("warning: " if e.row_kept else "rejected: ") + str(e), markup=False, highlight=False)
+        # The prefixes are translated; the reasons come from the readers in English (file, line, column, value).
+        err_console.print((_("warning: ", lang) if e.row_kept else _("rejected: ", lang)) + str(e), markup=False, highlight=False)
     if len(errs) > 50:
-        err_console.print(f"… and {len(errs) - 50} more (use --json for all)", markup=False)
+        err_console.print(_("… and {n} more (use --json for all)", lang, n=len(errs) - 50), markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -66,11 +72,13 @@ def register(app: typer.Typer) -> None:
         strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole import if any row is bad.")] = False,
         list_formats: Annotated[bool, typer.Option("--list-formats", help="List the formats kassa reads and exit.")] = False,
         as_json: JsonOption = False,
+        lang: LangOption = "en",
     ) -> None:
         """Load files into the warehouse: all of them in one transaction, or nothing.
 
         Example: kassa import spend.csv visits.csv leads.csv --db shop.duckdb
         """
+        check_lang(lang)
         if list_formats:
             t = Table(title="Formats")
             t.add_column("name")
@@ -84,7 +92,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("name at least one file", param_hint="FILES")
         with open_warehouse(db, config, write=True) as wh, console.status("importing…") as status:
             report = wh.import_files(files, format=format, kind=kind, mapping=mapping, strict=strict, progress=lambda m: status.update(m))
-        _print_report(report, as_json)
+        _print_report(report, as_json, lang)
         if any(not e.row_kept for e in report.errors):
             raise typer.Exit(1)
 
@@ -92,7 +100,11 @@ def register(app: typer.Typer) -> None:
 
     @imports.callback()
     def imports_list(
-        ctx: typer.Context, db: DbOption = Path(DEFAULT_DB), config: ConfigOption = None, as_json: JsonOption = False
+        ctx: typer.Context,
+        db: DbOption = Path(DEFAULT_DB),
+        config: ConfigOption = None,
+        as_json: JsonOption = False,
+        lang: LangOption = "en",
     ) -> None:
         """List import batches: file, format, rows, period, when.
 
@@ -100,14 +112,15 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand:
             return
+        check_lang(lang)
         with open_warehouse(db, config) as wh:
             batches = wh.batches()
         if as_json:
             print_json(batches)
             return
-        t = Table(title="Import batches")
+        t = Table(title=_("Import batches", lang))
         for col in ("id", "file", "format", "kind", "loaded", "rejected", "replaced", "period", "loaded at", "undone"):
-            t.add_column(col)
+            t.add_column(_(col, lang))
         for b in batches:
             t.add_row(
                 str(b["batch_id"]), Path(b["file"]).name, b["format"], b["kind"], str(b["rows_loaded"]),
@@ -121,13 +134,19 @@ def register(app: typer.Typer) -> None:
         batch_id: Annotated[int, typer.Argument(help="Batch id from `kassa imports`.")],
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
+        lang: LangOption = "en",
     ) -> None:
         """Remove a batch's rows and restore the rows it replaced.
 
         Example: kassa imports undo 3 --db shop.duckdb
         """
+        check_lang(lang)
         with open_warehouse(db, config, write=True) as wh:
             res = wh.undo(batch_id)
-        console.print(f"batch {batch_id} undone: {res['removed']} row(s) removed, {res['restored']} restored")
+        console.print(
+            _("batch {batch} undone: {removed} row(s) removed, {restored} restored", lang,
+              batch=batch_id, removed=res["removed"], restored=res["restored"]),
+            highlight=False, markup=False,
+        )
 
     app.add_typer(imports, name="imports")
