@@ -371,15 +371,26 @@ def compute(
     names = [get_metric(m).name for m in metrics] if metrics else [m.name for m in visible_metrics()]
     opts: dict[str, Any] = {"view": view, "settle_days": settle_days, "where": where, "settings": settings}
     table, warnings = base_measures(wh, keys, p, **opts)
-    derived = derive(table, names)
-    frame = _counts_as_int(derived.select(*keys, *names).to_polars(), names)
+    total: dict[str, Any] = {}
+    if not (with_total and keys):
+        frame = _counts_as_int(derive(table, names).select(*keys, *names).to_polars(), names)
+        if with_total:
+            total = frame.to_dicts()[0] if frame.height else {}
+    else:
+        # Every base measure is a sum, so the total is the sum of the groups' base measures: one query
+        # over the warehouse, kept in a temporary table, and the total recomputed (never summed ratios).
+        name = f"kassa_groups_{uuid.uuid4().hex}"
+        groups = wh.ibis.create_table(name, table, temp=True)
+        try:
+            frame = _counts_as_int(derive(groups, names).select(*keys, *names).to_polars(), names)
+            summed = groups.aggregate(**{m: groups[m].sum() for m in BASE_MEASURES})
+            filled = summed.mutate(**{m: summed[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE})
+            rows = _counts_as_int(derive(filled, names).select(*names).to_polars(), names).to_dicts()
+            total = rows[0] if rows else {}
+        finally:
+            wh.ibis.drop_table(name, force=True)
     if keys:
         frame = frame.sort(keys)
-    total: dict[str, Any] = {}
-    if with_total:
-        tot_table, _ = base_measures(wh, [], p, **opts)
-        rows = _counts_as_int(derive(tot_table, names).select(*names).to_polars(), names).to_dicts()
-        total = rows[0] if rows else {}
     return MetricTable(
         frame=frame, metrics=[CATALOG[n] for n in names], by=keys, period=p, view=view, total=total, warnings=warnings
     )
