@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,17 +10,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.golden_data import FILES
+from tests.web.helpers import PASSWORD, USERS, login
 
 from kassa.web import create_app
-from kassa.web.users import UserStore
-
-PASSWORD = "correct horse battery"
-USERS = {
-    "olga": ("owner", None),
-    "mark": ("marketer", None),
-    "vika": ("agency", ["vk_ads"]),
-    "ivan": ("viewer", None),
-}
+from kassa.web.users import UserStore, users_path
 
 
 @pytest.fixture
@@ -31,11 +25,18 @@ def golden_db(make_warehouse: Callable[..., object]) -> Path:
     return path
 
 
-@pytest.fixture
-def users_db(golden_db: Path) -> Path:
-    store = UserStore.for_db(golden_db)
+@pytest.fixture(scope="session")
+def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One users file for the session: argon2 hashing is slow on purpose (about half a second per user)."""
+    store = UserStore.for_db(tmp_path_factory.mktemp("users") / "w.duckdb")
     for name, (role, scope) in USERS.items():
         store.add(name, PASSWORD, role, scope)
+    return store.path
+
+
+@pytest.fixture
+def users_db(golden_db: Path, users_file: Path) -> Path:
+    shutil.copy(users_file, users_path(golden_db))
     return golden_db
 
 
@@ -52,15 +53,6 @@ def open_app(golden_db: Path) -> Iterator[FastAPI]:
     web = create_app(golden_db, users_required=False)
     yield web
     web.state.dashboard.close()
-
-
-def login(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
-    page = client.get("/login")
-    csrf = client.cookies.get("kassa_login_csrf")
-    assert page.status_code == 200 and csrf
-    r = client.post("/login", data={"username": name, "password": password, "csrf": csrf}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/overview", r.text
-    return client
 
 
 @pytest.fixture
