@@ -3,15 +3,18 @@
 This is the input of attribution, in two shapes:
 
 * :func:`journey_touches` — one row per touch: ``journey_id, customer_id, conversion_id, conversion_ts,
-  converted, touch_order, touch_kind, visit_id, channel, campaign, ts, value``;
+  converted, touch_order, touch_kind, visit_id, channel, campaign, ts, value, end_ts``;
 * :func:`journey_paths` — the same aggregated as the ChannelAttribution package expects it: one row per
   distinct ``path`` ("yandex_direct > direct > email") with ``conversions``, ``value`` and ``nulls``
   (journeys along that path that did not convert).
 
 Rules
 -----
-* A conversion is a lead (``conversion="lead"``, at ``created_at``, value 0) or a sale (``"sale"``: a won
-  deal at ``closed_at``, value its amount, or with ``value="paid"`` what the bank confirmed for it).
+* A conversion is a lead (``conversion="lead"``, at ``created_at``; value 0, or with ``value="revenue"``
+  / ``"paid"`` what its won deals brought) or a sale (``"sale"``: a won deal at ``closed_at``, value its
+  amount, or with ``value="paid"`` what the bank confirmed for it). ``deals`` replaces the chain's
+  deals, e.g. with amounts converted into the business currency (attribution passes the metric
+  layer's conversion, so its totals equal ``kassa metrics``).
 * Its touches are the customer's visits (all their cookies, :mod:`kassa.link.customers`) at or before
   the conversion, within ``lookback_days`` (default ``settings.lookback_days``). As in Google Analytics'
   conversion paths, a visit before two conversions is on both paths: a lead's path then always holds
@@ -20,6 +23,12 @@ Rules
   lead was linked to (its own UTM, or ``unknown``), so no conversion drops out of attribution.
 * A customer's visits after their last conversion (or all of them, for a visitor who never converted)
   within ``lookback_days`` of their last visit form one non-converting journey (``converted`` false).
+* With a ``period`` the journeys are taken as they stood at the period's end: the conversions that
+  happened in the period, and the non-converting journeys built from what was known then (visits and
+  conversions before the period's end) whose last touch is in the period. A customer who converts
+  next month is a non-converting journey of this month.
+* ``end_ts`` is when a journey ends: its conversion, else the period's end (or, without a period, its
+  last touch). Time decay measures each touch's age to it.
 
 References: Anderl, Becker, von Wangenheim, Schumann, "Mapping the customer journey: lessons learned
 from graph-based online attribution modeling", IJRM 33(3), 2016 (paths with conversions and nulls);
@@ -40,29 +49,46 @@ from kassa.period import Period
 
 Conversion = Literal["sale", "lead"]
 Value = Literal["revenue", "paid"]
+# What a conversion is worth when the caller does not say: a sale its revenue, a lead nothing.
+DEFAULT_VALUE: dict[str, Value | None] = {"sale": "revenue", "lead": None}
 MAX_TOUCHES = 20
 TOUCH_COLUMNS = (
     "journey_id", "customer_id", "conversion_id", "conversion_ts", "converted", "touch_order", "touch_kind",
-    "visit_id", "channel", "campaign", "ts", "value",
+    "visit_id", "channel", "campaign", "ts", "value", "end_ts",
 )
 
 
-def conversions(chain: Chain, conversion: Conversion = "sale", value: Value = "revenue") -> ir.Table:
-    """``customer_id, conversion_id, conversion_ts, value`` and the lead's channel (for a touchless path)."""
+def conversions(
+    chain: Chain, conversion: Conversion = "sale", value: Value | None = None, *, deals: ir.Table | None = None
+) -> ir.Table:
+    """``customer_id, conversion_id, conversion_ts, value`` and the lead's channel (for a touchless path).
+
+    A lead's value (``value`` given; none by default) is the sum over its won deals of their amount (``"revenue"``) or
+    of what was paid for them (``"paid"``); a sale's is its own. ``deals`` defaults to ``chain.deal_status``.
+    """
+    if conversion not in ("sale", "lead"):
+        raise ValueError(f"conversion must be 'sale' or 'lead', not {conversion!r}")
+    deals = chain.deal_status if deals is None else deals
+    value = value if value is not None else DEFAULT_VALUE[conversion]
+    won = deals.filter(deals.status == "won")
     if conversion == "lead":
         ld = chain.leads
+        worth: ir.FloatingValue = ibis.literal(0.0)
+        if value is not None:
+            amount = won.paid if value == "paid" else won.amount
+            per = won.group_by(w_lead=won.lead_id).aggregate(w_value=amount.sum())
+            ld = ld.left_join(per, ld.lead_id == per.w_lead)
+            worth = ld.w_value.fill_null(0.0).cast("float64")
         return ld.select(
             customer_id=ld.customer_id,
             conversion_id=ld.lead_id,
             conversion_ts=ld.created_at,
-            value=ibis.literal(0.0),
+            value=worth,
             f_channel=ld.channel,
             f_campaign=ld.campaign,
             f_ts=ld.created_at,
         )
-    if conversion != "sale":
-        raise ValueError(f"conversion must be 'sale' or 'lead', not {conversion!r}")
-    d = chain.deal_status.filter(chain.deal_status.status == "won")
+    d = won
     amount = d.paid if value == "paid" else d.amount
     return d.select(
         customer_id=d.customer_id.fill_null(ibis.literal("deal:").concat(d.deal_id)),
@@ -80,27 +106,37 @@ def journey_touches(
     conversion: Conversion = "sale",
     *,
     lookback_days: int | None = None,
-    value: Value = "revenue",
+    value: Value | None = None,
     period: Period | None = None,
+    deals: ir.Table | None = None,
 ) -> ir.Table:
     """One row per touch of every journey (see the module docstring).
 
-    ``period`` keeps the conversions that happened in it and the non-converting journeys whose last
+    ``value`` defaults to ``"revenue"`` for sales and to none (0) for leads. ``period`` keeps the
+    conversions that happened in it and the non-converting journeys, as known at its end, whose last
     touch is in it. ``touch_order`` starts at 1 for the earliest touch.
     """
     days = lookback_days if lookback_days is not None else chain.lookback_days
-    conv = conversions(chain, conversion, value)
-    conv = conv.view()
+    conv = conversions(chain, conversion, value if value is not None else DEFAULT_VALUE[conversion], deals=deals)
     v = chain.visits
     vt = v.select(
         t_customer=v.customer_id, visit_id=v.visit_id, channel=v.channel, campaign=v.campaign, ts=v.ts
     )
-    j = conv.join(
+    ts_type = conv.conversion_ts.type()
+    known, seen, ending = conv, vt, conv
+    if period is not None:
+        start, end = period.start_ts(), period.end_ts()
+        ending = conv.filter((conv.conversion_ts >= start) & (conv.conversion_ts < end))
+        # What was known at the period's end: a conversion of next month does not end this month's journey.
+        known = conv.filter(conv.conversion_ts < end)
+        seen = vt.filter(vt.ts < end)
+    ending = ending.view()
+    j = ending.join(
         vt,
         [
-            conv.customer_id == vt.t_customer,
-            vt.ts <= conv.conversion_ts,
-            vt.ts >= conv.conversion_ts - ibis.interval(days=days),
+            ending.customer_id == vt.t_customer,
+            vt.ts <= ending.conversion_ts,
+            vt.ts >= ending.conversion_ts - ibis.interval(days=days),
         ],
     )
     touched = j.select(
@@ -115,8 +151,9 @@ def journey_touches(
         campaign=j.campaign,
         ts=j.ts,
         value=j.value,
+        end_ts=j.conversion_ts,
     )
-    bare = conv.anti_join(touched, conv.conversion_id == touched.conversion_id)
+    bare = ending.anti_join(touched, ending.conversion_id == touched.conversion_id)
     lead_only = bare.select(
         journey_id=bare.conversion_id,
         customer_id=bare.customer_id,
@@ -129,17 +166,23 @@ def journey_touches(
         campaign=bare.f_campaign.fill_null(NOT_SET),
         ts=bare.f_ts,
         value=bare.value,
+        end_ts=bare.conversion_ts,
     )
-    last = conv.group_by(l_customer=conv.customer_id).aggregate(l_ts=conv.conversion_ts.max())
-    after = vt.left_join(last, vt.t_customer == last.l_customer)
+    last = known.group_by(l_customer=known.customer_id).aggregate(l_ts=known.conversion_ts.max())
+    after = seen.left_join(last, seen.t_customer == last.l_customer)
     after = after.filter(after.l_ts.isnull() | (after.ts > after.l_ts))
-    after = after.mutate(end=after.ts.max().over(group_by=after.t_customer))
-    after = after.filter(after.ts >= after.end - ibis.interval(days=days))
+    after = after.mutate(last_ts=after.ts.max().over(group_by=after.t_customer))
+    after = after.filter(after.ts >= after.last_ts - ibis.interval(days=days))
+    if period is not None:
+        after = after.filter(after.last_ts >= start)
+        null_end = ibis.literal(end).cast(ts_type)
+    else:
+        null_end = after.last_ts.cast(ts_type)
     never = after.select(
         journey_id=ibis.literal("null:").concat(after.t_customer),
         customer_id=after.t_customer,
         conversion_id=ibis.null("string"),
-        conversion_ts=ibis.null("timestamp(6)"),
+        conversion_ts=ibis.null(ts_type),
         converted=ibis.literal(False),
         touch_kind=ibis.literal("visit"),
         visit_id=after.visit_id,
@@ -147,13 +190,9 @@ def journey_touches(
         campaign=after.campaign,
         ts=after.ts,
         value=ibis.literal(0.0),
+        end_ts=null_end,
     )
     rows = ibis.union(touched, lead_only, never, distinct=False)
-    if period is not None:
-        start, end = period.start_ts(), period.end_ts()
-        ends = rows.group_by(e_journey=rows.journey_id).aggregate(e_ts=ibis.coalesce(rows.conversion_ts, rows.ts).max())
-        ends = ends.filter((ends.e_ts >= start) & (ends.e_ts < end))
-        rows = rows.semi_join(ends, rows.journey_id == ends.e_journey)
     order = ibis.row_number().over(group_by=rows.journey_id, order_by=[rows.ts, rows.visit_id]) + 1
     return rows.mutate(touch_order=order).select(*TOUCH_COLUMNS)
 
