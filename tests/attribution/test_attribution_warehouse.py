@@ -139,3 +139,54 @@ def test_paid_revenue(golden):
     paid = sorted((tuple(r["path"]), r["value"]) for r in t.frame.to_dicts() if r["conversions"])
     # D1 paid 50 000 (P1), D4 paid 20 000 of 40 000 (P2); P4 has no deal and is no deal's money
     assert paid == [(("yandex_direct",), 20000.0), (("yandex_direct", "direct"), 50000.0)]
+
+
+# One customer on two cookies (same phone on both leads); one deal in dollars, one in euros without a rate.
+TWO_DEVICES = {
+    "visits.csv": """
+        visit_id,client_id,ts,utm_source,utm_medium,utm_campaign
+        v1,c1,2026-10-01 10:00,yandex,cpc,ya_search
+        v2,c2,2026-10-05 10:00,vk,cpc,vk_retarget
+        v3,c3,2026-10-25 10:00,,,
+    """,
+    "leads.csv": """
+        lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,phone
+        L1,2026-10-02 10:00,c1,yandex,cpc,ya_search,qualified,+79990000001
+        L2,2026-10-06 10:00,c2,,,,new,+79990000001
+    """,
+    "deals.csv": """
+        deal_id,lead_id,created_at,status,closed_at,amount,currency
+        D1,L2,2026-10-07 10:00,won,2026-10-10 10:00,30000,RUB
+        D2,L1,2026-10-03 10:00,won,2026-10-04 10:00,100,USD
+        D3,L1,2026-10-03 10:00,won,2026-10-05 10:00,100,EUR
+    """,
+    "fx_rates.csv": "month,currency,rate\n2026-10,USD,90\n",
+}
+
+
+def test_journeys_merge_a_customers_cookies_and_convert_currencies_as_the_metrics(make_warehouse):
+    wh = make_warehouse(TWO_DEVICES)
+    # Leads: L1 (10-02) <- v1; L2 (10-06) <- v1 on cookie c1 and v2 on c2, one customer by the phone
+    # (the interim per-cookie journeys gave L2 only "vk_ads"). L1's won deals: D2 100 USD x 90 = 9 000;
+    # D3 in EUR has no October rate and is left out, as `kassa metrics` leaves it out. L2: D1 30 000.
+    # c3 (direct 10-25) never converts: a null, its touch aged to November 1st (6 days 14 hours).
+    leads = warehouse_paths(wh, "2026-10", "leads")
+    assert rows(leads) == sorted([
+        (("yandex_direct",), 1.0, 9000.0, 0.0),
+        (("yandex_direct", "vk_ads"), 1.0, 30000.0, 0.0),
+        (("direct",), 0.0, 0.0, 1.0),
+    ])
+    null = [r for r in leads.frame.to_dicts() if r["nulls"]]
+    assert null[0]["days_before"] == pytest.approx([6 + 14 / 24])
+    # Sales: D2 (10-04) <- v1 9 000; D1 (10-10) <- v1, v2 30 000. Every model's totals = the metrics'.
+    sales = warehouse_paths(wh, "2026-10", "sales")
+    assert [r for r in rows(sales) if r[1]] == sorted([
+        (("yandex_direct",), 1.0, 9000.0, 0.0), (("yandex_direct", "vk_ads"), 1.0, 30000.0, 0.0),
+    ])
+    total = compute(wh, ["leads", "sales", "revenue"], [], "2026-10").total
+    assert (total["leads"], total["sales"], total["revenue"]) == pytest.approx((2, 2, 39000))
+    for name, r in attribute(sales, "all").items():
+        assert (r.credits["conversions"].sum(), r.credits["value"].sum()) == pytest.approx((2, 39000)), name
+    # linear: yandex gets D2 whole and half of D1 = 9 000 + 15 000; vk the other 15 000
+    assert attribute(sales, "linear")["linear"].as_dict("value") == pytest.approx(
+        {"yandex_direct": 24000.0, "vk_ads": 15000.0, "direct": 0.0})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+
+import ibis
 
 from kassa.link.chain import Chain
 from kassa.link.journeys import TOUCH_COLUMNS, journey_paths, journey_touches
@@ -80,3 +83,75 @@ def test_long_paths_keep_the_last_touches_and_repeats_can_collapse(make_warehous
     assert short[0]["path"] == "… > vk_ads > google_ads > vk_ads"
     assert collapsed[0]["path"] == "yandex_direct > vk_ads > google_ads > vk_ads"
     assert full[0]["conversions"] == 1 and full[0]["nulls"] == 0
+
+
+# Two cookies of one customer (one phone), a visitor who converts next month, one who never does.
+TWO_DEVICES = {
+    "visits.csv": """
+        visit_id,client_id,ts,utm_source,utm_medium,utm_campaign
+        v1,c1,2026-10-01 10:00,yandex,cpc,ya_search
+        v2,c2,2026-10-05 10:00,vk,cpc,vk_retarget
+        v3,c3,2026-10-20 10:00,google,cpc,g_search
+        v4,c4,2026-10-25 10:00,,,
+    """,
+    "leads.csv": """
+        lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,phone
+        L1,2026-10-02 10:00,c1,yandex,cpc,ya_search,qualified,+79990000001
+        L2,2026-10-06 10:00,c2,,,,new,+79990000001
+        L3,2026-11-02 10:00,c3,google,cpc,g_search,new,
+    """,
+    "deals.csv": """
+        deal_id,lead_id,created_at,status,closed_at,amount
+        D1,L2,2026-10-07 10:00,won,2026-10-10 10:00,30000
+        D2,L1,2026-10-03 10:00,lost,2026-10-04 10:00,9000
+    """,
+}
+
+
+def test_cookies_of_one_customer_share_a_journey_and_leads_carry_their_deals(make_warehouse) -> None:
+    wh = make_warehouse(TWO_DEVICES)
+    with Chain(wh, materialize=True) as chain:
+        t = journey_touches(chain, "lead", value="revenue")
+        rows = t.filter(t.converted).order_by("conversion_id", "touch_order").to_pyarrow().to_pylist()
+        plain = journey_touches(chain, "lead").filter(ibis._.conversion_id == "L2").value.max().to_pyarrow().as_py()
+    got = [(r["conversion_id"], r["customer_id"], r["visit_id"], r["value"]) for r in rows]
+    # L1 and L2 share the phone: one customer "L1" with cookies c1 and c2, so L2's path holds v1 (c1)
+    # before v2 (c2). L2's value is its won deal D1 (30 000); L1's lost D2 counts nothing. L3: v3.
+    assert got == [
+        ("L1", "L1", "v1", 0.0),
+        ("L2", "L1", "v1", 30000.0), ("L2", "L1", "v2", 30000.0),
+        ("L3", "L3", "v3", 0.0),
+    ]
+    assert plain == 0.0  # without value a lead is worth nothing, as before
+
+
+def test_a_period_takes_journeys_as_they_stood_at_its_end(make_warehouse) -> None:
+    wh = make_warehouse(TWO_DEVICES)
+    with Chain(wh, materialize=True) as chain:
+        october = journey_touches(chain, "sale", period=Period.parse("2026-10"))
+        oct_rows = october.order_by("journey_id", "touch_order").to_pyarrow().to_pylist()
+        everything = journey_touches(chain, "sale").filter(~ibis._.converted).to_pyarrow().to_pylist()
+    got = [(r["journey_id"], r["visit_id"], r["converted"], r["end_ts"]) for r in oct_rows]
+    # D1 closes 10-10 on the customer of c1+c2 (v1, v2). At October's end c3 has not converted yet
+    # (L3 is 11-02): a non-converting journey ending at the period's end, like never-converting c4.
+    # (Its id names the customer c3 becomes, L3: a name only, not knowledge of November.)
+    assert got == [
+        ("D1", "v1", True, dt.datetime(2026, 10, 10, 10)),
+        ("D1", "v2", True, dt.datetime(2026, 10, 10, 10)),
+        ("null:L3", "v3", False, dt.datetime(2026, 11, 1)),
+        ("null:client:c4", "v4", False, dt.datetime(2026, 11, 1)),
+    ]
+    # Over all time L3 never buys either, and the journeys end at their last touch.
+    assert sorted((r["journey_id"], r["end_ts"]) for r in everything) == [
+        ("null:L3", dt.datetime(2026, 10, 20, 10)), ("null:client:c4", dt.datetime(2026, 10, 25, 10)),
+    ]
+
+
+def test_a_deals_override_replaces_the_chain_deals(make_warehouse) -> None:
+    wh = make_warehouse(TWO_DEVICES)
+    with Chain(wh, materialize=True) as chain:
+        d = chain.deal_status
+        halved = d.mutate(amount=d.amount / 2)
+        t = journey_touches(chain, "sale", deals=halved)
+        values = t.filter(t.converted).value.to_pyarrow().to_pylist()
+    assert values == [15000.0, 15000.0]  # D1's two touches, 30 000 / 2
