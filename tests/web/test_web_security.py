@@ -9,18 +9,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer
+import typer.main
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from tests.web.helpers import PASSWORD, login
 from typer.testing import CliRunner
 
-from kassa.cli import app as cli_app
-from kassa.commands.serve import check_can_listen, is_loopback
+from kassa.commands.serve import check_can_listen, is_loopback, register
 from kassa.errors import KassaError
 from kassa.web.app import PUBLIC_PATHS
 from kassa.web.security import MAX_FAILURES
 from kassa.web.users import UserStore
+
+
+def kassa_cli() -> typer.Typer:
+    """The CLI with the dashboard's commands (``serve``, ``user``), as ``kassa.cli`` registers them."""
+    cli = typer.Typer()
+    register(cli)
+    return cli
 
 
 def data_requests(app: FastAPI) -> list[tuple[str, str]]:
@@ -161,7 +169,7 @@ def test_without_users_only_loopback(golden_db: Path) -> None:
 
 
 def test_serve_refuses_and_explains_in_russian(golden_db: Path) -> None:
-    r = CliRunner().invoke(cli_app, ["serve", "--db", str(golden_db), "--host", "0.0.0.0", "--lang", "ru"])
+    r = CliRunner().invoke(kassa_cli(), ["serve", "--db", str(golden_db), "--host", "0.0.0.0", "--lang", "ru"])
     assert isinstance(r.exception, KassaError) and "Пользователей панели ещё нет" in str(r.exception)
 
 
@@ -173,7 +181,7 @@ def test_open_dashboard_closes_once_a_user_exists(open_app: FastAPI, golden_db: 
 
 
 def test_user_add_from_the_command_line(golden_db: Path) -> None:
-    r = CliRunner().invoke(cli_app, ["user", "add", "agency1", "--role", "agency", "--scope", "vk_ads",
+    r = CliRunner().invoke(kassa_cli(), ["user", "add", "agency1", "--role", "agency", "--scope", "vk_ads",
                                      "--password-stdin", "--db", str(golden_db)], input="s3cret-pass\n")
     assert r.exit_code == 0, r.output
     store = UserStore.for_db(golden_db)
@@ -182,7 +190,7 @@ def test_user_add_from_the_command_line(golden_db: Path) -> None:
     assert user.password_hash.startswith("$argon2id$") and "s3cret-pass" not in store.path.read_text()
     assert store.path.stat().st_mode & 0o777 == 0o600
     assert store.authenticate("agency1", "s3cret-pass") == user and store.authenticate("agency1", "wrong") is None
-    r = CliRunner().invoke(cli_app, ["user", "add", "x", "--role", "agency", "--password-stdin", "--db", str(golden_db)],
+    r = CliRunner().invoke(kassa_cli(), ["user", "add", "x", "--role", "agency", "--password-stdin", "--db", str(golden_db)],
                            input="long-enough\n")
     assert isinstance(r.exception, KassaError) and "--scope" in str(r.exception)
 
@@ -205,3 +213,11 @@ def test_a_running_dashboard_holds_the_warehouse(app: FastAPI, users_db: Path, t
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "open for writing by another process" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_every_dashboard_command_has_an_example() -> None:
+    group = typer.main.get_command(kassa_cli())
+    helps = {"serve": group.commands["serve"].help}  # type: ignore[attr-defined]
+    helps |= {f"user {n}": c.help for n, c in group.commands["user"].commands.items()}  # type: ignore[attr-defined]
+    assert set(helps) == {"serve", "user add", "user list", "user remove"}
+    assert all("Example:" in (h or "") for h in helps.values()), helps

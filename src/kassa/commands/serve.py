@@ -95,7 +95,10 @@ def register(app: typer.Typer) -> None:
 
     @users.command("list")
     def list_users(db: DbOption = Path(DEFAULT_DB), lang: LangOption = "en") -> None:
-        """List dashboard users: name, role and the channels of an agency."""
+        """List dashboard users: name, role and the channels of an agency.
+
+        Example: kassa user list --db kassa.duckdb
+        """
         check_lang(lang)
         found = UserStore.for_db(db).users()
         if not found:
@@ -106,7 +109,10 @@ def register(app: typer.Typer) -> None:
     @users.command("remove")
     def remove(name: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = Path(DEFAULT_DB),
                lang: LangOption = "en") -> None:
-        """Remove a dashboard user (their open sessions end at their next request)."""
+        """Remove a dashboard user (their open sessions end at their next request).
+
+        Example: kassa user remove agency1 --db kassa.duckdb
+        """
         check_lang(lang)
         if not UserStore.for_db(db).remove(name):
             raise KassaError(_("No dashboard user {name}.", lang, name=name))
