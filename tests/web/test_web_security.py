@@ -127,11 +127,17 @@ def test_agency_sees_only_its_channels(as_user: Callable[[str], TestClient]) -> 
     client = as_user("vika")  # scope: vk_ads
     channels = client.get("/channels.json?period=2026-10").json()
     assert [r["channel"] for r in channels["rows"]] == ["vk_ads"]
-    # vk_ads in October: spend 3 000 (no VAT), 1 lead (L3, junk), no sales — and the total is vk_ads alone.
+    # vk_ads in October: spend 3 000 (no VAT), 1 lead (L3), no sales — and the total is vk_ads alone.
     assert channels["total"]["marketing_cost"] == 3000 and channels["total"]["revenue"] == 0
     overview = client.get("/overview.json?period=2026-10").json()
     cost = next(c for c in overview["cards"] if c["name"] == "marketing_cost")
-    assert cost["value"] == 3000 and overview["headline"] == [] and overview["charts"] == []
+    assert cost["value"] == 3000 and overview["headline"] == []
+    # Its money-vs-activity chart is drawn from vk_ads alone: October (its only month with data) has
+    # 5 000 impressions, 50 clicks, 2 500 reach and 1 qualified lead (L3: junk status, but deal D5 was opened).
+    (chart,) = overview["charts"]
+    values = {(v["month"], v["metric"]): v["value"] for v in chart["spec"]["data"]["values"]}
+    assert values == {("2026-10", "impressions"): 5000, ("2026-10", "clicks"): 50, ("2026-10", "reach"): 2500,
+                      ("2026-10", "qualified_leads"): 1}
     for page in (client.get("/overview?period=2026-10"), client.get("/channels?period=2026-10"),
                  client.get("/overview.json?period=2026-10"), client.get("/channels.json?period=2026-10")):
         assert page.status_code == 200
@@ -221,3 +227,12 @@ def test_every_dashboard_command_has_an_example() -> None:
     helps |= {f"user {n}": c.help for n, c in group.commands["user"].commands.items()}  # type: ignore[attr-defined]
     assert set(helps) == {"serve", "user add", "user list", "user remove"}
     assert all("Example:" in (h or "") for h in helps.values()), helps
+
+
+def test_pages_are_not_cached_or_framed(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("ivan")
+    for r in (client.get("/channels.json?period=2026-10"), client.get("/login")):
+        assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+    # The chart script holds no data: browsers may keep it for a day.
+    assert client.get("/static/vega.js").headers["cache-control"] == "public, max-age=86400"

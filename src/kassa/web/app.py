@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import secrets
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
@@ -32,10 +32,11 @@ from markupsafe import Markup
 from kassa.errors import KassaError
 from kassa.i18n import LANGS, Translator
 from kassa.metrics.catalog import CATALOG
-from kassa.metrics.compute import compute
-from kassa.period import Period
+from kassa.metrics.compute import compute, months_between
+from kassa.period import Period, add_months
+from kassa.report import charts as report_charts
 from kassa.report.html import show, vega_bundle
-from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS, build_report
+from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS, build_report, trend_period
 from kassa.settings import Settings
 from kassa.store import Warehouse
 from kassa.web.security import (
@@ -158,7 +159,8 @@ class Dashboard:
             c = cur.frame.to_dicts()[0] if cur.frame.height else {}
             o = old.frame.to_dicts()[0] if old.frame.height else {}
             report = build_report(wh, period, lang) if user.can("see_totals") else None
-            return {"c": c, "o": o, "report": report, "warnings": cur.warnings}
+            months = None if report is not None else scoped_months(wh, period, where)
+            return {"c": c, "o": o, "report": report, "months": months, "warnings": cur.warnings}
 
         got = self.locked(build)
         cards = []
@@ -177,6 +179,13 @@ class Dashboard:
                 headline += [{"text": line.text, "tone": line.tone} for line in getattr(block, "items", [])]
             charts = [{"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec}
                       for c in report.section("money_vs_activity").charts() if c.key == "money_vs_activity"]
+        elif got["months"]:
+            # The report's chart, drawn from the scoped channels only.
+            present = [n for n in report_charts.TREND_METRICS if any(r.get(n) for r in got["months"])]
+            charts = [{"key": "money_vs_activity", "title": _("Money vs activity", lang),
+                       "caption": _("Index = the month's value / the value of the first month with any × 100.", lang),
+                       "spec": report_charts.money_vs_activity_chart(
+                           got["months"], present, lang=lang, currency=self.wh.settings.currency)}]
         return {
             "page": "overview", "period": period.label, "previous_period": prev.label, "lang": lang,
             "currency": self.wh.settings.currency, "scope": scope, "cards": cards, "headline": headline,
@@ -207,6 +216,21 @@ class Dashboard:
             "rows": rows, "total": {k: total.get(k) for k in [*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} if total else None,
             "warnings": table.warnings,
         }
+
+
+def scoped_months(wh: Warehouse, period: Period, where: dict[str, list[str]] | None) -> list[dict[str, Any]]:
+    """Trend measures per month of the report's window, for the channels in ``where`` only.
+
+    Months with no row count as zeros; months before the first with any value are dropped, as in the report.
+    """
+    window = trend_period(period)
+    table = compute(wh, list(report_charts.TREND_METRICS), "month", window, where=where, with_total=False)
+    found = {str(r["month"]): r for r in table.frame.to_dicts()}
+    months = months_between(window.start, add_months(window.end, -1))
+    names = report_charts.TREND_METRICS
+    active = [m for m in months if any(found.get(m, {}).get(n) for n in names)]
+    shown = months[months.index(active[0]):] if active else []
+    return [{"month": m, **{n: found.get(m, {}).get(n) or 0 for n in names}} for m in shown]
 
 
 def require_user(request: Request) -> tuple[User, str]:
@@ -269,6 +293,16 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
             login_required=dash.login_required, json_script=_json_script,
         )
         return HTMLResponse(html, status_code=status)
+
+    @app.middleware("http")
+    async def safety_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        resp = await call_next(request)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")  # no clickjacking of the login or logout forms
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages hold money figures: no shared or browser cache keeps them after logout.
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
 
     @app.exception_handler(NotAuthenticated)
     def _unauthenticated(request: Request, exc: NotAuthenticated) -> Response:
