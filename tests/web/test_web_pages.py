@@ -126,3 +126,21 @@ def test_bad_period_and_language_are_clear_errors(as_user: Callable[[str], TestC
 def test_default_period_is_the_latest_month_with_data(open_app: FastAPI) -> None:
     # Latest spend 2026-10-05, latest lead 2026-10-06, latest deal 2026-10-07: October.
     assert TestClient(open_app).get("/overview.json").json()["period"] == "2026-10"
+
+
+def test_funnel_page_is_the_reports_funnel(as_user: Callable[[str], TestClient], app: FastAPI) -> None:
+    client = as_user("ivan")
+    data = client.get("/funnel.json?period=2026-10").json()
+    expected = compute(app.state.dashboard.wh, None, "channel", "2026-10")
+    rows = {r["channel"]: r for r in data["rows"]}
+    for r in expected.frame.to_dicts():
+        for k in FUNNEL_COLUMNS:
+            assert rows[r["channel"]][k] == pytest.approx(r[k]), (r["channel"], k)
+    # Total: 20 000 of marketing cost, 6 leads, 4 qualified, 2 sales; CPL 20 000 / 6.
+    assert data["total"]["marketing_cost"] == 20000 and data["total"]["leads"] == 6
+    assert data["total"]["qualified_leads"] == 4 and data["total"]["sales"] == 2
+    assert data["total"]["cpl"] == pytest.approx(20000 / 6)
+    assert [c["key"] for c in data["columns"]] == ["channel", *FUNNEL_COLUMNS]
+    assert [c["key"] for c in data["charts"]] == ["funnel"]
+    html = client.get("/funnel?period=2026-10&lang=ru").text
+    assert "Воронка" in html and "3\xa0333\xa0₽" in html  # CPL 20 000 / 6 = 3 333,33 → 3 333 ₽

@@ -44,7 +44,7 @@ def data_requests(app: FastAPI) -> list[tuple[str, str]]:
 
 def test_the_route_list_covers_the_pages(app: FastAPI) -> None:
     urls = {u for _, u in data_requests(app)}
-    assert {"/", "/overview", "/overview.json", "/channels", "/channels.json", "/channels/yandex_direct", "/logout"} <= urls
+    assert {"/", "/overview", "/overview.json", "/funnel", "/funnel.json", "/channels", "/channels.json", "/channels/yandex_direct", "/logout"} <= urls
 
 
 def test_no_route_gives_data_without_a_session(app: FastAPI) -> None:
@@ -138,8 +138,10 @@ def test_agency_sees_only_its_channels(as_user: Callable[[str], TestClient]) -> 
     values = {(v["month"], v["metric"]): v["value"] for v in chart["spec"]["data"]["values"]}
     assert values == {("2026-10", "impressions"): 5000, ("2026-10", "clicks"): 50, ("2026-10", "reach"): 2500,
                       ("2026-10", "qualified_leads"): 1}
-    for page in (client.get("/overview?period=2026-10"), client.get("/channels?period=2026-10"),
-                 client.get("/overview.json?period=2026-10"), client.get("/channels.json?period=2026-10")):
+    funnel = client.get("/funnel.json?period=2026-10").json()
+    assert [r["channel"] for r in funnel["rows"]] == ["vk_ads"] and funnel["total"]["marketing_cost"] == 3000
+    for url in ("/overview", "/channels", "/funnel", "/overview.json", "/channels.json", "/funnel.json"):
+        page = client.get(url + "?period=2026-10")
         assert page.status_code == 200
         # Company revenue (90 000) and cost (20 000), and other channels, never appear.
         for secret in ("yandex_direct", "telegram", "90000", "90,000", "20000", "20,000"):

@@ -36,7 +36,7 @@ from kassa.metrics.compute import compute, months_between
 from kassa.period import Period, add_months
 from kassa.report import charts as report_charts
 from kassa.report.html import show, vega_bundle
-from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS, build_report, trend_period
+from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS, build_report, funnel_section, trend_period
 from kassa.settings import Settings
 from kassa.store import Warehouse
 from kassa.web.security import (
@@ -192,6 +192,24 @@ class Dashboard:
             "charts": charts, "warnings": got["warnings"],
         }
 
+    def funnel(self, user: User, period: Period, lang: str) -> dict[str, Any]:
+        """The report's funnel section (table and chart) over the channels this user may see."""
+        scope = user.channel_filter
+        where = {"channel": scope} if scope is not None else None
+        currency = self.wh.settings.currency
+        table = self.locked(lambda wh: compute(wh, None, "channel", period, where=where))
+        section = funnel_section(table, lang, currency)
+        (funnel,) = section.tables()
+        return {
+            "page": "funnel", "period": period.label, "lang": lang, "currency": currency, "scope": scope,
+            "title": section.title, "intro": section.intro, "note": funnel.note,
+            "columns": [{"key": c.key, "label": c.label, "unit": c.unit, "tier": c.tier} for c in funnel.columns],
+            "rows": [{k: _no_nan(v) for k, v in r.items()} for r in funnel.rows],
+            "total": {k: _no_nan(v) for k, v in funnel.total.items()} if funnel.total else None,
+            "charts": [{"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec} for c in section.charts()],
+            "warnings": table.warnings,
+        }
+
     def channels(self, user: User, period: Period, lang: str, channel: str | None = None) -> dict[str, Any]:
         """The money trail per channel, or per campaign of one ``channel``; activity in its own columns."""
         scope = user.channel_filter
@@ -216,6 +234,11 @@ class Dashboard:
             "rows": rows, "total": {k: total.get(k) for k in [*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} if total else None,
             "warnings": table.warnings,
         }
+
+
+def _no_nan(v: Any) -> Any:
+    """NaN and infinity leave the dashboard as "no value" (JSON ``null``), as everywhere in kassa."""
+    return None if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))) else v
 
 
 def scoped_months(wh: Warehouse, period: Period, where: dict[str, list[str]] | None) -> list[dict[str, Any]]:
@@ -391,6 +414,12 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
     def overview(session: Session, request: Request) -> Response:
         data = dash.overview(session[0], period_of(request), lang_of(request))
         return render(request, "overview.html.j2", data, session)
+
+    @app.get("/funnel")
+    @app.get("/funnel.json")
+    def funnel(session: Session, request: Request) -> Response:
+        data = dash.funnel(session[0], period_of(request), lang_of(request))
+        return render(request, "funnel.html.j2", data, session)
 
     @app.get("/channels")
     @app.get("/channels.json")
