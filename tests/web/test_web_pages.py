@@ -144,3 +144,19 @@ def test_funnel_page_is_the_reports_funnel(as_user: Callable[[str], TestClient],
     assert [c["key"] for c in data["charts"]] == ["funnel"]
     html = client.get("/funnel?period=2026-10&lang=ru").text
     assert "Воронка" in html and "3\xa0333\xa0₽" in html  # CPL 20 000 / 6 = 3 333,33 → 3 333 ₽
+
+
+def test_pages_follow_a_new_import(as_user: Callable[[str], TestClient], app: FastAPI, tmp_path) -> None:
+    client = as_user("olga")
+    before = client.get("/overview.json?period=2026-10").json()
+    assert card(before, "marketing_cost")["value"] == 20000
+    extra = tmp_path / "extra_spend.csv"
+    extra.write_text("date,channel,campaign,impressions,clicks,cost\n2026-10-20,vk_ads,vk_new,100,5,1000\n")
+    dash = app.state.dashboard
+    with dash.lock:  # the dashboard is the single writer; imports go through its warehouse
+        dash.wh.import_files([extra], strict=True)
+    after = client.get("/overview.json?period=2026-10").json()
+    # 20 000 + 1 000 of new vk_ads spend; ROMI (90 000 − 21 000) / 21 000 = 3.2857…
+    assert card(after, "marketing_cost")["value"] == 21000
+    assert card(after, "romi")["value"] == pytest.approx(69000 / 21000)
+    assert "marketing cost RUB\xa021,000" in after["headline"][0]["text"]
