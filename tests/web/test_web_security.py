@@ -238,3 +238,9 @@ def test_pages_are_not_cached_or_framed(as_user: Callable[[str], TestClient]) ->
         assert r.headers["x-content-type-options"] == "nosniff"
     # The chart script holds no data: browsers may keep it for a day.
     assert client.get("/static/vega.js").headers["cache-control"] == "public, max-age=86400"
+
+
+def test_user_errors_in_russian(golden_db: Path) -> None:
+    r = CliRunner().invoke(kassa_cli(), ["user", "add", "x", "--role", "viewer", "--password-stdin", "--db", str(golden_db),
+                                         "--lang", "ru"], input="short\n")
+    assert isinstance(r.exception, KassaError) and str(r.exception) == "пароль: не короче 8 символов"

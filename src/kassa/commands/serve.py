@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         else:
             password = typer.prompt(_("Password", lang), hide_input=True, confirmation_prompt=True)
         store = UserStore.for_db(db)
-        user = store.add(name, password, role, scope)
+        user = store.add(name, password, role, scope, lang)
         console.print(_("User {name} ({role}) saved in {path}", lang, name=user.name, role=user.role, path=store.path),
                       highlight=False)
 

@@ -24,9 +24,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kassa.errors import ConfigError
+from kassa.i18n import Translator
+
+_ = Translator("web")
 
 Role = Literal["owner", "marketer", "agency", "viewer"]
 ROLES: tuple[Role, ...] = ("owner", "marketer", "agency", "viewer")
+MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" defaults
 # Verifying against this keeps a login for an unknown name as slow as one for a known name.
@@ -123,20 +127,20 @@ class UserStore:
             self._load()
         return str(self._load()["secret"])
 
-    def add(self, name: str, password: str, role: str, scope: list[str] | None = None) -> User:
+    def add(self, name: str, password: str, role: str, scope: list[str] | None = None, lang: str = "en") -> User:
         """Add or replace a user. An agency needs a scope; the other roles must not have one."""
         name = name.strip()
         if not name:
-            raise ConfigError("user name: must not be empty")
+            raise ConfigError(_("user name: must not be empty", lang))
         if role not in ROLES:
-            raise ConfigError(f"--role: use one of {', '.join(ROLES)}, not {role!r}")
+            raise ConfigError(_("--role: use one of {roles}, not {role}", lang, roles=", ".join(ROLES), role=role))
         scope = [s.strip() for s in scope or [] if s.strip()]
         if role == "agency" and not scope:
-            raise ConfigError("--scope: an agency user needs the channels it may see (e.g. --scope vk_ads)")
+            raise ConfigError(_("--scope: an agency user needs the channels it may see (e.g. --scope vk_ads)", lang))
         if role != "agency" and scope:
-            raise ConfigError(f"--scope: only an agency user has a scope; a {role} sees every channel")
-        if len(password) < 8:
-            raise ConfigError("password: at least 8 characters")
+            raise ConfigError(_("--scope: only an agency user has a scope; a {role} sees every channel", lang, role=role))
+        if len(password) < MIN_PASSWORD:
+            raise ConfigError(_("password: at least {n} characters", lang, n=MIN_PASSWORD))
         data = self._load()
         users = dict(data["users"])
         users[name] = {"role": role, "scope": scope, "password_hash": _hasher.hash(password)}
