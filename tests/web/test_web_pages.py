@@ -160,3 +160,16 @@ def test_pages_follow_a_new_import(as_user: Callable[[str], TestClient], app: Fa
     assert card(after, "marketing_cost")["value"] == 21000
     assert card(after, "romi")["value"] == pytest.approx(69000 / 21000)
     assert "marketing cost RUB\xa021,000" in after["headline"][0]["text"]
+
+
+def test_data_page_lists_the_imports(as_user: Callable[[str], TestClient]) -> None:
+    viewer = as_user("ivan").get("/data.json").json()
+    files = {b["file"].rsplit("/", 1)[-1]: b for b in viewer["batches"]}
+    assert set(files) == {"spend.csv", "activities.csv", "visits.csv", "leads.csv", "deals.csv", "payments.csv"}
+    # tests/golden_data.py: 4 spend rows (one in September), 9 visits, 7 leads, 5 deals, 4 payments.
+    assert {f: b["rows_loaded"] for f, b in files.items()} == {
+        "spend.csv": 4, "activities.csv": 3, "visits.csv": 9, "leads.csv": 7, "deals.csv": 5, "payments.csv": 4}
+    assert all(b["rows_rejected"] == 0 and b["undone_at"] is None for b in viewer["batches"])
+    assert viewer["can_upload"] is False and as_user("mark").get("/data.json").json()["can_upload"] is True
+    html = as_user("olga").get("/data?lang=ru").text
+    assert "Загруженные файлы" in html and 'data-key="' in html

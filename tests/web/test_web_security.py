@@ -44,7 +44,7 @@ def data_requests(app: FastAPI) -> list[tuple[str, str]]:
 
 def test_the_route_list_covers_the_pages(app: FastAPI) -> None:
     urls = {u for _, u in data_requests(app)}
-    assert {"/", "/overview", "/overview.json", "/funnel", "/funnel.json", "/channels", "/channels.json", "/channels/yandex_direct", "/logout"} <= urls
+    assert {"/", "/overview", "/overview.json", "/funnel", "/funnel.json", "/data", "/data.json", "/channels", "/channels.json", "/channels/yandex_direct", "/logout"} <= urls
 
 
 def test_no_route_gives_data_without_a_session(app: FastAPI) -> None:
@@ -146,6 +146,12 @@ def test_agency_sees_only_its_channels(as_user: Callable[[str], TestClient]) -> 
         # Company revenue (90 000) and cost (20 000), and other channels, never appear.
         for secret in ("yandex_direct", "telegram", "90000", "90,000", "20000", "20,000"):
             assert secret not in page.text, secret
+
+
+@pytest.mark.parametrize("url", ["/data", "/data.json"])
+def test_agency_cannot_see_the_imports(as_user: Callable[[str], TestClient], url: str) -> None:
+    r = as_user("vika").get(url)
+    assert r.status_code == 403 and "spend.csv" not in r.text
 
 
 @pytest.mark.parametrize("url", ["/channels/yandex_direct", "/channels/yandex_direct.json", "/channels/telegram.json"])

@@ -212,6 +212,18 @@ class Dashboard:
             "warnings": table.warnings,
         }
 
+    def data(self, user: User, lang: str) -> dict[str, Any]:
+        """The import batches, newest first (what ``kassa imports`` lists). Not for an agency: file names and row
+        counts describe every channel's data."""
+        if not user.can("see_totals"):
+            raise Forbidden()
+        keys = ("batch_id", "file", "format", "kind", "rows_read", "rows_loaded", "rows_rejected", "rows_replaced",
+                "period_start", "period_end", "loaded_at", "undone_at")
+        batches = self.locked(lambda wh: wh.batches())
+        rows = [{k: (v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat() if isinstance(v, dt.date)
+                     else v) for k, v in b.items() if k in keys} for b in reversed(batches)]
+        return {"page": "data", "lang": lang, "period": "", "batches": rows, "can_upload": user.can("upload")}
+
     def channels(self, user: User, period: Period, lang: str, channel: str | None = None) -> dict[str, Any]:
         """The money trail per channel, or per campaign of one ``channel``; activity in its own columns."""
         scope = user.channel_filter
@@ -422,6 +434,11 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
     def funnel(session: Session, request: Request) -> Response:
         data = dash.funnel(session[0], period_of(request), lang_of(request))
         return render(request, "funnel.html.j2", data, session)
+
+    @app.get("/data")
+    @app.get("/data.json")
+    def data(session: Session, request: Request) -> Response:
+        return render(request, "data.html.j2", dash.data(session[0], lang_of(request)), session)
 
     @app.get("/channels")
     @app.get("/channels.json")
