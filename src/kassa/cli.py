@@ -35,13 +35,7 @@ def _root(
 
 
 for _name in MODULES:
-    try:
-        _mod = importlib.import_module(f"kassa.commands.{_name}")
-    except ModuleNotFoundError as exc:  # a feature not built yet must not break the others
-        if exc.name != f"kassa.commands.{_name}":
-            raise
-        continue
-    _mod.register(app)
+    importlib.import_module(f"kassa.commands.{_name}").register(app)
 
 
 def main() -> None:
