@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from kassa.attribution import MODELS, Attribution, PathTable, attribute, parse_model_list, read_path_file
-from kassa.attribution.journeys import CAMPAIGN_SEP, MEASURES, warehouse_paths
+from kassa.attribution.journeys import CAMPAIGN_SEP, MEASURES, By, Measure, warehouse_paths
 from kassa.attribution.paths import Note
 from kassa.cli_common import (
     DEFAULT_DB,
@@ -37,7 +37,13 @@ def _model_params(order: int, half_life: float, position: str, shapley_method: s
         first, last = (float(x) for x in position.split(","))
     except ValueError:
         raise typer.BadParameter("two shares, e.g. 0.4,0.4", param_hint="--position") from None
-    return {"order": order, "half_life_days": half_life, "first": first, "last": last, "method": shapley_method}
+    return {
+        "order": order,
+        "half_life_days": half_life,
+        "first": first,
+        "last": last,
+        "method": shapley_method,
+    }
 
 
 def _name(channel: str) -> str:
@@ -52,7 +58,11 @@ def _campaign_json(data: Any) -> Any:
         ch = data.get("channel")
         if isinstance(ch, str) and CAMPAIGN_SEP in ch:
             channel, campaign = ch.split(CAMPAIGN_SEP, 1)
-            out = {"channel": channel, "campaign": campaign, **{k: v for k, v in out.items() if k != "channel"}}
+            out = {
+                "channel": channel,
+                "campaign": campaign,
+                **{k: v for k, v in out.items() if k != "channel"},
+            }
         return out
     if isinstance(data, list):
         return [_campaign_json(x) for x in data]
@@ -61,7 +71,9 @@ def _campaign_json(data: Any) -> Any:
     return data
 
 
-def _credits_table(results: dict[str, Attribution], column: str, money: bool, currency: str, lang: str, title: str) -> Table:
+def _credits_table(
+    results: dict[str, Attribution], column: str, money: bool, currency: str, lang: str, title: str
+) -> Table:
     t = Table(title=title)
     t.add_column(_("Channel", lang))
     for name in results:
@@ -73,7 +85,9 @@ def _credits_table(results: dict[str, Attribution], column: str, money: bool, cu
 
     for ch in channels:
         t.add_row(_name(ch), *[show(r.credit(ch, column)) for r in results.values()])
-    t.add_row(_("Total", lang), *[show(float(r.credits[column].sum())) for r in results.values()], style="bold")
+    t.add_row(
+        _("Total", lang), *[show(float(r.credits[column].sum())) for r in results.values()], style="bold"
+    )
     return t
 
 
@@ -116,25 +130,68 @@ def register(app: typer.Typer) -> None:
     @app.command("attribute")
     def attribute_cmd(
         paths_file: Annotated[
-            Path | None, typer.Option("--paths", help="Aggregated path file (ChannelAttribution layout: path, total_conversions, total_conversion_value, total_null).")
+            Path | None,
+            typer.Option(
+                "--paths",
+                help="Aggregated path file (ChannelAttribution layout: path, total_conversions, total_conversion_value, total_null).",
+            ),
         ] = None,
-        db: Annotated[Path | None, typer.Option("--db", help="Warehouse file (DuckDB), when not reading --paths.", envvar="KASSA_DB")] = None,
-        period: Annotated[str | None, typer.Option("--period", help="With --db: YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD.")] = None,
-        model: Annotated[str, typer.Option("--model", help=f"Model(s), comma-separated, or all: {', '.join(MODELS)}.")] = "all",
+        db: Annotated[
+            Path | None,
+            typer.Option(
+                "--db", help="Warehouse file (DuckDB), when not reading --paths.", envvar="KASSA_DB"
+            ),
+        ] = None,
+        period: Annotated[
+            str | None,
+            typer.Option("--period", help="With --db: YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD."),
+        ] = None,
+        model: Annotated[
+            str, typer.Option("--model", help=f"Model(s), comma-separated, or all: {', '.join(MODELS)}.")
+        ] = "all",
         value: Annotated[
-            str | None, typer.Option("--value", help="What to credit. --paths: conversions (default) or value; --db: revenue (default), paid_revenue, sales or leads.")
+            str | None,
+            typer.Option(
+                "--value",
+                help="What to credit. --paths: conversions (default) or value; --db: revenue (default), paid_revenue, sales or leads.",
+            ),
         ] = None,
         by: Annotated[str, typer.Option("--by", help="With --db: channel or campaign.")] = "channel",
         order: Annotated[int, typer.Option("--order", help="Markov order, 1..4.")] = 1,
         half_life: Annotated[float, typer.Option("--half-life", help="Time decay half-life in days.")] = 7.0,
-        position: Annotated[str, typer.Option("--position", help="Position-based shares of the first and last touch.")] = "0.4,0.4",
-        shapley_method: Annotated[str, typer.Option("--shapley-method", help="exact (default), subsets or sampling.")] = "exact",
-        exclude_direct: Annotated[bool, typer.Option("--exclude-direct", help="Drop direct touches from paths that have any other touch.")] = False,
-        direct: Annotated[str | None, typer.Option("--direct", help="--paths: names of direct channels, comma-separated (default: direct).")] = None,
-        lookback: Annotated[float | None, typer.Option("--lookback", help="Lookback window in days (--db default: the lookback_days setting).")] = None,
-        sep: Annotated[str, typer.Option("--sep", help="--paths: separator between channels in a path.")] = ">",
+        position: Annotated[
+            str, typer.Option("--position", help="Position-based shares of the first and last touch.")
+        ] = "0.4,0.4",
+        shapley_method: Annotated[
+            str, typer.Option("--shapley-method", help="exact (default), subsets or sampling.")
+        ] = "exact",
+        exclude_direct: Annotated[
+            bool,
+            typer.Option(
+                "--exclude-direct", help="Drop direct touches from paths that have any other touch."
+            ),
+        ] = False,
+        direct: Annotated[
+            str | None,
+            typer.Option(
+                "--direct", help="--paths: names of direct channels, comma-separated (default: direct)."
+            ),
+        ] = None,
+        lookback: Annotated[
+            float | None,
+            typer.Option(
+                "--lookback", help="Lookback window in days (--db default: the lookback_days setting)."
+            ),
+        ] = None,
+        sep: Annotated[
+            str, typer.Option("--sep", help="--paths: separator between channels in a path.")
+        ] = ">",
         allow_missing_nulls: Annotated[
-            bool, typer.Option("--allow-missing-nulls", help="--paths: accept a file without total_null (converting paths only).")
+            bool,
+            typer.Option(
+                "--allow-missing-nulls",
+                help="--paths: accept a file without total_null (converting paths only).",
+            ),
         ] = False,
         config: ConfigOption = None,
         as_json: JsonOption = False,
@@ -165,7 +222,9 @@ def register(app: typer.Typer) -> None:
                 direct=tuple(d.strip() for d in (direct or "direct").split(",") if d.strip()),
             )
             if what == "value" and not table.has_value:
-                raise KassaError(f"{paths_file}: no column 'total_conversion_value', so value cannot be credited; use --value conversions")
+                raise KassaError(
+                    f"{paths_file}: no column 'total_conversion_value', so value cannot be credited; use --value conversions"
+                )
             column, money, source, lookback_days = what, what == "value", str(paths_file), lookback
         else:
             if period is None:
@@ -177,24 +236,32 @@ def register(app: typer.Typer) -> None:
                 raise KassaError(f"--by {by!r}: use channel or campaign")
             with open_warehouse(db or Path(DEFAULT_DB), config) as wh:
                 currency = wh.settings.currency
+                measure = cast(Measure, {"leads": "leads", "paid_revenue": "paid_revenue"}.get(what, "sales"))
                 table = warehouse_paths(
-                    wh, period, {"leads": "leads", "paid_revenue": "paid_revenue"}.get(what, "sales"), by=by,  # type: ignore[arg-type]
+                    wh,
+                    period,
+                    measure,
+                    by=cast(By, by),
                     lookback_days=int(lookback) if lookback is not None else None,
                 )
             money = what in ("revenue", "paid_revenue")
             column, source, lookback_days = ("value" if money else "conversions"), f"{period}", None
-        results = attribute(table, names, params=params, lookback_days=lookback_days, exclude_direct=exclude_direct)
+        results = attribute(
+            table, names, params=params, lookback_days=lookback_days, exclude_direct=exclude_direct
+        )
         warnings = sorted({w for r in results.values() for w in r.warnings})
         if as_json:
             models = {n: r.to_json() for n, r in results.items()}
-            print_json({
-                "source": source,
-                "credited": what,
-                "column": column,
-                "by": by if paths_file is None else "channel",
-                "models": _campaign_json(models) if paths_file is None and by == "campaign" else models,
-                "warnings": warnings,
-            })
+            print_json(
+                {
+                    "source": source,
+                    "credited": what,
+                    "column": column,
+                    "by": by if paths_file is None else "channel",
+                    "models": _campaign_json(models) if paths_file is None and by == "campaign" else models,
+                    "warnings": warnings,
+                }
+            )
             return
         title = _("Credited {what} — {source}", lang, what=_(what, lang), source=source)
         console.print(_credits_table(results, column, money, currency, lang, title))
