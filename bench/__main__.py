@@ -31,8 +31,14 @@ def discover() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     found = discover()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(sorted(found))}")
-    parser.add_argument("--quick", action="store_true", help="small inputs: checks the benchmark runs, figures are not meaningful")
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(sorted(found))}"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small inputs: checks the benchmark runs, figures are not meaningful",
+    )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in found]
     if unknown:

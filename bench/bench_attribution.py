@@ -217,8 +217,13 @@ def child_kassa(path: Path, order: int) -> dict[str, object]:
     table = read_path_file(path)
     read = time.perf_counter() - started
     result = get_model("markov", order=order).attribute(table)
-    return {"seconds": time.perf_counter() - started, "read_seconds": read, "rss_mb": peak_rss_mb(),
-            "credits": result.as_dict(), "paths": table.frame.height}
+    return {
+        "seconds": time.perf_counter() - started,
+        "read_seconds": read,
+        "rss_mb": peak_rss_mb(),
+        "credits": result.as_dict(),
+        "paths": table.frame.height,
+    }
 
 
 def child_ca(path: Path) -> dict[str, object]:
@@ -229,10 +234,22 @@ def child_ca(path: Path) -> dict[str, object]:
     data = pd.read_csv(path)
     read = time.perf_counter() - started
     with contextlib.redirect_stdout(io.StringIO()):
-        res = markov_model(data, "path", "total_conversions", var_value="total_conversion_value", var_null="total_null",
-                           verbose=False, flg_pro=False)
+        res = markov_model(
+            data,
+            "path",
+            "total_conversions",
+            var_value="total_conversion_value",
+            var_null="total_null",
+            verbose=False,
+            flg_pro=False,
+        )
     credits = dict(zip(res["channel_name"], (float(x) for x in res["total_conversions"]), strict=True))
-    return {"seconds": time.perf_counter() - started, "read_seconds": read, "rss_mb": peak_rss_mb(), "credits": credits}
+    return {
+        "seconds": time.perf_counter() - started,
+        "read_seconds": read,
+        "rss_mb": peak_rss_mb(),
+        "credits": credits,
+    }
 
 
 def child_journeys(db: Path) -> dict[str, object]:
@@ -247,8 +264,15 @@ def child_journeys(db: Path) -> dict[str, object]:
         visits = wh.row_count("visits")
     results = attribute(table, "all")
     total = sum(results["markov"].as_dict("value").values())
-    return {"seconds": time.perf_counter() - started, "journey_seconds": built, "rss_mb": peak_rss_mb(),
-            "journeys": table.frame.height, "visits": visits, "models": len(results), "revenue": total}
+    return {
+        "seconds": time.perf_counter() - started,
+        "journey_seconds": built,
+        "rss_mb": peak_rss_mb(),
+        "journeys": table.frame.height,
+        "visits": visits,
+        "models": len(results),
+        "revenue": total,
+    }
 
 
 # -- the benchmark --------------------------------------------------------------------------------
@@ -267,24 +291,46 @@ def run(quick: bool = False) -> list[Figure]:
             Figure(f"{label}: ChannelAttribution markov", float(ca["seconds"]), "s"),  # type: ignore[arg-type]
             Figure(f"{label}: kassa exact markov", float(ks["seconds"]), "s"),  # type: ignore[arg-type]
             Figure(f"{label}: kassa of which reading", float(ks["read_seconds"]), "s"),  # type: ignore[arg-type]
-            Figure(f"{label}: speed-up over ChannelAttribution", speedup, "×",
-                   target=None if quick else (1.0 if i == 0 else 2.0)),
+            Figure(
+                f"{label}: speed-up over ChannelAttribution",
+                speedup,
+                "×",
+                target=None if quick else (1.0 if i == 0 else 2.0),
+            ),
             Figure(f"{label}: ChannelAttribution rel. error", rel_error(ca["credits"], exact), ""),  # type: ignore[arg-type]
-            Figure(f"{label}: kassa rel. error", rel_error(ks["credits"], exact), "",  # type: ignore[arg-type]
-                   target=1e-9, higher_is_better=False),
+            Figure(
+                f"{label}: kassa rel. error",
+                rel_error(ks["credits"], exact),
+                "",  # type: ignore[arg-type]
+                target=1e-9,
+                higher_is_better=False,
+            ),
             Figure(f"{label}: ChannelAttribution peak RSS", float(ca["rss_mb"]), "MiB"),  # type: ignore[arg-type]
             Figure(f"{label}: kassa peak RSS", float(ks["rss_mb"]), "MiB"),  # type: ignore[arg-type]
         ]
     big = path_file(sizes[-1])
     o3 = in_child("bench.bench_attribution", "--child", "kassa", str(big), "3")
-    figures.append(Figure("order-3 markov on the largest file", float(o3["seconds"]), "s",  # type: ignore[arg-type]
-                          target=None if quick else 30.0, higher_is_better=False))
+    figures.append(
+        Figure(
+            "order-3 markov on the largest file",
+            float(o3["seconds"]),
+            "s",  # type: ignore[arg-type]
+            target=None if quick else 30.0,
+            higher_is_better=False,
+        )
+    )
     n_visits = QUICK_VISITS if quick else VISITS
     db = visits_db(n_visits)
     j = in_child("bench.bench_attribution", "--child", "journeys", str(db))
     seconds = float(j["seconds"])  # type: ignore[arg-type]
     figures += [
-        Figure(f"journeys + 8 models, {n_visits:,} visits", seconds, "s", target=None if quick else 60.0, higher_is_better=False),
+        Figure(
+            f"journeys + 8 models, {n_visits:,} visits",
+            seconds,
+            "s",
+            target=None if quick else 60.0,
+            higher_is_better=False,
+        ),
         Figure("  of which building journeys", float(j["journey_seconds"]), "s"),  # type: ignore[arg-type]
         Figure("  per million visits", seconds / (n_visits / 1e6), "s"),
         Figure("  journeys", float(j["journeys"]), ""),  # type: ignore[arg-type]

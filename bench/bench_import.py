@@ -21,8 +21,17 @@ ROWS = 5_000_000
 QUICK_ROWS = 50_000
 TARGET_RATIO = 0.5
 HEADER = (
-    "ym:s:visitID", "ym:s:clientID", "ym:s:dateTime", "ym:s:UTMSource", "ym:s:UTMMedium", "ym:s:UTMCampaign",
-    "ym:s:UTMContent", "ym:s:UTMTerm", "ym:s:referer", "ym:s:startURL", "ym:s:lastTrafficSource",
+    "ym:s:visitID",
+    "ym:s:clientID",
+    "ym:s:dateTime",
+    "ym:s:UTMSource",
+    "ym:s:UTMMedium",
+    "ym:s:UTMCampaign",
+    "ym:s:UTMContent",
+    "ym:s:UTMTerm",
+    "ym:s:referer",
+    "ym:s:startURL",
+    "ym:s:lastTrafficSource",
     "ym:s:lastDirectClickOrder",
 )
 
@@ -35,15 +44,39 @@ def generate(path: Path, rows: int) -> None:
     kind = i % 10  # 0-3 Direct, 4-5 Google, 6 VK, 7 organic, 8 referral, 9 direct
     seconds = (i * (31 * 86_400) // rows).cast(pl.Int64)
     ts = pl.lit("2026-10-01 00:00:00").str.to_datetime() + pl.duration(seconds=seconds)
-    campaign = pl.when(kind < 4).then((70001 + i % 12).cast(pl.String)).when(kind < 6).then(
-        pl.lit("Search - ") + (i % 5).cast(pl.String)
-    ).when(kind == 6).then(pl.lit("vk_autumn")).otherwise(pl.lit(""))
-    source = pl.when(kind < 4).then(pl.lit("yandex")).when(kind < 6).then(pl.lit("google")).when(kind == 6).then(pl.lit("vk")).otherwise(pl.lit(""))
+    campaign = (
+        pl.when(kind < 4)
+        .then((70001 + i % 12).cast(pl.String))
+        .when(kind < 6)
+        .then(pl.lit("Search - ") + (i % 5).cast(pl.String))
+        .when(kind == 6)
+        .then(pl.lit("vk_autumn"))
+        .otherwise(pl.lit(""))
+    )
+    source = (
+        pl.when(kind < 4)
+        .then(pl.lit("yandex"))
+        .when(kind < 6)
+        .then(pl.lit("google"))
+        .when(kind == 6)
+        .then(pl.lit("vk"))
+        .otherwise(pl.lit(""))
+    )
     medium = pl.when(kind < 7).then(pl.lit("cpc")).otherwise(pl.lit(""))
     page = pl.lit("https://shop.example/catalog/item-") + (i % 5000).cast(pl.String)
-    url = pl.when(kind < 4).then(
-        page + pl.lit("?utm_source=yandex&utm_medium=cpc&utm_campaign=") + campaign + pl.lit("&yclid=") + (3_461_000_000_000_000_000 + i).cast(pl.String)
-    ).when(kind < 6).then(page + pl.lit("?gclid=Cj0KCQ") + i.cast(pl.String)).otherwise(page)
+    url = (
+        pl.when(kind < 4)
+        .then(
+            page
+            + pl.lit("?utm_source=yandex&utm_medium=cpc&utm_campaign=")
+            + campaign
+            + pl.lit("&yclid=")
+            + (3_461_000_000_000_000_000 + i).cast(pl.String)
+        )
+        .when(kind < 6)
+        .then(page + pl.lit("?gclid=Cj0KCQ") + i.cast(pl.String))
+        .otherwise(page)
+    )
     frame = pl.select(
         (7_265_000_000_000_000_000 + i).cast(pl.String).alias(HEADER[0]),
         (1_793_000_000_000_000_000 + (i * 7919) % 2_000_000).cast(pl.String).alias(HEADER[1]),
@@ -53,9 +86,21 @@ def generate(path: Path, rows: int) -> None:
         campaign.alias(HEADER[5]),
         pl.when(kind < 4).then((16_000_000 + i % 300).cast(pl.String)).otherwise(pl.lit("")).alias(HEADER[6]),
         pl.when(kind < 4).then(pl.lit("стеллаж металлический")).otherwise(pl.lit("")).alias(HEADER[7]),
-        pl.when(kind == 7).then(pl.lit("https://yandex.ru/search/")).when(kind == 8).then(pl.lit("https://t.me/shelves")).otherwise(pl.lit("")).alias(HEADER[8]),
+        pl.when(kind == 7)
+        .then(pl.lit("https://yandex.ru/search/"))
+        .when(kind == 8)
+        .then(pl.lit("https://t.me/shelves"))
+        .otherwise(pl.lit(""))
+        .alias(HEADER[8]),
         url.alias(HEADER[9]),
-        pl.when(kind < 7).then(pl.lit("ad")).when(kind == 7).then(pl.lit("organic")).when(kind == 8).then(pl.lit("referral")).otherwise(pl.lit("direct")).alias(HEADER[10]),
+        pl.when(kind < 7)
+        .then(pl.lit("ad"))
+        .when(kind == 7)
+        .then(pl.lit("organic"))
+        .when(kind == 8)
+        .then(pl.lit("referral"))
+        .otherwise(pl.lit("direct"))
+        .alias(HEADER[10]),
         pl.when(kind < 4).then((70001 + i % 12).cast(pl.String)).otherwise(pl.lit("0")).alias(HEADER[11]),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +126,12 @@ def child_kassa(path: Path, db: Path) -> dict[str, float]:
     with Warehouse.open(db) as wh:
         report = wh.import_files([path])
         loaded = sum(f.rows_loaded for f in report.files)
-    return {"seconds": time.perf_counter() - started, "cpu": cpu_seconds() - cpu0, "rows": loaded, "rss_mb": peak_rss_mb()}
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu": cpu_seconds() - cpu0,
+        "rows": loaded,
+        "rss_mb": peak_rss_mb(),
+    }
 
 
 def child_duckdb(path: Path, db: Path) -> dict[str, float]:
@@ -92,12 +142,16 @@ def child_duckdb(path: Path, db: Path) -> dict[str, float]:
     started = time.perf_counter()
     con = duckdb.connect(str(db))
     con.execute(
-        "CREATE TABLE visits AS SELECT * FROM read_csv(?, delim = '\t', header = true, quote = '', escape = '')", [str(path)]
+        "CREATE TABLE visits AS SELECT * FROM read_csv(?, delim = '\t', header = true, quote = '', escape = '')",
+        [str(path)],
     )
     row = con.execute("SELECT count(*) FROM visits").fetchone()
     con.close()
     return {
-        "seconds": time.perf_counter() - started, "cpu": cpu_seconds() - cpu0, "rows": float(row[0]) if row else 0.0, "rss_mb": peak_rss_mb()
+        "seconds": time.perf_counter() - started,
+        "cpu": cpu_seconds() - cpu0,
+        "rows": float(row[0]) if row else 0.0,
+        "rss_mb": peak_rss_mb(),
     }
 
 
@@ -115,7 +169,12 @@ def run(quick: bool = False) -> list[Figure]:
         Figure("duckdb read_csv: peak RSS", duck["rss_mb"], "MiB"),
         Figure("kassa import: rows/s", kassa_rate, "rows/s"),
         Figure("kassa import: peak RSS", kassa["rss_mb"], "MiB"),
-        Figure("kassa / duckdb speed (wall clock)", kassa_rate / duck_rate, "×", target=None if quick else TARGET_RATIO),
+        Figure(
+            "kassa / duckdb speed (wall clock)",
+            kassa_rate / duck_rate,
+            "×",
+            target=None if quick else TARGET_RATIO,
+        ),
         # CPU seconds do not depend on what else the machine runs: the steadier comparison on a shared box.
         Figure("kassa / duckdb speed (CPU time)", duck["cpu"] / kassa["cpu"], "×"),
         Figure("kassa peak RSS / input size", kassa["rss_mb"] / size_mb, "×"),

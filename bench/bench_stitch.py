@@ -148,9 +148,13 @@ def child(db: str) -> None:
         quality = match_quality(chain, october)
         times["money_view"] = time.perf_counter() - t
         counts = {
-            "visits": wh.row_count("visits"), "leads": wh.row_count("leads"), "deals": wh.row_count("deals"),
-            "payments": wh.row_count("payments"), "paths": paths.num_rows,
-            "matched_share": quality.matched_share or 0.0, "known_source_share": quality.known_source_share or 0.0,
+            "visits": wh.row_count("visits"),
+            "leads": wh.row_count("leads"),
+            "deals": wh.row_count("deals"),
+            "payments": wh.row_count("payments"),
+            "paths": paths.num_rows,
+            "matched_share": quality.matched_share or 0.0,
+            "known_source_share": quality.known_source_share or 0.0,
             "won": view.total["won"],
         }
     wh.close()
@@ -169,8 +173,13 @@ def run(quick: bool = False, visits: int | None = None) -> list[Figure]:
         Figure("sale journeys -> paths", r["journeys"], "s"),
         Figure("money view + match quality", r["money_view"], "s"),
         Figure("seconds per million visits", per_million, "s"),
-        Figure(f"peak RSS (DuckDB limit {MEMORY_LIMIT})", r["peak_rss_mb"], "MiB", target=RSS_TARGET_MB,
-               higher_is_better=False),
+        Figure(
+            f"peak RSS (DuckDB limit {MEMORY_LIMIT})",
+            r["peak_rss_mb"],
+            "MiB",
+            target=RSS_TARGET_MB,
+            higher_is_better=False,
+        ),
         Figure("revenue matched to a payment", 100 * r["matched_share"], "%"),
     ]
 

@@ -38,7 +38,9 @@ def write_files(folder: Path, files: dict[str, str]) -> list[Path]:
 def make_warehouse(tmp_path: Path) -> Callable[..., Warehouse]:
     """``make_warehouse({"spend.csv": "...", ...}, settings=None)`` -> an open warehouse with those files loaded."""
 
-    def make(files: dict[str, str] | None = None, settings: Settings | None = None, name: str = "w.duckdb") -> Warehouse:
+    def make(
+        files: dict[str, str] | None = None, settings: Settings | None = None, name: str = "w.duckdb"
+    ) -> Warehouse:
         wh = Warehouse.open(tmp_path / name, settings=settings or Settings())
         _open.append(wh)
         if files:

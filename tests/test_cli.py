@@ -32,7 +32,11 @@ def test_import_then_metrics_json_matches_the_golden_numbers(tmp_path):
     assert rows["vk_ads"]["drr"] is None
     assert data["total"]["marketing_cost"] == 20000
     tiers = {m["name"]: m["tier"] for m in data["metrics"]}
-    assert tiers["ctr"] == "activity" and tiers["qualified_leads"] == "intermediate" and tiers["romi"] == "outcome"
+    assert (
+        tiers["ctr"] == "activity"
+        and tiers["qualified_leads"] == "intermediate"
+        and tiers["romi"] == "outcome"
+    )
 
 
 def test_metrics_table_separates_activity_and_speaks_russian(tmp_path):
@@ -49,12 +53,17 @@ def test_metrics_csv(tmp_path):
     files = write_files(tmp_path / "in", FILES)
     db = tmp_path / "shop.duckdb"
     run("import", *map(str, files), "--db", str(db))
-    res = run("metrics", "--db", str(db), "--period", "2026-10", "--by", "month", "--metrics", "leads,cac", "--csv")
+    res = run(
+        "metrics", "--db", str(db), "--period", "2026-10", "--by", "month", "--metrics", "leads,cac", "--csv"
+    )
     assert res.stdout.splitlines() == ["month,leads,cost_per_sale", "2026-10,6,10000.0"]
 
 
 def test_bad_rows_are_listed_and_the_exit_code_says_so(tmp_path):
-    (p,) = write_files(tmp_path / "in", {"spend.csv": "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,1,1,x\n"})
+    (p,) = write_files(
+        tmp_path / "in",
+        {"spend.csv": "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,1,1,x\n"},
+    )
     res = run("import", str(p), "--db", str(tmp_path / "w.duckdb"))
     assert res.returncode == 1
     assert f"rejected: {p}, line 2, column 'cost': not a number" in res.stderr

@@ -50,7 +50,9 @@ def test_some_messages_are_found():
 
 @pytest.mark.parametrize(("file", "domain", "msgid"), MESSAGES, ids=[f"{f}:{m[:30]}" for f, _, m in MESSAGES])
 def test_message_has_a_russian_translation(file, domain, msgid):
-    assert msgid in catalog(domain, "ru"), f"{file}: no Russian for {msgid!r} in locale/ru/LC_MESSAGES/{domain}.po"
+    assert msgid in catalog(domain, "ru"), (
+        f"{file}: no Russian for {msgid!r} in locale/ru/LC_MESSAGES/{domain}.po"
+    )
 
 
 def test_placeholders_survive_translation():

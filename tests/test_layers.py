@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "kassa"
-ORDER = ["sources", "store", "demo", "link", "metrics", "attribution", "kpi", "diagnose", "report", "web", "commands"]
+ORDER = [
+    "sources",
+    "store",
+    "demo",
+    "link",
+    "metrics",
+    "attribution",
+    "kpi",
+    "diagnose",
+    "report",
+    "web",
+    "commands",
+]
 SHARED = {"schema", "errors", "settings", "period", "i18n", "yamlfile", "__init__"}
 TOP = {"cli", "cli_common"}
 
@@ -47,4 +59,6 @@ def test_imports_only_earlier_layers(path):
             continue
         if own is None:
             pytest.fail(f"{rel}: shared vocabulary must not import a layer ({module})")
-        assert theirs <= own, f"{rel} (layer {ORDER[own] if own < len(ORDER) else 'cli'}) imports {module}, a later layer"
+        assert theirs <= own, (
+            f"{rel} (layer {ORDER[own] if own < len(ORDER) else 'cli'}) imports {module}, a later layer"
+        )

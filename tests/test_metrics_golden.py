@@ -33,41 +33,132 @@ from kassa.settings import Settings
 
 EXPECTED_OCT = {
     "yandex_direct": {
-        "cost": 12000, "activity_cost": 0, "marketing_cost": 12000, "impressions": 3000, "reach": 1200, "clicks": 120,
-        "ctr": 0.04, "cpc": 100, "cpm": 4000, "posts": 0, "visits": 3, "leads": 2, "visit_to_lead": 2 / 3, "cpl": 6000,
-        "qualified_leads": 2, "cost_per_qualified_lead": 6000, "lead_to_qualified": 1.0, "qualified_to_sale": 1.0,
-        "sales": 2, "cost_per_sale": 6000, "revenue": 90000, "average_check": 45000, "payments": 70000,
-        "gross_profit": 20000, "romi": 6.5, "roas": 7.5, "drr": 12000 / 90000,
+        "cost": 12000,
+        "activity_cost": 0,
+        "marketing_cost": 12000,
+        "impressions": 3000,
+        "reach": 1200,
+        "clicks": 120,
+        "ctr": 0.04,
+        "cpc": 100,
+        "cpm": 4000,
+        "posts": 0,
+        "visits": 3,
+        "leads": 2,
+        "visit_to_lead": 2 / 3,
+        "cpl": 6000,
+        "qualified_leads": 2,
+        "cost_per_qualified_lead": 6000,
+        "lead_to_qualified": 1.0,
+        "qualified_to_sale": 1.0,
+        "sales": 2,
+        "cost_per_sale": 6000,
+        "revenue": 90000,
+        "average_check": 45000,
+        "payments": 70000,
+        "gross_profit": 20000,
+        "romi": 6.5,
+        "roas": 7.5,
+        "drr": 12000 / 90000,
         # Bank-confirmed: D1 paid in full by P1 (50 000), D4 only 20 000 of 40 000 by P2 -> paid 70 000,
         # unpaid 20 000; ROMI on paid (70 000 - 12 000)/12 000; both leads have a source.
-        "paid_revenue": 70000, "unpaid_won": 20000, "romi_paid": 58000 / 12000, "unknown_source_share": 0.0,
+        "paid_revenue": 70000,
+        "unpaid_won": 20000,
+        "romi_paid": 58000 / 12000,
+        "unknown_source_share": 0.0,
     },
     "vk_ads": {
-        "cost": 3000, "marketing_cost": 3000, "impressions": 5000, "reach": 2500, "clicks": 50, "ctr": 0.01, "cpc": 60,
-        "cpm": 600, "visits": 1, "leads": 1, "cpl": 3000, "qualified_leads": 1, "lead_to_qualified": 1.0, "sales": 0,
-        "qualified_to_sale": 0.0, "cost_per_sale": None, "revenue": 0, "average_check": None, "gross_profit": None,
-        "romi": -1.0, "roas": 0.0, "drr": None, "payments": 0,
-        "paid_revenue": 0, "unpaid_won": 0, "romi_paid": -1.0, "unknown_source_share": 0.0,
+        "cost": 3000,
+        "marketing_cost": 3000,
+        "impressions": 5000,
+        "reach": 2500,
+        "clicks": 50,
+        "ctr": 0.01,
+        "cpc": 60,
+        "cpm": 600,
+        "visits": 1,
+        "leads": 1,
+        "cpl": 3000,
+        "qualified_leads": 1,
+        "lead_to_qualified": 1.0,
+        "sales": 0,
+        "qualified_to_sale": 0.0,
+        "cost_per_sale": None,
+        "revenue": 0,
+        "average_check": None,
+        "gross_profit": None,
+        "romi": -1.0,
+        "roas": 0.0,
+        "drr": None,
+        "payments": 0,
+        "paid_revenue": 0,
+        "unpaid_won": 0,
+        "romi_paid": -1.0,
+        "unknown_source_share": 0.0,
     },
     "telegram": {
-        "cost": 0, "activity_cost": 5000, "marketing_cost": 5000, "posts": 10, "impressions": 0, "ctr": None,
-        "cpc": None, "cpm": None, "reach": None, "visits": 1, "leads": 1, "cpl": 5000, "qualified_leads": 1,
-        "sales": 0, "romi": -1.0,
+        "cost": 0,
+        "activity_cost": 5000,
+        "marketing_cost": 5000,
+        "posts": 10,
+        "impressions": 0,
+        "ctr": None,
+        "cpc": None,
+        "cpm": None,
+        "reach": None,
+        "visits": 1,
+        "leads": 1,
+        "cpl": 5000,
+        "qualified_leads": 1,
+        "sales": 0,
+        "romi": -1.0,
     },
-    "direct": {"visits": 2, "leads": 1, "cpl": 0.0, "qualified_leads": 0, "cost_per_qualified_lead": None,
-               "lead_to_qualified": 0.0, "romi": None, "roas": None, "marketing_cost": 0},
+    "direct": {
+        "visits": 2,
+        "leads": 1,
+        "cpl": 0.0,
+        "qualified_leads": 0,
+        "cost_per_qualified_lead": None,
+        "lead_to_qualified": 0.0,
+        "romi": None,
+        "roas": None,
+        "marketing_cost": 0,
+    },
     "seo": {"visits": 1, "leads": 0, "visit_to_lead": 0.0, "cpl": None},
     # P4 names no deal and fits no won deal's amount: a payment, but not paid revenue of any channel.
-    "unknown": {"visits": 0, "leads": 1, "visit_to_lead": None, "payments": 7000, "sales": 0,
-                "paid_revenue": 0, "romi_paid": None, "unknown_source_share": 1.0},
+    "unknown": {
+        "visits": 0,
+        "leads": 1,
+        "visit_to_lead": None,
+        "payments": 7000,
+        "sales": 0,
+        "paid_revenue": 0,
+        "romi_paid": None,
+        "unknown_source_share": 1.0,
+    },
 }
 
 EXPECTED_TOTAL = {
-    "cost": 15000, "activity_cost": 5000, "marketing_cost": 20000, "visits": 8, "leads": 6, "qualified_leads": 4,
-    "sales": 2, "revenue": 90000, "payments": 77000, "romi": 3.5, "cpl": 20000 / 6, "cost_per_sale": 10000,
-    "impressions": 8000, "clicks": 170, "posts": 10,
+    "cost": 15000,
+    "activity_cost": 5000,
+    "marketing_cost": 20000,
+    "visits": 8,
+    "leads": 6,
+    "qualified_leads": 4,
+    "sales": 2,
+    "revenue": 90000,
+    "payments": 77000,
+    "romi": 3.5,
+    "cpl": 20000 / 6,
+    "cost_per_sale": 10000,
+    "impressions": 8000,
+    "clicks": 170,
+    "posts": 10,
     # paid 70 000 of revenue 90 000; ROMI on paid (70 000 - 20 000)/20 000; L6 is 1 of 6 leads.
-    "paid_revenue": 70000, "unpaid_won": 20000, "romi_paid": 2.5, "unknown_source_share": 1 / 6,
+    "paid_revenue": 70000,
+    "unpaid_won": 20000,
+    "romi_paid": 2.5,
+    "unknown_source_share": 1 / 6,
 }
 
 
@@ -107,9 +198,20 @@ def test_cohort_view_follows_the_leads_of_the_period(golden):
     # Cohort October: leads L1..L6. yandex_direct's deals D1 (won Oct) and D2 (won Nov) both count;
     # D4 belongs to a September lead and does not. Revenue 80 000, gross profit 20 000 + 12 000 = 32 000,
     # complete -> ROMI (32 000 - 12 000) / 12 000 = 5/3. Payments of those deals: P1 50 000 + P3 30 000.
-    table = compute(golden, ["sales", "revenue", "gross_profit", "romi", "payments", "leads"], "channel", "2026-10", view="cohort")
+    table = compute(
+        golden,
+        ["sales", "revenue", "gross_profit", "romi", "payments", "leads"],
+        "channel",
+        "2026-10",
+        view="cohort",
+    )
     ya = {r["channel"]: r for r in table.rows()}["yandex_direct"]
-    assert ya["sales"] == 2 and ya["revenue"] == 80000 and ya["gross_profit"] == 32000 and ya["payments"] == 80000
+    assert (
+        ya["sales"] == 2
+        and ya["revenue"] == 80000
+        and ya["gross_profit"] == 32000
+        and ya["payments"] == 80000
+    )
     assert _close(ya["romi"], 5 / 3)
     # The payment without a deal has no lead, so no cohort.
     assert table.total["payments"] == 80000
@@ -147,8 +249,14 @@ def test_by_manager(golden):
 
 
 def test_where_scopes_a_channel(golden):
-    table = compute(golden, ["marketing_cost", "leads", "revenue"], [], "2026-10", where={"channel": ["yandex_direct"]})
-    assert table.total["marketing_cost"] == 12000 and table.total["leads"] == 2 and table.total["revenue"] == 90000
+    table = compute(
+        golden, ["marketing_cost", "leads", "revenue"], [], "2026-10", where={"channel": ["yandex_direct"]}
+    )
+    assert (
+        table.total["marketing_cost"] == 12000
+        and table.total["leads"] == 2
+        and table.total["revenue"] == 90000
+    )
 
 
 def test_costs_can_be_shown_with_vat(make_warehouse):
@@ -161,11 +269,15 @@ def test_costs_can_be_shown_with_vat(make_warehouse):
 
 def test_vat_rate_follows_the_date(make_warehouse):
     # 2025: 20 % (1 200 -> 1 000 net); 2026: 22 % (1 220 -> 1 000 net).
-    wh = make_warehouse({"spend.csv": """
+    wh = make_warehouse(
+        {
+            "spend.csv": """
         date,channel,campaign,impressions,clicks,cost,vat_included
         2025-12-31,yandex_direct,a,1,1,1200,true
         2026-01-01,yandex_direct,a,1,1,1220,true
-    """})
+    """
+        }
+    )
     dec = compute(wh, ["cost"], [], "2025-12").total["cost"]
     jan = compute(wh, ["cost"], [], "2026-01").total["cost"]
     assert _close(dec, 1000) and _close(jan, 1000)
@@ -179,11 +291,15 @@ def test_empty_period_gives_zero_counts_and_no_ratios(golden):
 
 
 def test_foreign_currency_rows_are_left_out_with_a_warning(make_warehouse):
-    wh = make_warehouse({"spend.csv": """
+    wh = make_warehouse(
+        {
+            "spend.csv": """
         date,channel,campaign,impressions,clicks,cost,currency
         2026-10-01,google_ads,g,10,1,100,USD
         2026-10-01,yandex_direct,y,10,1,100,RUB
-    """})
+    """
+        }
+    )
     table = compute(wh, ["cost"], [], "2026-10")
     assert table.total["cost"] == 100
     assert any("USD" not in w and "currency other than RUB" in w for w in table.warnings)
@@ -192,16 +308,18 @@ def test_foreign_currency_rows_are_left_out_with_a_warning(make_warehouse):
 def test_other_currencies_convert_with_the_months_rate(make_warehouse):
     # 100 USD of spend in October at 90 ₽ -> 9 000 ₽; a 1 000 EUR deal won in October at 100 ₽ -> 100 000 ₽;
     # the September rate (80) must not be used for October rows.
-    wh = make_warehouse({
-        "spend.csv": """
+    wh = make_warehouse(
+        {
+            "spend.csv": """
             date,channel,campaign,impressions,clicks,cost,currency
             2026-10-01,google_ads,g,10,1,100,USD
             2026-10-01,yandex_direct,y,10,1,100,RUB
         """,
-        "leads.csv": "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status\nL1,2026-10-01,c,google,cpc,g,new\n",
-        "deals.csv": "deal_id,lead_id,created_at,status,closed_at,amount,currency\nD1,L1,2026-10-01,won,2026-10-02,1000,eur\n",
-        "fx_rates.csv": "month,currency,rate\n2026-09,USD,80\n2026-10,USD,90\n2026-10,EUR,100\n",
-    })
+            "leads.csv": "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status\nL1,2026-10-01,c,google,cpc,g,new\n",
+            "deals.csv": "deal_id,lead_id,created_at,status,closed_at,amount,currency\nD1,L1,2026-10-01,won,2026-10-02,1000,eur\n",
+            "fx_rates.csv": "month,currency,rate\n2026-09,USD,80\n2026-10,USD,90\n2026-10,EUR,100\n",
+        }
+    )
     table = compute(wh, ["cost", "revenue"], [], "2026-10")
     assert table.total["cost"] == 9100 and table.total["revenue"] == 100000 and not table.warnings
 
@@ -210,6 +328,8 @@ def test_bad_exchange_rates_are_refused(make_warehouse, tmp_path):
     from tests.conftest import write_files
 
     wh = make_warehouse()
-    (p,) = write_files(tmp_path / "fx", {"fx_rates.csv": "month,currency,rate\n2026-10,USD,0\n10.2026,EUR,100\n"})
+    (p,) = write_files(
+        tmp_path / "fx", {"fx_rates.csv": "month,currency,rate\n2026-10,USD,0\n10.2026,EUR,100\n"}
+    )
     report = wh.import_files([p])
     assert [(e.line, e.column) for e in report.errors] == [(2, "rate"), (3, "month")]

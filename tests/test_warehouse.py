@@ -35,40 +35,59 @@ def test_reimporting_the_same_files_changes_nothing(make_warehouse, tmp_path):
 def test_same_rows_in_a_new_file_do_not_double(make_warehouse, tmp_path):
     wh = make_warehouse({"leads.csv": FILES["leads.csv"]})
     # Another export with the same leads plus one, a changed status, and the rows in another order.
-    (p,) = write_files(tmp_path / "again", {"leads2.csv": """
+    (p,) = write_files(
+        tmp_path / "again",
+        {
+            "leads2.csv": """
         lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,manager
         L8,2026-10-09 09:30,c9,yandex,cpc,ya_search,new,Anna
         L2,2026-10-06 09:10,c1,,,,qualified,Boris
         L1,2026-10-01 09:30,c1,yandex,cpc,ya_search,qualified,Anna
-    """})
+    """
+        },
+    )
     report = wh.import_files([p])
     assert report.files[0].rows_replaced == 2
     assert wh.row_count("leads") == 8
-    statuses = dict(wh.table("leads").select("lead_id", "status").to_pyarrow().to_pylist() and
-                    [(r["lead_id"], r["status"]) for r in wh.table("leads").to_pyarrow().to_pylist()])
+    statuses = dict(
+        wh.table("leads").select("lead_id", "status").to_pyarrow().to_pylist()
+        and [(r["lead_id"], r["status"]) for r in wh.table("leads").to_pyarrow().to_pylist()]
+    )
     assert statuses["L2"] == "qualified"
 
 
 def test_overlapping_spend_export_replaces_the_period_per_channel(make_warehouse, tmp_path):
     wh = make_warehouse({"spend.csv": SPEND_SEPT})
     # A corrected export for 09-02..09-03 where campaign b was renamed c: b's old row must go, 09-01 stays.
-    (p,) = write_files(tmp_path / "fix", {"spend_fix.csv": """
+    (p,) = write_files(
+        tmp_path / "fix",
+        {
+            "spend_fix.csv": """
         date,channel,campaign,impressions,clicks,cost
         2026-09-02,yandex_direct,a,100,10,1100
         2026-09-03,yandex_direct,c,100,10,900
-    """})
+    """
+        },
+    )
     wh.import_files([p])
-    rows = sorted((r["date"].isoformat(), r["campaign"], r["cost"]) for r in wh.table("spend").to_pyarrow().to_pylist())
+    rows = sorted(
+        (r["date"].isoformat(), r["campaign"], r["cost"]) for r in wh.table("spend").to_pyarrow().to_pylist()
+    )
     assert rows == [("2026-09-01", "a", 1000.0), ("2026-09-02", "a", 1100.0), ("2026-09-03", "c", 900.0)]
 
 
 def test_undo_restores_what_a_batch_replaced(make_warehouse, tmp_path):
     wh = make_warehouse({"spend.csv": SPEND_SEPT})
     before = wh.fingerprint()
-    (p,) = write_files(tmp_path / "fix", {"spend_fix.csv": """
+    (p,) = write_files(
+        tmp_path / "fix",
+        {
+            "spend_fix.csv": """
         date,channel,campaign,impressions,clicks,cost
         2026-09-02,yandex_direct,a,100,10,1100
-    """})
+    """
+        },
+    )
     report = wh.import_files([p])
     assert wh.fingerprint() != before
     wh.undo(report.files[0].batch_id)
@@ -82,10 +101,13 @@ def test_undo_restores_what_a_batch_replaced(make_warehouse, tmp_path):
 def test_one_bad_file_means_nothing_is_loaded(make_warehouse, tmp_path):
     wh = make_warehouse({"spend.csv": SPEND_SEPT})
     before = wh.fingerprint()
-    good, bad = write_files(tmp_path / "mix", {
-        "visits.csv": FILES["visits.csv"],
-        "bad.csv": "this,is,not,a,kassa,file\n1,2,3,4,5,6\n",
-    })
+    good, bad = write_files(
+        tmp_path / "mix",
+        {
+            "visits.csv": FILES["visits.csv"],
+            "bad.csv": "this,is,not,a,kassa,file\n1,2,3,4,5,6\n",
+        },
+    )
     with pytest.raises(UnknownFormat, match="bad.csv"):
         wh.import_files([good, bad])
     assert wh.fingerprint() == before
@@ -93,12 +115,17 @@ def test_one_bad_file_means_nothing_is_loaded(make_warehouse, tmp_path):
 
 def test_row_errors_name_file_line_column_and_value(make_warehouse, tmp_path):
     wh = make_warehouse()
-    (p,) = write_files(tmp_path / "e", {"spend.csv": """
+    (p,) = write_files(
+        tmp_path / "e",
+        {
+            "spend.csv": """
         date,channel,campaign,impressions,clicks,cost
         2026-09-01,yandex_direct,a,100,10,1000
         01.09.2026,yandex_direct,a,100,10,1000
         2026-09-03,yandex_direct,a,-5,10,12.5.3
-    """})
+    """
+        },
+    )
     report = wh.import_files([p])
     errors = [str(e) for e in report.errors]
     assert f"{p}, line 3, column 'date': not a date in YYYY-MM-DD form (value '01.09.2026')" in errors
@@ -110,11 +137,16 @@ def test_row_errors_name_file_line_column_and_value(make_warehouse, tmp_path):
 def test_strict_refuses_the_whole_import(make_warehouse, tmp_path):
     wh = make_warehouse()
     before = wh.fingerprint()
-    (p,) = write_files(tmp_path / "e", {"spend.csv": """
+    (p,) = write_files(
+        tmp_path / "e",
+        {
+            "spend.csv": """
         date,channel,campaign,impressions,clicks,cost
         2026-09-01,yandex_direct,a,100,10,1000
         2026-09-02,yandex_direct,a,100,ten,1000
-    """})
+    """
+        },
+    )
     with pytest.raises(ImportFailed, match="nothing was imported") as info:
         wh.import_files([p], strict=True)
     assert info.value.errors[0].line == 3 and info.value.errors[0].column == "clicks"
@@ -123,7 +155,10 @@ def test_strict_refuses_the_whole_import(make_warehouse, tmp_path):
 
 def test_missing_required_column_is_named(make_warehouse, tmp_path):
     wh = make_warehouse()
-    (p,) = write_files(tmp_path / "e", {"deals.csv": "deal_id,lead_id,created_at,status,closed_at\nD1,L1,2026-10-01,won,2026-10-02\n"})
+    (p,) = write_files(
+        tmp_path / "e",
+        {"deals.csv": "deal_id,lead_id,created_at,status,closed_at\nD1,L1,2026-10-01,won,2026-10-02\n"},
+    )
     with pytest.raises(MissingColumn, match="required column\\(s\\) amount missing for deals"):
         wh.import_files([p])
     with pytest.raises(MissingColumn, match="required column\\(s\\) amount missing for deals"):
@@ -132,11 +167,16 @@ def test_missing_required_column_is_named(make_warehouse, tmp_path):
 
 def test_duplicate_keys_inside_one_file_are_refused(make_warehouse, tmp_path):
     wh = make_warehouse()
-    (p,) = write_files(tmp_path / "e", {"payments.csv": """
+    (p,) = write_files(
+        tmp_path / "e",
+        {
+            "payments.csv": """
         payment_id,paid_at,amount
         P1,2026-10-01,100
         P1,2026-10-02,100
-    """})
+    """
+        },
+    )
     report = wh.import_files([p])
     assert wh.row_count("payments") == 1
     assert "duplicate of line 2" in str(report.errors[0])
@@ -144,33 +184,46 @@ def test_duplicate_keys_inside_one_file_are_refused(make_warehouse, tmp_path):
 
 def test_won_deal_needs_closed_at(make_warehouse, tmp_path):
     wh = make_warehouse()
-    (p,) = write_files(tmp_path / "e", {"deals.csv": """
+    (p,) = write_files(
+        tmp_path / "e",
+        {
+            "deals.csv": """
         deal_id,lead_id,created_at,status,closed_at,amount
         D1,L1,2026-10-01,won,,5000
         D2,L1,2026-10-01,open,,5000
-    """})
+    """
+        },
+    )
     report = wh.import_files([p])
     assert [(e.line, e.column) for e in report.errors] == [(2, "closed_at")]
     assert wh.row_count("deals") == 1
 
 
 def test_timestamps_with_a_zone_become_business_local_time(make_warehouse, tmp_path):
-    wh = make_warehouse({"visits.csv": """
+    wh = make_warehouse(
+        {
+            "visits.csv": """
         visit_id,client_id,ts,utm_source,utm_medium,utm_campaign
         a,c,2026-10-31T21:30:00Z,,,
         b,c,2026-10-31 21:30,,,
-    """})
+    """
+        }
+    )
     ts = {r["visit_id"]: r["ts"] for r in wh.table("visits").to_pyarrow().to_pylist()}
     assert ts["a"].isoformat() == "2026-11-01T00:30:00"  # Moscow is UTC+3: a November visit
     assert ts["b"].isoformat() == "2026-10-31T21:30:00"
 
 
 def test_personal_data_is_stored_only_as_salted_hashes(make_warehouse, tmp_path):
-    wh = make_warehouse({"leads.csv": """
+    wh = make_warehouse(
+        {
+            "leads.csv": """
         lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,phone,email
         L1,2026-10-01,c,,,,new,8 (912) 345-67-89,Ivan@Example.RU
         L2,2026-10-01,c,,,,new,+79123456789,ivan@example.ru
-    """})
+    """
+        }
+    )
     rows = wh.table("leads").to_pyarrow().to_pylist()
     assert rows[0]["phone"] is None and rows[0]["email"] is None
     assert rows[0]["phone_hash"] == rows[1]["phone_hash"] and len(rows[0]["phone_hash"]) == 64
@@ -178,8 +231,13 @@ def test_personal_data_is_stored_only_as_salted_hashes(make_warehouse, tmp_path)
     raw = (Path(wh.path)).read_bytes()
     assert b"9123456789" not in raw and b"example.ru" not in raw
     # Another warehouse has another salt, so hashes cannot be joined across businesses.
-    other = make_warehouse({"leads.csv": "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,phone\n"
-                                         "L1,2026-10-01,c,,,,new,+79123456789\n"}, name="other.duckdb")
+    other = make_warehouse(
+        {
+            "leads.csv": "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,phone\n"
+            "L1,2026-10-01,c,,,,new,+79123456789\n"
+        },
+        name="other.duckdb",
+    )
     assert other.table("leads").to_pyarrow().to_pylist()[0]["phone_hash"] != rows[1]["phone_hash"]
 
 
@@ -199,13 +257,19 @@ def test_a_second_writer_gets_a_clear_message(tmp_path):
     path = tmp_path / "w.duckdb"
     Warehouse.open(path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time, duckdb
             con = duckdb.connect({str(path)!r})
             print("locked", flush=True)
             sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"

@@ -24,11 +24,19 @@ DEFAULT_DB = "kassa.duckdb"
 DbOption = Annotated[Path, typer.Option("--db", help="Warehouse file (DuckDB).", envvar="KASSA_DB")]
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="Settings YAML (default: kassa.yaml beside the warehouse, if present).", envvar="KASSA_CONFIG"),
+    typer.Option(
+        "--config",
+        help="Settings YAML (default: kassa.yaml beside the warehouse, if present).",
+        envvar="KASSA_CONFIG",
+    ),
 ]
-LangOption = Annotated[str, typer.Option("--lang", help="Language of labels and messages: en or ru.", envvar="KASSA_LANG")]
+LangOption = Annotated[
+    str, typer.Option("--lang", help="Language of labels and messages: en or ru.", envvar="KASSA_LANG")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-PeriodOption = Annotated[str, typer.Option("--period", help="YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD.")]
+PeriodOption = Annotated[
+    str, typer.Option("--period", help="YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD.")
+]
 
 
 def check_lang(lang: str) -> str:

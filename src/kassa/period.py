@@ -79,7 +79,11 @@ class Period:
             a = f"{self.start:%Y-%m}"
             return a if self.months == 1 else f"{a}..{last:%Y-%m}"
         last_day = self.end - dt.timedelta(days=1)
-        return f"{self.start:%Y-%m-%d}" if last_day == self.start else f"{self.start:%Y-%m-%d}..{last_day:%Y-%m-%d}"
+        return (
+            f"{self.start:%Y-%m-%d}"
+            if last_day == self.start
+            else f"{self.start:%Y-%m-%d}..{last_day:%Y-%m-%d}"
+        )
 
     def __str__(self) -> str:
         return self.label

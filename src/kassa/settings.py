@@ -54,7 +54,11 @@ DEFAULT_CHANNEL_RULES: list[ChannelRule] = [
         source=["vk", "vkontakte", "vk_ads", "vk.com", "mytarget"],
         medium=["cpc", "ppc", "cpm", "paid", "cpa", "display"],
     ),
-    ChannelRule(channel="google_ads", source=["google", "adwords", "google_ads"], medium=["cpc", "ppc", "paid", "cpm", "display"]),
+    ChannelRule(
+        channel="google_ads",
+        source=["google", "adwords", "google_ads"],
+        medium=["cpc", "ppc", "paid", "cpm", "display"],
+    ),
     ChannelRule(
         channel="meta_ads",
         source=["facebook", "fb", "instagram", "ig", "meta"],
@@ -64,7 +68,12 @@ DEFAULT_CHANNEL_RULES: list[ChannelRule] = [
     ChannelRule(channel="telegram", source=["telegram", "tg", "t.me"]),
     ChannelRule(channel="email", medium=["email", "e-mail", "newsletter", "mail"]),
     ChannelRule(channel="referral", medium=["referral"]),
-    ChannelRule(channel="seo", source=[""], medium=[""], referrer_contains=["yandex.", "google.", "bing.", "duckduckgo.", "mail.ru", "ya.ru"]),
+    ChannelRule(
+        channel="seo",
+        source=[""],
+        medium=[""],
+        referrer_contains=["yandex.", "google.", "bing.", "duckduckgo.", "mail.ru", "ya.ru"],
+    ),
     ChannelRule(channel="telegram", source=[""], medium=[""], referrer_contains=["t.me", "telegram."]),
     ChannelRule(channel="referral", source=[""], medium=[""], referrer_contains=["."]),
     ChannelRule(channel="direct", source=[""], medium=[""]),
@@ -80,7 +89,10 @@ class Settings(BaseModel):
     currency: str = "RUB"
     # VAT: Russia's standard rate was 20 % until 2025-12-31 and is 22 % from 2026-01-01.
     vat_rates: list[VatRate] = Field(
-        default_factory=lambda: [VatRate(since=dt.date(2019, 1, 1), rate=0.20), VatRate(since=dt.date(2026, 1, 1), rate=0.22)]
+        default_factory=lambda: [
+            VatRate(since=dt.date(2019, 1, 1), rate=0.20),
+            VatRate(since=dt.date(2026, 1, 1), rate=0.22),
+        ]
     )
     # How reports show costs. False: net of VAT, as an accountant compares them to revenue.
     costs_include_vat: bool = False

@@ -58,7 +58,11 @@ def test_path_file_table_in_russian(tmp_path):
     f.write_text(PATHS, encoding="utf-8")
     res = run("--paths", str(f), "--model", "linear,markov", "--lang", "ru")
     assert res.returncode == 0, res.stderr
-    assert "Линейная" in res.stdout and "Эффекты удаления" in res.stdout and "Вероятности переходов" in res.stdout
+    assert (
+        "Линейная" in res.stdout
+        and "Эффекты удаления" in res.stdout
+        and "Вероятности переходов" in res.stdout
+    )
 
 
 def test_missing_total_null_is_a_clear_error(tmp_path):
@@ -83,10 +87,16 @@ def test_bad_line_and_unknown_model(tmp_path):
 def test_warehouse_revenue_by_campaign(tmp_path):
     files = write_files(tmp_path / "in", FILES)
     db = tmp_path / "shop.duckdb"
-    assert subprocess.run([*KASSA, "import", *map(str, files), "--db", str(db)], capture_output=True).returncode == 0
+    assert (
+        subprocess.run([*KASSA, "import", *map(str, files), "--db", str(db)], capture_output=True).returncode
+        == 0
+    )
     res = run("--db", str(db), "--period", "2026-10", "--by", "campaign", "--model", "first_touch", "--json")
     assert res.returncode == 0, res.stderr
-    credits = {(c["channel"], c["campaign"]): c["value"] for c in json.loads(res.stdout)["models"]["first_touch"]["credits"]}
+    credits = {
+        (c["channel"], c["campaign"]): c["value"]
+        for c in json.loads(res.stdout)["models"]["first_touch"]["credits"]
+    }
     # first touch of both October sales is a ya_search visit (D1: v1, D4: v7): 50 000 + 40 000
     assert credits[("yandex_direct", "ya_search")] == 90000
     res = run("--db", str(db), "--period", "2026-10", "--value", "conversions")
@@ -96,7 +106,9 @@ def test_warehouse_revenue_by_campaign(tmp_path):
 def test_every_model_is_documented_with_its_name():
     text = (ROOT / "docs" / "attribution.md").read_text(encoding="utf-8")
     for name, cls in MODELS.items():
-        assert re.search(rf"^\| `{name}` \| {re.escape(cls.title)} \|", text, re.M), f"{name} missing from docs/attribution.md"
+        assert re.search(rf"^\| `{name}` \| {re.escape(cls.title)} \|", text, re.M), (
+            f"{name} missing from docs/attribution.md"
+        )
 
 
 def test_model_titles_and_caveats_have_russian():

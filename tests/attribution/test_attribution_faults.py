@@ -31,8 +31,10 @@ def test_markov_has_no_simulation_error():
     records = _random_records(1)
     exact = order1_removal_effects(records)
     got = get_model("markov").attribute(paths_from_records(records)).extras["removal_effects"]
-    worst = max(abs(r["removal_effect_conversions"] - float(exact[r["channel"]])) / float(exact[r["channel"]])
-                for r in got.to_dicts())
+    worst = max(
+        abs(r["removal_effect_conversions"] - float(exact[r["channel"]])) / float(exact[r["channel"]])
+        for r in got.to_dicts()
+    )
     assert worst < 1e-12
 
 
@@ -58,7 +60,9 @@ def test_shapley_sampling_is_seeded_and_close():
     b = get_model("shapley", method="sampling", samples=300, seed=5).attribute(t)
     exact = get_model("shapley").attribute(t)
     assert a.credits.equals(b.credits)
-    se = dict(zip(a.extras["standard_error"]["channel"], a.extras["standard_error"]["conversions"], strict=True))
+    se = dict(
+        zip(a.extras["standard_error"]["channel"], a.extras["standard_error"]["conversions"], strict=True)
+    )
     for ch, v in exact.as_dict().items():
         assert abs(a.credit(ch) - v) <= 6 * se[ch] + 1e-9
 
@@ -85,11 +89,14 @@ def test_missing_total_null_is_an_error_not_a_silent_drop(tmp_path: Path):
 def test_fractional_counts_are_not_truncated(tmp_path: Path):
     # ChannelAttribution reads conversions as unsigned integers: 0.5 becomes 0.
     f = tmp_path / "paths.csv"
-    f.write_text(textwrap.dedent("""\
+    f.write_text(
+        textwrap.dedent("""\
         path,total_conversions,total_conversion_value,total_null
         a > b,0.5,50,0.5
         b,0.25,25,1.75
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     for name, r in attribute(read_path_file(f), "all").items():
         assert sum(r.as_dict().values()) == pytest.approx(0.75), name
         assert sum(r.as_dict("value").values()) == pytest.approx(75.0), name

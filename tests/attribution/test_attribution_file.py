@@ -18,7 +18,10 @@ def write(tmp_path: Path, text: str, name: str = "paths.csv") -> Path:
 
 
 def test_reads_the_channelattribution_layout(tmp_path):
-    f = write(tmp_path, "path,total_conversions,total_conversion_value,total_null\nvk > seo > direct,2,3000,5\nseo,0,0,7\n")
+    f = write(
+        tmp_path,
+        "path,total_conversions,total_conversion_value,total_null\nvk > seo > direct,2,3000,5\nseo,0,0,7\n",
+    )
     t = read_path_file(f)
     assert t.frame["path"].to_list() == [["vk", "seo", "direct"], ["seo"]]
     assert t.frame["conversions"].to_list() == [2.0, 0.0]

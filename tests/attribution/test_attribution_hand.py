@@ -28,8 +28,12 @@ DAYS = [[14.0, 7.0, 0.0], [3.0], [7.0, 0.0], [21.0, 14.0, 7.0, 0.0], [2.0, 1.0]]
 
 def five(with_days: bool = False) -> PathTable:
     frame = pl.DataFrame(
-        {"path": [r[0] for r in FIVE], "conversions": [float(r[1]) for r in FIVE],
-         "value": [float(r[2]) for r in FIVE], "nulls": [float(r[3]) for r in FIVE]}
+        {
+            "path": [r[0] for r in FIVE],
+            "conversions": [float(r[1]) for r in FIVE],
+            "value": [float(r[2]) for r in FIVE],
+            "nulls": [float(r[3]) for r in FIVE],
+        }
     )
     if with_days:
         frame = frame.with_columns(days_before=pl.Series(DAYS))
@@ -44,7 +48,9 @@ def test_first_touch():
     # vk starts paths 1 and 4 (1 + 1), seo path 2 (2), direct path 3 (1)
     assert credits("first_touch", five()) == pytest.approx({"direct": 1, "email": 0, "seo": 2, "vk": 2})
     # value: vk 1000 + 400, seo 600, direct 300
-    assert credits("first_touch", five(), "value") == pytest.approx({"direct": 300, "email": 0, "seo": 600, "vk": 1400})
+    assert credits("first_touch", five(), "value") == pytest.approx(
+        {"direct": 300, "email": 0, "seo": 600, "vk": 1400}
+    )
 
 
 def test_last_touch():
@@ -70,7 +76,9 @@ def test_linear():
 
 def test_position_based_40_20_40():
     # 1 (3 touches): vk .4 seo .2 direct .4; 2: seo 2; 3 (2 touches): .5/.5; 4: vk .4 email .1 seo .1 direct .4
-    assert credits("position_based", five()) == pytest.approx({"vk": 1.3, "seo": 2.3, "direct": 1.3, "email": 0.1})
+    assert credits("position_based", five()) == pytest.approx(
+        {"vk": 1.3, "seo": 2.3, "direct": 1.3, "email": 0.1}
+    )
     # 30/40/30 on path 4 alone: vk .3, email .2, seo .2, direct .3
     one = paths_from_records([FIVE[3]])
     assert credits("position_based", one, first=0.3, last=0.3) == pytest.approx(
@@ -85,7 +93,12 @@ def test_time_decay_with_days():
     #  3: d 7, 0 -> .5, 1: direct 1/3, vk 2/3
     #  4: d 21, 14, 7, 0 -> .125 .25 .5 1 (sum 1.875): vk 1/15, email 2/15, seo 4/15, direct 8/15
     assert credits("time_decay", five(with_days=True)) == pytest.approx(
-        {"vk": 1 / 7 + 2 / 3 + 1 / 15, "seo": 2 / 7 + 2 + 4 / 15, "direct": 4 / 7 + 1 / 3 + 8 / 15, "email": 2 / 15}
+        {
+            "vk": 1 / 7 + 2 / 3 + 1 / 15,
+            "seo": 2 / 7 + 2 + 4 / 15,
+            "direct": 4 / 7 + 1 / 3 + 8 / 15,
+            "email": 2 / 15,
+        }
     )
 
 
@@ -99,7 +112,9 @@ def test_time_decay_without_days_counts_steps_and_says_so():
 def test_two_channel_shapley():
     # R({a}) = 3, R({b}) = 1, R({a,b}) = 2 + 4 = 6 -> v(a) = 3, v(b) = 1, v(ab) = 10
     # phi_a = 1/2 (v(a) - 0) + 1/2 (v(ab) - v(b)) = 1.5 + 4.5 = 6; phi_b = 0.5 + 3.5 = 4
-    t = paths_from_records([(["a"], 3, 30, 1), (["a", "b"], 2, 20, 0), (["b"], 1, 10, 5), (["b", "a"], 4, 40, 0)])
+    t = paths_from_records(
+        [(["a"], 3, 30, 1), (["a", "b"], 2, 20, 0), (["b"], 1, 10, 5), (["b", "a"], 4, 40, 0)]
+    )
     for method in ("exact", "subsets"):
         assert credits("shapley", t, method=method) == pytest.approx({"a": 6, "b": 4})
         assert credits("shapley", t, "value", method=method) == pytest.approx({"a": 60, "b": 40})
@@ -131,10 +146,16 @@ def test_markov_three_states_by_hand():
 def test_markov_transition_matrix_has_channel_names():
     r = get_model("markov").attribute(paths_from_records(THREE))
     m = {(x["from"], x["to"]): x["probability"] for x in r.extras["transition_matrix"].to_dicts()}
-    assert m == pytest.approx({
-        ("(start)", "a"): 0.5, ("(start)", "b"): 0.5, ("a", "b"): 0.5, ("a", "(null)"): 0.5,
-        ("b", "(conversion)"): 2 / 3, ("b", "(null)"): 1 / 3,
-    })
+    assert m == pytest.approx(
+        {
+            ("(start)", "a"): 0.5,
+            ("(start)", "b"): 0.5,
+            ("a", "b"): 0.5,
+            ("a", "(null)"): 0.5,
+            ("b", "(conversion)"): 2 / 3,
+            ("b", "(null)"): 1 / 3,
+        }
+    )
 
 
 def test_markov_order_2_states_are_windows():
@@ -143,7 +164,9 @@ def test_markov_order_2_states_are_windows():
     chain = estimate_chain(paths_from_records([(["a", "b", "c"], 1, 0, 0), (["a", "b"], 0, 0, 1)]), order=2)
     names = sorted(chain.state_name(s) for s in range(chain.size))
     assert names == ["(start)", "a > b", "b > c"]
-    r = get_model("markov", order=2).attribute(paths_from_records([(["a", "b", "c"], 1, 0, 0), (["a", "b"], 0, 0, 1)]))
+    r = get_model("markov", order=2).attribute(
+        paths_from_records([(["a", "b", "c"], 1, 0, 0), (["a", "b"], 0, 0, 1)])
+    )
     # every channel is in every converting walk: RE = 1 each, credit 1/3 each
     assert r.as_dict() == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
 
@@ -166,7 +189,9 @@ def test_lookback_drops_old_touches_and_keeps_the_conversion():
     out = attribute(five(with_days=True), "first_touch", lookback_days=10)["first_touch"]
     # first touches: 1 -> seo, 2 -> seo (2), 3 -> direct, 4 -> seo
     assert out.as_dict() == pytest.approx({"direct": 1, "seo": 4, "email": 0, "vk": 0})
-    gone = PathTable.from_frame(pl.DataFrame({"path": [["vk"]], "conversions": [1.0], "days_before": [[40.0]]}))
+    gone = PathTable.from_frame(
+        pl.DataFrame({"path": [["vk"]], "conversions": [1.0], "days_before": [[40.0]]})
+    )
     assert attribute(gone, "linear", lookback_days=30)["linear"].as_dict() == {"unknown": 1.0}
 
 
@@ -186,8 +211,13 @@ def test_unknown_model_lists_the_valid_ones():
 
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("markov", {"order": 5}), ("markov", {"order": 0}), ("position_based", {"first": 0.7, "last": 0.5}),
-     ("time_decay", {"half_life_days": 0}), ("shapley", {"method": "magic"})],
+    [
+        ("markov", {"order": 5}),
+        ("markov", {"order": 0}),
+        ("position_based", {"first": 0.7, "last": 0.5}),
+        ("time_decay", {"half_life_days": 0}),
+        ("shapley", {"method": "magic"}),
+    ],
 )
 def test_bad_parameters_are_refused(name, params):
     with pytest.raises(BadModelParameter):
@@ -196,5 +226,12 @@ def test_bad_parameters_are_refused(name, params):
 
 def test_eight_models_registered():
     assert model_names() == [
-        "first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley",
+        "first_touch",
+        "last_touch",
+        "last_non_direct",
+        "linear",
+        "time_decay",
+        "position_based",
+        "markov",
+        "shapley",
     ]

@@ -111,7 +111,9 @@ def test_markov_order_1_equals_the_exact_rational_answer(records):
     ref = order1_removal_effects(records)
     r = get_model("markov").attribute(paths_from_records(records))
     for row in r.extras["removal_effects"].to_dicts():
-        assert math.isclose(row["removal_effect_conversions"], float(ref[row["channel"]]), rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(
+            row["removal_effect_conversions"], float(ref[row["channel"]]), rel_tol=1e-9, abs_tol=1e-12
+        )
 
 
 def test_fractional_conversions_are_kept():

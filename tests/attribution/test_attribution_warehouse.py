@@ -25,7 +25,9 @@ def golden(tmp_path_factory):
 
 
 def rows(table) -> list[tuple]:
-    return sorted((tuple(r["path"]), r["conversions"], r["value"], r["nulls"]) for r in table.frame.to_dicts())
+    return sorted(
+        (tuple(r["path"]), r["conversions"], r["value"], r["nulls"]) for r in table.frame.to_dicts()
+    )
 
 
 def test_lead_journeys_by_hand(golden):
@@ -35,24 +37,28 @@ def test_lead_journeys_by_hand(golden):
     #   L2 c1 10-06 09:10 <- v1 yandex, v6 direct (10-06 09:00)   value: D2 won 30 000 (closed in November)
     #   L3 c3 <- v3 vk;  L4 c4 <- v4 telegram;  L5 c5 <- v5 direct;  L6 c99: no visit, no UTM -> unknown
     # Non-converting: c2 (v2 yandex), c7 (v8 google referrer -> seo), c8 (v9 yclid -> yandex_direct)
-    assert rows(warehouse_paths(wh, "2026-10", "leads")) == sorted([
-        (("yandex_direct",), 1.0, 50000.0, 0.0),
-        (("yandex_direct", "direct"), 1.0, 30000.0, 0.0),
-        (("vk_ads",), 1.0, 0.0, 0.0),
-        (("telegram",), 1.0, 0.0, 0.0),
-        (("direct",), 1.0, 0.0, 0.0),
-        (("unknown",), 1.0, 0.0, 0.0),
-        (("yandex_direct",), 0.0, 0.0, 1.0),
-        (("seo",), 0.0, 0.0, 1.0),
-        (("yandex_direct",), 0.0, 0.0, 1.0),
-    ])
+    assert rows(warehouse_paths(wh, "2026-10", "leads")) == sorted(
+        [
+            (("yandex_direct",), 1.0, 50000.0, 0.0),
+            (("yandex_direct", "direct"), 1.0, 30000.0, 0.0),
+            (("vk_ads",), 1.0, 0.0, 0.0),
+            (("telegram",), 1.0, 0.0, 0.0),
+            (("direct",), 1.0, 0.0, 0.0),
+            (("unknown",), 1.0, 0.0, 0.0),
+            (("yandex_direct",), 0.0, 0.0, 1.0),
+            (("seo",), 0.0, 0.0, 1.0),
+            (("yandex_direct",), 0.0, 0.0, 1.0),
+        ]
+    )
 
 
 def test_sale_journeys_and_lookback(golden):
     wh = golden
     # Won deals closed in October: D1 (c1, 10-10 12:00) <- v1 yandex, v6 direct; D4 (c6, 10-05) <- v7 yandex (09-30)
     sales = [r for r in rows(warehouse_paths(wh, "2026-10", "sales")) if r[1] > 0]
-    assert sales == sorted([(("yandex_direct", "direct"), 1.0, 50000.0, 0.0), (("yandex_direct",), 1.0, 40000.0, 0.0)])
+    assert sales == sorted(
+        [(("yandex_direct", "direct"), 1.0, 50000.0, 0.0), (("yandex_direct",), 1.0, 40000.0, 0.0)]
+    )
     # A 5-day lookback: v1 (9.1 days before D1's close) drops out, v6 (4.1 days) and v7 (4.5 days) stay
     short = [r for r in rows(warehouse_paths(wh, "2026-10", "sales", lookback_days=5)) if r[1] > 0]
     assert short == sorted([(("direct",), 1.0, 50000.0, 0.0), (("yandex_direct",), 1.0, 40000.0, 0.0)])
@@ -64,7 +70,11 @@ def test_sale_journeys_and_lookback(golden):
 def test_days_before_each_touch(golden):
     wh = golden
     t = warehouse_paths(wh, "2026-10", "leads")
-    days = {tuple(r["path"]): r["days_before"] for r in t.frame.to_dicts() if r["conversions"] and len(r["path"]) == 2}
+    days = {
+        tuple(r["path"]): r["days_before"]
+        for r in t.frame.to_dicts()
+        if r["conversions"] and len(r["path"]) == 2
+    }
     # L2 at 10-06 09:10: v1 at 10-01 09:00 is 5 days 10 min before; v6 at 09:00 is 10 min before
     assert days[("yandex_direct", "direct")] == pytest.approx([5 + 10 / 1440, 10 / 1440])
 
@@ -111,8 +121,9 @@ def test_exclude_direct_on_warehouse_journeys(golden):
     wh = golden
     r = attribute(warehouse_paths(wh, "2026-10", "sales"), "last_touch", exclude_direct=True)["last_touch"]
     # D1's path loses its direct touch: last touch yandex for both sales
-    assert r.as_dict("value") == pytest.approx({"direct": 0.0, "seo": 0.0, "telegram": 0.0, "vk_ads": 0.0,
-                                                "yandex_direct": 90000.0})
+    assert r.as_dict("value") == pytest.approx(
+        {"direct": 0.0, "seo": 0.0, "telegram": 0.0, "vk_ads": 0.0, "yandex_direct": 90000.0}
+    )
 
 
 @pytest.mark.parametrize("measure", ["leads", "sales", "revenue"])
@@ -130,7 +141,9 @@ def test_journeys_compile_for_pyspark(golden, measure, by, monkeypatch):
         treat_nan_as_null: bool = False
 
     monkeypatch.setattr(ibis.options, "pyspark", SparkOptions())
-    sql = ibis.to_sql(touch_rows(journey_touches(golden, Period.parse("2026-10"), measure), by), dialect="pyspark")
+    sql = ibis.to_sql(
+        touch_rows(journey_touches(golden, Period.parse("2026-10"), measure), by), dialect="pyspark"
+    )
     assert "`journey_id`" in sql and "UNION ALL" in sql
 
 
@@ -171,22 +184,28 @@ def test_journeys_merge_a_customers_cookies_and_convert_currencies_as_the_metric
     # D3 in EUR has no October rate and is left out, as `kassa metrics` leaves it out. L2: D1 30 000.
     # c3 (direct 10-25) never converts: a null, its touch aged to November 1st (6 days 14 hours).
     leads = warehouse_paths(wh, "2026-10", "leads")
-    assert rows(leads) == sorted([
-        (("yandex_direct",), 1.0, 9000.0, 0.0),
-        (("yandex_direct", "vk_ads"), 1.0, 30000.0, 0.0),
-        (("direct",), 0.0, 0.0, 1.0),
-    ])
+    assert rows(leads) == sorted(
+        [
+            (("yandex_direct",), 1.0, 9000.0, 0.0),
+            (("yandex_direct", "vk_ads"), 1.0, 30000.0, 0.0),
+            (("direct",), 0.0, 0.0, 1.0),
+        ]
+    )
     null = [r for r in leads.frame.to_dicts() if r["nulls"]]
     assert null[0]["days_before"] == pytest.approx([6 + 14 / 24])
     # Sales: D2 (10-04) <- v1 9 000; D1 (10-10) <- v1, v2 30 000. Every model's totals = the metrics'.
     sales = warehouse_paths(wh, "2026-10", "sales")
-    assert [r for r in rows(sales) if r[1]] == sorted([
-        (("yandex_direct",), 1.0, 9000.0, 0.0), (("yandex_direct", "vk_ads"), 1.0, 30000.0, 0.0),
-    ])
+    assert [r for r in rows(sales) if r[1]] == sorted(
+        [
+            (("yandex_direct",), 1.0, 9000.0, 0.0),
+            (("yandex_direct", "vk_ads"), 1.0, 30000.0, 0.0),
+        ]
+    )
     total = compute(wh, ["leads", "sales", "revenue"], [], "2026-10").total
     assert (total["leads"], total["sales"], total["revenue"]) == pytest.approx((2, 2, 39000))
     for name, r in attribute(sales, "all").items():
         assert (r.credits["conversions"].sum(), r.credits["value"].sum()) == pytest.approx((2, 39000)), name
     # linear: yandex gets D2 whole and half of D1 = 9 000 + 15 000; vk the other 15 000
     assert attribute(sales, "linear")["linear"].as_dict("value") == pytest.approx(
-        {"yandex_direct": 24000.0, "vk_ads": 15000.0, "direct": 0.0})
+        {"yandex_direct": 24000.0, "vk_ads": 15000.0, "direct": 0.0}
+    )

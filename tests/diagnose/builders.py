@@ -59,7 +59,9 @@ def company(cells: list[Cell]) -> dict[str, str]:
     spend = ["date,channel,campaign,impressions,clicks,cost,reach"]
     activities = ["date,channel,kind,count,cost"]
     visits = ["visit_id,client_id,ts,utm_source,utm_medium,utm_campaign"]
-    leads = ["lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,manager,first_response_at"]
+    leads = [
+        "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,manager,first_response_at"
+    ]
     deals = ["deal_id,lead_id,created_at,status,closed_at,amount"]
     for c in cells:
         tag = f"{c.month}-{c.channel}-{c.campaign}"
@@ -70,7 +72,9 @@ def company(cells: list[Cell]) -> dict[str, str]:
         if c.posts:
             activities.append(f"{c.month}-10,{c.channel},post,{c.posts},0")
         for i in range(c.visits):
-            visits.append(f"v-{tag}-{i},c-{tag}-{i},{_day(c.month, i):%Y-%m-%d %H:%M},{src},{med},{c.campaign}")
+            visits.append(
+                f"v-{tag}-{i},c-{tag}-{i},{_day(c.month, i):%Y-%m-%d %H:%M},{src},{med},{c.campaign}"
+            )
         qualified: list[tuple[str, str, dt.datetime]] = []
         for i in range(c.leads):
             manager = c.managers[i % len(c.managers)]
@@ -79,7 +83,9 @@ def company(cells: list[Cell]) -> dict[str, str]:
             minutes = c.response_minutes.get(manager)
             answered = "" if minutes is None else f"{created + dt.timedelta(minutes=minutes):%Y-%m-%d %H:%M}"
             lead_id = f"L-{tag}-{i}"
-            leads.append(f"{lead_id},{created:%Y-%m-%d %H:%M},c-{tag}-{i},{src},{med},{c.campaign},{status},{manager},{answered}")
+            leads.append(
+                f"{lead_id},{created:%Y-%m-%d %H:%M},c-{tag}-{i},{src},{med},{c.campaign},{status},{manager},{answered}"
+            )
             if status == "qualified":
                 qualified.append((lead_id, manager, created))
         won: list[tuple[str, dt.datetime]] = []
@@ -94,8 +100,16 @@ def company(cells: list[Cell]) -> dict[str, str]:
         for j, (lead_id, created) in enumerate(won):
             amount = c.amounts[j] if c.amounts else c.amount
             closed = created + dt.timedelta(days=2)
-            deals.append(f"D-{lead_id},{lead_id},{created:%Y-%m-%d %H:%M},won,{closed:%Y-%m-%d %H:%M},{amount}")
-    files = {"spend.csv": spend, "activities.csv": activities, "visits.csv": visits, "leads.csv": leads, "deals.csv": deals}
+            deals.append(
+                f"D-{lead_id},{lead_id},{created:%Y-%m-%d %H:%M},won,{closed:%Y-%m-%d %H:%M},{amount}"
+            )
+    files = {
+        "spend.csv": spend,
+        "activities.csv": activities,
+        "visits.csv": visits,
+        "leads.csv": leads,
+        "deals.csv": deals,
+    }
     return {name: "\n".join(rows) + "\n" for name, rows in files.items() if len(rows) > 1}
 
 
@@ -108,8 +122,19 @@ def both_months(**kw: object) -> list[Cell]:
 
 
 def healthy_search() -> list[Cell]:
-    return both_months(channel="yandex_direct", campaign="ya_search", impressions=50_000, clicks=1_000, cost=50_000,
-                       reach=10_000, visits=1_000, leads=100, qualified=50, sales=10, amount=30_000)
+    return both_months(
+        channel="yandex_direct",
+        campaign="ya_search",
+        impressions=50_000,
+        clicks=1_000,
+        cost=50_000,
+        reach=10_000,
+        visits=1_000,
+        leads=100,
+        qualified=50,
+        sales=10,
+        amount=30_000,
+    )
 
 
 def illusion_company() -> list[Cell]:
@@ -119,8 +144,32 @@ def illusion_company() -> list[Cell]:
     #   Leads 100 -> 110, qualified 50 -> 30 (−40 %); lead -> qualified 50 % -> 27.3 % (−45 %);
     #   sales 10 -> 10 and revenue 300 000 -> 300 000: flat.
     return healthy_search() + [
-        Cell(SEP, "yandex_direct", "ya_network", impressions=100_000, clicks=1_000, cost=50_000, reach=20_000,
-             visits=1_000, leads=100, qualified=50, sales=10, amount=30_000),
-        Cell(OCT, "yandex_direct", "ya_network", impressions=98_000, clicks=1_176, cost=50_000, reach=40_000,
-             visits=1_176, leads=110, qualified=30, sales=10, amount=30_000),
+        Cell(
+            SEP,
+            "yandex_direct",
+            "ya_network",
+            impressions=100_000,
+            clicks=1_000,
+            cost=50_000,
+            reach=20_000,
+            visits=1_000,
+            leads=100,
+            qualified=50,
+            sales=10,
+            amount=30_000,
+        ),
+        Cell(
+            OCT,
+            "yandex_direct",
+            "ya_network",
+            impressions=98_000,
+            clicks=1_176,
+            cost=50_000,
+            reach=40_000,
+            visits=1_176,
+            leads=110,
+            qualified=30,
+            sales=10,
+            amount=30_000,
+        ),
     ]

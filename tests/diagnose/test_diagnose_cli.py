@@ -34,7 +34,12 @@ def test_json_is_a_list_of_findings(db):
     res = kassa("diagnose", "--db", str(db), "--period", "2026-10", "--json")
     assert res.returncode == 0, res.stderr
     (f,) = json.loads(res.stdout)
-    assert (f["kind"], f["dimension"], f["channel"], f["value"]) == ("activity_illusion", "campaign", "yandex_direct", "ya_network")
+    assert (f["kind"], f["dimension"], f["channel"], f["value"]) == (
+        "activity_illusion",
+        "campaign",
+        "yandex_direct",
+        "ya_network",
+    )
     assert (f["stage"], f["responsible"], f["significant"]) == ("lead_to_qualified", "marketing", True)
     assert "qualified leads −40%" in f["message"]
     assert {e["metric"] for e in f["evidence"]} >= {"ctr", "cpc", "reach", "qualified_leads", "revenue"}
@@ -56,7 +61,10 @@ def test_terminal_output_in_both_languages(db):
     ("args", "message"),
     [
         (["--period", "2026-13"], "month 13 does not exist"),
-        (["--period", "2026-10", "--vs", "2026-10"], "cannot compare 2026-10 with 2026-10: the periods overlap"),
+        (
+            ["--period", "2026-10", "--vs", "2026-10"],
+            "cannot compare 2026-10 with 2026-10: the periods overlap",
+        ),
         (["--period", "2026-10", "--kind", "nope"], "unknown finding kind 'nope'; kinds: activity_illusion"),
     ],
 )

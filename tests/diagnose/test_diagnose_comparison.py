@@ -42,12 +42,23 @@ def test_every_level_equals_compute(golden):
         table = compute(golden, None, "channel", period)
         expected = {COMPANY_NODE: table.total}
         expected |= {Node("channel", r["channel"]): r for r in table.rows()}
-        expected |= {Node("campaign", r["campaign"], r["channel"]): r for r in compute(golden, None, "campaign", period).rows()}
-        expected |= {Node("manager", r["manager"]): r for r in compute(golden, None, "manager", period).rows()}
+        expected |= {
+            Node("campaign", r["campaign"], r["channel"]): r
+            for r in compute(golden, None, "campaign", period).rows()
+        }
+        expected |= {
+            Node("manager", r["manager"]): r for r in compute(golden, None, "manager", period).rows()
+        }
         assert set(side) == set(expected)
         for node, row in expected.items():
             for n in names:
-                assert _same(side[node].value(n), row[n]), (period.label, node, n, side[node].value(n), row[n])
+                assert _same(side[node].value(n), row[n]), (
+                    period.label,
+                    node,
+                    n,
+                    side[node].value(n),
+                    row[n],
+                )
 
 
 def test_deal_amounts_add_up_to_sales_and_revenue(golden):

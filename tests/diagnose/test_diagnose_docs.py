@@ -32,7 +32,9 @@ def test_every_rule_is_documented_with_its_test_and_alpha(kind):
 
 
 def test_an_unknown_kind_names_the_valid_ones():
-    with pytest.raises(KassaError, match="unknown finding kind 'illusion'; kinds: activity_illusion, funnel_break"):
+    with pytest.raises(
+        KassaError, match="unknown finding kind 'illusion'; kinds: activity_illusion, funnel_break"
+    ):
         get_rules(["illusion"])
 
 

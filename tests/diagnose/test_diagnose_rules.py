@@ -44,8 +44,18 @@ def diagnosed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
 
 
 def healthy_company() -> list[Cell]:
-    return healthy_search() + both_months(channel="vk_ads", campaign="vk_retarget", impressions=20_000, clicks=400,
-                                          cost=20_000, visits=380, leads=30, qualified=15, sales=5, amount=20_000)
+    return healthy_search() + both_months(
+        channel="vk_ads",
+        campaign="vk_retarget",
+        impressions=20_000,
+        clicks=400,
+        cost=20_000,
+        visits=380,
+        leads=30,
+        qualified=15,
+        sales=5,
+        amount=20_000,
+    )
 
 
 def test_a_company_where_nothing_changed_has_no_finding(diagnosed):
@@ -78,8 +88,14 @@ def test_activity_illusion_reads_like_the_article(diagnosed):
 def test_activity_illusion_in_russian(diagnosed):
     (f,) = diagnosed(illusion_company, "ru").findings
     text = f.message.replace("\xa0", " ")
-    for part in ("охват ×2", "CTR +20", "цена клика −15", "квалифицированные лиды −40", "выручка на прежнем уровне",
-                 "Отчёт зелёный, а денег нет"):
+    for part in (
+        "охват ×2",
+        "CTR +20",
+        "цена клика −15",
+        "квалифицированные лиды −40",
+        "выручка на прежнем уровне",
+        "Отчёт зелёный, а денег нет",
+    ):
         assert part in text
     assert f.title == "Иллюзия активности" and f.lang == "ru"
 
@@ -97,8 +113,28 @@ def test_finding_json_has_the_fields_the_issue_asks_for(diagnosed):
 def busy_telegram() -> list[Cell]:
     # telegram: posts 10 -> 25 (×2.5); visits, leads, qualified (40), sales (4) unchanged.
     return healthy_search() + [
-        Cell(SEP, "telegram", "tg_channel", posts=10, visits=800, leads=80, qualified=40, sales=4, amount=20_000),
-        Cell(OCT, "telegram", "tg_channel", posts=25, visits=800, leads=80, qualified=40, sales=4, amount=20_000),
+        Cell(
+            SEP,
+            "telegram",
+            "tg_channel",
+            posts=10,
+            visits=800,
+            leads=80,
+            qualified=40,
+            sales=4,
+            amount=20_000,
+        ),
+        Cell(
+            OCT,
+            "telegram",
+            "tg_channel",
+            posts=25,
+            visits=800,
+            leads=80,
+            qualified=40,
+            sales=4,
+            amount=20_000,
+        ),
     ]
 
 
@@ -106,7 +142,13 @@ def test_vanity_activity_posts_up_nothing_behind(diagnosed):
     # Qualified leads per post 40/10 = 4 -> 40/25 = 1.6 (−60 %): conditional Poisson with the posts as exposure,
     # October's expected share of the 80 qualified leads is 25/35; it holds 40/80 (p = 5.6e-5).
     (f,) = diagnosed(busy_telegram).findings
-    assert (f.kind, f.dimension, f.value, f.stage, f.responsible) == ("vanity_activity", "channel", "telegram", "activity", "marketing")
+    assert (f.kind, f.dimension, f.value, f.stage, f.responsible) == (
+        "vanity_activity",
+        "channel",
+        "telegram",
+        "activity",
+        "marketing",
+    )
     assert f.significant
     assert f.p_value == pytest.approx(stats.binomtest(40, 80, 25 / 35).pvalue)
     assert "publications ×2.5" in f.message and "qualified leads flat" in f.message
@@ -117,10 +159,32 @@ def junk_vk() -> list[Cell]:
     # vk_ads doubles its budget: clicks 600 -> 1 200, visits 500 -> 1 000, CTR and CPC unchanged;
     # leads 50 -> 45: visit -> lead 10 % -> 4.5 % (−55 %).
     return healthy_search() + [
-        Cell(SEP, "vk_ads", "vk_wide", impressions=60_000, clicks=600, cost=30_000, visits=500, leads=50,
-             qualified=25, sales=5, amount=20_000),
-        Cell(OCT, "vk_ads", "vk_wide", impressions=120_000, clicks=1_200, cost=60_000, visits=1_000, leads=45,
-             qualified=22, sales=5, amount=20_000),
+        Cell(
+            SEP,
+            "vk_ads",
+            "vk_wide",
+            impressions=60_000,
+            clicks=600,
+            cost=30_000,
+            visits=500,
+            leads=50,
+            qualified=25,
+            sales=5,
+            amount=20_000,
+        ),
+        Cell(
+            OCT,
+            "vk_ads",
+            "vk_wide",
+            impressions=120_000,
+            clicks=1_200,
+            cost=60_000,
+            visits=1_000,
+            leads=45,
+            qualified=22,
+            sales=5,
+            amount=20_000,
+        ),
     ]
 
 
@@ -129,7 +193,13 @@ def test_junk_traffic_and_no_repeats(diagnosed):
     # activity without results: junk traffic says it best, so it is the only finding.
     (f,) = diagnosed(junk_vk).findings
     assert (f.kind, f.dimension, f.channel, f.value, f.stage, f.responsible) == (
-        "junk_traffic", "campaign", "vk_ads", "vk_wide", "visit_to_lead", "marketing")
+        "junk_traffic",
+        "campaign",
+        "vk_ads",
+        "vk_wide",
+        "visit_to_lead",
+        "marketing",
+    )
     assert f.significant
     assert f.p_value == pytest.approx(stats.fisher_exact([[50, 450], [45, 955]]).pvalue)
     assert "visits ×2" in f.message and "visit → lead −55%" in f.message
@@ -139,17 +209,45 @@ def _sales_company(oct_sales: dict[str, int], yandex_green: bool = False) -> lis
     # Three channels, 60 leads each month, 40 qualified, alternating Anna/Boris -> 20 qualified each per channel.
     # September: each manager wins 8 per channel (qualified -> sale 40 %), answering within 30 minutes.
     cells = []
-    for channel, campaign in (("yandex_direct", "ya_search"), ("vk_ads", "vk_retarget"), ("email", "newsletter")):
+    for channel, campaign in (
+        ("yandex_direct", "ya_search"),
+        ("vk_ads", "vk_retarget"),
+        ("email", "newsletter"),
+    ):
         spend = {"impressions": 100_000, "clicks": 1_000, "cost": 50_000} if channel != "email" else {}
         oct_spend = dict(spend)
         if yandex_green and channel == "yandex_direct":
             # CTR 1 000/83 333 = 1.2 % (+20 %), CPC 42 500/1 000 = 42.5 (−15 %), same clicks.
             oct_spend = {"impressions": 83_333, "clicks": 1_000, "cost": 42_500}
-        common = {"visits": 600, "leads": 60, "qualified": 40, "managers": ("Anna", "Boris"), "amount": 30_000}
-        cells.append(Cell(SEP, channel, campaign, **spend, **common, sales={"Anna": 8, "Boris": 8},
-                          response_minutes={"Anna": 30, "Boris": 30}))
-        cells.append(Cell(OCT, channel, campaign, **oct_spend, **common, sales=oct_sales,
-                          response_minutes={"Anna": 30, "Boris": 300}))
+        common = {
+            "visits": 600,
+            "leads": 60,
+            "qualified": 40,
+            "managers": ("Anna", "Boris"),
+            "amount": 30_000,
+        }
+        cells.append(
+            Cell(
+                SEP,
+                channel,
+                campaign,
+                **spend,
+                **common,
+                sales={"Anna": 8, "Boris": 8},
+                response_minutes={"Anna": 30, "Boris": 30},
+            )
+        )
+        cells.append(
+            Cell(
+                OCT,
+                channel,
+                campaign,
+                **oct_spend,
+                **common,
+                sales=oct_sales,
+                response_minutes={"Anna": 30, "Boris": 300},
+            )
+        )
     return cells
 
 
@@ -194,7 +292,11 @@ def cheaper_deals() -> list[Cell]:
     sep = [40_000.0, 45_000.0, 50_000.0, 55_000.0, 60_000.0] * 2
     octo = [25_000.0, 27_500.0, 30_000.0, 32_500.0, 35_000.0] * 2
     cells = []
-    for channel, campaign in (("yandex_direct", "ya_search"), ("vk_ads", "vk_retarget"), ("email", "newsletter")):
+    for channel, campaign in (
+        ("yandex_direct", "ya_search"),
+        ("vk_ads", "vk_retarget"),
+        ("email", "newsletter"),
+    ):
         cells.append(Cell(SEP, channel, campaign, visits=500, leads=40, qualified=20, sales=10, amounts=sep))
         cells.append(Cell(OCT, channel, campaign, visits=500, leads=40, qualified=20, sales=10, amounts=octo))
     return cells
@@ -232,7 +334,12 @@ def test_small_counts_are_reported_as_noise_not_shouted(diagnosed):
     assert result.significant == []
     (f,) = result.noise
     # Noise is reported once, at the widest place that shows it (the channel), not down to its campaign.
-    assert (f.kind, f.dimension, f.value, f.stage) == ("funnel_break", "channel", "email", "qualified_to_sale")
+    assert (f.kind, f.dimension, f.value, f.stage) == (
+        "funnel_break",
+        "channel",
+        "email",
+        "qualified_to_sale",
+    )
     assert f.p_value == pytest.approx(stats.fisher_exact([[3, 3], [1, 5]]).pvalue)
     assert f.message.endswith("Could be noise: too few events to tell.")
 
@@ -240,15 +347,45 @@ def test_small_counts_are_reported_as_noise_not_shouted(diagnosed):
 def test_large_counts_make_the_same_drop_significant(diagnosed):
     (f,) = diagnosed(many_emails).findings
     # Significant findings go down to the most specific place: the email channel's one campaign.
-    assert (f.kind, f.dimension, f.value, f.stage, f.significant) == ("funnel_break", "campaign", "newsletter", "qualified_to_sale", True)
+    assert (f.kind, f.dimension, f.value, f.stage, f.significant) == (
+        "funnel_break",
+        "campaign",
+        "newsletter",
+        "qualified_to_sale",
+        True,
+    )
 
 
 def august_like_october() -> list[Cell]:
     return illusion_company() + [
-        Cell("2026-08", "yandex_direct", "ya_network", impressions=98_000, clicks=1_176, cost=50_000, reach=40_000,
-             visits=1_176, leads=110, qualified=30, sales=10, amount=30_000),
-        Cell("2026-08", "yandex_direct", "ya_search", impressions=50_000, clicks=1_000, cost=50_000, reach=10_000,
-             visits=1_000, leads=100, qualified=50, sales=10, amount=30_000),
+        Cell(
+            "2026-08",
+            "yandex_direct",
+            "ya_network",
+            impressions=98_000,
+            clicks=1_176,
+            cost=50_000,
+            reach=40_000,
+            visits=1_176,
+            leads=110,
+            qualified=30,
+            sales=10,
+            amount=30_000,
+        ),
+        Cell(
+            "2026-08",
+            "yandex_direct",
+            "ya_search",
+            impressions=50_000,
+            clicks=1_000,
+            cost=50_000,
+            reach=10_000,
+            visits=1_000,
+            leads=100,
+            qualified=50,
+            sales=10,
+            amount=30_000,
+        ),
     ]
 
 
@@ -284,5 +421,7 @@ def test_day_ranges_are_compared_too(make_warehouse):
     # 12th), so the first twenty days of each month hold the whole story: the same single finding.
     wh = make_warehouse(company(illusion_company()))
     result = run(wh, "2026-10-01..2026-10-20", "2026-09-01..2026-09-20")
-    assert [(f.kind, f.value, f.significant) for f in result.findings] == [("activity_illusion", "ya_network", True)]
+    assert [(f.kind, f.value, f.significant) for f in result.findings] == [
+        ("activity_illusion", "ya_network", True)
+    ]
     assert result.vs.label == "2026-09-01..2026-09-20"

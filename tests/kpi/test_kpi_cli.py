@@ -73,6 +73,10 @@ def test_bad_contract_is_a_message_not_a_traceback(tmp_path):
     path = contract(tmp_path, "name: x\nkpis:\n  - {metric: likes, target: 1, weight: 1}\n")
     res = run("kpi", "lint", path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert f"{path}:3: field kpis[0].metric: Value error, unknown metric 'likes'" in " ".join(res.stderr.split())
+    assert f"{path}:3: field kpis[0].metric: Value error, unknown metric 'likes'" in " ".join(
+        res.stderr.split()
+    )
     res = run("kpi", "lint", str(tmp_path / "missing.yaml"))
-    assert res.returncode == 2 and "shipped examples: pays_for_activity, pays_for_money" in " ".join(res.stderr.split())
+    assert res.returncode == 2 and "shipped examples: pays_for_activity, pays_for_money" in " ".join(
+        res.stderr.split()
+    )

@@ -25,7 +25,10 @@ def refused(tmp_path: Path, text: str) -> str:
 
 
 def test_the_issue_example_loads_with_defaults(tmp_path):
-    c = load_contract(write(tmp_path, """
+    c = load_contract(
+        write(
+            tmp_path,
+            """
         name: "Agency Pedal — Yandex Direct"
         scope: {channels: [yandex_direct]}
         view: calendar
@@ -34,8 +37,14 @@ def test_the_issue_example_loads_with_defaults(tmp_path):
           - {metric: cpql, target: 3500, weight: 0.2}
           - {metric: revenue, target: 2500000, weight: 0.4}
         bonus: {base: 60000, gate: {metric: romi, min: 0.0}}
-    """))
-    assert [k.metric for k in c.kpis] == ["qualified_leads", "cost_per_qualified_lead", "revenue"]  # alias resolved
+    """,
+        )
+    )
+    assert [k.metric for k in c.kpis] == [
+        "qualified_leads",
+        "cost_per_qualified_lead",
+        "revenue",
+    ]  # alias resolved
     assert (c.kpis[1].floor, c.kpis[1].cap) == (0.0, 1.5)
     assert c.kpis[1].direction == "lower" and c.kpis[2].direction == "higher"
     assert c.scope.where() == {"channel": ["yandex_direct"]}
@@ -45,30 +54,42 @@ def test_the_issue_example_loads_with_defaults(tmp_path):
 
 
 def test_weights_not_summing_to_one_name_file_line_and_field(tmp_path):
-    msg = refused(tmp_path, """
+    msg = refused(
+        tmp_path,
+        """
         name: x
         kpis:
           - {metric: leads, target: 10, weight: 0.5}
           - {metric: revenue, target: 10, weight: 0.4}
-    """)
-    assert msg == "contract.yaml:2: field kpis: Value error, weights must sum to 1, these sum to 0.9 (0.5 + 0.4)"
+    """,
+    )
+    assert (
+        msg == "contract.yaml:2: field kpis: Value error, weights must sum to 1, these sum to 0.9 (0.5 + 0.4)"
+    )
 
 
 def test_weights_like_0_1_plus_0_2_are_accepted(tmp_path):
     # 0.1 + 0.2 + 0.7 is 1.0000000000000002 in binary floating point: within the tolerance.
-    c = parse_contract("name: x\nkpis: [{metric: leads, target: 1, weight: 0.1}, {metric: sales, target: 1, weight: 0.2},"
-                       " {metric: revenue, target: 1, weight: 0.7}]")
+    c = parse_contract(
+        "name: x\nkpis: [{metric: leads, target: 1, weight: 0.1}, {metric: sales, target: 1, weight: 0.2},"
+        " {metric: revenue, target: 1, weight: 0.7}]"
+    )
     assert len(c.kpis) == 3
 
 
 def test_unknown_metric_lists_the_valid_ones(tmp_path):
-    msg = refused(tmp_path, """
+    msg = refused(
+        tmp_path,
+        """
         name: x
         kpis:
           - {metric: revenue, target: 10, weight: 0.5}
           - {metric: likes, target: 10, weight: 0.5}
-    """)
-    assert msg.startswith("contract.yaml:4: field kpis[1].metric: Value error, unknown metric 'likes'; metrics: cost,")
+    """,
+    )
+    assert msg.startswith(
+        "contract.yaml:4: field kpis[1].metric: Value error, unknown metric 'likes'; metrics: cost,"
+    )
     assert "qualified_leads" in msg and "romi" in msg and "romi_base" not in msg
 
 
@@ -81,7 +102,10 @@ def test_internal_metric_is_refused(tmp_path):
     ("kpi", "expected"),
     [
         ("{metric: leads, target: 0, weight: 1}", "field kpis[0].target: Input should be greater than 0"),
-        ("{metric: leads, target: 10, weight: 1.2}", "field kpis[0].weight: Input should be less than or equal to 1"),
+        (
+            "{metric: leads, target: 10, weight: 1.2}",
+            "field kpis[0].weight: Input should be less than or equal to 1",
+        ),
         ("{metric: leads, target: 10, weight: 1, floor: 1.3, cap: 1.2}", "floor 1.3 is above cap 1.2"),
         ("{metric: leads, target: 10, weigth: 1}", "field kpis[0].weigth: Extra inputs are not permitted"),
         ("{metric: revenue, target: 10, weight: 1, better: lower}", "the catalog says higher is better"),
@@ -101,14 +125,21 @@ def test_better_may_turn_a_neutral_metric_into_a_budget_limit():
 
 
 def test_duplicate_metric_is_refused(tmp_path):
-    msg = refused(tmp_path, "name: x\nkpis:\n  - {metric: leads, target: 1, weight: 0.5}\n  - {metric: leads, target: 2, weight: 0.5}\n")
+    msg = refused(
+        tmp_path,
+        "name: x\nkpis:\n  - {metric: leads, target: 1, weight: 0.5}\n  - {metric: leads, target: 2, weight: 0.5}\n",
+    )
     assert "contract.yaml:2: field kpis: Value error, metric leads appears twice" in msg
 
 
 def test_settle_days_needs_the_cohort_view(tmp_path):
     msg = refused(tmp_path, "name: x\nsettle_days: 45\nkpis: [{metric: leads, target: 1, weight: 1}]\n")
-    assert msg.startswith("contract.yaml:2: field settle_days: Value error, settle_days applies to view: cohort only")
-    c = parse_contract("name: x\nview: cohort\nsettle_days: 45\nkpis: [{metric: leads, target: 1, weight: 1}]")
+    assert msg.startswith(
+        "contract.yaml:2: field settle_days: Value error, settle_days applies to view: cohort only"
+    )
+    c = parse_contract(
+        "name: x\nview: cohort\nsettle_days: 45\nkpis: [{metric: leads, target: 1, weight: 1}]"
+    )
     assert c.settle_days == 45
 
 
@@ -121,14 +152,21 @@ def test_settle_days_needs_the_cohort_view(tmp_path):
     ],
 )
 def test_bad_gates(tmp_path, gate, expected):
-    msg = refused(tmp_path, f"name: x\nkpis: [{{metric: leads, target: 1, weight: 1}}]\nbonus:\n  base: 100\n  gate: {gate}\n")
+    msg = refused(
+        tmp_path,
+        f"name: x\nkpis: [{{metric: leads, target: 1, weight: 1}}]\nbonus:\n  base: 100\n  gate: {gate}\n",
+    )
     assert msg.startswith("contract.yaml:5: ") and expected in msg
 
 
 def test_scope_by_campaign_and_both(tmp_path):
-    c = parse_contract("name: x\nscope: {campaigns: [ya_search]}\nkpis: [{metric: leads, target: 1, weight: 1}]")
+    c = parse_contract(
+        "name: x\nscope: {campaigns: [ya_search]}\nkpis: [{metric: leads, target: 1, weight: 1}]"
+    )
     assert c.scope.where() == {"campaign": ["ya_search"]}
-    c = parse_contract("name: x\nscope: {channels: [vk_ads], campaigns: [a]}\nkpis: [{metric: leads, target: 1, weight: 1}]")
+    c = parse_contract(
+        "name: x\nscope: {channels: [vk_ads], campaigns: [a]}\nkpis: [{metric: leads, target: 1, weight: 1}]"
+    )
     assert c.scope.where() == {"channel": ["vk_ads"], "campaign": ["a"]}
     assert parse_contract("name: x\nkpis: [{metric: leads, target: 1, weight: 1}]").scope.where() is None
     msg = refused(tmp_path, "name: x\nscope: {channels: []}\nkpis: [{metric: leads, target: 1, weight: 1}]\n")

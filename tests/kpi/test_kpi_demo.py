@@ -31,10 +31,17 @@ def test_activity_contract_pays_in_full_while_revenue_falls(demo):
     last = Period.parse(LAST_MONTH)
     prev = last.previous()
     bad, good = card(demo, "pays_for_activity", last), card(demo, "pays_for_money", last)
-    assert bad.contract.scope == good.contract.scope  # same agency, same campaigns: only what is paid for differs
+    assert (
+        bad.contract.scope == good.contract.scope
+    )  # same agency, same campaigns: only what is paid for differs
     where = bad.contract.scope.where()
-    revenue = {p: compute(demo, ["revenue"], [], p, where=where, with_total=False).frame["revenue"][0] for p in (prev, last)}
-    assert revenue[last] < revenue[prev], "the demo's story: revenue of the agency's campaigns fell in the last month"
+    revenue = {
+        p: compute(demo, ["revenue"], [], p, where=where, with_total=False).frame["revenue"][0]
+        for p in (prev, last)
+    }
+    assert revenue[last] < revenue[prev], (
+        "the demo's story: revenue of the agency's campaigns fell in the last month"
+    )
 
     assert bad.bonus is not None and bad.bonus_base is not None and bad.bonus >= 0.9 * bad.bonus_base
     assert good.bonus is not None and good.bonus <= 0.5 * bad.bonus
@@ -51,5 +58,7 @@ def test_activity_contract_pays_in_full_while_revenue_falls(demo):
 def test_lint_tells_them_apart():
     assert lint(load_contract(example_path("pays_for_money")), LAST_MONTH) == []
     assert {w.code for w in lint(load_contract(example_path("pays_for_activity")), LAST_MONTH)} == {
-        "activity_weight", "no_outcome", "gate_on_activity",
+        "activity_weight",
+        "no_outcome",
+        "gate_on_activity",
     }

@@ -28,7 +28,10 @@ def issue():
 
 def facts(**kw: float | None) -> dict[str, float | None]:
     base: dict[str, float | None] = {
-        "qualified_leads": 130, "cost_per_qualified_lead": 3000, "revenue": 2_000_000, "romi": 0.5,
+        "qualified_leads": 130,
+        "cost_per_qualified_lead": 3000,
+        "revenue": 2_000_000,
+        "romi": 0.5,
         "marketing_cost": 390_000,
     }
     base.update(kw)
@@ -60,8 +63,15 @@ def test_explanations_show_the_arithmetic(issue):
         "Cost per qualified lead: fact RUB\xa03,000, target RUB\xa03,500; target / fact (lower is better) = 116.7% "
         "× weight 0.20 = 0.233."
     )
-    assert card.rows[0].explain("ru").startswith("Квалифицированные лиды: факт 130, цель 120; факт / цель = 108,3")
-    assert card.gate is not None and card.gate.explanation["en"] == "Gate passed: ROMI is 0.50, it must be ≥ 0.00."
+    assert (
+        card.rows[0]
+        .explain("ru")
+        .startswith("Квалифицированные лиды: факт 130, цель 120; факт / цель = 108,3")
+    )
+    assert (
+        card.gate is not None
+        and card.gate.explanation["en"] == "Gate passed: ROMI is 0.50, it must be ≥ 0.00."
+    )
     assert card.bonus_explanation is not None
     assert card.bonus_explanation["en"] == "Bonus = base RUB\xa060,000 × score 0.987 = RUB\xa059,200."
     assert card.bonus_explanation["ru"] == "Бонус = база 60\xa0000\xa0₽ × оценка 0,987 = 59\xa0200\xa0₽."
@@ -103,21 +113,31 @@ def test_gate_fails(issue):
     assert card.score == pytest.approx(0.986667, abs=1e-6)  # the score is still shown
     assert card.gate is not None and not card.gate.passed and card.bonus == 0
     assert card.gate.explanation["en"] == "Gate failed: ROMI is -0.20, it must be ≥ 0.00."
-    assert card.bonus_explanation == {"en": "Bonus RUB\xa00: the gate failed.", "ru": "Бонус 0\xa0₽: условие не выполнено."}
+    assert card.bonus_explanation == {
+        "en": "Bonus RUB\xa00: the gate failed.",
+        "ru": "Бонус 0\xa0₽: условие не выполнено.",
+    }
 
 
 def test_gate_metric_without_value_fails_and_says_why(issue):
     # ROMI = (romi_base - marketing_cost) / marketing_cost has no value when marketing cost is 0
     card = score_facts(issue, facts(romi=None, marketing_cost=0), "2026-10")
     assert card.gate is not None and not card.gate.passed and card.gate.fact is None and card.bonus == 0
-    assert "ROMI has no value (" in card.gate.explanation["en"] and "marketing_cost = 0 in 2026-10" in card.gate.explanation["en"]
+    assert (
+        "ROMI has no value (" in card.gate.explanation["en"]
+        and "marketing_cost = 0 in 2026-10" in card.gate.explanation["en"]
+    )
 
 
 def test_gate_with_max():
-    c = parse_contract("name: x\nkpis: [{metric: revenue, target: 100, weight: 1}]\nbonus: {base: 1000, gate: {metric: drr, max: 0.3}}")
+    c = parse_contract(
+        "name: x\nkpis: [{metric: revenue, target: 100, weight: 1}]\nbonus: {base: 1000, gate: {metric: drr, max: 0.3}}"
+    )
     assert score_facts(c, {"revenue": 100, "drr": 0.25}, "2026-10").bonus == pytest.approx(1000)
     assert score_facts(c, {"revenue": 100, "drr": 0.35}, "2026-10").bonus == 0
-    assert score_facts(c, {"revenue": 100, "drr": 0.30}, "2026-10").bonus == pytest.approx(1000)  # bound included
+    assert score_facts(c, {"revenue": 100, "drr": 0.30}, "2026-10").bonus == pytest.approx(
+        1000
+    )  # bound included
 
 
 def test_missing_fact_scores_zero_and_says_why(issue):
@@ -125,7 +145,9 @@ def test_missing_fact_scores_zero_and_says_why(issue):
     # qualified leads 0 / 120 = 0 < floor -> 0; revenue 0.8 × 0.4 = 0.32 is the whole score
     card = score_facts(issue, facts(qualified_leads=0, cost_per_qualified_lead=None), "2026-10")
     row = card.rows[1]
-    assert row.fact is None and row.attainment_raw is None and row.attainment == 0 and row.status == "no_value"
+    assert (
+        row.fact is None and row.attainment_raw is None and row.attainment == 0 and row.status == "no_value"
+    )
     assert row.explain("en") == (
         "Cost per qualified lead: no value (marketing_cost / qualified_leads, and qualified_leads = 0 in 2026-10), counts 0."
     )
@@ -138,7 +160,10 @@ def test_fact_absent_from_the_facts_counts_zero(issue):
     # 1.0 × 0.4; cost per qualified lead and revenue absent -> 0
     assert card.score == pytest.approx(0.4)
     assert card.rows[2].explain("en") == "Revenue: no value (no fact was given), counts 0."
-    assert card.rows[1].explain("en") == "Cost per qualified lead: no value (marketing_cost / qualified_leads has no value in 2026-10), counts 0."
+    assert (
+        card.rows[1].explain("en")
+        == "Cost per qualified lead: no value (marketing_cost / qualified_leads has no value in 2026-10), counts 0."
+    )
 
 
 def test_nan_is_no_value(issue):
@@ -149,22 +174,33 @@ def test_nan_is_no_value(issue):
 
 def test_zero_cost_counts_the_cap():
     # CPL 0 (leads cost nothing): target / 0 has no finite value; nothing can be cheaper, so it counts the cap 1.5
-    c = parse_contract("name: x\nkpis: [{metric: cpl, target: 500, weight: 0.5}, {metric: leads, target: 10, weight: 0.5}]")
+    c = parse_contract(
+        "name: x\nkpis: [{metric: cpl, target: 500, weight: 0.5}, {metric: leads, target: 10, weight: 0.5}]"
+    )
     card = score_facts(c, {"cpl": 0, "leads": 10}, "2026-10")
     assert card.rows[0].status == "zero_cost" and card.rows[0].attainment == 1.5
     assert card.score == pytest.approx(0.5 * 1.5 + 0.5 * 1.0)
 
 
 def test_neutral_metric_as_quota_and_as_budget_limit():
-    c = parse_contract("name: x\nkpis: [{metric: posts, target: 20, weight: 0.5}, {metric: cost, target: 100000, weight: 0.5, better: lower}]")
+    c = parse_contract(
+        "name: x\nkpis: [{metric: posts, target: 20, weight: 0.5}, {metric: cost, target: 100000, weight: 0.5, better: lower}]"
+    )
     # posts 31 / 20 = 1.55 -> cap 1.5 × 0.5 = 0.75; spend under the limit: 100 000 / 80 000 = 1.25 × 0.5 = 0.625
     card = score_facts(c, {"posts": 31, "cost": 80_000}, "2026-10")
     assert card.score == pytest.approx(1.375)
-    assert card.bonus is None and card.gate is None and card.bonus_explanation is None and card.bonus_share is None
+    assert (
+        card.bonus is None
+        and card.gate is None
+        and card.bonus_explanation is None
+        and card.bonus_share is None
+    )
 
 
 def test_meeting_every_target_exactly_pays_the_base(issue):
-    card = score_facts(issue, facts(qualified_leads=120, cost_per_qualified_lead=3500, revenue=2_500_000), "2026-10")
+    card = score_facts(
+        issue, facts(qualified_leads=120, cost_per_qualified_lead=3500, revenue=2_500_000), "2026-10"
+    )
     assert card.score == pytest.approx(1.0) and card.bonus == pytest.approx(60_000)
 
 

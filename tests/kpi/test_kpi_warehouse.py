@@ -84,12 +84,21 @@ def test_misspelt_scope_is_reported_with_the_names_that_exist(golden):
     card = score(golden, contract("{channels: [yandex]}"), "2026-10")
     (w,) = card.warnings
     assert w.code == "empty_scope" and card.score == 0
-    assert w.advice["en"] == "Check the names; 2026-10 has: direct, seo, telegram, unknown, vk_ads, yandex_direct."
+    assert (
+        w.advice["en"]
+        == "Check the names; 2026-10 has: direct, seo, telegram, unknown, vk_ads, yandex_direct."
+    )
 
 
 def test_a_scope_with_data_but_no_revenue_is_not_called_empty(golden):
     # vk_ads spent 3 000 and had a lead in October, but sold nothing: revenue 0 is a fact, not a typo
-    card = score(golden, parse_contract("name: t\nscope: {channels: [vk_ads]}\nkpis: [{metric: revenue, target: 1, weight: 1}]"), "2026-10")
+    card = score(
+        golden,
+        parse_contract(
+            "name: t\nscope: {channels: [vk_ads]}\nkpis: [{metric: revenue, target: 1, weight: 1}]"
+        ),
+        "2026-10",
+    )
     assert card.rows[0].fact == 0 and card.warnings == [] and set(card.facts) == {"revenue"}
 
 

@@ -12,11 +12,18 @@ from kassa.link.payments import quoted_numbers
 # (purpose, invoice field, expected {(source, kind, number)})
 CASES: list[tuple[str, str, set[tuple[str, str, str]]]] = [
     ("Оплата по счету № 123 от 01.10.2026", "", {("purpose", "invoice", "123")}),
-    ("Оплата по счетам № 101, 102 от 12.10.2026", "", {("purpose", "invoice", "101"), ("purpose", "invoice", "102")}),
+    (
+        "Оплата по счетам № 101, 102 от 12.10.2026",
+        "",
+        {("purpose", "invoice", "101"), ("purpose", "invoice", "102")},
+    ),
     ("Оплата по счетам №101 и №102", "", {("purpose", "invoice", "101"), ("purpose", "invoice", "102")}),
     # Two clauses, each with its own keyword.
-    ("Оплата по счёту N 15 от 01.10.2026, по счету 16 от 02.10.2026", "",
-     {("purpose", "invoice", "15"), ("purpose", "invoice", "16")}),
+    (
+        "Оплата по счёту N 15 от 01.10.2026, по счету 16 от 02.10.2026",
+        "",
+        {("purpose", "invoice", "15"), ("purpose", "invoice", "16")},
+    ),
     # A date is never an invoice number, wherever it stands.
     ("Оплата по счету от 01.10.2026", "", set()),
     ("Оплата по счету 01.10.2026", "", set()),

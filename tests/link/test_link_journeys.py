@@ -13,7 +13,9 @@ from kassa.period import Period
 
 
 def test_sale_paths_by_hand(money_chain: Chain) -> None:
-    paths = {r["path"]: r for r in journey_paths(journey_touches(money_chain, "sale")).to_pyarrow().to_pylist()}
+    paths = {
+        r["path"]: r for r in journey_paths(journey_touches(money_chain, "sale")).to_pyarrow().to_pylist()
+    }
     # Customer A1 (cookie c1: v1 yandex 10-01, v2 vk 10-03): D1 50 000 and D9 7 000.
     # Customer A4 (cookie c4 of A5: v6 telegram 09-20): D5 10 000, D15 5 500, D4 40 000, D6 15 000.
     # Customer A8 (c9 through A8's click id: v7 yandex): D8 8 000, D16 2 500.
@@ -41,7 +43,8 @@ def test_touch_rows_for_one_lead(money_chain: Chain) -> None:
     rows = t.filter(t.conversion_id == "A1").order_by("touch_order").to_pyarrow().to_pylist()
     assert list(rows[0]) == list(TOUCH_COLUMNS)
     assert [(r["touch_order"], r["visit_id"], r["channel"], r["campaign"]) for r in rows] == [
-        (1, "v1", "yandex_direct", "ya_search"), (2, "v2", "vk_ads", "vk_retarget"),
+        (1, "v1", "yandex_direct", "ya_search"),
+        (2, "v2", "vk_ads", "vk_retarget"),
     ]
     assert all(r["customer_id"] == "A1" and r["converted"] and r["value"] == 0 for r in rows)
 
@@ -50,7 +53,8 @@ def test_a_conversion_without_visits_keeps_its_lead_channel(money_chain: Chain) 
     t = journey_touches(money_chain, "lead")
     rows = t.filter(t.conversion_id.isin(["A6", "A7"])).order_by("conversion_id").to_pyarrow().to_pylist()
     assert [(r["conversion_id"], r["touch_kind"], r["channel"], r["visit_id"]) for r in rows] == [
-        ("A6", "lead", "vk_ads", None), ("A7", "lead", "unknown", None),
+        ("A6", "lead", "vk_ads", None),
+        ("A7", "lead", "unknown", None),
     ]
 
 
@@ -67,13 +71,15 @@ def test_long_paths_keep_the_last_touches_and_repeats_can_collapse(make_warehous
     sources = ["yandex", "yandex", "vk", "google", "vk"]
     for i, s in enumerate(sources):
         rows.append(f"v{i},c1,2026-10-0{i + 1} 10:00,{s},cpc,x")
-    wh = make_warehouse({
-        "visits.csv": "\n".join(rows) + "\n",
-        "leads.csv": """
+    wh = make_warehouse(
+        {
+            "visits.csv": "\n".join(rows) + "\n",
+            "leads.csv": """
             lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status
             L1,2026-10-09 10:00,c1,,,,new
         """,
-    })
+        }
+    )
     with Chain(wh, materialize=True) as chain:
         touches = journey_touches(chain, "lead")
         full = journey_paths(touches).to_pyarrow().to_pylist()
@@ -113,13 +119,20 @@ def test_cookies_of_one_customer_share_a_journey_and_leads_carry_their_deals(mak
     with Chain(wh, materialize=True) as chain:
         t = journey_touches(chain, "lead", value="revenue")
         rows = t.filter(t.converted).order_by("conversion_id", "touch_order").to_pyarrow().to_pylist()
-        plain = journey_touches(chain, "lead").filter(ibis._.conversion_id == "L2").value.max().to_pyarrow().as_py()
+        plain = (
+            journey_touches(chain, "lead")
+            .filter(ibis._.conversion_id == "L2")
+            .value.max()
+            .to_pyarrow()
+            .as_py()
+        )
     got = [(r["conversion_id"], r["customer_id"], r["visit_id"], r["value"]) for r in rows]
     # L1 and L2 share the phone: one customer "L1" with cookies c1 and c2, so L2's path holds v1 (c1)
     # before v2 (c2). L2's value is its won deal D1 (30 000); L1's lost D2 counts nothing. L3: v3.
     assert got == [
         ("L1", "L1", "v1", 0.0),
-        ("L2", "L1", "v1", 30000.0), ("L2", "L1", "v2", 30000.0),
+        ("L2", "L1", "v1", 30000.0),
+        ("L2", "L1", "v2", 30000.0),
         ("L3", "L3", "v3", 0.0),
     ]
     assert plain == 0.0  # without value a lead is worth nothing, as before
@@ -143,7 +156,8 @@ def test_a_period_takes_journeys_as_they_stood_at_its_end(make_warehouse) -> Non
     ]
     # Over all time L3 never buys either, and the journeys end at their last touch.
     assert sorted((r["journey_id"], r["end_ts"]) for r in everything) == [
-        ("null:L3", dt.datetime(2026, 10, 20, 10)), ("null:client:c4", dt.datetime(2026, 10, 25, 10)),
+        ("null:L3", dt.datetime(2026, 10, 20, 10)),
+        ("null:client:c4", dt.datetime(2026, 10, 25, 10)),
     ]
 
 

@@ -16,7 +16,12 @@ NEW_COLUMNS = {"leads": ["click_id"], "deals": ["invoice", "payer_inn"]}
 def _columns(db: Path, table: str) -> set[str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return {r[0] for r in con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'").fetchall()}
+        return {
+            r[0]
+            for r in con.execute(
+                f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+            ).fetchall()
+        }
     finally:
         con.close()
 
@@ -25,20 +30,26 @@ def _old_file(tmp_path: Path) -> Path:
     """A schema-version-1 file as kassa wrote it before this change: no new columns, rows already in."""
     db = tmp_path / "old.duckdb"
     wh = Warehouse.open(db)
-    wh.import_files(write_files(tmp_path / "in", {
-        "leads.csv": """
+    wh.import_files(
+        write_files(
+            tmp_path / "in",
+            {
+                "leads.csv": """
             lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status
             L1,2026-10-01 10:00,c1,yandex,cpc,brand,new
         """,
-        "deals.csv": """
+                "deals.csv": """
             deal_id,lead_id,created_at,status,closed_at,amount
             D1,L1,2026-10-02,won,2026-10-03,1000
         """,
-        "payments.csv": """
+                "payments.csv": """
             payment_id,paid_at,amount,purpose
             P1,2026-10-04,1000,Оплата по заказу № D1
         """,
-    }), strict=True)
+            },
+        ),
+        strict=True,
+    )
     assert wh.schema_version == 1
     wh.close()
     con = duckdb.connect(str(db))
@@ -61,7 +72,9 @@ def test_opening_for_writing_adds_the_columns_and_keeps_the_rows(tmp_path: Path)
         assert wh.row_count("leads") == 1 and wh.row_count("deals") == 1
         with Chain(wh, materialize=True) as chain:
             rows = chain.payments.to_pyarrow().to_pylist()
-        assert [(r["deal_id"], r["match_method"], r["channel"]) for r in rows] == [("D1", "purpose_deal", "yandex_direct")]
+        assert [(r["deal_id"], r["match_method"], r["channel"]) for r in rows] == [
+            ("D1", "purpose_deal", "yandex_direct")
+        ]
     finally:
         wh.close()
 

@@ -69,8 +69,14 @@ def test_totals_and_the_bridge_from_won_to_paid(view) -> None:
 
 
 def test_money_received_and_where_it_went(view) -> None:
-    expected = {"won_in_period": 190745.67, "won_other_period": 5500, "not_won": 4500, "refunds": -7000,
-                "unmatched": 14000, "received": 207745.67}
+    expected = {
+        "won_in_period": 190745.67,
+        "won_other_period": 5500,
+        "not_won": 4500,
+        "refunds": -7000,
+        "unmatched": 14000,
+        "received": 207745.67,
+    }
     for k, v in expected.items():
         assert close(view.cash[k], v), (k, view.cash[k], v)
 
@@ -78,10 +84,17 @@ def test_money_received_and_where_it_went(view) -> None:
 def test_gap_lists_name_every_unpaid_deal_and_unmatched_payment(view, money_chain: Chain, money_wh) -> None:
     unpaid = [(r["deal_id"], r["outstanding"], r["paid_state"]) for r in view.unpaid_deals.to_dicts()]
     # Largest first, ties by id.
-    assert unpaid == [("D8", 8000, "unpaid"), ("D9", 7000, "refunded"), ("D12", 6000, "unpaid"), ("D13", 6000, "unpaid")]
+    assert unpaid == [
+        ("D8", 8000, "unpaid"),
+        ("D9", 7000, "refunded"),
+        ("D12", 6000, "unpaid"),
+        ("D13", 6000, "unpaid"),
+    ]
     assert [r["payment_id"] for r in view.unmatched_payments.to_dicts()] == ["P13", "P8", "P12"]
     short = money_view(money_chain, money_wh, OCT, limit=2)
-    assert short.unpaid_deals.height == 2 and close(short.total["unpaid"], 27000)  # the total still counts all
+    assert short.unpaid_deals.height == 2 and close(
+        short.total["unpaid"], 27000
+    )  # the total still counts all
 
 
 def test_match_quality(money_chain: Chain) -> None:
@@ -92,8 +105,14 @@ def test_match_quality(money_chain: Chain) -> None:
     assert q.known_source_share == 0.75  # A7 and A9 unknown
     assert close(q.revenue, 210745.67) and close(q.paid_revenue, 183745.67)
     # purpose_invoice: D1 50 000 + D2 30 000 + D3 20 000 + D4 40 000 + D9 (7 000 - 7 000) = 140 000
-    expected = {"deal_id": 0, "invoice": 2500, "purpose_invoice": 140000, "purpose_deal": 4000, "inn_amount": 24900,
-                "amount_date": 12345.67}
+    expected = {
+        "deal_id": 0,
+        "invoice": 2500,
+        "purpose_invoice": 140000,
+        "purpose_deal": 4000,
+        "inn_amount": 24900,
+        "amount_date": 12345.67,
+    }
     for m, v in expected.items():
         assert close(q.paid_by_method[m], v), m
     assert close(q.matched_share, 183745.67 / 210745.67)
@@ -105,8 +124,12 @@ def test_match_quality(money_chain: Chain) -> None:
 
 
 def test_new_catalog_metrics_agree_with_the_money_view(money_wh, view) -> None:
-    t = compute(money_wh, ["revenue", "paid_revenue", "unpaid_won", "romi_paid", "unknown_source_share", "payments"],
-                "channel", "2026-10")
+    t = compute(
+        money_wh,
+        ["revenue", "paid_revenue", "unpaid_won", "romi_paid", "unknown_source_share", "payments"],
+        "channel",
+        "2026-10",
+    )
     rows = {r["channel"]: r for r in t.rows()}
     for ch, expected in BY_CHANNEL.items():
         assert close(rows[ch]["revenue"], expected["won"]), ch
@@ -115,7 +138,9 @@ def test_new_catalog_metrics_agree_with_the_money_view(money_wh, view) -> None:
     # Only yandex_direct has a cost (10 000): ROMI on paid (52 500 - 10 000) / 10 000 = 4.25.
     assert close(rows["yandex_direct"]["romi_paid"], 4.25) and rows["telegram"]["romi_paid"] is None
     # Unknown-source leads: A7 and A9 of 8 October leads; their channel is all unknown.
-    assert close(t.total["unknown_source_share"], 2 / 8) and close(rows["unknown"]["unknown_source_share"], 1.0)
+    assert close(t.total["unknown_source_share"], 2 / 8) and close(
+        rows["unknown"]["unknown_source_share"], 1.0
+    )
     # Payments follow the matched deal's channel; unmatched ones are "unknown" (P8 + P12 + P13).
     assert close(rows["unknown"]["payments"], 14000)
     assert close(rows["telegram"]["payments"], 60500)  # P3 + P4 + P6 + P15 (a September sale of customer A4)
@@ -125,11 +150,25 @@ def test_new_catalog_metrics_agree_with_the_money_view(money_wh, view) -> None:
 def test_cohort_paid_revenue_within_settle_days(money_wh) -> None:
     # Cohort of October leads, settle 10 days: A1's D1 (won 10-10, 7 days after the lead) counts as revenue;
     # its payment P1 (10-11 10:00) is 7 days 23.5 hours after the lead: in. D9 (won 10-25) is out.
-    t = compute(money_wh, ["revenue", "paid_revenue", "unpaid_won"], "channel", "2026-10", view="cohort", settle_days=10)
+    t = compute(
+        money_wh,
+        ["revenue", "paid_revenue", "unpaid_won"],
+        "channel",
+        "2026-10",
+        view="cohort",
+        settle_days=10,
+    )
     ya = {r["channel"]: r for r in t.rows()}["yandex_direct"]
     # A1: D1 50 000 (paid 50 000); A8 (lead 10-06): D8 (10-21) and D16 (10-23) are more than 10 days later.
     assert close(ya["revenue"], 50000) and close(ya["paid_revenue"], 50000) and close(ya["unpaid_won"], 0)
-    t = compute(money_wh, ["revenue", "paid_revenue", "unpaid_won"], "channel", "2026-10", view="cohort", settle_days=7)
+    t = compute(
+        money_wh,
+        ["revenue", "paid_revenue", "unpaid_won"],
+        "channel",
+        "2026-10",
+        view="cohort",
+        settle_days=7,
+    )
     ya = {r["channel"]: r for r in t.rows()}["yandex_direct"]
     # 7 days: D1 closed 10-10 12:00 is 7 days 1.5 hours after A1 (10-03 10:30): out.
     assert close(ya["revenue"], 0) and close(ya["paid_revenue"], 0)

@@ -26,11 +26,16 @@ def test_every_link_compiles_for_pyspark(money_wh, spark_sql) -> None:
     chain = Chain(money_wh)  # lazy: the expressions themselves, not temporary tables
     touches = journey_touches(chain, "sale", value="paid", period=Period.parse("2026-10"))
     exprs = {
-        "leads": chain.leads, "visits": chain.visits, "deals": chain.deals, "payments": chain.payments,
-        "deal_status": chain.deal_status, "touches": touches,
+        "leads": chain.leads,
+        "visits": chain.visits,
+        "deals": chain.deals,
+        "payments": chain.payments,
+        "deal_status": chain.deal_status,
+        "touches": touches,
         "paths": journey_paths(touches, collapse_repeats=True),
-        "fx": to_business_currency(chain.deal_status, ["amount"], chain.deal_status.closed_at,
-                                   money_wh.table("fx_rates"), "RUB")[0],
+        "fx": to_business_currency(
+            chain.deal_status, ["amount"], chain.deal_status.closed_at, money_wh.table("fx_rates"), "RUB"
+        )[0],
     }
     for name, expr in exprs.items():
         sql = spark_sql(expr)

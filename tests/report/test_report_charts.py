@@ -36,7 +36,9 @@ def _values(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
 @pytest.mark.parametrize("key", CHARTS)
-def test_chart_spec_is_valid_vega_lite_and_matches_its_golden_file(reports: dict[str, ReportData], key: str, lang: str) -> None:
+def test_chart_spec_is_valid_vega_lite_and_matches_its_golden_file(
+    reports: dict[str, ReportData], key: str, lang: str
+) -> None:
     spec = _spec(reports[lang], key)
     errors = sorted(VALIDATOR.iter_errors(spec), key=str)
     assert not errors, errors[0].message
@@ -48,7 +50,9 @@ def test_chart_spec_is_valid_vega_lite_and_matches_its_golden_file(reports: dict
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert path.is_file(), f"{path} missing: run KASSA_REGEN_GOLDEN=1 pytest tests/report and review it"
-    assert text == path.read_text(encoding="utf-8"), f"{key}.{lang} differs from {path}; regenerate on purpose"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{key}.{lang} differs from {path}; regenerate on purpose"
+    )
 
 
 def test_funnel_chart_labels_count_and_share_of_the_stage_above(reports: dict[str, ReportData]) -> None:
@@ -74,11 +78,15 @@ def test_money_vs_activity_chart_is_indexed_to_the_first_month(reports: dict[str
     assert index[("clicks", "2026-10")] == 208.3  # 1 250 / 600 × 100
     assert index[("impressions", "2026-10")] == 166.7  # 50 000 / 30 000 × 100
     assert index[("qualified_leads", "2026-10")] == 100.0  # 3 / 3
-    assert index[("posts", "2026-09")] is None and index[("posts", "2026-10")] == 100.0  # no posts before October
+    assert (
+        index[("posts", "2026-09")] is None and index[("posts", "2026-10")] == 100.0
+    )  # no posts before October
     series = {v["metric"]: v["series"] for v in values}
     assert series["clicks"] == "Clicks (activity)" and series["revenue"] == "Revenue"
     assert "reach" not in series  # no platform reported reach: the line is left out, not drawn at zero
-    ru = {v["metric"]: v for v in _values(_spec(reports["ru"], "money_vs_activity")) if v["month"] == "2026-10"}
+    ru = {
+        v["metric"]: v for v in _values(_spec(reports["ru"], "money_vs_activity")) if v["month"] == "2026-10"
+    }
     assert ru["revenue"]["text"] == "270\xa0000\xa0₽" and ru["clicks"]["series"] == "Клики (активность)"
 
 
@@ -93,10 +101,15 @@ def test_spend_vs_revenue_values_per_channel(reports: dict[str, ReportData]) -> 
 
 def test_chart_numbers_follow_the_language() -> None:
     assert charts.number_locale("ru", "RUB") == {
-        "decimal": ",", "thousands": "\xa0", "grouping": [3], "currency": ["", "\xa0₽"],
+        "decimal": ",",
+        "thousands": "\xa0",
+        "grouping": [3],
+        "currency": ["", "\xa0₽"],
     }
     assert charts.number_locale("en", "RUB")["currency"] == ["RUB\xa0", ""]
-    spec = charts.spend_vs_revenue_chart([{"channel": "a", "marketing_cost": 1500, "revenue": 0, "payments": 0}], lang="ru")
+    spec = charts.spend_vs_revenue_chart(
+        [{"channel": "a", "marketing_cost": 1500, "revenue": 0, "payments": 0}], lang="ru"
+    )
     assert spec["config"]["locale"]["number"]["decimal"] == ","
     svg = vlc.vegalite_to_svg(spec, vl_version=VL_VERSION)
     assert "1\xa0500\xa0₽" in svg  # the bar label, drawn offline

@@ -34,13 +34,30 @@ def test_report_writes_html_in_russian_with_contracts(db: Path, tmp_path: Path) 
     out = tmp_path / "reports" / "2026-10.html"  # the folder is created
     contract = tmp_path / "money.yaml"
     contract.write_text(PAYS_FOR_MONEY, encoding="utf-8")
-    res = run("report", "--db", str(db), "--period", "2026-10", "--out", str(out), "--lang", "ru", "--charts", "svg",
-              "--contract", str(contract), "--contract", "pays_for_activity")
+    res = run(
+        "report",
+        "--db",
+        str(db),
+        "--period",
+        "2026-10",
+        "--out",
+        str(out),
+        "--lang",
+        "ru",
+        "--charts",
+        "svg",
+        "--contract",
+        str(contract),
+        "--contract",
+        "pays_for_activity",
+    )
     assert res.returncode == 0, res.stderr
     assert f"Записан {out} (2026-10)" in res.stdout.replace("\n", "")
     html = out.read_text(encoding="utf-8")
     assert "Выручка 270\xa0000\xa0₽ (+42% к 2026-09)" in html and "<script" not in html
-    assert "Оценка 70%: премия 35\xa0000\xa0₽ из 50\xa0000\xa0₽" in html  # see tests/report/test_report_issue3.py
+    assert (
+        "Оценка 70%: премия 35\xa0000\xa0₽ из 50\xa0000\xa0₽" in html
+    )  # see tests/report/test_report_issue3.py
     assert "Agency Pedal — paid for activity" in html  # a shipped example, by name
     assert 'id="findings"' in html
 
@@ -58,7 +75,11 @@ def test_report_format_follows_the_extension(db: Path, tmp_path: Path) -> None:
 def test_report_without_out_names_the_file_after_the_period(db: Path, tmp_path: Path) -> None:
     res = subprocess.run(
         [*KASSA, "report", "--db", str(db), "--period", "2026-10", "--format", "json", "--no-diagnosis"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300, env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert res.returncode == 0, res.stderr
     data = json.loads((tmp_path / "report-2026-10.json").read_text(encoding="utf-8"))
@@ -71,7 +92,9 @@ def test_bad_input_gets_a_message_not_a_traceback(db: Path, tmp_path: Path) -> N
     res = run("report", "--db", str(tmp_path / "none.duckdb"), "--period", "2026-10")
     assert res.returncode == 2 and "no warehouse at" in res.stderr and "Traceback" not in res.stderr
     res = run("report", "--db", str(db), "--period", "2026-10", "--format", "pdf")
-    assert res.returncode != 0 and "use one of html, xlsx, json" in res.stderr and "Traceback" not in res.stderr
+    assert (
+        res.returncode != 0 and "use one of html, xlsx, json" in res.stderr and "Traceback" not in res.stderr
+    )
     res = run("report", "--db", str(db), "--period", "2026-10", "--contract", str(tmp_path / "nope.yaml"))
     assert res.returncode == 2 and "no such contract file" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "x.html").exists()

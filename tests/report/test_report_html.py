@@ -68,7 +68,11 @@ def _parse(html: str) -> _Page:
 
 @pytest.fixture(scope="module")
 def pages(reports: dict[str, ReportData]) -> dict[tuple[str, str], str]:
-    return {(lang, mode): render_html(reports[lang], charts=mode) for lang in ("en", "ru") for mode in ("js", "svg")}
+    return {
+        (lang, mode): render_html(reports[lang], charts=mode)
+        for lang in ("en", "ru")
+        for mode in ("js", "svg")
+    }
 
 
 def _row(page: _Page, table: str, first: str) -> list[str]:
@@ -81,15 +85,33 @@ def test_funnel_numbers_in_english(pages: dict[tuple[str, str], str]) -> None:
     assert header[0] == "Channel" and header[-1] == "ROMI"
     # cost, visits, leads, qualified, sales, revenue, payments, CPL 25 000/3, CAC 25 000/2, ROMI (240 000 − 25 000)/25 000
     assert _row(page, "funnel", "yandex_direct") == [
-        "yandex_direct", f"RUB{NB}25,000", "4", "3", "2", "2", f"RUB{NB}240,000", f"RUB{NB}150,000",
-        f"RUB{NB}8,333", f"RUB{NB}12,500", "8.60",
+        "yandex_direct",
+        f"RUB{NB}25,000",
+        "4",
+        "3",
+        "2",
+        "2",
+        f"RUB{NB}240,000",
+        f"RUB{NB}150,000",
+        f"RUB{NB}8,333",
+        f"RUB{NB}12,500",
+        "8.60",
     ]
     # telegram: no sale, so no cost per sale (—); ROMI (0 − 5 000) / 5 000
     assert _row(page, "funnel", "telegram")[-2:] == ["—", "-1.00"]
     # Total: CPL 55 000 / 7 = 7 857; CAC 55 000 / 3 = 18 333; ROMI 215 000 / 55 000 = 3.91
     assert _row(page, "funnel", "Total") == [
-        "Total", f"RUB{NB}55,000", "10", "7", "3", "3", f"RUB{NB}270,000", f"RUB{NB}180,000",
-        f"RUB{NB}7,857", f"RUB{NB}18,333", "3.91",
+        "Total",
+        f"RUB{NB}55,000",
+        "10",
+        "7",
+        "3",
+        "3",
+        f"RUB{NB}270,000",
+        f"RUB{NB}180,000",
+        f"RUB{NB}7,857",
+        f"RUB{NB}18,333",
+        "3.91",
     ]
 
 
@@ -97,10 +119,21 @@ def test_funnel_numbers_in_russian(pages: dict[tuple[str, str], str]) -> None:
     page = _parse(pages[("ru", "js")])
     assert page.rows["funnel"][0][0] == "Канал"
     assert _row(page, "funnel", "Итого") == [
-        "Итого", f"55{NB}000{NB}₽", "10", "7", "3", "3", f"270{NB}000{NB}₽", f"180{NB}000{NB}₽",
-        f"7{NB}857{NB}₽", f"18{NB}333{NB}₽", "3,91",
+        "Итого",
+        f"55{NB}000{NB}₽",
+        "10",
+        "7",
+        "3",
+        "3",
+        f"270{NB}000{NB}₽",
+        f"180{NB}000{NB}₽",
+        f"7{NB}857{NB}₽",
+        f"18{NB}333{NB}₽",
+        "3,91",
     ]
-    assert _row(page, "activity", "vk_ads")[page.rows["activity"][0].index("активностьCTR")] == "2,5%"  # 1 000 / 40 000
+    assert (
+        _row(page, "activity", "vk_ads")[page.rows["activity"][0].index("активностьCTR")] == "2,5%"
+    )  # 1 000 / 40 000
     html = pages[("ru", "js")]
     assert '<html lang="ru">' in html
     assert "Выручка 270" + NB + "000" + NB + "₽ (+42% к 2026-09)" in html
@@ -112,8 +145,14 @@ def test_activity_is_visibly_labelled(pages: dict[tuple[str, str], str]) -> None
     page = _parse(html)
     # Every activity column header carries the word "activity" before its label.
     assert page.rows["activity"][0][1:] == [
-        "activityAd spend", "activityActivity cost", "activityImpressions", "activityClicks", "activityCTR",
-        "activityCPC", "activityCPM", "activityPublications",
+        "activityAd spend",
+        "activityActivity cost",
+        "activityImpressions",
+        "activityClicks",
+        "activityCTR",
+        "activityCPC",
+        "activityCPM",
+        "activityPublications",
     ]
     assert "активность — не деньги" in pages[("ru", "svg")]
 
@@ -129,13 +168,18 @@ def test_the_page_needs_no_network(pages: dict[tuple[str, str], str], lang: str,
     # Script bodies are code (the Vega bundle builds <img src=…> strings for its PNG export); the markup is not.
     markup = re.sub(r"(<script\b[^>]*>).*?(</script>)", r"\1\2", html, flags=re.S | re.I)
     assert not re.search(r"<(script|img|iframe|link|object|embed)\b[^>]*\b(src|href|data)\s*=", markup, re.I)
-    assert not re.search(r"@import|url\(\s*['\"]?(?!#)", markup, re.I)  # nor from CSS (SVG's url(#clip) is in-page)
+    assert not re.search(
+        r"@import|url\(\s*['\"]?(?!#)", markup, re.I
+    )  # nor from CSS (SVG's url(#clip) is in-page)
 
 
-def test_js_page_embeds_vega_and_every_spec(reports: dict[str, ReportData], pages: dict[tuple[str, str], str]) -> None:
+def test_js_page_embeds_vega_and_every_spec(
+    reports: dict[str, ReportData], pages: dict[tuple[str, str], str]
+) -> None:
     html = pages[("en", "js")]
     assert "window.vegaEmbed" in html and len(html) > 500_000  # the bundle is inline, not linked
     specs = json.loads("".join(_parse(html).json_scripts))
+
     def canon(spec: dict[str, object]) -> str:
         return json.dumps(spec, sort_keys=True)
 
@@ -157,9 +201,19 @@ def test_text_is_escaped_and_cannot_break_the_page(reports: dict[str, ReportData
     base = reports["en"]
     evil = "<script>alert(1)</script>"
     data = ReportData(
-        title=evil, lang="en", currency="RUB", period=base.period, view="calendar", facts=[("x", evil)],
-        sections=[Section("s", "S", [Table("t", "T", [Column.text("a", "A")], [{"a": evil}]), Lines("l", [Line(evil)])])],
-        generated_at=base.generated_at, labels=base.labels,
+        title=evil,
+        lang="en",
+        currency="RUB",
+        period=base.period,
+        view="calendar",
+        facts=[("x", evil)],
+        sections=[
+            Section(
+                "s", "S", [Table("t", "T", [Column.text("a", "A")], [{"a": evil}]), Lines("l", [Line(evil)])]
+            )
+        ],
+        generated_at=base.generated_at,
+        labels=base.labels,
     )
     html = render_html(data)
     assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -169,8 +223,15 @@ def test_chart_specs_cannot_close_the_script_they_sit_in(reports: dict[str, Repo
     base = reports["en"]
     spec = {"data": {"values": [{"a": "</script><b>x"}]}, "mark": "bar", "encoding": {"x": {"field": "a"}}}
     data = ReportData(
-        title="t", lang="en", currency="RUB", period=base.period, view="calendar", facts=[],
-        sections=[Section("s", "S", [Chart("c", "C", spec)])], generated_at=base.generated_at, labels=base.labels,
+        title="t",
+        lang="en",
+        currency="RUB",
+        period=base.period,
+        view="calendar",
+        facts=[],
+        sections=[Section("s", "S", [Chart("c", "C", spec)])],
+        generated_at=base.generated_at,
+        labels=base.labels,
     )
     html = render_html(data)
     assert "</script><b>" not in html

@@ -24,8 +24,9 @@ NB = "\xa0"
 def scored(shop: Warehouse) -> dict[str, ReportData]:
     contracts = [parse_contract(PAYS_FOR_CLICKS, "clicks.yaml"), parse_contract(PAYS_FOR_MONEY, "money.yaml")]
     return {
-        lang: build_report(shop, "2026-10", lang, diagnosis=False, contracts=contracts,
-                           generated_at=dt.datetime(2026, 11, 2))
+        lang: build_report(
+            shop, "2026-10", lang, diagnosis=False, contracts=contracts, generated_at=dt.datetime(2026, 11, 2)
+        )
         for lang in ("en", "ru")
     }
 
@@ -39,7 +40,9 @@ def test_findings_come_from_the_diagnosis(shop: Warehouse, reports: dict[str, Re
     )
     lines = section.blocks[0]
     assert isinstance(lines, Lines)
-    assert [x.text for x in lines.items] == [f"{f.title}: {f.message}" for f in diagnosis.significant + diagnosis.noise]
+    assert [x.text for x in lines.items] == [
+        f"{f.title}: {f.message}" for f in diagnosis.significant + diagnosis.noise
+    ]
     assert [s.key for s in reports["en"].sections].index("findings") == 1  # right after the headline
 
 
@@ -58,7 +61,9 @@ def test_headline_repeats_significant_findings_only(shop: Warehouse, reports: di
     headline = reports["en"].section("headline").blocks[0]
     assert isinstance(headline, Lines)
     significant = [f"{f.title}: {f.message}" for f in run(shop, "2026-10").significant][:2]
-    assert [x.text for x in headline.items[4:]] == significant  # after the four lines of tests/report/test_report_model
+    assert [
+        x.text for x in headline.items[4:]
+    ] == significant  # after the four lines of tests/report/test_report_model
 
 
 def test_no_diagnosis_leaves_the_section_out(scored: dict[str, ReportData]) -> None:
@@ -72,12 +77,24 @@ def test_scorecards_side_by_side_by_hand(scored: dict[str, ReportData]) -> None:
     assert compared.rows == [
         # clicks 1 250 / 1 000 = 1.25 → cap 1; CTR 1 250 / 50 000 = 2.5 % / 2 % = 1.25 → cap 1: S = 0.5 + 0.5 = 1;
         # the CTR gate (≥ 1 %) passes: bonus 50 000 × 1
-        {"contract": "Pays for clicks", "activity": 1.0, "intermediate": 0.0, "outcome": 0.0, "score": 1.0,
-         "bonus": 50000.0},
+        {
+            "contract": "Pays for clicks",
+            "activity": 1.0,
+            "intermediate": 0.0,
+            "outcome": 0.0,
+            "score": 1.0,
+            "bonus": 50000.0,
+        },
         # qualified leads 3 / 6 = 0.5; revenue 270 000 / 300 000 = 0.9: S = 0.5 × 0.5 + 0.5 × 0.9 = 0.70;
         # ROMI 3.91 ≥ 1 passes: bonus 50 000 × 0.70 = 35 000
-        {"contract": "Pays for money", "activity": 0.0, "intermediate": 0.5, "outcome": 0.5,
-         "score": pytest.approx(0.7), "bonus": pytest.approx(35000)},
+        {
+            "contract": "Pays for money",
+            "activity": 0.0,
+            "intermediate": 0.5,
+            "outcome": 0.5,
+            "score": pytest.approx(0.7),
+            "bonus": pytest.approx(35000),
+        },
     ]
     clicks, money = cards.cards
     assert clicks.subtitle == "Pays for: activity 100%"
@@ -96,11 +113,18 @@ def test_scorecards_in_html_and_xlsx(scored: dict[str, ReportData], tmp_path: Pa
     assert f"Оценка 70%: премия 35{NB}000{NB}₽ из 50{NB}000{NB}₽" in html
     assert "Платит за: активность 100%" in html
     # A scorecard's targets differ in unit per row: CTR as a percent, revenue in rubles.
-    assert f"<td class=\"num\" data-col=\"target\">300{NB}000{NB}₽</td>" in html
-    assert "<td class=\"num\" data-col=\"target\">2,0%</td>" in html
+    assert f'<td class="num" data-col="target">300{NB}000{NB}₽</td>' in html
+    assert '<td class="num" data-col="target">2,0%</td>' in html
     book = openpyxl.load_workbook(render_xlsx(scored["en"], tmp_path / "k.xlsx"))
     assert book.sheetnames == [
-        "Summary", "Funnel", "By month", "Contracts", "Pays for clicks", "Pays for money", "Activity", "Definitions",
+        "Summary",
+        "Funnel",
+        "By month",
+        "Contracts",
+        "Pays for clicks",
+        "Pays for money",
+        "Activity",
+        "Definitions",
     ]
     ws = book["Pays for clicks"]
     header = [c.value for c in ws[1]]
@@ -111,4 +135,6 @@ def test_scorecards_in_html_and_xlsx(scored: dict[str, ReportData], tmp_path: Pa
     revenue = next(r for r in money.iter_rows(min_row=2) if r[0].value == "Revenue")
     assert revenue[header.index("Target")].number_format == '"RUB "#,##0'
     compared = book["Contracts"]
-    assert [c.value for c in compared[3]][:1] == ["Pays for money"] and compared["F3"].value == pytest.approx(35000)
+    assert [c.value for c in compared[3]][:1] == ["Pays for money"] and compared["F3"].value == pytest.approx(
+        35000
+    )

@@ -37,7 +37,13 @@ def test_funnel_table_per_channel_by_hand(reports: dict[str, ReportData]) -> Non
     # Ordered by revenue: yandex 240 000, vk 30 000, telegram 0.
     assert [r["channel"] for r in table.rows] == ["yandex_direct", "vk_ads", "telegram"]
     ya = rows["yandex_direct"]
-    assert (ya["marketing_cost"], ya["visits"], ya["leads"], ya["qualified_leads"], ya["sales"]) == (25000, 4, 3, 2, 2)
+    assert (ya["marketing_cost"], ya["visits"], ya["leads"], ya["qualified_leads"], ya["sales"]) == (
+        25000,
+        4,
+        3,
+        2,
+        2,
+    )
     assert (ya["revenue"], ya["payments"]) == (240000, 150000)  # D1 150 000 + D2 90 000; P1 only
     assert ya["cpl"] == pytest.approx(25000 / 3)  # 8 333.33
     assert ya["cost_per_sale"] == 12500  # 25 000 / 2
@@ -46,11 +52,18 @@ def test_funnel_table_per_channel_by_hand(reports: dict[str, ReportData]) -> Non
     assert (vk["leads"], vk["qualified_leads"], vk["sales"], vk["revenue"]) == (3, 1, 1, 30000)
     assert vk["romi"] == pytest.approx(0.2)  # (30 000 − 25 000) / 25 000
     tg = rows["telegram"]
-    assert tg["marketing_cost"] == 5000 and tg["cost_per_sale"] is None  # 5 000 / 0 sales: no value, not infinity
+    assert (
+        tg["marketing_cost"] == 5000 and tg["cost_per_sale"] is None
+    )  # 5 000 / 0 sales: no value, not infinity
     assert tg["romi"] == pytest.approx(-1.0)  # (0 − 5 000) / 5 000
     total = table.total
     assert total is not None
-    assert (total["marketing_cost"], total["leads"], total["sales"], total["revenue"]) == (55000, 7, 3, 270000)
+    assert (total["marketing_cost"], total["leads"], total["sales"], total["revenue"]) == (
+        55000,
+        7,
+        3,
+        270000,
+    )
     assert total["romi"] == pytest.approx(215000 / 55000)  # (270 000 − 55 000) / 55 000 = 3.909…
     assert total["cost_per_sale"] == pytest.approx(55000 / 3)
 
@@ -61,15 +74,21 @@ def test_headline_in_plain_words_en(reports: dict[str, ReportData]) -> None:
     nb = "\xa0"
     assert [(x.text, x.tone) for x in lines.items] == [
         # revenue 270 000 vs September 190 000: 270/190 − 1 = +42 %; payments P1 + P2 = 180 000; ROMI 3.909
-        (f"Revenue RUB{nb}270,000 (+42% vs 2026-09), payments received RUB{nb}180,000, marketing cost RUB{nb}55,000, "
-         "ROMI 3.91.", "good"),
+        (
+            f"Revenue RUB{nb}270,000 (+42% vs 2026-09), payments received RUB{nb}180,000, marketing cost RUB{nb}55,000, "
+            "ROMI 3.91.",
+            "good",
+        ),
         # yandex: 240 000 / 270 000 = 88.9 % of revenue; 25 000 / 55 000 = 45.5 % of cost
         ("yandex_direct earns 89% of revenue on 45% of the marketing cost.", "good"),
         # vk: 45.5 % of cost − 11.1 % of revenue = 34 points ≥ 10 (telegram: 9.1 − 0 < 10)
         ("vk_ads takes 45% of the marketing cost and brings 11% of revenue.", "bad"),
         # clicks 600 → 1 250 (+108 % = ×2.1), impressions 30 000 → 50 000 (+67 %); qualified leads 3 → 3
-        ("Activity up (Clicks ×2.1, Impressions +67%) while money did not follow (Qualified leads ±0%) — "
-         "compared with 2026-09.", "warning"),
+        (
+            "Activity up (Clicks ×2.1, Impressions +67%) while money did not follow (Qualified leads ±0%) — "
+            "compared with 2026-09.",
+            "warning",
+        ),
     ]
 
 
@@ -87,8 +106,22 @@ def test_money_vs_activity_months_start_with_the_first_month_of_data(reports: di
     rows = _rows(reports["en"], "money_vs_activity", "money_vs_activity")
     # The window is 2025-11..2026-10; the ten months before September hold nothing and are dropped.
     assert rows == [
-        {"month": "2026-09", "revenue": 190000, "qualified_leads": 3, "clicks": 600, "impressions": 30000, "posts": 0},
-        {"month": "2026-10", "revenue": 270000, "qualified_leads": 3, "clicks": 1250, "impressions": 50000, "posts": 10},
+        {
+            "month": "2026-09",
+            "revenue": 190000,
+            "qualified_leads": 3,
+            "clicks": 600,
+            "impressions": 30000,
+            "posts": 0,
+        },
+        {
+            "month": "2026-10",
+            "revenue": 270000,
+            "qualified_leads": 3,
+            "clicks": 1250,
+            "impressions": 50000,
+            "posts": 10,
+        },
     ]
 
 
@@ -114,7 +147,13 @@ def test_header_facts_and_section_order(reports: dict[str, ReportData]) -> None:
         "payments 2026-10-25"
     )
     assert [s.key for s in data.sections] == [
-        "headline", "findings", "funnel", "spend_vs_revenue", "money_vs_activity", "activity", "definitions",
+        "headline",
+        "findings",
+        "funnel",
+        "spend_vs_revenue",
+        "money_vs_activity",
+        "activity",
+        "definitions",
     ]
     assert dict(reports["ru"].facts)["Расходы"] == "без НДС"
 
@@ -127,11 +166,20 @@ def test_definitions_give_each_shown_metric_its_formula_in_words(reports: dict[s
 
 
 def test_findings_and_scorecards_plug_in_as_sections(shop) -> None:
-    card_table = Table("contract_a", "Clicks contract", [Column.text("kpi", "KPI"), Column.metric("cpc", "en")],
-                       [{"kpi": "CPC", "cpc": 25.0}])
+    card_table = Table(
+        "contract_a",
+        "Clicks contract",
+        [Column.text("kpi", "KPI"), Column.metric("cpc", "en")],
+        [{"kpi": "CPC", "cpc": 25.0}],
+    )
     data = build_report(
-        shop, "2026-10", "en",
-        findings=[Line("vk_lookalike: CPC fell while qualified leads fell.", "bad"), Line("Minor thing.", "neutral")],
+        shop,
+        "2026-10",
+        "en",
+        findings=[
+            Line("vk_lookalike: CPC fell while qualified leads fell.", "bad"),
+            Line("Minor thing.", "neutral"),
+        ],
         scorecards=[Card("Pays for clicks", card_table, verdict=Line("Bonus paid", "bad"))],
         generated_at=dt.datetime(2026, 11, 2),
     )
@@ -141,7 +189,9 @@ def test_findings_and_scorecards_plug_in_as_sections(shop) -> None:
     # The headline repeats the first problems the diagnosis found (tone "bad"), not the minor ones.
     headline = data.section("headline").blocks[0]
     assert isinstance(headline, Lines)
-    assert headline.items[-1].text.startswith("vk_lookalike") and "Minor thing." not in [x.text for x in headline.items]
+    assert headline.items[-1].text.startswith("vk_lookalike") and "Minor thing." not in [
+        x.text for x in headline.items
+    ]
     assert isinstance(data.section("scorecards").blocks[0], Cards)
     assert card_table in data.tables()
 
@@ -153,12 +203,16 @@ def test_an_empty_warehouse_still_gives_a_report(make_warehouse) -> None:
     assert data.section("money_vs_activity").charts() == []
     assert dict(data.facts)["Latest data"] == "no data loaded"
     headline = data.section("headline").blocks[0]
-    assert isinstance(headline, Lines) and len(headline.items) == 1  # only the totals line: nothing to compare
+    assert (
+        isinstance(headline, Lines) and len(headline.items) == 1
+    )  # only the totals line: nothing to compare
 
 
 def test_costs_with_vat_are_said_in_the_header(make_warehouse) -> None:
-    wh = make_warehouse({"spend.csv": "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,10,1,1000\n"},
-                        settings=Settings(costs_include_vat=True))
+    wh = make_warehouse(
+        {"spend.csv": "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,10,1,1000\n"},
+        settings=Settings(costs_include_vat=True),
+    )
     data = build_report(wh, "2026-10", "en", generated_at=dt.datetime(2026, 11, 2))
     assert dict(data.facts)["Costs"] == "including VAT"
     # 1 000 net of VAT shown with 22 % VAT (the rate from 2026-01-01): 1 220.
@@ -169,9 +223,13 @@ def test_trend_period_is_twelve_months_up_to_the_period() -> None:
     assert trend_period(Period.parse("2026-10")) == Period(dt.date(2025, 11, 1), dt.date(2026, 11, 1))
     # A period longer than the window is shown whole.
     assert trend_period(Period.parse("2024-01..2026-10")).start == dt.date(2024, 1, 1)
-    assert trend_period(Period.parse("2026-10-01..2026-10-15"), 3) == Period(dt.date(2026, 8, 1), dt.date(2026, 11, 1))
+    assert trend_period(Period.parse("2026-10-01..2026-10-15"), 3) == Period(
+        dt.date(2026, 8, 1), dt.date(2026, 11, 1)
+    )
     # A range of days ending on the last day of a month does not reach into the next month.
-    assert trend_period(Period.parse("2026-10-02..2026-10-31")) == Period(dt.date(2025, 11, 1), dt.date(2026, 11, 1))
+    assert trend_period(Period.parse("2026-10-02..2026-10-31")) == Period(
+        dt.date(2025, 11, 1), dt.date(2026, 11, 1)
+    )
 
 
 def test_index_series_by_hand() -> None:

@@ -12,16 +12,23 @@ from kassa.report.xlsx import number_formats, render_xlsx, sheet_name
 
 
 @pytest.fixture(scope="module")
-def books(reports: dict[str, ReportData], tmp_path_factory: pytest.TempPathFactory) -> dict[str, openpyxl.Workbook]:
+def books(
+    reports: dict[str, ReportData], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, openpyxl.Workbook]:
     folder = tmp_path_factory.mktemp("xlsx")
-    return {lang: openpyxl.load_workbook(render_xlsx(reports[lang], folder / f"r-{lang}.xlsx")) for lang in ("en", "ru")}
+    return {
+        lang: openpyxl.load_workbook(render_xlsx(reports[lang], folder / f"r-{lang}.xlsx"))
+        for lang in ("en", "ru")
+    }
 
 
 def _rows(ws) -> list[list[object]]:  # noqa: ANN001 - openpyxl worksheet
     return [list(r) for r in ws.iter_rows(values_only=True)]
 
 
-def test_a_sheet_per_table_after_the_summary(books: dict[str, openpyxl.Workbook], reports: dict[str, ReportData]) -> None:
+def test_a_sheet_per_table_after_the_summary(
+    books: dict[str, openpyxl.Workbook], reports: dict[str, ReportData]
+) -> None:
     assert books["en"].sheetnames == ["Summary", "Funnel", "By month", "Activity", "Definitions"]
     assert books["ru"].sheetnames == ["Сводка", "Воронка", "По месяцам", "Активность", "Определения"]
     assert len(books["en"].sheetnames) == 1 + len(reports["en"].tables())
@@ -37,7 +44,12 @@ def test_funnel_sheet_holds_the_same_numbers_as_numbers(books: dict[str, openpyx
     tg = rows[3]
     assert tg[0] == "telegram" and tg[9] is None  # no sale: the cell is empty, not 0
     total = rows[4]
-    assert total[0] == "Total" and total[1] == 55000 and total[6] == 270000 and total[10] == pytest.approx(215000 / 55000)
+    assert (
+        total[0] == "Total"
+        and total[1] == 55000
+        and total[6] == 270000
+        and total[10] == pytest.approx(215000 / 55000)
+    )
     assert ws.freeze_panes == "A2"
     assert ws["B2"].number_format == '"RUB "#,##0' and ws["C2"].number_format == "#,##0"
     assert ws["K2"].number_format == "0.00" and ws["B5"].font.b
@@ -62,8 +74,14 @@ def test_summary_sheet_has_the_header_and_the_headline(books: dict[str, openpyxl
 
 def test_month_sheet_matches_the_trend_table(books: dict[str, openpyxl.Workbook]) -> None:
     rows = _rows(books["en"]["By month"])
-    assert rows[0] == ["Month", "Revenue", "Qualified leads", "Clicks (activity)", "Impressions (activity)",
-                       "Publications (activity)"]
+    assert rows[0] == [
+        "Month",
+        "Revenue",
+        "Qualified leads",
+        "Clicks (activity)",
+        "Impressions (activity)",
+        "Publications (activity)",
+    ]
     assert rows[1:3] == [["2026-09", 190000, 3, 600, 30000, 0], ["2026-10", 270000, 3, 1250, 50000, 10]]
 
 
@@ -72,7 +90,9 @@ def test_sheet_names_are_valid_and_unique() -> None:
     assert sheet_name("Money: where? [all]", taken) == "Money  where   all"
     assert sheet_name("x" * 40, taken) == "x" * 31
     assert sheet_name("x" * 40, taken) == "x" * 27 + " (2)"
-    assert sheet_name("MONEY  WHERE   ALL", taken) == "MONEY  WHERE   ALL (2)"  # Excel compares names case-blind
+    assert (
+        sheet_name("MONEY  WHERE   ALL", taken) == "MONEY  WHERE   ALL (2)"
+    )  # Excel compares names case-blind
 
 
 def test_number_formats() -> None:
@@ -83,7 +103,9 @@ def test_number_formats() -> None:
 def test_cpc_under_a_hundred_keeps_kopecks(tmp_path: Path, make_warehouse) -> None:
     from kassa.report.model import build_report
 
-    wh = make_warehouse({"spend.csv": "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,100,8,100\n"})
+    wh = make_warehouse(
+        {"spend.csv": "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,100,8,100\n"}
+    )
     path = render_xlsx(build_report(wh, "2026-10", "en"), tmp_path / "r.xlsx")
     ws = openpyxl.load_workbook(path)["Activity"]
     header = [c.value for c in ws[1]]

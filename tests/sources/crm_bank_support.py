@@ -12,7 +12,9 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "sources"
 SALT = "test-salt"
 
 
-def read(src: Source, path: Path, mapping: Path | None = None, settings: Settings | None = None) -> dict[str, ReadResult]:
+def read(
+    src: Source, path: Path, mapping: Path | None = None, settings: Settings | None = None
+) -> dict[str, ReadResult]:
     """The reader's results by kind (each kind at most once)."""
     results = src.read(path, ReadContext(settings=settings or Settings(), salt=SALT, mapping=mapping))
     by_kind = {r.kind: r for r in results}

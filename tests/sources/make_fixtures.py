@@ -86,8 +86,15 @@ def ga4_parquet(path: Path) -> None:
                 "collected_traffic_source": e.get("collected_traffic_source"),
             }
         )
-    value = pa.struct([("string_value", pa.string()), ("int_value", pa.int64()), ("double_value", pa.float64())])
-    cts = pa.struct([(k, pa.string()) for k in ("manual_source", "manual_medium", "manual_campaign_name", "manual_campaign_id", "gclid")])
+    value = pa.struct(
+        [("string_value", pa.string()), ("int_value", pa.int64()), ("double_value", pa.float64())]
+    )
+    cts = pa.struct(
+        [
+            (k, pa.string())
+            for k in ("manual_source", "manual_medium", "manual_campaign_name", "manual_campaign_id", "gclid")
+        ]
+    )
     schema = pa.schema(
         [
             ("event_date", pa.string()),
@@ -102,9 +109,13 @@ def ga4_parquet(path: Path) -> None:
 
 
 def main() -> None:
-    (DATA / "yandex_direct" / "web_export_cp1251.csv").write_bytes(DIRECT_UI_CSV.replace("\n", "\r\n").encode("cp1251"))
+    (DATA / "yandex_direct" / "web_export_cp1251.csv").write_bytes(
+        DIRECT_UI_CSV.replace("\n", "\r\n").encode("cp1251")
+    )
     direct_ui_xlsx(DATA / "yandex_direct" / "web_export_novat.xlsx")
-    (DATA / "google_ads" / "campaign_report_excel.csv").write_bytes(GOOGLE_EXCEL_CSV.replace("\n", "\r\n").encode("utf-16"))
+    (DATA / "google_ads" / "campaign_report_excel.csv").write_bytes(
+        GOOGLE_EXCEL_CSV.replace("\n", "\r\n").encode("utf-16")
+    )
     ga4_parquet(DATA / "ga4_bigquery" / "events.parquet")
 
 

@@ -22,20 +22,61 @@ STAGES = AMO / "stages.yaml"
 def test_api_json_gives_a_lead_and_a_deal_per_amo_lead():
     res = read(AmoCRM(), JSON)
     # created_at 1790834400 = 2026-10-01 06:00 UTC = 09:00 in Europe/Moscow (UTC+3); closed_at 1791439200 = 10-08 09:00.
-    assert rows(res["leads"], "lead_id", "created_at", "utm_source", "utm_campaign", "client_id", "status", "manager") == [
-        {"lead_id": "amo:17657", "created_at": dt.datetime(2026, 10, 1, 9), "utm_source": "yandex",
-         "utm_campaign": "ya_search", "client_id": "1729000000123456789", "status": "qualified", "manager": "321123"},
-        {"lead_id": "amo:17658", "created_at": dt.datetime(2026, 10, 2, 9), "utm_source": None,
-         "utm_campaign": None, "client_id": None, "status": "new", "manager": "321124"},
-        {"lead_id": "amo:17659", "created_at": dt.datetime(2026, 10, 3, 9), "utm_source": "vk",
-         "utm_campaign": "vk_retarget", "client_id": None, "status": "qualified", "manager": "321123"},
+    assert rows(
+        res["leads"], "lead_id", "created_at", "utm_source", "utm_campaign", "client_id", "status", "manager"
+    ) == [
+        {
+            "lead_id": "amo:17657",
+            "created_at": dt.datetime(2026, 10, 1, 9),
+            "utm_source": "yandex",
+            "utm_campaign": "ya_search",
+            "client_id": "1729000000123456789",
+            "status": "qualified",
+            "manager": "321123",
+        },
+        {
+            "lead_id": "amo:17658",
+            "created_at": dt.datetime(2026, 10, 2, 9),
+            "utm_source": None,
+            "utm_campaign": None,
+            "client_id": None,
+            "status": "new",
+            "manager": "321124",
+        },
+        {
+            "lead_id": "amo:17659",
+            "created_at": dt.datetime(2026, 10, 3, 9),
+            "utm_source": "vk",
+            "utm_campaign": "vk_retarget",
+            "client_id": None,
+            "status": "qualified",
+            "manager": "321123",
+        },
     ]
     assert rows(res["deals"], "deal_id", "lead_id", "status", "closed_at", "amount") == [
-        {"deal_id": "amo:17657", "lead_id": "amo:17657", "status": "won", "closed_at": dt.datetime(2026, 10, 8, 9), "amount": 25000.0},
+        {
+            "deal_id": "amo:17657",
+            "lead_id": "amo:17657",
+            "status": "won",
+            "closed_at": dt.datetime(2026, 10, 8, 9),
+            "amount": 25000.0,
+        },
         # price 0 but price_with_minor_units 12500.5: the float wins
-        {"deal_id": "amo:17658", "lead_id": "amo:17658", "status": "open", "closed_at": None, "amount": 12500.5},
+        {
+            "deal_id": "amo:17658",
+            "lead_id": "amo:17658",
+            "status": "open",
+            "closed_at": None,
+            "amount": 12500.5,
+        },
         # 143: lost; closed_at 1791093600 = 2026-10-04 06:00 UTC = 09:00 Moscow
-        {"deal_id": "amo:17659", "lead_id": "amo:17659", "status": "lost", "closed_at": dt.datetime(2026, 10, 4, 9), "amount": 0.0},
+        {
+            "deal_id": "amo:17659",
+            "lead_id": "amo:17659",
+            "status": "lost",
+            "closed_at": dt.datetime(2026, 10, 4, 9),
+            "amount": 0.0,
+        },
     ]
 
 
@@ -58,14 +99,19 @@ def test_json_errors_name_the_line_field_and_value():
 
 def test_compact_json_errors_name_the_record_number(tmp_path):
     compact = tmp_path / "leads.json"
-    compact.write_text(json.dumps(json.loads(JSON.read_text(encoding="utf-8")), ensure_ascii=False), encoding="utf-8")
+    compact.write_text(
+        json.dumps(json.loads(JSON.read_text(encoding="utf-8")), ensure_ascii=False), encoding="utf-8"
+    )
     (err,) = [e for e in read(AmoCRM(), compact)["leads"].errors if not e.row_kept]
     assert (err.line, err.column) == (4, "created_at") and err.reason.endswith("[JSON record 4]")
 
 
 def test_unmapped_stages_are_new_and_open_with_one_warning_each():
     warnings = [e for e in read(AmoCRM(), JSON)["leads"].errors if e.row_kept]
-    assert [(e.line, e.column, e.value) for e in warnings] == [(26, "status_id", "2030"), (41, "status_id", "2029")]
+    assert [(e.line, e.column, e.value) for e in warnings] == [
+        (26, "status_id", "2030"),
+        (41, "status_id", "2029"),
+    ]
     assert "new lead with an open deal" in warnings[0].reason
 
 
@@ -84,14 +130,34 @@ def test_the_mapping_sets_statuses_managers_and_deal_none():
 def test_ui_export_in_windows_1251_with_local_numbers_and_dates():
     res = read(AmoCRM(), EXPORT)
     assert rows(res["deals"], "deal_id", "status", "created_at", "closed_at", "amount") == [
-        {"deal_id": "amo:17657", "status": "won", "created_at": dt.datetime(2026, 10, 1, 9),
-         "closed_at": dt.datetime(2026, 10, 8, 9), "amount": 25000.0},  # "25 000"
-        {"deal_id": "amo:17658", "status": "open", "created_at": dt.datetime(2026, 10, 2, 9),
-         "closed_at": None, "amount": 12500.5},  # "12 500,50"
-        {"deal_id": "amo:17659", "status": "lost", "created_at": dt.datetime(2026, 10, 3, 9),
-         "closed_at": dt.datetime(2026, 10, 4, 9), "amount": 0.0},  # empty budget
-        {"deal_id": "amo:17661", "status": "open", "created_at": dt.datetime(2026, 10, 5, 10, 15),
-         "closed_at": None, "amount": 0.0},
+        {
+            "deal_id": "amo:17657",
+            "status": "won",
+            "created_at": dt.datetime(2026, 10, 1, 9),
+            "closed_at": dt.datetime(2026, 10, 8, 9),
+            "amount": 25000.0,
+        },  # "25 000"
+        {
+            "deal_id": "amo:17658",
+            "status": "open",
+            "created_at": dt.datetime(2026, 10, 2, 9),
+            "closed_at": None,
+            "amount": 12500.5,
+        },  # "12 500,50"
+        {
+            "deal_id": "amo:17659",
+            "status": "lost",
+            "created_at": dt.datetime(2026, 10, 3, 9),
+            "closed_at": dt.datetime(2026, 10, 4, 9),
+            "amount": 0.0,
+        },  # empty budget
+        {
+            "deal_id": "amo:17661",
+            "status": "open",
+            "created_at": dt.datetime(2026, 10, 5, 10, 15),
+            "closed_at": None,
+            "amount": 0.0,
+        },
     ]
     refused = [e for e in res["leads"].errors if not e.row_kept]
     assert [(e.line, e.column, e.value) for e in refused] == [(5, "Дата создания", "вчера")]
@@ -116,8 +182,12 @@ def test_several_phones_in_one_cell_keep_the_first(tmp_path):
 def test_detects_its_json_and_export_only():
     amo = AmoCRM()
     assert amo.detect(JSON, head(JSON)) and amo.detect(EXPORT, head(EXPORT))
-    for other in [DATA / "bitrix24" / "deals_api.json", DATA / "bitrix24" / "deals_export.xlsx",
-                  DATA / "bitrix24" / "leads_export.csv", DATA / "bank_1c" / "statement_cp1251.txt"]:
+    for other in [
+        DATA / "bitrix24" / "deals_api.json",
+        DATA / "bitrix24" / "deals_export.xlsx",
+        DATA / "bitrix24" / "leads_export.csv",
+        DATA / "bank_1c" / "statement_cp1251.txt",
+    ]:
         assert not amo.detect(other, head(other)), other
 
 

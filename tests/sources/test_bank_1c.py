@@ -30,13 +30,25 @@ def test_incoming_payments_only():
     res = read(Bank1C(), STATEMENT)["payments"]
     assert rows(res, "paid_at", "amount", "payer_inn", "purpose", "currency", "invoice", "deal_id") == [
         # ДатаПоступило 06.10.2026; "ПлательщикИНН= 7719617469" loses its leading space; purpose verbatim
-        {"paid_at": dt.datetime(2026, 10, 6), "amount": 25000.0, "payer_inn": "7719617469",
-         "purpose": "Оплата по счету № 118 от 01.10.2026 за стеллажи, в т.ч. НДС 22% - 4508.20",
-         "currency": "RUB", "invoice": None, "deal_id": None},
+        {
+            "paid_at": dt.datetime(2026, 10, 6),
+            "amount": 25000.0,
+            "payer_inn": "7719617469",
+            "purpose": "Оплата по счету № 118 от 01.10.2026 за стеллажи, в т.ч. НДС 22% - 4508.20",
+            "currency": "RUB",
+            "invoice": None,
+            "deal_id": None,
+        },
         # a Банковский ордер (acquiring) is income too; no INN anywhere
-        {"paid_at": dt.datetime(2026, 10, 9), "amount": 1052.98, "payer_inn": None,
-         "purpose": "Зачисление средств по операциям эквайринга за 08.10.2026. Без налога (НДС)",
-         "currency": "RUB", "invoice": None, "deal_id": None},
+        {
+            "paid_at": dt.datetime(2026, 10, 9),
+            "amount": 1052.98,
+            "payer_inn": None,
+            "purpose": "Зачисление средств по операциям эквайринга за 08.10.2026. Без налога (НДС)",
+            "currency": "RUB",
+            "invoice": None,
+            "deal_id": None,
+        },
     ]
     # Skipped, not refused: 341 (ours -> Яндекс), 342 (our other account -> ours), the Выписка block.
     assert res.rows_read == 3
@@ -60,8 +72,10 @@ def test_a_reexport_with_an_overlapping_period_does_not_double(make_warehouse, t
     wh.import_files([STATEMENT])
     assert wh.row_count("payments") == 2
     # The next statement: UTF-8, LF, keys reordered and re-spaced, "25000" without kopecks, plus a new payment.
-    t = text_of_fixture().replace("Сумма=25000.00\nПлательщикСчет=40702810500000067890",
-                                  "ПлательщикСчет= 40702810500000067890\nСумма=25000")
+    t = text_of_fixture().replace(
+        "Сумма=25000.00\nПлательщикСчет=40702810500000067890",
+        "ПлательщикСчет= 40702810500000067890\nСумма=25000",
+    )
     new_doc = (
         "СекцияДокумент=Платежное поручение\nНомер=16\nДата=12.10.2026\nСумма=3000.00\n"
         "ПлательщикСчет=40702810500000067890\nПлательщикИНН=7719617469\nПолучательСчет=" + OWN + "\n"
@@ -94,8 +108,12 @@ def test_direction_by_dates_when_no_receiver_account(tmp_path):
 def test_currency_from_the_account_code(tmp_path):
     usd = "40702840900000012345"  # digits 6-8: 840 = USD
     t = (
-        "1CClientBankExchange\nРасчСчет=" + usd + "\nСекцияДокумент=Платежное поручение\nНомер=1\nДата=01.10.2026\n"
-        "Сумма=10\nПлательщикСчет=40702840000000000001\nПолучательСчет=" + usd + "\nКонецДокумента\nКонецФайла\n"
+        "1CClientBankExchange\nРасчСчет="
+        + usd
+        + "\nСекцияДокумент=Платежное поручение\nНомер=1\nДата=01.10.2026\n"
+        "Сумма=10\nПлательщикСчет=40702840000000000001\nПолучательСчет="
+        + usd
+        + "\nКонецДокумента\nКонецФайла\n"
     )
     assert rows(read(Bank1C(), write(tmp_path, t))["payments"], "currency") == [{"currency": "USD"}]
 
@@ -104,13 +122,20 @@ def test_currency_from_the_account_code(tmp_path):
     ("text", "message"),
     [
         ("ВерсияФормата=1.03\nКонецФайла\n", r"line 1: does not start with 1CClientBankExchange"),
-        ("1CClientBankExchange\nРасчСчет=1\nСекцияДокумент=Платежное поручение\nНомер=1\n",
-         r"ends inside the document that starts at line 3"),
-        ("1CClientBankExchange\nРасчСчет=1\nСекцияДокумент=А\nСекцияДокумент=Б\nКонецДокумента\nКонецФайла\n",
-         r"line 4: a new document starts before КонецДокумента of the one at line 3"),
+        (
+            "1CClientBankExchange\nРасчСчет=1\nСекцияДокумент=Платежное поручение\nНомер=1\n",
+            r"ends inside the document that starts at line 3",
+        ),
+        (
+            "1CClientBankExchange\nРасчСчет=1\nСекцияДокумент=А\nСекцияДокумент=Б\nКонецДокумента\nКонецФайла\n",
+            r"line 4: a new document starts before КонецДокумента of the one at line 3",
+        ),
         ("1CClientBankExchange\nРасчСчет=1\nСекцияДокумент=А\nКонецДокумента\n", r"no КонецФайла line"),
-        ("1CClientBankExchange\nОтправитель=Бухгалтерия предприятия\nСекцияДокумент=Платежное поручение\nНомер=1\n"
-         "КонецДокумента\nКонецФайла\n", r"payment orders for the bank, not a statement"),
+        (
+            "1CClientBankExchange\nОтправитель=Бухгалтерия предприятия\nСекцияДокумент=Платежное поручение\nНомер=1\n"
+            "КонецДокумента\nКонецФайла\n",
+            r"payment orders for the bank, not a statement",
+        ),
     ],
 )
 def test_structural_faults_refuse_the_file_and_change_nothing(make_warehouse, tmp_path, text, message):

@@ -21,19 +21,48 @@ LEADS_CSV = B24 / "leads_export.csv"
 
 def test_deal_list_json():
     res = read(Bitrix24(), DEALS)
-    assert rows(res["deals"], "deal_id", "lead_id", "created_at", "status", "closed_at", "amount", "currency") == [
+    assert rows(
+        res["deals"], "deal_id", "lead_id", "created_at", "status", "closed_at", "amount", "currency"
+    ) == [
         # C1:WON (semantic S); times carry +03:00 = Moscow, so they stay as written
-        {"deal_id": "b24:deal:37", "lead_id": "b24:lead:45", "created_at": dt.datetime(2026, 10, 5, 12, 30),
-         "status": "won", "closed_at": dt.datetime(2026, 10, 20, 3), "amount": 19999.99, "currency": "RUB"},
+        {
+            "deal_id": "b24:deal:37",
+            "lead_id": "b24:lead:45",
+            "created_at": dt.datetime(2026, 10, 5, 12, 30),
+            "status": "won",
+            "closed_at": dt.datetime(2026, 10, 20, 3),
+            "amount": 19999.99,
+            "currency": "RUB",
+        },
         # no LEAD_ID: the deal is its own lead
-        {"deal_id": "b24:deal:38", "lead_id": "b24:deal:38", "created_at": dt.datetime(2026, 10, 6, 9),
-         "status": "open", "closed_at": None, "amount": 5000.0, "currency": "RUB"},
+        {
+            "deal_id": "b24:deal:38",
+            "lead_id": "b24:deal:38",
+            "created_at": dt.datetime(2026, 10, 6, 9),
+            "status": "open",
+            "closed_at": None,
+            "amount": 5000.0,
+            "currency": "RUB",
+        },
         # LOSE with an empty CLOSEDATE: closed_at falls back to DATE_MODIFY
-        {"deal_id": "b24:deal:39", "lead_id": "b24:lead:46", "created_at": dt.datetime(2026, 10, 7, 10),
-         "status": "lost", "closed_at": dt.datetime(2026, 10, 9, 16), "amount": 12000.0, "currency": "RUB"},
+        {
+            "deal_id": "b24:deal:39",
+            "lead_id": "b24:lead:46",
+            "created_at": dt.datetime(2026, 10, 7, 10),
+            "status": "lost",
+            "closed_at": dt.datetime(2026, 10, 9, 16),
+            "amount": 12000.0,
+            "currency": "RUB",
+        },
     ]
     assert rows(res["leads"], "lead_id", "utm_source", "utm_campaign", "status", "manager") == [
-        {"lead_id": "b24:deal:38", "utm_source": "vk", "utm_campaign": "vk_retarget", "status": "new", "manager": "7"}
+        {
+            "lead_id": "b24:deal:38",
+            "utm_source": "vk",
+            "utm_campaign": "vk_retarget",
+            "status": "new",
+            "manager": "7",
+        }
     ]
     errors = [(e.line, e.column, e.value, e.row_kept) for e in res["leads"].errors + res["deals"].errors]
     # record 4 (line 16, where its STAGE_ID is): a custom stage without semantics (warning) and
@@ -45,11 +74,31 @@ def test_lead_list_json_statuses_zones_and_contacts():
     res = read(Bitrix24(), LEADS)
     assert set(res) == {"leads"}
     assert rows(res["leads"], "lead_id", "created_at", "status", "utm_source") == [
-        {"lead_id": "b24:lead:45", "created_at": dt.datetime(2026, 10, 4, 22, 15), "status": "qualified", "utm_source": "yandex"},
+        {
+            "lead_id": "b24:lead:45",
+            "created_at": dt.datetime(2026, 10, 4, 22, 15),
+            "status": "qualified",
+            "utm_source": "yandex",
+        },
         # 08:00+02:00 = 06:00 UTC = 09:00 Moscow
-        {"lead_id": "b24:lead:46", "created_at": dt.datetime(2026, 10, 6, 9), "status": "new", "utm_source": None},
-        {"lead_id": "b24:lead:48", "created_at": dt.datetime(2026, 10, 7, 10), "status": "junk", "utm_source": None},
-        {"lead_id": "b24:lead:49", "created_at": dt.datetime(2026, 10, 8, 10), "status": "new", "utm_source": None},
+        {
+            "lead_id": "b24:lead:46",
+            "created_at": dt.datetime(2026, 10, 6, 9),
+            "status": "new",
+            "utm_source": None,
+        },
+        {
+            "lead_id": "b24:lead:48",
+            "created_at": dt.datetime(2026, 10, 7, 10),
+            "status": "junk",
+            "utm_source": None,
+        },
+        {
+            "lead_id": "b24:lead:49",
+            "created_at": dt.datetime(2026, 10, 8, 10),
+            "status": "new",
+            "utm_source": None,
+        },
     ]
     first = rows(res["leads"])[0]
     assert first["phone_hash"] == salted_hash("+79161234567", SALT)  # "8 916 123-45-67"
@@ -77,27 +126,62 @@ def test_ui_exports_xlsx_and_csv():
     res = read(Bitrix24(), DEALS_XLSX)
     assert rows(res["deals"], "deal_id", "lead_id", "status", "closed_at", "amount") == [
         # "Сделка успешна" = WON; CLOSEDATE "20.10.2026"; 19999.99 is a number cell
-        {"deal_id": "b24:deal:37", "lead_id": "b24:lead:45", "status": "won", "closed_at": dt.datetime(2026, 10, 20), "amount": 19999.99},
-        {"deal_id": "b24:deal:38", "lead_id": "b24:deal:38", "status": "open", "closed_at": None, "amount": 5000.0},  # "5 000,00"
+        {
+            "deal_id": "b24:deal:37",
+            "lead_id": "b24:lead:45",
+            "status": "won",
+            "closed_at": dt.datetime(2026, 10, 20),
+            "amount": 19999.99,
+        },
+        {
+            "deal_id": "b24:deal:38",
+            "lead_id": "b24:deal:38",
+            "status": "open",
+            "closed_at": None,
+            "amount": 5000.0,
+        },  # "5 000,00"
         # "Сделка провалена" = LOSE, no CLOSEDATE: DATE_MODIFY "09.10.2026 16:00:00"
-        {"deal_id": "b24:deal:39", "lead_id": "b24:lead:46", "status": "lost", "closed_at": dt.datetime(2026, 10, 9, 16), "amount": 12000.0},
-        {"deal_id": "b24:deal:40", "lead_id": "b24:lead:47", "status": "open", "closed_at": None, "amount": 15000.0},  # "15 000"
+        {
+            "deal_id": "b24:deal:39",
+            "lead_id": "b24:lead:46",
+            "status": "lost",
+            "closed_at": dt.datetime(2026, 10, 9, 16),
+            "amount": 12000.0,
+        },
+        {
+            "deal_id": "b24:deal:40",
+            "lead_id": "b24:lead:47",
+            "status": "open",
+            "closed_at": None,
+            "amount": 15000.0,
+        },  # "15 000"
     ]
     (warning,) = res["leads"].errors
-    assert (warning.line, warning.column, warning.value) == (5, "Стадия сделки", "Выезд замерщика")  # spreadsheet row 5
+    assert (warning.line, warning.column, warning.value) == (
+        5,
+        "Стадия сделки",
+        "Выезд замерщика",
+    )  # spreadsheet row 5
     (deal_lead,) = rows(res["leads"], "lead_id", "utm_source", "manager")
     assert deal_lead == {"lead_id": "b24:deal:38", "utm_source": "vk", "manager": "Борис Орлов"}
     leads = read(Bitrix24(), LEADS_CSV)["leads"]
     assert [r["status"] for r in rows(leads)] == ["qualified", "new", "junk", "new"]
-    assert rows(leads, "created_at", "utm_campaign")[0] == {"created_at": dt.datetime(2026, 10, 4, 22, 15), "utm_campaign": "ya_search"}
+    assert rows(leads, "created_at", "utm_campaign")[0] == {
+        "created_at": dt.datetime(2026, 10, 4, 22, 15),
+        "utm_campaign": "ya_search",
+    }
 
 
 def test_detects_its_files_only():
     b24 = Bitrix24()
     for f in (DEALS, LEADS, DEALS_XLSX, LEADS_CSV):
         assert b24.detect(f, head(f)), f
-    for other in (DATA / "amocrm" / "leads_api.json", DATA / "amocrm" / "leads_export_cp1251.csv",
-                  DATA / "bank_csv" / "statement.csv", DATA / "bank_1c" / "statement_cp1251.txt"):
+    for other in (
+        DATA / "amocrm" / "leads_api.json",
+        DATA / "amocrm" / "leads_export_cp1251.csv",
+        DATA / "bank_csv" / "statement.csv",
+        DATA / "bank_1c" / "statement_cp1251.txt",
+    ):
         assert not b24.detect(other, head(other)), other
 
 
@@ -120,7 +204,9 @@ def test_api_then_export_replaces_instead_of_doubling(make_warehouse):
 
 def test_a_page_without_result_is_refused_whole(make_warehouse, tmp_path):
     p = tmp_path / "pages.json"
-    p.write_text('[{"result": [{"ID": "1", "STATUS_ID": "NEW", "DATE_CREATE": "2026-10-01T10:00:00+03:00"}]}, {"error": "x"}]')
+    p.write_text(
+        '[{"result": [{"ID": "1", "STATUS_ID": "NEW", "DATE_CREATE": "2026-10-01T10:00:00+03:00"}]}, {"error": "x"}]'
+    )
     wh = make_warehouse()
     before = wh.fingerprint()
     with pytest.raises(ImportFailed, match=r"response 2 has no list result"):

@@ -28,14 +28,22 @@ def test_list_formats_names_the_crm_bank_and_generic_readers():
 def test_crm_and_bank_files_in_one_import(tmp_path: Path):
     db = tmp_path / "shop.duckdb"
     res = run(
-        "import", str(DATA / "amocrm" / "leads_api.json"), str(DATA / "bank_1c" / "statement_cp1251.txt"),
-        "--mapping", str(DATA / "amocrm" / "stages.yaml"), "--db", str(db), "--json",
+        "import",
+        str(DATA / "amocrm" / "leads_api.json"),
+        str(DATA / "bank_1c" / "statement_cp1251.txt"),
+        "--mapping",
+        str(DATA / "amocrm" / "stages.yaml"),
+        "--db",
+        str(db),
+        "--json",
     )
     # both files have a refused row: exit code 1, the good rows are loaded
     assert res.returncode == 1, res.stderr
     files = {(f["format"], f["kind"]): f for f in json.loads(res.stdout)["files"]}
     assert {k: f["rows_loaded"] for k, f in files.items()} == {
-        ("amocrm", "leads"): 3, ("amocrm", "deals"): 3, ("bank_1c", "payments"): 2,
+        ("amocrm", "leads"): 3,
+        ("amocrm", "deals"): 3,
+        ("bank_1c", "payments"): 2,
     }
     (err,) = files[("bank_1c", "payments")]["errors"]
     assert (err["line"], err["column"], err["value"]) == (83, "Сумма", "17500,5О")
@@ -51,7 +59,14 @@ def test_a_bad_mapping_is_a_message_not_a_traceback(tmp_path: Path):
 
 
 def test_generic_without_a_mapping_says_how(tmp_path: Path):
-    res = run("import", str(DATA / "generic" / "telegram_spend.csv"), "--format", "generic", "--db", str(tmp_path / "w.duckdb"))
+    res = run(
+        "import",
+        str(DATA / "generic" / "telegram_spend.csv"),
+        "--format",
+        "generic",
+        "--db",
+        str(tmp_path / "w.duckdb"),
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "--format generic --mapping map.yaml" in res.stderr
 

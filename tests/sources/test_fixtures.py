@@ -34,7 +34,9 @@ def _fixture_of(expected: Path) -> Path:
 def _plain(value: Any) -> Any:
     """A warehouse value as JSON would spell it: ISO dates, "YYYY-MM-DD HH:MM:SS" timestamps."""
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S") + (f".{value.microsecond:06d}" if value.microsecond else "")
+        return value.strftime("%Y-%m-%d %H:%M:%S") + (
+            f".{value.microsecond:06d}" if value.microsecond else ""
+        )
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -60,7 +62,9 @@ def test_every_fixture_has_its_file():
         assert _fixture_of(e).is_file(), f"{e.name} has no fixture file beside it"
 
 
-@pytest.mark.parametrize("expected", EXPECTATIONS, ids=[f"{e.parent.name}/{_fixture_of(e).name}" for e in EXPECTATIONS])
+@pytest.mark.parametrize(
+    "expected", EXPECTATIONS, ids=[f"{e.parent.name}/{_fixture_of(e).name}" for e in EXPECTATIONS]
+)
 def test_fixture(expected: Path, tmp_path: Path) -> None:
     spec = json.loads(expected.read_text(encoding="utf-8"))
     fixture = _fixture_of(expected)

@@ -31,11 +31,30 @@ from kassa.store import Warehouse
 DATA = Path(__file__).resolve().parents[1] / "data" / "sources"
 FORMATS = ("yandex_direct", "vk_ads", "google_ads", "meta_ads", "metrica_logs", "ga4_bigquery")
 SAMPLES = {
-    f: sorted(p for p in (DATA / f).iterdir() if not p.name.endswith(".expected.json") and p.suffix != ".yaml") for f in FORMATS
+    f: sorted(
+        p for p in (DATA / f).iterdir() if not p.name.endswith(".expected.json") and p.suffix != ".yaml"
+    )
+    for f in FORMATS
 }
 CELL_TEXT = st.one_of(
-    st.text(alphabet=st.sampled_from(list("0123456789,.;-+ \t\"'\n\\eE₽$%:/TZабв\u00a0\ufeff\x00")), max_size=12),
-    st.sampled_from(["Итого", "Total rows: 9", "--", "NaN", "inf", "1e400", "-5", "", "2026-02-30", "46353", "99999999999999999999"]),
+    st.text(
+        alphabet=st.sampled_from(list("0123456789,.;-+ \t\"'\n\\eE₽$%:/TZабв\u00a0\ufeff\x00")), max_size=12
+    ),
+    st.sampled_from(
+        [
+            "Итого",
+            "Total rows: 9",
+            "--",
+            "NaN",
+            "inf",
+            "1e400",
+            "-5",
+            "",
+            "2026-02-30",
+            "46353",
+            "99999999999999999999",
+        ]
+    ),
 )
 
 
@@ -120,9 +139,15 @@ def _check_import(wh: Warehouse, path: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
-def test_damaged_samples_load_or_fail_cleanly(fmt: str, data: st.DataObject, warehouse: tuple[Warehouse, Path]) -> None:
+def test_damaged_samples_load_or_fail_cleanly(
+    fmt: str, data: st.DataObject, warehouse: tuple[Warehouse, Path]
+) -> None:
     wh, tmp = warehouse
     sample = data.draw(st.sampled_from(SAMPLES[fmt]), label="sample")
     content = data.draw(damaged(sample.read_bytes()), label="content")

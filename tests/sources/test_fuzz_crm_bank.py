@@ -58,7 +58,10 @@ def mutated(draw: st.DrawFn, original: bytes) -> bytes:
         if op == "delete":
             del data[i : i + n]
         elif op == "insert":
-            data[i:i] = draw(st.binary(min_size=1, max_size=n) | st.sampled_from([b";", b",", b'"', b"\n", b"=", b"{", b"]", b"\x00"]))
+            data[i:i] = draw(
+                st.binary(min_size=1, max_size=n)
+                | st.sampled_from([b";", b",", b'"', b"\n", b"=", b"{", b"]", b"\x00"])
+            )
         elif op == "replace" and data:
             data[i] = draw(st.integers(0, 255))
         elif op == "repeat":
@@ -113,12 +116,44 @@ def test_mutated_files_load_correct_rows_or_fail_cleanly(fuzz, fmt, fixture, map
 
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=False), st.text(max_size=12),
-    st.sampled_from(["142", "143", "C1:WON", "LOSE", "JUNK", "2026-10-01T10:00:00+03:00", "1790834400", "", " "]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["142", "143", "C1:WON", "LOSE", "JUNK", "2026-10-01T10:00:00+03:00", "1790834400", "", " "]
+    ),
 )
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
-AMO_KEYS = ["id", "status_id", "price", "price_with_minor_units", "created_at", "closed_at", "responsible_user_id", "custom_fields_values", "_embedded"]
-B24_KEYS = ["ID", "STAGE_ID", "STATUS_ID", "STAGE_SEMANTIC_ID", "OPPORTUNITY", "CURRENCY_ID", "DATE_CREATE", "CLOSEDATE", "LEAD_ID", "PHONE", "UTM_SOURCE"]
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+AMO_KEYS = [
+    "id",
+    "status_id",
+    "price",
+    "price_with_minor_units",
+    "created_at",
+    "closed_at",
+    "responsible_user_id",
+    "custom_fields_values",
+    "_embedded",
+]
+B24_KEYS = [
+    "ID",
+    "STAGE_ID",
+    "STATUS_ID",
+    "STAGE_SEMANTIC_ID",
+    "OPPORTUNITY",
+    "CURRENCY_ID",
+    "DATE_CREATE",
+    "CLOSEDATE",
+    "LEAD_ID",
+    "PHONE",
+    "UTM_SOURCE",
+]
 
 
 @pytest.mark.parametrize("fmt", ["amocrm", "bitrix24"])
@@ -129,35 +164,74 @@ def test_random_json_records_load_correct_rows_or_fail_cleanly(fuzz, fmt, data):
     keys = AMO_KEYS if fmt == "amocrm" else B24_KEYS
     record = st.dictionaries(st.sampled_from(keys), JSON_VALUES, max_size=len(keys))
     records = data.draw(st.lists(record | JSON_SCALARS, max_size=6))
-    doc: Any = {"_embedded": {"leads": records}} if fmt == "amocrm" else {"result": records, "total": len(records)}
+    doc: Any = (
+        {"_embedded": {"leads": records}} if fmt == "amocrm" else {"result": records, "total": len(records)}
+    )
     path = folder / "records.json"
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=data.draw(st.sampled_from([None, 1]))), encoding="utf-8")
+    path.write_text(
+        json.dumps(doc, ensure_ascii=False, indent=data.draw(st.sampled_from([None, 1]))), encoding="utf-8"
+    )
     import_or_refuse(wh, path, fmt, None, "amo:" if fmt == "amocrm" else "b24:")
 
 
 CELL = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=10) | st.sampled_from(
-    ["", "-", "1 234,56", "27.11.2026", "27.11.2026 14:05:00", "1e400", "nan", "Итого", "Успешно реализовано", "Приход"]
+    [
+        "",
+        "-",
+        "1 234,56",
+        "27.11.2026",
+        "27.11.2026 14:05:00",
+        "1e400",
+        "nan",
+        "Итого",
+        "Успешно реализовано",
+        "Приход",
+    ]
 )
-ONE_C_FIELDS = ["Номер", "Дата", "Сумма", "ПлательщикСчет", "ПлательщикИНН", "ПолучательСчет", "ДатаПоступило", "ДатаСписано", "НазначениеПлатежа"]
+ONE_C_FIELDS = [
+    "Номер",
+    "Дата",
+    "Сумма",
+    "ПлательщикСчет",
+    "ПлательщикИНН",
+    "ПолучательСчет",
+    "ДатаПоступило",
+    "ДатаСписано",
+    "НазначениеПлатежа",
+]
 
 
 @FUZZ
-@given(docs=st.lists(st.dictionaries(st.sampled_from(ONE_C_FIELDS), CELL, max_size=len(ONE_C_FIELDS)), max_size=5))
+@given(
+    docs=st.lists(
+        st.dictionaries(st.sampled_from(ONE_C_FIELDS), CELL, max_size=len(ONE_C_FIELDS)), max_size=5
+    )
+)
 def test_random_1c_documents_load_correct_rows_or_fail_cleanly(fuzz, docs):
     wh, folder = fuzz
     lines = ["1CClientBankExchange", "ВерсияФормата=1.03", "РасчСчет=40702810900000012345"]
     for d in docs:
-        lines += ["СекцияДокумент=Платежное поручение", *[f"{k}={v}".replace("\n", " ").replace("\r", " ") for k, v in d.items()], "КонецДокумента"]
+        lines += [
+            "СекцияДокумент=Платежное поручение",
+            *[f"{k}={v}".replace("\n", " ").replace("\r", " ") for k, v in d.items()],
+            "КонецДокумента",
+        ]
     lines.append("КонецФайла")
     path = folder / "statement.txt"
     path.write_bytes("\r\n".join(lines).encode("utf-8"))
     import_or_refuse(wh, path, "bank_1c", None, "1c:")
 
 
-@pytest.mark.parametrize(("fmt", "fixture", "mapping", "prefix"), [c for c in CASES if c[1].suffix == ".csv"], ids=[i for i, c in zip(IDS, CASES, strict=True) if c[1].suffix == ".csv"])
+@pytest.mark.parametrize(
+    ("fmt", "fixture", "mapping", "prefix"),
+    [c for c in CASES if c[1].suffix == ".csv"],
+    ids=[i for i, c in zip(IDS, CASES, strict=True) if c[1].suffix == ".csv"],
+)
 @FUZZ
 @given(data=st.data())
-def test_random_cells_under_a_real_header_load_correct_rows_or_fail_cleanly(fuzz, fmt, fixture, mapping, prefix, data):
+def test_random_cells_under_a_real_header_load_correct_rows_or_fail_cleanly(
+    fuzz, fmt, fixture, mapping, prefix, data
+):
     wh, folder = fuzz
     text = fixture.read_bytes().decode("cp1251" if "cp1251" in fixture.name else "utf-8-sig")
     header = next(ln for ln in text.splitlines() if ln.count(";") + ln.count(",") >= 3)

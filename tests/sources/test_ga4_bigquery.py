@@ -29,7 +29,9 @@ def test_a_json_array_of_events(tmp_path: Path) -> None:
     assert GA4BigQuery().detect(p, p.read_bytes())
     (res,) = GA4BigQuery().read(p, ReadContext(settings=Settings(), salt="s"))
     assert sorted(res.rows.column("visit_id").to_pylist()) == [
-        "1234567.1793527000.1793527100", "7654321.1793529000.1793530000", "7654321.1793529000.1793533600",
+        "1234567.1793527000.1793527100",
+        "7654321.1793529000.1793530000",
+        "7654321.1793529000.1793533600",
     ]
     assert [e.column for e in res.errors] == ["event_params.ga_session_id"]  # the user_engagement event
 

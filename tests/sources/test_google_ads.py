@@ -31,8 +31,18 @@ def test_russian_interface_report(tmp_path: Path) -> None:
     assert GoogleAds().detect(p, p.read_bytes())
     (row,) = read(p).rows.to_pylist()
     # day first under Russian headers: 02/11 = 2 November
-    assert (row["date"].isoformat(), row["campaign"], row["impressions"], row["cost"], row["vat_included"]) == (
-        "2026-11-02", "90001", 2140, 1189.24, False,
+    assert (
+        row["date"].isoformat(),
+        row["campaign"],
+        row["impressions"],
+        row["cost"],
+        row["vat_included"],
+    ) == (
+        "2026-11-02",
+        "90001",
+        2140,
+        1189.24,
+        False,
     )
 
 
@@ -45,8 +55,11 @@ def test_english_slash_dates_are_month_first(tmp_path: Path) -> None:
 
 def test_api_csv_micros_must_be_whole(tmp_path: Path) -> None:
     p = tmp_path / "api.csv"
-    p.write_text("segments.date,campaign.id,metrics.impressions,metrics.clicks,metrics.cost_micros\n"
-                 "2026-11-01,1,10,1,1500000\n2026-11-02,1,10,1,1.5\n", encoding="utf-8")
+    p.write_text(
+        "segments.date,campaign.id,metrics.impressions,metrics.clicks,metrics.cost_micros\n"
+        "2026-11-01,1,10,1,1500000\n2026-11-02,1,10,1,1.5\n",
+        encoding="utf-8",
+    )
     res = read(p)
     assert res.rows.column("cost").to_pylist() == [1.5]  # 1500000 / 10^6
     assert [(e.line, e.column, e.value) for e in res.errors] == [(3, "cost", "1.5")]
@@ -64,4 +77,6 @@ def test_detection_is_specific(tmp_path: Path) -> None:
     p = tmp_path / "x.csv"
     p.write_text("Campaign,Impressions,Clicks,Cost\nA,1,1,1\n", encoding="utf-8")
     assert not GoogleAds().detect(p, p.read_bytes())  # no Google-only column: not claimed
-    assert GoogleAds().detect(DATA / "campaign_report_excel.csv", (DATA / "campaign_report_excel.csv").read_bytes())
+    assert GoogleAds().detect(
+        DATA / "campaign_report_excel.csv", (DATA / "campaign_report_excel.csv").read_bytes()
+    )

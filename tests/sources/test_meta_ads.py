@@ -12,8 +12,15 @@ from kassa.settings import Settings
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.meta_ads import MetaAds
 
-ROW = {"campaign_id": "1", "campaign_name": "A", "impressions": "10", "clicks": "2", "spend": "1.50",
-       "date_start": "2026-11-01", "date_stop": "2026-11-01"}
+ROW = {
+    "campaign_id": "1",
+    "campaign_name": "A",
+    "impressions": "10",
+    "clicks": "2",
+    "spend": "1.50",
+    "date_start": "2026-11-01",
+    "date_stop": "2026-11-01",
+}
 
 
 def read(path: Path, mapping: Path | None = None) -> ReadResult:
@@ -23,7 +30,11 @@ def read(path: Path, mapping: Path | None = None) -> ReadResult:
 
 @pytest.mark.parametrize(
     "doc",
-    [{"data": [ROW]}, [{"data": [ROW]}, {"data": [{**ROW, "date_start": "2026-11-02", "date_stop": "2026-11-02"}]}], [ROW]],
+    [
+        {"data": [ROW]},
+        [{"data": [ROW]}, {"data": [{**ROW, "date_start": "2026-11-02", "date_stop": "2026-11-02"}]}],
+        [ROW],
+    ],
     ids=["one page", "list of pages", "bare data list"],
 )
 def test_saved_responses_in_every_shape(tmp_path: Path, doc: object) -> None:
@@ -48,14 +59,17 @@ def test_currency_option_and_campaign_names(tmp_path: Path) -> None:
 def test_not_insights_is_refused(tmp_path: Path) -> None:
     p = tmp_path / "i.json"
     p.write_text('{"paging": {}}', encoding="utf-8")
-    with pytest.raises(ImportFailed, match="no \"data\" list"):
+    with pytest.raises(ImportFailed, match='no "data" list'):
         read(p)
 
 
 def test_ads_manager_russian_export(tmp_path: Path) -> None:
     p = tmp_path / "ru.csv"
-    p.write_text("Начало отчетности;Конец отчетности;Название кампании;Показы;Клики по ссылке;Потраченная сумма (RUB)\n"
-                 "2026-11-01;2026-11-01;Осень;1 000;10;1 234,50\n", encoding="utf-8")
+    p.write_text(
+        "Начало отчетности;Конец отчетности;Название кампании;Показы;Клики по ссылке;Потраченная сумма (RUB)\n"
+        "2026-11-01;2026-11-01;Осень;1 000;10;1 234,50\n",
+        encoding="utf-8",
+    )
     assert MetaAds().detect(p, p.read_bytes())
     (row,) = read(p).rows.to_pylist()
     assert (row["campaign"], row["clicks"], row["cost"], row["currency"]) == ("Осень", 10, 1234.5, "RUB")

@@ -55,12 +55,20 @@ def test_overlapping_logs_update_visits_by_id(tmp_path: Path) -> None:
         got = t.order_by(t.visit_id).select("visit_id", "utm_campaign").to_pyarrow().to_pylist()
         # 3 + 3 - 1 shared = 5 visits, not 6
         assert [(r["visit_id"], r["utm_campaign"]) for r in got] == [
-            ("1000", "70001"), ("1001", "70001"), ("1002", "70002"), ("1003", "70002"), ("1004", "70002"),
+            ("1000", "70001"),
+            ("1001", "70001"),
+            ("1002", "70002"),
+            ("1003", "70002"),
+            ("1004", "70002"),
         ]
         assert wh.batches()[1]["period_start"].isoformat() == "2026-11-02"
         wh.undo(report.files[0].batch_id)
         got = t.order_by(t.visit_id).select("visit_id", "utm_campaign").to_pyarrow().to_pylist()
-        assert [(r["visit_id"], r["utm_campaign"]) for r in got] == [("1000", "70001"), ("1001", "70001"), ("1002", "70001")]
+        assert [(r["visit_id"], r["utm_campaign"]) for r in got] == [
+            ("1000", "70001"),
+            ("1001", "70001"),
+            ("1002", "70001"),
+        ]
 
 
 def test_a_damaged_log_fails_whole_and_names_its_lines(tmp_path: Path) -> None:
@@ -72,7 +80,9 @@ def test_a_damaged_log_fails_whole_and_names_its_lines(tmp_path: Path) -> None:
         before = wh.fingerprint()
         with pytest.raises(ImportFailed) as caught:
             wh.import_files([p])
-        assert [(e.line, e.reason) for e in caught.value.errors] == [(5, "the line has 8 fields but the header has 6")]
+        assert [(e.line, e.reason) for e in caught.value.errors] == [
+            (5, "the line has 8 fields but the header has 6")
+        ]
         assert wh.fingerprint() == before
 
 
@@ -110,4 +120,6 @@ def test_repeats_across_chunks_compare_ids_exactly(tmp_path: Path) -> None:
     (res,) = MetricaLogs(chunk_bytes=120).read(p, ReadContext(settings=Settings(), salt="s"))
     ids = res.rows.read_all().column("visit_id").to_pylist()
     assert ids == ["007", "7", "abc", "1003", "1004", "1005"]
-    assert [(e.line, e.value) for e in res.errors] == [(8, "abc")] and "duplicate of line 4" in res.errors[0].reason
+    assert [(e.line, e.value) for e in res.errors] == [(8, "abc")] and "duplicate of line 4" in res.errors[
+        0
+    ].reason

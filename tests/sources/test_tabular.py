@@ -32,12 +32,21 @@ REPORT = "Отчёт\nДата;Кампания;Расход (руб.)\n27.11.20
 
 
 def apply(expr_fn, values: list[str | None], **kw) -> list[str | None]:
-    return pl.DataFrame({"v": values}, schema={"v": pl.String}).select(expr_fn(pl.col("v"), **kw))["v"].to_list()
+    return (
+        pl.DataFrame({"v": values}, schema={"v": pl.String}).select(expr_fn(pl.col("v"), **kw))["v"].to_list()
+    )
 
 
 @pytest.mark.parametrize(
     ("encoding", "expected"),
-    [("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16"), ("cp1251", "cp1251"), ("cp866", "cp866"), ("utf-8", "utf-8"), ("utf-16-le", "utf-16-le")],
+    [
+        ("utf-8-sig", "utf-8-sig"),
+        ("utf-16", "utf-16"),
+        ("cp1251", "cp1251"),
+        ("cp866", "cp866"),
+        ("utf-8", "utf-8"),
+        ("utf-16-le", "utf-16-le"),
+    ],
 )
 def test_encodings_are_recognised(encoding: str, expected: str) -> None:
     data = REPORT.encode(encoding)
@@ -125,11 +134,49 @@ def test_unreadable_files_are_refused_clearly(tmp_path: Path) -> None:
 
 
 def test_numbers() -> None:
-    values = ["1 234 567,89", "1\u00a0234,50", "1\u202f000", "1,204", "1,204.50", "1.234,50", "189,24", "₽ 1 500",
-              "$172.45", "12,5%", "−7,5", "(3,00)", "500 руб.", "1.234.567", "--", "—", "", None, "abc", "12,3,4"]
+    values = [
+        "1 234 567,89",
+        "1\u00a0234,50",
+        "1\u202f000",
+        "1,204",
+        "1,204.50",
+        "1.234,50",
+        "189,24",
+        "₽ 1 500",
+        "$172.45",
+        "12,5%",
+        "−7,5",
+        "(3,00)",
+        "500 руб.",
+        "1.234.567",
+        "--",
+        "—",
+        "",
+        None,
+        "abc",
+        "12,3,4",
+    ]
     assert apply(number_text, values) == [
-        "1234567.89", "1234.50", "1000", "1204", "1204.50", "1234.50", "189.24", "1500",
-        "172.45", "12.5", "-7.5", "-3.00", "500", "1234567", None, None, None, None, "abc", "12,3,4",
+        "1234567.89",
+        "1234.50",
+        "1000",
+        "1204",
+        "1204.50",
+        "1234.50",
+        "189.24",
+        "1500",
+        "172.45",
+        "12.5",
+        "-7.5",
+        "-3.00",
+        "500",
+        "1234567",
+        None,
+        None,
+        None,
+        None,
+        "abc",
+        "12,3,4",
     ]
     # a declared decimal comma reads "1,204" as 1.204; a declared dot reads it as 1204
     assert apply(number_text, ["1,204", "1.204"], decimal=",") == ["1.204", "1204"]
@@ -138,25 +185,65 @@ def test_numbers() -> None:
 
 def test_micros_are_exact() -> None:
     assert apply(micros_text, ["1061083620", "10000", "-2500000", "0", "12.5", None]) == [
-        "1061.083620", "0.010000", "-2.500000", "0.000000", "12.5", None,  # 1061083620 / 10^6; non-whole passes unchanged
+        "1061.083620",
+        "0.010000",
+        "-2.500000",
+        "0.000000",
+        "12.5",
+        None,  # 1061083620 / 10^6; non-whole passes unchanged
     ]
 
 
 def test_dates() -> None:
-    values = ["27.11.2026", "27.11.2026 14:05", "7.1.2026", "27.11.26", "2026-11-27", "2026-11-27T10:00:00+03:00",
-              "20261127", "46353", "1 September 2026", "September 1, 2026", "31.02.2026", "bad", "", None]
+    values = [
+        "27.11.2026",
+        "27.11.2026 14:05",
+        "7.1.2026",
+        "27.11.26",
+        "2026-11-27",
+        "2026-11-27T10:00:00+03:00",
+        "20261127",
+        "46353",
+        "1 September 2026",
+        "September 1, 2026",
+        "31.02.2026",
+        "bad",
+        "",
+        None,
+    ]
     assert apply(date_text, values) == [
-        "2026-11-27", "2026-11-27", "2026-01-07", "2026-11-27", "2026-11-27", "2026-11-27",
+        "2026-11-27",
+        "2026-11-27",
+        "2026-01-07",
+        "2026-11-27",
+        "2026-11-27",
+        "2026-11-27",
         # 46353 = 1899-12-30 + 46353 days = 2026-11-27
-        "2026-11-27", "2026-11-27", "2026-09-01", "2026-09-01", "31.02.2026", "bad", None, None,
+        "2026-11-27",
+        "2026-11-27",
+        "2026-09-01",
+        "2026-09-01",
+        "31.02.2026",
+        "bad",
+        None,
+        None,
     ]
     assert apply(date_text, ["11/27/2026", "27/11/2026"], dayfirst=False) == ["2026-11-27", "27/11/2026"]
 
 
 def test_timestamps() -> None:
-    values = ["27.11.2026 14:05", "7.1.2026 4:05:09", "27.11.2026", "46353.5", "2026-11-27T10:00:00+03:00", "27.11.2026 25:00"]
+    values = [
+        "27.11.2026 14:05",
+        "7.1.2026 4:05:09",
+        "27.11.2026",
+        "46353.5",
+        "2026-11-27T10:00:00+03:00",
+        "27.11.2026 25:00",
+    ]
     assert apply(timestamp_text, values) == [
-        "2026-11-27 14:05:00", "2026-01-07 04:05:09", "2026-11-27 00:00:00",
+        "2026-11-27 14:05:00",
+        "2026-01-07 04:05:09",
+        "2026-11-27 00:00:00",
         "2026-11-27 12:00:00",  # half a day past midnight
         "2026-11-27T10:00:00+03:00",  # ISO passes unchanged: validate converts the zone
         "27.11.2026 25:00",  # no 25th hour: refused later, quoting the file
@@ -172,8 +259,14 @@ def test_plain_and_zoned_timestamps_parse_alike() -> None:
     rows = ["2026-11-01 10:00:00", "2026-11-01 23:59:59"]
     frame = pl.DataFrame({"visit_id": ["1", "2"], "client_id": ["c", "c"], "ts": rows})
     plain, _ = validate(frame, visits, file="f", settings=Settings(), salt="s")
-    general = pl.DataFrame({"ts": rows}).select(parse_timestamps(pl.col("ts"), "Europe/Moscow"))["ts"].to_list()
-    assert plain.column("ts").to_pylist() == general == [dt.datetime(2026, 11, 1, 10), dt.datetime(2026, 11, 1, 23, 59, 59)]
+    general = (
+        pl.DataFrame({"ts": rows}).select(parse_timestamps(pl.col("ts"), "Europe/Moscow"))["ts"].to_list()
+    )
+    assert (
+        plain.column("ts").to_pylist()
+        == general
+        == [dt.datetime(2026, 11, 1, 10), dt.datetime(2026, 11, 1, 23, 59, 59)]
+    )
     mixed = frame.with_columns(pl.Series("ts", ["2026-11-01 10:00:00", "2026-11-01T07:00:00Z"]))
     got, _ = validate(mixed, visits, file="f", settings=Settings(), salt="s")
     # 07:00 UTC = 10:00 in Moscow (UTC+3): the zone-aware path is used when any value needs it

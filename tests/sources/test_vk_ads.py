@@ -35,8 +35,17 @@ def test_campaign_names_cannot_come_from_the_api(tmp_path: Path) -> None:
 
 
 def test_compact_json_numbers_rows_by_position(tmp_path: Path) -> None:
-    doc = {"items": [{"id": 1, "rows": [{"date": "2026-11-01", "base": {"shows": 1, "clicks": 0, "spent": "x"}},
-                                        {"date": "2026-11-02", "base": {"shows": 2, "clicks": 1, "spent": "3.5"}}]}]}
+    doc = {
+        "items": [
+            {
+                "id": 1,
+                "rows": [
+                    {"date": "2026-11-01", "base": {"shows": 1, "clicks": 0, "spent": "x"}},
+                    {"date": "2026-11-02", "base": {"shows": 2, "clicks": 1, "spent": "3.5"}},
+                ],
+            }
+        ]
+    }
     p = tmp_path / "s.json"
     p.write_text(json.dumps(doc), encoding="utf-8")
     res = read(p)
@@ -44,7 +53,9 @@ def test_compact_json_numbers_rows_by_position(tmp_path: Path) -> None:
     assert [(e.line, e.column, e.value) for e in res.errors] == [(1, "cost", "x")]  # first row of the file
 
 
-@pytest.mark.parametrize("text", ['{"items": 5}', '{"items": [1]}', "[1, 2]", '{"items": [{"id": 1, "rows": 3}]}'])
+@pytest.mark.parametrize(
+    "text", ['{"items": 5}', '{"items": [1]}', "[1, 2]", '{"items": [{"id": 1, "rows": 3}]}']
+)
 def test_other_json_is_refused_clearly(tmp_path: Path, text: str) -> None:
     p = tmp_path / "s.json"
     p.write_text(text, encoding="utf-8")

@@ -37,18 +37,29 @@ def spend(wh: Warehouse) -> list[tuple]:
 
 def test_whole_costs_not_multiples_of_10000_are_currency_units(tmp_path: Path) -> None:
     # 1500 is not a micros amount (Direct rounds micros to 10,000): it is 1500 roubles
-    p = write(tmp_path, "r.tsv", API_HEADER + "2026-11-01\t1\tA\t10\t1\t1500\n2026-11-02\t1\tA\t10\t1\t20000\n")
+    p = write(
+        tmp_path, "r.tsv", API_HEADER + "2026-11-01\t1\tA\t10\t1\t1500\n2026-11-02\t1\tA\t10\t1\t20000\n"
+    )
     assert [r["cost"] for r in read(p)] == [1500.0, 20000.0]
     # all multiples of 10,000: micros -> 0.01 and 0.03 roubles
-    p = write(tmp_path, "m.tsv", API_HEADER + "2026-11-01\t1\tA\t10\t1\t10000\n2026-11-02\t1\tA\t10\t1\t30000\n")
+    p = write(
+        tmp_path, "m.tsv", API_HEADER + "2026-11-01\t1\tA\t10\t1\t10000\n2026-11-02\t1\tA\t10\t1\t30000\n"
+    )
     assert [r["cost"] for r in read(p)] == [0.01, 0.03]
 
 
 def test_options_override_what_the_file_cannot_say(tmp_path: Path) -> None:
     p = write(tmp_path, "m.tsv", API_HEADER + "2026-11-01\t70001\tОсень\t10\t1\t20000\n")
-    opts = write(tmp_path, "o.yaml", "money_in_micros: false\ninclude_vat: true\ncampaign: name\ncurrency: kzt\n")
+    opts = write(
+        tmp_path, "o.yaml", "money_in_micros: false\ninclude_vat: true\ncampaign: name\ncurrency: kzt\n"
+    )
     (row,) = read(p, opts)
-    assert (row["cost"], row["vat_included"], row["campaign"], row["currency"]) == (20000.0, True, "Осень", "KZT")
+    assert (row["cost"], row["vat_included"], row["campaign"], row["currency"]) == (
+        20000.0,
+        True,
+        "Осень",
+        "KZT",
+    )
 
 
 def test_bad_options_name_file_line_and_field(tmp_path: Path) -> None:
@@ -60,20 +71,34 @@ def test_bad_options_name_file_line_and_field(tmp_path: Path) -> None:
 
 def test_rows_identical_in_every_cell_count_once(tmp_path: Path) -> None:
     line = "2026-11-01\t1\tA\t10\t1\t20000.00\n"
-    (res,) = YandexDirect().read(write(tmp_path, "d.tsv", API_HEADER + line + line), ReadContext(settings=Settings(), salt="s"))
+    (res,) = YandexDirect().read(
+        write(tmp_path, "d.tsv", API_HEADER + line + line), ReadContext(settings=Settings(), salt="s")
+    )
     assert res.rows.column("cost").to_pylist() == [20000.0]
     assert [(e.line, e.reason) for e in res.errors] == [(3, "the same row as line 2; counted once")]
 
 
 def test_an_overlapping_corrected_export_replaces_the_days_it_covers(tmp_path: Path) -> None:
-    first = write(tmp_path, "nov1-2.tsv", API_HEADER + "2026-11-01\t1\tA\t10\t1\t100.00\n2026-11-02\t1\tA\t10\t1\t200.00\n")
-    second = write(tmp_path, "nov2-3.tsv", API_HEADER + "2026-11-02\t1\tA\t10\t1\t250.00\n2026-11-03\t1\tA\t10\t1\t300.00\n")
+    first = write(
+        tmp_path,
+        "nov1-2.tsv",
+        API_HEADER + "2026-11-01\t1\tA\t10\t1\t100.00\n2026-11-02\t1\tA\t10\t1\t200.00\n",
+    )
+    second = write(
+        tmp_path,
+        "nov2-3.tsv",
+        API_HEADER + "2026-11-02\t1\tA\t10\t1\t250.00\n2026-11-03\t1\tA\t10\t1\t300.00\n",
+    )
     with Warehouse.open(tmp_path / "w.duckdb") as wh:
         wh.import_files([first])
         report = wh.import_files([second])
         assert report.files[0].rows_replaced == 1  # 2 November's first version
         # 100 (1 Nov, kept) + 250 (2 Nov, corrected) + 300 (3 Nov, new) = 650, not 850
-        assert spend(wh) == [("2026-11-01", "1", 100.0), ("2026-11-02", "1", 250.0), ("2026-11-03", "1", 300.0)]
+        assert spend(wh) == [
+            ("2026-11-01", "1", 100.0),
+            ("2026-11-02", "1", 250.0),
+            ("2026-11-03", "1", 300.0),
+        ]
         wh.undo(report.files[0].batch_id)
         assert spend(wh) == [("2026-11-01", "1", 100.0), ("2026-11-02", "1", 200.0)]
 
@@ -92,7 +117,11 @@ def test_detection_is_specific(tmp_path: Path) -> None:
     # a hand-made sheet with the same three words is not a Direct export
     sheet = write(tmp_path, "tg.csv", "День;Кампания;Показы;Клики;Расход, ₽\n01.10.2026;tg;100;1;10,00\n")
     assert not YandexDirect().detect(sheet, sheet.read_bytes())
-    canonical = write(tmp_path, "spend.csv", "date,channel,campaign,impressions,clicks,cost\n2026-11-01,yandex_direct,1,1,1,1\n")
+    canonical = write(
+        tmp_path,
+        "spend.csv",
+        "date,channel,campaign,impressions,clicks,cost\n2026-11-01,yandex_direct,1,1,1,1\n",
+    )
     assert not YandexDirect().detect(canonical, canonical.read_bytes())
 
 

@@ -43,7 +43,10 @@ def test_overview_json_gives_the_hand_computed_money(as_user: Callable[[str], Te
 def test_overview_headline_and_chart_come_from_the_report(as_user: Callable[[str], TestClient]) -> None:
     data = as_user("olga").get("/overview.json?period=2026-10").json()
     texts = [line["text"] for line in data["headline"]]
-    assert texts[0] == "Revenue RUB\xa090,000, payments received RUB\xa077,000, marketing cost RUB\xa020,000, ROMI 3.50."
+    assert (
+        texts[0]
+        == "Revenue RUB\xa090,000, payments received RUB\xa077,000, marketing cost RUB\xa020,000, ROMI 3.50."
+    )
     # yandex_direct: 90 000 of 90 000 revenue on 12 000 of 20 000 cost = 100 % on 60 %.
     assert "yandex_direct earns 100% of revenue on 60% of the marketing cost." in texts
     (chart,) = data["charts"]
@@ -78,13 +81,19 @@ def test_drill_down_to_campaigns(as_user: Callable[[str], TestClient]) -> None:
     assert data["by"] == ["channel", "campaign"] and data["channel"] == "yandex_direct"
     camp = {r["campaign"]: r for r in data["rows"]}
     # ya_search: 12 200/1.22 + 2 000 = 12 000 of cost, 3 000 impressions, 120 clicks, CPC 12 000/120 = 100.
-    assert camp["ya_search"]["cost"] == 12000 and camp["ya_search"]["clicks"] == 120 and camp["ya_search"]["cpc"] == 100
+    assert (
+        camp["ya_search"]["cost"] == 12000
+        and camp["ya_search"]["clicks"] == 120
+        and camp["ya_search"]["cpc"] == 100
+    )
     assert all(r["channel"] == "yandex_direct" for r in data["rows"])
     page = client.get("/channels/yandex_direct?period=2026-10")
     assert page.status_code == 200 and 'data-key="ya_search"' in page.text and "RUB\xa012,000" in page.text
 
 
-def test_channels_page_separates_activity_and_links_to_campaigns(as_user: Callable[[str], TestClient]) -> None:
+def test_channels_page_separates_activity_and_links_to_campaigns(
+    as_user: Callable[[str], TestClient],
+) -> None:
     html = as_user("ivan").get("/channels?period=2026-10").text
     funnel, activity = html.split('<table id="funnel">')[1].split('<table id="activity">')
     assert 'data-metric="clicks"' not in funnel and 'data-metric="clicks"' in activity
@@ -110,7 +119,9 @@ def test_chart_script_is_served_locally(as_user: Callable[[str], TestClient]) ->
     client = as_user("olga")
     html = client.get("/overview?period=2026-10").text
     assert '<script src="/static/vega.js"></script>' in html
-    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html.split("<main>")[0]
+    assert (
+        "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html.split("<main>")[0]
+    )
     js = client.get("/static/vega.js")
     assert js.status_code == 200 and "vegaEmbed" in js.text
 
@@ -165,10 +176,23 @@ def test_pages_follow_a_new_import(as_user: Callable[[str], TestClient], app: Fa
 def test_data_page_lists_the_imports(as_user: Callable[[str], TestClient]) -> None:
     viewer = as_user("ivan").get("/data.json").json()
     files = {b["file"].rsplit("/", 1)[-1]: b for b in viewer["batches"]}
-    assert set(files) == {"spend.csv", "activities.csv", "visits.csv", "leads.csv", "deals.csv", "payments.csv"}
+    assert set(files) == {
+        "spend.csv",
+        "activities.csv",
+        "visits.csv",
+        "leads.csv",
+        "deals.csv",
+        "payments.csv",
+    }
     # tests/golden_data.py: 4 spend rows (one in September), 9 visits, 7 leads, 5 deals, 4 payments.
     assert {f: b["rows_loaded"] for f, b in files.items()} == {
-        "spend.csv": 4, "activities.csv": 3, "visits.csv": 9, "leads.csv": 7, "deals.csv": 5, "payments.csv": 4}
+        "spend.csv": 4,
+        "activities.csv": 3,
+        "visits.csv": 9,
+        "leads.csv": 7,
+        "deals.csv": 5,
+        "payments.csv": 4,
+    }
     assert all(b["rows_rejected"] == 0 and b["undone_at"] is None for b in viewer["batches"])
     assert viewer["can_upload"] is False and as_user("mark").get("/data.json").json()["can_upload"] is True
     html = as_user("olga").get("/data?lang=ru").text

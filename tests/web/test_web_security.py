@@ -44,7 +44,19 @@ def data_requests(app: FastAPI) -> list[tuple[str, str]]:
 
 def test_the_route_list_covers_the_pages(app: FastAPI) -> None:
     urls = {u for _, u in data_requests(app)}
-    assert {"/", "/overview", "/overview.json", "/funnel", "/funnel.json", "/data", "/data.json", "/channels", "/channels.json", "/channels/yandex_direct", "/logout"} <= urls
+    assert {
+        "/",
+        "/overview",
+        "/overview.json",
+        "/funnel",
+        "/funnel.json",
+        "/data",
+        "/data.json",
+        "/channels",
+        "/channels.json",
+        "/channels/yandex_direct",
+        "/logout",
+    } <= urls
 
 
 def test_no_route_gives_data_without_a_session(app: FastAPI) -> None:
@@ -55,7 +67,9 @@ def test_no_route_gives_data_without_a_session(app: FastAPI) -> None:
             assert page.status_code in (303, 401), (method, url)
             if page.status_code == 303:
                 assert page.headers["location"].startswith("/login"), (method, url)
-            as_json = client.request(method, url + query, headers={"Accept": "application/json"}, follow_redirects=False)
+            as_json = client.request(
+                method, url + query, headers={"Accept": "application/json"}, follow_redirects=False
+            )
             assert as_json.status_code == 401 and as_json.json() == {"error": "login required"}, (method, url)
             assert "90000" not in page.text + as_json.text  # the golden October revenue
 
@@ -72,8 +86,11 @@ def test_a_forged_or_tampered_cookie_is_no_session(app: FastAPI) -> None:
 def test_session_cookie_is_httponly_and_samesite(app: FastAPI) -> None:
     client = TestClient(app)
     client.get("/login")
-    r = client.post("/login", data={"username": "olga", "password": PASSWORD, "csrf": client.cookies.get("kassa_login_csrf")},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "olga", "password": PASSWORD, "csrf": client.cookies.get("kassa_login_csrf")},
+        follow_redirects=False,
+    )
     cookie = r.headers["set-cookie"]
     assert "kassa_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert PASSWORD not in cookie
@@ -82,7 +99,9 @@ def test_session_cookie_is_httponly_and_samesite(app: FastAPI) -> None:
 def test_login_needs_the_form_token(app: FastAPI) -> None:
     client = TestClient(app)
     client.get("/login")
-    r = client.post("/login", data={"username": "olga", "password": PASSWORD, "csrf": "guessed"}, follow_redirects=False)
+    r = client.post(
+        "/login", data={"username": "olga", "password": PASSWORD, "csrf": "guessed"}, follow_redirects=False
+    )
     assert r.status_code == 403 and "kassa_session" not in r.headers.get("set-cookie", "")
 
 
@@ -103,13 +122,19 @@ def test_wrong_password_then_rate_limit(app: FastAPI) -> None:
 
 
 def test_login_redirects_only_within_the_site(app: FastAPI) -> None:
-    for target, expected in (("//evil.example/x", "/overview"), ("https://evil.example", "/overview"),
-                             ("/channels", "/channels")):
+    for target, expected in (
+        ("//evil.example/x", "/overview"),
+        ("https://evil.example", "/overview"),
+        ("/channels", "/channels"),
+    ):
         client = TestClient(app)
         client.get("/login")
         csrf = client.cookies.get("kassa_login_csrf")
-        r = client.post("/login", data={"username": "ivan", "password": PASSWORD, "csrf": csrf, "next": target},
-                        follow_redirects=False)
+        r = client.post(
+            "/login",
+            data={"username": "ivan", "password": PASSWORD, "csrf": csrf, "next": target},
+            follow_redirects=False,
+        )
         assert r.headers["location"] == expected
 
 
@@ -136,8 +161,12 @@ def test_agency_sees_only_its_channels(as_user: Callable[[str], TestClient]) -> 
     # 5 000 impressions, 50 clicks, 2 500 reach and 1 qualified lead (L3: junk status, but deal D5 was opened).
     (chart,) = overview["charts"]
     values = {(v["month"], v["metric"]): v["value"] for v in chart["spec"]["data"]["values"]}
-    assert values == {("2026-10", "impressions"): 5000, ("2026-10", "clicks"): 50, ("2026-10", "reach"): 2500,
-                      ("2026-10", "qualified_leads"): 1}
+    assert values == {
+        ("2026-10", "impressions"): 5000,
+        ("2026-10", "clicks"): 50,
+        ("2026-10", "reach"): 2500,
+        ("2026-10", "qualified_leads"): 1,
+    }
     funnel = client.get("/funnel.json?period=2026-10").json()
     assert [r["channel"] for r in funnel["rows"]] == ["vk_ads"] and funnel["total"]["marketing_cost"] == 3000
     for url in ("/overview", "/channels", "/funnel", "/overview.json", "/channels.json", "/funnel.json"):
@@ -154,7 +183,9 @@ def test_agency_cannot_see_the_imports(as_user: Callable[[str], TestClient], url
     assert r.status_code == 403 and "spend.csv" not in r.text
 
 
-@pytest.mark.parametrize("url", ["/channels/yandex_direct", "/channels/yandex_direct.json", "/channels/telegram.json"])
+@pytest.mark.parametrize(
+    "url", ["/channels/yandex_direct", "/channels/yandex_direct.json", "/channels/telegram.json"]
+)
 def test_agency_cannot_drill_out_of_scope(as_user: Callable[[str], TestClient], url: str) -> None:
     r = as_user("vika").get(url + "?period=2026-10")
     assert r.status_code == 404 and "12000" not in r.text
@@ -183,7 +214,9 @@ def test_without_users_only_loopback(golden_db: Path) -> None:
 
 
 def test_serve_refuses_and_explains_in_russian(golden_db: Path) -> None:
-    r = CliRunner().invoke(kassa_cli(), ["serve", "--db", str(golden_db), "--host", "0.0.0.0", "--lang", "ru"])
+    r = CliRunner().invoke(
+        kassa_cli(), ["serve", "--db", str(golden_db), "--host", "0.0.0.0", "--lang", "ru"]
+    )
     assert isinstance(r.exception, KassaError) and "Пользователей панели ещё нет" in str(r.exception)
 
 
@@ -195,27 +228,51 @@ def test_open_dashboard_closes_once_a_user_exists(open_app: FastAPI, golden_db: 
 
 
 def test_user_add_from_the_command_line(golden_db: Path) -> None:
-    r = CliRunner().invoke(kassa_cli(), ["user", "add", "agency1", "--role", "agency", "--scope", "vk_ads",
-                                     "--password-stdin", "--db", str(golden_db)], input="s3cret-pass\n")
+    r = CliRunner().invoke(
+        kassa_cli(),
+        [
+            "user",
+            "add",
+            "agency1",
+            "--role",
+            "agency",
+            "--scope",
+            "vk_ads",
+            "--password-stdin",
+            "--db",
+            str(golden_db),
+        ],
+        input="s3cret-pass\n",
+    )
     assert r.exit_code == 0, r.output
     store = UserStore.for_db(golden_db)
     user = store.get("agency1")
     assert user is not None and user.role == "agency" and user.scope == ("vk_ads",)
     assert user.password_hash.startswith("$argon2id$") and "s3cret-pass" not in store.path.read_text()
     assert store.path.stat().st_mode & 0o777 == 0o600
-    assert store.authenticate("agency1", "s3cret-pass") == user and store.authenticate("agency1", "wrong") is None
-    r = CliRunner().invoke(kassa_cli(), ["user", "add", "x", "--role", "agency", "--password-stdin", "--db", str(golden_db)],
-                           input="long-enough\n")
+    assert (
+        store.authenticate("agency1", "s3cret-pass") == user
+        and store.authenticate("agency1", "wrong") is None
+    )
+    r = CliRunner().invoke(
+        kassa_cli(),
+        ["user", "add", "x", "--role", "agency", "--password-stdin", "--db", str(golden_db)],
+        input="long-enough\n",
+    )
     assert isinstance(r.exception, KassaError) and "--scope" in str(r.exception)
 
 
-@pytest.mark.parametrize(("role", "scope", "password", "field"), [
-    ("owner", ["vk_ads"], "long-enough", "--scope"),
-    ("admin", None, "long-enough", "--role"),
-    ("viewer", None, "short", "password"),
-])
-def test_bad_users_are_refused_naming_the_field(golden_db: Path, role: str, scope: list[str] | None,
-                                                password: str, field: str) -> None:
+@pytest.mark.parametrize(
+    ("role", "scope", "password", "field"),
+    [
+        ("owner", ["vk_ads"], "long-enough", "--scope"),
+        ("admin", None, "long-enough", "--role"),
+        ("viewer", None, "short", "password"),
+    ],
+)
+def test_bad_users_are_refused_naming_the_field(
+    golden_db: Path, role: str, scope: list[str] | None, password: str, field: str
+) -> None:
     with pytest.raises(KassaError, match=re.escape(field)):
         UserStore.for_db(golden_db).add("x", password, role, scope)
 
@@ -223,8 +280,12 @@ def test_bad_users_are_refused_naming_the_field(golden_db: Path, role: str, scop
 def test_a_running_dashboard_holds_the_warehouse(app: FastAPI, users_db: Path, tmp_path: Path) -> None:
     spend = tmp_path / "more.csv"
     spend.write_text("date,channel,campaign,impressions,clicks,cost\n2026-10-20,vk_ads,vk_x,10,1,100\n")
-    r = subprocess.run([sys.executable, "-m", "kassa.cli", "import", str(spend), "--db", str(users_db)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "kassa.cli", "import", str(spend), "--db", str(users_db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode != 0 and "open for writing by another process" in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -247,6 +308,9 @@ def test_pages_are_not_cached_or_framed(as_user: Callable[[str], TestClient]) ->
 
 
 def test_user_errors_in_russian(golden_db: Path) -> None:
-    r = CliRunner().invoke(kassa_cli(), ["user", "add", "x", "--role", "viewer", "--password-stdin", "--db", str(golden_db),
-                                         "--lang", "ru"], input="short\n")
+    r = CliRunner().invoke(
+        kassa_cli(),
+        ["user", "add", "x", "--role", "viewer", "--password-stdin", "--db", str(golden_db), "--lang", "ru"],
+        input="short\n",
+    )
     assert isinstance(r.exception, KassaError) and str(r.exception) == "пароль: не короче 8 символов"

@@ -26,7 +26,9 @@ import polars as pl
 from kassa.attribution.base import Attribution, AttributionModel, BadModelParameter, register
 from kassa.attribution.paths import Note, PathTable
 
-STEPS_NOT_DAYS = "time_decay: the paths have no touch times; the half-life of {half_life} counts steps, not days"
+STEPS_NOT_DAYS = (
+    "time_decay: the paths have no touch times; the half-life of {half_life} counts steps, not days"
+)
 
 
 def touches(paths: PathTable) -> pl.DataFrame:
@@ -39,7 +41,9 @@ def touches(paths: PathTable) -> pl.DataFrame:
     t = f.explode(list_cols).rename({"path": "channel"})
     if not paths.has_times:
         t = t.with_columns(days_before=pl.lit(None, dtype=pl.Float64))
-    return t.with_columns(pos=pl.int_range(pl.len(), dtype=pl.Int64) - pl.col("_start")).rename({"days_before": "days"})
+    return t.with_columns(pos=pl.int_range(pl.len(), dtype=pl.Int64) - pl.col("_start")).rename(
+        {"days_before": "days"}
+    )
 
 
 class TouchWeightModel(AttributionModel):
@@ -54,7 +58,8 @@ class TouchWeightModel(AttributionModel):
         t = touches(paths)
         t = t.with_columns(_w=self.weight(t, paths))
         credited = t.group_by("channel").agg(
-            conversions=(pl.col("conversions") * pl.col("_w")).sum(), value=(pl.col("value") * pl.col("_w")).sum()
+            conversions=(pl.col("conversions") * pl.col("_w")).sum(),
+            value=(pl.col("value") * pl.col("_w")).sum(),
         )
         result = self._result(paths, credited)
         result.warnings.extend(self.notes(paths))
@@ -133,7 +138,9 @@ class TimeDecay(TouchWeightModel):
 
     def __init__(self, half_life_days: float = 7.0) -> None:
         if not (half_life_days > 0 and math.isfinite(half_life_days)):
-            raise BadModelParameter(f"time_decay: the half-life must be a positive number of days, not {half_life_days}")
+            raise BadModelParameter(
+                f"time_decay: the half-life must be a positive number of days, not {half_life_days}"
+            )
         self.half_life_days = float(half_life_days)
 
     @property
@@ -143,7 +150,7 @@ class TimeDecay(TouchWeightModel):
     def weight(self, t: pl.DataFrame, paths: PathTable) -> pl.Expr:
         d = pl.col("days") if paths.has_times else (pl.col("n") - 1 - pl.col("pos")).cast(pl.Float64)
         # Shift by the path's smallest distance before exponentiating: same ratios, no underflow to 0/0.
-        raw = (2.0 ** (-(d - d.min().over("_row")) / self.half_life_days))
+        raw = 2.0 ** (-(d - d.min().over("_row")) / self.half_life_days)
         return raw / raw.sum().over("_row")
 
     def notes(self, paths: PathTable) -> list[str]:
@@ -181,9 +188,13 @@ class PositionBased(TouchWeightModel):
         middle = (1.0 - f - la) / (n - 2).cast(pl.Float64)
         # With n ≥ 3 and f + l = 1 the middle gets 0; the ends keep f and l exactly.
         return (
-            pl.when(n == 1).then(1.0)
-            .when(n == 2).then(pl.when(pos == 0).then(f / (f + la)).otherwise(la / (f + la)))
-            .when(pos == 0).then(f)
-            .when(pos == n - 1).then(la)
+            pl.when(n == 1)
+            .then(1.0)
+            .when(n == 2)
+            .then(pl.when(pos == 0).then(f / (f + la)).otherwise(la / (f + la)))
+            .when(pos == 0)
+            .then(f)
+            .when(pos == n - 1)
+            .then(la)
             .otherwise(middle)
         )

@@ -74,8 +74,14 @@ def journey_touches(
         chain, conversion, lookback_days=lookback_days, value=value, period=period, deals=deals
     )
     return t.select(
-        journey_id=t.journey_id, converted=t.converted, visit_id=t.visit_id, channel=t.channel,
-        campaign=t.campaign, ts=t.ts, conversion_ts=t.end_ts, value=t.value,
+        journey_id=t.journey_id,
+        converted=t.converted,
+        visit_id=t.visit_id,
+        channel=t.channel,
+        campaign=t.campaign,
+        ts=t.ts,
+        conversion_ts=t.end_ts,
+        value=t.value,
     )
 
 
@@ -86,8 +92,12 @@ def touch_rows(touches: ir.Table, by: By = "channel") -> ir.Table:
     token = x.channel if by == "channel" else x.channel.concat(ibis.literal(CAMPAIGN_SEP), x.campaign)
     seconds = x.conversion_ts.epoch_seconds() - x.ts.epoch_seconds()
     return x.select(
-        journey_id=x.journey_id, converted=x.converted, token=token, ts=x.ts,
-        days=ibis.greatest(seconds, 0) / 86400.0, value=x.value,
+        journey_id=x.journey_id,
+        converted=x.converted,
+        token=token,
+        ts=x.ts,
+        days=ibis.greatest(seconds, 0) / 86400.0,
+        value=x.value,
     )
 
 
@@ -109,11 +119,19 @@ def paths_from_touches(
     if isinstance(touches, ir.Table):
         t = touch_rows(touches, by).to_polars()
     else:
-        name = pl.col("channel") if by == "channel" else pl.concat_str(pl.col("channel"), pl.lit(CAMPAIGN_SEP), pl.col("campaign"))
+        name = (
+            pl.col("channel")
+            if by == "channel"
+            else pl.concat_str(pl.col("channel"), pl.lit(CAMPAIGN_SEP), pl.col("campaign"))
+        )
         seconds = (pl.col("conversion_ts") - pl.col("ts")).dt.total_seconds(fractional=True)
         t = touches.select(
-            "journey_id", "converted", name.alias("token"), "ts",
-            (seconds / 86400.0).clip(lower_bound=0.0).alias("days"), "value",
+            "journey_id",
+            "converted",
+            name.alias("token"),
+            "ts",
+            (seconds / 86400.0).clip(lower_bound=0.0).alias("days"),
+            "value",
         )
     # Touches at the same moment are ordered by name: the path never depends on the engine's row order.
     t = t.sort("journey_id", "ts", "token", nulls_last=True)
@@ -126,7 +144,10 @@ def paths_from_touches(
     frame = per.select(
         pl.col("path").cast(PATH_DTYPE),
         conversions=pl.col("converted").cast(pl.Float64),
-        value=pl.when(pl.col("converted")).then(pl.col("value").fill_null(0.0)).otherwise(0.0).cast(pl.Float64),
+        value=pl.when(pl.col("converted"))
+        .then(pl.col("value").fill_null(0.0))
+        .otherwise(0.0)
+        .cast(pl.Float64),
         nulls=(~pl.col("converted")).cast(pl.Float64),
         days_before=pl.col("days_before").cast(DAYS_DTYPE),
     )
@@ -153,12 +174,14 @@ def warehouse_paths(
     if by not in ("channel", "campaign"):
         raise KassaError(f"cannot attribute by {by!r}; use channel or campaign")
     touches = journey_touches(wh, p, measure, lookback_days=lookback_days, settings=st)
-    return paths_from_touches(touches, by=by, direct_channels=tuple(st.direct_channels), source=f"{wh.path} {p.label}")
+    return paths_from_touches(
+        touches, by=by, direct_channels=tuple(st.direct_channels), source=f"{wh.path} {p.label}"
+    )
 
 
 def split_campaign(frame: pl.DataFrame, column: str = "channel") -> pl.DataFrame:
     """``channel<US>campaign`` names -> ``channel`` and ``campaign`` columns (first two)."""
     parts = pl.col(column).str.split_exact(CAMPAIGN_SEP, 1)
-    return frame.with_columns(parts.struct.field("field_0").alias("channel"), parts.struct.field("field_1").alias("campaign")).select(
-        "channel", "campaign", *[c for c in frame.columns if c not in (column, "channel", "campaign")]
-    )
+    return frame.with_columns(
+        parts.struct.field("field_0").alias("channel"), parts.struct.field("field_1").alias("campaign")
+    ).select("channel", "campaign", *[c for c in frame.columns if c not in (column, "channel", "campaign")])

@@ -118,16 +118,27 @@ class Chain:
         out = self.outflow
         coo = self.W.tocoo()
         names = [self.state_name(s) for s in range(self.size)]
-        frm = [names[i] for i in coo.row] + [names[i] for i in range(self.size) if self.conv[i] > 0] + [
-            names[i] for i in range(self.size) if self.null[i] > 0
-        ]
+        frm = (
+            [names[i] for i in coo.row]
+            + [names[i] for i in range(self.size) if self.conv[i] > 0]
+            + [names[i] for i in range(self.size) if self.null[i] > 0]
+        )
         to = (
             [names[j] for j in coo.col]
             + [CONVERSION] * int((self.conv > 0).sum())
             + [NULL] * int((self.null > 0).sum())
         )
-        p = np.concatenate([coo.data / out[coo.row], self.conv[self.conv > 0] / out[self.conv > 0], self.null[self.null > 0] / out[self.null > 0]])
-        frame = pl.DataFrame({"from": frm, "to": to, "probability": p}, schema={"from": pl.String, "to": pl.String, "probability": pl.Float64})
+        p = np.concatenate(
+            [
+                coo.data / out[coo.row],
+                self.conv[self.conv > 0] / out[self.conv > 0],
+                self.null[self.null > 0] / out[self.null > 0],
+            ]
+        )
+        frame = pl.DataFrame(
+            {"from": frm, "to": to, "probability": p},
+            schema={"from": pl.String, "to": pl.String, "probability": pl.Float64},
+        )
         return frame.filter(pl.col("probability") > 0).sort("from", "to")
 
 
@@ -230,13 +241,20 @@ class Markov(AttributionModel):
         rows = []
         for i, ch in enumerate(chain.channels):
             q_conv, q_value = chain.solve(removed=i)
-            rows.append({
-                "channel": ch,
-                "removal_effect_conversions": _removal(q_conv, p_conv),
-                "removal_effect_value": _removal(q_value, p_value),
-            })
+            rows.append(
+                {
+                    "channel": ch,
+                    "removal_effect_conversions": _removal(q_conv, p_conv),
+                    "removal_effect_value": _removal(q_value, p_value),
+                }
+            )
         effects = pl.DataFrame(
-            rows, schema={"channel": pl.String, "removal_effect_conversions": pl.Float64, "removal_effect_value": pl.Float64}
+            rows,
+            schema={
+                "channel": pl.String,
+                "removal_effect_conversions": pl.Float64,
+                "removal_effect_value": pl.Float64,
+            },
         )
         total_c, total_v = paths.total("conversions"), paths.total("value")
         credited = effects.select(

@@ -49,7 +49,12 @@ def credited_outcomes(
     sales = attribute(sale_paths, model, params=params, exclude_direct=exclude_direct)[model].credits
     out = (
         leads.select("channel", leads="conversions")
-        .join(sales.select("channel", sales="conversions", revenue="value"), on="channel", how="full", coalesce=True)
+        .join(
+            sales.select("channel", sales="conversions", revenue="value"),
+            on="channel",
+            how="full",
+            coalesce=True,
+        )
         .with_columns(pl.col("leads", "sales", "revenue").fill_null(0.0))
         .sort("channel")
     )
@@ -72,7 +77,9 @@ def attributed_money(
     credited = credited_outcomes(
         wh, period, model, by=by, params=params, lookback_days=lookback_days, exclude_direct=exclude_direct
     )
-    cost = compute(wh, ["marketing_cost"], keys, period, with_total=False).frame.select(*keys, "marketing_cost")
+    cost = compute(wh, ["marketing_cost"], keys, period, with_total=False).frame.select(
+        *keys, "marketing_cost"
+    )
     j = cost.join(credited, on=keys, how="full", coalesce=True).with_columns(
         pl.col("marketing_cost", "leads", "sales", "revenue").fill_null(0.0)
     )

@@ -126,7 +126,11 @@ class PathTable:
         return table
 
     def _fail(self, row: int, column: str, value: object, reason: str) -> BadPathFile:
-        return BadPathFile(RowError(self.source, row + self.line_offset, column, None if value is None else str(value), reason))
+        return BadPathFile(
+            RowError(
+                self.source, row + self.line_offset, column, None if value is None else str(value), reason
+            )
+        )
 
     def _check(self) -> None:
         f = self.frame
@@ -136,9 +140,18 @@ class PathTable:
         if any(c is None or c.strip() == "" for c in self._distinct_channels()):
             # Rare: find the row only now (the element-wise scan is the slow part on millions of paths).
             blank = f.select(
-                pl.col("path").list.eval(pl.element().fill_null("").str.strip_chars() == "").list.any().arg_true().first()
+                pl.col("path")
+                .list.eval(pl.element().fill_null("").str.strip_chars() == "")
+                .list.any()
+                .arg_true()
+                .first()
             ).item()
-            raise self._fail(blank, "path", " > ".join(str(x) for x in f["path"][blank].to_list()), "a channel name is empty")
+            raise self._fail(
+                blank,
+                "path",
+                " > ".join(str(x) for x in f["path"][blank].to_list()),
+                "a channel name is empty",
+            )
         for col in ("conversions", "value", "nulls"):
             bad = f.select(
                 ((pl.col(col).is_null()) | (~pl.col(col).is_finite()) | (pl.col(col) < 0)).arg_true().first()
@@ -148,16 +161,34 @@ class PathTable:
                 raise self._fail(bad, col, v, "must be a finite number ≥ 0")
         bad = f.select(((pl.col("value") > 0) & (pl.col("conversions") == 0)).arg_true().first()).item()
         if bad is not None:
-            raise self._fail(bad, "value", f["value"][bad], "value on a path with no conversion cannot be credited")
+            raise self._fail(
+                bad, "value", f["value"][bad], "value on a path with no conversion cannot be credited"
+            )
         if "days_before" in f.columns:
-            bad = f.select((pl.col("days_before").list.len() != pl.col("path").list.len()).arg_true().first()).item()
-            if bad is not None:
-                raise self._fail(bad, "days_before", f["days_before"][bad].to_list(), "needs one number per touch of the path")
             bad = f.select(
-                pl.col("days_before").list.eval(pl.element().is_null() | (pl.element() < 0)).list.any().arg_true().first()
+                (pl.col("days_before").list.len() != pl.col("path").list.len()).arg_true().first()
             ).item()
             if bad is not None:
-                raise self._fail(bad, "days_before", f["days_before"][bad].to_list(), "days before the conversion must be ≥ 0")
+                raise self._fail(
+                    bad,
+                    "days_before",
+                    f["days_before"][bad].to_list(),
+                    "needs one number per touch of the path",
+                )
+            bad = f.select(
+                pl.col("days_before")
+                .list.eval(pl.element().is_null() | (pl.element() < 0))
+                .list.any()
+                .arg_true()
+                .first()
+            ).item()
+            if bad is not None:
+                raise self._fail(
+                    bad,
+                    "days_before",
+                    f["days_before"][bad].to_list(),
+                    "days before the conversion must be ≥ 0",
+                )
 
     # -- facts -----------------------------------------------------------------------------------------
     @property
@@ -194,7 +225,9 @@ class PathTable:
         table = self
         if lookback_days is not None:
             if not table.has_times:
-                table = table.with_warning(Note(NO_TIMES_FOR_LOOKBACK, source=self.source, days=f"{lookback_days:g}"))
+                table = table.with_warning(
+                    Note(NO_TIMES_FOR_LOOKBACK, source=self.source, days=f"{lookback_days:g}")
+                )
             else:
                 table = table._filter_touches(pl.col("days_before") <= lookback_days, keep_empty_as=UNKNOWN)
         if exclude_direct:
@@ -215,9 +248,17 @@ class PathTable:
             joined = joined.filter(~empty)
         else:
             joined = joined.filter(~empty | (pl.col("conversions") > 0)).with_columns(
-                pl.when(empty).then(pl.lit([keep_empty_as], dtype=PATH_DTYPE)).otherwise(pl.col("path")).alias("path"),
+                pl.when(empty)
+                .then(pl.lit([keep_empty_as], dtype=PATH_DTYPE))
+                .otherwise(pl.col("path"))
+                .alias("path"),
                 *(
-                    [pl.when(empty).then(pl.lit([0.0], dtype=DAYS_DTYPE)).otherwise(pl.col("days_before")).alias("days_before")]
+                    [
+                        pl.when(empty)
+                        .then(pl.lit([0.0], dtype=DAYS_DTYPE))
+                        .otherwise(pl.col("days_before"))
+                        .alias("days_before")
+                    ]
                     if self.has_times
                     else []
                 ),
@@ -228,7 +269,9 @@ class PathTable:
 
     def aggregated(self) -> pl.DataFrame:
         """One row per distinct channel sequence (times dropped): what Markov and Shapley need."""
-        return self.frame.group_by("path").agg(pl.col("conversions").sum(), pl.col("value").sum(), pl.col("nulls").sum())
+        return self.frame.group_by("path").agg(
+            pl.col("conversions").sum(), pl.col("value").sum(), pl.col("nulls").sum()
+        )
 
 
 def _detect_separator(header: str) -> str:
@@ -279,7 +322,9 @@ def read_path_file(
                 "to accept a file of converting paths only"
             )
         warnings.append(Note(NO_NULL_COLUMN, file=p.name))
-    numbers: list[str] = [c for c in ("total_conversions", "total_conversion_value", "total_null") if c in lower]
+    numbers: list[str] = [
+        c for c in ("total_conversions", "total_conversion_value", "total_null") if c in lower
+    ]
     typed = _read_typed(p, delimiter, lower, numbers)
     has_value = "total_conversion_value" in lower
     cols: dict[str, pl.Expr | pl.Series] = {
@@ -290,16 +335,27 @@ def read_path_file(
     }
     if "days_before" in lower:
         cols["days_before"] = (
-            pl.col("days_before").fill_null("").str.split(sep)
+            pl.col("days_before")
+            .fill_null("")
+            .str.split(sep)
             .list.eval(pl.element().str.strip_chars().cast(pl.Float64, strict=False))
         )
     frame = typed.select(**cols)
     if "days_before" in frame.columns:
-        bad = frame.select(pl.col("days_before").list.eval(pl.element().is_null()).list.any().arg_true().first()).item()
+        bad = frame.select(
+            pl.col("days_before").list.eval(pl.element().is_null()).list.any().arg_true().first()
+        ).item()
         if bad is not None:
-            raise BadPathFile(RowError(str(p), bad + 2, "days_before", typed["days_before"][bad], "not a list of numbers"))
+            raise BadPathFile(
+                RowError(str(p), bad + 2, "days_before", typed["days_before"][bad], "not a list of numbers")
+            )
     return PathTable.from_frame(
-        frame, source=str(p), has_value=has_value, has_nulls="total_null" in lower, warnings=warnings, direct=direct
+        frame,
+        source=str(p),
+        has_value=has_value,
+        has_nulls="total_null" in lower,
+        warnings=warnings,
+        direct=direct,
     )
 
 
@@ -309,22 +365,31 @@ def _read_typed(p: Path, delimiter: str, lower: dict[str, str], numbers: list[st
     rename = {orig: low for low, orig in lower.items()}
     overrides = {orig: (pl.Float64 if low in numbers else pl.String) for low, orig in lower.items()}
     try:
-        frame = pl.read_csv(p, separator=delimiter, schema_overrides=overrides, quote_char='"', encoding="utf8-lossy")
+        frame = pl.read_csv(
+            p, separator=delimiter, schema_overrides=overrides, quote_char='"', encoding="utf8-lossy"
+        )
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.InvalidOperationError):
         frame = None
     if frame is not None:
         frame = frame.rename(rename)
-        bad = frame.select(pl.any_horizontal(pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0) for c in numbers)
-                           .arg_true().first()).item()
+        bad = frame.select(
+            pl.any_horizontal(pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0) for c in numbers)
+            .arg_true()
+            .first()
+        ).item()
         if bad is None:
             return frame
     try:
-        raw = pl.read_csv(p, separator=delimiter, infer_schema=False, quote_char='"', encoding="utf8-lossy").rename(rename)
+        raw = pl.read_csv(
+            p, separator=delimiter, infer_schema=False, quote_char='"', encoding="utf8-lossy"
+        ).rename(rename)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise KassaError(f"{p}: cannot read as CSV: {exc}") from None
     typed = raw.with_columns(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in numbers)
     for c in numbers:
-        bad = typed.select((pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0)).arg_true().first()).item()
+        bad = typed.select(
+            (pl.col(c).is_null() | ~pl.col(c).is_finite() | (pl.col(c) < 0)).arg_true().first()
+        ).item()
         if bad is not None:
             raise BadPathFile(RowError(str(p), bad + 2, c, raw[c][bad], "not a number ≥ 0"))
     return typed
@@ -343,7 +408,9 @@ def _split(frame: pl.DataFrame, sep: str) -> pl.Series:
     return col.str.split(sep).list.eval(pl.element().str.strip_chars())
 
 
-def paths_from_records(records: Sequence[tuple[Sequence[str], float, float, float]], **kw: object) -> PathTable:
+def paths_from_records(
+    records: Sequence[tuple[Sequence[str], float, float, float]], **kw: object
+) -> PathTable:
     """A path table from ``(path, conversions, value, nulls)`` tuples — handy in tests and notebooks."""
     frame = pl.DataFrame(
         {

@@ -59,11 +59,13 @@ def channel_sets(paths: PathTable) -> tuple[list[str], list[np.ndarray], np.ndar
     path_of = enc.path_of_touch
     pairs = pl.DataFrame({"p": path_of, "c": enc.ids}).unique()
     by_path = pairs.group_by("p").agg(pl.col("c").sort()).sort("p")
-    frame = pl.DataFrame({
-        "set": by_path["c"],
-        "conv": enc.conversions[by_path["p"].to_numpy()],
-        "value": enc.value[by_path["p"].to_numpy()],
-    })
+    frame = pl.DataFrame(
+        {
+            "set": by_path["c"],
+            "conv": enc.conversions[by_path["p"].to_numpy()],
+            "value": enc.value[by_path["p"].to_numpy()],
+        }
+    )
     grouped = frame.group_by("set").agg(pl.col("conv").sum(), pl.col("value").sum()).sort("set")
     sets = [np.asarray(s, dtype=np.int64) for s in grouped["set"].to_list()]
     return enc.channels, sets, grouped["conv"].to_numpy(), grouped["value"].to_numpy()
@@ -81,7 +83,9 @@ def shapley_subsets(n: int, sets: list[np.ndarray], R: np.ndarray) -> np.ndarray
     """The Shapley formula over all 2^n coalitions: v by a subset-sum (zeta) transform, then the weighted
     marginal contributions. Exponential; for checking and for up to 16 channels."""
     if n > MAX_SUBSET_CHANNELS:
-        raise BadModelParameter(f"shapley: method 'subsets' handles up to {MAX_SUBSET_CHANNELS} channels, not {n}")
+        raise BadModelParameter(
+            f"shapley: method 'subsets' handles up to {MAX_SUBSET_CHANNELS} channels, not {n}"
+        )
     size = 1 << n
     masks = np.array([int(sum(1 << int(c) for c in s)) for s in sets], dtype=np.int64)
     v = np.bincount(masks, weights=R, minlength=size).astype(np.float64)
@@ -90,7 +94,9 @@ def shapley_subsets(n: int, sets: list[np.ndarray], R: np.ndarray) -> np.ndarray
         has = (all_masks >> i) & 1 == 1
         v[has] += v[all_masks[has] ^ (1 << i)]
     popcount = np.array([bin(m).count("1") for m in range(size)], dtype=np.int64)
-    weight = np.array([factorial(k) * factorial(n - k - 1) / factorial(n) if k < n else 0.0 for k in range(n + 1)])
+    weight = np.array(
+        [factorial(k) * factorial(n - k - 1) / factorial(n) if k < n else 0.0 for k in range(n + 1)]
+    )
     phi = np.zeros(n)
     for i in range(n):
         without = all_masks[(all_masks >> i) & 1 == 0]
@@ -98,7 +104,9 @@ def shapley_subsets(n: int, sets: list[np.ndarray], R: np.ndarray) -> np.ndarray
     return phi
 
 
-def shapley_sampling(n: int, sets: list[np.ndarray], R: np.ndarray, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def shapley_sampling(
+    n: int, sets: list[np.ndarray], R: np.ndarray, samples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean marginal contribution over ``samples`` random orders of the channels (Castro et al. 2009).
 
     In an order, channel i's marginal contribution is the sum of R(T) over sets T whose last member
@@ -115,7 +123,11 @@ def shapley_sampling(n: int, sets: list[np.ndarray], R: np.ndarray, samples: int
     for _ in range(samples):
         rank = rng.permutation(n)
         ranks = np.where(padded >= 0, rank[np.maximum(padded, 0)], -1)
-        last = padded[np.arange(len(sets)), np.argmax(ranks, axis=1)] if len(sets) else np.zeros(0, dtype=np.int64)
+        last = (
+            padded[np.arange(len(sets)), np.argmax(ranks, axis=1)]
+            if len(sets)
+            else np.zeros(0, dtype=np.int64)
+        )
         contribution = np.bincount(last, weights=R, minlength=n)
         total += contribution
         total_sq += contribution**2
@@ -142,7 +154,10 @@ class Shapley(AttributionModel):
 
     @property
     def params(self) -> dict[str, Any]:
-        p: dict[str, Any] = {"method": self.method, "characteristic": "v(S) = conversions of journeys with channels ⊆ S"}
+        p: dict[str, Any] = {
+            "method": self.method,
+            "characteristic": "v(S) = conversions of journeys with channels ⊆ S",
+        }
         if self.method == "sampling":
             p |= {"samples": self.samples, "seed": self.seed}
         return p
@@ -159,6 +174,8 @@ class Shapley(AttributionModel):
             phi_c, se_c = shapley_sampling(n, sets, r_conv, self.samples, self.seed)
             phi_v, se_v = shapley_sampling(n, sets, r_value, self.samples, self.seed)
             extras["standard_error"] = pl.DataFrame({"channel": channels, "conversions": se_c, "value": se_v})
-        credited = pl.DataFrame({"channel": channels, "conversions": phi_c, "value": phi_v},
-                                schema={"channel": pl.String, "conversions": pl.Float64, "value": pl.Float64})
+        credited = pl.DataFrame(
+            {"channel": channels, "conversions": phi_c, "value": phi_v},
+            schema={"channel": pl.String, "conversions": pl.Float64, "value": pl.Float64},
+        )
         return self._result(paths, credited, **extras)

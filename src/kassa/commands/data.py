@@ -34,9 +34,14 @@ def _print_report(report: ImportReport, as_json: bool, lang: str) -> None:
             {
                 "files": [
                     {
-                        "file": f.file, "format": f.format, "kind": f.kind, "rows_read": f.rows_read,
-                        "rows_loaded": f.rows_loaded, "rows_replaced": f.rows_replaced,
-                        "rows_rejected": f.rows_rejected, "batch_id": f.batch_id,
+                        "file": f.file,
+                        "format": f.format,
+                        "kind": f.kind,
+                        "rows_read": f.rows_read,
+                        "rows_loaded": f.rows_loaded,
+                        "rows_replaced": f.rows_replaced,
+                        "rows_rejected": f.rows_rejected,
+                        "batch_id": f.batch_id,
                         "already_imported_as": f.already_imported_as,
                         "errors": [e.__dict__ for e in f.errors],
                     }
@@ -47,15 +52,23 @@ def _print_report(report: ImportReport, as_json: bool, lang: str) -> None:
         return
     t = Table(title=_("Import", lang))
     for col in ("file", "kind", "loaded", "replaced", "rejected", "batch"):
-        t.add_column(_(col, lang), justify="right" if col in ("loaded", "replaced", "rejected", "batch") else "left")
+        t.add_column(
+            _(col, lang), justify="right" if col in ("loaded", "replaced", "rejected", "batch") else "left"
+        )
     for f in report.files:
         batch = str(f.batch_id) if f.batch_id else _("already #{batch}", lang, batch=f.already_imported_as)
-        t.add_row(Path(f.file).name, f.kind, str(f.rows_loaded), str(f.rows_replaced), str(f.rows_rejected), batch)
+        t.add_row(
+            Path(f.file).name, f.kind, str(f.rows_loaded), str(f.rows_replaced), str(f.rows_rejected), batch
+        )
     console.print(t)
     errs = report.errors
     for e in errs[:50]:
         # The prefixes are translated; the reasons come from the readers in English (file, line, column, value).
-        err_console.print((_("warning: ", lang) if e.row_kept else _("rejected: ", lang)) + str(e), markup=False, highlight=False)
+        err_console.print(
+            (_("warning: ", lang) if e.row_kept else _("rejected: ", lang)) + str(e),
+            markup=False,
+            highlight=False,
+        )
     if len(errs) > 50:
         err_console.print(_("… and {n} more (use --json for all)", lang, n=len(errs) - 50), markup=False)
 
@@ -63,14 +76,29 @@ def _print_report(report: ImportReport, as_json: bool, lang: str) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
-        files: Annotated[list[Path] | None, typer.Argument(help="Files to import.", show_default=False)] = None,
+        files: Annotated[
+            list[Path] | None, typer.Argument(help="Files to import.", show_default=False)
+        ] = None,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        format: Annotated[str | None, typer.Option("--format", help="Force a format (see --list-formats).")] = None,
-        kind: Annotated[str | None, typer.Option("--kind", help=f"Force the canonical table: {', '.join(KINDS)}.")] = None,
-        mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML mapping for formats that need one (CRM stages, generic columns).")] = None,
-        strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole import if any row is bad.")] = False,
-        list_formats: Annotated[bool, typer.Option("--list-formats", help="List the formats kassa reads and exit.")] = False,
+        format: Annotated[
+            str | None, typer.Option("--format", help="Force a format (see --list-formats).")
+        ] = None,
+        kind: Annotated[
+            str | None, typer.Option("--kind", help=f"Force the canonical table: {', '.join(KINDS)}.")
+        ] = None,
+        mapping: Annotated[
+            Path | None,
+            typer.Option(
+                "--mapping", help="YAML mapping for formats that need one (CRM stages, generic columns)."
+            ),
+        ] = None,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="Refuse the whole import if any row is bad.")
+        ] = False,
+        list_formats: Annotated[
+            bool, typer.Option("--list-formats", help="List the formats kassa reads and exit.")
+        ] = False,
         as_json: JsonOption = False,
         lang: LangOption = "en",
     ) -> None:
@@ -91,7 +119,14 @@ def register(app: typer.Typer) -> None:
         if not files:
             raise typer.BadParameter("name at least one file", param_hint="FILES")
         with open_warehouse(db, config, write=True) as wh, console.status("importing…") as status:
-            report = wh.import_files(files, format=format, kind=kind, mapping=mapping, strict=strict, progress=lambda m: status.update(m))
+            report = wh.import_files(
+                files,
+                format=format,
+                kind=kind,
+                mapping=mapping,
+                strict=strict,
+                progress=lambda m: status.update(m),
+            )
         _print_report(report, as_json, lang)
         if any(not e.row_kept for e in report.errors):
             raise typer.Exit(1)
@@ -119,13 +154,31 @@ def register(app: typer.Typer) -> None:
             print_json(batches)
             return
         t = Table(title=_("Import batches", lang))
-        for col in ("id", "file", "format", "kind", "loaded", "rejected", "replaced", "period", "loaded at", "undone"):
+        for col in (
+            "id",
+            "file",
+            "format",
+            "kind",
+            "loaded",
+            "rejected",
+            "replaced",
+            "period",
+            "loaded at",
+            "undone",
+        ):
             t.add_column(_(col, lang))
         for b in batches:
             t.add_row(
-                str(b["batch_id"]), Path(b["file"]).name, b["format"], b["kind"], str(b["rows_loaded"]),
-                str(b["rows_rejected"]), str(b["rows_replaced"]), f"{b['period_start']}..{b['period_end']}",
-                f"{b['loaded_at']:%Y-%m-%d %H:%M}", f"{b['undone_at']:%Y-%m-%d %H:%M}" if b["undone_at"] else "",
+                str(b["batch_id"]),
+                Path(b["file"]).name,
+                b["format"],
+                b["kind"],
+                str(b["rows_loaded"]),
+                str(b["rows_rejected"]),
+                str(b["rows_replaced"]),
+                f"{b['period_start']}..{b['period_end']}",
+                f"{b['loaded_at']:%Y-%m-%d %H:%M}",
+                f"{b['undone_at']:%Y-%m-%d %H:%M}" if b["undone_at"] else "",
             )
         console.print(t)
 
@@ -144,9 +197,15 @@ def register(app: typer.Typer) -> None:
         with open_warehouse(db, config, write=True) as wh:
             res = wh.undo(batch_id)
         console.print(
-            _("batch {batch} undone: {removed} row(s) removed, {restored} restored", lang,
-              batch=batch_id, removed=res["removed"], restored=res["restored"]),
-            highlight=False, markup=False,
+            _(
+                "batch {batch} undone: {removed} row(s) removed, {restored} restored",
+                lang,
+                batch=batch_id,
+                removed=res["removed"],
+                restored=res["restored"],
+            ),
+            highlight=False,
+            markup=False,
         )
 
     app.add_typer(imports, name="imports")

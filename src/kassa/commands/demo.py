@@ -20,12 +20,22 @@ _ = Translator("cli")
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        db: Annotated[Path, typer.Option("--db", help="Where to build the demo warehouse.")] = Path("kassa-demo.duckdb"),
-        out: Annotated[Path, typer.Option("--out", help="Folder for the month-end report.")] = Path("reports"),
+        db: Annotated[Path, typer.Option("--db", help="Where to build the demo warehouse.")] = Path(
+            "kassa-demo.duckdb"
+        ),
+        out: Annotated[Path, typer.Option("--out", help="Folder for the month-end report.")] = Path(
+            "reports"
+        ),
         lang: LangOption = "en",
-        seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator (same seed, same company).")] = 7,
-        healthy: Annotated[bool, typer.Option("--healthy", help="A company without the planted story, for comparison.")] = False,
-        no_serve: Annotated[bool, typer.Option("--no-serve", help="Do not start the dashboard afterwards.")] = False,
+        seed: Annotated[
+            int, typer.Option("--seed", help="Random seed of the generator (same seed, same company).")
+        ] = 7,
+        healthy: Annotated[
+            bool, typer.Option("--healthy", help="A company without the planted story, for comparison.")
+        ] = False,
+        no_serve: Annotated[
+            bool, typer.Option("--no-serve", help="Do not start the dashboard afterwards.")
+        ] = False,
     ) -> None:
         """Build the demo company, load it like user data, write its month-end report and print the headline.
 
@@ -40,11 +50,19 @@ def register(app: typer.Typer) -> None:
         started = time.perf_counter()
         csv_dir = db.with_suffix("").with_name(db.stem + "-csv")
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         ) as progress:
             task = progress.add_task(_("Generating the demo company", lang), total=3)
             wh = company.load(
-                db, seed=seed, plant=not healthy, folder=csv_dir,
+                db,
+                seed=seed,
+                plant=not healthy,
+                folder=csv_dir,
                 progress=lambda message: progress.update(task, description=message),
             )
             try:
@@ -63,7 +81,9 @@ def register(app: typer.Typer) -> None:
                 wh.close()
         for t in money_and_activity(table, lang=lang, currency=data.currency):
             console.print(t)
-        headline = next((b for s in data.sections if s.key == "headline" for b in s.blocks if hasattr(b, "items")), None)
+        headline = next(
+            (b for s in data.sections if s.key == "headline" for b in s.blocks if hasattr(b, "items")), None
+        )
         if headline is not None:
             console.print()
             console.print(_("Where is the money — {period}", lang, period=period), style="bold")
@@ -71,9 +91,23 @@ def register(app: typer.Typer) -> None:
                 console.print(f"  • {line.text}", highlight=False, markup=False)
         console.print()
         console.print(
-            _("Report: {path}   Warehouse: {db}   ({seconds:.1f} s)", lang, path=str(report_path), db=str(db),
-              seconds=time.perf_counter() - started),
-            highlight=False, markup=False,
+            _(
+                "Report: {path}   Warehouse: {db}   ({seconds:.1f} s)",
+                lang,
+                path=str(report_path),
+                db=str(db),
+                seconds=time.perf_counter() - started,
+            ),
+            highlight=False,
+            markup=False,
         )
-        console.print(_("Next: kassa metrics --db {db} --by campaign --period {period}", lang, db=str(db), period=period),
-                      highlight=False, markup=False)
+        console.print(
+            _(
+                "Next: kassa metrics --db {db} --by campaign --period {period}",
+                lang,
+                db=str(db),
+                period=period,
+            ),
+            highlight=False,
+            markup=False,
+        )

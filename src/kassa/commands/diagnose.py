@@ -32,9 +32,12 @@ def register(app: typer.Typer) -> None:
         period: PeriodOption,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        vs: Annotated[str | None, typer.Option("--vs", help="Compare with this period (default: the one just before).")] = None,
+        vs: Annotated[
+            str | None, typer.Option("--vs", help="Compare with this period (default: the one just before).")
+        ] = None,
         kind: Annotated[
-            str | None, typer.Option("--kind", help="Only these finding kinds, comma-separated (default: all).")
+            str | None,
+            typer.Option("--kind", help="Only these finding kinds, comma-separated (default: all)."),
         ] = None,
         as_json: JsonOption = False,
         lang: LangOption = "en",
@@ -57,7 +60,9 @@ def register(app: typer.Typer) -> None:
 
 def print_diagnosis(result: Diagnosis, lang: str) -> None:
     """Significant findings first, numbered; then the likely noise, dimmed, and how many there were."""
-    console.print(f"[bold]{_('Diagnosis: {period} against {vs}', lang, period=result.period.label, vs=result.vs.label)}[/]")
+    console.print(
+        f"[bold]{_('Diagnosis: {period} against {vs}', lang, period=result.period.label, vs=result.vs.label)}[/]"
+    )
     for label in result.empty_periods:
         console.print(f"[yellow]{_('No data in {period}: nothing to compare.', lang, period=label)}[/]")
     for w in result.warnings:
@@ -65,7 +70,11 @@ def print_diagnosis(result: Diagnosis, lang: str) -> None:
     sig, noise = result.significant, result.noise
     summary = _(
         "{significant} finding(s) stand out from noise, {noise} more could be noise ({tests} tests, false discovery rate {alpha}).",
-        lang, significant=len(sig), noise=len(noise), tests=result.tests, alpha=fmt_percent(result.alpha, lang, 0),
+        lang,
+        significant=len(sig),
+        noise=len(noise),
+        tests=result.tests,
+        alpha=fmt_percent(result.alpha, lang, 0),
     )
     console.print(summary, highlight=False)
     if not result.findings:
@@ -80,8 +89,15 @@ def print_diagnosis(result: Diagnosis, lang: str) -> None:
         console.print()
         console.print(f"[dim]{_('Likely noise ({count}):', lang, count=len(noise))}[/]")
         for f in noise:
-            console.print(f"[dim]   · {titles.get(f.kind, f.kind)}: {f.message}[/]", highlight=False, soft_wrap=True)
+            console.print(
+                f"[dim]   · {titles.get(f.kind, f.kind)}: {f.message}[/]", highlight=False, soft_wrap=True
+            )
 
 
 def _header(f: Finding, lang: str) -> str:
-    return _("step: {stage} · whose side: {who}", lang, stage=stage_label(f.stage, lang), who=responsible_label(f.responsible, lang))
+    return _(
+        "step: {stage} · whose side: {who}",
+        lang,
+        stage=stage_label(f.stage, lang),
+        who=responsible_label(f.responsible, lang),
+    )

@@ -30,7 +30,9 @@ _ = Translator("kpi")
 
 ContractArg = Annotated[
     str,
-    typer.Argument(help=f"Contract YAML file, or a shipped example: {', '.join(EXAMPLES)}.", show_default=False),
+    typer.Argument(
+        help=f"Contract YAML file, or a shipped example: {', '.join(EXAMPLES)}.", show_default=False
+    ),
 ]
 
 
@@ -67,7 +69,10 @@ def _print_warnings(warnings: list[LintWarning], lang: str) -> None:
     for w in warnings:
         where = f"{w.where}: " if w.where else ""
         # Text, not markup: messages hold brackets such as kpis[0] that rich would read as styles.
-        console.print(Text.assemble((_("warning", lang), "yellow"), f" [{w.code}] {where}{w.text[lang]}"), highlight=False)
+        console.print(
+            Text.assemble((_("warning", lang), "yellow"), f" [{w.code}] {where}{w.text[lang]}"),
+            highlight=False,
+        )
         if w.advice[lang]:
             console.print(f"    → {w.advice[lang]}", highlight=False, markup=False)
 
@@ -77,22 +82,43 @@ def print_scorecard(card: Scorecard, lang: str) -> None:
     c, cur = card.contract, card.currency
     t = Table(title=_("{name} — {period}", lang, name=c.name, period=card.period.label), title_justify="left")
     for col, right in (
-        (_("KPI", lang), False), (_("Tier", lang), False), (_("Target", lang), True), (_("Fact", lang), True),
-        (_("Attainment", lang), True), (_("Counted", lang), True), (_("Weight", lang), True),
+        (_("KPI", lang), False),
+        (_("Tier", lang), False),
+        (_("Target", lang), True),
+        (_("Fact", lang), True),
+        (_("Attainment", lang), True),
+        (_("Counted", lang), True),
+        (_("Weight", lang), True),
         (_("Contribution", lang), True),
     ):
         t.add_column(col, justify="right" if right else "left")
     for r in card.rows:
         t.add_row(
-            r.label[lang], tier_label(r.tier, lang), show(r.target, r.unit, lang, cur),
-            show(r.fact, r.unit, lang, cur), fmt_percent(r.attainment_raw, lang, 1),
-            fmt_percent(r.attainment, lang, 1), fmt_number(r.weight, lang, 2), fmt_number(r.contribution, lang, 3),
+            r.label[lang],
+            tier_label(r.tier, lang),
+            show(r.target, r.unit, lang, cur),
+            show(r.fact, r.unit, lang, cur),
+            fmt_percent(r.attainment_raw, lang, 1),
+            fmt_percent(r.attainment, lang, 1),
+            fmt_number(r.weight, lang, 2),
+            fmt_number(r.contribution, lang, 3),
         )
     t.add_section()
-    t.add_row(_("Score", lang), "", "", "", "", "", fmt_number(sum(r.weight for r in card.rows), lang, 2),
-              fmt_number(card.score, lang, 3), style="bold")
+    t.add_row(
+        _("Score", lang),
+        "",
+        "",
+        "",
+        "",
+        "",
+        fmt_number(sum(r.weight for r in card.rows), lang, 2),
+        fmt_number(card.score, lang, 3),
+        style="bold",
+    )
     console.print(t)
-    console.print(_("Scope: {scope}; {view}.", lang, scope=_scope(c, lang), view=_view(c, lang)), highlight=False)
+    console.print(
+        _("Scope: {scope}; {view}.", lang, scope=_scope(c, lang), view=_view(c, lang)), highlight=False
+    )
     for i, r in enumerate(card.rows, 1):
         console.print(f"{i}. {r.explain(lang)}", highlight=False, markup=False)
     if card.gate is not None:
@@ -103,7 +129,9 @@ def print_scorecard(card: Scorecard, lang: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    kpi = typer.Typer(help="KPI contracts that pay for money: score them, lint them before signing.", no_args_is_help=True)
+    kpi = typer.Typer(
+        help="KPI contracts that pay for money: score them, lint them before signing.", no_args_is_help=True
+    )
 
     @kpi.command("score")
     def score_cmd(
@@ -131,9 +159,14 @@ def register(app: typer.Typer) -> None:
     def lint_cmd(
         contract: ContractArg,
         period: Annotated[
-            str | None, typer.Option("--period", help="The period it will be scored for: checks it is one contract period.")
+            str | None,
+            typer.Option(
+                "--period", help="The period it will be scored for: checks it is one contract period."
+            ),
         ] = None,
-        strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when there are warnings.")] = False,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="Exit with code 1 when there are warnings.")
+        ] = False,
         as_json: JsonOption = False,
         lang: LangOption = "en",
     ) -> None:
@@ -150,7 +183,9 @@ def register(app: typer.Typer) -> None:
             console.print(_("{name}: {n} warning(s)", lang, name=c.name, n=len(warnings)), highlight=False)
             _print_warnings(warnings, lang)
         else:
-            console.print(_("{name}: no objections — this contract pays for money.", lang, name=c.name), highlight=False)
+            console.print(
+                _("{name}: no objections — this contract pays for money.", lang, name=c.name), highlight=False
+            )
         if strict and warnings:
             raise typer.Exit(1)
 

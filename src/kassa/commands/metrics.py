@@ -31,10 +31,19 @@ def register(app: typer.Typer) -> None:
         period: PeriodOption,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        by: Annotated[str, typer.Option("--by", help=f"Group by: {', '.join(DIMENSIONS)} (comma-separated).")] = "channel",
-        metric: Annotated[str | None, typer.Option("--metrics", help="Comma-separated metric names (default: all).")] = None,
-        cohort: Annotated[bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")] = False,
-        settle_days: Annotated[int | None, typer.Option("--settle-days", help="Cohort view: count outcomes within N days of the lead.")] = None,
+        by: Annotated[
+            str, typer.Option("--by", help=f"Group by: {', '.join(DIMENSIONS)} (comma-separated).")
+        ] = "channel",
+        metric: Annotated[
+            str | None, typer.Option("--metrics", help="Comma-separated metric names (default: all).")
+        ] = None,
+        cohort: Annotated[
+            bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")
+        ] = False,
+        settle_days: Annotated[
+            int | None,
+            typer.Option("--settle-days", help="Cohort view: count outcomes within N days of the lead."),
+        ] = None,
         as_json: JsonOption = False,
         as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
         lang: LangOption = "en",
@@ -46,7 +55,9 @@ def register(app: typer.Typer) -> None:
         check_lang(lang)
         names = [m.strip() for m in metric.split(",")] if metric else None
         with open_warehouse(db, config) as wh:
-            table = compute(wh, names, by, period, view="cohort" if cohort else "calendar", settle_days=settle_days)
+            table = compute(
+                wh, names, by, period, view="cohort" if cohort else "calendar", settle_days=settle_days
+            )
             currency = wh.settings.currency
         if as_json:
             print_json(table.to_json())
@@ -68,10 +79,20 @@ def register(app: typer.Typer) -> None:
         check_lang(lang)
         ms = visible_metrics()
         if as_json:
-            print_json([
-                {"name": m.name, "tier": m.tier.value, "unit": m.unit, "better": m.better, "formula": m.formula,
-                 "label": m.label(lang), "explain": m.explain(lang)} for m in ms
-            ])
+            print_json(
+                [
+                    {
+                        "name": m.name,
+                        "tier": m.tier.value,
+                        "unit": m.unit,
+                        "better": m.better,
+                        "formula": m.formula,
+                        "label": m.label(lang),
+                        "explain": m.explain(lang),
+                    }
+                    for m in ms
+                ]
+            )
             return
         from rich.table import Table
 

@@ -72,34 +72,56 @@ def _share(part: float | None, whole: float | None, lang: str) -> str:
 def _revenue_table(view: MoneyView, metrics: MetricTable, lang: str) -> Table:
     cur = view.currency
     t = Table(title=_("Revenue three ways — {period}", lang, period=view.period.label), title_justify="left")
-    for head in (_("Channel", lang), _("Won (CRM)", lang), _("Invoiced", lang), _("Paid (bank)", lang),
-                 _("Won but unpaid", lang), _("Paid share", lang), _("Marketing cost", lang), _("ROMI", lang),
-                 _("ROMI on paid", lang)):
+    for head in (
+        _("Channel", lang),
+        _("Won (CRM)", lang),
+        _("Invoiced", lang),
+        _("Paid (bank)", lang),
+        _("Won but unpaid", lang),
+        _("Paid share", lang),
+        _("Marketing cost", lang),
+        _("ROMI", lang),
+        _("ROMI on paid", lang),
+    ):
         t.add_column(head, justify="left" if head == _("Channel", lang) else "right")
     money = {r["channel"]: r for r in view.by_channel.to_dicts()}
     romi = {r["channel"]: r for r in metrics.rows()}
     for ch in sorted(set(money) | {c for c, r in romi.items() if r["marketing_cost"] or r["revenue"]}):
         m, k = money.get(ch, {}), romi.get(ch, {})
         t.add_row(
-            ch, fmt_money(m.get("won", 0.0), cur, lang), fmt_money(m.get("invoiced", 0.0), cur, lang),
-            fmt_money(m.get("paid", 0.0), cur, lang), fmt_money(m.get("unpaid", 0.0), cur, lang),
-            fmt_percent(m.get("paid_share"), lang), fmt_money(k.get("marketing_cost"), cur, lang),
-            fmt_number(k.get("romi"), lang, 2), fmt_number(k.get("romi_paid"), lang, 2),
+            ch,
+            fmt_money(m.get("won", 0.0), cur, lang),
+            fmt_money(m.get("invoiced", 0.0), cur, lang),
+            fmt_money(m.get("paid", 0.0), cur, lang),
+            fmt_money(m.get("unpaid", 0.0), cur, lang),
+            fmt_percent(m.get("paid_share"), lang),
+            fmt_money(k.get("marketing_cost"), cur, lang),
+            fmt_number(k.get("romi"), lang, 2),
+            fmt_number(k.get("romi_paid"), lang, 2),
         )
     tot, kt = view.total, metrics.total
     t.add_section()
     t.add_row(
-        _("Total", lang), fmt_money(tot["won"], cur, lang), fmt_money(tot["invoiced"], cur, lang),
-        fmt_money(tot["paid"], cur, lang), fmt_money(tot["unpaid"], cur, lang), fmt_percent(tot["paid_share"], lang),
-        fmt_money(kt.get("marketing_cost"), cur, lang), fmt_number(kt.get("romi"), lang, 2),
-        fmt_number(kt.get("romi_paid"), lang, 2), style="bold",
+        _("Total", lang),
+        fmt_money(tot["won"], cur, lang),
+        fmt_money(tot["invoiced"], cur, lang),
+        fmt_money(tot["paid"], cur, lang),
+        fmt_money(tot["unpaid"], cur, lang),
+        fmt_percent(tot["paid_share"], lang),
+        fmt_money(kt.get("marketing_cost"), cur, lang),
+        fmt_number(kt.get("romi"), lang, 2),
+        fmt_number(kt.get("romi_paid"), lang, 2),
+        style="bold",
     )
     return t
 
 
 def _cash_table(view: MoneyView, lang: str) -> Table:
     cur = view.currency
-    t = Table(title=_("Money received in {period}: where it went", lang, period=view.period.label), title_justify="left")
+    t = Table(
+        title=_("Money received in {period}: where it went", lang, period=view.period.label),
+        title_justify="left",
+    )
     t.add_column(_("Part", lang))
     t.add_column(_("Amount", lang), justify="right")
     labels = {
@@ -120,27 +142,52 @@ def _gap_tables(view: MoneyView, lang: str) -> list[Table]:
     cur = view.currency
     out = []
     unpaid = Table(
-        title=_("Won but unpaid: {amount}", lang, amount=fmt_money(view.total["unpaid"], cur, lang)), title_justify="left"
+        title=_("Won but unpaid: {amount}", lang, amount=fmt_money(view.total["unpaid"], cur, lang)),
+        title_justify="left",
     )
-    for head in (_("Deal", lang), _("Channel", lang), _("Won on", lang), _("Amount", lang), _("Paid", lang),
-                 _("Unpaid", lang), _("State", lang), _("Invoice", lang)):
+    for head in (
+        _("Deal", lang),
+        _("Channel", lang),
+        _("Won on", lang),
+        _("Amount", lang),
+        _("Paid", lang),
+        _("Unpaid", lang),
+        _("State", lang),
+        _("Invoice", lang),
+    ):
         unpaid.add_column(head)
     for r in view.unpaid_deals.to_dicts():
         unpaid.add_row(
-            r["deal_id"], r["channel"], f"{r['closed_at']:%Y-%m-%d}", fmt_money(r["amount"], cur, lang),
-            fmt_money(r["paid"], cur, lang), fmt_money(r["outstanding"], cur, lang), _(r["paid_state"], lang),
+            r["deal_id"],
+            r["channel"],
+            f"{r['closed_at']:%Y-%m-%d}",
+            fmt_money(r["amount"], cur, lang),
+            fmt_money(r["paid"], cur, lang),
+            fmt_money(r["outstanding"], cur, lang),
+            _(r["paid_state"], lang),
             r["invoice"] or "—",
         )
     out.append(unpaid)
     loose = Table(
-        title=_("Paid but matched to no deal: {amount}", lang, amount=fmt_money(view.cash["unmatched"], cur, lang)),
+        title=_(
+            "Paid but matched to no deal: {amount}", lang, amount=fmt_money(view.cash["unmatched"], cur, lang)
+        ),
         title_justify="left",
     )
-    for head in (_("Payment", lang), _("Date", lang), _("Amount", lang), _("Payer INN", lang), _("Purpose", lang)):
+    for head in (
+        _("Payment", lang),
+        _("Date", lang),
+        _("Amount", lang),
+        _("Payer INN", lang),
+        _("Purpose", lang),
+    ):
         loose.add_column(head)
     for r in view.unmatched_payments.to_dicts():
         loose.add_row(
-            r["payment_id"], f"{r['paid_at']:%Y-%m-%d}", fmt_money(r["amount"], cur, lang), r["payer_inn"] or "—",
+            r["payment_id"],
+            f"{r['paid_at']:%Y-%m-%d}",
+            fmt_money(r["amount"], cur, lang),
+            r["payer_inn"] or "—",
             r["purpose"] or "—",
         )
     out.append(loose)
@@ -155,28 +202,54 @@ def _quality_table(q: MatchQuality, currency: str, lang: str) -> Table:
     t.add_column(_("Amount", lang), justify="right")
     t.add_column(_("Share", lang), justify="right")
     for m, n in q.leads_by_method.items():
-        t.add_row(_("visit → lead", lang), lead_method_label(m, lang), fmt_number(n, lang), "", _share(n, q.leads, lang))
+        t.add_row(
+            _("visit → lead", lang),
+            lead_method_label(m, lang),
+            fmt_number(n, lang),
+            "",
+            _share(n, q.leads, lang),
+        )
     t.add_section()
     for m, amount in q.paid_by_method.items():
-        t.add_row(_("revenue → payment", lang), match_method_label(m, lang), "", fmt_money(amount, currency, lang),
-                  _share(amount, q.revenue, lang))
+        t.add_row(
+            _("revenue → payment", lang),
+            match_method_label(m, lang),
+            "",
+            fmt_money(amount, currency, lang),
+            _share(amount, q.revenue, lang),
+        )
     t.add_section()
     for m, v in q.payments_by_method.items():
-        t.add_row(_("payment → deal", lang), match_method_label(m, lang), fmt_number(v["count"], lang),
-                  fmt_money(v["amount"], currency, lang), _share(v["amount"], q.payments_amount, lang))
+        t.add_row(
+            _("payment → deal", lang),
+            match_method_label(m, lang),
+            fmt_number(v["count"], lang),
+            fmt_money(v["amount"], currency, lang),
+            _share(v["amount"], q.payments_amount, lang),
+        )
     return t
 
 
 def quality_sentences(q: MatchQuality, lang: str) -> list[str]:
     """What the match quality means for the numbers above, in one or two sentences."""
     out = [
-        _("Leads with a known source: {share} ({known} of {leads}).", lang,
-          share=fmt_percent(q.known_source_share, lang), known=q.leads - q.unknown_source_leads, leads=q.leads),
+        _(
+            "Leads with a known source: {share} ({known} of {leads}).",
+            lang,
+            share=fmt_percent(q.known_source_share, lang),
+            known=q.leads - q.unknown_source_leads,
+            leads=q.leads,
+        ),
         _("Revenue matched to a bank payment: {share}.", lang, share=fmt_percent(q.matched_share, lang)),
     ]
     if q.matched_share is not None and q.matched_share < WEAK_MATCH_SHARE:
-        out.append(_("ROMI on paid revenue rests on only {share} of the revenue: read it as a lower bound.", lang,
-                     share=fmt_percent(q.matched_share, lang)))
+        out.append(
+            _(
+                "ROMI on paid revenue rests on only {share} of the revenue: read it as a lower bound.",
+                lang,
+                share=fmt_percent(q.matched_share, lang),
+            )
+        )
     return out
 
 
@@ -197,10 +270,16 @@ def _trail_tree(tr: Trail, currency: str, lang: str, direct_channels: list[str])
 
     def add_payments(node: Tree, deal_id: str | None) -> None:
         for p in pays_by_deal.get(deal_id, []):
-            conf = "" if p["match_confidence"] is None else " · " + _("confidence {c}", lang, c=fmt_number(p["match_confidence"], lang, 2))
+            conf = (
+                ""
+                if p["match_confidence"] is None
+                else " · " + _("confidence {c}", lang, c=fmt_number(p["match_confidence"], lang, 2))
+            )
             part = fmt_money(p["amount"], currency, lang)
             if p["payment_amount"] != p["amount"]:
-                part = _("{part} of {whole}", lang, part=part, whole=fmt_money(p["payment_amount"], currency, lang))
+                part = _(
+                    "{part} of {whole}", lang, part=part, whole=fmt_money(p["payment_amount"], currency, lang)
+                )
             node.add(
                 f"{_('Payment', lang)} {p['payment_id']} · {p['paid_at']:%Y-%m-%d} · {part} · "
                 f"{match_method_label(p['match_method'], lang)}{conf}"
@@ -247,7 +326,12 @@ def register(app: typer.Typer) -> None:
         period: PeriodOption,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        show_all: Annotated[bool, typer.Option("--all", help="List every unpaid deal and unmatched payment (default: the 10 largest).")] = False,
+        show_all: Annotated[
+            bool,
+            typer.Option(
+                "--all", help="List every unpaid deal and unmatched payment (default: the 10 largest)."
+            ),
+        ] = False,
         as_json: JsonOption = False,
         lang: LangOption = "en",
     ) -> None:
@@ -264,16 +348,26 @@ def register(app: typer.Typer) -> None:
             view = money_view(chain, wh, p, limit=None if show_all or as_json else LIST_LIMIT)
             quality = match_quality(chain, p)
         if as_json:
-            print_json({
-                "period": p.label, "money": view.to_json(), "metrics": metrics.to_json(), "quality": quality.to_json(),
-            })
+            print_json(
+                {
+                    "period": p.label,
+                    "money": view.to_json(),
+                    "metrics": metrics.to_json(),
+                    "quality": quality.to_json(),
+                }
+            )
             return
         cur = view.currency
         console.print(_revenue_table(view, metrics, lang))
         console.print(
-            _("Won − paid = unpaid − overpaid: {won} − {paid} = {unpaid} − {over}", lang,
-              won=fmt_money(view.total["won"], cur, lang), paid=fmt_money(view.total["paid"], cur, lang),
-              unpaid=fmt_money(view.total["unpaid"], cur, lang), over=fmt_money(view.total["overpaid"], cur, lang))
+            _(
+                "Won − paid = unpaid − overpaid: {won} − {paid} = {unpaid} − {over}",
+                lang,
+                won=fmt_money(view.total["won"], cur, lang),
+                paid=fmt_money(view.total["paid"], cur, lang),
+                unpaid=fmt_money(view.total["unpaid"], cur, lang),
+                over=fmt_money(view.total["overpaid"], cur, lang),
+            )
         )
         console.print(_cash_table(view, lang))
         for t in _gap_tables(view, lang):
@@ -286,10 +380,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("trail")
     def trail_cmd(
-        item_id: Annotated[str, typer.Argument(help="A lead, deal or payment id.", metavar="LEAD_OR_DEAL_OR_PAYMENT_ID")],
+        item_id: Annotated[
+            str, typer.Argument(help="A lead, deal or payment id.", metavar="LEAD_OR_DEAL_OR_PAYMENT_ID")
+        ],
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        kind: Annotated[str | None, typer.Option("--kind", help="lead, deal or payment, when the id is ambiguous.")] = None,
+        kind: Annotated[
+            str | None, typer.Option("--kind", help="lead, deal or payment, when the id is ambiguous.")
+        ] = None,
         as_json: JsonOption = False,
         lang: LangOption = "en",
     ) -> None:
@@ -309,9 +407,13 @@ def register(app: typer.Typer) -> None:
         console.print(_trail_tree(tr, cur, lang, direct))
         notes = {
             "lead_missing": _("The deal's lead is not in the warehouse: its visits cannot be traced.", lang),
-            "payment_unmatched": _("This payment is matched to no deal: see `kassa money` for the list.", lang),
+            "payment_unmatched": _(
+                "This payment is matched to no deal: see `kassa money` for the list.", lang
+            ),
         }
         for n in tr.notes:
             console.print(notes.get(n, n))
         if tr.also_found_as:
-            console.print(_("The id is also a {kinds}: use --kind to choose.", lang, kinds=", ".join(tr.also_found_as)))
+            console.print(
+                _("The id is also a {kinds}: use --kind to choose.", lang, kinds=", ".join(tr.also_found_as))
+            )

@@ -48,18 +48,41 @@ def register(app: typer.Typer) -> None:
         period: PeriodOption,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        out: Annotated[Path | None, typer.Option("--out", help="Output file (default: report-PERIOD.html, .xlsx or .json).")] = None,
-        fmt: Annotated[str | None, typer.Option("--format", help="html, xlsx or json (default: from --out's extension).")] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Output file (default: report-PERIOD.html, .xlsx or .json)."),
+        ] = None,
+        fmt: Annotated[
+            str | None, typer.Option("--format", help="html, xlsx or json (default: from --out's extension).")
+        ] = None,
         lang: LangOption = "en",
-        cohort: Annotated[bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")] = False,
-        settle_days: Annotated[int | None, typer.Option("--settle-days", help="Cohort view: count outcomes within N days of the lead.")] = None,
-        title: Annotated[str | None, typer.Option("--title", help="Report title (default: from the warehouse file name).")] = None,
-        charts: Annotated[str, typer.Option("--charts", help="HTML charts: js (interactive, inline JavaScript) or svg (static, no JavaScript).")] = "js",
+        cohort: Annotated[
+            bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")
+        ] = False,
+        settle_days: Annotated[
+            int | None,
+            typer.Option("--settle-days", help="Cohort view: count outcomes within N days of the lead."),
+        ] = None,
+        title: Annotated[
+            str | None, typer.Option("--title", help="Report title (default: from the warehouse file name).")
+        ] = None,
+        charts: Annotated[
+            str,
+            typer.Option(
+                "--charts",
+                help="HTML charts: js (interactive, inline JavaScript) or svg (static, no JavaScript).",
+            ),
+        ] = "js",
         contract: Annotated[
             list[str] | None,
-            typer.Option("--contract", help=f"KPI contract to score, side by side with the others (a YAML file or a shipped example: {', '.join(EXAMPLES)}); repeatable."),
+            typer.Option(
+                "--contract",
+                help=f"KPI contract to score, side by side with the others (a YAML file or a shipped example: {', '.join(EXAMPLES)}); repeatable.",
+            ),
         ] = None,
-        no_diagnosis: Annotated[bool, typer.Option("--no-diagnosis", help="Leave out the diagnosis section.")] = False,
+        no_diagnosis: Annotated[
+            bool, typer.Option("--no-diagnosis", help="Leave out the diagnosis section.")
+        ] = False,
     ) -> None:
         """The month-end report: headline, diagnosis, funnel per channel, spend vs revenue, money vs activity,
         KPI scorecards, activity apart.
@@ -78,19 +101,33 @@ def register(app: typer.Typer) -> None:
         target = out or Path(f"report-{period.replace('..', '_')}.{kind}")
         with open_warehouse(db, config) as wh:
             data = build_report(
-                wh, period, lang, view="cohort" if cohort else "calendar", settle_days=settle_days, title=title,
-                diagnosis=not no_diagnosis, contracts=contracts,
+                wh,
+                period,
+                lang,
+                view="cohort" if cohort else "calendar",
+                settle_days=settle_days,
+                title=title,
+                diagnosis=not no_diagnosis,
+                contracts=contracts,
             )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if kind == "xlsx":
                 render_xlsx(data, target)
             elif kind == "json":
-                target.write_text(json.dumps(data.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+                target.write_text(
+                    json.dumps(data.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+                )
             else:
-                target.write_text(render_html(data, charts="svg" if charts == "svg" else "js"), encoding="utf-8")
+                target.write_text(
+                    render_html(data, charts="svg" if charts == "svg" else "js"), encoding="utf-8"
+                )
         except OSError as exc:
             raise KassaError(f"cannot write {target}: {exc.strerror or exc}") from None
-        console.print(_("Wrote {path} ({period})", lang, path=str(target), period=data.period.label), highlight=False, markup=False)
+        console.print(
+            _("Wrote {path} ({period})", lang, path=str(target), period=data.period.label),
+            highlight=False,
+            markup=False,
+        )
         for w in data.warnings:
             console.print(_("warning: {text}", lang, text=w), style="yellow", highlight=False, markup=False)

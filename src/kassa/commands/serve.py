@@ -33,10 +33,15 @@ def check_can_listen(db: Path, host: str, lang: str = "en") -> bool:
     """Whether logins are required; refuses (KassaError) to serve a warehouse without users beyond loopback."""
     has_users = UserStore.for_db(db).has_users()
     if not has_users and not is_loopback(host):
-        raise KassaError(_(
-            "No dashboard users yet, so kassa serve listens on 127.0.0.1 only (not {host}). "
-            "Add one first: kassa user add NAME --role owner --db {db}", lang, host=host, db=db,
-        ))
+        raise KassaError(
+            _(
+                "No dashboard users yet, so kassa serve listens on 127.0.0.1 only (not {host}). "
+                "Add one first: kassa user add NAME --role owner --db {db}",
+                lang,
+                host=host,
+                db=db,
+            )
+        )
     return has_users
 
 
@@ -45,7 +50,9 @@ def register(app: typer.Typer) -> None:
     def serve(
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        host: Annotated[str, typer.Option("--host", help="Address to listen on; beyond 127.0.0.1 only with users.")] = "127.0.0.1",
+        host: Annotated[
+            str, typer.Option("--host", help="Address to listen on; beyond 127.0.0.1 only with users.")
+        ] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
         lang: LangOption = "en",
     ) -> None:
@@ -60,9 +67,22 @@ def register(app: typer.Typer) -> None:
 
         required = check_can_listen(db, host, lang)
         web = create_app(db, settings_for(db, config), users_required=required)
-        console.print(_("Dashboard of {db} at http://{host}:{port}/ (Ctrl+C stops it)", lang, db=db, host=host, port=port))
+        console.print(
+            _(
+                "Dashboard of {db} at http://{host}:{port}/ (Ctrl+C stops it)",
+                lang,
+                db=db,
+                host=host,
+                port=port,
+            )
+        )
         if not required:
-            console.print(_("No users yet: anyone on this machine can open it. Add one: kassa user add NAME --role owner", lang))
+            console.print(
+                _(
+                    "No users yet: anyone on this machine can open it. Add one: kassa user add NAME --role owner",
+                    lang,
+                )
+            )
         uvicorn.run(web, host=host, port=port, log_level="warning")
 
     users = typer.Typer(help="Who may log in to the dashboard (kassa serve).", no_args_is_help=True)
@@ -72,8 +92,12 @@ def register(app: typer.Typer) -> None:
     def add(
         name: Annotated[str, typer.Argument(help="Login name.")],
         role: Annotated[str, typer.Option("--role", help="owner, marketer, agency or viewer.")],
-        scope: Annotated[list[str] | None, typer.Option("--scope", help="Channel an agency may see (repeat it).")] = None,
-        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")] = False,
+        scope: Annotated[
+            list[str] | None, typer.Option("--scope", help="Channel an agency may see (repeat it).")
+        ] = None,
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+        ] = False,
         db: DbOption = Path(DEFAULT_DB),
         lang: LangOption = "en",
     ) -> None:
@@ -90,8 +114,10 @@ def register(app: typer.Typer) -> None:
             password = typer.prompt(_("Password", lang), hide_input=True, confirmation_prompt=True)
         store = UserStore.for_db(db)
         user = store.add(name, password, role, scope, lang)
-        console.print(_("User {name} ({role}) saved in {path}", lang, name=user.name, role=user.role, path=store.path),
-                      highlight=False)
+        console.print(
+            _("User {name} ({role}) saved in {path}", lang, name=user.name, role=user.role, path=store.path),
+            highlight=False,
+        )
 
     @users.command("list")
     def list_users(db: DbOption = Path(DEFAULT_DB), lang: LangOption = "en") -> None:
@@ -107,8 +133,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"{u.name}\t{u.role}\t{','.join(u.scope)}", highlight=False)
 
     @users.command("remove")
-    def remove(name: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = Path(DEFAULT_DB),
-               lang: LangOption = "en") -> None:
+    def remove(
+        name: Annotated[str, typer.Argument(help="Login name.")],
+        db: DbOption = Path(DEFAULT_DB),
+        lang: LangOption = "en",
+    ) -> None:
         """Remove a dashboard user (their open sessions end at their next request).
 
         Example: kassa user remove agency1 --db kassa.duckdb

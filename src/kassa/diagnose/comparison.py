@@ -178,7 +178,9 @@ class Comparison:
         return []
 
     def tree_nodes(self, tree: Tree) -> list[Node]:
-        dims: tuple[Dimension, ...] = ("company", "channel", "campaign") if tree == "marketing" else ("company", "manager")
+        dims: tuple[Dimension, ...] = (
+            ("company", "channel", "campaign") if tree == "marketing" else ("company", "manager")
+        )
         return self.nodes(*dims)
 
     # -- the tests, each run once per run and remembered for the BH correction ------------------------
@@ -200,7 +202,9 @@ class Comparison:
         """A count per day, before vs after (months of 30 and 31 days compare fairly)."""
         key = ("count", node, metric)
         k1, k2 = self._counts(node, metric)
-        return key, self.tests.run(key, lambda: poisson_rate_test(round(k1), self.days_before, round(k2), self.days_after))
+        return key, self.tests.run(
+            key, lambda: poisson_rate_test(round(k1), self.days_before, round(k2), self.days_after)
+        )
 
     def check_test(self, node: Node) -> tuple[Hashable, TestResult]:
         """The average check (mean amount of won deals), before vs after: Welch's t-test."""
@@ -222,7 +226,9 @@ class Comparison:
         if a is None or b is None:
             return None
         key = ("fast", node)
-        return key, self.tests.run(key, lambda: proportion_test(a.fast, a.answered, b.fast, b.answered), family=False)
+        return key, self.tests.run(
+            key, lambda: proportion_test(a.fast, a.answered, b.fast, b.answered), family=False
+        )
 
     def _counts(self, node: Node, metric: str) -> tuple[float, float]:
         a, b = self.pair(node, metric)
@@ -254,7 +260,9 @@ def load(wh: Any, period: Period, vs: Period, settings: Settings | None = None) 
         _attach_deals(side, deals.filter(pl.col("side") == name))
         _attach_response(side, response.filter(pl.col("side") == name))
         sides.append(side)
-    return Comparison(period=period, vs=vs, currency=st.currency, before=sides[0], after=sides[1], warnings=warnings)
+    return Comparison(
+        period=period, vs=vs, currency=st.currency, before=sides[0], after=sides[1], warnings=warnings
+    )
 
 
 def _finest_measures(wh: Any, period: Period, vs: Period, st: Settings) -> tuple[pl.DataFrame, list[str]]:
@@ -268,10 +276,14 @@ def _finest_measures(wh: Any, period: Period, vs: Period, st: Settings) -> tuple
         span = Period(min(period.start, vs.start), max(period.end, vs.end))
         table, warnings = base_measures(wh, ["month", *keys], span, settings=st)
         frame = table.to_polars()
-        months = {f"{d:%Y-%m}": name for name, p in (("before", vs), ("after", period)) for d in p.month_starts()}
-        frame = frame.filter(pl.col("month").is_in(list(months))).with_columns(
-            side=pl.col("month").replace_strict(months, default=None)
-        ).drop("month")
+        months = {
+            f"{d:%Y-%m}": name for name, p in (("before", vs), ("after", period)) for d in p.month_starts()
+        }
+        frame = (
+            frame.filter(pl.col("month").is_in(list(months)))
+            .with_columns(side=pl.col("month").replace_strict(months, default=None))
+            .drop("month")
+        )
         return frame, [f"{span.label}: {w}" for w in warnings]
     parts, warned = [], []
     for name, p in (("before", vs), ("after", period)):
@@ -322,11 +334,16 @@ def _deal_stats(wh: Any, period: Period, vs: Period, st: Settings) -> pl.DataFra
     # As metrics.compute: won deals closed in the period, amounts in the business currency at the month's
     # rate; deals in a currency without a rate are left out there and here.
     closed = deals.filter((deals.status == "won") & in_either)
-    won, _no_rate = in_business_currency(closed, ["amount"], closed.closed_at, wh.table("fx_rates"), st.currency)
+    won, _no_rate = in_business_currency(
+        closed, ["amount"], closed.closed_at, wh.table("fx_rates"), st.currency
+    )
     amount = won.amount.cast("float64")
     grouped = won.select(
         side=_side(won.closed_at, period, vs)[1],
-        channel=_key(won.channel), campaign=_key(won.campaign), manager=_key(won.manager), amount=amount,
+        channel=_key(won.channel),
+        campaign=_key(won.campaign),
+        manager=_key(won.manager),
+        amount=amount,
     )
     agg = grouped.group_by(["side", "channel", "campaign", "manager"]).aggregate(
         n=grouped.amount.count(), total=grouped.amount.sum(), sumsq=(grouped.amount * grouped.amount).sum()

@@ -67,7 +67,9 @@ def run(
         explained |= {c.stage for c in placed if c.significant and c.node.dimension in ("company", "manager")}
     findings = _without_repeats(findings, rules)
     order = {r.kind: i for i, r in enumerate(rules)}
-    findings.sort(key=lambda f: (not f.significant, f.q_value if f.q_value is not None else 1.0, order[f.kind]))
+    findings.sort(
+        key=lambda f: (not f.significant, f.q_value if f.q_value is not None else 1.0, order[f.kind])
+    )
     empty = [x.label for x, side in ((v, cmp.before), (p, cmp.after)) if _empty(side)]
     return Diagnosis(p, v, findings, len(cmp.tests.family), alpha, empty, cmp.warnings)
 
@@ -112,11 +114,26 @@ def diagnose(
     return run(wh, period, vs, lang=lang, alpha=alpha, kinds=kinds).findings
 
 
-def _finding(c: Candidate, cmp: Comparison, message: str, evidence: list[Any], lang: str, title: str) -> Finding:
+def _finding(
+    c: Candidate, cmp: Comparison, message: str, evidence: list[Any], lang: str, title: str
+) -> Finding:
     return Finding(
-        kind=c.kind, dimension=c.node.dimension, value=c.node.value, channel=c.node.channel, stage=c.stage,
-        responsible=c.responsible, evidence=evidence, significant=c.significant, message=message,
-        period=cmp.period.label, vs=cmp.vs.label, test=c.test, p_value=c.p_value, q_value=c.q_value, lang=lang, title=title,
+        kind=c.kind,
+        dimension=c.node.dimension,
+        value=c.node.value,
+        channel=c.node.channel,
+        stage=c.stage,
+        responsible=c.responsible,
+        evidence=evidence,
+        significant=c.significant,
+        message=message,
+        period=cmp.period.label,
+        vs=cmp.vs.label,
+        test=c.test,
+        p_value=c.p_value,
+        q_value=c.q_value,
+        lang=lang,
+        title=title,
     )
 
 

@@ -62,10 +62,10 @@ def _stage(name: str, rate: str, responsible: Responsible, by_manager: bool = Fa
 
 # Who answers for each step (the article: "if nobody buys, ask the sales team, the price or the product").
 STAGES: tuple[Stage, ...] = (
-    _stage("visit_to_lead", "visit_to_lead", "marketing"),          # the site, the offer, the traffic
+    _stage("visit_to_lead", "visit_to_lead", "marketing"),  # the site, the offer, the traffic
     _stage("lead_to_qualified", "lead_to_qualified", "marketing"),  # lead quality
     _stage("qualified_to_sale", "qualified_to_sale", "sales", by_manager=True),  # how sales handles leads
-    _stage("average_check", "average_check", "product_price"),      # price, discounts, product mix
+    _stage("average_check", "average_check", "product_price"),  # price, discounts, product mix
 )
 STAGE = {s.name: s for s in STAGES}
 ACTIVITY_STAGE = "activity"  # the activity itself does not turn into results (no single step to blame)
@@ -90,7 +90,8 @@ def activity_volume() -> list[Metric]:
     """Activity counts without a better direction (impressions, reach, clicks, posts): "more" is what
     activity reports celebrate, though the catalog rightly refuses to call it better."""
     return [
-        m for m in CATALOG.values()
+        m
+        for m in CATALOG.values()
         if m.tier == Tier.ACTIVITY and not m.hidden and m.better == "neutral" and m.unit == "count"
     ]
 

@@ -81,7 +81,9 @@ def results_behind(cmp: Comparison, node: Node, exposure: str | None) -> Results
             continue
         key, res = cmp.per_test(node, r, exposure)
         eb, ea = cmp.pair(node, exposure)
-        per = relative_change(None if not eb or before is None else before / eb, None if not ea or after is None else after / ea)
+        per = relative_change(
+            None if not eb or before is None else before / eb, None if not ea or after is None else after / ea
+        )
         if per is not None and per <= -DROP and res.test != "none":
             check.components.append(Component(key, RESULT_STAGES[r]))
     return check
@@ -108,12 +110,20 @@ def choose_stage(cmp: Comparison, cand: Candidate, explained: set[str]) -> None:
         cand.responsible = next(s.responsible for s in STAGES if s.name == best[1])
 
 
-def metric_evidence(cmp: Comparison, node: Node, metric: str, lang: str, test: tuple[str, float] | None = None) -> Evidence:
+def metric_evidence(
+    cmp: Comparison, node: Node, metric: str, lang: str, test: tuple[str, float] | None = None
+) -> Evidence:
     m = CATALOG[metric]
     before, after = cmp.pair(node, metric)
     return Evidence(
-        metric=metric, label=m.label(lang), tier=m.tier.value, unit=m.unit, before=before, after=after,
-        change=relative_change(before, after), test=None if test is None else test[0],
+        metric=metric,
+        label=m.label(lang),
+        tier=m.tier.value,
+        unit=m.unit,
+        before=before,
+        after=after,
+        change=relative_change(before, after),
+        test=None if test is None else test[0],
         p_value=None if test is None else test[1],
     )
 
@@ -124,7 +134,7 @@ def result_test(cmp: Comparison, node: Node, metric: str) -> tuple[str, float]:
 
 
 def activity_phrase(cmp: Comparison, node: Node, names: list[str], lang: str) -> str:
-    """"reach ×2, CTR +20%, CPC −15%": every green efficiency metric and the volume that grew most,
+    """ "reach ×2, CTR +20%, CPC −15%": every green efficiency metric and the volume that grew most,
     in catalog order."""
     efficiency = {m.name for m in activity_efficiency()}
     shown = [n for n in names if n in efficiency]
@@ -132,11 +142,13 @@ def activity_phrase(cmp: Comparison, node: Node, names: list[str], lang: str) ->
     if volume is not None:
         shown.append(volume)
     order = list(CATALOG)
-    return ", ".join(change(n, *cmp.pair(node, n), lang, cmp.currency) for n in sorted(shown, key=order.index))
+    return ", ".join(
+        change(n, *cmp.pair(node, n), lang, cmp.currency) for n in sorted(shown, key=order.index)
+    )
 
 
 def results_phrase(cmp: Comparison, node: Node, lang: str) -> str:
-    """"qualified leads −40%, sales flat, revenue flat": each result with "(within noise)" when untested."""
+    """ "qualified leads −40%, sales flat, revenue flat": each result with "(within noise)" when untested."""
     parts = []
     for r in RESULTS:
         _test, p = result_test(cmp, node, r)
@@ -159,11 +171,25 @@ def activity_evidence(cmp: Comparison, cand: Candidate, names: list[str], lang: 
             rb, ra = cmp.pair(cand.node, r)
             b = rb / eb if eb and rb is not None else None
             a = ra / ea if ea and ra is not None else None
-            ev.append(Evidence(f"{r}_per_{exposure}", f"{CATALOG[r].label(lang)} / {CATALOG[exposure].label(lang)}",
-                               "intermediate", "ratio", b, a, relative_change(b, a), res.test, res.p_value))
+            ev.append(
+                Evidence(
+                    f"{r}_per_{exposure}",
+                    f"{CATALOG[r].label(lang)} / {CATALOG[exposure].label(lang)}",
+                    "intermediate",
+                    "ratio",
+                    b,
+                    a,
+                    relative_change(b, a),
+                    res.test,
+                    res.p_value,
+                )
+            )
     stage = next((s for s in STAGES if s.name == cand.stage), None)
     if stage is not None:
-        test = cmp.check_test(cand.node)[1] if stage.name == "average_check" else cmp.rate_test(
-            cand.node, stage.numerator, stage.denominator)[1]
+        test = (
+            cmp.check_test(cand.node)[1]
+            if stage.name == "average_check"
+            else cmp.rate_test(cand.node, stage.numerator, stage.denominator)[1]
+        )
         ev.append(metric_evidence(cmp, cand.node, stage.rate, lang, (test.test, test.p_value)))
     return ev

@@ -83,7 +83,9 @@ class Rule:
         """The message in ``lang`` and the evidence."""
         raise NotImplementedError
 
-    def settle(self, cand: Candidate, cmp: Comparison, explained: set[str], alpha: float = ALPHA) -> Candidate | None:
+    def settle(
+        self, cand: Candidate, cmp: Comparison, explained: set[str], alpha: float = ALPHA
+    ) -> Candidate | None:
         """Keep the tests not explained by a company-wide break; the best of them decides significance."""
         kept = [c for c in cand.components if not set(c.depends) & explained]
         if not kept:
@@ -99,14 +101,18 @@ class Rule:
     def localise(self, cands: list[Candidate], cmp: Comparison) -> list[Candidate]:
         out: list[Candidate] = []
         for group in sorted({c.group for c in cands}):
-            out += localise([c for c in cands if c.group == group], cmp, self.tree, partial(self._weight_in, group, cmp))
+            out += localise(
+                [c for c in cands if c.group == group], cmp, self.tree, partial(self._weight_in, group, cmp)
+            )
         return out
 
     def _weight_in(self, group: str, cmp: Comparison, node: Node) -> float:
         return self.weight(group, node, cmp)
 
 
-def localise(cands: list[Candidate], cmp: Comparison, tree: Tree, weight: Callable[[Node], float]) -> list[Candidate]:
+def localise(
+    cands: list[Candidate], cmp: Comparison, tree: Tree, weight: Callable[[Node], float]
+) -> list[Candidate]:
     """Report each problem once, at the level where it lives (see the module docstring)."""
     at = {c.node: c for c in cands}
 

@@ -50,9 +50,15 @@ def value(metric: str, v: float | None, lang: str, currency: str) -> str:
     return fmt_value(v, CATALOG[metric].unit, lang, currency)
 
 
-def change(metric: str, before: float | None, after: float | None, lang: str, currency: str,
-           p_value: float | None = None) -> str:
-    """"CPC −15%", "reach ×2", "revenue flat", "sales −50% (within noise)", "posts 0 → 12"."""
+def change(
+    metric: str,
+    before: float | None,
+    after: float | None,
+    lang: str,
+    currency: str,
+    p_value: float | None = None,
+) -> str:
+    """ "CPC −15%", "reach ×2", "revenue flat", "sales −50% (within noise)", "posts 0 → 12"."""
     name = label(metric, lang)
     if before is None or after is None:
         return _("{metric} no data", lang, metric=name)

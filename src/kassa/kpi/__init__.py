@@ -20,7 +20,23 @@ from kassa.kpi.lint import RULES, LintWarning, lint
 from kassa.kpi.scoring import GateResult, KpiResult, Scorecard, attainment, effective, score, score_facts
 
 __all__ = [
-    "EXAMPLES", "RULES", "Bonus", "Contract", "Gate", "GateResult", "Kpi", "KpiResult", "LintWarning", "Scope",
-    "Scorecard", "attainment", "effective", "example_path", "lint", "load_contract", "parse_contract", "score",
+    "EXAMPLES",
+    "RULES",
+    "Bonus",
+    "Contract",
+    "Gate",
+    "GateResult",
+    "Kpi",
+    "KpiResult",
+    "LintWarning",
+    "Scope",
+    "Scorecard",
+    "attainment",
+    "effective",
+    "example_path",
+    "lint",
+    "load_contract",
+    "parse_contract",
+    "score",
     "score_facts",
 ]

@@ -184,7 +184,9 @@ class Contract(BaseModel):
     @classmethod
     def _cohort_only(cls, v: int | None, info: ValidationInfo) -> int | None:
         if v is not None and info.data.get("view", "calendar") != "cohort":
-            raise ValueError("settle_days applies to view: cohort only (calendar counts what happened in the period)")
+            raise ValueError(
+                "settle_days applies to view: cohort only (calendar counts what happened in the period)"
+            )
         return v
 
     @field_validator("kpis")
@@ -193,7 +195,9 @@ class Contract(BaseModel):
         seen: set[str] = set()
         for k in v:
             if k.metric in seen:
-                raise ValueError(f"metric {k.metric} appears twice; give it one line with the combined weight")
+                raise ValueError(
+                    f"metric {k.metric} appears twice; give it one line with the combined weight"
+                )
             seen.add(k.metric)
         total = math.fsum(k.weight for k in v)
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
@@ -226,7 +230,9 @@ class Contract(BaseModel):
         return names
 
 
-def _field_lines(node: yaml.Node | None, prefix: str = "", out: dict[str, int] | None = None) -> dict[str, int]:
+def _field_lines(
+    node: yaml.Node | None, prefix: str = "", out: dict[str, int] | None = None
+) -> dict[str, int]:
     """Field path (``kpis[0].target``) -> 1-based line, for pointing lint warnings at the file."""
     out = {} if out is None else out
     if isinstance(node, yaml.MappingNode):

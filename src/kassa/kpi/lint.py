@@ -72,7 +72,13 @@ class LintWarning:
         return f"{self.text[lang]} {self.advice[lang]}".strip()
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "where": self.where, "metric": self.metric, "text": self.text, "advice": self.advice}
+        return {
+            "code": self.code,
+            "where": self.where,
+            "metric": self.metric,
+            "text": self.text,
+            "advice": self.advice,
+        }
 
 
 Rule = Callable[[Contract, Period | None], list[LintWarning]]
@@ -102,13 +108,28 @@ def _closure(k: Kpi) -> set[str]:
 
 def _activity_warning(k: Kpi, where: str | None) -> LintWarning:
     # A cheaper-is-better activity metric (CPC, CPM) is a cost: pay for the cost of what matters instead.
-    a, b = ("cost_per_qualified_lead", "cost_per_sale") if k.catalog.better == "lower" else ("qualified_leads", "revenue")
+    a, b = (
+        ("cost_per_qualified_lead", "cost_per_sale")
+        if k.catalog.better == "lower"
+        else ("qualified_leads", "revenue")
+    )
     return LintWarning(
         "activity_weight",
-        both(lambda lang: _("{share} of the score pays for {metric}: turning the wheel, not arriving.", lang,
-                            share=fmt_percent(k.weight, lang, 0), metric=cite(k.metric, lang))),
-        both(lambda lang: _("Pay for what it should lead to instead: {a} or {b}.", lang, a=cite(a, lang), b=cite(b, lang))),
-        where, k.metric,
+        both(
+            lambda lang: _(
+                "{share} of the score pays for {metric}: turning the wheel, not arriving.",
+                lang,
+                share=fmt_percent(k.weight, lang, 0),
+                metric=cite(k.metric, lang),
+            )
+        ),
+        both(
+            lambda lang: _(
+                "Pay for what it should lead to instead: {a} or {b}.", lang, a=cite(a, lang), b=cite(b, lang)
+            )
+        ),
+        where,
+        k.metric,
     )
 
 
@@ -116,18 +137,33 @@ def _activity_warning(k: Kpi, where: str | None) -> LintWarning:
 def _activity_weight(contract: Contract, period: Period | None) -> list[LintWarning]:
     return [
         _activity_warning(k, _kpi_where(contract, i))
-        for i, k in enumerate(contract.kpis) if k.catalog.tier == Tier.ACTIVITY
+        for i, k in enumerate(contract.kpis)
+        if k.catalog.tier == Tier.ACTIVITY
     ]
 
 
 def _spending_warning(k: Kpi, where: str | None) -> LintWarning:
     return LintWarning(
         "pays_for_spending",
-        both(lambda lang: _("{metric} is scored as a quota (more is better): the more budget is spent, the higher "
-                            "the score.", lang, metric=cite(k.metric, lang))),
-        both(lambda lang: _("Pay for the return on spend instead: {a} or {b}; if the target is a budget limit, write "
-                            "better: lower.", lang, a=cite("romi", lang), b=cite("cost_per_sale", lang))),
-        where, k.metric,
+        both(
+            lambda lang: _(
+                "{metric} is scored as a quota (more is better): the more budget is spent, the higher "
+                "the score.",
+                lang,
+                metric=cite(k.metric, lang),
+            )
+        ),
+        both(
+            lambda lang: _(
+                "Pay for the return on spend instead: {a} or {b}; if the target is a budget limit, write "
+                "better: lower.",
+                lang,
+                a=cite("romi", lang),
+                b=cite("cost_per_sale", lang),
+            )
+        ),
+        where,
+        k.metric,
     )
 
 
@@ -144,7 +180,8 @@ def _pays_for_spending(contract: Contract, period: Period | None) -> list[LintWa
 def _leads_without_quality(contract: Contract, period: Period | None) -> list[LintWarning]:
     # A lead metric counts leads but not whether they were real (its formula never reaches qualified_leads).
     lead_kpis = [
-        k for k in contract.kpis
+        k
+        for k in contract.kpis
         if "leads" in _closure(k) and "qualified_leads" not in _closure(k) and k.catalog.tier != Tier.OUTCOME
     ]
     guarded = any("qualified_leads" in _closure(k) or _is_money_outcome(k.catalog) for k in contract.kpis)
@@ -152,27 +189,55 @@ def _leads_without_quality(contract: Contract, period: Period | None) -> list[Li
         return []
     names = ", ".join(k.metric for k in lead_kpis)
     first = contract.kpis.index(lead_kpis[0])
-    return [LintWarning(
-        "leads_without_quality",
-        both(lambda lang: _("Leads are rewarded ({metrics}) but no KPI checks their quality or money: junk leads "
-                            "score as well as buyers.", lang, metrics=names)),
-        both(lambda lang: _("Add {a}, {b} or {c}.", lang, a=cite("qualified_leads", lang),
-                            b=cite("lead_to_qualified", lang), c=cite("revenue", lang))),
-        _kpi_where(contract, first), lead_kpis[0].metric,
-    )]
+    return [
+        LintWarning(
+            "leads_without_quality",
+            both(
+                lambda lang: _(
+                    "Leads are rewarded ({metrics}) but no KPI checks their quality or money: junk leads "
+                    "score as well as buyers.",
+                    lang,
+                    metrics=names,
+                )
+            ),
+            both(
+                lambda lang: _(
+                    "Add {a}, {b} or {c}.",
+                    lang,
+                    a=cite("qualified_leads", lang),
+                    b=cite("lead_to_qualified", lang),
+                    c=cite("revenue", lang),
+                )
+            ),
+            _kpi_where(contract, first),
+            lead_kpis[0].metric,
+        )
+    ]
 
 
 @rule("no_outcome")
 def _no_outcome(contract: Contract, period: Period | None) -> list[LintWarning]:
     if any(_is_money_outcome(k.catalog) for k in contract.kpis):
         return []
-    return [LintWarning(
-        "no_outcome",
-        both(lambda lang: _("No KPI is money: the contract can be met in full while revenue falls.", lang)),
-        both(lambda lang: _("Put weight on {a}, {b} or {c}.", lang, a=cite("revenue", lang), b=cite("sales", lang),
-                            c=cite("romi", lang))),
-        contract.where_is("kpis"), None,
-    )]
+    return [
+        LintWarning(
+            "no_outcome",
+            both(
+                lambda lang: _("No KPI is money: the contract can be met in full while revenue falls.", lang)
+            ),
+            both(
+                lambda lang: _(
+                    "Put weight on {a}, {b} or {c}.",
+                    lang,
+                    a=cite("revenue", lang),
+                    b=cite("sales", lang),
+                    c=cite("romi", lang),
+                )
+            ),
+            contract.where_is("kpis"),
+            None,
+        )
+    ]
 
 
 @rule("cost_without_volume")
@@ -182,24 +247,53 @@ def _cost_without_volume(contract: Contract, period: Period | None) -> list[Lint
     if not cheap or volume:
         return []
     names = ", ".join(k.metric for k in cheap)
-    return [LintWarning(
-        "cost_without_volume",
-        both(lambda lang: _("{metrics} reward being cheap and nothing rewards volume: a cheap lead price with two "
-                            "leads scores in full.", lang, metrics=names)),
-        both(lambda lang: _("Add a volume next to it: {a} or {b}.", lang, a=cite("qualified_leads", lang),
-                            b=cite("revenue", lang))),
-        _kpi_where(contract, contract.kpis.index(cheap[0])), cheap[0].metric,
-    )]
+    return [
+        LintWarning(
+            "cost_without_volume",
+            both(
+                lambda lang: _(
+                    "{metrics} reward being cheap and nothing rewards volume: a cheap lead price with two "
+                    "leads scores in full.",
+                    lang,
+                    metrics=names,
+                )
+            ),
+            both(
+                lambda lang: _(
+                    "Add a volume next to it: {a} or {b}.",
+                    lang,
+                    a=cite("qualified_leads", lang),
+                    b=cite("revenue", lang),
+                )
+            ),
+            _kpi_where(contract, contract.kpis.index(cheap[0])),
+            cheap[0].metric,
+        )
+    ]
 
 
 def _percent_warning(metric: str, value: float, where: str | None) -> LintWarning:
     return LintWarning(
         "percent_as_whole_number",
-        both(lambda lang: _("{metric}: {value} means {shown}; kassa keeps percent metrics as fractions.", lang,
-                            metric=cite(metric, lang), value=f"{value:g}", shown=fmt_percent(value, lang, 0))),
-        both(lambda lang: _("If you meant {value} %, write {fraction}.", lang, value=f"{value:g}",
-                            fraction=f"{value / 100:g}")),
-        where, metric,
+        both(
+            lambda lang: _(
+                "{metric}: {value} means {shown}; kassa keeps percent metrics as fractions.",
+                lang,
+                metric=cite(metric, lang),
+                value=f"{value:g}",
+                shown=fmt_percent(value, lang, 0),
+            )
+        ),
+        both(
+            lambda lang: _(
+                "If you meant {value} %, write {fraction}.",
+                lang,
+                value=f"{value:g}",
+                fraction=f"{value / 100:g}",
+            )
+        ),
+        where,
+        metric,
     )
 
 
@@ -207,7 +301,8 @@ def _percent_warning(metric: str, value: float, where: str | None) -> LintWarnin
 def _percent_as_whole_number(contract: Contract, period: Period | None) -> list[LintWarning]:
     out = [
         _percent_warning(k.metric, k.target, contract.where_is(f"kpis[{i}].target"))
-        for i, k in enumerate(contract.kpis) if k.catalog.unit == "percent" and k.target > 1
+        for i, k in enumerate(contract.kpis)
+        if k.catalog.unit == "percent" and k.target > 1
     ]
     gate = contract.bonus.gate if contract.bonus else None
     if gate is not None and gate.catalog.unit == "percent":
@@ -226,6 +321,7 @@ def _contract_period(contract: Contract, lang: str) -> str:
 def _period_mismatch(contract: Contract, period: Period | None) -> list[LintWarning]:
     if period is None or (period.is_whole_months and period.months == contract.months):
         return []
+
     def span(lang: str) -> str:
         if period.is_whole_months:
             return _("{n} month(s)", lang, n=period.months)
@@ -235,15 +331,31 @@ def _period_mismatch(contract: Contract, period: Period | None) -> list[LintWarn
     last = Period.month_of(period.end - dt.timedelta(days=1)).start
     first = add_months(last, 1 - contract.months)
     example = Period(first, add_months(last, 1)).label
-    return [LintWarning(
-        "period_mismatch",
-        both(lambda lang: _("Targets are per {unit} but {period} covers {span}: fact and target are not for "
-                            "the same time.", lang, unit=_contract_period(contract, lang),
-                            period=period.label, span=span(lang))),
-        both(lambda lang: _("Score one {unit}, e.g. {example}, or write the targets for the period you score.", lang,
-                            unit=_contract_period(contract, lang), example=example)),
-        contract.where_is("period") or contract.where_is("kpis"), None,
-    )]
+    return [
+        LintWarning(
+            "period_mismatch",
+            both(
+                lambda lang: _(
+                    "Targets are per {unit} but {period} covers {span}: fact and target are not for "
+                    "the same time.",
+                    lang,
+                    unit=_contract_period(contract, lang),
+                    period=period.label,
+                    span=span(lang),
+                )
+            ),
+            both(
+                lambda lang: _(
+                    "Score one {unit}, e.g. {example}, or write the targets for the period you score.",
+                    lang,
+                    unit=_contract_period(contract, lang),
+                    example=example,
+                )
+            ),
+            contract.where_is("period") or contract.where_is("kpis"),
+            None,
+        )
+    ]
 
 
 @rule("gate_on_activity")
@@ -251,14 +363,27 @@ def _gate_on_activity(contract: Contract, period: Period | None) -> list[LintWar
     gate = contract.bonus.gate if contract.bonus else None
     if gate is None or gate.catalog.tier != Tier.ACTIVITY:
         return []
-    return [LintWarning(
-        "gate_on_activity",
-        both(lambda lang: _("The bonus is unlocked by {metric}: an activity metric opens the till.", lang,
-                            metric=cite(gate.metric, lang))),
-        both(lambda lang: _("Gate on money instead: {a} with min: 0 (no bonus while marketing loses money).", lang,
-                            a=cite("romi", lang))),
-        contract.where_is("bonus.gate"), gate.metric,
-    )]
+    return [
+        LintWarning(
+            "gate_on_activity",
+            both(
+                lambda lang: _(
+                    "The bonus is unlocked by {metric}: an activity metric opens the till.",
+                    lang,
+                    metric=cite(gate.metric, lang),
+                )
+            ),
+            both(
+                lambda lang: _(
+                    "Gate on money instead: {a} with min: 0 (no bonus while marketing loses money).",
+                    lang,
+                    a=cite("romi", lang),
+                )
+            ),
+            contract.where_is("bonus.gate"),
+            gate.metric,
+        )
+    ]
 
 
 @rule("no_money_gate")
@@ -267,51 +392,99 @@ def _no_money_gate(contract: Contract, period: Period | None) -> list[LintWarnin
     if bonus is None or bonus.base == 0:
         return []
     gate = bonus.gate
-    advice = both(lambda lang: _("Gate on money instead: {a} with min: 0 (no bonus while marketing loses money).", lang,
-                                 a=cite("romi", lang)))
+    advice = both(
+        lambda lang: _(
+            "Gate on money instead: {a} with min: 0 (no bonus while marketing loses money).",
+            lang,
+            a=cite("romi", lang),
+        )
+    )
     if gate is None:
-        return [LintWarning(
-            "no_money_gate",
-            both(lambda lang: _("The bonus has no gate: it is paid even when marketing loses money.", lang)),
-            advice, contract.where_is("bonus"), None,
-        )]
+        return [
+            LintWarning(
+                "no_money_gate",
+                both(
+                    lambda lang: _("The bonus has no gate: it is paid even when marketing loses money.", lang)
+                ),
+                advice,
+                contract.where_is("bonus"),
+                None,
+            )
+        ]
     if gate.catalog.tier == Tier.INTERMEDIATE:
-        return [LintWarning(
-            "no_money_gate",
-            both(lambda lang: _("The bonus is gated on {metric}, which is not money.", lang, metric=cite(gate.metric, lang))),
-            advice, contract.where_is("bonus.gate"), gate.metric,
-        )]
+        return [
+            LintWarning(
+                "no_money_gate",
+                both(
+                    lambda lang: _(
+                        "The bonus is gated on {metric}, which is not money.",
+                        lang,
+                        metric=cite(gate.metric, lang),
+                    )
+                ),
+                advice,
+                contract.where_is("bonus.gate"),
+                gate.metric,
+            )
+        ]
     return []
 
 
 def _cap_warning(k: Kpi, where: str | None) -> LintWarning:
     return LintWarning(
         "cap_below_one",
-        both(lambda lang: _("{metric} has cap {cap}: even beating the target counts only {share} of its weight.", lang,
-                            metric=cite(k.metric, lang), cap=fmt_number(k.cap, lang, 2), share=fmt_percent(k.cap, lang, 0))),
-        both(lambda lang: _("Set the cap at 1 or above (default 1.5); lower the weight to make a KPI matter less.", lang)),
-        where, k.metric,
+        both(
+            lambda lang: _(
+                "{metric} has cap {cap}: even beating the target counts only {share} of its weight.",
+                lang,
+                metric=cite(k.metric, lang),
+                cap=fmt_number(k.cap, lang, 2),
+                share=fmt_percent(k.cap, lang, 0),
+            )
+        ),
+        both(
+            lambda lang: _(
+                "Set the cap at 1 or above (default 1.5); lower the weight to make a KPI matter less.", lang
+            )
+        ),
+        where,
+        k.metric,
     )
 
 
 @rule("cap_below_one")
 def _cap_below_one(contract: Contract, period: Period | None) -> list[LintWarning]:
-    return [_cap_warning(k, contract.where_is(f"kpis[{i}].cap")) for i, k in enumerate(contract.kpis) if k.cap < 1]
+    return [
+        _cap_warning(k, contract.where_is(f"kpis[{i}].cap")) for i, k in enumerate(contract.kpis) if k.cap < 1
+    ]
 
 
 @rule("cohort_unsettled")
 def _cohort_unsettled(contract: Contract, period: Period | None) -> list[LintWarning]:
     if contract.view != "cohort" or contract.settle_days is not None:
         return []
-    return [LintWarning(
-        "cohort_unsettled",
-        both(lambda lang: _("Cohort view without settle_days: a month's score keeps growing as its leads buy later, "
-                            "so it depends on the day you score it.", lang)),
-        both(lambda lang: _("Add settle_days (e.g. 45, your usual sales cycle): {a} then counts the sales made within "
-                            "that many days of the lead, and the score is final after that.", lang,
-                            a=cite("revenue", lang))),
-        contract.where_is("view"), None,
-    )]
+    return [
+        LintWarning(
+            "cohort_unsettled",
+            both(
+                lambda lang: _(
+                    "Cohort view without settle_days: a month's score keeps growing as its leads buy later, "
+                    "so it depends on the day you score it.",
+                    lang,
+                )
+            ),
+            both(
+                lambda lang: _(
+                    "Add settle_days (e.g. 45, your usual sales cycle): {a} then counts the sales made within "
+                    "that many days of the lead, and the score is final after that.",
+                    lang,
+                    a=cite("revenue", lang),
+                )
+            ),
+            contract.where_is("view"),
+            None,
+        )
+    ]
 
 
 def lint(contract: Contract, period: Period | str | None = None) -> list[LintWarning]:

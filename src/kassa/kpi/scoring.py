@@ -97,10 +97,21 @@ class KpiResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "metric": self.metric, "label": self.label, "tier": self.tier, "unit": self.unit, "better": self.better,
-            "target": self.target, "fact": self.fact, "attainment_raw": self.attainment_raw,
-            "attainment": self.attainment, "weight": self.weight, "floor": self.floor, "cap": self.cap,
-            "contribution": self.contribution, "status": self.status, "explanation": self.explanation,
+            "metric": self.metric,
+            "label": self.label,
+            "tier": self.tier,
+            "unit": self.unit,
+            "better": self.better,
+            "target": self.target,
+            "fact": self.fact,
+            "attainment_raw": self.attainment_raw,
+            "attainment": self.attainment,
+            "weight": self.weight,
+            "floor": self.floor,
+            "cap": self.cap,
+            "contribution": self.contribution,
+            "status": self.status,
+            "explanation": self.explanation,
         }
 
 
@@ -115,8 +126,15 @@ class GateResult:
     explanation: Text
 
     def to_json(self) -> dict[str, Any]:
-        return {"metric": self.metric, "label": self.label, "min": self.min, "max": self.max, "fact": self.fact,
-                "passed": self.passed, "explanation": self.explanation}
+        return {
+            "metric": self.metric,
+            "label": self.label,
+            "min": self.min,
+            "max": self.max,
+            "fact": self.fact,
+            "passed": self.passed,
+            "explanation": self.explanation,
+        }
 
 
 @dataclass
@@ -145,12 +163,22 @@ class Scorecard:
     def to_json(self) -> dict[str, Any]:
         c = self.contract
         return {
-            "contract": c.name, "source": c.source, "period": self.period.label, "contract_period": c.period,
-            "view": c.view, "settle_days": c.settle_days,
-            "scope": {"channels": c.scope.channels, "campaigns": c.scope.campaigns}, "currency": self.currency,
-            "kpis": [r.to_json() for r in self.rows], "score": self.score,
-            "bonus": None if self.bonus is None else {
-                "base": self.bonus_base, "amount": self.bonus, "explanation": self.bonus_explanation,
+            "contract": c.name,
+            "source": c.source,
+            "period": self.period.label,
+            "contract_period": c.period,
+            "view": c.view,
+            "settle_days": c.settle_days,
+            "scope": {"channels": c.scope.channels, "campaigns": c.scope.campaigns},
+            "currency": self.currency,
+            "kpis": [r.to_json() for r in self.rows],
+            "score": self.score,
+            "bonus": None
+            if self.bonus is None
+            else {
+                "base": self.bonus_base,
+                "amount": self.bonus,
+                "explanation": self.bonus_explanation,
                 "gate": None if self.gate is None else self.gate.to_json(),
             },
             "facts": {k: (None if _missing(v) else v) for k, v in self.facts.items()},
@@ -169,7 +197,9 @@ def _why_no_value(metric: str, facts: Mapping[str, Any], period: Period, lang: s
     if not zero:
         return _("{formula} has no value in {period}", lang, formula=m.formula, period=period.label)
     inputs = ", ".join(f"{d} = {'—' if _missing(facts[d]) else fmt_number(facts[d], lang)}" for d in zero)
-    return _("{formula}, and {inputs} in {period}", lang, formula=m.formula, inputs=inputs, period=period.label)
+    return _(
+        "{formula}, and {inputs} in {period}", lang, formula=m.formula, inputs=inputs, period=period.label
+    )
 
 
 def _score_kpi(k: Kpi, facts: Mapping[str, Any], period: Period, currency: str) -> KpiResult:
@@ -186,40 +216,95 @@ def _score_kpi(k: Kpi, facts: Mapping[str, Any], period: Period, currency: str) 
         return fmt_percent(x, lang, 1)
 
     def tail(lang: str, eff: float) -> str:
-        return _("× weight {weight} = {contribution}", lang, weight=fmt_number(k.weight, lang, 2),
-                 contribution=fmt_number(k.weight * eff, lang, 3))
+        return _(
+            "× weight {weight} = {contribution}",
+            lang,
+            weight=fmt_number(k.weight, lang, 2),
+            contribution=fmt_number(k.weight * eff, lang, 3),
+        )
 
     def head(lang: str) -> str:
         # "fact / target" or "target / fact": the division that gives the attainment, in the reader's words.
         ratio = _("fact / target", lang) if better == "higher" else _("target / fact (lower is better)", lang)
-        return _("{label}: fact {fact}, target {target}; {ratio}", lang, label=m.label(lang), fact=v(fact, lang),
-                 target=v(k.target, lang), ratio=ratio)
+        return _(
+            "{label}: fact {fact}, target {target}; {ratio}",
+            lang,
+            label=m.label(lang),
+            fact=v(fact, lang),
+            target=v(k.target, lang),
+            ratio=ratio,
+        )
 
     if fact is None:
         eff, status = 0.0, NO_VALUE
-        text = both(lambda lang: _("{label}: no value ({why}), counts 0.", lang, label=m.label(lang),
-                                   why=_why_no_value(k.metric, facts, period, lang)))
+        text = both(
+            lambda lang: _(
+                "{label}: no value ({why}), counts 0.",
+                lang,
+                label=m.label(lang),
+                why=_why_no_value(k.metric, facts, period, lang),
+            )
+        )
     elif raw is None:  # lower is better and the fact is 0: nothing could be cheaper
         eff, status = k.cap, ZERO_COST
-        text = both(lambda lang: _("{label}: fact {fact}, target {target}; nothing was spent per unit, so it counts "
-                                   "the cap {cap} {tail}.", lang, label=m.label(lang), fact=v(fact, lang),
-                                   target=v(k.target, lang), cap=pct(k.cap, lang), tail=tail(lang, k.cap)))
+        text = both(
+            lambda lang: _(
+                "{label}: fact {fact}, target {target}; nothing was spent per unit, so it counts "
+                "the cap {cap} {tail}.",
+                lang,
+                label=m.label(lang),
+                fact=v(fact, lang),
+                target=v(k.target, lang),
+                cap=pct(k.cap, lang),
+                tail=tail(lang, k.cap),
+            )
+        )
     elif raw < k.floor:
         eff, status = 0.0, BELOW_FLOOR
-        text = both(lambda lang: _("{head} = {raw}, below the floor {floor}, counts 0.", lang, head=head(lang),
-                                   raw=pct(raw, lang), floor=pct(k.floor, lang)))
+        text = both(
+            lambda lang: _(
+                "{head} = {raw}, below the floor {floor}, counts 0.",
+                lang,
+                head=head(lang),
+                raw=pct(raw, lang),
+                floor=pct(k.floor, lang),
+            )
+        )
     elif raw > k.cap:
         eff, status = k.cap, CAPPED
-        text = both(lambda lang: _("{head} = {raw}, capped at {cap} {tail}.", lang, head=head(lang), raw=pct(raw, lang),
-                                   cap=pct(k.cap, lang), tail=tail(lang, k.cap)))
+        text = both(
+            lambda lang: _(
+                "{head} = {raw}, capped at {cap} {tail}.",
+                lang,
+                head=head(lang),
+                raw=pct(raw, lang),
+                cap=pct(k.cap, lang),
+                tail=tail(lang, k.cap),
+            )
+        )
     else:
         eff, status = raw, SCORED
-        text = both(lambda lang: _("{head} = {raw} {tail}.", lang, head=head(lang), raw=pct(raw, lang),
-                                   tail=tail(lang, raw)))
+        text = both(
+            lambda lang: _(
+                "{head} = {raw} {tail}.", lang, head=head(lang), raw=pct(raw, lang), tail=tail(lang, raw)
+            )
+        )
     return KpiResult(
-        metric=k.metric, label=both(m.label), tier=m.tier.value, unit=m.unit, better=better, target=k.target,
-        fact=fact, attainment_raw=raw, attainment=eff, weight=k.weight, floor=k.floor, cap=k.cap,
-        contribution=k.weight * eff, status=status, explanation=text,
+        metric=k.metric,
+        label=both(m.label),
+        tier=m.tier.value,
+        unit=m.unit,
+        better=better,
+        target=k.target,
+        fact=fact,
+        attainment_raw=raw,
+        attainment=eff,
+        weight=k.weight,
+        floor=k.floor,
+        cap=k.cap,
+        contribution=k.weight * eff,
+        status=status,
+        explanation=text,
     )
 
 
@@ -242,15 +327,35 @@ def _score_gate(gate: Gate, facts: Mapping[str, Any], period: Period, currency: 
         return _bounds(gate, m.unit, lang, currency)
 
     if fact is None:
-        text = both(lambda lang: _("Gate failed: {label} has no value ({why}); it must be {need}.", lang,
-                                   label=m.label(lang), why=_why_no_value(gate.metric, facts, period, lang),
-                                   need=need(lang)))
+        text = both(
+            lambda lang: _(
+                "Gate failed: {label} has no value ({why}); it must be {need}.",
+                lang,
+                label=m.label(lang),
+                why=_why_no_value(gate.metric, facts, period, lang),
+                need=need(lang),
+            )
+        )
     elif passed:
-        text = both(lambda lang: _("Gate passed: {label} is {fact}, it must be {need}.", lang, label=m.label(lang),
-                                   fact=show(fact, m.unit, lang, currency), need=need(lang)))
+        text = both(
+            lambda lang: _(
+                "Gate passed: {label} is {fact}, it must be {need}.",
+                lang,
+                label=m.label(lang),
+                fact=show(fact, m.unit, lang, currency),
+                need=need(lang),
+            )
+        )
     else:
-        text = both(lambda lang: _("Gate failed: {label} is {fact}, it must be {need}.", lang, label=m.label(lang),
-                                   fact=show(fact, m.unit, lang, currency), need=need(lang)))
+        text = both(
+            lambda lang: _(
+                "Gate failed: {label} is {fact}, it must be {need}.",
+                lang,
+                label=m.label(lang),
+                fact=show(fact, m.unit, lang, currency),
+                need=need(lang),
+            )
+        )
     return GateResult(gate.metric, both(m.label), gate.min, gate.max, fact, passed, text)
 
 
@@ -298,16 +403,31 @@ def score_facts(
         base = bonus.base
         if gate is not None and not gate.passed:
             amount = 0.0
-            explanation = both(lambda lang: _("Bonus {amount}: the gate failed.", lang,
-                                              amount=fmt_money(0, currency, lang)))
+            explanation = both(
+                lambda lang: _("Bonus {amount}: the gate failed.", lang, amount=fmt_money(0, currency, lang))
+            )
         else:
             amount = base * total
-            explanation = both(lambda lang: _("Bonus = base {base} × score {score} = {amount}.", lang,
-                                              base=fmt_money(base, currency, lang), score=fmt_number(total, lang, 3),
-                                              amount=fmt_money(base * total, currency, lang)))
+            explanation = both(
+                lambda lang: _(
+                    "Bonus = base {base} × score {score} = {amount}.",
+                    lang,
+                    base=fmt_money(base, currency, lang),
+                    score=fmt_number(total, lang, 3),
+                    amount=fmt_money(base * total, currency, lang),
+                )
+            )
     return Scorecard(
-        contract=contract, period=p, rows=rows, score=total, bonus_base=bonus.base if bonus else None,
-        bonus=amount, gate=gate, bonus_explanation=explanation, facts=dict(facts), currency=currency,
+        contract=contract,
+        period=p,
+        rows=rows,
+        score=total,
+        bonus_base=bonus.base if bonus else None,
+        bonus=amount,
+        gate=gate,
+        bonus_explanation=explanation,
+        facts=dict(facts),
+        currency=currency,
     )
 
 
@@ -322,14 +442,29 @@ def _empty_scope(contract: Contract, wh: Any, total: Mapping[str, Any], p: Perio
     dim = "campaign" if contract.scope.campaigns else "channel"
     known = compute(wh, ["visits"], dim, p, with_total=False).frame[dim].unique().sort().to_list()
     scope = ", ".join((contract.scope.channels or []) + (contract.scope.campaigns or []))
-    return [LintWarning(
-        "empty_scope",
-        both(lambda lang: _("Nothing in scope ({scope}) in {period}: no spend, visits, leads, sales or payments.",
-                            lang, scope=scope, period=p.label)),
-        both(lambda lang: _("Check the names; {period} has: {known}.", lang, period=p.label,
-                            known=", ".join(map(str, known)) or "—")),
-        contract.where_is("scope"), None,
-    )]
+    return [
+        LintWarning(
+            "empty_scope",
+            both(
+                lambda lang: _(
+                    "Nothing in scope ({scope}) in {period}: no spend, visits, leads, sales or payments.",
+                    lang,
+                    scope=scope,
+                    period=p.label,
+                )
+            ),
+            both(
+                lambda lang: _(
+                    "Check the names; {period} has: {known}.",
+                    lang,
+                    period=p.label,
+                    known=", ".join(map(str, known)) or "—",
+                )
+            ),
+            contract.where_is("scope"),
+            None,
+        )
+    ]
 
 
 def _unsettled(contract: Contract, p: Period, today: dt.date) -> list[LintWarning]:
@@ -339,14 +474,28 @@ def _unsettled(contract: Contract, p: Period, today: dt.date) -> list[LintWarnin
     final = p.end + dt.timedelta(days=contract.settle_days)
     if today >= final:
         return []
-    return [LintWarning(
-        "cohort_provisional",
-        both(lambda lang: _("The cohort of {period} is still settling: sales within {days} days of a lead count, so "
-                            "this score is provisional until {date}.", lang, period=p.label,
-                            days=contract.settle_days, date=final.isoformat())),
-        both(lambda lang: _("Score it again on {date} before paying the bonus.", lang, date=final.isoformat())),
-        contract.where_is("settle_days"), None,
-    )]
+    return [
+        LintWarning(
+            "cohort_provisional",
+            both(
+                lambda lang: _(
+                    "The cohort of {period} is still settling: sales within {days} days of a lead count, so "
+                    "this score is provisional until {date}.",
+                    lang,
+                    period=p.label,
+                    days=contract.settle_days,
+                    date=final.isoformat(),
+                )
+            ),
+            both(
+                lambda lang: _(
+                    "Score it again on {date} before paying the bonus.", lang, date=final.isoformat()
+                )
+            ),
+            contract.where_is("settle_days"),
+            None,
+        )
+    ]
 
 
 def score(wh: Any, contract: Contract, period: Period | str, *, today: dt.date | None = None) -> Scorecard:
@@ -373,8 +522,16 @@ def score(wh: Any, contract: Contract, period: Period | str, *, today: dt.date |
     p = Period.parse(period) if isinstance(period, str) else period
     names = with_dependencies(contract.metrics())
     # With by=[] the frame's single row *is* the total; asking for .total too would run every query twice.
-    table = compute(wh, list(dict.fromkeys([*names, *SCOPE_PROBE])), [], p, view=contract.view,
-                    settle_days=contract.settle_days, where=contract.scope.where(), with_total=False)
+    table = compute(
+        wh,
+        list(dict.fromkeys([*names, *SCOPE_PROBE])),
+        [],
+        p,
+        view=contract.view,
+        settle_days=contract.settle_days,
+        where=contract.scope.where(),
+        with_total=False,
+    )
     total = table.frame.row(0, named=True) if table.frame.height else {}
     facts = {n: total.get(n) for n in names if not get_metric(n).hidden}
     card = score_facts(contract, facts, p, currency=wh.settings.currency)
@@ -382,7 +539,9 @@ def score(wh: Any, contract: Contract, period: Period | str, *, today: dt.date |
     card.warnings.extend(_unsettled(contract, p, today or dt.date.today()))
     card.warnings.extend(_empty_scope(contract, wh, total, p))
     # The metric layer's own warnings (amounts in other currencies left out) are English only.
-    card.warnings.extend(LintWarning("data", {"en": w, "ru": w}, {"en": "", "ru": ""}) for w in table.warnings)
+    card.warnings.extend(
+        LintWarning("data", {"en": w, "ru": w}, {"en": "", "ru": ""}) for w in table.warnings
+    )
     return card
 
 

@@ -66,8 +66,12 @@ class Chain:
         raw_leads, raw_visits = wh.table("leads"), wh.table("visits")
         try:
             self.customers: ir.Table = keep(lead_customers(raw_leads))
-            self.leads: ir.Table = keep(link_leads(raw_leads, raw_visits, self.settings, self.lookback_days, self.customers))
-            self.visits: ir.Table = link_visits(raw_visits, raw_leads, self.leads, self.customers, self.settings)
+            self.leads: ir.Table = keep(
+                link_leads(raw_leads, raw_visits, self.settings, self.lookback_days, self.customers)
+            )
+            self.visits: ir.Table = link_visits(
+                raw_visits, raw_leads, self.leads, self.customers, self.settings
+            )
             self.deals: ir.Table = keep(link_deals(wh.table("deals"), self.leads))
             allocations = keep(match_payments(wh.table("payments"), self.deals, self.rules))
             self.payments: ir.Table = keep(payments_with_deals(allocations, self.deals))

@@ -68,4 +68,6 @@ def classify(
 def source_medium(source: ir.StringValue, medium: ir.StringValue) -> ir.StringValue:
     """``source / medium`` as Yandex Metrica and GA show it; ``(direct) / (none)`` when both are empty."""
     s, m = _norm(source), _norm(medium)
-    return ibis.ifelse(s == "", ibis.literal("(direct)"), s).concat(" / ", ibis.ifelse(m == "", ibis.literal("(none)"), m))
+    return ibis.ifelse(s == "", ibis.literal("(direct)"), s).concat(
+        " / ", ibis.ifelse(m == "", ibis.literal("(none)"), m)
+    )

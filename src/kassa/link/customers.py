@@ -45,7 +45,9 @@ def lead_customers(leads: ir.Table, rounds: int = MERGE_ROUNDS) -> ir.Table:
     for _ in range(rounds):
         for k in IDENTIFIERS:
             key = t[f"k_{k}"]
-            t = t.mutate(customer_id=ibis.ifelse(key.isnull(), t.customer_id, t.customer_id.min().over(group_by=key)))
+            t = t.mutate(
+                customer_id=ibis.ifelse(key.isnull(), t.customer_id, t.customer_id.min().over(group_by=key))
+            )
     return t.select("lead_id", "customer_id")
 
 
@@ -66,4 +68,6 @@ def client_customers(leads: ir.Table, customers: ir.Table, extra: ir.Table | Non
 
 def visit_customer(client_id: ir.StringValue, mapped: ir.StringValue) -> ir.StringValue:
     """The customer of a visit: the one its cookie maps to, else the anonymous ``client:<id>``."""
-    return ibis.coalesce(mapped, ibis.literal(ANONYMOUS_PREFIX).concat(client_id.cast("string").fill_null("")))
+    return ibis.coalesce(
+        mapped, ibis.literal(ANONYMOUS_PREFIX).concat(client_id.cast("string").fill_null(""))
+    )

@@ -53,13 +53,28 @@ Value = Literal["revenue", "paid"]
 DEFAULT_VALUE: dict[str, Value | None] = {"sale": "revenue", "lead": None}
 MAX_TOUCHES = 20
 TOUCH_COLUMNS = (
-    "journey_id", "customer_id", "conversion_id", "conversion_ts", "converted", "touch_order", "touch_kind",
-    "visit_id", "channel", "campaign", "ts", "value", "end_ts",
+    "journey_id",
+    "customer_id",
+    "conversion_id",
+    "conversion_ts",
+    "converted",
+    "touch_order",
+    "touch_kind",
+    "visit_id",
+    "channel",
+    "campaign",
+    "ts",
+    "value",
+    "end_ts",
 )
 
 
 def conversions(
-    chain: Chain, conversion: Conversion = "sale", value: Value | None = None, *, deals: ir.Table | None = None
+    chain: Chain,
+    conversion: Conversion = "sale",
+    value: Value | None = None,
+    *,
+    deals: ir.Table | None = None,
 ) -> ir.Table:
     """``customer_id, conversion_id, conversion_ts, value`` and the lead's channel (for a touchless path).
 
@@ -117,7 +132,9 @@ def journey_touches(
     touch is in it. ``touch_order`` starts at 1 for the earliest touch.
     """
     days = lookback_days if lookback_days is not None else chain.lookback_days
-    conv = conversions(chain, conversion, value if value is not None else DEFAULT_VALUE[conversion], deals=deals)
+    conv = conversions(
+        chain, conversion, value if value is not None else DEFAULT_VALUE[conversion], deals=deals
+    )
     v = chain.visits
     vt = v.select(
         t_customer=v.customer_id, visit_id=v.visit_id, channel=v.channel, campaign=v.campaign, ts=v.ts
@@ -197,7 +214,9 @@ def journey_touches(
     return rows.mutate(touch_order=order).select(*TOUCH_COLUMNS)
 
 
-def journey_paths(touches: ir.Table, *, max_touches: int = MAX_TOUCHES, collapse_repeats: bool = False) -> ir.Table:
+def journey_paths(
+    touches: ir.Table, *, max_touches: int = MAX_TOUCHES, collapse_repeats: bool = False
+) -> ir.Table:
     """Journeys aggregated into ChannelAttribution's input: ``path, conversions, value, nulls``.
 
     ``path`` joins the channels of a journey's touches, earliest first, with " > ". Only the last
@@ -214,7 +233,8 @@ def journey_paths(touches: ir.Table, *, max_touches: int = MAX_TOUCHES, collapse
     t = t.mutate(from_end=n - t.touch_order + 1, n=n)
     t = t.filter(t.from_end <= max_touches)
     slots = {
-        f"c{k}": ibis.ifelse(t.from_end == k, t.channel, ibis.null("string")).max() for k in range(1, max_touches + 1)
+        f"c{k}": ibis.ifelse(t.from_end == k, t.channel, ibis.null("string")).max()
+        for k in range(1, max_touches + 1)
     }
     per = t.group_by("journey_id").aggregate(
         converted=t.converted.cast("int64").max(), value=t.value.max(), n=t.n.max(), **slots

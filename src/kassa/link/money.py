@@ -86,14 +86,18 @@ def money_view(chain: Chain, wh: Any, period: Period, *, limit: int | None = Non
     tol = chain.rules.tolerance
     warnings: list[str] = []
 
-    quoted = chain.payments.filter(chain.payments.match_method.isin(_QUOTED)).select(q_deal=chain.payments.deal_id)
+    quoted = chain.payments.filter(chain.payments.match_method.isin(_QUOTED)).select(
+        q_deal=chain.payments.deal_id
+    )
     quoted = quoted.distinct()
     ds = chain.deal_status
     won = ds.filter((ds.status == "won") & _in(ds.closed_at, period))
     won = won.left_join(quoted, won.deal_id == quoted.q_deal)
     has_invoice = (won.invoice.fill_null("").strip() != "") | won.q_deal.notnull()
     won = won.select(*ds.columns, invoiced=ibis.ifelse(has_invoice, won.amount, 0.0))
-    won, won_foreign = to_business_currency(won, ["amount", "invoiced", "paid", "outstanding", "overpaid"], won.closed_at, fx, cur)
+    won, won_foreign = to_business_currency(
+        won, ["amount", "invoiced", "paid", "outstanding", "overpaid"], won.closed_at, fx, cur
+    )
     per = won.group_by("channel").aggregate(
         won_deals=won.deal_id.count(),
         won=won.amount.sum(),
@@ -120,7 +124,9 @@ def money_view(chain: Chain, wh: Any, period: Period, *, limit: int | None = Non
         (pay.deal_status == "won", ibis.literal("won_other_period")),
         else_=ibis.literal("not_won"),
     )
-    cash_rows = pay.mutate(part=part).group_by("part").aggregate(amount=ibis._.amount.sum()).to_pyarrow().to_pylist()
+    cash_rows = (
+        pay.mutate(part=part).group_by("part").aggregate(amount=ibis._.amount.sum()).to_pyarrow().to_pylist()
+    )
     cash = {p: 0.0 for p in CASH_PARTS}
     for r in cash_rows:
         cash[r["part"]] = float(r["amount"])
@@ -137,11 +143,17 @@ def money_view(chain: Chain, wh: Any, period: Period, *, limit: int | None = Non
     if limit is not None:
         unpaid, unmatched = unpaid.limit(limit), unmatched.limit(limit)
 
-    counts = ibis.union(
-        won_foreign.select(what=ibis.literal("won deal(s)")),
-        pay_foreign.select("payment_id").distinct().select(what=ibis.literal("payment(s)")),
-        distinct=False,
-    ).group_by("what").aggregate(n=ibis._.count()).to_pyarrow().to_pylist()
+    counts = (
+        ibis.union(
+            won_foreign.select(what=ibis.literal("won deal(s)")),
+            pay_foreign.select("payment_id").distinct().select(what=ibis.literal("payment(s)")),
+            distinct=False,
+        )
+        .group_by("what")
+        .aggregate(n=ibis._.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
     for row in sorted(counts, key=lambda r: r["what"]):
         warnings.append(
             f"{row['n']} {row['what']} in a currency other than {cur} without an exchange rate for their month were left out"

@@ -130,7 +130,9 @@ def quoted_numbers(payments: ir.Table) -> ir.Table:
     p = payments.filter(payments.payment_id.notnull())
     field = optional(p, "invoice")
     # The invoice field needs no keyword: it is an invoice number by definition.
-    field_marked = ibis.ifelse(field.fill_null("").strip() == "", ibis.literal(""), ibis.literal(f" {_SEP}i ").concat(_mark(field)))
+    field_marked = ibis.ifelse(
+        field.fill_null("").strip() == "", ibis.literal(""), ibis.literal(f" {_SEP}i ").concat(_mark(field))
+    )
     from_field = _numbers_after_keywords(p, field_marked, "field")
     from_purpose = _numbers_after_keywords(p, _mark(optional(p, "purpose")), "purpose")
     return ibis.union(from_field, from_purpose, distinct=True)
@@ -139,7 +141,9 @@ def quoted_numbers(payments: ir.Table) -> ir.Table:
 def deal_invoice_numbers(deals: ir.Table) -> ir.Table:
     """``deal_id, ref``: each invoice number recorded on a deal (a field may list several: "101, 102")."""
     inv = optional(deals, "invoice")
-    t = deals.filter(inv.fill_null("").strip() != "").select(deal_id=deals.deal_id, tok=inv.re_split(r"[,;]+").unnest())
+    t = deals.filter(inv.fill_null("").strip() != "").select(
+        deal_id=deals.deal_id, tok=inv.re_split(r"[,;]+").unnest()
+    )
     t = t.select("deal_id", ref=ref_key(t.tok))
     return t.filter(t.ref.notnull()).distinct()
 
@@ -193,7 +197,11 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     cols = ("p_id", "d_id", "method", "share")
 
     # 1. The payment names its deal.
-    s1 = p.join(d, p.p_deal == d.d_id).mutate(method=ibis.literal("deal_id"), share=ibis.literal(1.0)).select(*cols)
+    s1 = (
+        p.join(d, p.p_deal == d.d_id)
+        .mutate(method=ibis.literal("deal_id"), share=ibis.literal(1.0))
+        .select(*cols)
+    )
 
     # 2. The payment quotes an invoice or deal number.
     rest = p.anti_join(s1, p.p_id == s1.p_id)
@@ -207,15 +215,21 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     invs = invs.join(d, invs.i_deal == d.d_id)
     by_invoice = qi.join(invs, qi.ref == invs.i_ref)
     by_invoice = by_invoice.mutate(
-        method=ibis.ifelse(by_invoice.source == "field", ibis.literal("invoice"), ibis.literal("purpose_invoice"))
+        method=ibis.ifelse(
+            by_invoice.source == "field", ibis.literal("invoice"), ibis.literal("purpose_invoice")
+        )
     )
     by_deal_no = qd.join(d, qd.ref == d.d_key).mutate(method=ibis.literal("purpose_deal"))
     # An invoice number equal to a deal's own number, when that deal records no invoice number.
     bare = d.filter(~d.d_has_invoice)
     by_inv_as_deal = qi.join(bare, qi.ref == bare.d_key).mutate(method=ibis.literal("purpose_deal"))
     ref_cols = ("p_id", "p_at", "ref", "d_id", "d_ts", "d_amount", "method")
-    quoted = ibis.union(*(t.select(*ref_cols) for t in (by_invoice, by_deal_no, by_inv_as_deal)), distinct=False)
-    conf = ibis.cases(*[(quoted.method == m, ibis.literal(c)) for m, c in CONFIDENCE.items()], else_=ibis.literal(0.0))
+    quoted = ibis.union(
+        *(t.select(*ref_cols) for t in (by_invoice, by_deal_no, by_inv_as_deal)), distinct=False
+    )
+    conf = ibis.cases(
+        *[(quoted.method == m, ibis.literal(c)) for m, c in CONFIDENCE.items()], else_=ibis.literal(0.0)
+    )
     quoted = quoted.mutate(conf=conf)
     # One number quoted may fit several deals (invoice numbers restart every year): the nearest in time.
     quoted = quoted.mutate(
@@ -226,7 +240,9 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     )
     quoted = quoted.filter(quoted.rn == 0)
     quoted = quoted.mutate(
-        rn=ibis.row_number().over(group_by=[quoted.p_id, quoted.d_id], order_by=[ibis.desc(quoted.conf), quoted.method])
+        rn=ibis.row_number().over(
+            group_by=[quoted.p_id, quoted.d_id], order_by=[ibis.desc(quoted.conf), quoted.method]
+        )
     )
     quoted = quoted.filter(quoted.rn == 0)
     weight = quoted.d_amount.abs()
@@ -246,9 +262,11 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     won = won.mutate(outstanding=won.d_amount - won.x_paid.fill_null(0.0)).drop("x_deal")
     known = s12.join(p, s12.p_id == p.p_id)
     known = known.join(d, known.d_id == d.d_id)
-    learned = known.filter(known.p_inn.notnull() & known.d_customer.notnull()).select(
-        l_customer=known.d_customer, l_inn=known.p_inn
-    ).distinct()
+    learned = (
+        known.filter(known.p_inn.notnull() & known.d_customer.notnull())
+        .select(l_customer=known.d_customer, l_inn=known.p_inn)
+        .distinct()
+    )
     rest = p.anti_join(s12, p.p_id == s12.p_id).filter((p.p_amount > 0) & p.p_inn.notnull())
 
     def near(t: ir.Table) -> list[ir.BooleanValue]:
@@ -265,16 +283,22 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     own_inn = rest.join(won, [rest.p_inn == won.d_inn, *fits])
     via = rest.join(learned, rest.p_inn == learned.l_inn)
     via_inn = via.join(won, [via.l_customer == won.d_customer, via.p_cur == won.d_cur])
-    via_inn = via_inn.filter([(via_inn.p_amount - via_inn.outstanding).abs() <= tol, via_inn.outstanding > tol])
+    via_inn = via_inn.filter(
+        [(via_inn.p_amount - via_inn.outstanding).abs() <= tol, via_inn.outstanding > tol]
+    )
     c3 = ibis.union(
-        own_inn.select("p_id", "p_at", "d_id", "d_ts"), via_inn.select("p_id", "p_at", "d_id", "d_ts"), distinct=True
+        own_inn.select("p_id", "p_at", "d_id", "d_ts"),
+        via_inn.select("p_id", "p_at", "d_id", "d_ts"),
+        distinct=True,
     )
     c3 = c3.filter(near(c3))
     c3 = c3.mutate(gap=_seconds_apart(c3.p_at, c3.d_ts))
     c3 = c3.mutate(rn=ibis.row_number().over(group_by=c3.p_id, order_by=[c3.gap, c3.d_id]))
     c3 = c3.filter(c3.rn == 0)
     c3 = c3.mutate(rn=ibis.row_number().over(group_by=c3.d_id, order_by=[c3.gap, c3.p_id]))
-    s3 = c3.filter(c3.rn == 0).mutate(method=ibis.literal("inn_amount"), share=ibis.literal(1.0)).select(*cols)
+    s3 = (
+        c3.filter(c3.rn == 0).mutate(method=ibis.literal("inn_amount"), share=ibis.literal(1.0)).select(*cols)
+    )
 
     # 4. Amount + date window, only when both sides have exactly one candidate.
     s123 = ibis.union(s12, s3, distinct=False)
@@ -291,11 +315,15 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     )
     c4 = c4.filter(near(c4))
     c4 = c4.mutate(np=c4.d_id.count().over(group_by=c4.p_id), nd=c4.p_id.count().over(group_by=c4.d_id))
-    s4 = c4.filter((c4.np == 1) & (c4.nd == 1)).mutate(method=ibis.literal("amount_date"), share=ibis.literal(1.0))
+    s4 = c4.filter((c4.np == 1) & (c4.nd == 1)).mutate(
+        method=ibis.literal("amount_date"), share=ibis.literal(1.0)
+    )
     s4 = s4.select(*cols)
 
     matched = ibis.union(s123, s4, distinct=False)
-    conf = ibis.cases(*[(matched.method == m, ibis.literal(c)) for m, c in CONFIDENCE.items()], else_=ibis.null("float64"))
+    conf = ibis.cases(
+        *[(matched.method == m, ibis.literal(c)) for m, c in CONFIDENCE.items()], else_=ibis.null("float64")
+    )
     matched = matched.mutate(match_confidence=conf)
     pay = payments.select(
         payment_id=payments.payment_id,
@@ -305,7 +333,13 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
         payer_inn=optional(payments, "payer_inn"),
         purpose=optional(payments, "purpose"),
     )
-    m = matched.select(m_p=matched.p_id, m_d=matched.d_id, m_method=matched.method, m_conf=matched.match_confidence, m_share=matched.share)
+    m = matched.select(
+        m_p=matched.p_id,
+        m_d=matched.d_id,
+        m_method=matched.method,
+        m_conf=matched.match_confidence,
+        m_share=matched.share,
+    )
     j = pay.left_join(m, pay.payment_id == m.m_p)
     return j.select(
         *pay.columns,

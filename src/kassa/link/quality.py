@@ -87,9 +87,12 @@ def match_quality(chain: Chain, period: Period) -> MatchQuality:
     """The match-quality report for ``period`` (three small grouped queries)."""
     cur = chain.settings.currency
     leads = chain.leads.filter(_in(chain.leads.created_at, period))
-    rows = leads.group_by("link_method").aggregate(
-        n=leads.lead_id.count(), unknown=(leads.channel == UNKNOWN).cast("int64").sum()
-    ).to_pyarrow().to_pylist()
+    rows = (
+        leads.group_by("link_method")
+        .aggregate(n=leads.lead_id.count(), unknown=(leads.channel == UNKNOWN).cast("int64").sum())
+        .to_pyarrow()
+        .to_pylist()
+    )
     by_method = {m: 0 for m in LINK_METHODS}
     unknown = 0
     for r in rows:
@@ -98,9 +101,12 @@ def match_quality(chain: Chain, period: Period) -> MatchQuality:
 
     ds = chain.deal_status
     won = ds.filter((ds.status == "won") & _in(ds.closed_at, period))
-    revenue_rows = won.group_by(in_cur=won.currency == cur).aggregate(
-        revenue=won.amount.sum(), n=won.deal_id.count()
-    ).to_pyarrow().to_pylist()
+    revenue_rows = (
+        won.group_by(in_cur=won.currency == cur)
+        .aggregate(revenue=won.amount.sum(), n=won.deal_id.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
     revenue = sum(float(r["revenue"] or 0) for r in revenue_rows if r["in_cur"])
     other_deals = sum(int(r["n"]) for r in revenue_rows if not r["in_cur"])
     shares = chain.payments.filter(chain.payments.deal_id.notnull() & (chain.payments.currency == cur))
@@ -111,9 +117,12 @@ def match_quality(chain: Chain, period: Period) -> MatchQuality:
         paid_by_method[r["match_method"]] = float(r["amount"] or 0)
 
     pay = chain.payments.filter(_in(chain.payments.paid_at, period))
-    pay_rows = pay.group_by([pay.match_method, (pay.currency == cur).name("in_cur")]).aggregate(
-        n=pay.payment_id.nunique(), amount=pay.amount.sum()
-    ).to_pyarrow().to_pylist()
+    pay_rows = (
+        pay.group_by([pay.match_method, (pay.currency == cur).name("in_cur")])
+        .aggregate(n=pay.payment_id.nunique(), amount=pay.amount.sum())
+        .to_pyarrow()
+        .to_pylist()
+    )
     payments_by_method = {m: {"count": 0.0, "amount": 0.0} for m in MATCH_METHODS}
     other_payments = 0
     for r in pay_rows:
@@ -122,7 +131,9 @@ def match_quality(chain: Chain, period: Period) -> MatchQuality:
             continue
         payments_by_method[r["match_method"]] = {"count": float(r["n"]), "amount": float(r["amount"] or 0)}
     # A payment split across deals is one payment: count it once.
-    count_rows = pay.filter(pay.currency == cur).aggregate(n=pay.payment_id.nunique(), amount=pay.amount.sum())
+    count_rows = pay.filter(pay.currency == cur).aggregate(
+        n=pay.payment_id.nunique(), amount=pay.amount.sum()
+    )
     totals = count_rows.to_pyarrow().to_pylist()[0]
 
     warnings = []

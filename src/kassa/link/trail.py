@@ -54,12 +54,50 @@ class Trail:
         }
 
 
-_LEAD_COLS = ("lead_id", "created_at", "status", "customer_id", "channel", "campaign", "link_method", "link_visit_id",
-              "link_visit_ts", "utm_source", "utm_medium", "utm_campaign", "click_id")
-_DEAL_COLS = ("deal_id", "lead_id", "status", "created_at", "closed_at", "amount", "currency", "invoice", "channel",
-              "campaign", "link_method", "purchase_number", "paid", "outstanding", "paid_state")
-_PAY_COLS = ("payment_id", "paid_at", "payment_amount", "amount", "currency", "deal_id", "match_method",
-             "match_confidence", "payer_inn", "purpose")
+_LEAD_COLS = (
+    "lead_id",
+    "created_at",
+    "status",
+    "customer_id",
+    "channel",
+    "campaign",
+    "link_method",
+    "link_visit_id",
+    "link_visit_ts",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "click_id",
+)
+_DEAL_COLS = (
+    "deal_id",
+    "lead_id",
+    "status",
+    "created_at",
+    "closed_at",
+    "amount",
+    "currency",
+    "invoice",
+    "channel",
+    "campaign",
+    "link_method",
+    "purchase_number",
+    "paid",
+    "outstanding",
+    "paid_state",
+)
+_PAY_COLS = (
+    "payment_id",
+    "paid_at",
+    "payment_amount",
+    "amount",
+    "currency",
+    "deal_id",
+    "match_method",
+    "match_confidence",
+    "payer_inn",
+    "purpose",
+)
 _TOUCH_COLS = ("conversion_id", "touch_order", "touch_kind", "visit_id", "ts", "channel", "campaign")
 
 
@@ -70,12 +108,17 @@ def _rows(t: Any, cols: tuple[str, ...], order: list[str]) -> list[dict[str, Any
 
 def find(chain: Chain, item_id: str) -> list[Kind]:
     """The kinds of item that carry ``item_id`` (one small query)."""
-    hits = ibis.union(
-        chain.leads.filter(chain.leads.lead_id == item_id).select(kind=ibis.literal("lead")),
-        chain.deals.filter(chain.deals.deal_id == item_id).select(kind=ibis.literal("deal")),
-        chain.payments.filter(chain.payments.payment_id == item_id).select(kind=ibis.literal("payment")),
-        distinct=True,
-    ).to_pyarrow().column("kind").to_pylist()
+    hits = (
+        ibis.union(
+            chain.leads.filter(chain.leads.lead_id == item_id).select(kind=ibis.literal("lead")),
+            chain.deals.filter(chain.deals.deal_id == item_id).select(kind=ibis.literal("deal")),
+            chain.payments.filter(chain.payments.payment_id == item_id).select(kind=ibis.literal("payment")),
+            distinct=True,
+        )
+        .to_pyarrow()
+        .column("kind")
+        .to_pylist()
+    )
     return [k for k in KINDS if k in hits]
 
 
@@ -84,7 +127,9 @@ def trail(chain: Chain, item_id: str, kind: Kind | None = None) -> Trail:
     found = find(chain, item_id)
     if kind is not None:
         if kind not in found:
-            raise NotFound(f"no {kind} with id {item_id!r}" + (f" (found as: {', '.join(found)})" if found else ""))
+            raise NotFound(
+                f"no {kind} with id {item_id!r}" + (f" (found as: {', '.join(found)})" if found else "")
+            )
         chosen: Kind = kind
     elif not found:
         raise NotFound(f"no lead, deal or payment with id {item_id!r}")
@@ -99,11 +144,23 @@ def trail(chain: Chain, item_id: str, kind: Kind | None = None) -> Trail:
         deal_ids = [item_id]
     else:
         deal_ids = deals.filter(deals.lead_id == item_id).deal_id.to_pyarrow().to_pylist()
-    deal_rows = _rows(deals.filter(deals.deal_id.isin(deal_ids)), _DEAL_COLS, ["closed_at", "deal_id"]) if deal_ids else []
+    deal_rows = (
+        _rows(deals.filter(deals.deal_id.isin(deal_ids)), _DEAL_COLS, ["closed_at", "deal_id"])
+        if deal_ids
+        else []
+    )
     lead_ids = [item_id] if chosen == "lead" else sorted({d["lead_id"] for d in deal_rows if d["lead_id"]})
-    lead_rows = _rows(chain.leads.filter(chain.leads.lead_id.isin(lead_ids)), _LEAD_COLS, ["created_at", "lead_id"]) if lead_ids else []
+    lead_rows = (
+        _rows(chain.leads.filter(chain.leads.lead_id.isin(lead_ids)), _LEAD_COLS, ["created_at", "lead_id"])
+        if lead_ids
+        else []
+    )
     if chosen == "payment":
-        pay_filter = (pays.payment_id == item_id) | pays.deal_id.isin(deal_ids) if deal_ids else pays.payment_id == item_id
+        pay_filter = (
+            (pays.payment_id == item_id) | pays.deal_id.isin(deal_ids)
+            if deal_ids
+            else pays.payment_id == item_id
+        )
     else:
         pay_filter = pays.deal_id.isin(deal_ids) if deal_ids else ibis.literal(False)
     pay_rows = _rows(pays.filter(pay_filter), _PAY_COLS, ["paid_at", "payment_id", "deal_id"])
@@ -111,7 +168,9 @@ def trail(chain: Chain, item_id: str, kind: Kind | None = None) -> Trail:
     touches: list[dict[str, Any]] = []
     if known:
         t = journey_touches(chain, "lead")
-        touches = _rows(t.filter(t.conversion_id.isin(known)), _TOUCH_COLS, ["ts", "conversion_id", "touch_order"])
+        touches = _rows(
+            t.filter(t.conversion_id.isin(known)), _TOUCH_COLS, ["ts", "conversion_id", "touch_order"]
+        )
     notes = []
     if chosen in ("deal", "payment") and deal_rows and not lead_rows:
         notes.append("lead_missing")

@@ -111,7 +111,9 @@ def link_leads(
     # Other cookies of the same customer (another device, an earlier lead's browser).
     cookies = client_customers(leads, cust)
     other = cookies.select(o_client=cookies.client_id, o_customer=cookies.customer_id)
-    siblings = base.join(other, [base.c_customer == other.o_customer, base.c_client.fill_null("") != other.o_client])
+    siblings = base.join(
+        other, [base.c_customer == other.o_customer, base.c_client.fill_null("") != other.o_client]
+    )
     by_contact = siblings.join(vt, [siblings.o_client == vt.v_client, *in_window(siblings, vt)])
     by_contact = by_contact.mutate(rank=ibis.ifelse(by_contact.v_direct, 6, 3)).select(*cand_cols)
 
@@ -143,7 +145,9 @@ def link_leads(
         b_rank=cands["rank"],
     )
     j = lc.left_join(best, lc.lead_id == best.b_lead)
-    method = ibis.cases(*[(j.b_rank == r, ibis.literal(m)) for r, m in _RANKS.items()], else_=ibis.literal("none"))
+    method = ibis.cases(
+        *[(j.b_rank == r, ibis.literal(m)) for r, m in _RANKS.items()], else_=ibis.literal("none")
+    )
     return j.select(
         *leads.columns,
         customer_id=j.cu_customer,
@@ -156,16 +160,22 @@ def link_leads(
     )
 
 
-def link_visits(visits: ir.Table, leads: ir.Table, linked: ir.Table, customers: ir.Table, settings: Settings) -> ir.Table:
+def link_visits(
+    visits: ir.Table, leads: ir.Table, linked: ir.Table, customers: ir.Table, settings: Settings
+) -> ir.Table:
     """Visits with channel, campaign, source/medium and ``customer_id``.
 
     A visit belongs to the customer its cookie maps to; the cookie of a visit that a lead's click id
     points to joins that lead's customer too (the lead may have been left from another device).
     """
     v = visits_with_channel(visits, settings)
-    lv = linked.filter(linked.link_method == "click_id").select(x_visit=linked.link_visit_id, x_customer=linked.customer_id)
+    lv = linked.filter(linked.link_method == "click_id").select(
+        x_visit=linked.link_visit_id, x_customer=linked.customer_id
+    )
     vc = v.select(y_visit=v.visit_id, y_client=blank_to_null(v.client_id))
-    extra = lv.join(vc, lv.x_visit == vc.y_visit).select(client_id=ibis._.y_client, customer_id=ibis._.x_customer)
+    extra = lv.join(vc, lv.x_visit == vc.y_visit).select(
+        client_id=ibis._.y_client, customer_id=ibis._.x_customer
+    )
     cookies = client_customers(leads, customers, extra)
     m = cookies.select(m_client=cookies.client_id, m_customer=cookies.customer_id)
     j = v.left_join(m, blank_to_null(v.client_id) == m.m_client)

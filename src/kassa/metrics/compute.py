@@ -54,9 +54,23 @@ DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
 
 # Base measures, in the order they are aggregated; romi's internal helper is derived from two of them.
 BASE_MEASURES = (
-    "cost", "impressions", "clicks", "reach", "activity_cost", "posts", "visits", "leads", "qualified_leads",
-    "sales", "revenue", "gross_profit", "margin_missing", "payments",
-    "paid_revenue", "unpaid_won", "unknown_source_leads",
+    "cost",
+    "impressions",
+    "clicks",
+    "reach",
+    "activity_cost",
+    "posts",
+    "visits",
+    "leads",
+    "qualified_leads",
+    "sales",
+    "revenue",
+    "gross_profit",
+    "margin_missing",
+    "payments",
+    "paid_revenue",
+    "unpaid_won",
+    "unknown_source_leads",
 )
 # Measures that keep "no value" when nothing reported them (a margin of 0 is not "no margin data").
 _NULLABLE = {"gross_profit", "reach"}
@@ -83,7 +97,13 @@ class MetricTable:
             "view": self.view,
             "by": self.by,
             "metrics": [
-                {"name": m.name, "tier": m.tier.value, "unit": m.unit, "better": m.better, "label": m.label_en}
+                {
+                    "name": m.name,
+                    "tier": m.tier.value,
+                    "unit": m.unit,
+                    "better": m.better,
+                    "label": m.label_en,
+                }
                 for m in self.metrics
             ],
             "rows": [_jsonable(r) for r in self.frame.to_dicts()],
@@ -115,7 +135,9 @@ def vat_rate_expr(day: ir.DateValue, settings: Settings) -> ir.FloatingValue:
     return ibis.cases(*branches, else_=ibis.literal(0.0))
 
 
-def cost_as_shown(cost: ir.FloatingValue, vat_included: ir.BooleanValue, day: ir.DateValue, settings: Settings) -> ir.FloatingValue:
+def cost_as_shown(
+    cost: ir.FloatingValue, vat_included: ir.BooleanValue, day: ir.DateValue, settings: Settings
+) -> ir.FloatingValue:
     """Cost net of VAT, or gross when the settings ask reports to include VAT."""
     rate = vat_rate_expr(day, settings)
     net = ibis.ifelse(vat_included.fill_null(False), cost / (1 + rate), cost)
@@ -211,7 +233,9 @@ def _keys(t: ir.Table, by: list[str], date_col: ir.Value) -> dict[str, ir.Value]
             out[d] = _month(date_col)
         elif d in t.columns:
             col = t[d]
-            out[d] = ibis.ifelse(col.isnull() | (col.cast("string").strip() == ""), ibis.literal(NOT_SET), col.cast("string"))
+            out[d] = ibis.ifelse(
+                col.isnull() | (col.cast("string").strip() == ""), ibis.literal(NOT_SET), col.cast("string")
+            )
         else:
             out[d] = ibis.literal(NOT_SET)
     return out
@@ -249,10 +273,18 @@ def base_measures(
     fx = wh.table("fx_rates")
     spend, no_rate = in_business_currency(spend, ["cost"], spend.date, fx, cur)
     foreign: list[ir.Table] = [no_rate.select(what=ibis.literal("spend row(s)"))]
-    parts.append(_part(spend, _keys(spend, by, spend.date), {
-        "cost": cost_as_shown(spend.cost, spend.vat_included, spend.date, st),
-        "impressions": spend.impressions, "clicks": spend.clicks, "reach": spend.reach,
-    }))
+    parts.append(
+        _part(
+            spend,
+            _keys(spend, by, spend.date),
+            {
+                "cost": cost_as_shown(spend.cost, spend.vat_included, spend.date, st),
+                "impressions": spend.impressions,
+                "clicks": spend.clicks,
+                "reach": spend.reach,
+            },
+        )
+    )
 
     act = _apply_where(src.activities.filter(_in_period(src.activities.date, period, True)), where)
     parts.append(_part(act, _keys(act, by, act.date), {"activity_cost": act.cost, "posts": act["count"]}))
@@ -264,14 +296,23 @@ def base_measures(
     has_deal = src.deals.select(hd_lead=src.deals.lead_id).distinct()
     leads = leads.left_join(has_deal, leads.lead_id == has_deal.hd_lead)
     qualified = (leads.status == "qualified") | leads.hd_lead.notnull()
-    parts.append(_part(leads, _keys(leads, by, leads.created_at), {
-        "leads": ibis.literal(1), "qualified_leads": qualified.cast("int64"),
-        "unknown_source_leads": (leads.channel == UNKNOWN).cast("int64"),
-    }))
+    parts.append(
+        _part(
+            leads,
+            _keys(leads, by, leads.created_at),
+            {
+                "leads": ibis.literal(1),
+                "qualified_leads": qualified.cast("int64"),
+                "unknown_source_leads": (leads.channel == UNKNOWN).cast("int64"),
+            },
+        )
+    )
 
     all_deals = src.deals
     if view == "cohort" and settle_days is not None:
-        all_deals = deal_payments(src.chain.deals, src.payments, src.chain.rules.tolerance, paid_within_days=settle_days)
+        all_deals = deal_payments(
+            src.chain.deals, src.payments, src.chain.rules.tolerance, paid_within_days=settle_days
+        )
     deals = _apply_where(all_deals.filter(all_deals.status == "won"), where)
     payments = _apply_where(src.payments, where)
     if view == "calendar":
@@ -283,21 +324,42 @@ def base_measures(
         payments = payments.filter(_in_period(payments.lead_created_at, period, False))
         if settle_days is not None:
             deals = deals.filter(deals.closed_at <= deals.lead_created_at + ibis.interval(days=settle_days))
-            payments = payments.filter(payments.paid_at <= payments.lead_created_at + ibis.interval(days=settle_days))
+            payments = payments.filter(
+                payments.paid_at <= payments.lead_created_at + ibis.interval(days=settle_days)
+            )
         deal_date = pay_date = "lead_created_at"
-    deals, no_rate = in_business_currency(deals, ["amount", "gross_profit", "paid", "outstanding"], deals.closed_at, fx, cur)
+    deals, no_rate = in_business_currency(
+        deals, ["amount", "gross_profit", "paid", "outstanding"], deals.closed_at, fx, cur
+    )
     foreign.append(no_rate.select(what=ibis.literal("won deal(s)")))
-    parts.append(_part(deals, _keys(deals, by, deals[deal_date]), {
-        "sales": ibis.literal(1), "revenue": deals.amount, "gross_profit": deals.gross_profit,
-        "margin_missing": deals.gross_profit.isnull().cast("int64"),
-        "paid_revenue": deals.paid, "unpaid_won": deals.outstanding,
-    }))
+    parts.append(
+        _part(
+            deals,
+            _keys(deals, by, deals[deal_date]),
+            {
+                "sales": ibis.literal(1),
+                "revenue": deals.amount,
+                "gross_profit": deals.gross_profit,
+                "margin_missing": deals.gross_profit.isnull().cast("int64"),
+                "paid_revenue": deals.paid,
+                "unpaid_won": deals.outstanding,
+            },
+        )
+    )
     payments, no_rate = in_business_currency(payments, ["amount"], payments.paid_at, fx, cur)
     foreign.append(no_rate.select(what=ibis.literal("payment(s)")))
     # One query for all three checks: amounts in another currency are left out, and people are told so.
-    counts = ibis.union(*foreign, distinct=False).group_by("what").aggregate(n=ibis._.count()).to_pyarrow().to_pylist()
+    counts = (
+        ibis.union(*foreign, distinct=False)
+        .group_by("what")
+        .aggregate(n=ibis._.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
     for row in sorted(counts, key=lambda r: r["what"]):
-        warnings.append(f"{row['n']} {row['what']} in a currency other than {cur} without an exchange rate for their month were left out (load fx_rates)")
+        warnings.append(
+            f"{row['n']} {row['what']} in a currency other than {cur} without an exchange rate for their month were left out (load fx_rates)"
+        )
     parts.append(_part(payments, _keys(payments, by, payments[pay_date]), {"payments": payments.amount}))
 
     union = ibis.union(*parts, distinct=False)
@@ -311,7 +373,9 @@ def derive(table: ir.Table, names: list[str]) -> ir.Table:
     """Add derived metrics (in dependency order) to a table of base measures."""
     cols: dict[str, Any] = {c: table[c] for c in table.columns}
     cols["romi_base"] = ibis.ifelse(
-        (table.margin_missing == 0) & (table.sales > 0) & table.gross_profit.notnull(), table.gross_profit, table.revenue
+        (table.margin_missing == 0) & (table.sales > 0) & table.gross_profit.notnull(),
+        table.gross_profit,
+        table.revenue,
     )
     for n in with_dependencies(names):
         m = CATALOG[n]
@@ -384,7 +448,9 @@ def compute(
         try:
             frame = _counts_as_int(derive(groups, names).select(*keys, *names).to_polars(), names)
             summed = groups.aggregate(**{m: groups[m].sum() for m in BASE_MEASURES})
-            filled = summed.mutate(**{m: summed[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE})
+            filled = summed.mutate(
+                **{m: summed[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE}
+            )
             rows = _counts_as_int(derive(filled, names).select(*names).to_polars(), names).to_dicts()
             total = rows[0] if rows else {}
         finally:
@@ -392,7 +458,13 @@ def compute(
     if keys:
         frame = frame.sort(keys)
     return MetricTable(
-        frame=frame, metrics=[CATALOG[n] for n in names], by=keys, period=p, view=view, total=total, warnings=warnings
+        frame=frame,
+        metrics=[CATALOG[n] for n in names],
+        by=keys,
+        period=p,
+        view=view,
+        total=total,
+        warnings=warnings,
     )
 
 

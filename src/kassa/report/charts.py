@@ -112,9 +112,14 @@ def funnel_chart(rows: Sequence[Row], *, lang: str = "en", currency: str = "RUB"
             if previous is not None:
                 share = value / previous if previous else None
                 text += f" ({fmt_value(share, 'percent', lang, currency)})"
-            data.append({
-                "channel": str(r["channel"]), "stage": _metric_label(stage, lang), "value": value, "text": text,
-            })
+            data.append(
+                {
+                    "channel": str(r["channel"]),
+                    "stage": _metric_label(stage, lang),
+                    "value": value,
+                    "text": text,
+                }
+            )
             previous = value
     stages = [_metric_label(s, lang) for s in FUNNEL_STAGES]
     base = alt.Chart().encode(
@@ -135,8 +140,14 @@ def funnel_chart(rows: Sequence[Row], *, lang: str = "en", currency: str = "RUB"
     chart = (
         alt.layer(bars, labels, data=alt.Data(values=data))
         .properties(width=_WIDTH - 120, height=alt.Step(16))
-        .facet(row=alt.Row("channel:N", title=None, sort=[str(r["channel"]) for r in rows],
-                           header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold")))
+        .facet(
+            row=alt.Row(
+                "channel:N",
+                title=None,
+                sort=[str(r["channel"]) for r in rows],
+                header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold"),
+            )
+        )
         .resolve_scale(x="shared")
         .properties(title=_("Funnel per channel: visits → leads → qualified leads → sales", lang))
     )
@@ -161,7 +172,11 @@ def index_series(values: Sequence[float | None]) -> list[float | None]:
 
 
 def trend_data(
-    months: Sequence[Row], metrics: Sequence[str] = TREND_METRICS, *, lang: str = "en", currency: str = "RUB",
+    months: Sequence[Row],
+    metrics: Sequence[str] = TREND_METRICS,
+    *,
+    lang: str = "en",
+    currency: str = "RUB",
     facet: str | None = None,
 ) -> list[dict[str, Any]]:
     """Long rows for :func:`money_vs_activity_chart`: one per (group, metric, month), with index and text.
@@ -181,9 +196,12 @@ def trend_data(
             m = CATALOG[name]
             for r, v, ix in zip(rows, values, index_series(values), strict=True):
                 row: dict[str, Any] = {
-                    "month": str(r["month"]), "metric": name, "series": _series_label(name, lang),
+                    "month": str(r["month"]),
+                    "metric": name,
+                    "series": _series_label(name, lang),
                     "kind": _("activity", lang) if m.tier == Tier.ACTIVITY else _("money and leads", lang),
-                    "value": v, "index": None if ix is None else round(ix, 1),
+                    "value": v,
+                    "index": None if ix is None else round(ix, 1),
                     "text": fmt_value(v, m.unit, lang, currency),
                 }
                 if facet:
@@ -193,7 +211,11 @@ def trend_data(
 
 
 def money_vs_activity_chart(
-    months: Sequence[Row], metrics: Sequence[str] = TREND_METRICS, *, lang: str = "en", currency: str = "RUB",
+    months: Sequence[Row],
+    metrics: Sequence[str] = TREND_METRICS,
+    *,
+    lang: str = "en",
+    currency: str = "RUB",
     by_channel: bool = False,
 ) -> dict[str, Any]:
     """Money and qualified leads against activity over months, each line indexed (100 = its first month).
@@ -206,34 +228,52 @@ def money_vs_activity_chart(
     series = [_series_label(m, lang) for m in present]
     kinds = [_("money and leads", lang), _("activity", lang)]
     month_axis = sorted({str(r["month"]) for r in months})
-    lines = alt.Chart().mark_line(point=True, strokeWidth=2.5).encode(
-        x=alt.X("month:O", sort=month_axis, title=None, axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("index:Q", title=_("Index, first month = 100", lang)),
-        color=alt.Color("series:N", scale=alt.Scale(domain=series, range=[_COLOURS[m] for m in present]),
-                        sort=series, title=None),
-        # The legend of colours already says "(activity)"; a second legend for dashes would repeat it.
-        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=kinds, range=[[1, 0], [5, 4]]), legend=None),
-        tooltip=[
-            alt.Tooltip("month:O", title=_("Month", lang)),
-            alt.Tooltip("series:N", title=_("Metric", lang)),
-            alt.Tooltip("text:N", title=_("Value", lang)),
-            alt.Tooltip("index:Q", title=_("Index", lang), format=".0f"),
-        ],
+    lines = (
+        alt.Chart()
+        .mark_line(point=True, strokeWidth=2.5)
+        .encode(
+            x=alt.X("month:O", sort=month_axis, title=None, axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("index:Q", title=_("Index, first month = 100", lang)),
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(domain=series, range=[_COLOURS[m] for m in present]),
+                sort=series,
+                title=None,
+            ),
+            # The legend of colours already says "(activity)"; a second legend for dashes would repeat it.
+            strokeDash=alt.StrokeDash(
+                "kind:N", scale=alt.Scale(domain=kinds, range=[[1, 0], [5, 4]]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip("month:O", title=_("Month", lang)),
+                alt.Tooltip("series:N", title=_("Metric", lang)),
+                alt.Tooltip("text:N", title=_("Value", lang)),
+                alt.Tooltip("index:Q", title=_("Index", lang), format=".0f"),
+            ],
+        )
     )
     baseline = alt.Chart().mark_rule(color="#9ca3af", strokeDash=[2, 2]).encode(y=alt.datum(100))
     title = _("Money vs activity, indexed (first month = 100)", lang)
     if by_channel:
-        channels = list(dict.fromkeys(str(r["channel"]) for r in months))  # the caller's order, not alphabetical
+        channels = list(
+            dict.fromkeys(str(r["channel"]) for r in months)
+        )  # the caller's order, not alphabetical
         chart: alt.TopLevelMixin = (
             alt.layer(baseline, lines, data=alt.Data(values=data))
             .properties(width=230, height=150)
-            .facet(facet=alt.Facet("channel:N", title=None, sort=channels, header=alt.Header(labelFontWeight="bold")),
-                   columns=min(len(channels), 3))
+            .facet(
+                facet=alt.Facet(
+                    "channel:N", title=None, sort=channels, header=alt.Header(labelFontWeight="bold")
+                ),
+                columns=min(len(channels), 3),
+            )
             .resolve_scale(y="independent")
             .properties(title=_("Money vs activity per channel, indexed (first month = 100)", lang))
         )
     else:
-        chart = alt.layer(baseline, lines, data=alt.Data(values=data)).properties(width=_WIDTH, height=260, title=title)
+        chart = alt.layer(baseline, lines, data=alt.Data(values=data)).properties(
+            width=_WIDTH, height=260, title=title
+        )
     return _config(chart, lang, currency)
 
 
@@ -247,10 +287,14 @@ def spend_vs_revenue_chart(rows: Sequence[Row], *, lang: str = "en", currency: s
     for r in rows:
         for name in SPEND_REVENUE:
             v = _num(r.get(name)) or 0.0
-            data.append({
-                "channel": str(r["channel"]), "measure": _metric_label(name, lang), "value": v,
-                "text": fmt_value(v, "money", lang, currency),
-            })
+            data.append(
+                {
+                    "channel": str(r["channel"]),
+                    "measure": _metric_label(name, lang),
+                    "value": v,
+                    "text": fmt_value(v, "money", lang, currency),
+                }
+            )
     measures = [_metric_label(m, lang) for m in SPEND_REVENUE]
     channels = [str(r["channel"]) for r in rows]
     base = alt.Chart().encode(
@@ -259,16 +303,24 @@ def spend_vs_revenue_chart(rows: Sequence[Row], *, lang: str = "en", currency: s
     )
     bars = base.mark_bar(cornerRadiusEnd=2).encode(
         x=alt.X("value:Q", title=None, axis=alt.Axis(format="$,.0f", tickCount=5)),
-        color=alt.Color("measure:N", scale=alt.Scale(domain=measures, range=[_COLOURS[m] for m in SPEND_REVENUE]),
-                        sort=measures, title=None),
+        color=alt.Color(
+            "measure:N",
+            scale=alt.Scale(domain=measures, range=[_COLOURS[m] for m in SPEND_REVENUE]),
+            sort=measures,
+            title=None,
+        ),
         tooltip=[
             alt.Tooltip("channel:N", title=_("Channel", lang)),
             alt.Tooltip("measure:N", title=_("Metric", lang)),
             alt.Tooltip("text:N", title=_("Value", lang)),
         ],
     )
-    labels = base.mark_text(align="left", dx=3, fontSize=10, color="#374151").encode(x="value:Q", text="text:N")
+    labels = base.mark_text(align="left", dx=3, fontSize=10, color="#374151").encode(
+        x="value:Q", text="text:N"
+    )
     chart = alt.layer(bars, labels, data=alt.Data(values=data)).properties(
-        width=_WIDTH - 80, height=alt.Step(14), title=_("Where the money went and where it came from, per channel", lang)
+        width=_WIDTH - 80,
+        height=alt.Step(14),
+        title=_("Where the money went and where it came from, per channel", lang),
     )
     return _config(chart, lang, currency)

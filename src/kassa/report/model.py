@@ -43,7 +43,16 @@ Tone = Literal["good", "bad", "warning", "neutral"]
 
 # The money trail of a channel, left to right, as the report's main table shows it.
 FUNNEL_COLUMNS = (
-    "marketing_cost", "visits", "leads", "qualified_leads", "sales", "revenue", "payments", "cpl", "cost_per_sale", "romi",
+    "marketing_cost",
+    "visits",
+    "leads",
+    "qualified_leads",
+    "sales",
+    "revenue",
+    "payments",
+    "cpl",
+    "cost_per_sale",
+    "romi",
 )
 ACTIVITY_COLUMNS = ("cost", "activity_cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts")
 TREND_MONTHS = 12
@@ -178,7 +187,9 @@ class ReportData:
         try:
             return next(s for s in self.sections if s.key == key)
         except StopIteration:
-            raise KeyError(f"no section {key!r}; sections: {', '.join(s.key for s in self.sections)}") from None
+            raise KeyError(
+                f"no section {key!r}; sections: {', '.join(s.key for s in self.sections)}"
+            ) from None
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables()]
@@ -194,11 +205,24 @@ class ReportData:
             return {"type": kind, **_jsonable(dataclasses.asdict(b))}
 
         return {
-            "title": self.title, "lang": self.lang, "currency": self.currency, "period": self.period.label,
-            "view": self.view, "facts": [list(f) for f in self.facts], "generated_at": self.generated_at.isoformat(),
+            "title": self.title,
+            "lang": self.lang,
+            "currency": self.currency,
+            "period": self.period.label,
+            "view": self.view,
+            "facts": [list(f) for f in self.facts],
+            "generated_at": self.generated_at.isoformat(),
             "warnings": self.warnings,
-            "sections": [{"key": s.key, "title": s.title, "intro": s.intro, "badge": s.badge,
-                          "blocks": [block(b) for b in s.blocks]} for s in self.sections],
+            "sections": [
+                {
+                    "key": s.key,
+                    "title": s.title,
+                    "intro": s.intro,
+                    "badge": s.badge,
+                    "blocks": [block(b) for b in s.blocks],
+                }
+                for s in self.sections
+            ],
         }
 
     def add(self, section: Section | None, *, before: str | None = None) -> None:
@@ -241,15 +265,23 @@ def _page_labels(lang: str) -> dict[str, str]:
 
 def _sort_channels(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Channels by revenue, then cost, highest first: the report reads top-down from where the money is."""
-    return sorted(rows, key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r["channel"])))
+    return sorted(
+        rows, key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r["channel"]))
+    )
 
 
 def _latest_data(wh: Any, lang: str) -> str:
     """The last date present in each canonical table, so a half-loaded month is visible in the header."""
     # Literal calls, so the catalog test sees every word that needs a translation.
-    words = {"spend": _("spend", lang), "activities": _("activities", lang), "visits": _("visits", lang),
-             "leads": _("leads", lang), "deals": _("deals", lang), "payments": _("payments", lang),
-             "fx_rates": _("exchange rates", lang)}
+    words = {
+        "spend": _("spend", lang),
+        "activities": _("activities", lang),
+        "visits": _("visits", lang),
+        "leads": _("leads", lang),
+        "deals": _("deals", lang),
+        "payments": _("payments", lang),
+        "fx_rates": _("exchange rates", lang),
+    }
     parts = []
     for kind in KINDS.values():
         t = wh.table(kind.name)
@@ -283,7 +315,9 @@ def _company_months(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.group_by("month").agg([pl.col(n).sum() for n in MONTHLY_MEASURES]).sort("month")
 
 
-def _monthly_rows(frame: pl.DataFrame, window: Period, names: Sequence[str], keys: Sequence[str] = ()) -> list[dict[str, Any]]:
+def _monthly_rows(
+    frame: pl.DataFrame, window: Period, names: Sequence[str], keys: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Every month of the window for every group (zeros where nothing happened), months before the first
     month with any data dropped, so a warehouse with three months of history is not drawn over twelve."""
     months = months_between(window.start, add_months(window.end, -1))
@@ -292,7 +326,7 @@ def _monthly_rows(frame: pl.DataFrame, window: Period, names: Sequence[str], key
         found[tuple(str(r[k]) for k in (*keys, "month"))] = r
     groups = sorted({key[:-1] for key in found}) if keys else [()]
     active = [m for m in months if any(found.get((*g, m), {}).get(n) for g in groups for n in names)]
-    shown = months[months.index(active[0]):] if active else []
+    shown = months[months.index(active[0]) :] if active else []
     out: list[dict[str, Any]] = []
     for g in groups:
         for m in shown:
@@ -326,7 +360,7 @@ def _share(part: Any, whole: Any) -> float | None:
 def headline_lines(
     current: MetricTable, previous: dict[str, Any], previous_period: Period, lang: str, currency: str
 ) -> list[Line]:
-    """"Where the money is" in up to four plain sentences, each recomputable from the tables.
+    """ "Where the money is" in up to four plain sentences, each recomputable from the tables.
 
     1. the period's revenue (and its change on the previous period), payments, marketing cost, ROMI;
     2. the channel that earns most: its share of revenue next to its share of marketing cost (``good`` when
@@ -339,52 +373,99 @@ def headline_lines(
     money = lambda v: fmt_value(v, "money", lang, currency)  # noqa: E731
     out: list[Line] = []
     rev_change = change(cur.get("revenue"), prev.get("revenue"))
-    vs = (" (" + _("{change} vs {period}", lang, change=fmt_change(rev_change, lang), period=previous_period.label) + ")"
-          if rev_change is not None else "")
-    out.append(Line(
-        _("Revenue {revenue}{vs}, payments received {payments}, marketing cost {cost}, ROMI {romi}.", lang,
-          revenue=money(cur.get("revenue")), vs=vs, payments=money(cur.get("payments")),
-          cost=money(cur.get("marketing_cost")), romi=fmt_value(cur.get("romi"), "ratio", lang, currency)),
-        tone="neutral" if not rev_change else ("good" if rev_change > 0 else "bad"),
-    ))
+    vs = (
+        " ("
+        + _("{change} vs {period}", lang, change=fmt_change(rev_change, lang), period=previous_period.label)
+        + ")"
+        if rev_change is not None
+        else ""
+    )
+    out.append(
+        Line(
+            _(
+                "Revenue {revenue}{vs}, payments received {payments}, marketing cost {cost}, ROMI {romi}.",
+                lang,
+                revenue=money(cur.get("revenue")),
+                vs=vs,
+                payments=money(cur.get("payments")),
+                cost=money(cur.get("marketing_cost")),
+                romi=fmt_value(cur.get("romi"), "ratio", lang, currency),
+            ),
+            tone="neutral" if not rev_change else ("good" if rev_change > 0 else "bad"),
+        )
+    )
     rows = current.frame.to_dicts()
     total_rev, total_cost = cur.get("revenue") or 0.0, cur.get("marketing_cost") or 0.0
     if rows and total_rev > 0:
         top = max(rows, key=lambda r: (r.get("revenue") or 0.0, -(r.get("marketing_cost") or 0.0)))
         rev_share = _share(top.get("revenue"), total_rev) or 0.0
         cost_share = _share(top.get("marketing_cost"), total_cost) or 0.0
-        out.append(Line(
-            _("{channel} earns {revenue_share} of revenue on {cost_share} of the marketing cost.", lang,
-              channel=top["channel"], revenue_share=fmt_percent(rev_share, lang, 0),
-              cost_share=fmt_percent(cost_share, lang, 0)),
-            tone="good" if rev_share >= cost_share else "neutral",
-        ))
+        out.append(
+            Line(
+                _(
+                    "{channel} earns {revenue_share} of revenue on {cost_share} of the marketing cost.",
+                    lang,
+                    channel=top["channel"],
+                    revenue_share=fmt_percent(rev_share, lang, 0),
+                    cost_share=fmt_percent(cost_share, lang, 0),
+                ),
+                tone="good" if rev_share >= cost_share else "neutral",
+            )
+        )
     if rows and total_cost > 0:
+
         def gap(r: dict[str, Any]) -> float:
-            return (_share(r.get("marketing_cost"), total_cost) or 0.0) - (_share(r.get("revenue"), total_rev) or 0.0)
+            return (_share(r.get("marketing_cost"), total_cost) or 0.0) - (
+                _share(r.get("revenue"), total_rev) or 0.0
+            )
 
         leak = max(rows, key=gap)
         if gap(leak) >= LEAK_GAP:
-            out.append(Line(
-                _("{channel} takes {cost_share} of the marketing cost and brings {revenue_share} of revenue.", lang,
-                  channel=leak["channel"], cost_share=fmt_percent(_share(leak.get("marketing_cost"), total_cost), lang, 0),
-                  revenue_share=fmt_percent(_share(leak.get("revenue"), total_rev) or 0.0, lang, 0)),
-                tone="bad",
-            ))
-    ups = [(n, c) for n in HEADLINE_ACTIVITY if (c := change(cur.get(n), prev.get(n))) is not None and c >= ACTIVITY_UP]
-    flat = [(n, c) for n in HEADLINE_MONEY if (c := change(cur.get(n), prev.get(n))) is not None and c < MONEY_FLAT]
+            out.append(
+                Line(
+                    _(
+                        "{channel} takes {cost_share} of the marketing cost and brings {revenue_share} of revenue.",
+                        lang,
+                        channel=leak["channel"],
+                        cost_share=fmt_percent(_share(leak.get("marketing_cost"), total_cost), lang, 0),
+                        revenue_share=fmt_percent(_share(leak.get("revenue"), total_rev) or 0.0, lang, 0),
+                    ),
+                    tone="bad",
+                )
+            )
+    ups = [
+        (n, c)
+        for n in HEADLINE_ACTIVITY
+        if (c := change(cur.get(n), prev.get(n))) is not None and c >= ACTIVITY_UP
+    ]
+    flat = [
+        (n, c)
+        for n in HEADLINE_MONEY
+        if (c := change(cur.get(n), prev.get(n))) is not None and c < MONEY_FLAT
+    ]
     if ups and flat:
         moved = lambda pairs: ", ".join(f"{CATALOG[n].label(lang)} {fmt_change(c, lang)}" for n, c in pairs)  # noqa: E731
-        out.append(Line(
-            _("Activity up ({activity}) while money did not follow ({money}) — compared with {period}.", lang,
-              activity=moved(ups), money=moved(flat), period=previous_period.label),
-            tone="warning",
-        ))
+        out.append(
+            Line(
+                _(
+                    "Activity up ({activity}) while money did not follow ({money}) — compared with {period}.",
+                    lang,
+                    activity=moved(ups),
+                    money=moved(flat),
+                    period=previous_period.label,
+                ),
+                tone="warning",
+            )
+        )
     return out
 
 
 def headline_section(
-    current: MetricTable, previous: dict[str, Any], previous_period: Period, lang: str, currency: str,
+    current: MetricTable,
+    previous: dict[str, Any],
+    previous_period: Period,
+    lang: str,
+    currency: str,
     findings: Sequence[Line] = (),
 ) -> Section:
     """The headline, plus the first two problems the diagnosis found (the rest are in their own section)."""
@@ -397,57 +478,99 @@ def funnel_section(by_channel: MetricTable, lang: str, currency: str) -> Section
     rows = _sort_channels(by_channel.frame.to_dicts())
     cols = [Column.text("channel", _("Channel", lang))] + [Column.metric(n, lang) for n in FUNNEL_COLUMNS]
     table = Table(
-        "funnel", _("Money trail per channel", lang), cols,
+        "funnel",
+        _("Money trail per channel", lang),
+        cols,
         [{k: r.get(k) for k in ["channel", *FUNNEL_COLUMNS]} for r in rows],
         total={k: by_channel.total.get(k) for k in FUNNEL_COLUMNS} if by_channel.total else None,
-        note=_("CPL = marketing cost / leads; CAC = marketing cost / sales; "
-               "ROMI = (revenue or gross profit − marketing cost) / marketing cost.", lang),
+        note=_(
+            "CPL = marketing cost / leads; CAC = marketing cost / sales; "
+            "ROMI = (revenue or gross profit − marketing cost) / marketing cost.",
+            lang,
+        ),
         sheet=_("Funnel", lang),
     )
     blocks: list[Block] = [table]
     if rows:
-        blocks.append(Chart(
-            "funnel", _("Funnel per channel", lang), charts.funnel_chart(rows, lang=lang, currency=currency),
-            _("Each bar is labelled with its count and, in brackets, its share of the stage above it.", lang),
-        ))
+        blocks.append(
+            Chart(
+                "funnel",
+                _("Funnel per channel", lang),
+                charts.funnel_chart(rows, lang=lang, currency=currency),
+                _(
+                    "Each bar is labelled with its count and, in brackets, its share of the stage above it.",
+                    lang,
+                ),
+            )
+        )
     return Section(
-        "funnel", _("The funnel: from spend to money, per channel", lang), blocks,
-        intro=_("Each channel followed from marketing cost to visits, leads, qualified leads, sales, revenue and "
-                "payments received.", lang),
+        "funnel",
+        _("The funnel: from spend to money, per channel", lang),
+        blocks,
+        intro=_(
+            "Each channel followed from marketing cost to visits, leads, qualified leads, sales, revenue and "
+            "payments received.",
+            lang,
+        ),
     )
 
 
 def money_vs_activity_section(
-    monthly: list[dict[str, Any]], window: Period, lang: str, currency: str,
+    monthly: list[dict[str, Any]],
+    window: Period,
+    lang: str,
+    currency: str,
     per_channel: list[dict[str, Any]] | None = None,
 ) -> Section:
     present = [n for n in charts.TREND_METRICS if any(r.get(n) for r in monthly)]
     cols = [Column.text("month", _("Month", lang))] + [Column.metric(n, lang) for n in present]
     table = Table(
-        "money_vs_activity", _("Money and activity by month", lang), cols,
-        [{k: r.get(k) for k in ["month", *present]} for r in monthly], sheet=_("By month", lang),
+        "money_vs_activity",
+        _("Money and activity by month", lang),
+        cols,
+        [{k: r.get(k) for k in ["month", *present]} for r in monthly],
+        sheet=_("By month", lang),
     )
     blocks: list[Block] = []
     if monthly:
-        blocks.append(Chart(
-            "money_vs_activity", _("Money vs activity", lang),
-            charts.money_vs_activity_chart(monthly, present, lang=lang, currency=currency),
-            _("Index = the month's value / the value of the first month with any × 100. Solid lines are money and "
-              "qualified leads; dashed grey lines are activity. Activity rising while money stays flat is the "
-              "activity illusion.", lang),
-        ))
+        blocks.append(
+            Chart(
+                "money_vs_activity",
+                _("Money vs activity", lang),
+                charts.money_vs_activity_chart(monthly, present, lang=lang, currency=currency),
+                _(
+                    "Index = the month's value / the value of the first month with any × 100. Solid lines are money and "
+                    "qualified leads; dashed grey lines are activity. Activity rising while money stays flat is the "
+                    "activity illusion.",
+                    lang,
+                ),
+            )
+        )
     if per_channel:
-        blocks.append(Chart(
-            "money_vs_activity_by_channel", _("Money vs activity per channel", lang),
-            charts.money_vs_activity_chart(per_channel, present, lang=lang, currency=currency, by_channel=True),
-            _("The same index for each channel, so a channel whose clicks grow while its money does not stands out.",
-              lang),
-        ))
+        blocks.append(
+            Chart(
+                "money_vs_activity_by_channel",
+                _("Money vs activity per channel", lang),
+                charts.money_vs_activity_chart(
+                    per_channel, present, lang=lang, currency=currency, by_channel=True
+                ),
+                _(
+                    "The same index for each channel, so a channel whose clicks grow while its money does not stands out.",
+                    lang,
+                ),
+            )
+        )
     blocks.append(table)
     return Section(
-        "money_vs_activity", _("Money vs activity over months", lang), blocks,
-        intro=_("{first} to {last}: did more activity bring more money?", lang,
-                first=f"{window.start:%Y-%m}", last=f"{add_months(window.end, -1):%Y-%m}"),
+        "money_vs_activity",
+        _("Money vs activity over months", lang),
+        blocks,
+        intro=_(
+            "{first} to {last}: did more activity bring more money?",
+            lang,
+            first=f"{window.start:%Y-%m}",
+            last=f"{add_months(window.end, -1):%Y-%m}",
+        ),
     )
 
 
@@ -455,10 +578,14 @@ def spend_vs_revenue_section(by_channel: MetricTable, lang: str, currency: str) 
     rows = _sort_channels(by_channel.frame.to_dicts())
     blocks: list[Block] = []
     if rows:
-        blocks.append(Chart(
-            "spend_vs_revenue", _("Spend vs revenue", lang), charts.spend_vs_revenue_chart(rows, lang=lang, currency=currency),
-            _("Marketing cost, revenue of the deals won and payments received, per channel.", lang),
-        ))
+        blocks.append(
+            Chart(
+                "spend_vs_revenue",
+                _("Spend vs revenue", lang),
+                charts.spend_vs_revenue_chart(rows, lang=lang, currency=currency),
+                _("Marketing cost, revenue of the deals won and payments received, per channel.", lang),
+            )
+        )
     return Section("spend_vs_revenue", _("Spend vs revenue per channel", lang), blocks)
 
 
@@ -467,13 +594,22 @@ def activity_section(by_channel: MetricTable, lang: str) -> Section:
     present = [n for n in ACTIVITY_COLUMNS if any(r.get(n) for r in rows)]
     cols = [Column.text("channel", _("Channel", lang))] + [Column.metric(n, lang) for n in present]
     table = Table(
-        "activity", _("Activity per channel", lang), cols, [{k: r.get(k) for k in ["channel", *present]} for r in rows],
-        total={k: by_channel.total.get(k) for k in present} if by_channel.total else None, sheet=_("Activity", lang),
+        "activity",
+        _("Activity per channel", lang),
+        cols,
+        [{k: r.get(k) for k in ["channel", *present]} for r in rows],
+        total={k: by_channel.total.get(k) for k in present} if by_channel.total else None,
+        sheet=_("Activity", lang),
     )
     return Section(
-        "activity", _("Activity: what was done", lang), [table],
-        intro=_("Impressions, clicks, CTR, CPC and publications say the work was done, not that it earned anything. "
-                "Read them only next to the money above.", lang),
+        "activity",
+        _("Activity: what was done", lang),
+        [table],
+        intro=_(
+            "Impressions, clicks, CTR, CPC and publications say the work was done, not that it earned anything. "
+            "Read them only next to the money above.",
+            lang,
+        ),
         badge=_("activity — not money", lang),
     )
 
@@ -486,15 +622,27 @@ def formula_in_words(formula: str, lang: str) -> str:
 
 def definitions_section(metric_names: Sequence[str], lang: str) -> Section:
     """Every metric the report shows, with its formula: each number can be recomputed by hand."""
-    cols = [Column.text(k, label) for k, label in (
-        ("metric", _("Metric", lang)), ("tier", _("Kind", lang)), ("formula", _("Formula", lang)), ("meaning", _("Meaning", lang)),
-    )]
+    cols = [
+        Column.text(k, label)
+        for k, label in (
+            ("metric", _("Metric", lang)),
+            ("tier", _("Kind", lang)),
+            ("formula", _("Formula", lang)),
+            ("meaning", _("Meaning", lang)),
+        )
+    ]
     tiers = _page_labels(lang)
     rows = []
     for n in dict.fromkeys(metric_names):
         m = CATALOG[n]
-        rows.append({"metric": m.label(lang), "tier": tiers[m.tier.value],
-                     "formula": formula_in_words(m.formula, lang) if m.formula else _("measured", lang), "meaning": m.explain(lang)})
+        rows.append(
+            {
+                "metric": m.label(lang),
+                "tier": tiers[m.tier.value],
+                "formula": formula_in_words(m.formula, lang) if m.formula else _("measured", lang),
+                "meaning": m.explain(lang),
+            }
+        )
     table = Table("definitions", _("Definitions", lang), cols, rows, sheet=_("Definitions", lang))
     return Section("definitions", _("How the numbers are computed", lang), [table])
 
@@ -506,11 +654,18 @@ def finding_lines(diagnosis: Diagnosis, lang: str) -> list[Line]:
         for label in diagnosis.empty_periods
     ]
     for f in diagnosis.significant:
-        out.append(Line(
-            f"{f.title}: {f.message}" if f.title else f.message, "bad",
-            _("step: {stage} · whose side: {who}", lang, stage=stage_label(f.stage, lang),
-              who=responsible_label(f.responsible, lang)),
-        ))
+        out.append(
+            Line(
+                f"{f.title}: {f.message}" if f.title else f.message,
+                "bad",
+                _(
+                    "step: {stage} · whose side: {who}",
+                    lang,
+                    stage=stage_label(f.stage, lang),
+                    who=responsible_label(f.responsible, lang),
+                ),
+            )
+        )
     for f in diagnosis.noise:
         text = f"{f.title}: {f.message}" if f.title else f.message
         # The diagnosis usually says "could be noise" itself; say it only where it does not.
@@ -523,14 +678,21 @@ def findings_section(findings: Sequence[Line], lang: str, intro: str = "") -> Se
     if not findings and not intro:
         return None
     return Section(
-        "findings", _("Diagnosis: where the chain breaks", lang), [Lines("findings", list(findings), "findings")],
+        "findings",
+        _("Diagnosis: where the chain breaks", lang),
+        [Lines("findings", list(findings), "findings")],
         intro=intro,
     )
 
 
 def _diagnosis_intro(diagnosis: Diagnosis, lang: str) -> str:
-    text = _("Compared with {vs}: {significant} finding(s) stand out from noise, {noise} more could be noise.", lang,
-             vs=diagnosis.vs.label, significant=len(diagnosis.significant), noise=len(diagnosis.noise))
+    text = _(
+        "Compared with {vs}: {significant} finding(s) stand out from noise, {noise} more could be noise.",
+        lang,
+        vs=diagnosis.vs.label,
+        significant=len(diagnosis.significant),
+        noise=len(diagnosis.noise),
+    )
     if not diagnosis.findings:
         text += " " + _("Nothing stands out: every change is within noise.", lang)
     return text
@@ -545,44 +707,85 @@ def scorecard_card(card: Scorecard, lang: str) -> Card:
     """
     c = card.contract
     cols = [
-        Column.text("kpi", _("KPI", lang)), Column.text("tier", _("Kind", lang)),
-        Column("target", _("Target", lang), "row"), Column("fact", _("Fact", lang), "row"),
-        Column("attainment", _("Attainment", lang), "percent",
-               explain=_("Fact against target after the floor and the cap: what the score counts.", lang)),
-        Column("weight", _("Weight", lang), "percent"), Column("contribution", _("Contribution", lang), "percent"),
+        Column.text("kpi", _("KPI", lang)),
+        Column.text("tier", _("Kind", lang)),
+        Column("target", _("Target", lang), "row"),
+        Column("fact", _("Fact", lang), "row"),
+        Column(
+            "attainment",
+            _("Attainment", lang),
+            "percent",
+            explain=_("Fact against target after the floor and the cap: what the score counts.", lang),
+        ),
+        Column("weight", _("Weight", lang), "percent"),
+        Column("contribution", _("Contribution", lang), "percent"),
     ]
     # The uncapped attainment is in each KPI's note below the table ("fact / target = 199.8 %, capped at 100 %").
-    rows = [{
-        "kpi": r.label[lang], "tier": tier_label(r.tier, lang), "unit": r.unit, "target": r.target, "fact": r.fact,
-        "attainment": r.attainment, "weight": r.weight, "contribution": r.contribution,
-    } for r in card.rows]
+    rows = [
+        {
+            "kpi": r.label[lang],
+            "tier": tier_label(r.tier, lang),
+            "unit": r.unit,
+            "target": r.target,
+            "fact": r.fact,
+            "attainment": r.attainment,
+            "weight": r.weight,
+            "contribution": r.contribution,
+        }
+        for r in card.rows
+    ]
     total = {"weight": sum(r.weight for r in card.rows), "contribution": card.score}
-    table = Table(f"kpi_{len(c.name)}_{abs(hash(c.name)) % 10_000}", c.name, cols, rows, total=total,
-                  note=_("Score = Σ weight × attainment; attainment counts 0 below the floor and at most the cap.", lang),
-                  sheet=c.name)
+    table = Table(
+        f"kpi_{len(c.name)}_{abs(hash(c.name)) % 10_000}",
+        c.name,
+        cols,
+        rows,
+        total=total,
+        note=_(
+            "Score = Σ weight × attainment; attainment counts 0 below the floor and at most the cap.", lang
+        ),
+        sheet=c.name,
+    )
     weights: dict[str, float] = {}
     for r in card.rows:
         weights[r.tier] = weights.get(r.tier, 0.0) + r.weight
-    pays_for = ", ".join(f"{tier_label(t, lang)} {fmt_percent(w, lang, 0)}"
-                         for t, w in sorted(weights.items(), key=lambda kv: -kv[1]))
+    pays_for = ", ".join(
+        f"{tier_label(t, lang)} {fmt_percent(w, lang, 0)}"
+        for t, w in sorted(weights.items(), key=lambda kv: -kv[1])
+    )
     money = lambda v: fmt_value(v, "money", lang, card.currency)  # noqa: E731
     if card.bonus is None:
         verdict_text = _("Score {score}", lang, score=fmt_percent(card.score, lang, 0))
     else:
-        verdict_text = _("Score {score}: bonus {bonus} of {base}", lang, score=fmt_percent(card.score, lang, 0),
-                         bonus=money(card.bonus), base=money(card.bonus_base))
+        verdict_text = _(
+            "Score {score}: bonus {bonus} of {base}",
+            lang,
+            score=fmt_percent(card.score, lang, 0),
+            bonus=money(card.bonus),
+            base=money(card.bonus_base),
+        )
     pays_activity = weights.get(Tier.ACTIVITY.value, 0.0) >= 0.5 and bool(card.bonus)
     notes = [Line(r.explain(lang)) for r in card.rows]
     if card.gate is not None:
         notes.append(Line(card.gate.explanation[lang], "neutral" if card.gate.passed else "warning"))
     notes += [Line(w.text[lang], "warning") for w in card.warnings]
-    summary = {"contract": c.name, **{t.value: weights.get(t.value, 0.0) for t in Tier}, "score": card.score,
-               "bonus": card.bonus}
+    summary = {
+        "contract": c.name,
+        **{t.value: weights.get(t.value, 0.0) for t in Tier},
+        "score": card.score,
+        "bonus": card.bonus,
+    }
     return Card(
-        c.name, table, _("Pays for: {tiers}", lang, tiers=pays_for),
-        Line(verdict_text, "bad" if pays_activity else "neutral",
-             card.bonus_explanation[lang] if card.bonus_explanation else ""),
-        notes, summary,
+        c.name,
+        table,
+        _("Pays for: {tiers}", lang, tiers=pays_for),
+        Line(
+            verdict_text,
+            "bad" if pays_activity else "neutral",
+            card.bonus_explanation[lang] if card.bonus_explanation else "",
+        ),
+        notes,
+        summary,
     )
 
 
@@ -594,14 +797,22 @@ def scorecards_section(cards: Sequence[Card], lang: str) -> Section | None:
     summaries = [c.summary for c in cards if c.summary]
     if summaries:
         labels = _page_labels(lang)
-        cols = [Column.text("contract", _("Contract", lang))] + [
-            Column(t.value, _("Weight on {tier}", lang, tier=labels[t.value]), "percent", t.value)
-            for t in (Tier.ACTIVITY, Tier.INTERMEDIATE, Tier.OUTCOME)
-        ] + [Column("score", _("Score", lang), "percent"), Column("bonus", _("Bonus", lang), "money")]
-        blocks.append(Table("contracts", _("Contracts compared", lang), cols, summaries, sheet=_("Contracts", lang)))
+        cols = (
+            [Column.text("contract", _("Contract", lang))]
+            + [
+                Column(t.value, _("Weight on {tier}", lang, tier=labels[t.value]), "percent", t.value)
+                for t in (Tier.ACTIVITY, Tier.INTERMEDIATE, Tier.OUTCOME)
+            ]
+            + [Column("score", _("Score", lang), "percent"), Column("bonus", _("Bonus", lang), "money")]
+        )
+        blocks.append(
+            Table("contracts", _("Contracts compared", lang), cols, summaries, sheet=_("Contracts", lang))
+        )
     blocks.append(Cards("scorecards", list(cards)))
     return Section(
-        "scorecards", _("KPI contracts: what each would pay for", lang), blocks,
+        "scorecards",
+        _("KPI contracts: what each would pay for", lang),
+        blocks,
         intro=_("The same month scored by different KPI contracts.", lang),
     )
 
@@ -649,8 +860,15 @@ def build_report(
     window = trend_period(p, trend_months)
     # One query for every monthly number: channel × month over the trend window. The company's months and
     # the previous period's totals are sums of it, as every measure used here is additive across channels.
-    by_channel_month = compute(wh, list(MONTHLY_MEASURES), ["channel", "month"], window, view=view,
-                               settle_days=settle_days, with_total=False)
+    by_channel_month = compute(
+        wh,
+        list(MONTHLY_MEASURES),
+        ["channel", "month"],
+        window,
+        view=view,
+        settle_days=settle_days,
+        with_total=False,
+    )
     company = _company_months(by_channel_month.frame)
     monthly = _monthly_rows(company, window, charts.TREND_METRICS)
     prev = p.previous()
@@ -660,11 +878,16 @@ def build_report(
         chosen = company.filter(pl.col("month").is_in(prev_months))
         previous = {n: chosen[n].sum() for n in MONTHLY_MEASURES}
     else:  # a long period or a range of days: its previous period lies outside the window
-        prev_table = compute(wh, list(MONTHLY_MEASURES), None, prev, view=view, settle_days=settle_days, with_total=False)
+        prev_table = compute(
+            wh, list(MONTHLY_MEASURES), None, prev, view=view, settle_days=settle_days, with_total=False
+        )
         previous = prev_table.frame.to_dicts()[0] if prev_table.frame.height else {}
     top = [str(r["channel"]) for r in _sort_channels(by_channel.frame.to_dicts())][:TREND_CHANNELS]
     per_channel = _monthly_rows(
-        by_channel_month.frame.filter(pl.col("channel").is_in(top)), window, charts.TREND_METRICS, ("channel",)
+        by_channel_month.frame.filter(pl.col("channel").is_in(top)),
+        window,
+        charts.TREND_METRICS,
+        ("channel",),
     )
     # Facets in the channel order of the funnel table, not alphabetically.
     per_channel.sort(key=lambda r: top.index(r["channel"]))
@@ -681,7 +904,11 @@ def build_report(
     diag_warnings: list[str] = []
     if findings is None and diagnosis:
         diag = run_diagnosis(wh, p, lang=lang)
-        findings, intro, diag_warnings = finding_lines(diag, lang), _diagnosis_intro(diag, lang), diag.warnings
+        findings, intro, diag_warnings = (
+            finding_lines(diag, lang),
+            _diagnosis_intro(diag, lang),
+            diag.warnings,
+        )
     sections = [
         headline_section(by_channel, previous, prev, lang, currency, findings or ()),
         funnel_section(by_channel, lang, currency),
@@ -691,11 +918,21 @@ def build_report(
     ]
     data = ReportData(
         title=title or _("Where is the money? {name}", lang, name=wh.path.stem),
-        lang=lang, currency=currency, period=p, view=view, facts=facts, sections=sections,
+        lang=lang,
+        currency=currency,
+        period=p,
+        view=view,
+        facts=facts,
+        sections=sections,
         generated_at=generated_at or dt.datetime.now().replace(microsecond=0),
-        warnings=list(dict.fromkeys(
-            by_channel.warnings + by_channel_month.warnings + (prev_table.warnings if prev_table else []) + diag_warnings
-        )),
+        warnings=list(
+            dict.fromkeys(
+                by_channel.warnings
+                + by_channel_month.warnings
+                + (prev_table.warnings if prev_table else [])
+                + diag_warnings
+            )
+        ),
         labels=_page_labels(lang),
     )
     data.add(findings_section(findings or [], lang, intro), before="funnel")
@@ -707,6 +944,18 @@ def build_report(
 
 
 __all__ = [
-    "headline_section", "Block", "Card", "Cards", "Chart", "Column", "Line", "Lines", "ReportData", "Section", "Table", "build_report",
-    "findings_section", "scorecards_section",
+    "headline_section",
+    "Block",
+    "Card",
+    "Cards",
+    "Chart",
+    "Column",
+    "Line",
+    "Lines",
+    "ReportData",
+    "Section",
+    "Table",
+    "build_report",
+    "findings_section",
+    "scorecards_section",
 ]

@@ -19,11 +19,26 @@ _ = Translator("cli")
 
 # The money trail of a channel as the owner reads it, left to right.
 MONEY_TRAIL = (
-    "marketing_cost", "visits", "leads", "qualified_leads", "sales", "revenue", "payments", "cpl", "cost_per_sale", "romi",
+    "marketing_cost",
+    "visits",
+    "leads",
+    "qualified_leads",
+    "sales",
+    "revenue",
+    "payments",
+    "cpl",
+    "cost_per_sale",
+    "romi",
 )
 CONVERSION_AND_RETURN = (
-    "visit_to_lead", "lead_to_qualified", "qualified_to_sale", "cost_per_qualified_lead", "average_check", "gross_profit",
-    "roas", "drr",
+    "visit_to_lead",
+    "lead_to_qualified",
+    "qualified_to_sale",
+    "cost_per_qualified_lead",
+    "average_check",
+    "gross_profit",
+    "roas",
+    "drr",
 )
 ACTIVITY = ("cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts", "activity_cost")
 # What the bank statement confirms of the CRM's revenue, and how much of the lead flow has a known source.
@@ -53,7 +68,9 @@ def metric_table(
         m = CATALOG[n]
         t.add_column(m.label(lang), justify="right", header_style=_TIER_STYLE[m.tier])
     for row in table.frame.iter_rows(named=True):
-        t.add_row(*_key_label(row, table.by), *[fmt_value(row[n], CATALOG[n].unit, lang, currency) for n in present])
+        t.add_row(
+            *_key_label(row, table.by), *[fmt_value(row[n], CATALOG[n].unit, lang, currency) for n in present]
+        )
     if show_total and table.total:
         t.add_section()
         t.add_row(
@@ -72,10 +89,14 @@ def money_and_activity(table: MetricTable, *, lang: str = "en", currency: str = 
     """
     cols = [n for n in table.frame.columns if n in CATALOG]
     grouped = set(MONEY_TRAIL) | set(CONVERSION_AND_RETURN) | set(BANK) | set(ACTIVITY)
-    money = [n for n in MONEY_TRAIL if n in cols] + [n for n in cols if n not in grouped and CATALOG[n].tier != Tier.ACTIVITY]
+    money = [n for n in MONEY_TRAIL if n in cols] + [
+        n for n in cols if n not in grouped and CATALOG[n].tier != Tier.ACTIVITY
+    ]
     conversion = [n for n in CONVERSION_AND_RETURN if n in cols]
     bank = [n for n in BANK if n in cols]
-    activity = [n for n in ACTIVITY if n in cols] + [n for n in cols if n not in grouped and CATALOG[n].tier == Tier.ACTIVITY]
+    activity = [n for n in ACTIVITY if n in cols] + [
+        n for n in cols if n not in grouped and CATALOG[n].tier == Tier.ACTIVITY
+    ]
     p = table.period.label
     sections = [
         (money, _("Money trail — {period}", lang, period=p)),
@@ -83,4 +104,8 @@ def money_and_activity(table: MetricTable, *, lang: str = "en", currency: str = 
         (bank, _("Confirmed by the bank — {period}", lang, period=p)),
         (activity, _("Activity metrics (what was done, not what it earned) — {period}", lang, period=p)),
     ]
-    return [metric_table(table, names, title=title, lang=lang, currency=currency) for names, title in sections if names]
+    return [
+        metric_table(table, names, title=title, lang=lang, currency=currency)
+        for names, title in sections
+        if names
+    ]

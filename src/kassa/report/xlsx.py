@@ -57,9 +57,18 @@ class _Writer:
         self.bold = wb.add_format({"bold": True})
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.muted = wb.add_format({"font_color": "#6b7280", "text_wrap": True, "valign": "top"})
-        self.header = wb.add_format({"bold": True, "bg_color": "#f3f4f6", "bottom": 1, "text_wrap": True, "valign": "bottom"})
+        self.header = wb.add_format(
+            {"bold": True, "bg_color": "#f3f4f6", "bottom": 1, "text_wrap": True, "valign": "bottom"}
+        )
         self.header_activity = wb.add_format(
-            {"bold": True, "bg_color": "#f3f4f6", "bottom": 1, "text_wrap": True, "valign": "bottom", "font_color": "#6b7280"}
+            {
+                "bold": True,
+                "bg_color": "#f3f4f6",
+                "bottom": 1,
+                "text_wrap": True,
+                "valign": "bottom",
+                "font_color": "#6b7280",
+            }
         )
         self.text = wb.add_format({"valign": "top", "text_wrap": True})
         self.nums: dict[tuple[str, bool], Format] = {}
@@ -105,7 +114,9 @@ class _Writer:
             for w in d.warnings:
                 row += 1
                 ws.write(row, 1, w, self.muted)
-        ws.write(row + 2, 0, d.labels["generated"].format(date=f"{d.generated_at:%Y-%m-%d %H:%M}"), self.muted)
+        ws.write(
+            row + 2, 0, d.labels["generated"].format(date=f"{d.generated_at:%Y-%m-%d %H:%M}"), self.muted
+        )
 
     def table(self, t: Table, notes: list[str] | None = None) -> None:
         ws: Worksheet = self.wb.add_worksheet(sheet_name(t.sheet or t.title, self.taken))
@@ -115,14 +126,20 @@ class _Writer:
             if c.tier == "activity":
                 label += f" ({self.data.labels['activity']})"
             ws.write(0, j, label, fmt)
-            width = 44 if c.unit == "text" and c.key in ("meaning", "formula") else (18 if c.unit == "text" else 15)
+            width = (
+                44
+                if c.unit == "text" and c.key in ("meaning", "formula")
+                else (18 if c.unit == "text" else 15)
+            )
             ws.set_column(j, j, width)
         for i, r in enumerate(t.rows, start=1):
             self._row(ws, i, t.columns, r, total=False)
         last = len(t.rows)
         if t.total and t.rows:
             last += 1
-            self._row(ws, last, t.columns, {**t.total, t.columns[0].key: self.data.labels["total"]}, total=True)
+            self._row(
+                ws, last, t.columns, {**t.total, t.columns[0].key: self.data.labels["total"]}, total=True
+            )
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(len(t.rows), 1), len(t.columns) - 1)
         below = [x for x in (t.note, *(notes or [])) if x]
@@ -136,7 +153,9 @@ class _Writer:
             if unit == "text":
                 ws.write_string(i, j, "" if v is None else str(v), self.total_text if total else self.text)
             elif v is None or (isinstance(v, float) and v != v):
-                ws.write_blank(i, j, None, self.number_format(unit, v, total))  # "no value" stays empty, never 0
+                ws.write_blank(
+                    i, j, None, self.number_format(unit, v, total)
+                )  # "no value" stays empty, never 0
             else:
                 ws.write_number(i, j, float(v), self.number_format(unit, v, total))
 
@@ -144,7 +163,9 @@ class _Writer:
 def render_xlsx(data: ReportData, path: str | Path) -> Path:
     """Write the report's tables to ``path`` (.xlsx) and return the path."""
     out = Path(path)
-    wb = xlsxwriter.Workbook(str(out), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        str(out), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     try:
         w = _Writer(wb, data)
         w.summary()
@@ -154,8 +175,15 @@ def render_xlsx(data: ReportData, path: str | Path) -> Path:
                     w.table(block)
                 elif isinstance(block, Cards):
                     for card in block.cards:
-                        w.table(card.table, [card.subtitle, card.verdict.text if card.verdict else "",
-                                             card.verdict.detail if card.verdict else "", *[n.text for n in card.notes]])
+                        w.table(
+                            card.table,
+                            [
+                                card.subtitle,
+                                card.verdict.text if card.verdict else "",
+                                card.verdict.detail if card.verdict else "",
+                                *[n.text for n in card.notes],
+                            ],
+                        )
     finally:
         wb.close()
     return out

@@ -54,7 +54,9 @@ _ = Translator("sources")
 
 SPEND_COLUMNS = ("date", "campaign", "impressions", "clicks", "cost", "reach", "currency")
 # Validated row by row first (so every refused value names its own line), summed afterwards.
-_ROW_SPEND = dataclasses.replace(KINDS["spend"], key=(*KINDS["spend"].key, LINE), extra_stored=((LINE, "int"),))
+_ROW_SPEND = dataclasses.replace(
+    KINDS["spend"], key=(*KINDS["spend"].key, LINE), extra_stored=((LINE, "int"),)
+)
 
 
 class AdOptions(BaseModel):
@@ -117,11 +119,29 @@ def campaign_expr(columns: list[str], options: AdOptions, *, file: str, format_t
     """``campaign`` from ``campaign_id`` / ``campaign_name`` text columns by the campaign rule."""
     has_id, has_name = "campaign_id" in columns, "campaign_name" in columns
     if options.campaign == "id" and not has_id:
-        raise MissingColumn(_("{file}: campaign: id is set but the {format} export has no campaign id column", file=file, format=format_title))
+        raise MissingColumn(
+            _(
+                "{file}: campaign: id is set but the {format} export has no campaign id column",
+                file=file,
+                format=format_title,
+            )
+        )
     if options.campaign == "name" and not has_name:
-        raise MissingColumn(_("{file}: campaign: name is set but the {format} export has no campaign name column", file=file, format=format_title))
+        raise MissingColumn(
+            _(
+                "{file}: campaign: name is set but the {format} export has no campaign name column",
+                file=file,
+                format=format_title,
+            )
+        )
     if not has_id and not has_name:
-        raise MissingColumn(_("{file}: the {format} export has neither a campaign id nor a campaign name column", file=file, format=format_title))
+        raise MissingColumn(
+            _(
+                "{file}: the {format} export has neither a campaign id nor a campaign name column",
+                file=file,
+                format=format_title,
+            )
+        )
     id_, name = pl.col("campaign_id") if has_id else None, pl.col("campaign_name") if has_name else None
     if options.campaign == "name":
         assert name is not None
@@ -202,13 +222,24 @@ def spend_result(
     mixed = summed.filter(pl.col("__currencies") > 1)
     for r in mixed.iter_rows(named=True):
         errs.append(
-            RowError(file, r[LINE], "currency", None, _("rows of one day and campaign are in different currencies; refused"))
+            RowError(
+                file,
+                r[LINE],
+                "currency",
+                None,
+                _("rows of one day and campaign are in different currencies; refused"),
+            )
         )
     good = summed.filter(pl.col("__currencies") <= 1).sort(LINE)
     stored = [n for n, _t in KINDS["spend"].stored_columns()]
     out = good.select(stored)
     errs.sort(key=lambda e: (e.line or 0, e.column or ""))
-    return ReadResult(kind="spend", rows=out.to_arrow(), errors=errs, rows_read=frame.height if rows_read is None else rows_read)
+    return ReadResult(
+        kind="spend",
+        rows=out.to_arrow(),
+        errors=errs,
+        rows_read=frame.height if rows_read is None else rows_read,
+    )
 
 
 @dataclass(frozen=True)
@@ -253,7 +284,11 @@ SPEND_REQUIRED = ("date", "impressions", "clicks", "cost")
 def read_spend_table(path: Path, ctx: ReadContext, layout: SpendLayout, channel: str) -> ReadResult:
     """Read a CSV/TSV/XLSX spend export laid out as ``layout`` into ``spend`` rows."""
     table = read_table(
-        path, [*layout.known(), *layout.cost_prefixes], delimiter=layout.delimiter, quote=layout.quote, format_title=layout.title
+        path,
+        [*layout.known(), *layout.cost_prefixes],
+        delimiter=layout.delimiter,
+        quote=layout.quote,
+        format_title=layout.title,
     )
     return spend_from_table(table, ctx, layout, channel)
 
@@ -266,13 +301,29 @@ def spend_from_table(table: TextTable, ctx: ReadContext, layout: SpendLayout, ch
     table = dedupe(table)
     aliases = {k: v for k, v in layout.columns.items() if k != "cost"}
     # No cost column found: pick_columns then refuses the file naming every spelling looked for.
-    aliases["cost"] = (cost_col,) if cost_col else (*layout.columns.get("cost", ()), *[f"{p} (…)" for p in layout.cost_prefixes])
+    aliases["cost"] = (
+        (cost_col,)
+        if cost_col
+        else (*layout.columns.get("cost", ()), *[f"{p} (…)" for p in layout.cost_prefixes])
+    )
     frame = pick_columns(table, aliases, required=SPEND_REQUIRED, file=file, format_title=layout.title)
-    vat = options.include_vat if options.include_vat is not None else vat_in([*table.title_lines, *table.header])
+    vat = (
+        options.include_vat
+        if options.include_vat is not None
+        else vat_in([*table.title_lines, *table.header])
+    )
     currency = options.currency or (currency_in(cost_col) if cost_col else None)
     return spend_from_text(
-        frame, path=Path(file), ctx=ctx, layout=layout, channel=channel, options=options,
-        include_vat=layout.include_vat if vat is None else vat, currency=currency, errors=table.errors, rows_read=rows_read,
+        frame,
+        path=Path(file),
+        ctx=ctx,
+        layout=layout,
+        channel=channel,
+        options=options,
+        include_vat=layout.include_vat if vat is None else vat,
+        currency=currency,
+        errors=table.errors,
+        rows_read=rows_read,
     )
 
 
@@ -312,7 +363,15 @@ def spend_from_text(
         # validate() would take "12.5" for money; in a micros column it is a corrupt value.
         bad = frame.filter(pl.col("cost").is_not_null() & ~pl.col("cost").str.contains(r"^-?\d+\.\d{6}$"))
         for r in bad.iter_rows(named=True):
-            errs.append(RowError(file, r[LINE], "cost", r["cost"], _("not a whole number of micro-units (money × 1,000,000)")))
+            errs.append(
+                RowError(
+                    file,
+                    r[LINE],
+                    "cost",
+                    r["cost"],
+                    _("not a whole number of micro-units (money × 1,000,000)"),
+                )
+            )
         frame = frame.filter(~pl.col(LINE).is_in(bad[LINE].implode()))
     if "date_stop" in frame.columns:
         stop = date_text(pl.col("date_stop"), dayfirst=layout.dayfirst)
@@ -320,11 +379,21 @@ def spend_from_text(
         for r in spans.with_columns(stop.alias("__stop")).iter_rows(named=True):
             errs.append(
                 RowError(
-                    file, r[LINE], "date", f"{r['date']}..{r['__stop']}",
+                    file,
+                    r[LINE],
+                    "date",
+                    f"{r['date']}..{r['__stop']}",
                     _("the row covers several days; export statistics by day (one row per day and campaign)"),
                 )
             )
         frame = frame.filter(~pl.col(LINE).is_in(spans[LINE].implode()))
     return spend_result(
-        frame, path=path, ctx=ctx, channel=channel, include_vat=include_vat, currency=currency, errors=errs, rows_read=rows_read
+        frame,
+        path=path,
+        ctx=ctx,
+        channel=channel,
+        include_vat=include_vat,
+        currency=currency,
+        errors=errs,
+        rows_read=rows_read,
     )

@@ -56,9 +56,17 @@ UTM_CODES = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_ter
 _JSON_HEAD = re.compile(rb'"_embedded"\s*:\s*\{\s*"leads"\s*:')
 
 JSON_LABELS = {
-    "lead_id": "id", "deal_id": "id", "created_at": "created_at", "closed_at": "closed_at",
-    "status": "status_id", "amount": "price", "manager": "responsible_user_id", "client_id": "_YM_UID",
-    "utm_source": "UTM_SOURCE", "utm_medium": "UTM_MEDIUM", "utm_campaign": "UTM_CAMPAIGN",
+    "lead_id": "id",
+    "deal_id": "id",
+    "created_at": "created_at",
+    "closed_at": "closed_at",
+    "status": "status_id",
+    "amount": "price",
+    "manager": "responsible_user_id",
+    "client_id": "_YM_UID",
+    "utm_source": "UTM_SOURCE",
+    "utm_medium": "UTM_MEDIUM",
+    "utm_campaign": "UTM_CAMPAIGN",
 }
 
 
@@ -74,10 +82,22 @@ EXPORT_ALIASES: dict[str, tuple[str, ...]] = {
     "client_id": ("_ym_uid", "ym_uid"),
 }
 # A file is an amoCRM export when its header has an id, "Этап сделки" (Bitrix24 says "Стадия") and a budget.
-EXPORT_SIGNATURE = (("id",), ("этап сделки", "stage", "lead stage"), tuple(n.lower() for n in EXPORT_ALIASES["budget"]))
+EXPORT_SIGNATURE = (
+    ("id",),
+    ("этап сделки", "stage", "lead stage"),
+    tuple(n.lower() for n in EXPORT_ALIASES["budget"]),
+)
 EXPORT_FIELDS = {
-    "lead_id": "id", "deal_id": "id", "status": "stage", "amount": "budget", "created_at": "created",
-    "closed_at": "closed", "manager": "manager", "client_id": "client_id", "phone": "PHONE", "email": "EMAIL",
+    "lead_id": "id",
+    "deal_id": "id",
+    "status": "stage",
+    "amount": "budget",
+    "created_at": "created",
+    "closed_at": "closed",
+    "manager": "manager",
+    "client_id": "client_id",
+    "phone": "PHONE",
+    "email": "EMAIL",
     **{c: c for c in UTM_CODES},
 }
 
@@ -119,7 +139,8 @@ def custom_field(rec: dict[str, Any], code: str, configured: str | None = None) 
     """The value of the custom field with ``field_code`` ``code`` (or the user's field id/name)."""
     for cf in _custom_fields(rec):
         if configured is not None and configured.casefold() in {
-            str(cf.get("field_id")).casefold(), str(cf.get("field_name") or "").strip().casefold()
+            str(cf.get("field_id")).casefold(),
+            str(cf.get("field_name") or "").strip().casefold(),
         }:
             return _first_value(cf)
     for cf in _custom_fields(rec):
@@ -177,22 +198,35 @@ class AmoCRM:
             lead_status, deal_status = stage_outcome(None, stage, mapping, unmapped, n)
             leads.append(
                 {
-                    LINE: n, "lead_id": lead_id, "created_at": f.get("created"), "client_id": f.get("client_id"),
-                    **{c: f.get(c) for c in UTM_CODES}, "status": lead_status, "manager": mapping.manager(f.get("manager")),
-                    "phone": f.get("PHONE"), "email": f.get("EMAIL"),
+                    LINE: n,
+                    "lead_id": lead_id,
+                    "created_at": f.get("created"),
+                    "client_id": f.get("client_id"),
+                    **{c: f.get(c) for c in UTM_CODES},
+                    "status": lead_status,
+                    "manager": mapping.manager(f.get("manager")),
+                    "phone": f.get("PHONE"),
+                    "email": f.get("EMAIL"),
                 }
             )
             if deal_status != "none":
                 deals.append(
                     {
-                        LINE: n, "deal_id": lead_id, "lead_id": lead_id, "created_at": f.get("created"), "status": deal_status,
+                        LINE: n,
+                        "deal_id": lead_id,
+                        "lead_id": lead_id,
+                        "created_at": f.get("created"),
+                        "status": deal_status,
                         "closed_at": f.get("closed") if deal_status in ("won", "lost") else None,
                         "amount": f.get("budget") or "0",
                     }
                 )
         labels = {canon: export.labels[key] for canon, key in EXPORT_FIELDS.items() if key in export.labels}
         return validated_results(
-            path, ctx, {"leads": leads, "deals": deals}, labels=labels,
+            path,
+            ctx,
+            {"leads": leads, "deals": deals},
+            labels=labels,
             convert={"created_at": timestamp_text, "closed_at": timestamp_text, "amount": number_text},
             extra_errors=table.errors + unmapped.warnings(str(path)),
         )
@@ -215,11 +249,15 @@ class AmoCRM:
             utm = {c: custom_field(rec, c, mapping.fields.get(c)) for c in UTM_CODES}  # type: ignore[call-overload]
             leads.append(
                 {
-                    LINE: n, "lead_id": lead_id, "created_at": created, **utm,
+                    LINE: n,
+                    "lead_id": lead_id,
+                    "created_at": created,
+                    **utm,
                     "client_id": custom_field(rec, "_YM_UID", mapping.fields.get("client_id")),
                     "status": lead_status,
                     "manager": mapping.manager(text(rec.get("responsible_user_id"))),
-                    "phone": _contact_value(rec, "PHONE"), "email": _contact_value(rec, "EMAIL"),
+                    "phone": _contact_value(rec, "PHONE"),
+                    "email": _contact_value(rec, "EMAIL"),
                 }
             )
             if deal_status != "none":
@@ -228,14 +266,22 @@ class AmoCRM:
                 price = rec.get("price") if price is None else price
                 deals.append(
                     {
-                        LINE: n, "deal_id": lead_id, "lead_id": lead_id, "created_at": created, "status": deal_status,
+                        LINE: n,
+                        "deal_id": lead_id,
+                        "lead_id": lead_id,
+                        "created_at": created,
+                        "status": deal_status,
                         # amoCRM writes 0 or null for "not closed"; an open deal's closed_at means nothing.
                         "closed_at": text(closed) if deal_status in ("won", "lost") and closed != 0 else None,
                         "amount": text(price) or "0",
                     }
                 )
         return validated_results(
-            path, ctx, {"leads": leads, "deals": deals}, labels=JSON_LABELS,
+            path,
+            ctx,
+            {"leads": leads, "deals": deals},
+            labels=JSON_LABELS,
             convert={"created_at": epoch_text, "closed_at": epoch_text},
-            extra_errors=refused + unmapped.warnings(str(path)), positional=positional,
+            extra_errors=refused + unmapped.warnings(str(path)),
+            positional=positional,
         )

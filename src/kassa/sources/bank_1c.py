@@ -106,13 +106,19 @@ def parse_statement(text: str, path: Path) -> Statement:
         if key == "СекцияДокумент":
             if doc is not None:
                 raise ImportFailed(
-                    _("{file}, line {line}: a new document starts before КонецДокумента of the one at line {start}",
-                      file=path, line=n, start=doc.line)
+                    _(
+                        "{file}, line {line}: a new document starts before КонецДокумента of the one at line {start}",
+                        file=path,
+                        line=n,
+                        start=doc.line,
+                    )
                 )
             doc = Document(kind=value.strip(), line=n)
         elif key == "КонецДокумента":
             if doc is None:
-                raise ImportFailed(_("{file}, line {line}: КонецДокумента without СекцияДокумент", file=path, line=n))
+                raise ImportFailed(
+                    _("{file}, line {line}: КонецДокумента without СекцияДокумент", file=path, line=n)
+                )
             if doc.kind.casefold() not in SKIPPED_SECTIONS:
                 docs.append(doc)
             doc = None
@@ -121,8 +127,12 @@ def parse_statement(text: str, path: Path) -> Statement:
         elif key == "КонецФайла":
             if doc is not None:
                 raise ImportFailed(
-                    _("{file}, line {line}: КонецФайла inside the document that starts at line {start}",
-                      file=path, line=n, start=doc.line)
+                    _(
+                        "{file}, line {line}: КонецФайла inside the document that starts at line {start}",
+                        file=path,
+                        line=n,
+                        start=doc.line,
+                    )
                 )
             ended = True
             break  # whatever a bank appends after the end marker is not part of the statement
@@ -135,15 +145,23 @@ def parse_statement(text: str, path: Path) -> Statement:
             accounts.add(value.strip())
     if doc is not None:
         raise ImportFailed(
-            _("{file}: the file ends inside the document that starts at line {start}; it may be cut short, export it again",
-              file=path, start=doc.line)
+            _(
+                "{file}: the file ends inside the document that starts at line {start}; it may be cut short, export it again",
+                file=path,
+                start=doc.line,
+            )
         )
     if not ended:
-        raise ImportFailed(_("{file}: no КонецФайла line; the file may be cut short, export it again", file=path))
+        raise ImportFailed(
+            _("{file}: no КонецФайла line; the file may be cut short, export it again", file=path)
+        )
     if not accounts:
         raise ImportFailed(
-            _("{file}: no РасчСчет line, so this is a set of payment orders for the bank, not a statement; "
-              "export a statement (выписка) from the bank instead", file=path)
+            _(
+                "{file}: no РасчСчет line, so this is a set of payment orders for the bank, not a statement; "
+                "export a statement (выписка) from the bank instead",
+                file=path,
+            )
         )
     return Statement(accounts=accounts, documents=docs)
 
@@ -159,8 +177,14 @@ def kopecks(v: str | None) -> str:
 
 
 def payment_id(own: str, doc: Document, payer_inn: str | None) -> str:
-    parts = [own, doc.get("Дата") or "", doc.get("Номер") or "", kopecks(doc.get("Сумма")), payer_inn or "",
-             doc.get("ПлательщикСчет", "ПлательщикРасчСчет") or ""]
+    parts = [
+        own,
+        doc.get("Дата") or "",
+        doc.get("Номер") or "",
+        kopecks(doc.get("Сумма")),
+        payer_inn or "",
+        doc.get("ПлательщикСчет", "ПлательщикРасчСчет") or "",
+    ]
     return "1c:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 

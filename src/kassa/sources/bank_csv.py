@@ -53,15 +53,43 @@ from kassa.yamlfile import load_yaml_model
 
 _ = Translator("sources")
 
-BankField = Literal["date", "amount", "credit", "direction", "payer", "payer_inn", "purpose", "number", "currency"]
+BankField = Literal[
+    "date", "amount", "credit", "direction", "payer", "payer_inn", "purpose", "number", "currency"
+]
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "date": ("Дата операции", "Дата платежа", "Дата проводки", "Дата поступления", "Дата документа", "Дата",
-             "Date", "Transaction date", "Posting date", "Value date"),
+    "date": (
+        "Дата операции",
+        "Дата платежа",
+        "Дата проводки",
+        "Дата поступления",
+        "Дата документа",
+        "Дата",
+        "Date",
+        "Transaction date",
+        "Posting date",
+        "Value date",
+    ),
     "amount": ("Сумма операции", "Сумма платежа", "Сумма", "Amount"),
-    "credit": ("Поступление", "Приход", "Кредит", "Зачисление", "Сумма по кредиту", "Сумма поступления", "Credit", "Money in"),
+    "credit": (
+        "Поступление",
+        "Приход",
+        "Кредит",
+        "Зачисление",
+        "Сумма по кредиту",
+        "Сумма поступления",
+        "Credit",
+        "Money in",
+    ),
     "direction": ("Тип операции", "Направление", "Вид операции", "Direction"),
-    "payer": ("Плательщик", "Контрагент", "Наименование контрагента", "Наименование плательщика", "Payer", "Counterparty"),
+    "payer": (
+        "Плательщик",
+        "Контрагент",
+        "Наименование контрагента",
+        "Наименование плательщика",
+        "Payer",
+        "Counterparty",
+    ),
     "payer_inn": ("ИНН плательщика", "ИНН контрагента", "ИНН", "Payer INN", "Counterparty INN", "INN"),
     "purpose": ("Назначение платежа", "Назначение", "Основание платежа", "Purpose", "Payment purpose"),
     "number": ("Номер документа", "№ документа", "Номер", "Document number", "Document No"),
@@ -100,7 +128,14 @@ def looks_like_bank_statement(header: list[str]) -> bool:
 
 
 def payment_id(row: dict[str, Any]) -> str:
-    parts = [row.get("paid_at"), row.get("number"), kopecks(row.get("amount")), row.get("payer_inn"), row.get("payer"), row.get("purpose")]
+    parts = [
+        row.get("paid_at"),
+        row.get("number"),
+        kopecks(row.get("amount")),
+        row.get("payer_inn"),
+        row.get("payer"),
+        row.get("purpose"),
+    ]
     key = "|".join(_SPACES.sub(" ", p or "").strip().casefold() for p in parts)
     return "bank:" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
@@ -120,7 +155,11 @@ class BankCSV:
         cols, labels = self._columns(table, m, path)
         f = table.frame
         num = {k: number_text(pl.col(cols[k]), m.decimal) for k in ("amount", "credit", "debit") if k in cols}
-        text = {k: nulls(pl.col(cols[k])) for k in ("payer", "payer_inn", "purpose", "number", "currency", "direction") if k in cols}
+        text = {
+            k: nulls(pl.col(cols[k]))
+            for k in ("payer", "payer_inn", "purpose", "number", "currency", "direction")
+            if k in cols
+        }
         if "credit" in num:
             amount = num["credit"]
             incoming = amount.is_not_null()
@@ -144,9 +183,13 @@ class BankCSV:
         frame = frame.with_columns(pl.Series("payment_id", [payment_id(r) for r in rows], dtype=pl.String))
         good, errors = validate(frame, PAYMENTS, file=str(path), settings=ctx.settings, salt=ctx.salt)
         errors = [relabel(e, labels) for e in [*table.errors, *errors]]
-        return [ReadResult(kind="payments", rows=good, errors=errors, rows_read=frame.height + len(table.errors))]
+        return [
+            ReadResult(kind="payments", rows=good, errors=errors, rows_read=frame.height + len(table.errors))
+        ]
 
-    def _columns(self, table: TextTable, m: BankCsvMapping, path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    def _columns(
+        self, table: TextTable, m: BankCsvMapping, path: Path
+    ) -> tuple[dict[str, str], dict[str, str]]:
         """Field -> frame column (the mapping's header first, else the first alias present), and error labels."""
         present = dict(zip(table.frame.columns, table.header, strict=False))
         cols: dict[str, str] = {}
@@ -158,11 +201,16 @@ class BankCSV:
         named_missing = [h for f, h in m.columns.items() if f not in cols]
         if named_missing or "date" not in cols or not ({"amount", "credit"} & set(cols)):
             looked = named_missing or [
-                f"{f} ({' / '.join(ALIASES[f])})" for f in ("date", "amount") if f not in cols and not (f == "amount" and "credit" in cols)
+                f"{f} ({' / '.join(ALIASES[f])})"
+                for f in ("date", "amount")
+                if f not in cols and not (f == "amount" and "credit" in cols)
             ]
             raise MissingColumn(
-                _("{file}: bank statement lacks column(s): {missing} (name them in a --mapping YAML; see docs/sources.md)",
-                  file=path, missing="; ".join(looked))
+                _(
+                    "{file}: bank statement lacks column(s): {missing} (name them in a --mapping YAML; see docs/sources.md)",
+                    file=path,
+                    missing="; ".join(looked),
+                )
             )
         field_to_canon = {"date": "paid_at", "credit": "amount", "amount": "amount"}
         labels = {field_to_canon.get(f, f): present[c] for f, c in cols.items() if f != "direction"}

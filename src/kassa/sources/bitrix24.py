@@ -52,7 +52,13 @@ from kassa.sources.validate import LINE
 _ = Translator("sources")
 
 # Bitrix24's built-in lead statuses (crm_status ENTITY_ID=STATUS) and open deal stages of pipeline 0.
-LEAD_STATUSES = {"NEW": "new", "IN_PROCESS": "new", "PROCESSED": "new", "CONVERTED": "qualified", "JUNK": "junk"}
+LEAD_STATUSES = {
+    "NEW": "new",
+    "IN_PROCESS": "new",
+    "PROCESSED": "new",
+    "CONVERTED": "qualified",
+    "JUNK": "junk",
+}
 OPEN_DEAL_STAGES = {"NEW", "PREPARATION", "PREPAYMENT_INVOICE", "EXECUTING", "FINAL_INVOICE"}
 
 # Fail stages of pipeline 0 besides LOSE ("Анализ причины провала").
@@ -60,13 +66,22 @@ LOST_DEAL_STAGES = {"LOSE", "APOLOGY"}
 # The default names the export shows instead of codes (Russian portal) [from memory of Bitrix24's
 # defaults; custom names go through the mapping].
 STAGE_NAMES = {
-    "сделка успешна": "WON", "сделка провалена": "LOSE", "анализ причины провала": "APOLOGY",
-    "новая": "NEW", "подготовка документов": "PREPARATION", "счёт на предоплату": "PREPAYMENT_INVOICE",
-    "счет на предоплату": "PREPAYMENT_INVOICE", "в работе": "EXECUTING", "финальный счёт": "FINAL_INVOICE",
+    "сделка успешна": "WON",
+    "сделка провалена": "LOSE",
+    "анализ причины провала": "APOLOGY",
+    "новая": "NEW",
+    "подготовка документов": "PREPARATION",
+    "счёт на предоплату": "PREPAYMENT_INVOICE",
+    "счет на предоплату": "PREPAYMENT_INVOICE",
+    "в работе": "EXECUTING",
+    "финальный счёт": "FINAL_INVOICE",
     "финальный счет": "FINAL_INVOICE",
 }
 STATUS_NAMES = {
-    "не обработан": "NEW", "в работе": "IN_PROCESS", "обработан": "PROCESSED", "качественный лид": "CONVERTED",
+    "не обработан": "NEW",
+    "в работе": "IN_PROCESS",
+    "обработан": "PROCESSED",
+    "качественный лид": "CONVERTED",
     "некачественный лид": "JUNK",
 }
 
@@ -94,8 +109,15 @@ EXPORT_ALIASES: dict[str, tuple[str, ...]] = {
 _DEAL_HEADERS = {"стадия сделки", "stage_id"}
 _LEAD_HEADERS = {"название лида", "статус лида", "status_id"}
 _FIELD_OF = {
-    "lead_id": "ID", "deal_id": "ID", "created_at": "DATE_CREATE", "closed_at": "CLOSEDATE", "amount": "OPPORTUNITY",
-    "currency": "CURRENCY_ID", "manager": "ASSIGNED_BY_ID", "phone": "PHONE", "email": "EMAIL",
+    "lead_id": "ID",
+    "deal_id": "ID",
+    "created_at": "DATE_CREATE",
+    "closed_at": "CLOSEDATE",
+    "amount": "OPPORTUNITY",
+    "currency": "CURRENCY_ID",
+    "manager": "ASSIGNED_BY_ID",
+    "phone": "PHONE",
+    "email": "EMAIL",
     **{c: c.upper() for c in UTM},
 }
 
@@ -103,8 +125,15 @@ _JSON_HEAD = re.compile(rb'"result"\s*:\s*\[')
 _FIELDS_HEAD = re.compile(rb'"(STAGE_ID|STATUS_ID)"\s*:')
 
 JSON_LABELS = {
-    "lead_id": "ID", "deal_id": "ID", "created_at": "DATE_CREATE", "closed_at": "CLOSEDATE", "amount": "OPPORTUNITY",
-    "currency": "CURRENCY_ID", "manager": "ASSIGNED_BY_ID", "utm_source": "UTM_SOURCE", "utm_medium": "UTM_MEDIUM",
+    "lead_id": "ID",
+    "deal_id": "ID",
+    "created_at": "DATE_CREATE",
+    "closed_at": "CLOSEDATE",
+    "amount": "OPPORTUNITY",
+    "currency": "CURRENCY_ID",
+    "manager": "ASSIGNED_BY_ID",
+    "utm_source": "UTM_SOURCE",
+    "utm_medium": "UTM_MEDIUM",
     "utm_campaign": "UTM_CAMPAIGN",
 }
 
@@ -188,10 +217,16 @@ class Bitrix24:
             if not isinstance(rec, dict):
                 refused.append(RowError(str(path), n, None, text(rec), _("not a JSON object")))
             elif "STAGE_ID" not in rec and "STATUS_ID" not in rec:
-                refused.append(RowError(str(path), n, "STAGE_ID", None, _("neither STAGE_ID (a deal) nor STATUS_ID (a lead)")))
+                refused.append(
+                    RowError(
+                        str(path), n, "STAGE_ID", None, _("neither STAGE_ID (a deal) nor STATUS_ID (a lead)")
+                    )
+                )
             else:
                 dicts.append((n, {str(k).upper(): v for k, v in rec.items()}))
-        return self._build(path, ctx, mapping, [(n, {k: _field(r, k) for k in r}, r) for n, r in dicts], refused, positional)
+        return self._build(
+            path, ctx, mapping, [(n, {k: _field(r, k) for k in r}, r) for n, r in dicts], refused, positional
+        )
 
     def _read_export(self, path: Path, ctx: ReadContext, mapping: CrmMapping) -> list[ReadResult]:
         table = read_table(path, _KNOWN, min_hits=3, format_title=self.title)
@@ -210,7 +245,13 @@ class Bitrix24:
         labels.update({k: export.labels[k] for k in ("STAGE_ID", "STATUS_ID") if k in export.labels})
         labels["status"] = export.labels.get(stage_key, stage_key)
         return self._build(
-            path, ctx, mapping, records, table.errors, False, labels,
+            path,
+            ctx,
+            mapping,
+            records,
+            table.errors,
+            False,
+            labels,
             convert={"created_at": timestamp_text, "closed_at": timestamp_text, "amount": number_text},
         )
 
@@ -237,33 +278,64 @@ class Bitrix24:
             client = f.get(mapping.fields["client_id"].upper()) if "client_id" in mapping.fields else None
             contact = {"phone": _multi(raw, "PHONE"), "email": _multi(raw, "EMAIL")}
             if "STAGE_ID" in f:
-                lead_status, deal_status = deal_outcome(f.get("STAGE_ID"), f.get("STAGE_SEMANTIC_ID"), mapping, unmapped_deals, n)
+                lead_status, deal_status = deal_outcome(
+                    f.get("STAGE_ID"), f.get("STAGE_SEMANTIC_ID"), mapping, unmapped_deals, n
+                )
                 deal_id = f"b24:deal:{ident}" if ident is not None else None
                 linked = _present(f.get("LEAD_ID"))
                 lead_id = f"b24:lead:{linked}" if linked is not None else deal_id
                 if linked is None:
                     leads.append(
-                        {LINE: n, "lead_id": deal_id, "created_at": f.get("DATE_CREATE"), "client_id": client, **utm,
-                         "status": lead_status, "manager": manager, **contact}
+                        {
+                            LINE: n,
+                            "lead_id": deal_id,
+                            "created_at": f.get("DATE_CREATE"),
+                            "client_id": client,
+                            **utm,
+                            "status": lead_status,
+                            "manager": manager,
+                            **contact,
+                        }
                     )
                 if deal_status != "none":
                     closed = deal_status in ("won", "lost")
                     deals.append(
-                        {LINE: n, "deal_id": deal_id, "lead_id": lead_id, "created_at": f.get("DATE_CREATE"),
-                         "status": deal_status, "closed_at": (f.get("CLOSEDATE") or f.get("DATE_MODIFY")) if closed else None,
-                         "amount": f.get("OPPORTUNITY") or "0", "currency": f.get("CURRENCY_ID")}
+                        {
+                            LINE: n,
+                            "deal_id": deal_id,
+                            "lead_id": lead_id,
+                            "created_at": f.get("DATE_CREATE"),
+                            "status": deal_status,
+                            "closed_at": (f.get("CLOSEDATE") or f.get("DATE_MODIFY")) if closed else None,
+                            "amount": f.get("OPPORTUNITY") or "0",
+                            "currency": f.get("CURRENCY_ID"),
+                        }
                     )
             else:
-                status = lead_outcome(f.get("STATUS_ID"), f.get("STATUS_SEMANTIC_ID"), mapping, unmapped_leads, n)
+                status = lead_outcome(
+                    f.get("STATUS_ID"), f.get("STATUS_SEMANTIC_ID"), mapping, unmapped_leads, n
+                )
                 leads.append(
-                    {LINE: n, "lead_id": f"b24:lead:{ident}" if ident is not None else None, "created_at": f.get("DATE_CREATE"),
-                     "client_id": client, **utm, "status": status, "manager": manager, **contact}
+                    {
+                        LINE: n,
+                        "lead_id": f"b24:lead:{ident}" if ident is not None else None,
+                        "created_at": f.get("DATE_CREATE"),
+                        "client_id": client,
+                        **utm,
+                        "status": status,
+                        "manager": manager,
+                        **contact,
+                    }
                 )
         rows = {k: v for k, v in (("leads", leads), ("deals", deals)) if v} or {"leads": []}
         return validated_results(
-            path, ctx, rows, labels=labels,
+            path,
+            ctx,
+            rows,
+            labels=labels,
             extra_errors=refused + unmapped_leads.warnings(str(path)) + unmapped_deals.warnings(str(path)),
-            positional=positional, convert=convert,
+            positional=positional,
+            convert=convert,
         )
 
 

@@ -33,7 +33,8 @@ def kind_from_header(columns: list[str]) -> Kind | None:
     cols = set(columns)
     foreign_ids = {k.key[0] for k in KINDS.values() if len(k.key) == 1}
     fits = [
-        k for k in KINDS.values()
+        k
+        for k in KINDS.values()
         if set(k.required) <= cols and not ((cols & foreign_ids) - {c.name for c in k.columns})
     ]
     if not fits:

@@ -202,7 +202,12 @@ def json_records(path: Path, *, key: str, inner: str | None = None) -> JsonRecor
         if not isinstance(holder, list):
             where = f"{key}.{inner}" if inner else key
             raise ImportFailed(
-                _("{file}: response {page} has no list {where}; is this the right export?", file=path, page=i, where=where)
+                _(
+                    "{file}: response {page} has no list {where}; is this the right export?",
+                    file=path,
+                    page=i,
+                    where=where,
+                )
             )
         out.extend(holder)
     return JsonRecords(out, raw)
@@ -238,8 +243,14 @@ def export_rows(table: TextTable, aliases: Mapping[str, tuple[str, ...]]) -> Exp
     frame = table.frame.select(
         pl.col(LINE),
         *[nulls(pl.col(c)).alias(k) for k, c in picked.items()],
-        pl.coalesce([nulls(pl.col(c)) for c in phones] or [pl.lit(None, pl.String)]).str.replace(r"[,;].*$", "").str.strip_chars().alias("PHONE"),
-        pl.coalesce([nulls(pl.col(c)) for c in emails] or [pl.lit(None, pl.String)]).str.replace(r"[,;].*$", "").str.strip_chars().alias("EMAIL"),
+        pl.coalesce([nulls(pl.col(c)) for c in phones] or [pl.lit(None, pl.String)])
+        .str.replace(r"[,;].*$", "")
+        .str.strip_chars()
+        .alias("PHONE"),
+        pl.coalesce([nulls(pl.col(c)) for c in emails] or [pl.lit(None, pl.String)])
+        .str.replace(r"[,;].*$", "")
+        .str.strip_chars()
+        .alias("EMAIL"),
     )
     rows = [(int(r.pop(LINE)), r) for r in frame.iter_rows(named=True)]
     labels = {k: original.get(c, c) for k, c in picked.items()}
@@ -274,7 +285,9 @@ def validated_results(
     results: list[ReadResult] = []
     for i, (kind, kind_rows) in enumerate(rows.items()):
         frame = rows_frame(kind_rows, kind)
-        frame = frame.with_columns(f(pl.col(c)).alias(c) for c, f in (convert or {}).items() if c in frame.columns)
+        frame = frame.with_columns(
+            f(pl.col(c)).alias(c) for c, f in (convert or {}).items() if c in frame.columns
+        )
         good, errors = validate(frame, KINDS[kind], file=str(path), settings=ctx.settings, salt=ctx.salt)
         rows_read = len(kind_rows)
         if i == 0 and extra_errors:

@@ -57,9 +57,13 @@ TRAFFIC = {
 PLACEHOLDERS = ("(direct)", "(none)", "(not set)", "(organic)", "(referral)", "(data deleted)")
 URL_CLICK_IDS = ("yclid", "gclid", "gbraid", "wbraid", "fbclid")
 EVENT_COLUMNS = (
-    "user", "session", "event_ts",
+    "user",
+    "session",
+    "event_ts",
     *[f"{c}_{k}" for c in TRAFFIC for k in ("ct", "ep")],
-    "gclid", "page_location", "page_referrer",
+    "gclid",
+    "page_location",
+    "page_referrer",
 )
 
 
@@ -145,7 +149,9 @@ class GA4BigQuery:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise ImportFailed(_("{file}: cannot read the file ({reason})", file=str(path), reason=exc.strerror or str(exc))) from None
+            raise ImportFailed(
+                _("{file}: cannot read the file ({reason})", file=str(path), reason=exc.strerror or str(exc))
+            ) from None
         text, _enc = decode(data)
         for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -154,7 +160,11 @@ class GA4BigQuery:
                 event = json.loads(line)
             except (json.JSONDecodeError, RecursionError) as exc:
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                errors.append(RowError(str(path), i, None, line[:60], _("not a valid JSON event: {reason}", reason=reason)))
+                errors.append(
+                    RowError(
+                        str(path), i, None, line[:60], _("not a valid JSON event: {reason}", reason=reason)
+                    )
+                )
                 continue
             yield i, event
 
@@ -164,17 +174,32 @@ class GA4BigQuery:
 
         try:
             pf = pq.ParquetFile(path)
-            wanted = [c for c in ("user_pseudo_id", "event_timestamp", "event_params", "collected_traffic_source") if c in pf.schema_arrow.names]
+            wanted = [
+                c
+                for c in ("user_pseudo_id", "event_timestamp", "event_params", "collected_traffic_source")
+                if c in pf.schema_arrow.names
+            ]
             n = 0
             for batch in pf.iter_batches(columns=wanted, batch_size=100_000):
                 for event in batch.to_pylist():
                     n += 1
                     yield n, event
         except Exception as exc:  # pyarrow raises OSError, ArrowInvalid… on damaged files
-            raise ImportFailed(_("{file}: not a readable Parquet file ({reason})", file=str(path), reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from None
+            raise ImportFailed(
+                _(
+                    "{file}: not a readable Parquet file ({reason})",
+                    file=str(path),
+                    reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
+            ) from None
 
     def _visits(
-        self, path: Path, ctx: ReadContext, records: list[dict[str, str | None]], lines: list[int], errors: list[RowError]
+        self,
+        path: Path,
+        ctx: ReadContext,
+        records: list[dict[str, str | None]],
+        lines: list[int],
+        errors: list[RowError],
     ) -> ReadResult:
         file = str(path)
         rows_read = len(records) + len({e.line for e in errors})  # events, plus lines that were not JSON
@@ -184,13 +209,32 @@ class GA4BigQuery:
         )
         # GA4 writes placeholders such as "(direct)" / "(not set)" where a session has no such value.
         events = events.with_columns(
-            pl.when(nulls(pl.col(c)).is_in(list(PLACEHOLDERS))).then(None).otherwise(nulls(pl.col(c))).alias(c) for c in EVENT_COLUMNS
+            pl.when(nulls(pl.col(c)).is_in(list(PLACEHOLDERS)))
+            .then(None)
+            .otherwise(nulls(pl.col(c)))
+            .alias(c)
+            for c in EVENT_COLUMNS
         )
         us = pl.col("event_ts").cast(pl.Int64, strict=False)
         checks = [
-            ("user_pseudo_id", pl.col("user").is_null(), pl.col("user"), _("the event has no user_pseudo_id")),
-            ("event_params.ga_session_id", pl.col("session").is_null(), pl.col("session"), _("the event has no ga_session_id: it belongs to no session")),
-            ("event_timestamp", us.is_null() | (us < 0), pl.col("event_ts"), _("not a timestamp in microseconds since 1970")),
+            (
+                "user_pseudo_id",
+                pl.col("user").is_null(),
+                pl.col("user"),
+                _("the event has no user_pseudo_id"),
+            ),
+            (
+                "event_params.ga_session_id",
+                pl.col("session").is_null(),
+                pl.col("session"),
+                _("the event has no ga_session_id: it belongs to no session"),
+            ),
+            (
+                "event_timestamp",
+                us.is_null() | (us < 0),
+                pl.col("event_ts"),
+                _("not a timestamp in microseconds since 1970"),
+            ),
         ]
         bad = pl.lit(False)
         for column, mask, value, reason in checks:

@@ -86,7 +86,9 @@ class ColumnMapping(BaseModel):
         given = set(v) | set(info.data.get("constants") or {})
         missing = [c for c in KINDS[kind].required if c not in given]
         if missing:
-            raise ValueError(f"{kind} needs column(s) {', '.join(missing)} (map them here or give them in constants)")
+            raise ValueError(
+                f"{kind} needs column(s) {', '.join(missing)} (map them here or give them in constants)"
+            )
         return v
 
     @field_validator("date_format")
@@ -101,14 +103,19 @@ def _check_names(kind: Kind, names: dict[str, str]) -> None:
     known = {c.name for c in kind.columns}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"{', '.join(unknown)} not a column of {kind.name}; its columns: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"{', '.join(unknown)} not a column of {kind.name}; its columns: {', '.join(sorted(known))}"
+        )
 
 
 def load_column_mapping(path: Path | None, source: str = "generic") -> ColumnMapping:
     if path is None:
         raise ConfigError(
-            _("the {format} format needs a column mapping: kassa import FILE --format {format} --mapping map.yaml "
-              "(see docs/sources.md)", format=source)
+            _(
+                "the {format} format needs a column mapping: kassa import FILE --format {format} --mapping map.yaml "
+                "(see docs/sources.md)",
+                format=source,
+            )
         )
     return load_yaml_model(path, ColumnMapping)
 
@@ -125,7 +132,9 @@ def timestamp_expr(s: pl.Expr, fmt: str | None, dayfirst: bool) -> pl.Expr:
     if fmt is None:
         return timestamp_text(s, dayfirst=dayfirst)
     raw = nulls(s)
-    return pl.coalesce(raw.str.to_datetime(fmt, strict=False, time_unit="us").dt.strftime("%Y-%m-%d %H:%M:%S"), raw)
+    return pl.coalesce(
+        raw.str.to_datetime(fmt, strict=False, time_unit="us").dt.strftime("%Y-%m-%d %H:%M:%S"), raw
+    )
 
 
 def canonical_text(kind: Kind, column: str, s: pl.Expr, m: ColumnMapping) -> pl.Expr:
@@ -166,11 +175,18 @@ class Generic:
             labels[canon] = header
         if missing:
             raise MissingColumn(
-                _("{file}: column(s) {missing} named in {mapping} are not in the file (its columns: {found})",
-                  file=path, missing=", ".join(missing), mapping=ctx.mapping, found=", ".join(table.header))
+                _(
+                    "{file}: column(s) {missing} named in {mapping} are not in the file (its columns: {found})",
+                    file=path,
+                    missing=", ".join(missing),
+                    mapping=ctx.mapping,
+                    found=", ".join(table.header),
+                )
             )
         consts = [pl.lit(v, pl.String).alias(c) for c, v in m.constants.items() if c not in m.columns]
         frame = table.frame.select(pl.col(LINE), *picked, *consts)
         rows, errors = validate(frame, kind, file=str(path), settings=ctx.settings, salt=ctx.salt)
         errors = [relabel(e, labels) for e in [*table.errors, *errors]]
-        return [ReadResult(kind=kind.name, rows=rows, errors=errors, rows_read=frame.height + len(table.errors))]
+        return [
+            ReadResult(kind=kind.name, rows=rows, errors=errors, rows_read=frame.height + len(table.errors))
+        ]

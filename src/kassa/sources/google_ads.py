@@ -76,17 +76,44 @@ JSON = SpendLayout(title="Google Ads API", columns={}, micros=True, decimal=".",
 
 
 # Columns only Google Ads' report download writes, so a generic sheet is never taken for one.
-EN_MARKERS = frozenset({"impr.", "currency code", "avg. cpc", "campaign status", "campaign type", "campaign id", "conv. rate", "cost / conv."})
+EN_MARKERS = frozenset(
+    {
+        "impr.",
+        "currency code",
+        "avg. cpc",
+        "campaign status",
+        "campaign type",
+        "campaign id",
+        "conv. rate",
+        "cost / conv.",
+    }
+)
 RU_MARKERS = frozenset(
-    {"ср. цена за клик", "код валюты", "идентификатор кампании", "цена/конв.", "ценность конверсии", "статус кампании", "тип кампании"}
+    {
+        "ср. цена за клик",
+        "код валюты",
+        "идентификатор кампании",
+        "цена/конв.",
+        "ценность конверсии",
+        "статус кампании",
+        "тип кампании",
+    }
 )
 
 
 def _is_ui_header(cells: list[str]) -> bool:
     names = set(cells)
-    english = "campaign" in names and "cost" in names and bool(names & {"impr.", "impressions"}) and bool(names & EN_MARKERS)
+    english = (
+        "campaign" in names
+        and "cost" in names
+        and bool(names & {"impr.", "impressions"})
+        and bool(names & EN_MARKERS)
+    )
     russian = (
-        "кампания" in names and "показы" in names and bool(names & {"цена", "стоимость"}) and bool(names & RU_MARKERS)
+        "кампания" in names
+        and "показы" in names
+        and bool(names & {"цена", "стоимость"})
+        and bool(names & RU_MARKERS)
         and not any(c.startswith("расход") for c in cells)
     )
     return english or russian
@@ -132,7 +159,10 @@ class GoogleAds:
         table = read_table(path, UI.known(), min_hits=3, format_title=UI.title)
         if not table.has("Day") and not table.has("Date") and not table.has("День") and not table.has("Дата"):
             raise ImportFailed(
-                _("{file}: the Google Ads report has no day column; download it segmented by day (Segment → Time → Day)", file=str(path))
+                _(
+                    "{file}: the Google Ads report has no day column; download it segmented by day (Segment → Time → Day)",
+                    file=str(path),
+                )
             )
         english = table.has("Campaign") or table.has("Clicks")
         layout = dataclasses.replace(UI, dayfirst=False) if english else UI
@@ -146,7 +176,9 @@ class GoogleAds:
         for i, batch in enumerate(batches):
             results = batch.get("results", []) if isinstance(batch, dict) else None
             if not isinstance(results, list):
-                raise ImportFailed(_("{file}: batch {i} is not a Google Ads search response with \"results\"", file=file, i=i))
+                raise ImportFailed(
+                    _('{file}: batch {i} is not a Google Ads search response with "results"', file=file, i=i)
+                )
             rows.extend(r if isinstance(r, dict) else {} for r in results)
         records = [
             {
@@ -166,10 +198,21 @@ class GoogleAds:
                 if rec[k] is None:
                     rec[k] = "0"
         lines = json_row_lines(text, "segments", len(records))
-        frame = frame_of_records(records, lines, ["date", "campaign_id", "campaign_name", "impressions", "clicks", "cost", "currency"])
+        frame = frame_of_records(
+            records,
+            lines,
+            ["date", "campaign_id", "campaign_name", "impressions", "clicks", "cost", "currency"],
+        )
         options = ad_options(ctx)
         return spend_from_text(
-            frame, path=path, ctx=ctx, layout=JSON, channel=CHANNEL, options=options,
+            frame,
+            path=path,
+            ctx=ctx,
+            layout=JSON,
+            channel=CHANNEL,
+            options=options,
             include_vat=False if options.include_vat is None else options.include_vat,
-            currency=options.currency, errors=[], rows_read=len(records),
+            currency=options.currency,
+            errors=[],
+            rows_read=len(records),
         )

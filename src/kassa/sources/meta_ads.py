@@ -78,7 +78,9 @@ class MetaAds:
         text = head_text(head).lstrip()
         if text.startswith(("{", "[")):
             return '"date_start"' in text and '"spend"' in text
-        cells = header_of(path, head, [*EXPORT.known(), "Amount spent (USD)", "Amount spent (RUB)", "Amount spent (EUR)"], 2)
+        cells = header_of(
+            path, head, [*EXPORT.known(), "Amount spent (USD)", "Amount spent (RUB)", "Amount spent (EUR)"], 2
+        )
         return cells is not None and _is_export_header(cells)
 
     def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
@@ -92,7 +94,7 @@ class MetaAds:
         doc, text = load_json(path)
         rows = _pages(doc)
         if rows is None:
-            raise ImportFailed(_("{file}: not a Meta Insights response: no \"data\" list", file=str(path)))
+            raise ImportFailed(_('{file}: not a Meta Insights response: no "data" list', file=str(path)))
         records = []
         for r in rows:
             row = r if isinstance(r, dict) else {}
@@ -111,11 +113,28 @@ class MetaAds:
                 }
             )
         lines = json_row_lines(text, "date_start", len(records))
-        cols = ["date", "date_stop", "campaign_id", "campaign_name", "impressions", "reach", "clicks", "cost", "currency"]
+        cols = [
+            "date",
+            "date_stop",
+            "campaign_id",
+            "campaign_name",
+            "impressions",
+            "reach",
+            "clicks",
+            "cost",
+            "currency",
+        ]
         frame = frame_of_records(records, lines, cols)
         options = ad_options(ctx)
         return spend_from_text(
-            frame, path=path, ctx=ctx, layout=JSON, channel=CHANNEL, options=options,
+            frame,
+            path=path,
+            ctx=ctx,
+            layout=JSON,
+            channel=CHANNEL,
+            options=options,
             include_vat=False if options.include_vat is None else options.include_vat,
-            currency=options.currency, errors=[], rows_read=len(records),
+            currency=options.currency,
+            errors=[],
+            rows_read=len(records),
         )

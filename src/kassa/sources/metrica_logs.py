@@ -131,7 +131,9 @@ def canonical(frame: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
     step = frame.select(
         pl.col(LINE),
         *[
-            (unescape(_empty_null(pl.col(cols[c]))) if c in escaped else _empty_null(pl.col(cols[c]))).alias(c)
+            (unescape(_empty_null(pl.col(cols[c]))) if c in escaped else _empty_null(pl.col(cols[c]))).alias(
+                c
+            )
             if c in cols
             else pl.lit(None, dtype=pl.String).alias(c)
             for c in FIELDS
@@ -160,8 +162,14 @@ def canonical(frame: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
         "visit_id",
         "client_id",
         "ts",
-        pl.when(d).then(pl.col("utm_source").fill_null("yandex")).otherwise(pl.col("utm_source")).alias("utm_source"),
-        pl.when(d).then(pl.col("utm_medium").fill_null("cpc")).otherwise(pl.col("utm_medium")).alias("utm_medium"),
+        pl.when(d)
+        .then(pl.col("utm_source").fill_null("yandex"))
+        .otherwise(pl.col("utm_source"))
+        .alias("utm_source"),
+        pl.when(d)
+        .then(pl.col("utm_medium").fill_null("cpc"))
+        .otherwise(pl.col("utm_medium"))
+        .alias("utm_medium"),
         pl.when(d).then(pl.col("direct_order")).otherwise(pl.col("utm_campaign")).alias("utm_campaign"),
         "utm_content",
         "utm_term",
@@ -192,16 +200,38 @@ class MetricaLogs:
         missing = [FIELDS[c][0] for c in REQUIRED if c not in cols]
         if missing:
             raise MissingColumn(
-                _("{file}: the Metrica log lacks field(s) {fields}; request them in the Logs API fields", file=file, fields=", ".join(missing))
+                _(
+                    "{file}: the Metrica log lacks field(s) {fields}; request them in the Logs API fields",
+                    file=file,
+                    fields=", ".join(missing),
+                )
             )
-        if detect_encoding(head) == "utf-8" and len({norm_name(h) for h in header}) == len(header) and all(header):
+        if (
+            detect_encoding(head) == "utf-8"
+            and len({norm_name(h) for h in header}) == len(header)
+            and all(header)
+        ):
             result = ReadResult(kind="visits", rows=_empty_visits(), errors=[], rows_read=0)
-            result.rows = pa.RecordBatchReader.from_batches(_empty_visits().schema, self._stream(path, header, cols, ctx, result))
+            result.rows = pa.RecordBatchReader.from_batches(
+                _empty_visits().schema, self._stream(path, header, cols, ctx, result)
+            )
             return [result]
         # Not a clean Logs API file (re-encoded, odd header): the general reader, which names bad lines.
-        table = read_table(path, [h for h in header if h], min_hits=len(REQUIRED), delimiter="\t", quote=None, format_title="Yandex Metrica Logs API")
+        table = read_table(
+            path,
+            [h for h in header if h],
+            min_hits=len(REQUIRED),
+            delimiter="\t",
+            quote=None,
+            format_title="Yandex Metrica Logs API",
+        )
         cols = _columns(table.header)
-        result = ReadResult(kind="visits", rows=_empty_visits(), errors=list(table.errors), rows_read=len({e.line for e in table.errors}))
+        result = ReadResult(
+            kind="visits",
+            rows=_empty_visits(),
+            errors=list(table.errors),
+            rows_read=len({e.line for e in table.errors}),
+        )
         batches = list(self._validated([table.frame], cols, file, ctx, result))
         result.rows = pa.Table.from_batches(batches, schema=_empty_visits().schema)
         return [result]
@@ -246,7 +276,9 @@ class MetricaLogs:
                 if not block:
                     return
 
-    def _stream(self, path: Path, header: list[str], cols: dict[str, str], ctx: ReadContext, result: ReadResult) -> Iterator[pa.RecordBatch]:
+    def _stream(
+        self, path: Path, header: list[str], cols: dict[str, str], ctx: ReadContext, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
         """Validated Arrow batches of the file, read a chunk at a time."""
         try:
             yield from self._validated(self._batches(path, header), cols, str(path), ctx, result)
@@ -270,14 +302,26 @@ class MetricaLogs:
             # A blank line is not a visit (polars reads it as a row of nulls).
             batch = batch.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))
             result.rows_read += batch.height
-            good, bad = validate(canonical(batch, cols), _ROW_VISITS, file=file, settings=ctx.settings, salt=ctx.salt)
+            good, bad = validate(
+                canonical(batch, cols), _ROW_VISITS, file=file, settings=ctx.settings, salt=ctx.salt
+            )
             result.errors.extend(bad)
             frame = pl.from_arrow(good)
             assert isinstance(frame, pl.DataFrame)
             frame, dups = seen.new_only(frame)
             for r in dups.iter_rows(named=True):
                 result.errors.append(
-                    RowError(file, r[LINE], "visit_id", r["visit_id"], _("duplicate of line {line} (visit_id={value})", line=r["__first"], value=r["visit_id"]))
+                    RowError(
+                        file,
+                        r[LINE],
+                        "visit_id",
+                        r["visit_id"],
+                        _(
+                            "duplicate of line {line} (visit_id={value})",
+                            line=r["__first"],
+                            value=r["visit_id"],
+                        ),
+                    )
                 )
             yield from frame.select(stored).to_arrow().cast(schema).to_batches()
         result.errors.sort(key=lambda e: (e.line or 0, e.column or ""))
@@ -349,9 +393,17 @@ def _ragged(path: Path, width: int) -> ImportFailed:
         for i, line in enumerate(f, start=1):
             n = line.rstrip("\r\n").count("\t") + 1
             if n > width:
-                bad.append(RowError(file, i, None, None, _("the line has {n} fields but the header has {m}", n=n, m=width)))
+                bad.append(
+                    RowError(
+                        file, i, None, None, _("the line has {n} fields but the header has {m}", n=n, m=width)
+                    )
+                )
     return ImportFailed(
-        _("{file}: {count} line(s) have more fields than the header; the log looks damaged, nothing was imported", file=file, count=len(bad) or "some"),
+        _(
+            "{file}: {count} line(s) have more fields than the header; the log looks damaged, nothing was imported",
+            file=file,
+            count=len(bad) or "some",
+        ),
         bad,
     )
 

@@ -22,9 +22,18 @@ from kassa.sources.yandex_direct import YandexDirect
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
-        CanonicalCSV(), AmoCRM(), Bitrix24(), Bank1C(),
-        YandexDirect(), VkAds(), GoogleAds(), MetaAds(), MetricaLogs(), GA4BigQuery(),
-        BankCSV(), Generic(),
+        CanonicalCSV(),
+        AmoCRM(),
+        Bitrix24(),
+        Bank1C(),
+        YandexDirect(),
+        VkAds(),
+        GoogleAds(),
+        MetaAds(),
+        MetricaLogs(),
+        GA4BigQuery(),
+        BankCSV(),
+        Generic(),
     )
 }
 

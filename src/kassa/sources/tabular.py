@@ -165,7 +165,14 @@ def head_text(head: bytes) -> str:
 
 def _split_line(line: str, delimiter: str, quote: str | None) -> list[str]:
     try:
-        return next(csv.reader([line], delimiter=delimiter, quotechar=quote or '"', quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE))
+        return next(
+            csv.reader(
+                [line],
+                delimiter=delimiter,
+                quotechar=quote or '"',
+                quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE,
+            )
+        )
     except (csv.Error, StopIteration):
         return line.split(delimiter)
 
@@ -215,7 +222,14 @@ def _rows_from_text(text: str, delimiter: str, quote: str | None, file: str) -> 
             out.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise ImportFailed(_("{file}, line {line}: cannot split the line into cells: {reason}", file=file, line=start, reason=str(exc))) from None
+        raise ImportFailed(
+            _(
+                "{file}, line {line}: cannot split the line into cells: {reason}",
+                file=file,
+                line=start,
+                reason=str(exc),
+            )
+        ) from None
     return out
 
 
@@ -226,7 +240,11 @@ def _cell_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ") if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0) else value.date().isoformat()
+        return (
+            value.isoformat(sep=" ")
+            if (value.hour, value.minute, value.second, value.microsecond) != (0, 0, 0, 0)
+            else value.date().isoformat()
+        )
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
@@ -243,7 +261,13 @@ def _rows_from_xlsx(path: Path, file: str) -> list[tuple[int, list[str]]]:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) on bad files
-        raise ImportFailed(_("{file}: not a readable XLSX workbook ({reason})", file=file, reason=type(exc).__name__ + (f": {exc}" if str(exc) else ""))) from None
+        raise ImportFailed(
+            _(
+                "{file}: not a readable XLSX workbook ({reason})",
+                file=file,
+                reason=type(exc).__name__ + (f": {exc}" if str(exc) else ""),
+            )
+        ) from None
     try:
         for ws in wb.worksheets:
             rows: list[tuple[int, list[str]]] = []
@@ -261,7 +285,13 @@ def _rows_from_xlsx(path: Path, file: str) -> list[tuple[int, list[str]]]:
                 return rows
         return []
     except Exception as exc:
-        raise ImportFailed(_("{file}: not a readable XLSX workbook ({reason})", file=file, reason=type(exc).__name__ + (f": {exc}" if str(exc) else ""))) from None
+        raise ImportFailed(
+            _(
+                "{file}: not a readable XLSX workbook ({reason})",
+                file=file,
+                reason=type(exc).__name__ + (f": {exc}" if str(exc) else ""),
+            )
+        ) from None
     finally:
         wb.close()
 
@@ -274,11 +304,15 @@ def read_rows(
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportFailed(_("{file}: cannot read the file ({reason})", file=file, reason=exc.strerror or str(exc))) from None
+        raise ImportFailed(
+            _("{file}: cannot read the file ({reason})", file=file, reason=exc.strerror or str(exc))
+        ) from None
     if data.startswith(XLSX_MAGIC):
         return _rows_from_xlsx(path, file), "xlsx", None
     if data.startswith(OLE_MAGIC):
-        raise ImportFailed(_("{file}: an old Excel .xls workbook; save it as .xlsx or CSV and import that", file=file))
+        raise ImportFailed(
+            _("{file}: an old Excel .xls workbook; save it as .xlsx or CSV and import that", file=file)
+        )
     text, enc = decode(data, encoding)
     if not text.strip():
         raise ImportFailed(_("{file}: the file is empty", file=file))
@@ -290,7 +324,9 @@ def read_rows(
 # Header, totals, frame
 
 
-def find_header(rows: Sequence[tuple[int, list[str]]], known: Collection[str], min_hits: int = 2) -> int | None:
+def find_header(
+    rows: Sequence[tuple[int, list[str]]], known: Collection[str], min_hits: int = 2
+) -> int | None:
     """Index in ``rows`` of the first row (among the first 40) naming at least ``min_hits`` known columns."""
     want = {norm_name(k) for k in known}
     need = min(min_hits, len(want))
@@ -356,19 +392,38 @@ def table_from_rows(
         extra = [c for c in cells[width:] if c.strip()]
         if extra:
             errors.append(
-                RowError(file, line, None, extra[0], _("the row has {n} cells but the header has {m}", n=len(cells), m=width))
+                RowError(
+                    file,
+                    line,
+                    None,
+                    extra[0],
+                    _("the row has {n} cells but the header has {m}", n=len(cells), m=width),
+                )
             )
             continue
         body.append((line, cells[:width] + [""] * (width - len(cells))))
     # Unnamed columns that are empty in every row are the export's trailing separators, not data.
     keep = [i for i in range(width) if header[i] or any(cells[i].strip() for _l, cells in body)]
     names = _column_names(header, keep)
-    data: dict[str, list[str] | list[int]] = {n: [cells[i] for _l, cells in body] for n, i in zip(names, keep, strict=True)}
+    data: dict[str, list[str] | list[int]] = {
+        n: [cells[i] for _l, cells in body] for n, i in zip(names, keep, strict=True)
+    }
     data[LINE] = [line for line, _c in body]
     schema: dict[str, pl.DataType] = {n: pl.String() for n in names}
     schema[LINE] = pl.Int64()
     frame = pl.DataFrame(data, schema=schema)
-    return TextTable(frame, [header[i] for i in keep], header_line, encoding, delimiter, title_lines, skipped, errors, totals, file)
+    return TextTable(
+        frame,
+        [header[i] for i in keep],
+        header_line,
+        encoding,
+        delimiter,
+        title_lines,
+        skipped,
+        errors,
+        totals,
+        file,
+    )
 
 
 def read_table(
@@ -394,7 +449,10 @@ def read_table(
         raise MissingColumn(
             _(
                 "{file}: no header row with the columns of {format} found in the first {n} lines (looked for: {expected})",
-                file=str(path), format=format_title or "this format", n=HEADER_SEARCH_ROWS, expected=expected,
+                file=str(path),
+                format=format_title or "this format",
+                n=HEADER_SEARCH_ROWS,
+                expected=expected,
             )
         )
     return table_from_rows(rows, idx, file=str(path), encoding=enc, delimiter=d, drop_totals=drop_totals)
@@ -449,7 +507,12 @@ def pick_columns(
         exprs.append(pl.col(found).alias(canon))
     if missing:
         raise MissingColumn(
-            _("{file}: {format} export lacks column(s): {missing}", file=file, format=format_title, missing="; ".join(missing))
+            _(
+                "{file}: {format} export lacks column(s): {missing}",
+                file=file,
+                format=format_title,
+                missing="; ".join(missing),
+            )
         )
     return table.frame.select(exprs)
 
@@ -496,7 +559,9 @@ def number_text(s: pl.Expr, decimal: str = "auto") -> pl.Expr:
         comma_decimal = (both & (last_comma > last_dot)) | (
             last_comma.is_not_null() & last_dot.is_null() & ~t.str.contains(r"^-?\d{1,3}(,\d{3})+$")
         )
-        dot_thousands = last_dot.is_not_null() & last_comma.is_null() & t.str.contains(r"^-?\d{1,3}(\.\d{3}){2,}$")
+        dot_thousands = (
+            last_dot.is_not_null() & last_comma.is_null() & t.str.contains(r"^-?\d{1,3}(\.\d{3}){2,}$")
+        )
         out = (
             pl.when(comma_decimal)
             .then(t.str.replace_all(r"\.", "").str.replace(",", ".", literal=True))
@@ -504,7 +569,9 @@ def number_text(s: pl.Expr, decimal: str = "auto") -> pl.Expr:
             .then(t.str.replace_all(r"\.", ""))
             .otherwise(t.str.replace_all(",", "", literal=True))
         )
-    return pl.when(raw.is_null()).then(None).when(out.str.contains(_NUMBER)).then(out).otherwise(raw).name.keep()
+    return (
+        pl.when(raw.is_null()).then(None).when(out.str.contains(_NUMBER)).then(out).otherwise(raw).name.keep()
+    )
 
 
 def micros_text(s: pl.Expr) -> pl.Expr:
@@ -520,7 +587,14 @@ def micros_text(s: pl.Expr) -> pl.Expr:
     n = digits.str.len_chars()
     units = pl.concat_str([digits.str.slice(0, n - 6), pl.lit("."), digits.str.slice(n - 6, 6)])
     signed = pl.when(neg).then(pl.lit("-") + units).otherwise(units)
-    return pl.when(raw.is_null()).then(None).when(t.str.contains(r"^-?\d+$")).then(signed).otherwise(raw).name.keep()
+    return (
+        pl.when(raw.is_null())
+        .then(None)
+        .when(t.str.contains(r"^-?\d+$"))
+        .then(signed)
+        .otherwise(raw)
+        .name.keep()
+    )
 
 
 def _excel_serial(t: pl.Expr) -> pl.Expr:
@@ -545,16 +619,23 @@ _MONTHFIRST = tuple((p, f.replace("%d/%m/%Y", "%m/%d/%Y")) for p, f in _DAYFIRST
 
 def _local_date(part: pl.Expr, dayfirst: bool) -> pl.Expr:
     return pl.coalesce(
-        *[pl.when(part.str.contains(p)).then(part.str.to_date(f, strict=False)) for p, f in (_DAYFIRST if dayfirst else _MONTHFIRST)]
+        *[
+            pl.when(part.str.contains(p)).then(part.str.to_date(f, strict=False))
+            for p, f in (_DAYFIRST if dayfirst else _MONTHFIRST)
+        ]
     )
 
 
 def _local_datetime(t: pl.Expr, dayfirst: bool) -> pl.Expr:
     date_part = t.str.extract(r"^(\S+) \d{1,2}:\d{2}(?::\d{2})?$", 1)
     time_part = t.str.extract(r"^\S+ (\d{1,2}:\d{2}(?::\d{2})?)$", 1)
-    time_full = pl.when(time_part.str.count_matches(":") == 1).then(time_part + pl.lit(":00")).otherwise(time_part)
+    time_full = (
+        pl.when(time_part.str.count_matches(":") == 1).then(time_part + pl.lit(":00")).otherwise(time_part)
+    )
     day = _local_date(date_part, dayfirst)
-    return (day.dt.strftime("%Y-%m-%d") + pl.lit(" ") + time_full).str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+    return (day.dt.strftime("%Y-%m-%d") + pl.lit(" ") + time_full).str.to_datetime(
+        "%Y-%m-%d %H:%M:%S", strict=False, time_unit="us"
+    )
 
 
 def date_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
@@ -568,7 +649,9 @@ def date_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
     t = raw.str.replace_all(r"\s+", " ")
     day_part = t.str.extract(r"^(\S+?)(?:[ T]\d{1,2}:\d{2}.*)?$", 1)
     parsed = pl.coalesce(
-        pl.when(day_part.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(day_part.str.to_date("%Y-%m-%d", strict=False)),
+        pl.when(day_part.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+            day_part.str.to_date("%Y-%m-%d", strict=False)
+        ),
         _local_date(day_part, dayfirst),
         pl.when(t.str.contains(r"^\d{8}$")).then(t.str.to_date("%Y%m%d", strict=False)),
         _excel_serial(t).dt.date(),
@@ -577,7 +660,12 @@ def date_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
         t.str.to_date("%d %b %Y", strict=False),
         t.str.to_date("%b %d, %Y", strict=False),
     )
-    return pl.when(raw.is_null()).then(None).otherwise(pl.coalesce(parsed.dt.strftime("%Y-%m-%d"), raw)).name.keep()
+    return (
+        pl.when(raw.is_null())
+        .then(None)
+        .otherwise(pl.coalesce(parsed.dt.strftime("%Y-%m-%d"), raw))
+        .name.keep()
+    )
 
 
 def timestamp_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
@@ -593,7 +681,9 @@ def timestamp_text(s: pl.Expr, *, dayfirst: bool = True) -> pl.Expr:
     parsed = pl.coalesce(_local_datetime(t, dayfirst), _excel_serial(t).dt.round("1s"))
     as_date = date_text(t, dayfirst=dayfirst)
     has_time = t.str.contains(r"\d:\d")
-    date_only = pl.when(~has_time & as_date.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(as_date + pl.lit(" 00:00:00"))
+    date_only = pl.when(~has_time & as_date.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(
+        as_date + pl.lit(" 00:00:00")
+    )
     return (
         pl.when(raw.is_null())
         .then(None)
@@ -615,7 +705,14 @@ def epoch_text(s: pl.Expr, unit: str = "s") -> pl.Expr:
     # Bound the range (years 1970–2200) so a corrupt value is refused instead of overflowing.
     ok = raw.str.contains(r"^\d{1,17}$") & n.is_between(0, 7_258_118_400 * 1_000_000 // factor)
     ts = pl.from_epoch(pl.when(ok).then(n * factor).otherwise(None), time_unit="us")
-    return pl.when(raw.is_null()).then(None).when(ok).then(ts.dt.strftime("%Y-%m-%d %H:%M:%S%.6f") + pl.lit("+00:00")).otherwise(raw).name.keep()
+    return (
+        pl.when(raw.is_null())
+        .then(None)
+        .when(ok)
+        .then(ts.dt.strftime("%Y-%m-%d %H:%M:%S%.6f") + pl.lit("+00:00"))
+        .otherwise(raw)
+        .name.keep()
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -628,16 +725,22 @@ def load_json(path: Path) -> tuple[object, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportFailed(_("{file}: cannot read the file ({reason})", file=file, reason=exc.strerror or str(exc))) from None
+        raise ImportFailed(
+            _("{file}: cannot read the file ({reason})", file=file, reason=exc.strerror or str(exc))
+        ) from None
     text, _enc = decode(data)
     try:
         return json.loads(text), text
     except json.JSONDecodeError as exc:
-        raise ImportFailed(_("{file}, line {line}: not valid JSON: {reason}", file=file, line=exc.lineno, reason=exc.msg)) from None
+        raise ImportFailed(
+            _("{file}, line {line}: not valid JSON: {reason}", file=file, line=exc.lineno, reason=exc.msg)
+        ) from None
     except RecursionError:
         raise ImportFailed(_("{file}: not valid JSON: nested too deeply", file=file)) from None
     except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit conversion limit
-        raise ImportFailed(_("{file}: not a JSON file kassa can read: {reason}", file=file, reason=str(exc))) from None
+        raise ImportFailed(
+            _("{file}: not a JSON file kassa can read: {reason}", file=file, reason=str(exc))
+        ) from None
 
 
 def json_text(value: object) -> str | None:
@@ -673,7 +776,9 @@ def json_row_lines(text: str, key: str, n: int) -> list[int]:
     return list(range(1, n + 1))
 
 
-def frame_of_records(records: Sequence[Mapping[str, str | None]], lines: Sequence[int], columns: Sequence[str]) -> pl.DataFrame:
+def frame_of_records(
+    records: Sequence[Mapping[str, str | None]], lines: Sequence[int], columns: Sequence[str]
+) -> pl.DataFrame:
     """A text frame (``columns`` + ``__line``) from records already turned into text."""
     data: dict[str, list[str | None] | list[int]] = {c: [r.get(c) for r in records] for c in columns}
     data[LINE] = list(lines)

@@ -56,7 +56,8 @@ def parse_timestamps(s: pl.Expr, timezone: str) -> pl.Expr:
     sign = pl.when(zone.str.starts_with("-")).then(-1).otherwise(1)
     digits = zone.str.replace_all(r"[^0-9]", "")
     minutes = sign * (
-        digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60 + digits.str.slice(2, 2).cast(pl.Int64, strict=False)
+        digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60
+        + digits.str.slice(2, 2).cast(pl.Int64, strict=False)
     )
     offset = pl.when(zone == "Z").then(0).otherwise(minutes)
     zoned = (
@@ -91,12 +92,23 @@ def _parse(col: Column, s: pl.Expr, settings: Settings) -> pl.Expr:
     if col.type == "date":
         return s.str.to_date("%Y-%m-%d", strict=False)
     if col.type == "month":
-        return pl.when(s.str.contains(r"^\d{4}-\d{2}$")).then(s + "-01").otherwise(None).str.to_date("%Y-%m-%d", strict=False)
+        return (
+            pl.when(s.str.contains(r"^\d{4}-\d{2}$"))
+            .then(s + "-01")
+            .otherwise(None)
+            .str.to_date("%Y-%m-%d", strict=False)
+        )
     if col.type == "timestamp":
         return parse_timestamps(s, settings.timezone)
     if col.type == "bool":
         low = s.str.to_lowercase()
-        return pl.when(low.is_in(list(_TRUE))).then(True).when(low.is_in(list(_FALSE))).then(False).otherwise(None)
+        return (
+            pl.when(low.is_in(list(_TRUE)))
+            .then(True)
+            .when(low.is_in(list(_FALSE)))
+            .then(False)
+            .otherwise(None)
+        )
     raise AssertionError(col.type)
 
 
@@ -171,7 +183,11 @@ def validate(
         if col.choices:
             value = raw.str.to_lowercase()
             checks.append(
-                (col.name, raw.is_not_null() & ~value.is_in(list(col.choices)), f"must be one of {', '.join(col.choices)}")
+                (
+                    col.name,
+                    raw.is_not_null() & ~value.is_in(list(col.choices)),
+                    f"must be one of {', '.join(col.choices)}",
+                )
             )
         parsed.append(value.alias(col.name))
         if col.type != "str":
@@ -181,14 +197,20 @@ def validate(
         if col.required:
             checks.append((col.name, raw.is_null(), "required value is empty"))
     if kind.name == "fx_rates":
-        checks.append(("rate", pl.col("rate").cast(pl.Float64, strict=False) <= 0, "an exchange rate must be positive"))
+        checks.append(
+            ("rate", pl.col("rate").cast(pl.Float64, strict=False) <= 0, "an exchange rate must be positive")
+        )
     if kind.name == "deals":
         closed = pl.col("status").str.to_lowercase().is_in(["won", "lost"]) & pl.col("closed_at").is_null()
         checks.append(("closed_at", closed, "a won or lost deal needs closed_at"))
 
-    flags = df.select(pl.col(LINE), *[mask.fill_null(False).alias(f"__bad{i}") for i, (_, mask, _) in enumerate(checks)])
+    flags = df.select(
+        pl.col(LINE), *[mask.fill_null(False).alias(f"__bad{i}") for i, (_, mask, _) in enumerate(checks)]
+    )
     errors: list[RowError] = []
-    bad_any = pl.any_horizontal([pl.col(f"__bad{i}") for i in range(len(checks))]) if checks else pl.lit(False)
+    bad_any = (
+        pl.any_horizontal([pl.col(f"__bad{i}") for i in range(len(checks))]) if checks else pl.lit(False)
+    )
     bad_mask = flags.select(bad_any.alias("bad")).to_series()
     bad_rows = flags.filter(bad_mask)
     if bad_rows.height:
@@ -202,17 +224,30 @@ def validate(
 
     # Duplicated natural keys in one file: keep the first, refuse the others (an export that lists a
     # row twice would otherwise double it).
-    dup = good.with_columns(pl.col(LINE).min().over(list(kind.key)).alias("__first")).filter(pl.col(LINE) != pl.col("__first"))
+    dup = good.with_columns(pl.col(LINE).min().over(list(kind.key)).alias("__first")).filter(
+        pl.col(LINE) != pl.col("__first")
+    )
     for r in dup.iter_rows(named=True):
         key = ", ".join(f"{k}={r[k]}" for k in kind.key)
-        errors.append(RowError(file, r[LINE], kind.key[0], str(r[kind.key[0]]), f"duplicate of line {r['__first']} ({key})"))
+        errors.append(
+            RowError(
+                file, r[LINE], kind.key[0], str(r[kind.key[0]]), f"duplicate of line {r['__first']} ({key})"
+            )
+        )
     if dup.height:
         good = good.filter(~pl.col(LINE).is_in(dup[LINE].implode()))
 
     good = _fill_defaults(good, kind, settings)
     good = _personal(good, kind, settings, salt, file, errors)
     stored = kind.stored_columns()
-    out = good.select([pl.col(n).cast(polars_type(t)) if n in good.columns else pl.lit(None, dtype=polars_type(t)).alias(n) for n, t in stored])
+    out = good.select(
+        [
+            pl.col(n).cast(polars_type(t))
+            if n in good.columns
+            else pl.lit(None, dtype=polars_type(t)).alias(n)
+            for n, t in stored
+        ]
+    )
     errors.sort(key=lambda e: (e.line or 0, e.column or ""))
     return out.to_arrow(), errors
 
@@ -230,17 +265,30 @@ def _fill_defaults(df: pl.DataFrame, kind: Kind, settings: Settings) -> pl.DataF
     return df.with_columns(fills) if fills else df
 
 
-def _personal(df: pl.DataFrame, kind: Kind, settings: Settings, salt: str, file: str, errors: list[RowError]) -> pl.DataFrame:
+def _personal(
+    df: pl.DataFrame, kind: Kind, settings: Settings, salt: str, file: str, errors: list[RowError]
+) -> pl.DataFrame:
     for col in kind.columns:
         if not col.personal:
             continue
-        norm_fn = (lambda v: normalise_phone(v, settings.phone_region)) if col.personal == "phone" else normalise_email
+        norm_fn = (
+            (lambda v: normalise_phone(v, settings.phone_region))
+            if col.personal == "phone"
+            else normalise_email
+        )
         normalised = [None if v is None else norm_fn(v) for v in df[col.name].to_list()]
         for line, raw, n in zip(df[LINE].to_list(), df[col.name].to_list(), normalised, strict=True):
             if raw is not None and n is None:
                 # Not fatal: the lead is still a lead; only matching by this contact is lost.
                 errors.append(
-                    RowError(file, line, col.name, None, f"not a valid {col.personal}; kept the row without it", row_kept=True)
+                    RowError(
+                        file,
+                        line,
+                        col.name,
+                        None,
+                        f"not a valid {col.personal}; kept the row without it",
+                        row_kept=True,
+                    )
                 )
         hashes = [None if n is None else salted_hash(n, salt) for n in normalised]
         raw_kept = normalised if settings.store_personal_data else [None] * len(normalised)

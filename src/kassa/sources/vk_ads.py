@@ -61,7 +61,9 @@ JSON = SpendLayout(title="VK Ads API", columns={}, decimal=".", include_vat=True
 def _is_export_header(cells: list[str]) -> bool:
     names = set(cells)
     has_cost = any(c.startswith(p.lower()) for c in cells for p in VK_COSTS)
-    has_campaign = bool(names & {"id кампании", "кампания", "название кампании", "campaign id", "campaign", "campaign name"})
+    has_campaign = bool(
+        names & {"id кампании", "кампания", "название кампании", "campaign id", "campaign", "campaign name"}
+    )
     # A VK-specific column besides the cost one, so a hand-made sheet with "Потрачено" is not claimed.
     marked = bool(names & {"id кампании", "campaign id", "охват", "reach", "ecpm", "cpm", "ctr"})
     return has_cost and has_campaign and marked and bool(names & {"показы", "shows", "impressions"})
@@ -97,11 +99,13 @@ class VkAds:
         file = str(path)
         items = doc.get("items") if isinstance(doc, dict) else None
         if not isinstance(items, list):
-            raise ImportFailed(_("{file}: not a VK Ads statistics response: no \"items\" list", file=file))
+            raise ImportFailed(_('{file}: not a VK Ads statistics response: no "items" list', file=file))
         records: list[dict[str, str | None]] = []
         for i, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("rows", []), list):
-                raise ImportFailed(_("{file}: items[{i}] is not a statistics item with \"rows\"", file=file, i=i))
+                raise ImportFailed(
+                    _('{file}: items[{i}] is not a statistics item with "rows"', file=file, i=i)
+                )
             for row in item.get("rows", []):
                 row = row if isinstance(row, dict) else {}
                 base = _group(row, "base")
@@ -117,10 +121,19 @@ class VkAds:
                     }
                 )
         lines = json_row_lines(text, "date", len(records))
-        frame = frame_of_records(records, lines, ["date", "campaign_id", "impressions", "clicks", "cost", "reach"])
+        frame = frame_of_records(
+            records, lines, ["date", "campaign_id", "impressions", "clicks", "cost", "reach"]
+        )
         options = ad_options(ctx)
         return spend_from_text(
-            frame, path=path, ctx=ctx, layout=JSON, channel=CHANNEL, options=options,
+            frame,
+            path=path,
+            ctx=ctx,
+            layout=JSON,
+            channel=CHANNEL,
+            options=options,
             include_vat=JSON.include_vat if options.include_vat is None else options.include_vat,
-            currency=options.currency, errors=[], rows_read=len(records),
+            currency=options.currency,
+            errors=[],
+            rows_read=len(records),
         )

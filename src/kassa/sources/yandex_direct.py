@@ -85,8 +85,20 @@ def _is_api_header(cells: list[str]) -> bool:
 # Columns only Direct's report builder writes; a hand-made sheet with "Кампания; Показы; Расход" (read
 # with --format generic) must not be taken for a Direct export.
 UI_MARKERS = frozenset(
-    {"№ кампании", "ctr (%)", "отказы (%)", "глубина (стр.)", "тип площадки", "условие показа", "№ группы",
-     "№ объявления", "№ условия показа", "конверсия (%)", "взвешенные показы", "wctr (%)"}
+    {
+        "№ кампании",
+        "ctr (%)",
+        "отказы (%)",
+        "глубина (стр.)",
+        "тип площадки",
+        "условие показа",
+        "№ группы",
+        "№ объявления",
+        "№ условия показа",
+        "конверсия (%)",
+        "взвешенные показы",
+        "wctr (%)",
+    }
 )
 
 
@@ -138,13 +150,19 @@ class YandexDirect:
         return [spend_from_table(table, ctx, UI, CHANNEL)]
 
     def _read_api(self, path: Path, ctx: ReadContext) -> ReadResult:
-        table = read_table(path, API.known(), delimiter=API.delimiter, quote=API.quote, format_title=API.title)
-        declared = [int(m.group(1)) for _line, cells in table.totals for m in [_TOTAL_ROWS.match(cells[0])] if m]
+        table = read_table(
+            path, API.known(), delimiter=API.delimiter, quote=API.quote, format_title=API.title
+        )
+        declared = [
+            int(m.group(1)) for _line, cells in table.totals for m in [_TOTAL_ROWS.match(cells[0])] if m
+        ]
         if declared and declared[-1] != table.rows_read:
             raise ImportFailed(
                 _(
                     "{file}: the report says Total rows: {declared} but {seen} rows were found; the download looks cut off",
-                    file=str(path), declared=declared[-1], seen=table.rows_read,
+                    file=str(path),
+                    declared=declared[-1],
+                    seen=table.rows_read,
                 )
             )
         options = ad_options(ctx)

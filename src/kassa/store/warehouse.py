@@ -117,8 +117,13 @@ class _NeedsUpgrade(Exception):
 def _duckdb_type(t: object) -> str:
     dtype = ibis.dtype(t) if isinstance(t, str) else t
     return {
-        "string": "VARCHAR", "date": "DATE", "timestamp(6)": "TIMESTAMP", "timestamp": "TIMESTAMP",
-        "int64": "BIGINT", "float64": "DOUBLE", "boolean": "BOOLEAN",
+        "string": "VARCHAR",
+        "date": "DATE",
+        "timestamp(6)": "TIMESTAMP",
+        "timestamp": "TIMESTAMP",
+        "int64": "BIGINT",
+        "float64": "DOUBLE",
+        "boolean": "BOOLEAN",
     }[str(dtype)]
 
 
@@ -142,10 +147,19 @@ class Warehouse:
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, *, settings: Settings | None = None, read_only: bool = False, create: bool = True) -> Warehouse:
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        settings: Settings | None = None,
+        read_only: bool = False,
+        create: bool = True,
+    ) -> Warehouse:
         p = Path(path)
         if not p.exists() and (read_only or not create):
-            raise WarehouseError(f"no warehouse at {p}: load data first (kassa import FILE --db {p}, or kassa demo)")
+            raise WarehouseError(
+                f"no warehouse at {p}: load data first (kassa import FILE --db {p}, or kassa demo)"
+            )
         try:
             con = ibis.duckdb.connect(str(p), read_only=read_only)
         except duckdb.IOException as exc:
@@ -226,7 +240,9 @@ class Warehouse:
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[v](self._db)
             if version < SCHEMA_VERSION:
-                self._db.execute("UPDATE kassa_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+                self._db.execute(
+                    "UPDATE kassa_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)]
+                )
             for statement in self._additive_changes():
                 self._db.execute(statement)
             self._db.execute("COMMIT")
@@ -246,7 +262,10 @@ class Warehouse:
         for kind in KINDS.values():
             schema = table_schema(kind)
             wanted = {**dict(schema.items())}
-            for name, cols in ((kind.name, wanted), (f"{kind.name}__replaced", {**wanted, "replaced_by": ibis.dtype("int64")})):
+            for name, cols in (
+                (kind.name, wanted),
+                (f"{kind.name}__replaced", {**wanted, "replaced_by": ibis.dtype("int64")}),
+            ):
                 if name not in have:
                     ddl = ", ".join(f'"{c}" {_duckdb_type(t)}' for c, t in cols.items())
                     out.append(f"CREATE TABLE {name} ({ddl})")
@@ -291,14 +310,21 @@ class Warehouse:
 
     # -- writing -------------------------------------------------------------------------------------
     def read_file(
-        self, path: str | Path, *, format: str | None = None, kind: str | None = None, mapping: str | Path | None = None
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        kind: str | None = None,
+        mapping: str | Path | None = None,
     ) -> tuple[Source, list[ReadResult]]:
         """Read and validate a file without touching the warehouse."""
         p = Path(path)
         if not p.is_file():
             raise ImportFailed(f"{p}: no such file")
         src = get_source(format) if format else detect_format(p)
-        ctx = ReadContext(settings=self.settings, salt=self.salt, kind=kind, mapping=Path(mapping) if mapping else None)
+        ctx = ReadContext(
+            settings=self.settings, salt=self.salt, kind=kind, mapping=Path(mapping) if mapping else None
+        )
         return src, src.read(p, ctx)
 
     def import_files(
@@ -357,7 +383,17 @@ class Warehouse:
             [sha, kind.name],
         ).fetchone()
         if prior is not None:
-            return FileReport(str(path), fmt, kind.name, res.rows_read, 0, 0, res.errors, None, already_imported_as=int(prior[0]))
+            return FileReport(
+                str(path),
+                fmt,
+                kind.name,
+                res.rows_read,
+                0,
+                0,
+                res.errors,
+                None,
+                already_imported_as=int(prior[0]),
+            )
         batch_id = self._next_batch_id()
         if isinstance(res.rows, pa.RecordBatchReader):
             return self._load_stream(path, sha, fmt, res, kind, batch_id)
@@ -369,7 +405,9 @@ class Warehouse:
             try:
                 where = self._replace_condition(kind)
                 archive = f"{kind.name}__replaced"
-                self._db.execute(f"INSERT INTO {archive} SELECT t.*, {batch_id} FROM {kind.name} t WHERE {where}")
+                self._db.execute(
+                    f"INSERT INTO {archive} SELECT t.*, {batch_id} FROM {kind.name} t WHERE {where}"
+                )
                 row = self._db.execute(f"SELECT count(*) FROM {kind.name} t WHERE {where}").fetchone()
                 replaced = int(row[0]) if row else 0
                 self._db.execute(f"DELETE FROM {kind.name} t WHERE {where}")
@@ -385,14 +423,27 @@ class Warehouse:
         self._db.execute(
             "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             [
-                batch_id, str(path), sha, fmt, kind.name, res.rows_read, new.num_rows,
-                len({e.line for e in res.errors if not e.row_kept}), replaced, period[0], period[1],
+                batch_id,
+                str(path),
+                sha,
+                fmt,
+                kind.name,
+                res.rows_read,
+                new.num_rows,
+                len({e.line for e in res.errors if not e.row_kept}),
+                replaced,
+                period[0],
+                period[1],
                 dt.datetime.now(),
             ],
         )
-        return FileReport(str(path), fmt, kind.name, res.rows_read, new.num_rows, replaced, res.errors, batch_id)
+        return FileReport(
+            str(path), fmt, kind.name, res.rows_read, new.num_rows, replaced, res.errors, batch_id
+        )
 
-    def _load_stream(self, path: Path, sha: str, fmt: str, res: ReadResult, kind: Kind, batch_id: int) -> FileReport:
+    def _load_stream(
+        self, path: Path, sha: str, fmt: str, res: ReadResult, kind: Kind, batch_id: int
+    ) -> FileReport:
         """Load a result read in batches (large files) with bounded memory.
 
         The batches are spooled to a temporary Parquet file as they are read, then inserted in one
@@ -416,7 +467,9 @@ class Warehouse:
                     if writer is None:
                         # Uncompressed, no dictionaries: half the CPU of the defaults; the spool lives
                         # for one import and takes about the input file's size on disk.
-                        writer = pq.ParquetWriter(spool, chunk.schema, compression="none", use_dictionary=False)
+                        writer = pq.ParquetWriter(
+                            spool, chunk.schema, compression="none", use_dictionary=False
+                        )
                     writer.write_batch(chunk)
                     loaded += chunk.num_rows
             finally:
@@ -428,17 +481,22 @@ class Warehouse:
                 self._db.execute("SET preserve_insertion_order = false")
                 try:
                     self._db.execute(
-                        f"INSERT INTO {kind.name} ({cols}, batch_id) SELECT {cols}, {batch_id} FROM read_parquet(?)", [str(spool)]
+                        f"INSERT INTO {kind.name} ({cols}, batch_id) SELECT {cols}, {batch_id} FROM read_parquet(?)",
+                        [str(spool)],
                     )
                 finally:
                     self._db.execute("RESET preserve_insertion_order")
         replaced = 0
         period: tuple[Any, Any] = (None, None)
         if loaded:
-            self._db.execute(f"CREATE OR REPLACE TEMP VIEW __kassa_new AS SELECT * FROM {kind.name} WHERE batch_id = {batch_id}")
+            self._db.execute(
+                f"CREATE OR REPLACE TEMP VIEW __kassa_new AS SELECT * FROM {kind.name} WHERE batch_id = {batch_id}"
+            )
             try:
                 where = f"t.batch_id <> {batch_id} AND {self._replace_condition(kind)}"
-                self._db.execute(f"INSERT INTO {kind.name}__replaced SELECT t.*, {batch_id} FROM {kind.name} t WHERE {where}")
+                self._db.execute(
+                    f"INSERT INTO {kind.name}__replaced SELECT t.*, {batch_id} FROM {kind.name} t WHERE {where}"
+                )
                 row = self._db.execute(f"SELECT count(*) FROM {kind.name} t WHERE {where}").fetchone()
                 replaced = int(row[0]) if row else 0
                 self._db.execute(f"DELETE FROM {kind.name} t WHERE {where}")
@@ -452,7 +510,20 @@ class Warehouse:
         rejected = len({e.line for e in res.errors if not e.row_kept})
         self._db.execute(
             "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [batch_id, str(path), sha, fmt, kind.name, res.rows_read, loaded, rejected, replaced, period[0], period[1], dt.datetime.now()],
+            [
+                batch_id,
+                str(path),
+                sha,
+                fmt,
+                kind.name,
+                res.rows_read,
+                loaded,
+                rejected,
+                replaced,
+                period[0],
+                period[1],
+                dt.datetime.now(),
+            ],
         )
         return FileReport(str(path), fmt, kind.name, res.rows_read, loaded, replaced, res.errors, batch_id)
 
@@ -485,16 +556,27 @@ class Warehouse:
         ).fetchall()
         if later:
             ids = ", ".join(str(r[0]) for r in later)
-            raise WarehouseError(f"batch {batch_id} was partly replaced by later batch(es) {ids}; undo those first")
+            raise WarehouseError(
+                f"batch {batch_id} was partly replaced by later batch(es) {ids}; undo those first"
+            )
         cols = ", ".join(f'"{n}"' for n in table_schema(kind).names)
         self._db.execute("BEGIN TRANSACTION")
         try:
-            removed = self._db.execute(f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch_id]).fetchone()
+            removed = self._db.execute(
+                f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch_id]
+            ).fetchone()
             self._db.execute(f"DELETE FROM {kind.name} WHERE batch_id = ?", [batch_id])
-            restored = self._db.execute(f"SELECT count(*) FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id]).fetchone()
-            self._db.execute(f"INSERT INTO {kind.name} ({cols}) SELECT {cols} FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id])
+            restored = self._db.execute(
+                f"SELECT count(*) FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id]
+            ).fetchone()
+            self._db.execute(
+                f"INSERT INTO {kind.name} ({cols}) SELECT {cols} FROM {kind.name}__replaced WHERE replaced_by = ?",
+                [batch_id],
+            )
             self._db.execute(f"DELETE FROM {kind.name}__replaced WHERE replaced_by = ?", [batch_id])
-            self._db.execute("UPDATE import_batches SET undone_at = ? WHERE batch_id = ?", [dt.datetime.now(), batch_id])
+            self._db.execute(
+                "UPDATE import_batches SET undone_at = ? WHERE batch_id = ?", [dt.datetime.now(), batch_id]
+            )
             self._forget()
             self._db.execute("COMMIT")
         except Exception:

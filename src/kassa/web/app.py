@@ -159,8 +159,11 @@ class Dashboard:
             c = cur.frame.to_dicts()[0] if cur.frame.height else {}
             o = old.frame.to_dicts()[0] if old.frame.height else {}
             # Built once per period and language until the next write (the warehouse forgets memos on writes).
-            report = (wh.memo(("web.report", period.label, lang), lambda: build_report(wh, period, lang))
-                      if user.can("see_totals") else None)
+            report = (
+                wh.memo(("web.report", period.label, lang), lambda: build_report(wh, period, lang))
+                if user.can("see_totals")
+                else None
+            )
             months = None if report is not None else scoped_months(wh, period, where)
             return {"c": c, "o": o, "report": report, "months": months, "warnings": cur.warnings}
 
@@ -171,27 +174,55 @@ class Dashboard:
             now, before = got["c"].get(name), got["o"].get(name)
             # A change against zero or a negative base (ROMI −1 → 3.5) has no meaning as a percentage.
             chg = None if now is None or before is None or before <= 0 else now / before - 1
-            cards.append({"name": name, "label": m.label(lang), "tier": m.tier.value, "unit": m.unit,
-                          "better": m.better, "value": now, "previous": before, "change": chg})
+            cards.append(
+                {
+                    "name": name,
+                    "label": m.label(lang),
+                    "tier": m.tier.value,
+                    "unit": m.unit,
+                    "better": m.better,
+                    "value": now,
+                    "previous": before,
+                    "change": chg,
+                }
+            )
         headline: list[dict[str, str]] = []
         charts: list[dict[str, Any]] = []
         report = got["report"]
         if report is not None:
             for block in report.section("headline").blocks:
                 headline += [{"text": line.text, "tone": line.tone} for line in getattr(block, "items", [])]
-            charts = [{"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec}
-                      for c in report.section("money_vs_activity").charts() if c.key == "money_vs_activity"]
+            charts = [
+                {"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec}
+                for c in report.section("money_vs_activity").charts()
+                if c.key == "money_vs_activity"
+            ]
         elif got["months"]:
             # The report's chart, drawn from the scoped channels only.
             present = [n for n in report_charts.TREND_METRICS if any(r.get(n) for r in got["months"])]
-            charts = [{"key": "money_vs_activity", "title": _("Money vs activity", lang),
-                       "caption": _("Index = the month's value / the value of the first month with any × 100.", lang),
-                       "spec": report_charts.money_vs_activity_chart(
-                           got["months"], present, lang=lang, currency=self.wh.settings.currency)}]
+            charts = [
+                {
+                    "key": "money_vs_activity",
+                    "title": _("Money vs activity", lang),
+                    "caption": _(
+                        "Index = the month's value / the value of the first month with any × 100.", lang
+                    ),
+                    "spec": report_charts.money_vs_activity_chart(
+                        got["months"], present, lang=lang, currency=self.wh.settings.currency
+                    ),
+                }
+            ]
         return {
-            "page": "overview", "period": period.label, "previous_period": prev.label, "lang": lang,
-            "currency": self.wh.settings.currency, "scope": scope, "cards": cards, "headline": headline,
-            "charts": charts, "warnings": got["warnings"],
+            "page": "overview",
+            "period": period.label,
+            "previous_period": prev.label,
+            "lang": lang,
+            "currency": self.wh.settings.currency,
+            "scope": scope,
+            "cards": cards,
+            "headline": headline,
+            "charts": charts,
+            "warnings": got["warnings"],
         }
 
     def funnel(self, user: User, period: Period, lang: str) -> dict[str, Any]:
@@ -203,12 +234,23 @@ class Dashboard:
         section = funnel_section(table, lang, currency)
         (funnel,) = section.tables()
         return {
-            "page": "funnel", "period": period.label, "lang": lang, "currency": currency, "scope": scope,
-            "title": section.title, "intro": section.intro, "note": funnel.note,
-            "columns": [{"key": c.key, "label": c.label, "unit": c.unit, "tier": c.tier} for c in funnel.columns],
+            "page": "funnel",
+            "period": period.label,
+            "lang": lang,
+            "currency": currency,
+            "scope": scope,
+            "title": section.title,
+            "intro": section.intro,
+            "note": funnel.note,
+            "columns": [
+                {"key": c.key, "label": c.label, "unit": c.unit, "tier": c.tier} for c in funnel.columns
+            ],
             "rows": [{k: _no_nan(v) for k, v in r.items()} for r in funnel.rows],
             "total": {k: _no_nan(v) for k, v in funnel.total.items()} if funnel.total else None,
-            "charts": [{"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec} for c in section.charts()],
+            "charts": [
+                {"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec}
+                for c in section.charts()
+            ],
             "warnings": table.warnings,
         }
 
@@ -217,11 +259,35 @@ class Dashboard:
         counts describe every channel's data."""
         if not user.can("see_totals"):
             raise Forbidden()
-        keys = ("batch_id", "file", "format", "kind", "rows_read", "rows_loaded", "rows_rejected", "rows_replaced",
-                "period_start", "period_end", "loaded_at", "undone_at")
+        keys = (
+            "batch_id",
+            "file",
+            "format",
+            "kind",
+            "rows_read",
+            "rows_loaded",
+            "rows_rejected",
+            "rows_replaced",
+            "period_start",
+            "period_end",
+            "loaded_at",
+            "undone_at",
+        )
         batches = self.locked(lambda wh: wh.batches())
-        rows = [{k: (v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat() if isinstance(v, dt.date)
-                     else v) for k, v in b.items() if k in keys} for b in reversed(batches)]
+        rows = [
+            {
+                k: (
+                    v.isoformat(sep=" ")
+                    if isinstance(v, dt.datetime)
+                    else v.isoformat()
+                    if isinstance(v, dt.date)
+                    else v
+                )
+                for k, v in b.items()
+                if k in keys
+            }
+            for b in reversed(batches)
+        ]
         return {"page": "data", "lang": lang, "period": "", "batches": rows, "can_upload": user.can("upload")}
 
     def channels(self, user: User, period: Period, lang: str, channel: str | None = None) -> dict[str, Any]:
@@ -238,14 +304,25 @@ class Dashboard:
             m = CATALOG[n]
             return {"key": n, "label": m.label(lang), "tier": m.tier.value, "unit": m.unit}
 
-        rows = [{k: r.get(k) for k in [*by, *FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} for r in table.to_json()["rows"]]
-        rows.sort(key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r[by[-1]])))
+        rows = [
+            {k: r.get(k) for k in [*by, *FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} for r in table.to_json()["rows"]
+        ]
+        rows.sort(
+            key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r[by[-1]]))
+        )
         total = table.to_json()["total"]
         return {
-            "page": "channel" if channel else "channels", "period": period.label, "lang": lang, "channel": channel,
-            "currency": self.wh.settings.currency, "scope": scope, "by": by,
-            "funnel_columns": [col(n) for n in FUNNEL_COLUMNS], "activity_columns": [col(n) for n in ACTIVITY_COLUMNS],
-            "rows": rows, "total": {k: total.get(k) for k in [*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} if total else None,
+            "page": "channel" if channel else "channels",
+            "period": period.label,
+            "lang": lang,
+            "channel": channel,
+            "currency": self.wh.settings.currency,
+            "scope": scope,
+            "by": by,
+            "funnel_columns": [col(n) for n in FUNNEL_COLUMNS],
+            "activity_columns": [col(n) for n in ACTIVITY_COLUMNS],
+            "rows": rows,
+            "total": {k: total.get(k) for k in [*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} if total else None,
             "warnings": table.warnings,
         }
 
@@ -266,7 +343,7 @@ def scoped_months(wh: Warehouse, period: Period, where: dict[str, list[str]] | N
     months = months_between(window.start, add_months(window.end, -1))
     names = report_charts.TREND_METRICS
     active = [m for m in months if any(found.get(m, {}).get(n) for n in names)]
-    shown = months[months.index(active[0]):] if active else []
+    shown = months[months.index(active[0]) :] if active else []
     return [{"month": m, **{n: found.get(m, {}).get(n) or 0 for n in names}} for m in shown]
 
 
@@ -282,7 +359,9 @@ def require_user(request: Request) -> tuple[User, str]:
 Session = Annotated[tuple[User, str], Depends(require_user)]
 
 
-def create_app(db_path: Path | str, settings: Settings | None = None, *, users_required: bool = True) -> FastAPI:
+def create_app(
+    db_path: Path | str, settings: Settings | None = None, *, users_required: bool = True
+) -> FastAPI:
     """The dashboard of the warehouse at ``db_path``.
 
     ``users_required=False`` lets requests in without a session while the users file is empty (``kassa serve``
@@ -301,14 +380,21 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
     def lang_of(request: Request) -> str:
         lang = request.query_params.get("lang", "en")
         if lang not in LANGS:
-            raise KassaError(_("Unknown language {name}; use one of {langs}.", "en", name=lang, langs=", ".join(LANGS)))
+            raise KassaError(
+                _("Unknown language {name}; use one of {langs}.", "en", name=lang, langs=", ".join(LANGS))
+            )
         return lang
 
     def period_of(request: Request) -> Period:
         return Period.parse(request.query_params.get("period") or dash.default_period())
 
-    def render(request: Request, template: str, data: dict[str, Any], session: tuple[User, str] | None,
-               status: int = 200) -> Response:
+    def render(
+        request: Request,
+        template: str,
+        data: dict[str, Any],
+        session: tuple[User, str] | None,
+        status: int = 200,
+    ) -> Response:
         if wants_json(request):
             return JSONResponse(data, status_code=status)
         lang = str(data.get("lang", "en"))
@@ -323,16 +409,29 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
             q = {k: v for k, v in request.query_params.items() if k in ("period", "lang")}
             return path + ("?" + urlencode(q) if q else "")
 
-        html = _env().get_template(template).render(
-            d=data, lang=lang, t=lambda msg, **kw: _(msg, lang, **kw),
-            show=lambda v, unit: show(v, unit, lang, currency), here=here, link=link, quote=quote,
-            user=session[0] if session else None, csrf=session[1] if session else "",
-            login_required=dash.login_required, json_script=_json_script,
+        html = (
+            _env()
+            .get_template(template)
+            .render(
+                d=data,
+                lang=lang,
+                t=lambda msg, **kw: _(msg, lang, **kw),
+                show=lambda v, unit: show(v, unit, lang, currency),
+                here=here,
+                link=link,
+                quote=quote,
+                user=session[0] if session else None,
+                csrf=session[1] if session else "",
+                login_required=dash.login_required,
+                json_script=_json_script,
+            )
         )
         return HTMLResponse(html, status_code=status)
 
     @app.middleware("http")
-    async def safety_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def safety_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         resp = await call_next(request)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")  # no clickjacking of the login or logout forms
@@ -369,9 +468,19 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
         token = secrets.token_urlsafe(24)
         lang = lang_of(request)
         data = {"lang": lang, "next": safe_next(next), "error": error or ""}
-        html = _env().get_template("login.html.j2").render(
-            d=data, lang=lang, t=lambda msg, **kw: _(msg, lang, **kw), csrf=token, user=None,
-            login_required=True, here=lambda **kw: "/login", link=lambda p: p,
+        html = (
+            _env()
+            .get_template("login.html.j2")
+            .render(
+                d=data,
+                lang=lang,
+                t=lambda msg, **kw: _(msg, lang, **kw),
+                csrf=token,
+                user=None,
+                login_required=True,
+                here=lambda **kw: "/login",
+                link=lambda p: p,
+            )
         )
         resp = HTMLResponse(html)
         resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", max_age=3600)
@@ -387,15 +496,20 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
     ) -> Response:
         lang = lang_of(request)
         if not same_token(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
-            return JSONResponse({"error": _("The form expired; open the login page again.", lang)}, status_code=403)
+            return JSONResponse(
+                {"error": _("The form expired; open the login page again.", lang)}, status_code=403
+            )
         key = (request.client.host if request.client else "?", username)
         if dash.limiter.blocked(key):
-            return JSONResponse({"error": _("Too many failed logins; try again in 15 minutes.", lang)}, status_code=429)
+            return JSONResponse(
+                {"error": _("Too many failed logins; try again in 15 minutes.", lang)}, status_code=429
+            )
         user = dash.users.authenticate(username, password)
         if user is None:
             dash.limiter.failed(key)
-            return RedirectResponse("/login?" + urlencode({"next": safe_next(next), "error": "1", "lang": lang}),
-                                    status_code=303)
+            return RedirectResponse(
+                "/login?" + urlencode({"next": safe_next(next), "error": "1", "lang": lang}), status_code=303
+            )
         dash.limiter.succeeded(key)
         cookie, _csrf = dash.sessions.issue(user.name)
         resp = RedirectResponse(safe_next(next), status_code=303)
@@ -414,8 +528,11 @@ def create_app(db_path: Path | str, settings: Settings | None = None, *, users_r
     @app.get("/static/vega.js")
     def vega_js() -> Response:
         # Vega, Vega-Lite and vega-embed from vl-convert: charts draw with no internet connection.
-        return Response(vega_bundle(), media_type="application/javascript",
-                        headers={"Cache-Control": "public, max-age=86400"})
+        return Response(
+            vega_bundle(),
+            media_type="application/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     # -- pages ---------------------------------------------------------------------------------------------
     @app.get("/")

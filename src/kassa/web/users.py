@@ -127,18 +127,26 @@ class UserStore:
             self._load()
         return str(self._load()["secret"])
 
-    def add(self, name: str, password: str, role: str, scope: list[str] | None = None, lang: str = "en") -> User:
+    def add(
+        self, name: str, password: str, role: str, scope: list[str] | None = None, lang: str = "en"
+    ) -> User:
         """Add or replace a user. An agency needs a scope; the other roles must not have one."""
         name = name.strip()
         if not name:
             raise ConfigError(_("user name: must not be empty", lang))
         if role not in ROLES:
-            raise ConfigError(_("--role: use one of {roles}, not {role}", lang, roles=", ".join(ROLES), role=role))
+            raise ConfigError(
+                _("--role: use one of {roles}, not {role}", lang, roles=", ".join(ROLES), role=role)
+            )
         scope = [s.strip() for s in scope or [] if s.strip()]
         if role == "agency" and not scope:
-            raise ConfigError(_("--scope: an agency user needs the channels it may see (e.g. --scope vk_ads)", lang))
+            raise ConfigError(
+                _("--scope: an agency user needs the channels it may see (e.g. --scope vk_ads)", lang)
+            )
         if role != "agency" and scope:
-            raise ConfigError(_("--scope: only an agency user has a scope; a {role} sees every channel", lang, role=role))
+            raise ConfigError(
+                _("--scope: only an agency user has a scope; a {role} sees every channel", lang, role=role)
+            )
         if len(password) < MIN_PASSWORD:
             raise ConfigError(_("password: at least {n} characters", lang, n=MIN_PASSWORD))
         data = self._load()

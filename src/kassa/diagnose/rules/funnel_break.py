@@ -64,11 +64,18 @@ class FunnelBreak(Rule):
                 rel = relative_change(before, after)
                 if res.test == "none" or rel is None or rel > -DROP:
                     continue
-                out.append(Candidate(
-                    kind=self.kind, node=node, stage=stage.name, responsible=stage.responsible,
-                    components=[Component(key)], weight=self.weight(stage.name, node, cmp), group=stage.name,
-                    tree="sales" if node.dimension == "manager" else "marketing",
-                ))
+                out.append(
+                    Candidate(
+                        kind=self.kind,
+                        node=node,
+                        stage=stage.name,
+                        responsible=stage.responsible,
+                        components=[Component(key)],
+                        weight=self.weight(stage.name, node, cmp),
+                        group=stage.name,
+                        tree="sales" if node.dimension == "manager" else "marketing",
+                    )
+                )
         return out
 
     @staticmethod
@@ -95,12 +102,16 @@ class FunnelBreak(Rule):
             if not stage.by_manager:
                 out += marketing
                 continue
-            sales = localise([c for c in group if c.node.dimension in ("company", "manager")], cmp, "sales", w)
+            sales = localise(
+                [c for c in group if c.node.dimension in ("company", "manager")], cmp, "sales", w
+            )
             out += self._sales_or_channels(sales, marketing, cmp)
         return out
 
     @staticmethod
-    def _sales_or_channels(sales: list[Candidate], marketing: list[Candidate], cmp: Comparison) -> list[Candidate]:
+    def _sales_or_channels(
+        sales: list[Candidate], marketing: list[Candidate], cmp: Comparison
+    ) -> list[Candidate]:
         """The sales step: a manager, the whole company, or a channel?
 
         With fewer than two managers the manager slice cannot tell anything apart, so channels decide.
@@ -131,21 +142,62 @@ class FunnelBreak(Rule):
         }
         company, manager = cand.node.is_company, cand.node.dimension == "manager"
         if stage.name == "visit_to_lead":
-            text = (_("{where}: {change} ({from_to}) on every channel at once — the site or the offer, not one channel's traffic.", lang, **params)
-                    if company else _("{where}: {change} ({from_to}) — the traffic or its landing page stopped converting ({who}).", lang, **params))
+            text = (
+                _(
+                    "{where}: {change} ({from_to}) on every channel at once — the site or the offer, not one channel's traffic.",
+                    lang,
+                    **params,
+                )
+                if company
+                else _(
+                    "{where}: {change} ({from_to}) — the traffic or its landing page stopped converting ({who}).",
+                    lang,
+                    **params,
+                )
+            )
         elif stage.name == "lead_to_qualified":
-            text = (_("{where}: {change} ({from_to}) on every channel at once — lead quality fell everywhere, or sales qualify leads more strictly.", lang, **params)
-                    if company else _("{where}: {change} ({from_to}) — lead quality fell ({who}).", lang, **params))
+            text = (
+                _(
+                    "{where}: {change} ({from_to}) on every channel at once — lead quality fell everywhere, or sales qualify leads more strictly.",
+                    lang,
+                    **params,
+                )
+                if company
+                else _("{where}: {change} ({from_to}) — lead quality fell ({who}).", lang, **params)
+            )
         elif stage.name == "qualified_to_sale":
             if company:
-                text = _("{where}: {change} ({from_to}) on every channel at once — a sales problem, not a channel problem.", lang, **params)
+                text = _(
+                    "{where}: {change} ({from_to}) on every channel at once — a sales problem, not a channel problem.",
+                    lang,
+                    **params,
+                )
             elif manager:
-                text = _("{where}: {change} ({from_to}) while the other managers hold — a sales problem, not a channel problem.", lang, **params)
+                text = _(
+                    "{where}: {change} ({from_to}) while the other managers hold — a sales problem, not a channel problem.",
+                    lang,
+                    **params,
+                )
             else:
-                text = _("{where}: {change} ({from_to}) — these qualified leads stopped buying, while sales convert other channels as before.", lang, **params)
+                text = _(
+                    "{where}: {change} ({from_to}) — these qualified leads stopped buying, while sales convert other channels as before.",
+                    lang,
+                    **params,
+                )
         else:
-            text = (_("{where}: {change} ({from_to}) across the company — price, discounts or product mix.", lang, **params)
-                    if company else _("{where}: {change} ({from_to}) — smaller deals here: price, discounts or product mix.", lang, **params))
+            text = (
+                _(
+                    "{where}: {change} ({from_to}) across the company — price, discounts or product mix.",
+                    lang,
+                    **params,
+                )
+                if company
+                else _(
+                    "{where}: {change} ({from_to}) — smaller deals here: price, discounts or product mix.",
+                    lang,
+                    **params,
+                )
+            )
 
         evidence = [self._evidence(cmp, cand, stage.rate, lang)]
         evidence += [self._evidence(cmp, cand, m, lang) for m in (stage.numerator, stage.denominator)]
@@ -163,9 +215,15 @@ class FunnelBreak(Rule):
         before, after = cmp.pair(cand.node, metric)
         main = metric == STAGE[cand.stage].rate
         return Evidence(
-            metric=metric, label=m.label(lang), tier=m.tier.value, unit=m.unit, before=before, after=after,
+            metric=metric,
+            label=m.label(lang),
+            tier=m.tier.value,
+            unit=m.unit,
+            before=before,
+            after=after,
             change=relative_change(before, after),
-            test=cand.test if main else None, p_value=cand.p_value if main else None,
+            test=cand.test if main else None,
+            p_value=cand.p_value if main else None,
         )
 
     @staticmethod
@@ -176,13 +234,33 @@ class FunnelBreak(Rule):
             return [], ""
         _key, res = tested
         evidence = [
-            Evidence("answered_within_1h", _("Leads answered within an hour", lang), "sales_process", "percent",
-                     a.fast_share, b.fast_share, relative_change(a.fast_share, b.fast_share), res.test, res.p_value),
-            Evidence("first_response_hours", _("Mean hours to the first response", lang), "sales_process", "ratio",
-                     a.mean_hours, b.mean_hours, relative_change(a.mean_hours, b.mean_hours)),
+            Evidence(
+                "answered_within_1h",
+                _("Leads answered within an hour", lang),
+                "sales_process",
+                "percent",
+                a.fast_share,
+                b.fast_share,
+                relative_change(a.fast_share, b.fast_share),
+                res.test,
+                res.p_value,
+            ),
+            Evidence(
+                "first_response_hours",
+                _("Mean hours to the first response", lang),
+                "sales_process",
+                "ratio",
+                a.mean_hours,
+                b.mean_hours,
+                relative_change(a.mean_hours, b.mean_hours),
+            ),
         ]
         rel = relative_change(a.fast_share, b.fast_share)
         shares = f"{fmt_percent(a.fast_share, lang, 0)} → {fmt_percent(b.fast_share, lang, 0)}"
         if rel is not None and rel <= -DROP and res.p_value <= ALPHA:
-            return evidence, _("Leads answered within an hour: {shares} — slower first responses.", lang, shares=shares)
-        return evidence, _("Leads answered within an hour: {shares} — response speed is not the cause.", lang, shares=shares)
+            return evidence, _(
+                "Leads answered within an hour: {shares} — slower first responses.", lang, shares=shares
+            )
+        return evidence, _(
+            "Leads answered within an hour: {shares} — response speed is not the cause.", lang, shares=shares
+        )

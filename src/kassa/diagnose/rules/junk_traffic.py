@@ -62,11 +62,18 @@ class JunkTraffic(Rule):
             rate = _rate_change(cmp, node, traffic)
             if res.test == "none" or rate is None or rate > -COLLAPSE:
                 continue
-            out.append(Candidate(
-                kind=self.kind, node=node, stage="visit_to_lead", responsible="marketing",
-                components=[Component(key, ("visit_to_lead",))], weight=self.weight(self.kind, node, cmp),
-                group=self.kind, info={"traffic": traffic},
-            ))
+            out.append(
+                Candidate(
+                    kind=self.kind,
+                    node=node,
+                    stage="visit_to_lead",
+                    responsible="marketing",
+                    components=[Component(key, ("visit_to_lead",))],
+                    weight=self.weight(self.kind, node, cmp),
+                    group=self.kind,
+                    info={"traffic": traffic},
+                )
+            )
         return out
 
     def weight(self, group: str, node: Node, cmp: Comparison) -> float:
@@ -86,18 +93,30 @@ class JunkTraffic(Rule):
             shown = f"{fmt_number(before, lang, 4)} → {fmt_number(after, lang, 4)}"
         text = _(
             "{where}: {traffic}, but {rate} ({shown}) — the extra traffic does not leave requests: junk traffic.",
-            lang, where=where(cand.node, lang), traffic=change(traffic, *cmp.pair(cand.node, traffic), lang, cmp.currency),
-            rate=rate, shown=shown,
+            lang,
+            where=where(cand.node, lang),
+            traffic=change(traffic, *cmp.pair(cand.node, traffic), lang, cmp.currency),
+            rate=rate,
+            shown=shown,
         )
         if not cand.significant:
             text = f"{text} {noise_note(lang)}"
         evidence = [metric_evidence(cmp, cand.node, m, lang) for m in (traffic, "leads", "qualified_leads")]
-        evidence.append(Evidence(
-            metric=f"leads_per_{traffic}" if traffic != "visits" else "visit_to_lead",
-            label=_("Leads per click", lang) if traffic != "visits" else CATALOG["visit_to_lead"].label(lang),
-            tier="intermediate", unit="percent" if traffic == "visits" else "ratio",
-            before=before, after=after, change=rel, test=cand.test, p_value=cand.p_value,
-        ))
+        evidence.append(
+            Evidence(
+                metric=f"leads_per_{traffic}" if traffic != "visits" else "visit_to_lead",
+                label=_("Leads per click", lang)
+                if traffic != "visits"
+                else CATALOG["visit_to_lead"].label(lang),
+                tier="intermediate",
+                unit="percent" if traffic == "visits" else "ratio",
+                before=before,
+                after=after,
+                change=rel,
+                test=cand.test,
+                p_value=cand.p_value,
+            )
+        )
         return text, evidence
 
 

@@ -65,18 +65,27 @@ class VanityActivity(Rule):
             check = results_behind(cmp, node, biggest_rise(cmp, node, volume))
             if check.any_improved or not check.components:
                 continue
-            out.append(Candidate(
-                kind=self.kind, node=node, stage=ACTIVITY_STAGE, responsible="marketing",
-                components=check.components, weight=self.weight(self.kind, node, cmp), group=self.kind,
-                info={"activity": volume, "exposure": check.exposure},
-            ))
+            out.append(
+                Candidate(
+                    kind=self.kind,
+                    node=node,
+                    stage=ACTIVITY_STAGE,
+                    responsible="marketing",
+                    components=check.components,
+                    weight=self.weight(self.kind, node, cmp),
+                    group=self.kind,
+                    info={"activity": volume, "exposure": check.exposure},
+                )
+            )
         return out
 
     def weight(self, group: str, node: Node, cmp: Comparison) -> float:
         a, b = cmp.pair(node, "marketing_cost")
         return (a or 0.0) + (b or 0.0)
 
-    def settle(self, cand: Candidate, cmp: Comparison, explained: set[str], alpha: float = ALPHA) -> Candidate | None:
+    def settle(
+        self, cand: Candidate, cmp: Comparison, explained: set[str], alpha: float = ALPHA
+    ) -> Candidate | None:
         settled = super().settle(cand, cmp, explained, alpha)
         if settled is not None:
             choose_stage(cmp, settled, explained)
@@ -93,7 +102,11 @@ class VanityActivity(Rule):
         if cand.stage == ACTIVITY_STAGE:
             text = _("{where}: {activity} — {results}: more activity, no more money.", lang, **params)
         else:
-            text = _("{where}: {activity} — {results}: more activity, no more money; it breaks at {stage} ({who}).", lang, **params)
+            text = _(
+                "{where}: {activity} — {results}: more activity, no more money; it breaks at {stage} ({who}).",
+                lang,
+                **params,
+            )
         if not cand.significant:
             text = f"{text} {noise_note(lang)}"
         return text, activity_evidence(cmp, cand, cand.info["activity"], lang)
