@@ -17,7 +17,7 @@ from kassa.diagnose.funnel import (
     looks_better,
     relative_change,
 )
-from kassa.diagnose.rule import Candidate, Component
+from kassa.diagnose.rule import Candidate, Component, Rule
 from kassa.diagnose.significance import ALPHA
 from kassa.diagnose.text import change
 from kassa.metrics.catalog import CATALOG, Metric
@@ -193,3 +193,20 @@ def activity_evidence(cmp: Comparison, cand: Candidate, names: list[str], lang: 
         )
         ev.append(metric_evidence(cmp, cand.node, stage.rate, lang, (test.test, test.p_value)))
     return ev
+
+
+class ActivityRule(Rule):
+    """What the activity-led rules (illusion, vanity) share: weighed by money spent, and the step
+    where the chain broke chosen after significance is settled."""
+
+    def weight(self, group: str, node: Node, cmp: Comparison) -> float:
+        a, b = cmp.pair(node, "marketing_cost")
+        return (a or 0.0) + (b or 0.0)
+
+    def settle(
+        self, cand: Candidate, cmp: Comparison, explained: set[str], alpha: float = ALPHA
+    ) -> Candidate | None:
+        settled = super().settle(cand, cmp, explained, alpha)
+        if settled is not None:
+            choose_stage(cmp, settled, explained)
+        return settled

@@ -33,6 +33,7 @@ from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable, View, compute, months_between
 from kassa.period import Period, add_months
 from kassa.report import charts
+from kassa.report.terminal import MONEY_TRAIL
 from kassa.schema import KINDS
 
 _ = Translator("report")
@@ -41,19 +42,8 @@ _ = Translator("report")
 Unit = Literal["money", "count", "ratio", "percent", "text", "row"]
 Tone = Literal["good", "bad", "warning", "neutral"]
 
-# The money trail of a channel, left to right, as the report's main table shows it.
-FUNNEL_COLUMNS = (
-    "marketing_cost",
-    "visits",
-    "leads",
-    "qualified_leads",
-    "sales",
-    "revenue",
-    "payments",
-    "cpl",
-    "cost_per_sale",
-    "romi",
-)
+# The money trail of a channel, left to right: the same columns as the terminal summary.
+FUNNEL_COLUMNS = MONEY_TRAIL
 ACTIVITY_COLUMNS = ("cost", "activity_cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts")
 TREND_MONTHS = 12
 TREND_CHANNELS = 6  # per-channel trend charts: the channels with most revenue, then cost

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from kassa.diagnose.comparison import Comparison, Node
+from kassa.diagnose.comparison import Comparison
 from kassa.diagnose.findings import Evidence
 from kassa.diagnose.funnel import ACTIVITY_STAGE
 from kassa.diagnose.outcomes import (
+    ActivityRule,
     activity_evidence,
     activity_phrase,
     biggest_rise,
-    choose_stage,
     green_efficiency,
     grown_volume,
     results_behind,
     results_phrase,
 )
-from kassa.diagnose.rule import Candidate, Rule, rule
-from kassa.diagnose.significance import ALPHA
+from kassa.diagnose.rule import Candidate, rule
 from kassa.diagnose.text import noise_note, responsible_label, stage_label, where
 from kassa.i18n import Translator
 from kassa.link.stitch import NOT_SET
@@ -25,7 +24,7 @@ _ = Translator("diagnose")
 
 
 @rule
-class ActivityIllusion(Rule):
+class ActivityIllusion(ActivityRule):
     """Activity metrics improved while the results did not — the article's "CPC −15 %, reach ×2".
 
     For each channel and each campaign (not the company: its results are not "per click" of one channel):
@@ -75,18 +74,6 @@ class ActivityIllusion(Rule):
                 )
             )
         return out
-
-    def weight(self, group: str, node: Node, cmp: Comparison) -> float:
-        a, b = cmp.pair(node, "marketing_cost")
-        return (a or 0.0) + (b or 0.0)
-
-    def settle(
-        self, cand: Candidate, cmp: Comparison, explained: set[str], alpha: float = ALPHA
-    ) -> Candidate | None:
-        settled = super().settle(cand, cmp, explained, alpha)
-        if settled is not None:
-            choose_stage(cmp, settled, explained)
-        return settled
 
     def describe(self, cand: Candidate, cmp: Comparison, lang: str) -> tuple[str, list[Evidence]]:
         params = {
