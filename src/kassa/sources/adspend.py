@@ -327,6 +327,26 @@ def spend_from_table(table: TextTable, ctx: ReadContext, layout: SpendLayout, ch
     )
 
 
+def spend_from_api_frame(
+    frame: pl.DataFrame, *, path: Path, ctx: ReadContext, layout: SpendLayout, channel: str, rows_read: int
+) -> ReadResult:
+    """An API response's records (as text columns) -> spend rows: the layout's VAT default unless
+    the user's options say otherwise, and the options' currency."""
+    options = ad_options(ctx)
+    return spend_from_text(
+        frame,
+        path=path,
+        ctx=ctx,
+        layout=layout,
+        channel=channel,
+        options=options,
+        include_vat=layout.include_vat if options.include_vat is None else options.include_vat,
+        currency=options.currency,
+        errors=[],
+        rows_read=rows_read,
+    )
+
+
 def spend_from_text(
     frame: pl.DataFrame,
     *,

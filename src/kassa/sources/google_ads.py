@@ -29,7 +29,12 @@ from pathlib import Path
 
 from kassa.errors import ImportFailed
 from kassa.i18n import Translator
-from kassa.sources.adspend import SpendLayout, ad_options, read_spend_table, spend_from_table, spend_from_text
+from kassa.sources.adspend import (
+    SpendLayout,
+    read_spend_table,
+    spend_from_api_frame,
+    spend_from_table,
+)
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.tabular import (
     frame_of_records,
@@ -203,16 +208,6 @@ class GoogleAds:
             lines,
             ["date", "campaign_id", "campaign_name", "impressions", "clicks", "cost", "currency"],
         )
-        options = ad_options(ctx)
-        return spend_from_text(
-            frame,
-            path=path,
-            ctx=ctx,
-            layout=JSON,
-            channel=CHANNEL,
-            options=options,
-            include_vat=False if options.include_vat is None else options.include_vat,
-            currency=options.currency,
-            errors=[],
-            rows_read=len(records),
+        return spend_from_api_frame(
+            frame, path=path, ctx=ctx, layout=JSON, channel=CHANNEL, rows_read=len(records)
         )

@@ -33,7 +33,11 @@ from typing import Any
 
 from kassa.errors import ImportFailed
 from kassa.i18n import Translator
-from kassa.sources.adspend import SpendLayout, ad_options, read_spend_table, spend_from_text
+from kassa.sources.adspend import (
+    SpendLayout,
+    read_spend_table,
+    spend_from_api_frame,
+)
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.tabular import frame_of_records, head_text, header_of, json_row_lines, json_text, load_json
 
@@ -124,16 +128,6 @@ class VkAds:
         frame = frame_of_records(
             records, lines, ["date", "campaign_id", "impressions", "clicks", "cost", "reach"]
         )
-        options = ad_options(ctx)
-        return spend_from_text(
-            frame,
-            path=path,
-            ctx=ctx,
-            layout=JSON,
-            channel=CHANNEL,
-            options=options,
-            include_vat=JSON.include_vat if options.include_vat is None else options.include_vat,
-            currency=options.currency,
-            errors=[],
-            rows_read=len(records),
+        return spend_from_api_frame(
+            frame, path=path, ctx=ctx, layout=JSON, channel=CHANNEL, rows_read=len(records)
         )
