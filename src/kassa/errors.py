@@ -49,8 +49,24 @@ class MissingColumn(KassaError):
     """A required column is absent."""
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One reason a YAML config or contract was refused: where (1-based line, field path) and why."""
+
+    line: int | None
+    field: str | None
+    message: str
+
+
 class ConfigError(KassaError):
-    """A YAML config or contract is invalid; the message names file, line and field."""
+    """A YAML config or contract is invalid; the message names file, line and field.
+
+    ``problems`` holds the same reasons as data, so the dashboard can show each one at its field.
+    """
+
+    def __init__(self, message: str, problems: list[ConfigProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 class UnknownMetric(KassaError):

@@ -14,6 +14,7 @@ from kassa.errors import BadPeriod
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.IGNORECASE)
 
 
 def _month_start(y: int, m: int) -> dt.date:
@@ -34,7 +35,8 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        """``2026-10``, ``2026-01..2026-10`` (whole months) or ``2026-10-01..2026-10-15`` (days, inclusive)."""
+        """``2026-10``, ``2026-01..2026-10`` (whole months), ``2026-10-01..2026-10-15`` (days, inclusive) or
+        ``2026-W43`` (an ISO week, Monday to Sunday; a range of weeks works too)."""
         t = text.strip()
         if ".." in t:
             a, b = (x.strip() for x in t.split("..", 1))
@@ -45,13 +47,21 @@ class Period:
         if m := _MONTH.match(t):
             start = _month_start(int(m[1]), int(m[2]))
             return cls(start, add_months(start, 1))
+        if m := _WEEK.match(t):
+            try:
+                monday = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1)
+            except ValueError as exc:
+                raise BadPeriod(f"{text!r}: {exc}") from None
+            return cls(monday, monday + dt.timedelta(days=7))
         if m := _DAY.match(t):
             try:
                 d = dt.date(int(m[1]), int(m[2]), int(m[3]))
             except ValueError as exc:
                 raise BadPeriod(f"{text!r}: {exc}") from None
             return cls(d, d + dt.timedelta(days=1))
-        raise BadPeriod(f"{text!r} is not a period; use YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD")
+        raise BadPeriod(
+            f"{text!r} is not a period; use YYYY-MM, YYYY-MM..YYYY-MM, YYYY-MM-DD..YYYY-MM-DD or YYYY-Www"
+        )
 
     @classmethod
     def month_of(cls, d: dt.date) -> Period:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from kassa.errors import ConfigError
+from kassa.errors import ConfigError, ConfigProblem
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,19 +48,24 @@ def parse_yaml_model(text: str, model: type[M], source: str = "<string>") -> M:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = str(getattr(exc, "problem", None) or exc)
+        raise ConfigError(
+            f"{where}: not valid YAML: {problem}",
+            [ConfigProblem(mark.line + 1 if mark is not None else None, None, f"not valid YAML: {problem}")],
+        ) from None
     if data is None:
         data = {}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        lines, problems = [], []
         for err in exc.errors():
             loc = tuple(err["loc"])
             line = _line_of(node, loc)
             where = f"{source}:{line}" if line else source
             lines.append(f"{where}: field {_field_name(loc)}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+            problems.append(ConfigProblem(line, _field_name(loc), err["msg"]))
+        raise ConfigError("\n".join(lines), problems) from None
 
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:
