@@ -1,0 +1,99 @@
+"""The KPI contracts kept with a warehouse: YAML files in a folder beside it, ``<warehouse>.contracts/``.
+
+Why files and not a table: a contract is a document people read, diff, sign and mail; the CLI scores
+one with ``kassa kpi score --contract FILE``. The dashboard saves uploaded and edited contracts here,
+and ``kassa kpi score --db W`` without ``--contract`` scores every one of them. A contract is saved
+only after :func:`~kassa.kpi.contract.parse_contract` accepted it, and atomically (write a temporary
+file, then rename), so the folder never holds a half-written or invalid contract.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kassa.errors import ConfigError
+from kassa.kpi.contract import Contract, parse_contract
+
+SUFFIX = ".yaml"
+MAX_BYTES = 64 * 1024  # a contract is a page of YAML; more is a mistake (or an attack on the parser)
+
+
+def contracts_dir(db: Path) -> Path:
+    """``shop.duckdb`` → ``shop.duckdb.contracts``."""
+    return db.with_name(db.name + ".contracts")
+
+
+def slug_of(name: str) -> str:
+    """A file name for a contract name: letters (any script), digits, ``-`` and ``_``; at most 60."""
+    slug = re.sub(r"[^\w-]+", "-", name.strip(), flags=re.UNICODE).strip("-_").lower()[:60]
+    return slug or "contract"
+
+
+@dataclass(frozen=True)
+class SavedContract:
+    slug: str
+    path: Path
+    text: str
+    contract: Contract
+
+
+class ContractFolder:
+    """The contracts saved beside one warehouse."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @classmethod
+    def for_db(cls, db: Path | str) -> ContractFolder:
+        return cls(contracts_dir(Path(db)))
+
+    def path_of(self, slug: str) -> Path:
+        if slug != slug_of(slug):
+            raise ConfigError(f"{slug!r} is not a contract file name")
+        return self.folder / f"{slug}{SUFFIX}"
+
+    def slugs(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob(f"*{SUFFIX}") if p.is_file())
+
+    def read(self, slug: str) -> SavedContract:
+        """The saved contract ``slug``; :class:`ConfigError` (naming file, line and field) if it is invalid."""
+        path = self.path_of(slug)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"no saved contract {slug!r} in {self.folder}") from None
+        return SavedContract(slug, path, text, parse_contract(text, source=str(path)))
+
+    def save(self, text: str, replaces: str | None = None) -> SavedContract:
+        """Validate ``text`` and save it under the slug of its ``name``; ``replaces`` is the slug it was
+        edited from (removed when the name, and so the file, changed)."""
+        if len(text.encode("utf-8")) > MAX_BYTES:
+            raise ConfigError(f"a contract is at most {MAX_BYTES // 1024} KiB of YAML")
+        contract = parse_contract(text, source="contract.yaml")
+        slug = slug_of(contract.name)
+        path = self.path_of(slug)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=SUFFIX)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if replaces and replaces != slug:
+            self.path_of(replaces).unlink(missing_ok=True)
+        return SavedContract(slug, path, text, parse_contract(text, source=str(path)))
+
+    def delete(self, slug: str) -> bool:
+        path = self.path_of(slug)
+        if not path.exists():
+            return False
+        path.unlink()
+        return True
