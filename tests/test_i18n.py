@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,22 @@ def _translated_messages() -> list[tuple[str, str, str]]:
     return out
 
 
-MESSAGES = _translated_messages()
+def _template_messages() -> list[tuple[str, str, str]]:
+    """(file, "web", msgid) for every ``t("literal")`` in the dashboard's templates (they translate in "web")."""
+    call = re.compile(r"""\bt\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+    out = []
+    for path in sorted((SRC / "web" / "templates").glob("*.j2")):
+        for m in call.finditer(path.read_text(encoding="utf-8")):
+            out.append((str(path.relative_to(SRC)), "web", m[1] if m[1] is not None else m[2]))
+    return out
+
+
+MESSAGES = _translated_messages() + _template_messages()
 
 
 def test_some_messages_are_found():
     assert len(MESSAGES) >= 4  # the scan itself works (it finds the CLI's own titles)
+    assert any(m == "Log in" for _, _, m in _template_messages())  # and the templates' t("…")
 
 
 @pytest.mark.parametrize(("file", "domain", "msgid"), MESSAGES, ids=[f"{f}:{m[:30]}" for f, _, m in MESSAGES])

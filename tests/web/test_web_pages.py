@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from kassa.metrics.compute import compute
 from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
+from kassa.web.dashboard import FUNNEL_STEPS
 
 
 def card(data: dict, name: str) -> dict:
@@ -95,7 +96,9 @@ def test_channels_page_separates_activity_and_links_to_campaigns(
     as_user: Callable[[str], TestClient],
 ) -> None:
     html = as_user("ivan").get("/channels?period=2026-10").text
-    funnel, activity = html.split('<table id="funnel">')[1].split('<table id="activity">')
+    funnel, activity = html.split('<table id="funnel" class="sortable">')[1].split(
+        '<table id="activity" class="sortable">'
+    )
     assert 'data-metric="clicks"' not in funnel and 'data-metric="clicks"' in activity
     assert "activity — not money" in html
     assert 'href="/channels/yandex_direct?period=2026-10"' in html
@@ -139,22 +142,41 @@ def test_default_period_is_the_latest_month_with_data(open_app: FastAPI) -> None
     assert TestClient(open_app).get("/overview.json").json()["period"] == "2026-10"
 
 
-def test_funnel_page_is_the_reports_funnel(as_user: Callable[[str], TestClient], app: FastAPI) -> None:
+def test_funnel_page_is_stage_by_stage(as_user: Callable[[str], TestClient], app: FastAPI) -> None:
     client = as_user("ivan")
     data = client.get("/funnel.json?period=2026-10").json()
-    expected = compute(app.state.dashboard.wh, None, "channel", "2026-10")
-    rows = {r["channel"]: r for r in data["rows"]}
+    steps = [c["key"] for c in data["columns"]]
+    assert steps == list(FUNNEL_STEPS)
+    expected = compute(app.state.dashboard.wh, steps, "channel", "2026-10")
+    before = compute(app.state.dashboard.wh, steps, "channel", "2026-09")
+    old = {r["channel"]: r for r in before.frame.to_dicts()}
+    rows = {r["channel"]: r["steps"] for r in data["rows"]}
+    assert set(rows) == set(expected.frame["channel"].to_list())
     for r in expected.frame.to_dicts():
-        for k in FUNNEL_COLUMNS:
-            assert rows[r["channel"]][k] == pytest.approx(r[k]), (r["channel"], k)
-    # Total: 20 000 of marketing cost, 6 leads, 4 qualified, 2 sales; CPL 20 000 / 6.
-    assert data["total"]["marketing_cost"] == 20000 and data["total"]["leads"] == 6
-    assert data["total"]["qualified_leads"] == 4 and data["total"]["sales"] == 2
-    assert data["total"]["cpl"] == pytest.approx(20000 / 6)
-    assert [c["key"] for c in data["columns"]] == ["channel", *FUNNEL_COLUMNS]
+        for k in steps:
+            assert rows[r["channel"]][k]["value"] == pytest.approx(r[k]), (r["channel"], k)
+            was = old.get(r["channel"], {}).get(k)
+            assert rows[r["channel"]][k]["previous"] == pytest.approx(was), (r["channel"], k)
+    # Total: 6 leads, 4 qualified, 2 sales: lead → qualified 4 / 6, qualified → sale 2 / 4.
+    total = data["total"]["steps"]
+    assert (
+        total["leads"]["value"] == 6
+        and total["qualified_leads"]["value"] == 4
+        and total["sales"]["value"] == 2
+    )
+    assert total["lead_to_qualified"]["value"] == pytest.approx(4 / 6)
+    assert total["qualified_to_sale"]["value"] == pytest.approx(0.5)
+    # Who answers for each conversion step (kassa.diagnose.funnel.STAGES).
+    owners = {c["key"]: c["owner"] for c in data["columns"] if c["owner"]}
+    assert owners == {
+        "visit_to_lead": "marketing",
+        "lead_to_qualified": "marketing",
+        "qualified_to_sale": "sales",
+        "average_check": "product_price",
+    }
     assert [c["key"] for c in data["charts"]] == ["funnel"]
     html = client.get("/funnel?period=2026-10&lang=ru").text
-    assert "Воронка" in html and "3\xa0333\xa0₽" in html  # CPL 20 000 / 6 = 3 333,33 → 3 333 ₽
+    assert "Воронка" in html and 'data-metric="lead_to_qualified"' in html
 
 
 def test_pages_follow_a_new_import(as_user: Callable[[str], TestClient], app: FastAPI, tmp_path) -> None:

@@ -1,72 +1,53 @@
-"""The dashboard: FastAPI, server-rendered Jinja2 pages, each with a JSON twin at the same URL.
+"""The dashboard: FastAPI routes and server-rendered Jinja2 pages, each with a JSON twin at the same URL.
 
 ``create_app(db_path)`` opens the warehouse once, as its single writer (so a CLI import while the server
-runs gets the warehouse's "open for writing by another process" message), and serialises every use of its
-one DuckDB connection with a lock. Pages read numbers only through :func:`kassa.metrics.compute` and
-:func:`kassa.report.model.build_report`, so a page shows exactly what ``kassa metrics`` and
-``kassa report`` print for the same period.
+runs gets the warehouse's "open for writing by another process" message). What each page shows is built
+by :class:`kassa.web.dashboard.Dashboard`; this module handles sessions, forms, uploads and rendering.
 
 A page answers JSON when its URL ends in ``.json`` or the request prefers ``application/json``.
 Every route but ``/login`` and the static JavaScript needs a session when users exist; an ``agency``
 user's numbers are computed with ``where={"channel": scope}``, so totals never include other channels.
+Every POST carries the session's CSRF token; uploading data and editing contracts need the ``owner`` or
+``marketer`` role.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import logging
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from kassa.errors import KassaError
+from kassa.errors import ConfigError, KassaError
 from kassa.i18n import LANGS, Translator
-from kassa.metrics.catalog import CATALOG
-from kassa.metrics.compute import compute, months_between
-from kassa.period import Period, add_months
-from kassa.report import charts as report_charts
+from kassa.period import Period
 from kassa.report.html import show, vega_bundle
-from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS, build_report, funnel_section, trend_period
 from kassa.settings import Settings
-from kassa.store import Warehouse
-from kassa.web.security import (
-    LOGIN_CSRF_COOKIE,
-    SESSION_COOKIE,
-    SESSION_SECONDS,
-    LoginLimiter,
-    Sessions,
-    same_token,
-)
-from kassa.web.users import User, UserStore
+from kassa.web.dashboard import Dashboard, Forbidden, NotFound
+from kassa.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, same_token
+from kassa.web.uploads import UploadOutcome, UploadRefused, receive, uploads_dir
+from kassa.web.users import User
 
 _ = Translator("web")
+log = logging.getLogger("kassa.web")
 
-# The overview's cards: money in, money out, and what each sale and each ruble of cost returned.
-OVERVIEW_METRICS = ("payments", "revenue", "marketing_cost", "romi", "cost_per_sale")
-PUBLIC_PATHS = ("/login", "/static/vega.js")
-LOCAL_USER = User("local", "owner")  # no users file: the server listens on loopback only (kassa serve)
+PUBLIC_PATHS = ("/login", "/static/vega.js", "/static/htmx.js")
+HTMX_FILE = "htmx-2.0.11.min.js"  # htmx 2.0.11 (0BSD, static/htmx-LICENSE.txt), served locally like Vega
 
 
 class NotAuthenticated(Exception):
-    pass
-
-
-class Forbidden(Exception):
-    pass
-
-
-class NotFound(Exception):
     pass
 
 
@@ -80,6 +61,11 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     return env
+
+
+@cache
+def _htmx() -> bytes:
+    return (resources.files("kassa.web") / "static" / HTMX_FILE).read_bytes()
 
 
 def wants_json(request: Request) -> bool:
@@ -96,258 +82,6 @@ def _json_script(data: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-class Dashboard:
-    """State of one running dashboard: the warehouse, its lock, users, sessions, the login limiter."""
-
-    def __init__(self, db_path: Path, settings: Settings | None, users_required: bool) -> None:
-        self.db_path = Path(db_path)
-        self.wh = Warehouse.open(self.db_path, settings=settings or Settings(), read_only=False, create=False)
-        self.lock = threading.Lock()
-        self.users = UserStore.for_db(self.db_path)
-        self.users_required = users_required
-        self.sessions = Sessions(self.users.secret())
-        self.limiter = LoginLimiter()
-
-    def close(self) -> None:
-        with self.lock:
-            self.wh.close()
-
-    @property
-    def login_required(self) -> bool:
-        # A user added while the server runs closes the anonymous door at once.
-        return self.users_required or self.users.has_users()
-
-    def session_of(self, request: Request) -> tuple[User, str] | None:
-        if not self.login_required:
-            return LOCAL_USER, request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        data = self.sessions.read(request.cookies.get(SESSION_COOKIE))
-        user = self.users.get(str(data["u"])) if data else None
-        return (user, str(data["csrf"])) if user and data else None
-
-    def locked(self, fn: Callable[[Warehouse], Any]) -> Any:
-        with self.lock:
-            return fn(self.wh)
-
-    # -- data of the pages (the JSON twins) ---------------------------------------------------------------
-    def default_period(self) -> str:
-        """The month of the latest spend, lead or deal; the previous calendar month on an empty warehouse."""
-
-        def latest(wh: Warehouse) -> dt.date | None:
-            dates = []
-            for table, col in (("spend", "date"), ("leads", "created_at"), ("deals", "created_at")):
-                v = wh.table(table)[col].max().execute()
-                if v is not None and v == v:
-                    dates.append(v.date() if isinstance(v, dt.datetime) else v)
-            return max(dates) if dates else None
-
-        d = self.locked(latest)
-        if d is None:
-            d = dt.date.today().replace(day=1) - dt.timedelta(days=1)
-        return f"{d:%Y-%m}"
-
-    def overview(self, user: User, period: Period, lang: str) -> dict[str, Any]:
-        """Money in and out of ``period`` and the previous period, the headline lines and the trend chart.
-
-        ``change = current / previous − 1`` (``None`` when the previous value is 0 or missing).
-        """
-        scope = user.channel_filter
-        where = {"channel": scope} if scope is not None else None
-        prev = period.previous()
-
-        def build(wh: Warehouse) -> dict[str, Any]:
-            cur = compute(wh, list(OVERVIEW_METRICS), None, period, where=where, with_total=False)
-            old = compute(wh, list(OVERVIEW_METRICS), None, prev, where=where, with_total=False)
-            c = cur.frame.to_dicts()[0] if cur.frame.height else {}
-            o = old.frame.to_dicts()[0] if old.frame.height else {}
-            # Built once per period and language until the next write (the warehouse forgets memos on writes).
-            report = (
-                wh.memo(("web.report", period.label, lang), lambda: build_report(wh, period, lang))
-                if user.can("see_totals")
-                else None
-            )
-            months = None if report is not None else scoped_months(wh, period, where)
-            return {"c": c, "o": o, "report": report, "months": months, "warnings": cur.warnings}
-
-        got = self.locked(build)
-        cards = []
-        for name in OVERVIEW_METRICS:
-            m = CATALOG[name]
-            now, before = got["c"].get(name), got["o"].get(name)
-            # A change against zero or a negative base (ROMI −1 → 3.5) has no meaning as a percentage.
-            chg = None if now is None or before is None or before <= 0 else now / before - 1
-            cards.append(
-                {
-                    "name": name,
-                    "label": m.label(lang),
-                    "tier": m.tier.value,
-                    "unit": m.unit,
-                    "better": m.better,
-                    "value": now,
-                    "previous": before,
-                    "change": chg,
-                }
-            )
-        headline: list[dict[str, str]] = []
-        charts: list[dict[str, Any]] = []
-        report = got["report"]
-        if report is not None:
-            for block in report.section("headline").blocks:
-                headline += [{"text": line.text, "tone": line.tone} for line in getattr(block, "items", [])]
-            charts = [
-                {"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec}
-                for c in report.section("money_vs_activity").charts()
-                if c.key == "money_vs_activity"
-            ]
-        elif got["months"]:
-            # The report's chart, drawn from the scoped channels only.
-            present = [n for n in report_charts.TREND_METRICS if any(r.get(n) for r in got["months"])]
-            charts = [
-                {
-                    "key": "money_vs_activity",
-                    "title": _("Money vs activity", lang),
-                    "caption": _(
-                        "Index = the month's value / the value of the first month with any × 100.", lang
-                    ),
-                    "spec": report_charts.money_vs_activity_chart(
-                        got["months"], present, lang=lang, currency=self.wh.settings.currency
-                    ),
-                }
-            ]
-        return {
-            "page": "overview",
-            "period": period.label,
-            "previous_period": prev.label,
-            "lang": lang,
-            "currency": self.wh.settings.currency,
-            "scope": scope,
-            "cards": cards,
-            "headline": headline,
-            "charts": charts,
-            "warnings": got["warnings"],
-        }
-
-    def funnel(self, user: User, period: Period, lang: str) -> dict[str, Any]:
-        """The report's funnel section (table and chart) over the channels this user may see."""
-        scope = user.channel_filter
-        where = {"channel": scope} if scope is not None else None
-        currency = self.wh.settings.currency
-        table = self.locked(lambda wh: compute(wh, None, "channel", period, where=where))
-        section = funnel_section(table, lang, currency)
-        (funnel,) = section.tables()
-        return {
-            "page": "funnel",
-            "period": period.label,
-            "lang": lang,
-            "currency": currency,
-            "scope": scope,
-            "title": section.title,
-            "intro": section.intro,
-            "note": funnel.note,
-            "columns": [
-                {"key": c.key, "label": c.label, "unit": c.unit, "tier": c.tier} for c in funnel.columns
-            ],
-            "rows": [{k: _no_nan(v) for k, v in r.items()} for r in funnel.rows],
-            "total": {k: _no_nan(v) for k, v in funnel.total.items()} if funnel.total else None,
-            "charts": [
-                {"key": c.key, "title": c.title, "caption": c.caption, "spec": c.spec}
-                for c in section.charts()
-            ],
-            "warnings": table.warnings,
-        }
-
-    def data(self, user: User, lang: str) -> dict[str, Any]:
-        """The import batches, newest first (what ``kassa imports`` lists). Not for an agency: file names and row
-        counts describe every channel's data."""
-        if not user.can("see_totals"):
-            raise Forbidden()
-        keys = (
-            "batch_id",
-            "file",
-            "format",
-            "kind",
-            "rows_read",
-            "rows_loaded",
-            "rows_rejected",
-            "rows_replaced",
-            "period_start",
-            "period_end",
-            "loaded_at",
-            "undone_at",
-        )
-        batches = self.locked(lambda wh: wh.batches())
-        rows = [
-            {
-                k: (
-                    v.isoformat(sep=" ")
-                    if isinstance(v, dt.datetime)
-                    else v.isoformat()
-                    if isinstance(v, dt.date)
-                    else v
-                )
-                for k, v in b.items()
-                if k in keys
-            }
-            for b in reversed(batches)
-        ]
-        return {"page": "data", "lang": lang, "period": "", "batches": rows, "can_upload": user.can("upload")}
-
-    def channels(self, user: User, period: Period, lang: str, channel: str | None = None) -> dict[str, Any]:
-        """The money trail per channel, or per campaign of one ``channel``; activity in its own columns."""
-        scope = user.channel_filter
-        if channel is not None and scope is not None and channel not in scope:
-            raise NotFound(channel)
-        chosen = [channel] if channel is not None else scope
-        where = {"channel": chosen} if chosen is not None else None
-        by = ["channel", "campaign"] if channel is not None else ["channel"]
-        table = self.locked(lambda wh: compute(wh, None, by, period, where=where))
-
-        def col(n: str) -> dict[str, Any]:
-            m = CATALOG[n]
-            return {"key": n, "label": m.label(lang), "tier": m.tier.value, "unit": m.unit}
-
-        rows = [
-            {k: r.get(k) for k in [*by, *FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} for r in table.to_json()["rows"]
-        ]
-        rows.sort(
-            key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r[by[-1]]))
-        )
-        total = table.to_json()["total"]
-        return {
-            "page": "channel" if channel else "channels",
-            "period": period.label,
-            "lang": lang,
-            "channel": channel,
-            "currency": self.wh.settings.currency,
-            "scope": scope,
-            "by": by,
-            "funnel_columns": [col(n) for n in FUNNEL_COLUMNS],
-            "activity_columns": [col(n) for n in ACTIVITY_COLUMNS],
-            "rows": rows,
-            "total": {k: total.get(k) for k in [*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} if total else None,
-            "warnings": table.warnings,
-        }
-
-
-def _no_nan(v: Any) -> Any:
-    """NaN and infinity leave the dashboard as "no value" (JSON ``null``), as everywhere in kassa."""
-    return None if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))) else v
-
-
-def scoped_months(wh: Warehouse, period: Period, where: dict[str, list[str]] | None) -> list[dict[str, Any]]:
-    """Trend measures per month of the report's window, for the channels in ``where`` only.
-
-    Months with no row count as zeros; months before the first with any value are dropped, as in the report.
-    """
-    window = trend_period(period)
-    table = compute(wh, list(report_charts.TREND_METRICS), "month", window, where=where, with_total=False)
-    found = {str(r["month"]): r for r in table.frame.to_dicts()}
-    months = months_between(window.start, add_months(window.end, -1))
-    names = report_charts.TREND_METRICS
-    active = [m for m in months if any(found.get(m, {}).get(n) for n in names)]
-    shown = months[months.index(active[0]) :] if active else []
-    return [{"month": m, **{n: found.get(m, {}).get(n) or 0 for n in names}} for m in shown]
-
-
 def require_user(request: Request) -> tuple[User, str]:
     """(user, CSRF token) of the request's session; :class:`NotAuthenticated` (401 or login page) if none."""
     dash: Dashboard = request.app.state.dashboard
@@ -358,23 +92,44 @@ def require_user(request: Request) -> tuple[User, str]:
 
 
 Session = Annotated[tuple[User, str], Depends(require_user)]
+Action = Literal["upload", "edit_contracts"]
+
+
+def allowed(session: tuple[User, str], csrf: str, action: Action | None = None) -> User:
+    """The session's user if the form's token is the session's and the user may do ``action``; else 403."""
+    user, token = session
+    if not same_token(csrf, token) or (action is not None and not user.can(action)):
+        raise Forbidden()
+    return user
 
 
 def create_app(
-    db_path: Path | str, settings: Settings | None = None, *, users_required: bool = True
+    db_path: Path | str,
+    settings: Settings | None = None,
+    *,
+    users_required: bool = True,
+    max_upload_bytes: int | None = None,
+    warm: bool = True,
 ) -> FastAPI:
     """The dashboard of the warehouse at ``db_path``.
 
     ``users_required=False`` lets requests in without a session while the users file is empty (``kassa serve``
     then listens on loopback only); as soon as a user exists, every data route needs a session.
+    ``max_upload_bytes`` caps a Data page upload (default 50 MiB). With ``warm``, the server builds the latest
+    month's overview in the background as it starts, so the first visitor does not wait for it.
     """
     dash = Dashboard(Path(db_path), settings, users_required)
+    if max_upload_bytes is not None:
+        dash.max_upload_bytes = max_upload_bytes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            dash.warm_in_background()
         yield
         dash.close()  # releases the warehouse's write lock when the server stops
 
+    # The schema is built (tests fuzz it with schemathesis) but not served: it would list every route to anyone.
     app = FastAPI(title="kassa", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.dashboard = dash
 
@@ -407,8 +162,7 @@ def create_app(
             return request.url.path + ("?" + urlencode(q) if q else "")
 
         def link(path: str) -> str:
-            q = {k: v for k, v in request.query_params.items() if k in ("period", "lang")}
-            return path + ("?" + urlencode(q) if q else "")
+            return link_of(request, path)
 
         html = (
             _env()
@@ -425,16 +179,42 @@ def create_app(
                 csrf=session[1] if session else "",
                 login_required=dash.login_required,
                 json_script=_json_script,
+                path=request.url.path,
             )
         )
         return HTMLResponse(html, status_code=status)
+
+    def picked_period(request: Request) -> Response | None:
+        """The header's period picker sends ``pick`` = month, week or custom with ``month`` (2026-10),
+        ``week`` (2026-W43) or ``from``/``to`` dates; answer with a redirect to the same page with the one
+        canonical ``period`` parameter, so every link, bookmark and JSON twin reads the same way."""
+        q = request.query_params
+        pick = q.get("pick")
+        if request.method != "GET" or pick is None:
+            return None
+        text = {
+            "month": q.get("month", ""),
+            "week": q.get("week", ""),
+            "custom": f"{q.get('from', '')}..{q.get('to', '')}",
+        }.get(pick)
+        try:
+            if not text:
+                raise KassaError(f"pick must be month, week or custom, not {pick!r}")
+            period = Period.parse(text)
+        except KassaError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        kept = {k: v for k, v in q.items() if k not in ("pick", "month", "week", "from", "to", "period")}
+        return RedirectResponse(
+            request.url.path + "?" + urlencode({"period": period.label, **kept}), status_code=303
+        )
 
     @app.middleware("http")
     async def safety_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        resp = await call_next(request)
+        picked = picked_period(request)
+        resp = picked if picked is not None else await call_next(request)
         # The server's own time for the page (W3C Server-Timing): what `make bench` reads for the overview.
         resp.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -529,6 +309,12 @@ def create_app(
         resp.delete_cookie(SESSION_COOKIE)
         return resp
 
+    @app.get("/static/htmx.js")
+    def htmx_js() -> Response:
+        return Response(
+            _htmx(), media_type="application/javascript", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
     @app.get("/static/vega.js")
     def vega_js() -> Response:
         # Vega, Vega-Lite and vega-embed from vl-convert: charts draw with no internet connection.
@@ -556,21 +342,183 @@ def create_app(
         data = dash.funnel(session[0], period_of(request), lang_of(request))
         return render(request, "funnel.html.j2", data, session)
 
-    @app.get("/data")
-    @app.get("/data.json")
-    def data(session: Session, request: Request) -> Response:
-        return render(request, "data.html.j2", dash.data(session[0], lang_of(request)), session)
-
     @app.get("/channels")
     @app.get("/channels.json")
-    def channels(session: Session, request: Request) -> Response:
-        data = dash.channels(session[0], period_of(request), lang_of(request))
+    def channels(session: Session, request: Request, model: str | None = None) -> Response:
+        data = dash.channels(session[0], period_of(request), lang_of(request), model=model or None)
         return render(request, "channels.html.j2", data, session)
 
     @app.get("/channels/{channel}")
-    def channel(session: Session, request: Request, channel: str) -> Response:
+    def channel(session: Session, request: Request, channel: str, model: str | None = None) -> Response:
         channel = channel.removesuffix(".json")
-        data = dash.channels(session[0], period_of(request), lang_of(request), channel)
+        data = dash.channels(session[0], period_of(request), lang_of(request), channel, model=model or None)
         return render(request, "channels.html.j2", data, session)
 
+    # -- data: imports, uploads, undo ----------------------------------------------------------------------
+    @app.get("/data")
+    @app.get("/data.json")
+    def data(session: Session, request: Request) -> Response:
+        page = dash.data(session[0], period_of(request), lang_of(request))
+        return render(request, "data.html.j2", page | {"outcome": None}, session)
+
+    @app.post("/data/upload")
+    async def upload(
+        session: Session,
+        request: Request,
+        csrf: Annotated[str, Form()],
+        file: Annotated[UploadFile, File()],
+        format: Annotated[str, Form()] = "",
+        kind: Annotated[str, Form()] = "",
+        skip_refused: Annotated[bool, Form()] = False,
+    ) -> Response:
+        """Import one file with the same importers as ``kassa import`` (strict unless ``skip_refused``)."""
+        user = allowed(session, csrf, "upload")
+        lang = lang_of(request)
+        try:
+            path = await receive(file, uploads_dir(dash.db_path), dash.max_upload_bytes)
+        except UploadRefused as exc:
+            outcome = UploadOutcome(file.filename or "", False, str(exc), status=exc.status)
+        else:
+            outcome = dash.import_upload(path, format or None, kind or None, skip_refused)
+            if outcome.ok and warm:
+                dash.warm_in_background()
+        if wants_json(request):
+            return JSONResponse(outcome.to_json(), status_code=outcome.status)
+        page = dash.data(user, period_of(request), lang) | {"outcome": outcome.to_json()}
+        return render(request, "data.html.j2", page, session, status=outcome.status)
+
+    @app.post("/data/undo")
+    def undo(
+        session: Session, request: Request, csrf: Annotated[str, Form()], batch_id: Annotated[int, Form()]
+    ) -> Response:
+        allowed(session, csrf, "upload")
+        result = dash.undo(batch_id)
+        if warm:
+            dash.warm_in_background()
+        if wants_json(request):
+            return JSONResponse({"batch_id": batch_id, **result})
+        return RedirectResponse(link_of(request, "/data"), status_code=303)
+
+    # -- KPI contracts -------------------------------------------------------------------------------------
+    @app.get("/kpi")
+    @app.get("/kpi.json")
+    def kpi(session: Session, request: Request) -> Response:
+        data = dash.kpi(session[0], period_of(request), lang_of(request))
+        return render(request, "kpi.html.j2", data, session)
+
+    def editor(
+        request: Request,
+        session: tuple[User, str],
+        text: str,
+        slug: str | None,
+        problems: list[dict[str, Any]] | None = None,
+        lint_lines: list[str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        lang = lang_of(request)
+        data = {
+            "page": "kpi_edit",
+            "lang": lang,
+            "period": request.query_params.get("period", ""),
+            "slug": slug,
+            "text": text,
+            "problems": problems or [],
+            "lint": lint_lines or [],
+            "examples": dash.kpi_examples(),
+        }
+        return render(request, "kpi_edit.html.j2", data, session, status=status)
+
+    @app.get("/kpi/edit")
+    def kpi_edit(
+        session: Session, request: Request, slug: str | None = None, example: str | None = None
+    ) -> Response:
+        if not session[0].can("edit_contracts"):
+            raise Forbidden()
+        text, found = dash.contract_text(session[0], slug, example)
+        return editor(request, session, text, found)
+
+    def contract_problems(text: str, lang: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """(validation problems, lint warnings) of contract YAML, without saving it."""
+        try:
+            contract = dash.parse_contract(text)
+        except ConfigError as exc:
+            return [{"line": p.line, "field": p.field, "message": p.message} for p in exc.problems], []
+        return [], dash.lint_messages(contract, lang)
+
+    @app.post("/kpi/check")
+    def kpi_check(
+        session: Session, request: Request, csrf: Annotated[str, Form()], text: Annotated[str, Form()]
+    ) -> Response:
+        """Validate and lint a contract as it is typed (htmx swaps the answer in); nothing is saved."""
+        allowed(session, csrf, "edit_contracts")
+        lang = lang_of(request)
+        problems, warnings = contract_problems(text, lang)
+        data = {"lang": lang, "problems": problems, "lint": warnings, "ok": not problems}
+        if wants_json(request):
+            return JSONResponse(data)
+        return render(request, "kpi_problems.html.j2", data, session)
+
+    @app.post("/kpi/save")
+    async def kpi_save(
+        session: Session,
+        request: Request,
+        csrf: Annotated[str, Form()],
+        text: Annotated[str, Form()] = "",
+        replaces: Annotated[str, Form()] = "",
+        file: Annotated[UploadFile | None, File()] = None,
+    ) -> Response:
+        """Save a contract typed in the editor or uploaded as a YAML file, once it validates."""
+        allowed(session, csrf, "edit_contracts")
+        if file is not None and file.filename:
+            raw = await file.read(CONTRACT_MAX_BYTES + 1)
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = ""
+                problems: list[dict[str, Any]] = [
+                    {"line": None, "field": None, "message": "the file is not UTF-8 text"}
+                ]
+                return kpi_refused(request, session, text, replaces, problems)
+        try:
+            slug = dash.save_contract(text, replaces or None)
+        except ConfigError as exc:
+            problems = [{"line": p.line, "field": p.field, "message": p.message} for p in exc.problems] or [
+                {"line": None, "field": None, "message": str(exc)}
+            ]
+            return kpi_refused(request, session, text, replaces, problems)
+        if wants_json(request):
+            return JSONResponse({"saved": slug}, status_code=201)
+        return RedirectResponse(link_of(request, "/kpi") + f"#contract-{quote(slug)}", status_code=303)
+
+    def kpi_refused(
+        request: Request,
+        session: tuple[User, str],
+        text: str,
+        replaces: str,
+        problems: list[dict[str, Any]],
+    ) -> Response:
+        if wants_json(request):
+            return JSONResponse({"saved": None, "problems": problems}, status_code=422)
+        return editor(request, session, text, replaces or None, problems, status=422)
+
+    @app.post("/kpi/delete")
+    def kpi_delete(
+        session: Session, request: Request, csrf: Annotated[str, Form()], slug: Annotated[str, Form()]
+    ) -> Response:
+        allowed(session, csrf, "edit_contracts")
+        if not dash.delete_contract(slug):
+            raise NotFound(slug)
+        if wants_json(request):
+            return JSONResponse({"deleted": slug})
+        return RedirectResponse(link_of(request, "/kpi"), status_code=303)
+
     return app
+
+
+def link_of(request: Request, path: str) -> str:
+    """``path`` with the request's period and language kept."""
+    q = {k: v for k, v in request.query_params.items() if k in ("period", "lang")}
+    return path + ("?" + urlencode(q) if q else "")
+
+
+CONTRACT_MAX_BYTES = 64 * 1024

@@ -1,0 +1,138 @@
+"""Files uploaded on the Data page: size limit, type check, then the same importers as ``kassa import``.
+
+An upload is received in chunks into ``<warehouse>.uploads/`` (so the file an imported number came from
+stays next to the warehouse, as a file passed to ``kassa import`` stays where it was) and refused before
+any parsing when it is larger than the limit, has a suffix no importer reads, or its first bytes say it is
+something else (a ZIP called ``.csv``, an image). It is then imported by :meth:`Warehouse.import_files`:
+one transaction; by default *strict*, so a file with a single refused value changes nothing and the page
+lists every refused value with its line, column and reason. A refused upload is deleted again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import UploadFile
+
+from kassa.errors import KassaError, RowError
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+CHUNK = 1024 * 1024
+# What the importers read (docs/sources.md): text tables and statements, Excel, GA4 exports.
+SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".json", ".jsonl", ".ndjson", ".parquet")
+# A binary format is recognised by its first bytes; a text suffix must not start like one of these.
+MAGIC = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}
+FOREIGN = (b"PK\x03\x04", b"PAR1", b"%PDF", b"\x7fELF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")
+
+
+class UploadRefused(KassaError):
+    """The upload was refused before import; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def uploads_dir(db: Path) -> Path:
+    return db.with_name(db.name + ".uploads")
+
+
+SAVED_PREFIX = re.compile(r"^\d{8}T\d{12}-[0-9a-f]{8}-")
+
+
+def uploaded_name(saved: str) -> str:
+    """The name the file was uploaded under (``receive`` saves it as ``<UTC time>-<sha256 prefix>-<name>``)."""
+    return SAVED_PREFIX.sub("", saved)
+
+
+def safe_name(filename: str | None) -> str:
+    """The file's own name without any folder, in characters safe on every file system."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._")
+    return base[:120] or "upload"
+
+
+def check_type(name: str, head: bytes) -> None:
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UploadRefused(
+            f"{name}: files ending in {suffix or '(no suffix)'} are not imported; "
+            f"send one of {', '.join(SUFFIXES)}",
+            415,
+        )
+    magic = MAGIC.get(suffix)
+    if magic is not None and not head.startswith(magic):
+        raise UploadRefused(f"{name}: not a {suffix} file (its first bytes say otherwise)", 415)
+    if magic is None and head.startswith(FOREIGN):
+        raise UploadRefused(f"{name}: a binary file named {suffix}; send the table itself", 415)
+
+
+async def receive(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
+    """Save ``upload`` into ``folder`` as ``<UTC time>-<sha256 prefix>-<name>``; refuse it when too large or
+    of the wrong type (nothing is left behind then)."""
+    name = safe_name(upload.filename)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    partial = folder / f".receiving-{stamp}-{name}"
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        with open(partial, "wb") as out:
+            while chunk := await upload.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise UploadRefused(
+                        f"{name}: larger than the upload limit of {max_bytes / 1024 / 1024:g} MiB; "
+                        "import it with `kassa import` on the server",
+                        413,
+                    )
+                if len(head) < 64:
+                    head += chunk[: 64 - len(head)]
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise UploadRefused(f"{name}: the file is empty", 400)
+        check_type(name, head)
+        final = folder / f"{stamp}-{digest.hexdigest()[:8]}-{name}"
+        partial.rename(final)
+        return final
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class UploadOutcome:
+    """What the Data page says after an upload: the batches it made, or why nothing changed."""
+
+    file: str
+    ok: bool
+    message: str
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    status: int = 200
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "ok": self.ok,
+            "message": self.message,
+            "batches": self.batches,
+            "errors": [
+                {
+                    "file": Path(e.file).name,
+                    "line": e.line,
+                    "column": e.column,
+                    "value": e.value,
+                    "reason": e.reason,
+                    "row_kept": e.row_kept,
+                }
+                for e in self.errors
+            ],
+        }
