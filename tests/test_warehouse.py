@@ -301,3 +301,15 @@ def test_an_older_file_gains_new_tables_and_columns_on_open(tmp_path):
     with Warehouse.open(path, read_only=True) as wh:  # a reader upgrades it once, then reads
         assert "fx_rates" in wh.ibis.list_tables()
         assert "first_response_at" in wh.table("leads").columns
+
+
+def test_iso_weeks_are_periods():
+    from kassa.errors import BadPeriod
+    from kassa.period import Period
+
+    week = Period.parse("2026-W43")  # ISO week 43 of 2026: Monday 19 to Sunday 25 October
+    assert (week.start.isoformat(), week.end.isoformat()) == ("2026-10-19", "2026-10-26")
+    assert week.previous().label == "2026-10-12..2026-10-18"
+    assert Period.parse("2026-W01..2026-W02").label == "2025-12-29..2026-01-11"
+    with pytest.raises(BadPeriod):
+        Period.parse("2026-W54")

@@ -24,6 +24,7 @@ from kassa.cli_common import (
 from kassa.errors import ConfigError
 from kassa.i18n import Translator, fmt_number, fmt_percent
 from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, example_path, lint, load_contract, score
+from kassa.kpi.saved import ContractFolder
 from kassa.kpi.scoring import show, tier_label
 
 _ = Translator("kpi")
@@ -31,19 +32,30 @@ _ = Translator("kpi")
 ContractArg = Annotated[
     str,
     typer.Argument(
-        help=f"Contract YAML file, or a shipped example: {', '.join(EXAMPLES)}.", show_default=False
+        help=f"Contract YAML file, a contract saved on the dashboard's KPI page, or a shipped example: "
+        f"{', '.join(EXAMPLES)}.",
+        show_default=False,
     ),
 ]
 
 
-def resolve_contract(name: str) -> Contract:
-    """A contract file, or a shipped example by name when no such file exists."""
+def resolve_contract(name: str, db: Path | None = None) -> Contract:
+    """A contract file; else a contract saved beside the warehouse ``db`` (the dashboard's KPI page saves
+    them in ``<db>.contracts/``) by its file name; else a shipped example by name."""
     p = Path(name)
-    if not p.exists() and name in EXAMPLES:
+    if p.exists():
+        return load_contract(p)
+    if db is not None:
+        folder = ContractFolder.for_db(db)
+        if name in folder.slugs():
+            return folder.read(name).contract
+    if name in EXAMPLES:
         return load_contract(example_path(name))
-    if not p.exists():
-        raise ConfigError(f"{p}: no such contract file (shipped examples: {', '.join(EXAMPLES)})")
-    return load_contract(p)
+    saved = ContractFolder.for_db(db).slugs() if db is not None else []
+    raise ConfigError(
+        f"{p}: no such contract file (saved with the warehouse: {', '.join(saved) or 'none'}; "
+        f"shipped examples: {', '.join(EXAMPLES)})"
+    )
 
 
 def _scope(c: Contract, lang: str) -> str:
@@ -147,7 +159,7 @@ def register(app: typer.Typer) -> None:
         Example: kassa kpi score contract.yaml --db shop.duckdb --period 2026-10
         """
         check_lang(lang)
-        c = resolve_contract(contract)
+        c = resolve_contract(contract, db)
         with open_warehouse(db, config) as wh:
             card = score(wh, c, period)
         if as_json:

@@ -1,8 +1,8 @@
 """The KPI contracts kept with a warehouse: YAML files in a folder beside it, ``<warehouse>.contracts/``.
 
 Why files and not a table: a contract is a document people read, diff, sign and mail; the CLI scores
-one with ``kassa kpi score --contract FILE``. The dashboard saves uploaded and edited contracts here,
-and ``kassa kpi score --db W`` without ``--contract`` scores every one of them. A contract is saved
+one with ``kassa kpi score FILE``. The dashboard saves uploaded and edited contracts here, and
+``kassa kpi score NAME --db W`` finds one by its file name (``NAME.yaml`` in the folder). A contract is saved
 only after :func:`~kassa.kpi.contract.parse_contract` accepted it, and atomically (write a temporary
 file, then rename), so the folder never holds a half-written or invalid contract.
 """
