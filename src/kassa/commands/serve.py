@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +14,9 @@ from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, che
 from kassa.errors import KassaError
 from kassa.i18n import Translator
 from kassa.web.users import ROLES, UserStore
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 _ = Translator("web")
 
@@ -45,6 +49,43 @@ def check_can_listen(db: Path, host: str, lang: str = "en") -> bool:
     return has_users
 
 
+def open_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for :func:`run_dashboard`; ``OSError`` if the port is taken.
+
+    Binding before the slow work (``kassa demo`` builds the company first) tells of a taken port at once,
+    and nothing else can take the port between the check and the server's start.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a port a stopped server just left (TIME_WAIT) can be taken again at once.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run_dashboard(web: FastAPI, host: str, port: int, sock: socket.socket | None = None) -> None:
+    """Serve the dashboard until Ctrl+C; on the way out its lifespan closes the warehouse (the write lock).
+
+    ``sock`` is a socket from :func:`open_port`; without one uvicorn binds ``host:port`` itself.
+    """
+    import uvicorn
+
+    # ws="none": the dashboard has no websockets, so no websocket library is imported.
+    config = uvicorn.Config(web, host=host, port=port, log_level="warning", ws="none")
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=None if sock is None else [sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down gracefully, then re-raised the Ctrl+C it caught: stopping is the normal end
+    finally:
+        if sock is not None:
+            sock.close()
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -61,8 +102,6 @@ def register(app: typer.Typer) -> None:
         Example: kassa user add anna --role owner --db kassa.duckdb && kassa serve --db kassa.duckdb
         """
         check_lang(lang)
-        import uvicorn
-
         from kassa.web import create_app
 
         required = check_can_listen(db, host, lang)
@@ -83,7 +122,7 @@ def register(app: typer.Typer) -> None:
                     lang,
                 )
             )
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        run_dashboard(web, host, port)
 
     users = typer.Typer(help="Who may log in to the dashboard (kassa serve).", no_args_is_help=True)
     app.add_typer(users, name="user")
