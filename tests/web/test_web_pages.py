@@ -219,3 +219,20 @@ def test_data_page_lists_the_imports(as_user: Callable[[str], TestClient]) -> No
     assert viewer["can_upload"] is False and as_user("mark").get("/data.json").json()["can_upload"] is True
     html = as_user("olga").get("/data?lang=ru").text
     assert "Загруженные файлы" in html and 'data-key="' in html
+
+
+def test_downloads_the_report_and_the_channel_table(
+    as_user: Callable[[str], TestClient], app: FastAPI
+) -> None:
+    client = as_user("ivan")
+    html = client.get("/report.html?period=2026-10&lang=ru")
+    assert html.status_code == 200 and "<html" in html.text and "2026-10" in html.text
+    xlsx = client.get("/report.xlsx?period=2026-10")
+    assert xlsx.status_code == 200 and xlsx.content[:4] == b"PK\x03\x04"
+    assert xlsx.headers["content-disposition"].startswith('attachment; filename="kassa-2026-10.xlsx"')
+    lines = client.get("/channels.csv?period=2026-10").text.splitlines()
+    header, rows = lines[0].split(","), [line.split(",") for line in lines[1:]]
+    expected = compute(app.state.dashboard.wh, None, "channel", "2026-10").frame
+    assert sorted(r[0] for r in rows) == sorted(expected["channel"].to_list())
+    i = header.index("revenue")
+    assert sum(float(r[i] or 0) for r in rows) == pytest.approx(90000)  # the golden October revenue

@@ -55,6 +55,17 @@ def test_the_route_list_covers_the_pages(app: FastAPI) -> None:
         "/channels",
         "/channels.json",
         "/channels/yandex_direct",
+        "/channels.csv",
+        "/report.html",
+        "/report.xlsx",
+        "/kpi",
+        "/kpi.json",
+        "/kpi/edit",
+        "/kpi/check",
+        "/kpi/save",
+        "/kpi/delete",
+        "/data/upload",
+        "/data/undo",
         "/logout",
     } <= urls
 
@@ -176,6 +187,17 @@ def test_agency_sees_only_its_channels(as_user: Callable[[str], TestClient]) -> 
         # Company revenue (90 000) and cost (20 000), and other channels, never appear.
         for secret in ("yandex_direct", "telegram", "90000", "90,000", "20000", "20,000"):
             assert secret not in page.text, secret
+
+
+def test_agency_exports_only_its_channels(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("vika")  # scope: vk_ads
+    rows = client.get("/channels.csv?period=2026-10").text.splitlines()
+    assert rows[0].startswith("channel,marketing_cost") and [r.split(",")[0] for r in rows[1:]] == ["vk_ads"]
+    assert client.get("/channels/yandex_direct.csv?period=2026-10").status_code == 404
+    assert client.get("/channels/vk_ads.csv?period=2026-10").status_code == 200
+    for url in ("/report.html", "/report.xlsx"):  # the month-end report is the company's
+        r = client.get(url + "?period=2026-10")
+        assert r.status_code == 403 and "90000" not in r.text
 
 
 @pytest.mark.parametrize("url", ["/data", "/data.json"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -33,7 +34,8 @@ from markupsafe import Markup
 from kassa.errors import ConfigError, KassaError
 from kassa.i18n import LANGS, Translator
 from kassa.period import Period
-from kassa.report.html import show, vega_bundle
+from kassa.report.html import render_html, show, vega_bundle
+from kassa.report.xlsx import render_xlsx
 from kassa.settings import Settings
 from kassa.web.dashboard import Dashboard, Forbidden, NotFound
 from kassa.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, same_token
@@ -350,9 +352,37 @@ def create_app(
 
     @app.get("/channels/{channel}")
     def channel(session: Session, request: Request, channel: str, model: str | None = None) -> Response:
+        if channel.endswith(".csv"):  # the campaigns of one channel as a download
+            name, period = channel.removesuffix(".csv"), period_of(request)
+            body = dash.channels_csv(session[0], period, lang_of(request), name)
+            headers = attachment(f"{name}-{period.label}.csv")
+            return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
         channel = channel.removesuffix(".json")
         data = dash.channels(session[0], period_of(request), lang_of(request), channel, model=model or None)
         return render(request, "channels.html.j2", data, session)
+
+    # -- exports: the report and the channel table ---------------------------------------------------------
+    @app.get("/report.html")
+    def report_html(session: Session, request: Request) -> Response:
+        """The month-end report (as ``kassa report``), charts drawn by the served Vega: works offline."""
+        data = dash.report(session[0], period_of(request), lang_of(request))
+        return HTMLResponse(render_html(data))
+
+    @app.get("/report.xlsx")
+    def report_xlsx(session: Session, request: Request) -> Response:
+        period = period_of(request)
+        data = dash.report(session[0], period, lang_of(request))
+        with tempfile.TemporaryDirectory() as tmp:
+            body = render_xlsx(data, Path(tmp) / "report.xlsx").read_bytes()
+        return Response(body, media_type=XLSX_TYPE, headers=attachment(f"kassa-{period.label}.xlsx"))
+
+    @app.get("/channels.csv")
+    def channels_csv(session: Session, request: Request) -> Response:
+        period = period_of(request)
+        body = dash.channels_csv(session[0], period, lang_of(request))
+        return Response(
+            body, media_type="text/csv; charset=utf-8", headers=attachment(f"channels-{period.label}.csv")
+        )
 
     # -- data: imports, uploads, undo ----------------------------------------------------------------------
     @app.get("/data")
@@ -515,6 +545,12 @@ def create_app(
     return app
 
 
+def attachment(name: str) -> dict[str, str]:
+    """A download named ``name`` (RFC 6266 with a UTF-8 name: channel names may be Cyrillic)."""
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"}
+
+
 def link_of(request: Request, path: str) -> str:
     """``path`` with the request's period and language kept."""
     q = {k: v for k, v in request.query_params.items() if k in ("period", "lang")}
@@ -522,3 +558,4 @@ def link_of(request: Request, path: str) -> str:
 
 
 CONTRACT_MAX_BYTES = 64 * 1024
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

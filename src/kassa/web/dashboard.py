@@ -9,7 +9,9 @@ what the command line prints for the same period.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -34,7 +36,14 @@ from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import compute, months_between, sources
 from kassa.period import Period, add_months
 from kassa.report import charts as report_charts
-from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS, build_report, funnel_section, trend_period
+from kassa.report.model import (
+    ACTIVITY_COLUMNS,
+    FUNNEL_COLUMNS,
+    ReportData,
+    build_report,
+    funnel_section,
+    trend_period,
+)
 from kassa.schema import KINDS
 from kassa.settings import Settings
 from kassa.sources.registry import SOURCES
@@ -542,6 +551,36 @@ class Dashboard:
 
     def delete_contract(self, slug: str) -> bool:
         return ContractFolder.for_db(self.db_path).delete(slug)
+
+    # -- exports ----------------------------------------------------------------------------------------------
+    def report(self, user: User, period: Period, lang: str) -> ReportData:
+        """The month-end report of ``period`` as ``kassa report`` builds it, with every saved contract scored
+        beside it. Not for an agency: the report is the company's."""
+        if not user.can("see_totals"):
+            raise Forbidden()
+        folder = ContractFolder.for_db(self.db_path)
+        contracts = []
+        for slug in folder.slugs():
+            try:
+                contracts.append(folder.read(slug).contract)
+            except ConfigError:
+                continue  # the KPI page lists it with its errors
+        return self.locked(lambda wh: build_report(wh, period, lang, contracts=contracts))
+
+    def channels_csv(self, user: User, period: Period, lang: str, channel: str | None = None) -> str:
+        """The Channels page's rows as CSV (plain numbers, catalog names as headers), scoped like the page."""
+        data = self.channels(user, period, lang, channel)
+        keys = [
+            *data["by"],
+            *(c["key"] for c in data["funnel_columns"]),
+            *(c["key"] for c in data["activity_columns"]),
+        ]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(keys)
+        for r in data["rows"]:
+            writer.writerow(["" if r.get(k) is None else r.get(k) for k in keys])
+        return out.getvalue()
 
     # -- channels and campaigns ---------------------------------------------------------------------------------
     def channels(
