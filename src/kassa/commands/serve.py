@@ -95,6 +95,10 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--host", help="Address to listen on; beyond 127.0.0.1 only with users.")
         ] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+        max_upload_mb: Annotated[
+            float,
+            typer.Option("--max-upload-mb", min=0.001, help="Largest file the Data page takes, in MiB."),
+        ] = 50,
         lang: LangOption = "en",
     ) -> None:
         """Start the web dashboard on the warehouse (it holds the warehouse's write lock while it runs).
@@ -105,7 +109,12 @@ def register(app: typer.Typer) -> None:
         from kassa.web import create_app
 
         required = check_can_listen(db, host, lang)
-        web = create_app(db, settings_for(db, config), users_required=required)
+        web = create_app(
+            db,
+            settings_for(db, config),
+            users_required=required,
+            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        )
         console.print(
             _(
                 "Dashboard of {db} at http://{host}:{port}/ (Ctrl+C stops it)",
