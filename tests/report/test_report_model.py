@@ -263,3 +263,15 @@ def test_the_report_has_a_json_twin(reports: dict[str, ReportData]) -> None:
     assert telegram["cost_per_sale"] is None and telegram["marketing_cost"] == 5000
     assert table["total"]["revenue"] == 270000
     assert chart["spec"] == reports["ru"].section("funnel").charts()[0].spec
+
+
+def test_only_some_sections_is_the_same_headline(shop, reports: dict[str, ReportData]) -> None:
+    """The dashboard's overview asks for the headline and the trend chart only: same words, fewer sections."""
+    whole = reports["en"]
+    part = build_report(shop, "2026-10", "en", generated_at=whole.generated_at, only=("money_vs_activity",))
+    assert [s.key for s in part.sections] == ["headline", "money_vs_activity"]
+    def words(data: ReportData) -> list[str]:
+        return [line.text for b in data.section("headline").blocks for line in getattr(b, "items", [])]
+
+    assert words(part) == words(whole) and words(part)
+    assert [c.key for c in part.charts()] == ["money_vs_activity"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -821,6 +821,7 @@ def build_report(
     findings: Sequence[Line] | None = None,
     scorecards: Sequence[Card] | None = None,
     generated_at: dt.datetime | None = None,
+    only: Collection[str] | None = None,
 ) -> ReportData:
     """Build the month-end report of ``period`` from an open warehouse.
 
@@ -837,6 +838,9 @@ def build_report(
     findings, scorecards : ready-made lines and cards instead of (``findings``) or besides (``scorecards``)
         the ones computed here
     generated_at : the timestamp printed in the footer (tests fix it)
+    only : build only these sections besides the headline (``money_vs_activity``, ``funnel``,
+        ``spend_vs_revenue``, ``activity``) and only the company's trend chart: the dashboard's overview
+        needs the headline and one chart, not the whole report
 
     Returns
     -------
@@ -899,12 +903,20 @@ def build_report(
             _diagnosis_intro(diag, lang),
             diag.warnings,
         )
+
+    def wanted(key: str) -> bool:
+        return only is None or key in only
+
     sections = [
         headline_section(by_channel, previous, prev, lang, currency, findings or ()),
-        funnel_section(by_channel, lang, currency),
-        spend_vs_revenue_section(by_channel, lang, currency),
-        money_vs_activity_section(monthly, window, lang, currency, per_channel if len(top) > 1 else None),
-        activity_section(by_channel, lang),
+        funnel_section(by_channel, lang, currency) if wanted("funnel") else None,
+        spend_vs_revenue_section(by_channel, lang, currency) if wanted("spend_vs_revenue") else None,
+        money_vs_activity_section(
+            monthly, window, lang, currency, per_channel if len(top) > 1 and only is None else None
+        )
+        if wanted("money_vs_activity")
+        else None,
+        activity_section(by_channel, lang) if wanted("activity") else None,
     ]
     data = ReportData(
         title=title or _("Where is the money? {name}", lang, name=wh.path.stem),
@@ -913,7 +925,7 @@ def build_report(
         period=p,
         view=view,
         facts=facts,
-        sections=sections,
+        sections=[x for x in sections if x is not None],
         generated_at=generated_at or dt.datetime.now().replace(microsecond=0),
         warnings=list(
             dict.fromkeys(
@@ -925,6 +937,10 @@ def build_report(
         ),
         labels=_page_labels(lang),
     )
+    if (
+        only is not None
+    ):  # a part of the report (the dashboard's overview): no findings list, cards, definitions
+        return data
     data.add(findings_section(findings or [], lang, intro), before="funnel")
     cards = list(scorecards or []) + [scorecard_card(score_contract(wh, c, p), lang) for c in contracts]
     data.add(scorecards_section(cards, lang), before="activity")

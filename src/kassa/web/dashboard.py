@@ -231,8 +231,11 @@ class Dashboard:
             old = compute(wh, list(OVERVIEW_METRICS), None, prev, where=where, with_total=False)
             c = cur.frame.to_dicts()[0] if cur.frame.height else {}
             o = old.frame.to_dicts()[0] if old.frame.height else {}
-            # Built once per period and language until the next write (the warehouse forgets memos on writes).
-            report = build_report(wh, period, lang) if user.can("see_totals") else None
+            report = (
+                build_report(wh, period, lang, only=("money_vs_activity",))
+                if user.can("see_totals")
+                else None
+            )
             months = None if report is not None else scoped_months(wh, period, where)
             return {"c": c, "o": o, "report": report, "months": months, "warnings": cur.warnings}
 
