@@ -337,3 +337,29 @@ def test_user_errors_in_russian(golden_db: Path) -> None:
         input="short\n",
     )
     assert isinstance(r.exception, KassaError) and str(r.exception) == "пароль: не короче 8 символов"
+
+
+def test_a_new_password_or_role_ends_the_old_sessions(app: FastAPI, users_db: Path) -> None:
+    client = login(TestClient(app), "ivan")
+    assert client.get("/overview.json?period=2026-10").status_code == 200
+    UserStore.for_db(users_db).add("ivan", "another long password", "viewer")  # a new password
+    assert client.get("/overview.json?period=2026-10").status_code == 401
+    client = login(TestClient(app), "ivan", "another long password")
+    assert client.get("/data.json").status_code == 200
+    UserStore.for_db(users_db).add("ivan", "another long password", "agency", ["vk_ads"])  # a narrower role
+    assert client.get("/data.json").status_code == 401  # not the old viewer session's rights
+
+
+def test_session_cookie_is_secure_over_https(app: FastAPI) -> None:
+    client = TestClient(app, base_url="https://dash.example")
+    page = client.get("/login")
+    r = client.post(
+        "/login",
+        data={"username": "olga", "password": PASSWORD, "csrf": client.cookies.get("kassa_login_csrf")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and page.status_code == 200
+    cookie = next(
+        v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("kassa_session=")
+    )
+    assert "Secure" in cookie and "HttpOnly" in cookie

@@ -297,9 +297,17 @@ def create_app(
                 "/login?" + urlencode({"next": safe_next(next), "error": "1", "lang": lang}), status_code=303
             )
         dash.limiter.succeeded(key)
-        cookie, _csrf = dash.sessions.issue(user.name)
+        cookie, _csrf = dash.sessions.issue(user.name, dash.stamp(user))
         resp = RedirectResponse(safe_next(next), status_code=303)
-        resp.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", max_age=SESSION_SECONDS)
+        # Secure when the page came over HTTPS (behind a TLS proxy, run uvicorn with --proxy-headers).
+        resp.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="lax",
+            max_age=SESSION_SECONDS,
+            secure=request.url.scheme == "https",
+        )
         resp.delete_cookie(LOGIN_CSRF_COOKIE)
         return resp
 

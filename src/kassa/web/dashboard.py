@@ -48,7 +48,14 @@ from kassa.schema import KINDS
 from kassa.settings import Settings
 from kassa.sources.registry import SOURCES
 from kassa.store import Warehouse
-from kassa.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginLimiter, Sessions
+from kassa.web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginLimiter,
+    Sessions,
+    password_stamp,
+    same_token,
+)
 from kassa.web.uploads import DEFAULT_MAX_BYTES, UploadOutcome, uploaded_name
 from kassa.web.users import User, UserStore
 
@@ -156,7 +163,13 @@ class Dashboard:
             return LOCAL_USER, request.cookies.get(LOGIN_CSRF_COOKIE, "")
         data = self.sessions.read(request.cookies.get(SESSION_COOKIE))
         user = self.users.get(str(data["u"])) if data else None
-        return (user, str(data["csrf"])) if user and data else None
+        if user is None or data is None or not same_token(str(data.get("s", "")), self.stamp(user)):
+            return None  # no session, a removed user, or one whose password or role changed since login
+        return user, str(data["csrf"])
+
+    @staticmethod
+    def stamp(user: User) -> str:
+        return password_stamp(user.password_hash, user.role + "," + ",".join(user.scope))
 
     def locked(self, fn: Callable[[Warehouse], Any]) -> Any:
         with self.lock:

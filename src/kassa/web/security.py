@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
@@ -31,10 +32,11 @@ class Sessions:
     def __init__(self, secret: str) -> None:
         self._signer = URLSafeTimedSerializer(secret, salt="kassa-session")
 
-    def issue(self, user: str) -> tuple[str, str]:
-        """(cookie value, CSRF token) of a new session."""
+    def issue(self, user: str, stamp: str = "") -> tuple[str, str]:
+        """(cookie value, CSRF token) of a new session; ``stamp`` ties it to the user's current password
+        (:func:`password_stamp`), so a new password or role ends the sessions opened before it."""
         csrf = secrets.token_urlsafe(24)
-        return self._signer.dumps({"u": user, "csrf": csrf}), csrf
+        return self._signer.dumps({"u": user, "csrf": csrf, "s": stamp}), csrf
 
     def read(self, cookie: str | None) -> dict[str, Any] | None:
         if not cookie:
@@ -44,6 +46,11 @@ class Sessions:
         except BadSignature:  # also SignatureExpired, its subclass
             return None
         return data if isinstance(data, dict) and "u" in data and "csrf" in data else None
+
+
+def password_stamp(password_hash: str, role: str) -> str:
+    """A short digest of the stored password hash and role: changes whenever either changes."""
+    return hashlib.sha256(f"{role}\0{password_hash}".encode()).hexdigest()[:16]
 
 
 def same_token(a: str | None, b: str | None) -> bool:
