@@ -224,7 +224,7 @@ def tab(site: Site, browser: Browser, request: pytest.FixtureRequest) -> Iterato
             and r.status >= 400
             and not tab.expected_error(r.status, r.url)
         ):
-            tab.error_pages.append(f"{r.status} {r.url}: {r.text()[:300]}")
+            tab.error_pages.append(f"{r.status} {r.url}")  # the screenshot shows what the page said
 
     page.on("console", console)
     page.on("pageerror", lambda e: tab.console_errors.append(f"uncaught: {e}"))
