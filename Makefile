@@ -44,4 +44,4 @@ constraints: $(DEVSTAMP)
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
 
 clean:
-	rm -rf $(VENV) kassa-demo.duckdb reports/ .pytest_cache
+	rm -rf $(VENV) kassa-demo.duckdb kassa-demo.duckdb.* kassa-demo-csv/ reports/ .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+import duckdb
 import typer
 
 from kassa import __version__
@@ -51,6 +52,9 @@ def main() -> None:
         sys.exit(2)
     except typer.Abort:
         sys.exit(1)
+    except (KeyboardInterrupt, duckdb.InterruptException):  # Ctrl+C mid-query: DuckDB raises its own
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # click's usage errors (typer 0.29 vendors click as typer._click)

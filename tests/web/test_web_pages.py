@@ -11,6 +11,7 @@ September: marketing cost 5 000 (one spend row, no VAT), no revenue.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -18,8 +19,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kassa.metrics.compute import compute
+from kassa.period import Period
 from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
-from kassa.web.dashboard import FUNNEL_STEPS
+from kassa.web.dashboard import FUNNEL_STEPS, LOCAL_USER
 
 
 def card(data: dict, name: str) -> dict:
@@ -236,3 +238,20 @@ def test_downloads_the_report_and_the_channel_table(
     assert sorted(r[0] for r in rows) == sorted(expected["channel"].to_list())
     i = header.index("revenue")
     assert sum(float(r[i] or 0) for r in rows) == pytest.approx(90000)  # the golden October revenue
+
+
+def test_warm_up_builds_the_latest_months_and_lets_visitors_first(app: FastAPI) -> None:
+    dash = app.state.dashboard
+    assert dash.warm(months=2) == 4  # October and September, in English and Russian
+    assert dash.warmed == 4
+    # A visitor waiting for the lock goes before the warm-up's next page: while the warm-up builds the
+    # other months, a visitor's page waits for at most the one page being built when it asked.
+    thread = dash.warm_in_background()
+    while dash.warmed < 5 and thread.is_alive():
+        time.sleep(0.01)
+    before = dash.warmed
+    dash.overview(LOCAL_USER, Period.parse("2026-10-01..2026-10-15"), "en")
+    assert dash.warmed <= before + 1
+    dash.generation += 1  # a write: the warm-up stops (its pages would be stale)
+    thread.join(timeout=60)
+    assert not thread.is_alive() and dash.warmed < 4 + 26

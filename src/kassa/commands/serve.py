@@ -109,6 +109,20 @@ def register(app: typer.Typer) -> None:
         from kassa.web import create_app
 
         required = check_can_listen(db, host, lang)
+        try:
+            sock = open_port(host, port)  # before opening the warehouse: a taken port is said plainly
+        except OSError as exc:
+            raise KassaError(
+                _(
+                    "Cannot listen on {host}:{port}: {reason}. Stop what uses it, or choose another port: "
+                    "kassa serve --port {other}",
+                    lang,
+                    host=host,
+                    port=port,
+                    reason=exc.strerror,
+                    other=port + 1,
+                )
+            ) from None
         web = create_app(
             db,
             settings_for(db, config),
@@ -131,7 +145,7 @@ def register(app: typer.Typer) -> None:
                     lang,
                 )
             )
-        run_dashboard(web, host, port)
+        run_dashboard(web, host, port, sock)
 
     users = typer.Typer(help="Who may log in to the dashboard (kassa serve).", no_args_is_help=True)
     app.add_typer(users, name="user")

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -146,6 +147,9 @@ class Dashboard:
         self.limiter = LoginLimiter()
         self.max_upload_bytes = DEFAULT_MAX_BYTES
         self.closed = False
+        self.warmed = 0  # overview pages the warm-up built since the server started
+        self._waiting = 0  # visitors waiting for the lock (the warm-up lets them go first)
+        self._waiting_lock = threading.Lock()
         self.generation = 0  # counts the writes (imports, undos) since the server started
 
     def close(self) -> None:
@@ -172,8 +176,30 @@ class Dashboard:
         return password_stamp(user.password_hash, user.role + "," + ",".join(user.scope))
 
     def locked(self, fn: Callable[[Warehouse], Any]) -> Any:
-        with self.lock:
+        """Run ``fn`` on the warehouse under the lock, for a visitor: the background warm-up lets visitors
+        waiting for the lock go first (a plain lock would hand it back to the warm-up at once)."""
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
             return fn(self.wh)
+        finally:
+            self.lock.release()
+
+    def _after_visitors(self, fn: Callable[[Warehouse], Any]) -> Any:
+        """Run ``fn`` under the lock once no visitor is waiting for it (the warm-up's turn)."""
+        while True:
+            while self._waiting and not self.closed:
+                time.sleep(0.01)
+            with self.lock:
+                if not self._waiting or self.closed:
+                    if self.closed:
+                        raise RuntimeError("the dashboard was closed")
+                    return fn(self.wh)
 
     # -- data of the pages (the JSON twins) ---------------------------------------------------------------
     def default_period(self) -> str:
@@ -187,12 +213,12 @@ class Dashboard:
                     dates.append(v.date() if isinstance(v, dt.datetime) else v)
             return max(dates) if dates else None
 
-        d = self.locked(latest)
+        d = self.locked(lambda wh: wh.memo(("web.default_period",), lambda: latest(wh)))
         if d is None:
             d = dt.date.today().replace(day=1) - dt.timedelta(days=1)
         return f"{d:%Y-%m}"
 
-    def overview(self, user: User, period: Period, lang: str) -> dict[str, Any]:
+    def overview(self, user: User, period: Period, lang: str, *, background: bool = False) -> dict[str, Any]:
         """Money in and out of ``period`` and the previous period, the headline lines and the trend chart.
 
         ``change = current / previous − 1`` (``None`` when the previous value is 0 or missing). Kept per
@@ -201,15 +227,17 @@ class Dashboard:
         """
         scope = user.channel_filter
         key = ("web.overview", period.label, lang, tuple(scope) if scope is not None else None)
-        return dict(self.locked(lambda wh: wh.memo(key, lambda: self._overview(user, period, lang))))
+        run = self._after_visitors if background else self.locked
+        return dict(run(lambda wh: wh.memo(key, lambda: self._overview(user, period, lang))))
 
     def warm(self, months: int = WARM_MONTHS, langs: tuple[str, ...] = LANGS) -> int:
         """Build the overviews of the latest ``months`` months before anyone asks, newest first.
 
         ``kassa serve`` runs this in a background thread at start-up and after every import or undo (which
         make the warehouse forget its memos), so switching between months opens pages already built. Each
-        page takes the lock on its own, so a visitor waits at most for one page being built; a write in the
-        meantime stops the run (its pages would be stale). Returns how many pages were built.
+        page takes the lock on its own and only when no visitor waits for it, so a visitor waits at most for
+        one page being built; a write in the meantime stops the run (its pages would be stale). Returns how
+        many pages were built.
         """
         generation = self.generation
         latest = Period.parse(self.default_period())
@@ -219,8 +247,9 @@ class Dashboard:
             for lang in langs:
                 if self.generation != generation or self.closed:
                     return built
-                self.overview(LOCAL_USER, period, lang)
+                self.overview(LOCAL_USER, period, lang, background=True)
                 built += 1
+                self.warmed += 1
         return built
 
     def warm_in_background(self) -> threading.Thread:
