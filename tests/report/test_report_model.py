@@ -270,8 +270,38 @@ def test_only_some_sections_is_the_same_headline(shop, reports: dict[str, Report
     whole = reports["en"]
     part = build_report(shop, "2026-10", "en", generated_at=whole.generated_at, only=("money_vs_activity",))
     assert [s.key for s in part.sections] == ["headline", "money_vs_activity"]
+
     def words(data: ReportData) -> list[str]:
         return [line.text for b in data.section("headline").blocks for line in getattr(b, "items", [])]
 
     assert words(part) == words(whole) and words(part)
     assert [c.key for c in part.charts()] == ["money_vs_activity"]
+
+
+def test_headline_says_a_channel_s_shares_once() -> None:
+    """Direct earns 61 % of revenue on 77 % of the cost: one line says it; the "leak" line is not repeated."""
+    import polars as pl
+
+    from kassa.metrics.compute import MetricTable
+    from kassa.period import Period
+    from kassa.report.model import headline_lines
+
+    frame = pl.DataFrame(
+        {"channel": ["direct_ads", "seo"], "revenue": [61.0, 39.0], "marketing_cost": [77.0, 23.0]}
+    )
+    p = Period.parse("2026-10")
+    table = MetricTable(
+        frame, [], ["channel"], p, "calendar", total={"revenue": 100.0, "marketing_cost": 100.0}
+    )
+    texts = [line.text for line in headline_lines(table, {}, p.previous(), "en", "RUB")]
+    assert texts[1] == "direct_ads earns 61% of revenue on 77% of the marketing cost."
+    assert len(texts) == 2 and not any("takes" in t for t in texts)
+    # Another channel leaking is still named.
+    frame = pl.DataFrame(
+        {"channel": ["direct_ads", "vk_ads"], "revenue": [90.0, 10.0], "marketing_cost": [60.0, 40.0]}
+    )
+    table = MetricTable(
+        frame, [], ["channel"], p, "calendar", total={"revenue": 100.0, "marketing_cost": 100.0}
+    )
+    texts = [line.text for line in headline_lines(table, {}, p.previous(), "en", "RUB")]
+    assert texts[2] == "vk_ads takes 40% of the marketing cost and brings 10% of revenue."

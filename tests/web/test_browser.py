@@ -136,7 +136,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (listed in .ci/apt-packages)")
+        # CI (.ci/run installs it) must run these tests; a developer's machine without it skips them.
+        if os.environ.get("KASSA_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (listed in .ci/apt-packages)")
+        pytest.skip(f"{CHROMIUM} is missing: apt install chromium to run the browser tests")
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium

@@ -355,7 +355,8 @@ def headline_lines(
     1. the period's revenue (and its change on the previous period), payments, marketing cost, ROMI;
     2. the channel that earns most: its share of revenue next to its share of marketing cost (``good`` when
        the first is the larger);
-    3. the channel whose share of cost exceeds its share of revenue most (by at least :data:`LEAK_GAP`);
+    3. the channel whose share of cost exceeds its share of revenue most (by at least :data:`LEAK_GAP`),
+       unless it is the channel of line 2 (whose shares line 2 already gives);
     4. activity up (≥ +10 %) while qualified leads or revenue stayed flat or fell (< +2 %): the activity
        illusion of the article, for the whole company.
     """
@@ -386,6 +387,7 @@ def headline_lines(
     )
     rows = current.frame.to_dicts()
     total_rev, total_cost = cur.get("revenue") or 0.0, cur.get("marketing_cost") or 0.0
+    top_channel = None
     if rows and total_rev > 0:
         top = max(rows, key=lambda r: (r.get("revenue") or 0.0, -(r.get("marketing_cost") or 0.0)))
         rev_share = _share(top.get("revenue"), total_rev) or 0.0
@@ -402,6 +404,7 @@ def headline_lines(
                 tone="good" if rev_share >= cost_share else "neutral",
             )
         )
+        top_channel = top["channel"]
     if rows and total_cost > 0:
 
         def gap(r: dict[str, Any]) -> float:
@@ -410,7 +413,9 @@ def headline_lines(
             )
 
         leak = max(rows, key=gap)
-        if gap(leak) >= LEAK_GAP:
+        # When the top earner is also the leak, line 2 already gave both shares: line 3 would repeat them
+        # (the top earner's line then turns from "good" to "neutral", as its cost share is the larger).
+        if gap(leak) >= LEAK_GAP and not (top_channel is not None and leak["channel"] == top_channel):
             out.append(
                 Line(
                     _(

@@ -200,6 +200,10 @@ class Warehouse:
             self._memo[key] = build()
         return self._memo[key]
 
+    def memo_get(self, key: Any) -> Any | None:
+        """The memo of ``key`` if one is kept, else ``None``; reads without building (no query runs)."""
+        return self._memo.get(key)
+
     def _forget(self) -> None:
         while self._memo:
             _, value = self._memo.popitem()

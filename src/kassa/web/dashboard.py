@@ -227,6 +227,9 @@ class Dashboard:
         """
         scope = user.channel_filter
         key = ("web.overview", period.label, lang, tuple(scope) if scope is not None else None)
+        kept = self.wh.memo_get(key)  # a page already built needs no lock: a dict lookup
+        if kept is not None:
+            return dict(kept)
         run = self._after_visitors if background else self.locked
         return dict(run(lambda wh: wh.memo(key, lambda: self._overview(user, period, lang))))
 
