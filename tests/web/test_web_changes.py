@@ -314,3 +314,21 @@ def test_channels_under_an_attribution_model(as_user: Callable[[str], TestClient
     html = client.get("/channels?period=2026-10&model=linear").text
     assert '<table id="attributed"' in html and "<option selected>linear</option>" in html
     assert client.get("/channels.json?model=nonsense").status_code == 400
+
+
+def test_a_dashboard_without_users_still_guards_its_forms(open_app: FastAPI) -> None:
+    """No logins on loopback, yet an upload needs the token the pages carry (another site cannot post one)."""
+    client = TestClient(open_app)
+    page = client.get("/data")
+    token = client.cookies.get("kassa_local_csrf")
+    assert page.status_code == 200 and token and f'name="csrf" value="{token}"' in page.text
+    other = TestClient(open_app)  # a browser that never opened a page: no token
+    r = other.post("/data/upload", data={"csrf": "guessed"}, files={"file": ("extra_spend.csv", GOOD.encode())})
+    assert r.status_code == 403
+    r = client.post(
+        "/data/upload",
+        data={"csrf": token},
+        files={"file": ("extra_spend.csv", GOOD.encode())},
+        headers={"Accept": "application/json"},
+    )
+    assert r.status_code == 200 and r.json()["ok"]

@@ -38,7 +38,13 @@ from kassa.report.html import render_html, show, vega_bundle
 from kassa.report.xlsx import render_xlsx
 from kassa.settings import Settings
 from kassa.web.dashboard import Dashboard, Forbidden, NotFound
-from kassa.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, same_token
+from kassa.web.security import (
+    LOCAL_CSRF_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    same_token,
+)
 from kassa.web.uploads import UploadOutcome, UploadRefused, receive, uploads_dir
 from kassa.web.users import User
 
@@ -217,6 +223,9 @@ def create_app(
         started = time.perf_counter()
         picked = picked_period(request)
         resp = picked if picked is not None else await call_next(request)
+        token = getattr(request.state, "new_local_csrf", None)
+        if token:  # a dashboard without users: its forms' token (see Dashboard.session_of)
+            resp.set_cookie(LOCAL_CSRF_COOKIE, token, httponly=True, samesite="strict")
         # The server's own time for the page (W3C Server-Timing): what `make bench` reads for the overview.
         resp.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -413,11 +422,11 @@ def create_app(
         user = allowed(session, csrf, "upload")
         lang = lang_of(request)
         try:
-            path = await receive(file, uploads_dir(dash.db_path), dash.max_upload_bytes)
+            path = await receive(file, uploads_dir(dash.db_path), dash.max_upload_bytes, lang)
         except UploadRefused as exc:
             outcome = UploadOutcome(file.filename or "", False, str(exc), status=exc.status)
         else:
-            outcome = dash.import_upload(path, format or None, kind or None, skip_refused)
+            outcome = dash.import_upload(path, format or None, kind or None, skip_refused, lang)
             if outcome.ok and warm:
                 dash.warm_in_background()
         if wants_json(request):

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +51,7 @@ from kassa.settings import Settings
 from kassa.sources.registry import SOURCES
 from kassa.store import Warehouse
 from kassa.web.security import (
-    LOGIN_CSRF_COOKIE,
+    LOCAL_CSRF_COOKIE,
     SESSION_COOKIE,
     LoginLimiter,
     Sessions,
@@ -164,7 +165,12 @@ class Dashboard:
 
     def session_of(self, request: Request) -> tuple[User, str] | None:
         if not self.login_required:
-            return LOCAL_USER, request.cookies.get(LOGIN_CSRF_COOKIE, "")
+            # No logins, yet forms still carry a token: another site open in the same browser must not be
+            # able to post an upload to 127.0.0.1. The token is a cookie of its own, set on first visit.
+            token = request.cookies.get(LOCAL_CSRF_COOKIE)
+            if not token:
+                token = request.state.new_local_csrf = secrets.token_urlsafe(24)
+            return LOCAL_USER, token
         data = self.sessions.read(request.cookies.get(SESSION_COOKIE))
         user = self.users.get(str(data["u"])) if data else None
         if user is None or data is None or not same_token(str(data.get("s", "")), self.stamp(user)):
@@ -457,22 +463,18 @@ class Dashboard:
         rows = [{k: _iso(v) for k, v in b.items() if k in BATCH_KEYS} for b in reversed(got["batches"])]
         for r in rows:
             r["file"] = uploaded_name(Path(str(r["file"])).name)
-        last: dict[str, dict[str, Any]] = {}
-        for r in rows:  # newest first: the first live batch of a format is its last load
-            if r["undone_at"] is None and r["format"] not in last:
-                last[r["format"]] = {
-                    "format": r["format"],
-                    "loaded_at": r["loaded_at"],
-                    "file": r["file"],
-                    "period_end": r["period_end"],
-                }
+        last: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:  # newest first: the first live batch of a source and table is its last load
+            key = (str(r["format"]), str(r["kind"]))
+            if r["undone_at"] is None and key not in last:
+                last[key] = {k: r[k] for k in ("format", "kind", "loaded_at", "file", "period_end")}
         return {
             "page": "data",
             "lang": lang,
             "period": period.label,
             "batches": rows,
             "coverage": got["coverage"],
-            "last_loads": sorted(last.values(), key=lambda x: str(x["format"])),
+            "last_loads": [last[k] for k in sorted(last)],
             "quality": got["quality"],
             "can_upload": user.can("upload"),
             "max_upload_mb": self.max_upload_bytes / 1024 / 1024,
@@ -481,7 +483,7 @@ class Dashboard:
         }
 
     def import_upload(
-        self, path: Path, fmt: str | None, kind: str | None, skip_refused: bool
+        self, path: Path, fmt: str | None, kind: str | None, skip_refused: bool, lang: str = "en"
     ) -> UploadOutcome:
         """Import a received upload in one transaction; strict unless ``skip_refused``. A refused or repeated
         upload is deleted again (nothing of it stays, in the warehouse or beside it)."""
@@ -494,7 +496,17 @@ class Dashboard:
             )
         except ImportFailed as exc:
             path.unlink(missing_ok=True)
-            head = str(exc).splitlines()[0]
+            refused = len({(e.file, e.line) for e in exc.errors if not e.row_kept})
+            head = (
+                _(
+                    "{n} row(s) with refused values; nothing was imported. Correct them, or tick "
+                    "“load the valid rows” to import the rest.",
+                    lang,
+                    n=refused,
+                )
+                if exc.errors
+                else str(exc).splitlines()[0].replace(str(path), shown)
+            )
             return UploadOutcome(shown, False, head, errors=_named(exc.errors, shown), status=422)
         except KassaError as exc:
             path.unlink(missing_ok=True)
@@ -516,11 +528,11 @@ class Dashboard:
         if all(f.already_imported_as is not None for f in report.files):
             path.unlink(missing_ok=True)
             first = report.files[0].already_imported_as if report.files else None
-            return UploadOutcome(shown, True, f"already imported as batch {first}; nothing changed", batches)
+            message = _("already imported as batch {n}; nothing changed", lang, n=first)
+            return UploadOutcome(shown, True, message, batches)
         loaded = sum(f.rows_loaded for f in report.files)
-        return UploadOutcome(
-            shown, True, f"{loaded} rows loaded", batches, errors=_named(report.errors, shown)
-        )
+        message = _("{n} row(s) loaded", lang, n=loaded)
+        return UploadOutcome(shown, True, message, batches, errors=_named(report.errors, shown))
 
     def undo(self, batch_id: int) -> dict[str, int]:
         result = dict(self.locked(lambda wh: wh.undo(batch_id)))

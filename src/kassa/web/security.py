@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 SESSION_COOKIE = "kassa_session"
 LOGIN_CSRF_COOKIE = "kassa_login_csrf"
+LOCAL_CSRF_COOKIE = "kassa_local_csrf"  # the form token of a dashboard without users (loopback only)
 SESSION_SECONDS = 12 * 3600
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60

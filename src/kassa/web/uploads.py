@@ -20,6 +20,9 @@ from typing import Any
 from fastapi import UploadFile
 
 from kassa.errors import KassaError, RowError
+from kassa.i18n import Translator
+
+_ = Translator("web")
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -57,22 +60,33 @@ def safe_name(filename: str | None) -> str:
     return base[:120] or "upload"
 
 
-def check_type(name: str, head: bytes) -> None:
+def check_type(name: str, head: bytes, lang: str = "en") -> None:
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
         raise UploadRefused(
-            f"{name}: files ending in {suffix or '(no suffix)'} are not imported; "
-            f"send one of {', '.join(SUFFIXES)}",
+            _(
+                "{name}: files ending in {suffix} are not imported; send one of {suffixes}",
+                lang,
+                name=name,
+                suffix=suffix or "(—)",
+                suffixes=", ".join(SUFFIXES),
+            ),
             415,
         )
     magic = MAGIC.get(suffix)
     if magic is not None and not head.startswith(magic):
-        raise UploadRefused(f"{name}: not a {suffix} file (its first bytes say otherwise)", 415)
+        raise UploadRefused(
+            _("{name}: not a {suffix} file (its first bytes say otherwise)", lang, name=name, suffix=suffix),
+            415,
+        )
     if magic is None and head.startswith(FOREIGN):
-        raise UploadRefused(f"{name}: a binary file named {suffix}; send the table itself", 415)
+        raise UploadRefused(
+            _("{name}: a binary file named {suffix}; send the table itself", lang, name=name, suffix=suffix),
+            415,
+        )
 
 
-async def receive(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
+async def receive(upload: UploadFile, folder: Path, max_bytes: int, lang: str = "en") -> Path:
     """Save ``upload`` into ``folder`` as ``<UTC time>-<sha256 prefix>-<name>``; refuse it when too large or
     of the wrong type (nothing is left behind then)."""
     name = safe_name(upload.filename)
@@ -88,8 +102,13 @@ async def receive(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
                 size += len(chunk)
                 if size > max_bytes:
                     raise UploadRefused(
-                        f"{name}: larger than the upload limit of {max_bytes / 1024 / 1024:g} MiB; "
-                        "import it with `kassa import` on the server",
+                        _(
+                            "{name}: larger than the upload limit of {size} MiB; "
+                            "import it with kassa import on the server",
+                            lang,
+                            name=name,
+                            size=f"{max_bytes / 1024 / 1024:g}",
+                        ),
                         413,
                     )
                 if len(head) < 64:
@@ -97,8 +116,8 @@ async def receive(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise UploadRefused(f"{name}: the file is empty", 400)
-        check_type(name, head)
+            raise UploadRefused(_("{name}: the file is empty", lang, name=name), 400)
+        check_type(name, head, lang)
         final = folder / f"{stamp}-{digest.hexdigest()[:8]}-{name}"
         partial.rename(final)
         return final
