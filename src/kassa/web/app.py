@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from markupsafe import Markup
 
 from kassa.errors import ConfigError, KassaError
-from kassa.i18n import LANGS, Translator
+from kassa.i18n import LANGS, Translator, fmt_change
 from kassa.period import Period
 from kassa.report.html import render_html, show, vega_bundle
 from kassa.report.xlsx import render_xlsx
@@ -188,6 +188,7 @@ def create_app(
                 login_required=dash.login_required,
                 json_script=_json_script,
                 path=request.url.path,
+                fmt_change=lambda v: fmt_change(v, lang),
             )
         )
         return HTMLResponse(html, status_code=status)
