@@ -313,3 +313,14 @@ def test_iso_weeks_are_periods():
     assert Period.parse("2026-W01..2026-W02").label == "2025-12-29..2026-01-11"
     with pytest.raises(BadPeriod):
         Period.parse("2026-W54")
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12", "9999-12-31", "9999-W52", "2026-01..9999-12", "0001-01", "0001-W01"]
+)
+def test_periods_beyond_the_calendar_are_refused_plainly(text):
+    from kassa.errors import BadPeriod
+    from kassa.period import Period
+
+    with pytest.raises(BadPeriod):
+        Period.parse(text)

@@ -14,6 +14,7 @@ from kassa.errors import BadPeriod
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+YEARS = (1900, 2199)  # business data of this world; keeps every previous period and trend window in range
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.IGNORECASE)
 
 
@@ -35,12 +36,24 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
+        """See :meth:`_parse`; refuses periods outside :data:`YEARS` (whose previous period, or the report's
+        twelve months before them, would leave the calendar)."""
+        try:
+            p = cls._parse(text)
+        except (ValueError, OverflowError) as exc:  # a date the calendar cannot hold
+            raise BadPeriod(f"{text!r}: {exc}") from None
+        if not (YEARS[0] <= p.start.year and p.end <= dt.date(YEARS[1] + 1, 1, 1)):
+            raise BadPeriod(f"{text!r}: kassa reads periods within the years {YEARS[0]}–{YEARS[1]}")
+        return p
+
+    @classmethod
+    def _parse(cls, text: str) -> Period:
         """``2026-10``, ``2026-01..2026-10`` (whole months), ``2026-10-01..2026-10-15`` (days, inclusive) or
         ``2026-W43`` (an ISO week, Monday to Sunday; a range of weeks works too)."""
         t = text.strip()
         if ".." in t:
             a, b = (x.strip() for x in t.split("..", 1))
-            first, last = cls.parse(a), cls.parse(b)
+            first, last = cls._parse(a), cls._parse(b)
             if last.end <= first.start:
                 raise BadPeriod(f"period {text!r} ends before it starts")
             return cls(first.start, last.end)

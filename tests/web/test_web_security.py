@@ -363,3 +363,12 @@ def test_session_cookie_is_secure_over_https(app: FastAPI) -> None:
         v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("kassa_session=")
     )
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_a_non_ascii_form_token_is_refused_not_a_crash(as_user: Callable[[str], TestClient]) -> None:
+    client = as_user("olga")
+    assert client.post("/logout", data={"csrf": "é"}).status_code == 403
+    anonymous = TestClient(client.app)
+    anonymous.cookies.set("kassa_login_csrf", "x")
+    r = anonymous.post("/login", data={"username": "a", "password": "b", "csrf": "é"})
+    assert r.status_code == 403

@@ -55,7 +55,8 @@ def password_stamp(password_hash: str, role: str) -> str:
 
 
 def same_token(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+    # As bytes: compare_digest refuses non-ASCII str (a forged "é" token must be a 403, not a 500).
+    return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
 
 
 class LoginLimiter:
