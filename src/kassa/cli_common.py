@@ -35,7 +35,10 @@ LangOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PeriodOption = Annotated[
-    str, typer.Option("--period", help="YYYY-MM, YYYY-MM..YYYY-MM, YYYY-MM-DD..YYYY-MM-DD or an ISO week YYYY-Www.")
+    str,
+    typer.Option(
+        "--period", help="YYYY-MM, YYYY-MM..YYYY-MM, YYYY-MM-DD..YYYY-MM-DD or an ISO week YYYY-Www."
+    ),
 ]
 
 

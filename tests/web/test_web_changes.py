@@ -323,7 +323,9 @@ def test_a_dashboard_without_users_still_guards_its_forms(open_app: FastAPI) -> 
     token = client.cookies.get("kassa_local_csrf")
     assert page.status_code == 200 and token and f'name="csrf" value="{token}"' in page.text
     other = TestClient(open_app)  # a browser that never opened a page: no token
-    r = other.post("/data/upload", data={"csrf": "guessed"}, files={"file": ("extra_spend.csv", GOOD.encode())})
+    r = other.post(
+        "/data/upload", data={"csrf": "guessed"}, files={"file": ("extra_spend.csv", GOOD.encode())}
+    )
     assert r.status_code == 403
     r = client.post(
         "/data/upload",
