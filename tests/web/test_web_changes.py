@@ -334,3 +334,50 @@ def test_a_dashboard_without_users_still_guards_its_forms(open_app: FastAPI) -> 
         headers={"Accept": "application/json"},
     )
     assert r.status_code == 200 and r.json()["ok"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(users_db: Path) -> None:
+    """Starlette spools a whole multipart body before a route runs: the limit is applied as it arrives."""
+    web = create_app(users_db, users_required=True, max_upload_bytes=1000)
+    try:
+        client = login(TestClient(web), "olga")
+        token = csrf_of(client, web)
+        before = fingerprint(web)
+        rows = b"2026-10-20,vk_ads,vk_new,100,5,1000\n"
+        big = (
+            b"date,channel,campaign,impressions,clicks,cost\n" + rows * 60_000
+        )  # 2 MiB > 1000 B + 1 MiB of form
+        r = client.post(
+            "/data/upload",
+            data={"csrf": token},
+            files={"file": ("big.csv", big)},
+            headers={"Accept": "application/json"},
+        )
+        assert r.status_code == 413 and "larger than" in r.json()["error"]
+        boundary = "kassa-test-boundary"
+
+        def chunked():  # no Content-Length: counted as it streams, cut off past the limit
+            yield (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+            ).encode()
+            for _ in range(60):
+                yield rows * 1000
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        r = client.post(
+            "/data/upload",
+            content=chunked(),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Accept": "application/json",
+            },
+        )
+        assert r.status_code == 400
+        assert fingerprint(web) == before
+        assert [p for p in uploads_dir(users_db).glob("*") if p.is_file()] == []
+        # Other forms are small: a 2 MiB "contract" is refused the same way.
+        r = client.post("/kpi/check", data={"csrf": token, "text": "x" * 2_000_000})
+        assert r.status_code == 413
+    finally:
+        web.state.dashboard.close()

@@ -45,7 +45,7 @@ from kassa.web.security import (
     SESSION_SECONDS,
     same_token,
 )
-from kassa.web.uploads import UploadOutcome, UploadRefused, receive, uploads_dir
+from kassa.web.uploads import FORM_SLACK, BodyLimit, UploadOutcome, UploadRefused, receive, uploads_dir
 from kassa.web.users import User
 
 _ = Translator("web")
@@ -140,6 +140,11 @@ def create_app(
     # The schema is built (tests fuzz it with schemathesis) but not served: it would list every route to anyone.
     app = FastAPI(title="kassa", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.dashboard = dash
+    # Uploads may be as large as the limit (plus the form around them); every other form is small.
+    app.add_middleware(
+        BodyLimit,
+        limit_of=lambda path: dash.max_upload_bytes + FORM_SLACK if path == "/data/upload" else FORM_SLACK,
+    )
 
     def lang_of(request: Request) -> str:
         lang = request.query_params.get("lang", "en")

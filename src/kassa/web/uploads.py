@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,52 @@ async def receive(upload: UploadFile, folder: Path, max_bytes: int, lang: str = 
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+FORM_SLACK = 1024 * 1024  # a form's other fields and multipart framing around the file
+
+
+class BodyLimit:
+    """ASGI middleware: a request body larger than its route allows is refused before it is read.
+
+    Starlette parses a multipart form (spooling files to disk) before a route runs, so the route's own
+    size check would come after the whole body had been received. Here a ``Content-Length`` over the
+    limit gets ``413`` at once, and a body sent without one (chunked) is cut off when it passes the limit.
+    ``limit_of(path)`` gives the limit of a path in bytes.
+    """
+
+    def __init__(self, app: Any, limit_of: Callable[[str], int]) -> None:
+        self.app, self.limit_of = app, limit_of
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_of(scope["path"])
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            body = json.dumps({"error": f"request body larger than {limit} bytes"}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    return {"type": "http.disconnect"}  # the parser stops; nothing more is read
+            return message
+
+        await self.app(scope, counted, send)
 
 
 @dataclass
