@@ -381,3 +381,40 @@ def test_an_oversized_body_is_refused_before_it_is_read(users_db: Path) -> None:
         assert r.status_code == 413
     finally:
         web.state.dashboard.close()
+
+
+def test_a_generic_file_is_uploaded_with_its_mapping(
+    as_user: Callable[[str], TestClient], app: FastAPI
+) -> None:
+    """The Telegram sheet of tests/data/sources/generic: 3 rows, one with impressions "много" (line 5)."""
+    folder = Path(__file__).resolve().parents[1] / "data" / "sources" / "generic"
+    sheet = (folder / "telegram_spend.csv").read_bytes()
+    mapping = (folder / "telegram_spend.yaml").read_bytes()
+    mark = as_user("mark")
+    token = csrf_of(mark, app)
+
+    def send(**form: str) -> object:
+        return mark.post(
+            "/data/upload",
+            data={"csrf": token, "format": "generic", **form},
+            files={"file": ("telegram.csv", sheet), "mapping": ("telegram.yaml", mapping)},
+            headers={"Accept": "application/json"},
+        )
+
+    strict = send()
+    assert strict.status_code == 422
+    (err,) = strict.json()["errors"]
+    assert (err["line"], err["column"], err["value"]) == (5, "Показы", "много")
+    assert list(uploads_dir(app.state.dashboard.db_path).glob("*")) == []  # neither file kept
+    loaded = send(skip_refused="true")
+    assert loaded.status_code == 200 and loaded.json()["batches"][0]["rows_loaded"] == 2
+    kept = sorted(p.name.split("-", 2)[-1] for p in uploads_dir(app.state.dashboard.db_path).glob("*"))
+    assert kept == ["telegram.csv", "telegram.yaml"]  # the file and the mapping it was read with
+    # Without the mapping, a generic file cannot be read: said plainly, nothing kept.
+    r = mark.post(
+        "/data/upload",
+        data={"csrf": token, "format": "generic"},
+        files={"file": ("other.csv", sheet)},
+        headers={"Accept": "application/json"},
+    )
+    assert r.status_code == 422 and "mapping" in r.json()["message"]

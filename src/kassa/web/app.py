@@ -45,7 +45,16 @@ from kassa.web.security import (
     SESSION_SECONDS,
     same_token,
 )
-from kassa.web.uploads import FORM_SLACK, BodyLimit, UploadOutcome, UploadRefused, receive, uploads_dir
+from kassa.web.uploads import (
+    FORM_SLACK,
+    MAPPING_MAX_BYTES,
+    MAPPING_SUFFIXES,
+    BodyLimit,
+    UploadOutcome,
+    UploadRefused,
+    receive,
+    uploads_dir,
+)
 from kassa.web.users import User
 
 _ = Translator("web")
@@ -423,16 +432,24 @@ def create_app(
         format: Annotated[str, Form()] = "",
         kind: Annotated[str, Form()] = "",
         skip_refused: Annotated[bool, Form()] = False,
+        mapping: Annotated[UploadFile | None, File()] = None,
     ) -> Response:
-        """Import one file with the same importers as ``kassa import`` (strict unless ``skip_refused``)."""
+        """Import one file with the same importers as ``kassa import`` (strict unless ``skip_refused``);
+        ``mapping`` is the YAML ``kassa import --mapping`` takes (generic files, CRM stages, bank columns)."""
         user = allowed(session, csrf, "upload")
         lang = lang_of(request)
+        folder = uploads_dir(dash.db_path)
+        mapping_path = None
         try:
-            path = await receive(file, uploads_dir(dash.db_path), dash.max_upload_bytes, lang)
+            if mapping is not None and mapping.filename:
+                mapping_path = await receive(mapping, folder, MAPPING_MAX_BYTES, lang, MAPPING_SUFFIXES)
+            path = await receive(file, folder, dash.max_upload_bytes, lang)
         except UploadRefused as exc:
+            if mapping_path is not None:
+                mapping_path.unlink(missing_ok=True)
             outcome = UploadOutcome(file.filename or "", False, str(exc), status=exc.status)
         else:
-            outcome = dash.import_upload(path, format or None, kind or None, skip_refused, lang)
+            outcome = dash.import_upload(path, format or None, kind or None, skip_refused, lang, mapping_path)
             if outcome.ok and warm:
                 dash.warm_in_background()
         if wants_json(request):

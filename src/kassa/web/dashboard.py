@@ -483,7 +483,13 @@ class Dashboard:
         }
 
     def import_upload(
-        self, path: Path, fmt: str | None, kind: str | None, skip_refused: bool, lang: str = "en"
+        self,
+        path: Path,
+        fmt: str | None,
+        kind: str | None,
+        skip_refused: bool,
+        lang: str = "en",
+        mapping: Path | None = None,
     ) -> UploadOutcome:
         """Import a received upload in one transaction; strict unless ``skip_refused``. A refused or repeated
         upload is deleted again (nothing of it stays, in the warehouse or beside it)."""
@@ -491,11 +497,11 @@ class Dashboard:
         try:
             report = self.locked(
                 lambda wh: wh.import_files(
-                    [path], format=fmt or None, kind=kind or None, strict=not skip_refused
+                    [path], format=fmt or None, kind=kind or None, mapping=mapping, strict=not skip_refused
                 )
             )
         except ImportFailed as exc:
-            path.unlink(missing_ok=True)
+            _forget_files(path, mapping)
             refused = len({(e.file, e.line) for e in exc.errors if not e.row_kept})
             head = (
                 _(
@@ -509,8 +515,11 @@ class Dashboard:
             )
             return UploadOutcome(shown, False, head, errors=_named(exc.errors, shown), status=422)
         except KassaError as exc:
-            path.unlink(missing_ok=True)
-            return UploadOutcome(shown, False, str(exc).replace(str(path), shown), status=422)
+            _forget_files(path, mapping)
+            text = str(exc).replace(str(path), shown)
+            if mapping is not None:
+                text = text.replace(str(mapping), uploaded_name(mapping.name))
+            return UploadOutcome(shown, False, text, status=422)
         self.generation += 1
         batches = [
             {
@@ -526,7 +535,7 @@ class Dashboard:
             for f in report.files
         ]
         if all(f.already_imported_as is not None for f in report.files):
-            path.unlink(missing_ok=True)
+            _forget_files(path, mapping)
             first = report.files[0].already_imported_as if report.files else None
             message = _("already imported as batch {n}; nothing changed", lang, n=first)
             return UploadOutcome(shown, True, message, batches)
@@ -734,6 +743,13 @@ def _iso(v: Any) -> Any:
     if isinstance(v, dt.date):
         return v.isoformat()
     return v
+
+
+def _forget_files(*paths: Path | None) -> None:
+    """A refused or repeated upload (and its mapping) leaves nothing behind."""
+    for p in paths:
+        if p is not None:
+            p.unlink(missing_ok=True)
 
 
 def _named(errors: list[RowError], name: str) -> list[RowError]:

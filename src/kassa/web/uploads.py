@@ -32,6 +32,8 @@ CHUNK = 1024 * 1024
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".json", ".jsonl", ".ndjson", ".parquet")
 # A binary format is recognised by its first bytes; a text suffix must not start like one of these.
 MAGIC = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}
+MAPPING_SUFFIXES = (".yaml", ".yml")  # the --mapping file of the generic, CRM and bank CSV importers
+MAPPING_MAX_BYTES = 64 * 1024
 FOREIGN = (b"PK\x03\x04", b"PAR1", b"%PDF", b"\x7fELF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")
 
 
@@ -62,16 +64,16 @@ def safe_name(filename: str | None) -> str:
     return base[:120] or "upload"
 
 
-def check_type(name: str, head: bytes, lang: str = "en") -> None:
+def check_type(name: str, head: bytes, lang: str = "en", suffixes: tuple[str, ...] = SUFFIXES) -> None:
     suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
+    if suffix not in suffixes:
         raise UploadRefused(
             _(
                 "{name}: files ending in {suffix} are not imported; send one of {suffixes}",
                 lang,
                 name=name,
                 suffix=suffix or "(—)",
-                suffixes=", ".join(SUFFIXES),
+                suffixes=", ".join(suffixes),
             ),
             415,
         )
@@ -88,7 +90,9 @@ def check_type(name: str, head: bytes, lang: str = "en") -> None:
         )
 
 
-async def receive(upload: UploadFile, folder: Path, max_bytes: int, lang: str = "en") -> Path:
+async def receive(
+    upload: UploadFile, folder: Path, max_bytes: int, lang: str = "en", suffixes: tuple[str, ...] = SUFFIXES
+) -> Path:
     """Save ``upload`` into ``folder`` as ``<UTC time>-<sha256 prefix>-<name>``; refuse it when too large or
     of the wrong type (nothing is left behind then)."""
     name = safe_name(upload.filename)
@@ -119,7 +123,7 @@ async def receive(upload: UploadFile, folder: Path, max_bytes: int, lang: str = 
                 out.write(chunk)
         if size == 0:
             raise UploadRefused(_("{name}: the file is empty", lang, name=name), 400)
-        check_type(name, head, lang)
+        check_type(name, head, lang, suffixes)
         final = folder / f"{stamp}-{digest.hexdigest()[:8]}-{name}"
         partial.rename(final)
         return final
