@@ -24,6 +24,8 @@ import pytest
 
 from kassa.demo import LAST_MONTH
 from kassa.i18n import fmt_money
+from kassa.kpi import EXAMPLES, example_path, parse_contract
+from kassa.kpi.saved import slug_of
 from kassa.metrics.compute import compute
 from kassa.store import Warehouse
 from kassa.web.security import LOGIN_CSRF_COOKIE
@@ -179,6 +181,11 @@ def test_the_printed_login_opens_the_overview_of_the_demo(served: dict[str, str]
         assert f"Revenue {fmt_money(revenue, 'RUB', 'en')}" in demo.output()
         page = client.get("/overview")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        # Both shipped contracts are saved with the demo: its KPI page scores them.
+        kpi = client.get("/kpi.json").json()
+        assert sorted(c["slug"] for c in kpi["contracts"]) == sorted(
+            slug_of(parse_contract(example_path(n).read_text(encoding="utf-8")).name) for n in EXAMPLES
+        )
 
 
 def test_a_wrong_password_is_refused(served: dict[str, str]) -> None:

@@ -128,6 +128,7 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
     """Generate and load the company, write its report, print the money trail and the headline."""
     from kassa import demo as company
     from kassa.kpi import EXAMPLES, example_path, load_contract
+    from kassa.kpi.saved import ContractFolder
     from kassa.report.html import render_html
     from kassa.report.model import build_report
 
@@ -156,6 +157,10 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
             progress.update(task, advance=1, description=_("Writing the report", lang))
             # Both shipped contracts side by side: the one paying for activity and the one paying for money.
             contracts = [load_contract(example_path(name)) for name in EXAMPLES]
+            # …and saved with the warehouse, so the dashboard's KPI page and `kassa kpi score NAME` have them.
+            folder = ContractFolder.for_db(db)
+            for name in EXAMPLES:
+                folder.save(example_path(name).read_text(encoding="utf-8"))
             data = build_report(wh, period, lang, title=_("Demo company", lang), contracts=contracts)
             out.mkdir(parents=True, exist_ok=True)
             report_path = out / f"kassa-demo-{period}.{lang}.html"
