@@ -31,15 +31,20 @@ VL_VERSION = "6.4"
 
 
 @cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("kassa.report", "templates"),
+def templates(package: str) -> jinja2.Environment:
+    """The Jinja2 templates of ``package`` (``kassa.report``, ``kassa.web``): autoescaped, strict about
+    missing values, so a template asking for a value nobody gave fails instead of printing nothing."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    return env
+
+
+def _env() -> jinja2.Environment:
+    return templates("kassa.report")
 
 
 @cache

@@ -34,7 +34,7 @@ from markupsafe import Markup
 from kassa.errors import ConfigError, KassaError
 from kassa.i18n import LANGS, Translator, fmt_change
 from kassa.period import Period
-from kassa.report.html import render_html, show, vega_bundle
+from kassa.report.html import render_html, show, templates, vega_bundle
 from kassa.report.xlsx import render_xlsx
 from kassa.settings import Settings
 from kassa.web.dashboard import Dashboard, Forbidden, NotFound
@@ -68,16 +68,8 @@ class NotAuthenticated(Exception):
     pass
 
 
-@cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("kassa.web", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env
+    return templates("kassa.web")
 
 
 @cache

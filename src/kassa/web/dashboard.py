@@ -365,14 +365,14 @@ class Dashboard:
         prev = period.previous()
 
         def build(wh: Warehouse) -> dict[str, Any]:
-            cur = compute(wh, names, "channel", period, where=where)
+            # Every metric: the steps here, and the report's funnel chart below from the same table.
+            cur = compute(wh, None, "channel", period, where=where)
             old = compute(wh, names, "channel", prev, where=where)
             diagnosis = wh.memo(
                 ("web.funnel_breaks", period.label, lang),
                 lambda: run_diagnosis(wh, period, lang=lang, kinds=["funnel_break"]),
             )
-            chart_table = compute(wh, None, "channel", period, where=where)
-            return {"cur": cur, "old": old, "diagnosis": diagnosis, "chart": chart_table}
+            return {"cur": cur, "old": old, "diagnosis": diagnosis}
 
         got = self.locked(build)
         before = {str(r["channel"]): r for r in got["old"].frame.to_dicts()}
@@ -416,7 +416,7 @@ class Dashboard:
         total = None
         if got["cur"].total:
             total = {"channel": TOTAL_ROW, "steps": with_change(got["cur"].total, got["old"].total)}
-        section = funnel_section(got["chart"], lang, currency)
+        section = funnel_section(got["cur"], lang, currency)
         return {
             "page": "funnel",
             "period": period.label,
