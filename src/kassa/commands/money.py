@@ -21,6 +21,7 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
+from kassa.commands import COMMANDS
 from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
 from kassa.link.chain import Chain
 from kassa.link.money import MoneyView, money_view
@@ -320,6 +321,7 @@ def _trail_tree(tr: Trail, currency: str, lang: str, direct_channels: list[str])
     return root
 
 
+@COMMANDS.register(name="money")
 def register(app: typer.Typer) -> None:
     @app.command("money")
     def money(
