@@ -11,7 +11,7 @@ temporary tables are dropped while the connection is still open.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
@@ -20,6 +20,9 @@ from kassa.link.deals import link_deals
 from kassa.link.payments import MatchRules, deal_payments, match_payments, payments_with_deals
 from kassa.link.visit_lead import link_leads, link_visits
 from kassa.settings import Settings
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 
 class Chain:
@@ -37,7 +40,7 @@ class Chain:
 
     def __init__(
         self,
-        wh: Any,
+        wh: Warehouse,
         settings: Settings | None = None,
         *,
         lookback_days: int | None = None,

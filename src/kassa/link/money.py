@@ -22,7 +22,7 @@ rows without a rate are left out and counted in ``warnings``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -30,6 +30,9 @@ import polars as pl
 
 from kassa.link.chain import Chain
 from kassa.period import Period
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 CASH_PARTS = ("won_in_period", "won_other_period", "not_won", "refunds", "unmatched")
 _QUOTED = ("invoice", "purpose_invoice", "purpose_deal")
@@ -76,7 +79,7 @@ def _in(col: ir.TimestampValue, period: Period) -> ir.BooleanValue:
     return (col >= period.start_ts()) & (col < period.end_ts())
 
 
-def money_view(chain: Chain, wh: Any, period: Period, *, limit: int | None = None) -> MoneyView:
+def money_view(chain: Chain, wh: Warehouse, period: Period, *, limit: int | None = None) -> MoneyView:
     """Compute :class:`MoneyView` for ``period`` (calendar months, as ``kassa metrics``).
 
     ``limit`` caps the two lists (largest amounts first); totals always cover every row.

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -48,6 +48,9 @@ from kassa.link.stitch import NOT_SET, campaign_source_medium
 from kassa.metrics.catalog import CATALOG, Metric, evaluate, get_metric, visible_metrics, with_dependencies
 from kassa.period import Period
 from kassa.settings import Settings
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 View = Literal["calendar", "cohort"]
 DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
@@ -162,7 +165,7 @@ class _Sources:
     later query is a small scan instead of re-deriving every link (and Ibis compiles a short query).
     """
 
-    def __init__(self, wh: Any, settings: Settings, chain: Chain | None = None) -> None:
+    def __init__(self, wh: Warehouse, settings: Settings, chain: Chain | None = None) -> None:
         self.settings = settings
         self._own_chain = chain is None
         # One stitching for metrics, `kassa money` and journeys (docs/linking.md).
@@ -195,7 +198,7 @@ class _Sources:
             self.chain.release()
 
 
-def sources(wh: Any, settings: Settings, chain: Chain | None = None) -> _Sources:
+def sources(wh: Warehouse, settings: Settings, chain: Chain | None = None) -> _Sources:
     """The stitched tables the metrics read, shared by every query on this open warehouse."""
     if chain is not None:
         return _Sources(wh, settings, chain)
@@ -249,7 +252,7 @@ def _apply_where(t: ir.Table, where: dict[str, list[str]] | None) -> ir.Table:
 
 
 def base_measures(
-    wh: Any,
+    wh: Warehouse,
     by: list[str],
     period: Period,
     *,
@@ -390,7 +393,7 @@ def _counts_as_int(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 
 def compute(
-    wh: Any,
+    wh: Warehouse,
     metrics: list[str] | None = None,
     by: list[str] | str | None = None,
     period: Period | str | None = None,
