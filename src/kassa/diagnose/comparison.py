@@ -2,7 +2,7 @@
 campaign, each sales manager. Plus the tests run on them, each once, so the run can correct for all.
 
 Catalog metrics come from :func:`kassa.metrics.compute`. Two things the catalog does not carry are
-queried here with Ibis over the warehouse (the same stitching as the metrics, :mod:`kassa.link.stitch`):
+queried here with Ibis over the warehouse (the same stitching as the metrics, :mod:`kassa.link.channels`):
 
 * the won deals' count, Σ amount and Σ amount² per channel, campaign and manager — what the average
   check's and revenue's tests need (:mod:`kassa.diagnose.significance`);
@@ -33,7 +33,7 @@ from kassa.diagnose.significance import (
     rate_test,
     sum_test,
 )
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 from kassa.metrics.catalog import CATALOG, visible_metrics
 from kassa.metrics.compute import BASE_MEASURES, base_measures, derive, in_business_currency, sources
 from kassa.period import Period

@@ -27,7 +27,7 @@ from kassa.diagnose.findings import Evidence
 from kassa.diagnose.funnel import BROAD, Responsible
 from kassa.diagnose.significance import ALPHA
 from kassa.errors import KassaError
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 from kassa.registry import Registry
 
 

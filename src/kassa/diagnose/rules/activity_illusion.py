@@ -18,7 +18,7 @@ from kassa.diagnose.outcomes import (
 from kassa.diagnose.rule import RULES, Candidate
 from kassa.diagnose.text import noise_note, responsible_label, stage_label, where
 from kassa.i18n import Translator
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 
 _ = Translator("diagnose")
 

@@ -11,7 +11,7 @@ from kassa.diagnose.rule import RULES, Candidate, Component, Rule, localise
 from kassa.diagnose.significance import ALPHA, TestResult
 from kassa.diagnose.text import change, from_to, noise_note, responsible_label, where
 from kassa.i18n import Translator, fmt_percent
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 from kassa.metrics.catalog import CATALOG
 
 _ = Translator("diagnose")

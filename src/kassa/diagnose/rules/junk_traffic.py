@@ -9,7 +9,7 @@ from kassa.diagnose.outcomes import metric_evidence
 from kassa.diagnose.rule import RULES, Candidate, Component, Rule
 from kassa.diagnose.text import change, noise_note, where
 from kassa.i18n import Translator, fmt_change, fmt_number, fmt_percent
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 from kassa.metrics.catalog import CATALOG
 
 _ = Translator("diagnose")
