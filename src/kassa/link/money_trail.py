@@ -1,7 +1,7 @@
 """The whole money trail of a warehouse as lazy Ibis expressions: visits → leads → deals → payments.
 
 ``MoneyTrail(wh)`` builds every link once (nothing runs until a result is pulled), so the metrics, the
-``kassa money`` view, the match-quality report, journeys and ``kassa trail`` all read one stitching and
+``kassa money`` view, the match-quality report, journeys and ``kassa trail`` all read one money trail and
 can never disagree.
 
 Use a materialized money trail as a context manager (``with MoneyTrail(wh, materialize=True) as mt:``) so its
