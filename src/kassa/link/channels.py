@@ -82,6 +82,7 @@ def _blank(e: ir.StringValue) -> ir.BooleanValue:
 
 
 def visits_with_channel(visits: ir.Table, settings: Settings) -> ir.Table:
+    """Visits with their ``channel`` (the channel rules), ``campaign`` and ``source_medium``."""
     return visits.mutate(
         channel=classify(
             settings.channel_rules, visits.utm_source, visits.utm_medium, visits.click_id, visits.referrer
