@@ -2,7 +2,7 @@
 
 The warehouse is filled with DuckDB SQL after kassa created its schema (this measures stitching, not
 import) and cached in ``bench/out/``. A child process opens it read-only with DuckDB limited to
-``MEMORY_LIMIT`` and two threads, then runs the whole money trail (:class:`kassa.link.chain.Chain`,
+``MEMORY_LIMIT`` and two threads, then runs the whole money trail (:class:`kassa.link.money_trail.MoneyTrail`,
 materialized: customers, visit → lead, lead → deal, deal → payment, paid status), the sale journeys
 aggregated into paths, and the October money view with its match quality. Figures: seconds per step,
 seconds per million visits, peak resident memory of the child (Python, Arrow and DuckDB together).
@@ -121,9 +121,9 @@ def warehouse(visits: int) -> Path:
 
 def child(db: str) -> None:
     """Run the stitching once and print its timings as JSON (last line)."""
-    from kassa.link.chain import Chain
     from kassa.link.journeys import journey_paths, journey_touches
     from kassa.link.money import money_view
+    from kassa.link.money_trail import MoneyTrail
     from kassa.link.quality import match_quality
     from kassa.period import Period
     from kassa.store import Warehouse
@@ -137,7 +137,7 @@ def child(db: str) -> None:
     con.execute("SET preserve_insertion_order=false")
     times: dict[str, float] = {}
     t = time.perf_counter()
-    with Chain(wh, materialize=True) as chain:
+    with MoneyTrail(wh, materialize=True) as chain:
         times["chain"] = time.perf_counter() - t
         t = time.perf_counter()
         paths = journey_paths(journey_touches(chain, "sale")).to_pyarrow()

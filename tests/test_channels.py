@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from tests.golden_data import FILES
 
-from kassa.link.chain import Chain
-from kassa.link.stitch import visits_with_channel
+from kassa.link.channels import visits_with_channel
+from kassa.link.money_trail import MoneyTrail
 from kassa.settings import ChannelRule, Settings
 
 CASES = [
@@ -86,7 +86,7 @@ def test_rules_are_configurable_and_first_match_wins(make_warehouse):
 
 def test_lead_channel_own_utm_then_last_marketing_visit_then_direct_then_unknown(make_warehouse):
     wh = make_warehouse(FILES)
-    leads = Chain(wh).leads
+    leads = MoneyTrail(wh).leads
     got = {
         r["lead_id"]: (r["channel"], r["campaign"], r["link_method"]) for r in leads.to_pyarrow().to_pylist()
     }
@@ -113,7 +113,7 @@ def test_visits_after_the_lead_or_beyond_the_lookback_do_not_count(make_warehous
         """,
         }
     )
-    leads = Chain(wh, lookback_days=90).leads
+    leads = MoneyTrail(wh, lookback_days=90).leads
     assert leads.to_pyarrow().to_pylist()[0]["channel"] == "unknown"
-    leads = Chain(wh, lookback_days=200).leads
+    leads = MoneyTrail(wh, lookback_days=200).leads
     assert leads.to_pyarrow().to_pylist()[0]["channel"] == "vk_ads"

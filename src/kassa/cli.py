@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import duckdb
@@ -10,7 +9,7 @@ import typer
 
 from kassa import __version__
 from kassa.cli_common import err_console
-from kassa.commands import MODULES
+from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 
 app = typer.Typer(
@@ -37,8 +36,8 @@ def _root(
     """kassa: where is the money? Money KPIs next to activity metrics, KPI contracts, diagnosis."""
 
 
-for _name in MODULES:
-    importlib.import_module(f"kassa.commands.{_name}").register(app)
+for _add_commands in COMMANDS.values():
+    _add_commands(app)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from kassa.demo.company import MANAGERS, STREAMS
 from kassa.demo.generate import quota, stratified_uniform
 from kassa.demo.people import inn_is_valid
 from kassa.errors import KassaError
-from kassa.link.chain import Chain
+from kassa.link.money_trail import MoneyTrail
 from kassa.metrics.compute import compute
 from kassa.sources.validate import normalise_phone
 from kassa.store import Warehouse
@@ -363,7 +363,7 @@ def test_leads_without_utm_need_the_last_non_direct_visit(planted: Demo) -> None
         .filter(pl.col("utm_source").is_null() & pl.col("referrer").is_null())
     )
     wh = planted.wh
-    stitched = Chain(wh).leads.select("lead_id", "channel", "link_method").to_polars()
+    stitched = MoneyTrail(wh).leads.select("lead_id", "channel", "link_method").to_polars()
     credited = last.join(stitched, on="lead_id").filter(pl.col("channel") != "direct")
     assert credited.height >= 300
     assert set(credited["link_method"]) == {"client_id"}

@@ -65,7 +65,10 @@ def test_terminal_output_in_both_languages(db):
             ["--period", "2026-10", "--vs", "2026-10"],
             "cannot compare 2026-10 with 2026-10: the periods overlap",
         ),
-        (["--period", "2026-10", "--kind", "nope"], "unknown finding kind 'nope'; kinds: activity_illusion"),
+        (
+            ["--period", "2026-10", "--kind", "nope"],
+            "unknown finding kind 'nope'; choose from: activity_illusion",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error_without_traceback(db, args, message):

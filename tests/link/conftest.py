@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import write_files
 from tests.link.money_data import FILES
 
-from kassa.link.chain import Chain
+from kassa.link.money_trail import MoneyTrail
 from kassa.store import Warehouse
 
 
@@ -39,13 +39,13 @@ def money_wh(money_db: Path) -> Iterator[Warehouse]:
 
 
 @pytest.fixture(scope="session")
-def money_chain(money_wh: Warehouse) -> Iterator[Chain]:
-    with Chain(money_wh, materialize=True) as chain:
+def money_chain(money_wh: Warehouse) -> Iterator[MoneyTrail]:
+    with MoneyTrail(money_wh, materialize=True) as chain:
         yield chain
 
 
 @pytest.fixture(scope="session")
-def linked(money_chain: Chain) -> dict[str, Any]:
+def linked(money_chain: MoneyTrail) -> dict[str, Any]:
     """The stitched tables as Polars frames, and dicts by id for quick look-ups."""
     leads = money_chain.leads.to_polars()
     deals = money_chain.deal_status.to_polars()

@@ -7,12 +7,12 @@ import math
 
 import ibis
 
-from kassa.link.chain import Chain
 from kassa.link.journeys import TOUCH_COLUMNS, journey_paths, journey_touches
+from kassa.link.money_trail import MoneyTrail
 from kassa.period import Period
 
 
-def test_sale_paths_by_hand(money_chain: Chain) -> None:
+def test_sale_paths_by_hand(money_chain: MoneyTrail) -> None:
     paths = {
         r["path"]: r for r in journey_paths(journey_touches(money_chain, "sale")).to_pyarrow().to_pylist()
     }
@@ -38,7 +38,7 @@ def test_sale_paths_by_hand(money_chain: Chain) -> None:
         assert math.isclose(r["value"], value, abs_tol=1e-6), path
 
 
-def test_touch_rows_for_one_lead(money_chain: Chain) -> None:
+def test_touch_rows_for_one_lead(money_chain: MoneyTrail) -> None:
     t = journey_touches(money_chain, "lead")
     rows = t.filter(t.conversion_id == "A1").order_by("touch_order").to_pyarrow().to_pylist()
     assert list(rows[0]) == list(TOUCH_COLUMNS)
@@ -49,7 +49,7 @@ def test_touch_rows_for_one_lead(money_chain: Chain) -> None:
     assert all(r["customer_id"] == "A1" and r["converted"] and r["value"] == 0 for r in rows)
 
 
-def test_a_conversion_without_visits_keeps_its_lead_channel(money_chain: Chain) -> None:
+def test_a_conversion_without_visits_keeps_its_lead_channel(money_chain: MoneyTrail) -> None:
     t = journey_touches(money_chain, "lead")
     rows = t.filter(t.conversion_id.isin(["A6", "A7"])).order_by("conversion_id").to_pyarrow().to_pylist()
     assert [(r["conversion_id"], r["touch_kind"], r["channel"], r["visit_id"]) for r in rows] == [
@@ -58,7 +58,7 @@ def test_a_conversion_without_visits_keeps_its_lead_channel(money_chain: Chain) 
     ]
 
 
-def test_period_keeps_conversions_in_it_and_paid_value(money_chain: Chain) -> None:
+def test_period_keeps_conversions_in_it_and_paid_value(money_chain: MoneyTrail) -> None:
     sep = journey_paths(journey_touches(money_chain, "sale", value="paid", period=Period.parse("2026-09")))
     rows = sep.to_pyarrow().to_pylist()
     # September sales: D5 (paid 10 000) and D15 (paid 5 500 in October), both on "telegram"; A9's null
@@ -80,7 +80,7 @@ def test_long_paths_keep_the_last_touches_and_repeats_can_collapse(make_warehous
         """,
         }
     )
-    with Chain(wh, materialize=True) as chain:
+    with MoneyTrail(wh, materialize=True) as chain:
         touches = journey_touches(chain, "lead")
         full = journey_paths(touches).to_pyarrow().to_pylist()
         short = journey_paths(touches, max_touches=3).to_pyarrow().to_pylist()
@@ -116,7 +116,7 @@ TWO_DEVICES = {
 
 def test_cookies_of_one_customer_share_a_journey_and_leads_carry_their_deals(make_warehouse) -> None:
     wh = make_warehouse(TWO_DEVICES)
-    with Chain(wh, materialize=True) as chain:
+    with MoneyTrail(wh, materialize=True) as chain:
         t = journey_touches(chain, "lead", value="revenue")
         rows = t.filter(t.converted).order_by("conversion_id", "touch_order").to_pyarrow().to_pylist()
         plain = (
@@ -140,7 +140,7 @@ def test_cookies_of_one_customer_share_a_journey_and_leads_carry_their_deals(mak
 
 def test_a_period_takes_journeys_as_they_stood_at_its_end(make_warehouse) -> None:
     wh = make_warehouse(TWO_DEVICES)
-    with Chain(wh, materialize=True) as chain:
+    with MoneyTrail(wh, materialize=True) as chain:
         october = journey_touches(chain, "sale", period=Period.parse("2026-10"))
         oct_rows = october.order_by("journey_id", "touch_order").to_pyarrow().to_pylist()
         everything = journey_touches(chain, "sale").filter(~ibis._.converted).to_pyarrow().to_pylist()
@@ -163,7 +163,7 @@ def test_a_period_takes_journeys_as_they_stood_at_its_end(make_warehouse) -> Non
 
 def test_a_deals_override_replaces_the_chain_deals(make_warehouse) -> None:
     wh = make_warehouse(TWO_DEVICES)
-    with Chain(wh, materialize=True) as chain:
+    with MoneyTrail(wh, materialize=True) as chain:
         d = chain.deal_status
         halved = d.mutate(amount=d.amount / 2)
         t = journey_touches(chain, "sale", deals=halved)

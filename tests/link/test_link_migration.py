@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 from tests.conftest import write_files
 
-from kassa.link.chain import Chain
+from kassa.link.money_trail import MoneyTrail
 from kassa.store import Warehouse
 
 NEW_COLUMNS = {"leads": ["click_id"], "deals": ["invoice", "payer_inn"]}
@@ -70,7 +70,7 @@ def test_opening_for_writing_adds_the_columns_and_keeps_the_rows(tmp_path: Path)
             assert set(cols) <= _columns_open(wh, table)
             assert set(cols) <= _columns_open(wh, f"{table}__replaced")
         assert wh.row_count("leads") == 1 and wh.row_count("deals") == 1
-        with Chain(wh, materialize=True) as chain:
+        with MoneyTrail(wh, materialize=True) as chain:
             rows = chain.payments.to_pyarrow().to_pylist()
         assert [(r["deal_id"], r["match_method"], r["channel"]) for r in rows] == [
             ("D1", "purpose_deal", "yandex_direct")

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from kassa.link.chain import Chain
 from kassa.link.money import money_view
+from kassa.link.money_trail import MoneyTrail
 from kassa.link.quality import match_quality
 from kassa.metrics import compute
 from kassa.period import Period
@@ -48,7 +48,7 @@ def close(a: Any, b: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def view(money_chain: Chain, money_wh):
+def view(money_chain: MoneyTrail, money_wh):
     return money_view(money_chain, money_wh, OCT)
 
 
@@ -81,7 +81,9 @@ def test_money_received_and_where_it_went(view) -> None:
         assert close(view.cash[k], v), (k, view.cash[k], v)
 
 
-def test_gap_lists_name_every_unpaid_deal_and_unmatched_payment(view, money_chain: Chain, money_wh) -> None:
+def test_gap_lists_name_every_unpaid_deal_and_unmatched_payment(
+    view, money_chain: MoneyTrail, money_wh
+) -> None:
     unpaid = [(r["deal_id"], r["outstanding"], r["paid_state"]) for r in view.unpaid_deals.to_dicts()]
     # Largest first, ties by id.
     assert unpaid == [
@@ -97,7 +99,7 @@ def test_gap_lists_name_every_unpaid_deal_and_unmatched_payment(view, money_chai
     )  # the total still counts all
 
 
-def test_match_quality(money_chain: Chain) -> None:
+def test_match_quality(money_chain: MoneyTrail) -> None:
     q = match_quality(money_chain, OCT)
     # Leads created in October: A1, A2, A3, A4, A6, A7, A8, A9 (A5 and A10 are older).
     assert q.leads == 8

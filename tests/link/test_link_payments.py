@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from tests.link.conftest import shares
 
-from kassa.link.chain import Chain
+from kassa.link.money_trail import MoneyTrail
 
 # payment -> [(deal, method, amount credited)], worked out in tests/link/money_data.py
 EXPECTED = {
@@ -92,7 +92,7 @@ def test_repeat_purchases_of_one_customer_are_numbered(linked: dict[str, Any]) -
 
 def _match(make_warehouse, deals: str, payments: str) -> dict[str, list[tuple[Any, str, float]]]:
     wh = make_warehouse({"deals.csv": deals, "payments.csv": payments})
-    with Chain(wh, materialize=True) as chain:
+    with MoneyTrail(wh, materialize=True) as chain:
         return shares(chain.payments.to_polars())
 
 

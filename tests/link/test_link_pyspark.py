@@ -5,9 +5,9 @@ from __future__ import annotations
 import ibis
 import pytest
 
-from kassa.link.chain import Chain
 from kassa.link.journeys import journey_paths, journey_touches
 from kassa.link.money import to_business_currency
+from kassa.link.money_trail import MoneyTrail
 from kassa.period import Period
 
 
@@ -23,7 +23,7 @@ def spark_sql(monkeypatch):
 
 
 def test_every_link_compiles_for_pyspark(money_wh, spark_sql) -> None:
-    chain = Chain(money_wh)  # lazy: the expressions themselves, not temporary tables
+    chain = MoneyTrail(money_wh)  # lazy: the expressions themselves, not temporary tables
     touches = journey_touches(chain, "sale", value="paid", period=Period.parse("2026-10"))
     exprs = {
         "leads": chain.leads,

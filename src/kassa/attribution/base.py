@@ -5,8 +5,10 @@ credited conversions and value per channel, plus what the model alone knows (Mar
 and the transition matrix; Shapley: the method and its error). Every model credits conversions and
 value at once, so ``--value`` only chooses which one is shown.
 
-Adding a model: subclass :class:`AttributionModel`, decorate it with :func:`register`, describe it in
-``docs/attribution.md`` (``tests/attribution/test_docs.py`` fails otherwise).
+Adding a model: subclass :class:`AttributionModel` with a ``name``, decorate it with
+``@MODELS.register``, describe it in ``docs/attribution.md`` (``tests/attribution/test_attribution_cli_docs.py``
+fails otherwise). A model in a new module also needs that module in the import of
+:mod:`kassa.attribution` (the package holds the warehouse readers too, which discovery must not import).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from kassa.attribution.paths import PathTable
 from kassa.errors import KassaError
+from kassa.registry import Registry
 
 CREDIT_SCHEMA = {"channel": pl.String, "conversions": pl.Float64, "value": pl.Float64}
 
@@ -100,19 +103,14 @@ class AttributionModel(ABC):
         )
 
 
-MODELS: dict[str, type[AttributionModel]] = {}
-
-M = TypeVar("M", bound=type[AttributionModel])
-
-
-def register(cls: M) -> M:
-    MODELS[cls.name] = cls
-    return cls
+MODELS: Registry[type[AttributionModel]] = Registry("attribution model", error=UnknownModel, hint="(or all)")
+"""Model classes by name (``@MODELS.register``), in the order they are registered: the import order of
+:mod:`kassa.attribution` (heuristic, markov, shapley), then their order in the module."""
 
 
 def model_names() -> list[str]:
     """Registered models in the order people compare them: heuristics first, then the data-driven two."""
-    return list(MODELS)
+    return MODELS.names()
 
 
 def get_model(name: str, **params: Any) -> AttributionModel:
@@ -123,10 +121,7 @@ def get_model(name: str, **params: Any) -> AttributionModel:
     UnknownModel
         With the list of valid names.
     """
-    key = name.strip().lower().replace("-", "_")
-    cls = MODELS.get(key)
-    if cls is None:
-        raise UnknownModel(f"unknown attribution model {name!r}; choose from: {', '.join(MODELS)} (or all)")
+    cls = MODELS[name.strip().lower().replace("-", "_")]
     factory: Callable[..., AttributionModel] = cls
     accepted = getattr(cls, "PARAMS", ())
     return factory(**{k: v for k, v in params.items() if k in accepted and v is not None})
@@ -142,8 +137,7 @@ def parse_model_list(text: str) -> list[str]:
         if n == "all":
             out.extend(m for m in model_names() if m not in out)
             continue
-        if n not in MODELS:
-            raise UnknownModel(f"unknown attribution model {n!r}; choose from: {', '.join(MODELS)} (or all)")
+        MODELS[n]  # raises UnknownModel with the valid names
         if n not in out:
             out.append(n)
     return out

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from kassa.attribution.base import Attribution, AttributionModel, BadModelParameter, register
+from kassa.attribution.base import MODELS, Attribution, AttributionModel, BadModelParameter
 from kassa.attribution.paths import Note, PathTable
 
 STEPS_NOT_DAYS = (
@@ -69,7 +69,7 @@ class TouchWeightModel(AttributionModel):
         return []
 
 
-@register
+@MODELS.register
 class FirstTouch(TouchWeightModel):
     r"""First touch: :math:`w_1 = 1`. Rewards channels that start journeys (awareness)."""
 
@@ -81,7 +81,7 @@ class FirstTouch(TouchWeightModel):
         return (pl.col("pos") == 0).cast(pl.Float64)
 
 
-@register
+@MODELS.register
 class LastTouch(TouchWeightModel):
     r"""Last touch: :math:`w_n = 1`. What most ad cabinets report for themselves."""
 
@@ -93,7 +93,7 @@ class LastTouch(TouchWeightModel):
         return (pl.col("pos") == pl.col("n") - 1).cast(pl.Float64)
 
 
-@register
+@MODELS.register
 class LastNonDirect(TouchWeightModel):
     r"""Last non-direct touch: :math:`w_j = 1` for the last touch not of a direct channel; a path of
     direct touches only gives its last touch. Yandex Metrica's default ("last significant source")."""
@@ -109,7 +109,7 @@ class LastNonDirect(TouchWeightModel):
         return (pl.col("pos") == target).cast(pl.Float64)
 
 
-@register
+@MODELS.register
 class Linear(TouchWeightModel):
     r"""Linear: :math:`w_i = 1/n` for every touch (a channel touched twice gets two shares)."""
 
@@ -121,7 +121,7 @@ class Linear(TouchWeightModel):
         return 1.0 / pl.col("n").cast(pl.Float64)
 
 
-@register
+@MODELS.register
 class TimeDecay(TouchWeightModel):
     r"""Time decay: :math:`w_i \propto 2^{-d_i / h}`, normalised per path, where :math:`d_i` is the
     days from touch :math:`i` to the conversion and :math:`h` the half-life (default 7 days, as in
@@ -159,7 +159,7 @@ class TimeDecay(TouchWeightModel):
         return [Note(STEPS_NOT_DAYS, half_life=f"{self.half_life_days:g}")]
 
 
-@register
+@MODELS.register
 class PositionBased(TouchWeightModel):
     r"""Position-based ("U-shaped"): first touch :math:`f`, last touch :math:`l` (default 0.4 each),
     the middle touches share :math:`1 - f - l` equally. A path of two touches splits

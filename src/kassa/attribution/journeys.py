@@ -22,7 +22,7 @@ the long, narrow touch table is pulled.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -34,6 +34,9 @@ from kassa.link import journeys as link_journeys
 from kassa.metrics.compute import in_business_currency, sources
 from kassa.period import Period
 from kassa.settings import Settings
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 Measure = Literal["leads", "sales", "revenue", "paid_revenue"]
 By = Literal["channel", "campaign"]
@@ -50,7 +53,7 @@ _CONVERSION: dict[str, tuple[link_journeys.Conversion, link_journeys.Value]] = {
 
 
 def journey_touches(
-    wh: Any,
+    wh: Warehouse,
     period: Period,
     measure: Measure = "revenue",
     *,
@@ -160,7 +163,7 @@ def paths_from_touches(
 
 
 def warehouse_paths(
-    wh: Any,
+    wh: Warehouse,
     period: Period | str,
     measure: Measure = "revenue",
     *,

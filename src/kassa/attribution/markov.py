@@ -52,7 +52,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from kassa.attribution.base import Attribution, AttributionModel, BadModelParameter, register
+from kassa.attribution.base import MODELS, Attribution, AttributionModel, BadModelParameter
 from kassa.attribution.encode import EncodedPaths, encode
 from kassa.attribution.paths import PathTable
 
@@ -217,7 +217,7 @@ def estimate_chain(paths: PathTable, order: int = 1) -> Chain:
     return Chain(enc.channels, order, W, conv, null, value, members)
 
 
-@register
+@MODELS.register
 class Markov(AttributionModel):
     """Markov removal effect of order ``order`` (1..4), computed exactly (see the module docstring)."""
 

@@ -18,7 +18,7 @@ whatever the model. A report combines the two with :func:`attributed_money`; not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -28,9 +28,12 @@ from kassa.metrics.compute import compute
 from kassa.period import Period
 from kassa.settings import Settings
 
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
+
 
 def credited_outcomes(
-    wh: Any,
+    wh: Warehouse,
     period: Period | str,
     model: str = "markov",
     *,
@@ -62,7 +65,7 @@ def credited_outcomes(
 
 
 def attributed_money(
-    wh: Any,
+    wh: Warehouse,
     period: Period | str,
     model: str = "markov",
     *,

@@ -45,7 +45,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import polars as pl
 
-from kassa.attribution.base import Attribution, AttributionModel, BadModelParameter, register
+from kassa.attribution.base import MODELS, Attribution, AttributionModel, BadModelParameter
 from kassa.attribution.encode import encode
 from kassa.attribution.paths import PathTable
 
@@ -136,7 +136,7 @@ def shapley_sampling(
     return mean, np.sqrt(var / samples)
 
 
-@register
+@MODELS.register
 class Shapley(AttributionModel):
     """Shapley value with v(S) = conversions (value) of journeys whose channels are all in S."""
 

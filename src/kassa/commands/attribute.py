@@ -22,6 +22,7 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
+from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
 
@@ -126,6 +127,7 @@ def _markov_tables(r: Attribution, lang: str) -> list[Table]:
     return [effects, matrix]
 
 
+@COMMANDS.register(name="attribute")
 def register(app: typer.Typer) -> None:
     @app.command("attribute")
     def attribute_cmd(

@@ -20,6 +20,7 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
+from kassa.commands import COMMANDS
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
@@ -73,6 +74,7 @@ def _print_report(report: ImportReport, as_json: bool, lang: str) -> None:
         err_console.print(_("… and {n} more (use --json for all)", lang, n=len(errs) - 50), markup=False)
 
 
+@COMMANDS.register(name="data")
 def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(

@@ -18,6 +18,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from kassa.cli_common import LangOption, check_lang, console, settings_for
+from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Translator
 from kassa.metrics.compute import compute
@@ -85,6 +86,7 @@ def serve_demo(db: Path, sock: socket.socket, port: int, lang: str) -> None:
     run_dashboard(web, HOST, port, sock)
 
 
+@COMMANDS.register(name="demo")
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(

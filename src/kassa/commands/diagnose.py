@@ -19,6 +19,7 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
+from kassa.commands import COMMANDS
 from kassa.diagnose import Diagnosis, Finding, get_rules, run
 from kassa.diagnose.text import responsible_label, stage_label
 from kassa.i18n import Translator, fmt_percent
@@ -26,6 +27,7 @@ from kassa.i18n import Translator, fmt_percent
 _ = Translator("diagnose")
 
 
+@COMMANDS.register(name="diagnose")
 def register(app: typer.Typer) -> None:
     @app.command("diagnose")
     def diagnose(

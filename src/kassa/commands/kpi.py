@@ -21,6 +21,7 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
+from kassa.commands import COMMANDS
 from kassa.errors import ConfigError
 from kassa.i18n import Translator, fmt_number, fmt_percent
 from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, example_path, lint, load_contract, score
@@ -140,6 +141,7 @@ def print_scorecard(card: Scorecard, lang: str) -> None:
     _print_warnings(card.warnings, lang)
 
 
+@COMMANDS.register(name="kpi")
 def register(app: typer.Typer) -> None:
     kpi = typer.Typer(
         help="KPI contracts that pay for money: score them, lint them before signing.", no_args_is_help=True

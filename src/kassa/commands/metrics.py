@@ -20,11 +20,13 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
+from kassa.commands import COMMANDS
 from kassa.metrics.catalog import visible_metrics
 from kassa.metrics.compute import DIMENSIONS, compute
 from kassa.report.terminal import money_and_activity
 
 
+@COMMANDS.register(name="metrics")
 def register(app: typer.Typer) -> None:
     @app.command("metrics")
     def metrics(

@@ -21,11 +21,12 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
+from kassa.commands import COMMANDS
 from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
-from kassa.link.chain import Chain
 from kassa.link.money import MoneyView, money_view
+from kassa.link.money_trail import MoneyTrail
 from kassa.link.quality import MatchQuality, match_quality
-from kassa.link.trail import KINDS, Trail, trail
+from kassa.link.trail import RECORD_KINDS, Trail, trail
 from kassa.metrics.compute import MetricTable, compute, sources
 from kassa.period import Period
 
@@ -320,6 +321,7 @@ def _trail_tree(tr: Trail, currency: str, lang: str, direct_channels: list[str])
     return root
 
 
+@COMMANDS.register(name="money")
 def register(app: typer.Typer) -> None:
     @app.command("money")
     def money(
@@ -396,9 +398,9 @@ def register(app: typer.Typer) -> None:
         Example: kassa trail --db shop.duckdb P-1042
         """
         check_lang(lang)
-        if kind is not None and kind not in KINDS:
-            raise typer.BadParameter(f"use one of {', '.join(KINDS)}", param_hint="--kind")
-        with open_warehouse(db, config) as wh, Chain(wh, materialize=True) as chain:
+        if kind is not None and kind not in RECORD_KINDS:
+            raise typer.BadParameter(f"use one of {', '.join(RECORD_KINDS)}", param_hint="--kind")
+        with open_warehouse(db, config) as wh, MoneyTrail(wh, materialize=True) as chain:
             tr = trail(chain, item_id, kind)
             cur, direct = wh.settings.currency, list(wh.settings.direct_channels)
         if as_json:

@@ -18,6 +18,7 @@ from kassa.cli_common import (
     console,
     open_warehouse,
 )
+from kassa.commands import COMMANDS
 from kassa.commands.kpi import resolve_contract
 from kassa.errors import KassaError
 from kassa.i18n import Translator
@@ -42,6 +43,7 @@ def output_format(out: Path | None, fmt: str | None) -> str:
     return "html"
 
 
+@COMMANDS.register(name="report")
 def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(

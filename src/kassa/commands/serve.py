@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, check_lang, console, settings_for
+from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Translator
 from kassa.web.users import ROLES, UserStore
@@ -86,6 +87,7 @@ def run_dashboard(web: FastAPI, host: str, port: int, sock: socket.socket | None
             sock.close()
 
 
+@COMMANDS.register(name="serve")
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(

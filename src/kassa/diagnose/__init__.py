@@ -7,6 +7,6 @@ whose side it is on, the evidence, and whether it stands out from noise (docs/di
 
 from kassa.diagnose.engine import Diagnosis, diagnose, run
 from kassa.diagnose.findings import Evidence, Finding
-from kassa.diagnose.rule import RULES, Rule, get_rules, rule
+from kassa.diagnose.rule import RULES, Rule, get_rules
 
-__all__ = ["RULES", "Diagnosis", "Evidence", "Finding", "Rule", "diagnose", "get_rules", "rule", "run"]
+__all__ = ["RULES", "Diagnosis", "Evidence", "Finding", "Rule", "diagnose", "get_rules", "run"]

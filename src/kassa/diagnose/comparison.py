@@ -2,7 +2,7 @@
 campaign, each sales manager. Plus the tests run on them, each once, so the run can correct for all.
 
 Catalog metrics come from :func:`kassa.metrics.compute`. Two things the catalog does not carry are
-queried here with Ibis over the warehouse (the same stitching as the metrics, :mod:`kassa.link.stitch`):
+queried here with Ibis over the warehouse (the same stitching as the metrics, :mod:`kassa.link.channels`):
 
 * the won deals' count, Σ amount and Σ amount² per channel, campaign and manager — what the average
   check's and revenue's tests need (:mod:`kassa.diagnose.significance`);
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -33,11 +33,14 @@ from kassa.diagnose.significance import (
     rate_test,
     sum_test,
 )
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 from kassa.metrics.catalog import CATALOG, visible_metrics
 from kassa.metrics.compute import BASE_MEASURES, base_measures, derive, in_business_currency, sources
 from kassa.period import Period
 from kassa.settings import Settings
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 Dimension = Literal["company", "channel", "campaign", "manager"]
 Tree = Literal["marketing", "sales"]
@@ -243,7 +246,7 @@ LEVELS: tuple[tuple[list[str], Callable[[dict[str, Any]], Node]], ...] = (
 )
 
 
-def load(wh: Any, period: Period, vs: Period, settings: Settings | None = None) -> Comparison:
+def load(wh: Warehouse, period: Period, vs: Period, settings: Settings | None = None) -> Comparison:
     """Everything diagnosis needs about both periods, in three warehouse queries (metrics, deals, responses).
 
     Ibis compiles a metrics expression in seconds, so both periods share each query: a ``side`` column
@@ -265,7 +268,9 @@ def load(wh: Any, period: Period, vs: Period, settings: Settings | None = None) 
     )
 
 
-def _finest_measures(wh: Any, period: Period, vs: Period, st: Settings) -> tuple[pl.DataFrame, list[str]]:
+def _finest_measures(
+    wh: Warehouse, period: Period, vs: Period, st: Settings
+) -> tuple[pl.DataFrame, list[str]]:
     """Base measures per side × channel × campaign × manager (:func:`kassa.metrics.compute.base_measures`).
 
     Whole-month periods (the usual case) come from one query grouped by month over the span of both;
@@ -327,7 +332,7 @@ def _side(ts: ir.TimestampValue, period: Period, vs: Period) -> tuple[ir.Boolean
     return in_vs | in_period, ibis.ifelse(in_vs, ibis.literal("before"), ibis.literal("after"))
 
 
-def _deal_stats(wh: Any, period: Period, vs: Period, st: Settings) -> pl.DataFrame:
+def _deal_stats(wh: Warehouse, period: Period, vs: Period, st: Settings) -> pl.DataFrame:
     # The same stitching the metrics read (built once per open warehouse), so both always agree.
     deals = sources(wh, st).chain.deals
     in_either, _s = _side(deals.closed_at, period, vs)
@@ -352,7 +357,7 @@ def _deal_stats(wh: Any, period: Period, vs: Period, st: Settings) -> pl.DataFra
     return frame
 
 
-def _response_stats(wh: Any, period: Period, vs: Period) -> pl.DataFrame:
+def _response_stats(wh: Warehouse, period: Period, vs: Period) -> pl.DataFrame:
     leads = wh.table("leads")
     in_either, _s = _side(leads.created_at, period, vs)
     t = leads.filter(in_either)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kassa.diagnose.comparison import Comparison, Node, load
 from kassa.diagnose.findings import Finding
@@ -12,6 +12,9 @@ from kassa.diagnose.significance import ALPHA
 from kassa.errors import BadPeriod
 from kassa.i18n import check_lang
 from kassa.period import Period
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Diagnosis:
 
 
 def run(
-    wh: Any,
+    wh: Warehouse,
     period: Period | str,
     vs: Period | str | None = None,
     *,
@@ -75,7 +78,7 @@ def run(
 
 
 def diagnose(
-    wh: Any,
+    wh: Warehouse,
     period: Period | str,
     vs: Period | str | None = None,
     *,

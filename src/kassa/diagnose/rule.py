@@ -10,8 +10,9 @@ corrects all tests at once (Benjamini–Hochberg), and then each rule's candidat
   volume (``BROAD``) and there are at least two of them, else the significant parts themselves (a
   channel with one campaign is reported as that campaign: the most specific name of the same place).
 
-Adding a rule: one module in :mod:`kassa.diagnose.rules` with a class decorated by :func:`rule`, its
-test in ``tests/diagnose`` and its line in ``docs/diagnose.md``.
+Adding a rule: one module in :mod:`kassa.diagnose.rules` with a class decorated by ``@RULES.register``
+(it registers itself: the registry imports every module of the package), its test in ``tests/diagnose``
+and its section in ``docs/diagnose.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from kassa.diagnose.findings import Evidence
 from kassa.diagnose.funnel import BROAD, Responsible
 from kassa.diagnose.significance import ALPHA
 from kassa.errors import KassaError
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
+from kassa.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -134,26 +136,20 @@ def localise(
     return visit(COMPANY_NODE)
 
 
-RULES: dict[str, Rule] = {}
-
-
-def rule(cls: type[Rule]) -> type[Rule]:
-    """Class decorator: register a rule under its ``kind``."""
-    if cls.kind in RULES:
-        raise ValueError(f"two diagnosis rules are named {cls.kind!r}")
-    RULES[cls.kind] = cls()
-    return cls
+RULES: Registry[type[Rule]] = Registry(
+    "finding kind",
+    package="kassa.diagnose.rules",
+    key="kind",
+    order=lambda kind, r: r.order,
+    error=KassaError,
+)
+"""Rule classes by finding kind (``@RULES.register``), in run order; every module of
+:mod:`kassa.diagnose.rules` registers itself."""
 
 
 def get_rules(kinds: list[str] | None = None) -> list[Rule]:
     """The registered rules (all, or those named), in their run order; an unknown name lists the valid ones."""
-    import kassa.diagnose.rules  # noqa: F401  (imports every rule module, which registers it)
-
-    if kinds is None:
-        chosen = list(RULES.values())
-    else:
-        unknown = [k for k in kinds if k not in RULES]
-        if unknown:
-            raise KassaError(f"unknown finding kind {unknown[0]!r}; kinds: {', '.join(sorted(RULES))}")
-        chosen = [RULES[k] for k in kinds]
-    return sorted(chosen, key=lambda r: (r.order, r.kind))
+    chosen = RULES.names() if kinds is None else [k for k in RULES.names() if k in kinds]
+    for k in kinds or ():
+        RULES[k]  # raises with the valid kinds
+    return [RULES[k]() for k in chosen]

@@ -32,6 +32,7 @@ from kassa.i18n import LANGS, Translator, fmt_number, fmt_percent
 from kassa.kpi.contract import Contract, Kpi
 from kassa.metrics.catalog import Metric, Tier, get_metric, with_dependencies
 from kassa.period import Period, add_months
+from kassa.registry import Registry
 
 _ = Translator("kpi")
 
@@ -82,15 +83,8 @@ class LintWarning:
 
 
 Rule = Callable[[Contract, Period | None], list[LintWarning]]
-RULES: dict[str, Rule] = {}
-
-
-def rule(code: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        RULES[code] = fn
-        return fn
-
-    return register
+RULES: Registry[Rule] = Registry("lint code")
+"""Lint rules by code (``@RULES.register(name=code)``), in the order of this module."""
 
 
 def _kpi_where(contract: Contract, i: int) -> str | None:
@@ -133,7 +127,7 @@ def _activity_warning(k: Kpi, where: str | None) -> LintWarning:
     )
 
 
-@rule("activity_weight")
+@RULES.register(name="activity_weight")
 def _activity_weight(contract: Contract, period: Period | None) -> list[LintWarning]:
     return [
         _activity_warning(k, _kpi_where(contract, i))
@@ -167,7 +161,7 @@ def _spending_warning(k: Kpi, where: str | None) -> LintWarning:
     )
 
 
-@rule("pays_for_spending")
+@RULES.register(name="pays_for_spending")
 def _pays_for_spending(contract: Contract, period: Period | None) -> list[LintWarning]:
     return [
         _spending_warning(k, _kpi_where(contract, i))
@@ -176,7 +170,7 @@ def _pays_for_spending(contract: Contract, period: Period | None) -> list[LintWa
     ]
 
 
-@rule("leads_without_quality")
+@RULES.register(name="leads_without_quality")
 def _leads_without_quality(contract: Contract, period: Period | None) -> list[LintWarning]:
     # A lead metric counts leads but not whether they were real (its formula never reaches qualified_leads).
     lead_kpis = [
@@ -215,7 +209,7 @@ def _leads_without_quality(contract: Contract, period: Period | None) -> list[Li
     ]
 
 
-@rule("no_outcome")
+@RULES.register(name="no_outcome")
 def _no_outcome(contract: Contract, period: Period | None) -> list[LintWarning]:
     if any(_is_money_outcome(k.catalog) for k in contract.kpis):
         return []
@@ -240,7 +234,7 @@ def _no_outcome(contract: Contract, period: Period | None) -> list[LintWarning]:
     ]
 
 
-@rule("cost_without_volume")
+@RULES.register(name="cost_without_volume")
 def _cost_without_volume(contract: Contract, period: Period | None) -> list[LintWarning]:
     cheap = [k for k in contract.kpis if k.direction == "lower"]
     volume = [k for k in contract.kpis if k.direction == "higher" and k.catalog.unit in ("count", "money")]
@@ -297,7 +291,7 @@ def _percent_warning(metric: str, value: float, where: str | None) -> LintWarnin
     )
 
 
-@rule("percent_as_whole_number")
+@RULES.register(name="percent_as_whole_number")
 def _percent_as_whole_number(contract: Contract, period: Period | None) -> list[LintWarning]:
     out = [
         _percent_warning(k.metric, k.target, contract.where_is(f"kpis[{i}].target"))
@@ -317,7 +311,7 @@ def _contract_period(contract: Contract, lang: str) -> str:
     return _("quarter", lang) if contract.period == "quarter" else _("month", lang)
 
 
-@rule("period_mismatch")
+@RULES.register(name="period_mismatch")
 def _period_mismatch(contract: Contract, period: Period | None) -> list[LintWarning]:
     if period is None or (period.is_whole_months and period.months == contract.months):
         return []
@@ -358,7 +352,7 @@ def _period_mismatch(contract: Contract, period: Period | None) -> list[LintWarn
     ]
 
 
-@rule("gate_on_activity")
+@RULES.register(name="gate_on_activity")
 def _gate_on_activity(contract: Contract, period: Period | None) -> list[LintWarning]:
     gate = contract.bonus.gate if contract.bonus else None
     if gate is None or gate.catalog.tier != Tier.ACTIVITY:
@@ -386,7 +380,7 @@ def _gate_on_activity(contract: Contract, period: Period | None) -> list[LintWar
     ]
 
 
-@rule("no_money_gate")
+@RULES.register(name="no_money_gate")
 def _no_money_gate(contract: Contract, period: Period | None) -> list[LintWarning]:
     bonus = contract.bonus
     if bonus is None or bonus.base == 0:
@@ -452,14 +446,14 @@ def _cap_warning(k: Kpi, where: str | None) -> LintWarning:
     )
 
 
-@rule("cap_below_one")
+@RULES.register(name="cap_below_one")
 def _cap_below_one(contract: Contract, period: Period | None) -> list[LintWarning]:
     return [
         _cap_warning(k, contract.where_is(f"kpis[{i}].cap")) for i, k in enumerate(contract.kpis) if k.cap < 1
     ]
 
 
-@rule("cohort_unsettled")
+@RULES.register(name="cohort_unsettled")
 def _cohort_unsettled(contract: Contract, period: Period | None) -> list[LintWarning]:
     if contract.view != "cohort" or contract.settle_days is not None:
         return []

@@ -22,7 +22,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent, fmt_value
 from kassa.kpi.contract import Contract, Direction, Gate, Kpi
@@ -31,6 +31,9 @@ from kassa.kpi.lint import LintWarning, Text, both, tier_name
 from kassa.metrics.catalog import CATALOG, Tier, get_metric, with_dependencies
 from kassa.metrics.compute import compute
 from kassa.period import Period
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 _ = Translator("kpi")
 
@@ -435,7 +438,7 @@ def score_facts(
 SCOPE_PROBE = ("marketing_cost", "impressions", "posts", "visits", "leads", "sales", "payments")
 
 
-def _empty_scope(contract: Contract, wh: Any, total: Mapping[str, Any], p: Period) -> list[LintWarning]:
+def _empty_scope(contract: Contract, wh: Warehouse, total: Mapping[str, Any], p: Period) -> list[LintWarning]:
     """A scope that matched nothing is almost always a misspelt channel or campaign: say which exist."""
     if contract.scope.is_everything or any(total.get(n) for n in SCOPE_PROBE):
         return []
@@ -498,7 +501,9 @@ def _unsettled(contract: Contract, p: Period, today: dt.date) -> list[LintWarnin
     ]
 
 
-def score(wh: Any, contract: Contract, period: Period | str, *, today: dt.date | None = None) -> Scorecard:
+def score(
+    wh: Warehouse, contract: Contract, period: Period | str, *, today: dt.date | None = None
+) -> Scorecard:
     """Score ``contract`` for ``period`` on the warehouse's facts.
 
     Facts are the total of ``compute(wh, metrics, by=[], period, view=contract.view,

@@ -1,8 +1,11 @@
-"""The channel classifier: configurable rules over utm_source, utm_medium, click ids and referrer.
+"""A visit's channel, campaign and source/medium: the channel rules over utm_source, utm_medium, click
+ids and referrer, and the source/medium behind a campaign's spend.
 
 Rules come from :class:`kassa.settings.Settings.channel_rules` (first match wins). A visit whose
 source matches no rule keeps its lower-cased ``utm_source`` as channel name, so an unfamiliar partner
-shows up under its own name instead of disappearing into "other".
+shows up under its own name instead of disappearing into "other". A visit's campaign is
+``utm_campaign`` (``NOT_SET`` when blank). How leads, deals and payments inherit a channel is the money
+trail (:mod:`kassa.link.money_trail`, docs/linking.md).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from kassa.settings import ChannelRule
+from kassa.settings import ChannelRule, Settings
 
 UNKNOWN = "unknown"
+NOT_SET = "(not set)"
 
 
 def _norm(e: ir.StringValue) -> ir.StringValue:
@@ -70,4 +74,32 @@ def source_medium(source: ir.StringValue, medium: ir.StringValue) -> ir.StringVa
     s, m = _norm(source), _norm(medium)
     return ibis.ifelse(s == "", ibis.literal("(direct)"), s).concat(
         " / ", ibis.ifelse(m == "", ibis.literal("(none)"), m)
+    )
+
+
+def _blank(e: ir.StringValue) -> ir.BooleanValue:
+    return e.fill_null("").strip() == ""
+
+
+def visits_with_channel(visits: ir.Table, settings: Settings) -> ir.Table:
+    """Visits with their ``channel`` (the channel rules), ``campaign`` and ``source_medium``."""
+    return visits.mutate(
+        channel=classify(
+            settings.channel_rules, visits.utm_source, visits.utm_medium, visits.click_id, visits.referrer
+        ),
+        campaign=ibis.ifelse(_blank(visits.utm_campaign), ibis.literal(NOT_SET), visits.utm_campaign.strip()),
+        source_medium=source_medium(visits.utm_source, visits.utm_medium),
+    )
+
+
+def campaign_source_medium(visits: ir.Table) -> ir.Table:
+    """The most common source/medium of each (channel, campaign) in visits: how spend maps to source/medium."""
+    counts = visits.group_by(["channel", "campaign", "source_medium"]).aggregate(n=ibis._.count())
+    ranked = counts.mutate(
+        rn=ibis.row_number().over(
+            group_by=[counts.channel, counts.campaign], order_by=[ibis.desc(counts.n), counts.source_medium]
+        )
+    )
+    return ranked.filter(ranked.rn == 0).select(
+        sm_channel=ranked.channel, sm_campaign=ranked.campaign, sm=ranked.source_medium
     )

@@ -11,8 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from kassa.link.channels import UNKNOWN
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET, UNKNOWN
 
 
 def link_deals(deals: ir.Table, leads: ir.Table) -> ir.Table:

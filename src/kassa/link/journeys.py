@@ -12,7 +12,7 @@ Rules
 -----
 * A conversion is a lead (``conversion="lead"``, at ``created_at``; value 0, or with ``value="revenue"``
   / ``"paid"`` what its won deals brought) or a sale (``"sale"``: a won deal at ``closed_at``, value its
-  amount, or with ``value="paid"`` what the bank confirmed for it). ``deals`` replaces the chain's
+  amount, or with ``value="paid"`` what the bank confirmed for it). ``deals`` replaces the money trail's
   deals, e.g. with amounts converted into the business currency (attribution passes the metric
   layer's conversion, so its totals equal ``kassa metrics``).
 * Its touches are the customer's visits (all their cookies, :mod:`kassa.link.customers`) at or before
@@ -42,9 +42,8 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from kassa.link.chain import Chain
-from kassa.link.channels import UNKNOWN
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET, UNKNOWN
+from kassa.link.money_trail import MoneyTrail
 from kassa.period import Period
 
 Conversion = Literal["sale", "lead"]
@@ -70,7 +69,7 @@ TOUCH_COLUMNS = (
 
 
 def conversions(
-    chain: Chain,
+    money_trail: MoneyTrail,
     conversion: Conversion = "sale",
     value: Value | None = None,
     *,
@@ -79,15 +78,15 @@ def conversions(
     """``customer_id, conversion_id, conversion_ts, value`` and the lead's channel (for a touchless path).
 
     A lead's value (``value`` given; none by default) is the sum over its won deals of their amount (``"revenue"``) or
-    of what was paid for them (``"paid"``); a sale's is its own. ``deals`` defaults to ``chain.deal_status``.
+    of what was paid for them (``"paid"``); a sale's is its own. ``deals`` defaults to ``money_trail.deal_status``.
     """
     if conversion not in ("sale", "lead"):
         raise ValueError(f"conversion must be 'sale' or 'lead', not {conversion!r}")
-    deals = chain.deal_status if deals is None else deals
+    deals = money_trail.deal_status if deals is None else deals
     value = value if value is not None else DEFAULT_VALUE[conversion]
     won = deals.filter(deals.status == "won")
     if conversion == "lead":
-        ld = chain.leads
+        ld = money_trail.leads
         worth: ir.FloatingValue = ibis.literal(0.0)
         if value is not None:
             amount = won.paid if value == "paid" else won.amount
@@ -117,7 +116,7 @@ def conversions(
 
 
 def journey_touches(
-    chain: Chain,
+    money_trail: MoneyTrail,
     conversion: Conversion = "sale",
     *,
     lookback_days: int | None = None,
@@ -131,11 +130,11 @@ def journey_touches(
     conversions that happened in it and the non-converting journeys, as known at its end, whose last
     touch is in it. ``touch_order`` starts at 1 for the earliest touch.
     """
-    days = lookback_days if lookback_days is not None else chain.lookback_days
+    days = lookback_days if lookback_days is not None else money_trail.lookback_days
     conv = conversions(
-        chain, conversion, value if value is not None else DEFAULT_VALUE[conversion], deals=deals
+        money_trail, conversion, value if value is not None else DEFAULT_VALUE[conversion], deals=deals
     )
-    v = chain.visits
+    v = money_trail.visits
     vt = v.select(
         t_customer=v.customer_id, visit_id=v.visit_id, channel=v.channel, campaign=v.campaign, ts=v.ts
     )

@@ -22,14 +22,17 @@ rows without a rate are left out and counted in ``warnings``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 import polars as pl
 
-from kassa.link.chain import Chain
+from kassa.link.money_trail import MoneyTrail
 from kassa.period import Period
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 CASH_PARTS = ("won_in_period", "won_other_period", "not_won", "refunds", "unmatched")
 _QUOTED = ("invoice", "purpose_invoice", "purpose_deal")
@@ -76,21 +79,23 @@ def _in(col: ir.TimestampValue, period: Period) -> ir.BooleanValue:
     return (col >= period.start_ts()) & (col < period.end_ts())
 
 
-def money_view(chain: Chain, wh: Any, period: Period, *, limit: int | None = None) -> MoneyView:
+def money_view(
+    money_trail: MoneyTrail, wh: Warehouse, period: Period, *, limit: int | None = None
+) -> MoneyView:
     """Compute :class:`MoneyView` for ``period`` (calendar months, as ``kassa metrics``).
 
     ``limit`` caps the two lists (largest amounts first); totals always cover every row.
     """
-    cur = chain.settings.currency
+    cur = money_trail.settings.currency
     fx = wh.table("fx_rates")
-    tol = chain.rules.tolerance
+    tol = money_trail.rules.tolerance
     warnings: list[str] = []
 
-    quoted = chain.payments.filter(chain.payments.match_method.isin(_QUOTED)).select(
-        q_deal=chain.payments.deal_id
+    quoted = money_trail.payments.filter(money_trail.payments.match_method.isin(_QUOTED)).select(
+        q_deal=money_trail.payments.deal_id
     )
     quoted = quoted.distinct()
-    ds = chain.deal_status
+    ds = money_trail.deal_status
     won = ds.filter((ds.status == "won") & _in(ds.closed_at, period))
     won = won.left_join(quoted, won.deal_id == quoted.q_deal)
     has_invoice = (won.invoice.fill_null("").strip() != "") | won.q_deal.notnull()
@@ -114,7 +119,7 @@ def money_view(chain: Chain, wh: Any, period: Period, *, limit: int | None = Non
     total: dict[str, float] = {"won_deals": float(by_channel["won_deals"].sum()), **sums}
     total["paid_share"] = sums["paid"] / sums["won"] if sums["won"] > 0 else None  # type: ignore[assignment]
 
-    pay = chain.payments.filter(_in(chain.payments.paid_at, period))
+    pay = money_trail.payments.filter(_in(money_trail.payments.paid_at, period))
     pay, pay_foreign = to_business_currency(pay, ["amount", "payment_amount"], pay.paid_at, fx, cur)
     won_here = (pay.deal_status == "won") & _in(pay.deal_closed_at, period)
     part = ibis.cases(

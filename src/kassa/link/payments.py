@@ -356,8 +356,7 @@ def payments_with_deals(allocations: ir.Table, deals: ir.Table) -> ir.Table:
     One row per payment share, with the deal's channel and campaign (``amount`` is the share credited to
     the deal); an unmatched payment is ``unknown`` / ``(not set)``.
     """
-    from kassa.link.channels import UNKNOWN
-    from kassa.link.stitch import NOT_SET
+    from kassa.link.channels import NOT_SET, UNKNOWN
 
     dd = deals.select(
         x_deal=deals.deal_id,

@@ -20,8 +20,8 @@ from typing import Any
 
 import ibis.expr.types as ir
 
-from kassa.link.chain import Chain
 from kassa.link.channels import UNKNOWN
+from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import MATCH_METHODS
 from kassa.link.visit_lead import LINK_METHODS
 from kassa.period import Period
@@ -83,10 +83,10 @@ def _in(col: ir.TimestampValue, period: Period) -> ir.BooleanValue:
     return (col >= period.start_ts()) & (col < period.end_ts())
 
 
-def match_quality(chain: Chain, period: Period) -> MatchQuality:
+def match_quality(money_trail: MoneyTrail, period: Period) -> MatchQuality:
     """The match-quality report for ``period`` (three small grouped queries)."""
-    cur = chain.settings.currency
-    leads = chain.leads.filter(_in(chain.leads.created_at, period))
+    cur = money_trail.settings.currency
+    leads = money_trail.leads.filter(_in(money_trail.leads.created_at, period))
     rows = (
         leads.group_by("link_method")
         .aggregate(n=leads.lead_id.count(), unknown=(leads.channel == UNKNOWN).cast("int64").sum())
@@ -99,7 +99,7 @@ def match_quality(chain: Chain, period: Period) -> MatchQuality:
         by_method[r["link_method"]] = int(r["n"])
         unknown += int(r["unknown"] or 0)
 
-    ds = chain.deal_status
+    ds = money_trail.deal_status
     won = ds.filter((ds.status == "won") & _in(ds.closed_at, period))
     revenue_rows = (
         won.group_by(in_cur=won.currency == cur)
@@ -109,14 +109,16 @@ def match_quality(chain: Chain, period: Period) -> MatchQuality:
     )
     revenue = sum(float(r["revenue"] or 0) for r in revenue_rows if r["in_cur"])
     other_deals = sum(int(r["n"]) for r in revenue_rows if not r["in_cur"])
-    shares = chain.payments.filter(chain.payments.deal_id.notnull() & (chain.payments.currency == cur))
+    shares = money_trail.payments.filter(
+        money_trail.payments.deal_id.notnull() & (money_trail.payments.currency == cur)
+    )
     shares = shares.semi_join(won.filter(won.currency == cur), shares.deal_id == won.deal_id)
     paid_rows = shares.group_by("match_method").aggregate(amount=shares.amount.sum()).to_pyarrow().to_pylist()
     paid_by_method = {m: 0.0 for m in MATCH_METHODS if m != "unmatched"}
     for r in paid_rows:
         paid_by_method[r["match_method"]] = float(r["amount"] or 0)
 
-    pay = chain.payments.filter(_in(chain.payments.paid_at, period))
+    pay = money_trail.payments.filter(_in(money_trail.payments.paid_at, period))
     pay_rows = (
         pay.group_by([pay.match_method, (pay.currency == cur).name("in_cur")])
         .aggregate(n=pay.payment_id.nunique(), amount=pay.amount.sum())

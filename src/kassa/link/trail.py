@@ -1,6 +1,6 @@
-"""The whole chain for one lead, deal or payment: from the first click to the money, with how each link was made.
+"""The trail of one lead, deal or payment: from the first click to the money, with how each link was made.
 
-``trail(chain, "P-17")`` finds the id among leads, deals and payments (in that order, or only the
+``trail(money_trail, "P-17")`` finds the id among leads, deals and payments (in that order, or only the
 ``kind`` asked for) and follows the links both ways: a payment → the deal(s) it paid → their leads →
 the visits before each lead; a deal → its lead and visits, and every payment matched to it; a lead →
 its visits, deals and their payments. Every row carries the method of its link (``link_method``,
@@ -15,11 +15,13 @@ from typing import Any, Literal
 import ibis
 
 from kassa.errors import KassaError
-from kassa.link.chain import Chain
 from kassa.link.journeys import journey_touches
+from kassa.link.money_trail import MoneyTrail
 
-Kind = Literal["lead", "deal", "payment"]
-KINDS: tuple[Kind, ...] = ("lead", "deal", "payment")
+RecordKind = Literal["lead", "deal", "payment"]
+RECORD_KINDS: tuple[RecordKind, ...] = ("lead", "deal", "payment")
+"""What ``kassa trail ID`` can start from, in the order an id is looked for (not the canonical tables:
+those are :data:`kassa.schema.KINDS`)."""
 
 
 class NotFound(KassaError):
@@ -28,9 +30,9 @@ class NotFound(KassaError):
 
 @dataclass
 class Trail:
-    """One item's chain, earliest first: touches → leads → deals → payments (plain rows)."""
+    """One item's money_trail, earliest first: touches → leads → deals → payments (plain rows)."""
 
-    kind: Kind
+    kind: RecordKind
     item_id: str
     also_found_as: list[str]
     touches: list[dict[str, Any]]
@@ -106,37 +108,39 @@ def _rows(t: Any, cols: tuple[str, ...], order: list[str]) -> list[dict[str, Any
     return t.select(*present).order_by(order).to_pyarrow().to_pylist()
 
 
-def find(chain: Chain, item_id: str) -> list[Kind]:
+def find(money_trail: MoneyTrail, item_id: str) -> list[RecordKind]:
     """The kinds of item that carry ``item_id`` (one small query)."""
     hits = (
         ibis.union(
-            chain.leads.filter(chain.leads.lead_id == item_id).select(kind=ibis.literal("lead")),
-            chain.deals.filter(chain.deals.deal_id == item_id).select(kind=ibis.literal("deal")),
-            chain.payments.filter(chain.payments.payment_id == item_id).select(kind=ibis.literal("payment")),
+            money_trail.leads.filter(money_trail.leads.lead_id == item_id).select(kind=ibis.literal("lead")),
+            money_trail.deals.filter(money_trail.deals.deal_id == item_id).select(kind=ibis.literal("deal")),
+            money_trail.payments.filter(money_trail.payments.payment_id == item_id).select(
+                kind=ibis.literal("payment")
+            ),
             distinct=True,
         )
         .to_pyarrow()
         .column("kind")
         .to_pylist()
     )
-    return [k for k in KINDS if k in hits]
+    return [k for k in RECORD_KINDS if k in hits]
 
 
-def trail(chain: Chain, item_id: str, kind: Kind | None = None) -> Trail:
-    """Follow ``item_id`` through the chain (see the module docstring); :class:`NotFound` if unknown."""
-    found = find(chain, item_id)
+def trail(money_trail: MoneyTrail, item_id: str, kind: RecordKind | None = None) -> Trail:
+    """Follow ``item_id`` through the money trail (see the module docstring); :class:`NotFound` if unknown."""
+    found = find(money_trail, item_id)
     if kind is not None:
         if kind not in found:
             raise NotFound(
                 f"no {kind} with id {item_id!r}" + (f" (found as: {', '.join(found)})" if found else "")
             )
-        chosen: Kind = kind
+        chosen: RecordKind = kind
     elif not found:
         raise NotFound(f"no lead, deal or payment with id {item_id!r}")
     else:
         chosen = found[0]
-    pays = chain.payments
-    deals = chain.deal_status
+    pays = money_trail.payments
+    deals = money_trail.deal_status
     if chosen == "payment":
         deal_ids = pays.filter(pays.payment_id == item_id).deal_id.to_pyarrow().to_pylist()
         deal_ids = [d for d in deal_ids if d is not None]
@@ -151,7 +155,11 @@ def trail(chain: Chain, item_id: str, kind: Kind | None = None) -> Trail:
     )
     lead_ids = [item_id] if chosen == "lead" else sorted({d["lead_id"] for d in deal_rows if d["lead_id"]})
     lead_rows = (
-        _rows(chain.leads.filter(chain.leads.lead_id.isin(lead_ids)), _LEAD_COLS, ["created_at", "lead_id"])
+        _rows(
+            money_trail.leads.filter(money_trail.leads.lead_id.isin(lead_ids)),
+            _LEAD_COLS,
+            ["created_at", "lead_id"],
+        )
         if lead_ids
         else []
     )
@@ -167,7 +175,7 @@ def trail(chain: Chain, item_id: str, kind: Kind | None = None) -> Trail:
     known = [r["lead_id"] for r in lead_rows]
     touches: list[dict[str, Any]] = []
     if known:
-        t = journey_touches(chain, "lead")
+        t = journey_touches(money_trail, "lead")
         touches = _rows(
             t.filter(t.conversion_id.isin(known)), _TOUCH_COLS, ["ts", "conversion_id", "touch_order"]
         )

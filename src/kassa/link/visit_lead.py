@@ -23,9 +23,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from kassa.link.channels import UNKNOWN, classify, source_medium
+from kassa.link.channels import NOT_SET, UNKNOWN, classify, source_medium, visits_with_channel
 from kassa.link.customers import blank_to_null, client_customers, lead_customers, optional, visit_customer
-from kassa.link.stitch import NOT_SET, visits_with_channel
 from kassa.settings import Settings
 
 LINK_METHODS = ("click_id", "client_id", "contact", "lead_utm", "none")

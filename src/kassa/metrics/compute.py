@@ -34,20 +34,22 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
 import polars as pl
 
 from kassa.errors import KassaError
-from kassa.link.chain import Chain
-from kassa.link.channels import UNKNOWN
+from kassa.link.channels import NOT_SET, UNKNOWN, campaign_source_medium
+from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
-from kassa.link.stitch import NOT_SET, campaign_source_medium
 from kassa.metrics.catalog import CATALOG, Metric, evaluate, get_metric, visible_metrics, with_dependencies
 from kassa.period import Period
 from kassa.settings import Settings
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 View = Literal["calendar", "cohort"]
 DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
@@ -162,11 +164,11 @@ class _Sources:
     later query is a small scan instead of re-deriving every link (and Ibis compiles a short query).
     """
 
-    def __init__(self, wh: Any, settings: Settings, chain: Chain | None = None) -> None:
+    def __init__(self, wh: Warehouse, settings: Settings, chain: MoneyTrail | None = None) -> None:
         self.settings = settings
         self._own_chain = chain is None
         # One stitching for metrics, `kassa money` and journeys (docs/linking.md).
-        self.chain = chain or Chain(wh, settings, materialize=True)
+        self.chain = chain or MoneyTrail(wh, settings, materialize=True)
         self._temporary: list[str] = []
         self._backend = wh.ibis
         try:
@@ -195,7 +197,7 @@ class _Sources:
             self.chain.release()
 
 
-def sources(wh: Any, settings: Settings, chain: Chain | None = None) -> _Sources:
+def sources(wh: Warehouse, settings: Settings, chain: MoneyTrail | None = None) -> _Sources:
     """The stitched tables the metrics read, shared by every query on this open warehouse."""
     if chain is not None:
         return _Sources(wh, settings, chain)
@@ -249,7 +251,7 @@ def _apply_where(t: ir.Table, where: dict[str, list[str]] | None) -> ir.Table:
 
 
 def base_measures(
-    wh: Any,
+    wh: Warehouse,
     by: list[str],
     period: Period,
     *,
@@ -257,11 +259,11 @@ def base_measures(
     settle_days: int | None = None,
     where: dict[str, list[str]] | None = None,
     settings: Settings | None = None,
-    chain: Chain | None = None,
+    chain: MoneyTrail | None = None,
 ) -> tuple[ir.Table, list[str]]:
     """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows.
 
-    ``chain`` is the stitching to read (default: a lazy :class:`kassa.link.chain.Chain`).
+    ``chain`` is the stitching to read (default: a lazy :class:`kassa.link.money_trail.MoneyTrail`).
     """
     st = settings or wh.settings
     src = sources(wh, st, chain)
@@ -390,7 +392,7 @@ def _counts_as_int(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 
 def compute(
-    wh: Any,
+    wh: Warehouse,
     metrics: list[str] | None = None,
     by: list[str] | str | None = None,
     period: Period | str | None = None,

@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -35,6 +35,9 @@ from kassa.period import Period, add_months
 from kassa.report import charts
 from kassa.report.terminal import MONEY_TRAIL
 from kassa.schema import KINDS
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 _ = Translator("report")
 
@@ -260,7 +263,7 @@ def _sort_channels(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def _latest_data(wh: Any, lang: str) -> str:
+def _latest_data(wh: Warehouse, lang: str) -> str:
     """The last date present in each canonical table, so a half-loaded month is visible in the header."""
     # Literal calls, so the catalog test sees every word that needs a translation.
     words = {
@@ -813,7 +816,7 @@ def scorecards_section(cards: Sequence[Card], lang: str) -> Section | None:
 
 
 def build_report(
-    wh: Any,
+    wh: Warehouse,
     period: Period | str,
     lang: str = "en",
     *,

@@ -42,6 +42,7 @@ from kassa.sources.crm_mapping import (
     text,
     validated_results,
 )
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import epoch_text, header_of, number_text, read_table, timestamp_text
 from kassa.sources.validate import LINE
 
@@ -162,8 +163,10 @@ def _contact_value(rec: dict[str, Any], code: str) -> str | None:
     return None
 
 
+@SOURCES.register
 class AmoCRM:
     name = "amocrm"
+    detect_priority = 10
     title = "amoCRM / Kommo leads: API v4 JSON (GET /api/v4/leads) or the CSV/XLSX export → leads + deals"
     spec_url = "https://www.amocrm.ru/developers/content/crm_platform/leads-api"
 

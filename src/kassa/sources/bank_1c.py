@@ -47,6 +47,7 @@ from kassa.errors import ImportFailed, RowError
 from kassa.i18n import Translator
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.crm_mapping import validated_results
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import date_text, decode
 from kassa.sources.validate import LINE
 
@@ -213,8 +214,10 @@ def purpose(doc: Document) -> str | None:
     return " ".join(p for p in parts if p) or None
 
 
+@SOURCES.register
 class Bank1C:
     name = "bank_1c"
+    detect_priority = 30
     title = "Bank statement, 1CClientBankExchange text (windows-1251) → payments (incoming only)"
     spec_url = "https://v8.1c.ru/tekhnologii/obmen-dannymi-i-integratsiya/standarty-i-formaty/standart-obmena-s-sistemami-klient-banka/formaty-obmena/"
 

@@ -47,6 +47,7 @@ from kassa.sources.bank_1c import kopecks
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.crm_mapping import relabel
 from kassa.sources.generic import DecimalMark, date_expr
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import TextTable, header_of, norm_name, nulls, number_text, read_table
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
@@ -140,8 +141,10 @@ def payment_id(row: dict[str, Any]) -> str:
     return "bank:" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+@SOURCES.register
 class BankCSV:
     name = "bank_csv"
+    detect_priority = 900
     title = "Bank statement as CSV/XLSX (date, amount, payer, INN, purpose; mapping optional) → payments (incoming only)"
     spec_url = "docs/sources.md"
 

@@ -41,6 +41,8 @@ class Source(Protocol):
     name: str
     title: str
     spec_url: str
+    # Detection asks the sources in this order, lower first (kassa.sources.registry, docs/sources.md).
+    detect_priority: int
 
     def detect(self, path: Path, head: bytes) -> bool:
         """True when the file's first bytes show it is in this format."""

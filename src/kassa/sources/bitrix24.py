@@ -46,6 +46,7 @@ from kassa.sources.crm_mapping import (
     text,
     validated_results,
 )
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import header_of, number_text, read_table, timestamp_text
 from kassa.sources.validate import LINE
 
@@ -192,8 +193,10 @@ def _present(v: str | None) -> str | None:
     return None if v in (None, "0") else v
 
 
+@SOURCES.register
 class Bitrix24:
     name = "bitrix24"
+    detect_priority = 20
     title = "Bitrix24 leads and deals: REST crm.lead.list / crm.deal.list JSON or the CSV/XLSX export → leads, deals"
     spec_url = "https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-list.html"
 

@@ -14,6 +14,7 @@ import polars as pl
 from kassa.errors import ImportFailed, UnknownFormat
 from kassa.schema import KINDS, Kind
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.registry import SOURCES
 from kassa.sources.validate import LINE, validate
 
 
@@ -51,8 +52,10 @@ def closest_kind(columns: list[str]) -> Kind | None:
     return max(with_id, key=lambda k: len(cols & {c.name for c in k.columns}))
 
 
+@SOURCES.register
 class CanonicalCSV:
     name = "canonical"
+    detect_priority = 0
     title = "kassa canonical CSV (spend, activities, visits, leads, deals, payments)"
     spec_url = "docs/import-format.md"
 

@@ -41,6 +41,7 @@ from kassa.errors import ImportFailed, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import decode, epoch_text, head_text, json_row_lines, json_text, load_json, nulls
 from kassa.sources.validate import LINE, validate
 
@@ -106,8 +107,10 @@ def flatten(event: object) -> dict[str, str | None]:
     return row
 
 
+@SOURCES.register
 class GA4BigQuery:
     name = "ga4_bigquery"
+    detect_priority = 90
     title = "Google Analytics 4 BigQuery export, events (JSON lines or Parquet) → visits"
     spec_url = "https://support.google.com/analytics/answer/7029846"
 

@@ -36,6 +36,7 @@ from kassa.i18n import Translator
 from kassa.schema import KINDS, Kind
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.crm_mapping import relabel
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import date_text, norm_name, nulls, number_text, read_table, timestamp_text
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
@@ -149,8 +150,10 @@ def canonical_text(kind: Kind, column: str, s: pl.Expr, m: ColumnMapping) -> pl.
     return nulls(s)
 
 
+@SOURCES.register
 class Generic:
     name = "generic"
+    detect_priority = 1000
     title = "Any CSV/XLSX with a column mapping (--format generic --mapping map.yaml) → any canonical table"
     spec_url = "docs/sources.md"
 

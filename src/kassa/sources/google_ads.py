@@ -36,6 +36,7 @@ from kassa.sources.adspend import (
     spend_from_table,
 )
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import (
     frame_of_records,
     head_text,
@@ -138,8 +139,10 @@ def _flat(row: dict[str, object], group: str, *keys: str) -> object:
     return None
 
 
+@SOURCES.register
 class GoogleAds:
     name = "google_ads"
+    detect_priority = 60
     title = "Google Ads: interface report CSV/XLSX (by day), API report (cost_micros) JSON or CSV → spend"
     spec_url = "https://developers.google.com/google-ads/api/docs/query/overview"
 

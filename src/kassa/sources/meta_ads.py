@@ -32,6 +32,7 @@ from kassa.sources.adspend import (
     spend_from_api_frame,
 )
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import frame_of_records, head_text, header_of, json_row_lines, json_text, load_json
 
 _ = Translator("sources")
@@ -73,8 +74,10 @@ def _pages(doc: object) -> list[object] | None:
     return None
 
 
+@SOURCES.register
 class MetaAds:
     name = "meta_ads"
+    detect_priority = 70
     title = "Meta Ads Insights: API JSON (time_increment=1), Ads Manager CSV/XLSX export → spend"
     spec_url = "https://developers.facebook.com/docs/marketing-api/insights"
 

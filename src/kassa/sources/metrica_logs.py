@@ -49,6 +49,7 @@ from kassa.errors import ImportFailed, MissingColumn, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import detect_encoding, head_text, norm_name, read_table
 from kassa.sources.validate import LINE, polars_type, validate
 
@@ -179,8 +180,10 @@ def canonical(frame: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
     )
 
 
+@SOURCES.register
 class MetricaLogs:
     name = "metrica_logs"
+    detect_priority = 80
     title = "Yandex Metrica Logs API, visits (ym:s:… TSV) → visits"
     spec_url = "https://yandex.ru/dev/metrika/ru/logs/fields/visits.md"
 

@@ -39,6 +39,7 @@ from kassa.sources.adspend import (
     spend_from_api_frame,
 )
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import frame_of_records, head_text, header_of, json_row_lines, json_text, load_json
 
 _ = Translator("sources")
@@ -79,8 +80,10 @@ def _group(row: dict[str, Any], name: str) -> dict[str, Any]:
     return group if isinstance(group, dict) else {}
 
 
+@SOURCES.register
 class VkAds:
     name = "vk_ads"
+    detect_priority = 50
     title = "VK Ads statistics: API JSON (statistics/ad_plans/day), interface CSV/XLSX → spend"
     spec_url = "https://ads.vk.com/doc/api/info/Statistics"
 

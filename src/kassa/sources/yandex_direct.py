@@ -41,6 +41,7 @@ from kassa.errors import ImportFailed, MissingColumn
 from kassa.i18n import Translator
 from kassa.sources.adspend import SpendLayout, ad_options, spend_from_table
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import header_of, norm_name, read_table
 
 _ = Translator("sources")
@@ -120,8 +121,10 @@ def looks_like_micros(cost: pl.Series) -> bool:
     return bool((values.cast(pl.Int64, strict=False).fill_null(1) % 10_000 == 0).all())
 
 
+@SOURCES.register
 class YandexDirect:
     name = "yandex_direct"
+    detect_priority = 40
     title = "Yandex Direct statistics: Reports API TSV, web interface CSV/XLSX → spend"
     spec_url = "https://yandex.ru/dev/direct/doc/ru/reports/spec"
 

@@ -19,7 +19,8 @@ import datetime as dt
 import hashlib
 import secrets
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,18 @@ class Warehouse:
     def _db(self) -> duckdb.DuckDBPyConnection:
         return self.ibis.con  # the raw DuckDB connection: writes only
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One DuckDB transaction: committed when the block ends, rolled back (and the error re-raised)
+        when the block or the commit fails, so nothing is ever half-written."""
+        self._db.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except Exception:
+            self._db.execute("ROLLBACK")
+            raise
+
     def _ensure_schema(self) -> None:
         """Create a new file, or bring an older one up to date, in one transaction.
 
@@ -227,8 +240,7 @@ class Warehouse:
         and columns are created here, so every file always has every column the code reads.
         """
         fresh = "kassa_meta" not in set(self.ibis.list_tables())
-        self._db.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction():
             if fresh:
                 self.ibis.create_table("kassa_meta", schema=ibis.schema({"key": "string", "value": "string"}))
                 self._db.execute(
@@ -249,10 +261,6 @@ class Warehouse:
                 )
             for statement in self._additive_changes():
                 self._db.execute(statement)
-            self._db.execute("COMMIT")
-        except Exception:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _additive_changes(self) -> list[str]:
         """DDL creating the canonical tables and columns this file lacks (empty when up to date)."""
@@ -361,18 +369,13 @@ class Warehouse:
             if bad:
                 raise ImportFailed(f"--strict: {len(bad)} refused value(s); nothing was imported", bad)
         report = ImportReport()
-        self._db.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction():
             for p, sha, src, results in staged:
                 for res in results:
                     if progress:
                         progress(f"loading {p.name} → {res.kind}")
                     report.files.append(self._load(p, sha, src.name, res))
             self._forget()
-            self._db.execute("COMMIT")
-        except Exception:
-            self._db.execute("ROLLBACK")
-            raise
         return report
 
     def _next_batch_id(self) -> int:
@@ -564,8 +567,7 @@ class Warehouse:
                 f"batch {batch_id} was partly replaced by later batch(es) {ids}; undo those first"
             )
         cols = ", ".join(f'"{n}"' for n in table_schema(kind).names)
-        self._db.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction():
             removed = self._db.execute(
                 f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch_id]
             ).fetchone()
@@ -582,10 +584,6 @@ class Warehouse:
                 "UPDATE import_batches SET undone_at = ? WHERE batch_id = ?", [dt.datetime.now(), batch_id]
             )
             self._forget()
-            self._db.execute("COMMIT")
-        except Exception:
-            self._db.execute("ROLLBACK")
-            raise
         return {"removed": int(removed[0]) if removed else 0, "restored": int(restored[0]) if restored else 0}
 
     def fingerprint(self) -> dict[str, Any]:

@@ -15,15 +15,15 @@ from kassa.diagnose.outcomes import (
     results_behind,
     results_phrase,
 )
-from kassa.diagnose.rule import Candidate, rule
+from kassa.diagnose.rule import RULES, Candidate
 from kassa.diagnose.text import noise_note, responsible_label, stage_label, where
 from kassa.i18n import Translator
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 
 _ = Translator("diagnose")
 
 
-@rule
+@RULES.register
 class ActivityIllusion(ActivityRule):
     """Activity metrics improved while the results did not — the article's "CPC −15 %, reach ×2".
 

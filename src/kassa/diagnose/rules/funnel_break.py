@@ -7,17 +7,17 @@ from collections.abc import Hashable
 from kassa.diagnose.comparison import Comparison, Node
 from kassa.diagnose.findings import Evidence
 from kassa.diagnose.funnel import DROP, STAGE, STAGES, Stage, relative_change
-from kassa.diagnose.rule import Candidate, Component, Rule, localise, rule
+from kassa.diagnose.rule import RULES, Candidate, Component, Rule, localise
 from kassa.diagnose.significance import ALPHA, TestResult
 from kassa.diagnose.text import change, from_to, noise_note, responsible_label, where
 from kassa.i18n import Translator, fmt_percent
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 from kassa.metrics.catalog import CATALOG
 
 _ = Translator("diagnose")
 
 
-@rule
+@RULES.register
 class FunnelBreak(Rule):
     """A funnel step's rate fell by at least 20 % (``DROP``) from the earlier period to the later one.
 

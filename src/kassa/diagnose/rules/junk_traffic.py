@@ -6,10 +6,10 @@ from kassa.diagnose.comparison import Comparison, Node
 from kassa.diagnose.findings import Evidence
 from kassa.diagnose.funnel import relative_change
 from kassa.diagnose.outcomes import metric_evidence
-from kassa.diagnose.rule import Candidate, Component, Rule, rule
+from kassa.diagnose.rule import RULES, Candidate, Component, Rule
 from kassa.diagnose.text import change, noise_note, where
 from kassa.i18n import Translator, fmt_change, fmt_number, fmt_percent
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 from kassa.metrics.catalog import CATALOG
 
 _ = Translator("diagnose")
@@ -29,7 +29,7 @@ def traffic_metric(cmp: Comparison, node: Node) -> str | None:
     return None
 
 
-@rule
+@RULES.register
 class JunkTraffic(Rule):
     """Traffic grew while the share of it that becomes a lead collapsed: the extra traffic is junk.
 

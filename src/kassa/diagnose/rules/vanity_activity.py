@@ -15,10 +15,10 @@ from kassa.diagnose.outcomes import (
     results_behind,
     results_phrase,
 )
-from kassa.diagnose.rule import Candidate, rule
+from kassa.diagnose.rule import RULES, Candidate
 from kassa.diagnose.text import noise_note, responsible_label, stage_label, where
 from kassa.i18n import Translator
-from kassa.link.stitch import NOT_SET
+from kassa.link.channels import NOT_SET
 
 _ = Translator("diagnose")
 
@@ -26,7 +26,7 @@ VOLUME_UP = 0.25
 """Activity volume "up": at least +25 % (posts ×2 is +100 %)."""
 
 
-@rule
+@RULES.register
 class VanityActivity(ActivityRule):
     """Activity volume grew while no outcome grew behind it — turning the wheel in the garage.
 

@@ -1,17 +1,17 @@
 """The whole money trail of a warehouse as lazy Ibis expressions: visits → leads → deals → payments.
 
-``Chain(wh)`` builds every link once (nothing runs until a result is pulled), so the metrics, the
-``kassa money`` view, the match-quality report, journeys and ``kassa trail`` all read one stitching and
+``MoneyTrail(wh)`` builds every link once (nothing runs until a result is pulled), so the metrics, the
+``kassa money`` view, the match-quality report, journeys and ``kassa trail`` all read one money trail and
 can never disagree.
 
-Use a materialized chain as a context manager (``with Chain(wh, materialize=True) as chain:``) so its
+Use a materialized money trail as a context manager (``with MoneyTrail(wh, materialize=True) as mt:``) so its
 temporary tables are dropped while the connection is still open.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
@@ -21,8 +21,11 @@ from kassa.link.payments import MatchRules, deal_payments, match_payments, payme
 from kassa.link.visit_lead import link_leads, link_visits
 from kassa.settings import Settings
 
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
-class Chain:
+
+class MoneyTrail:
     """Every canonical entity with its links.
 
     Attributes
@@ -37,7 +40,7 @@ class Chain:
 
     def __init__(
         self,
-        wh: Any,
+        wh: Warehouse,
         settings: Settings | None = None,
         *,
         lookback_days: int | None = None,
@@ -49,7 +52,7 @@ class Chain:
         self.rules = rules or MatchRules()
         # Materialized, each link is computed once into a temporary table of the engine (DuckDB temp
         # table, Spark temp view) and every later query reads it: many small queries instead of
-        # re-deriving the whole chain in each. Visits, the one big table, stay lazy.
+        # re-deriving the whole trail in each. Visits, the one big table, stay lazy.
         self._backend = wh.ibis if materialize else None
         self._temporary: list[str] = []
 
@@ -57,8 +60,8 @@ class Chain:
             if not materialize:
                 return t
             # A table of its own, not Ibis ``cache()``: the cache shares one table among equal expressions,
-            # so one chain's release would drop another's.
-            name = f"kassa_chain_{uuid.uuid4().hex}"
+            # so one trail's release would drop another's.
+            name = f"kassa_trail_{uuid.uuid4().hex}"
             self._temporary.append(name)
             assert self._backend is not None
             return self._backend.create_table(name, t, temp=True)
@@ -81,12 +84,12 @@ class Chain:
             raise
 
     def release(self) -> None:
-        """Drop the temporary tables of a materialized chain (before the connection closes)."""
+        """Drop the temporary tables of a materialized money trail (before the connection closes)."""
         while self._temporary:
             assert self._backend is not None
             self._backend.drop_table(self._temporary.pop(), force=True)
 
-    def __enter__(self) -> Chain:
+    def __enter__(self) -> MoneyTrail:
         return self
 
     def __exit__(self, *exc: object) -> None:
