@@ -81,6 +81,8 @@ def test_formulas_read_only_declared_metrics_and_filters_only_their_rows():
     for m in CATALOG.values():
         assert set(m.depends_on) <= set(CATALOG), m.name
         assert m.name not in m.depends_on
+    rows = {m.measure.rows for m in base_metrics() if m.measure}
+    assert len({r.name for r in rows}) == len(rows), "one set of rows declared with two different dates"
     unknown = CATALOG["unknown_source_leads"].measure
     assert unknown is not None and unknown.where == f"channel == {UNKNOWN!r}"
 
