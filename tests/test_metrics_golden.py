@@ -217,6 +217,19 @@ def test_cohort_view_follows_the_leads_of_the_period(golden):
     assert table.total["payments"] == 80000
 
 
+def test_romi_base_is_gross_profit_only_when_every_sale_has_one(golden):
+    # Calendar October: yandex_direct's D4 has no gross profit -> 1 sale without margin, ROMI on revenue
+    # (90 000); vk_ads sold nothing -> revenue 0. Cohort October: D1 and D2 both have one -> 32 000.
+    names = ["margin_missing", "romi_base"]
+    calendar = {r["channel"]: r for r in compute(golden, names, "channel", "2026-10").rows()}
+    assert calendar["yandex_direct"]["margin_missing"] == 1
+    assert calendar["yandex_direct"]["romi_base"] == 90000
+    assert calendar["vk_ads"]["margin_missing"] == 0 and calendar["vk_ads"]["romi_base"] == 0
+    cohort = compute(golden, names, "channel", "2026-10", view="cohort")
+    ya = {r["channel"]: r for r in cohort.rows()}["yandex_direct"]
+    assert ya["margin_missing"] == 0 and ya["romi_base"] == 32000
+
+
 def test_cohort_settle_days_cuts_late_outcomes(golden):
     # D2 (lead 10-06, won 11-03) took 28 days: with settle_days=14 only D1 (9 days) counts.
     table = compute(golden, ["sales", "revenue"], "channel", "2026-10", view="cohort", settle_days=14)

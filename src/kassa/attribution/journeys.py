@@ -1,7 +1,7 @@
 """Journeys for attribution: a thin adapter over the money trail's :mod:`kassa.link.journeys`.
 
 There is one definition of a journey in kassa — :func:`kassa.link.journeys.journey_touches`, read on the
-stitching the metrics memoised on the open warehouse (:func:`kassa.metrics.compute.sources`), so a
+stitching the metrics memoised on the open warehouse (:func:`kassa.metrics.compute.base_tables`), so a
 customer's cookies and devices are merged by their contacts exactly as in ``kassa money`` and
 ``kassa metrics``. This module only chooses what a conversion is for each ``measure`` and turns the
 touches into a :class:`~kassa.attribution.paths.PathTable`:
@@ -31,7 +31,7 @@ import polars as pl
 from kassa.attribution.paths import DAYS_DTYPE, PATH_DTYPE, PathTable
 from kassa.errors import KassaError
 from kassa.link import journeys as link_journeys
-from kassa.metrics.compute import in_business_currency, sources
+from kassa.metrics.compute import base_tables, in_business_currency
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -68,7 +68,7 @@ def journey_touches(
     if measure not in MEASURES:
         raise KassaError(f"unknown measure {measure!r}; choose from {', '.join(MEASURES)}")
     st = settings or wh.settings
-    chain = sources(wh, st).chain
+    chain = base_tables(wh, st).chain
     deals, _ = in_business_currency(
         chain.deal_status, ["amount", "paid"], chain.deal_status.closed_at, wh.table("fx_rates"), st.currency
     )

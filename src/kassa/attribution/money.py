@@ -6,9 +6,10 @@ it. So, for a model M and a channel k in a period:
 
 * ``leads_k``   = leads credited to k by M (journeys ending in a lead of the period)
 * ``sales_k``, ``revenue_k`` = won deals closed in the period and their amount, credited by M
-* ``cpl_k = marketing_cost_k / leads_k``, ``cost_per_sale_k = marketing_cost_k / sales_k``,
-  ``roas_k = revenue_k / marketing_cost_k``, ``romi_k = (revenue_k − marketing_cost_k) / marketing_cost_k``
-  (on revenue: gross profit is not attributed yet), each "no value" when its divisor is 0.
+* ``cpl``, ``cost_per_sale``, ``roas`` and ``romi`` per channel by the catalog's own formulas
+  (:mod:`kassa.metrics.catalog`) over these columns, each "no value" when its divisor is 0. Gross profit
+  is not attributed yet, so no credited sale has a margin and ROMI is on revenue, as the catalog's
+  ``romi_base`` says for sales without margin data.
 
 Totals over channels equal the metric layer's ``leads``, ``sales`` and ``revenue`` for the period,
 whatever the model. A report combines the two with :func:`attributed_money`; nothing in
@@ -24,12 +25,23 @@ import polars as pl
 
 from kassa.attribution import attribute
 from kassa.attribution.journeys import By, split_campaign, warehouse_paths
+from kassa.metrics.catalog import derived
 from kassa.metrics.compute import compute
+from kassa.metrics.formula import Algebra
 from kassa.period import Period
 from kassa.settings import Settings
 
 if TYPE_CHECKING:
     from kassa.store import Warehouse
+
+MONEY_METRICS = ["cpl", "cost_per_sale", "roas", "romi"]
+
+# Catalog formulas over Polars columns: x / 0 and x / "no value" are "no value", as in the metric layer.
+POLARS = Algebra(
+    divide=lambda a, b: pl.when(b != 0).then(a / b).otherwise(None),
+    choose=lambda condition, then, otherwise: pl.when(condition).then(then).otherwise(otherwise),
+    missing=lambda v: v.is_null(),
+)
 
 
 def credited_outcomes(
@@ -75,7 +87,7 @@ def attributed_money(
     exclude_direct: bool = False,
 ) -> pl.DataFrame:
     """Marketing cost (as ``kassa metrics`` shows it) next to the outcomes ``model`` credits, with
-    ``cpl``, ``cost_per_sale``, ``roas`` and ``romi`` per channel (or campaign)."""
+    ``cpl``, ``cost_per_sale``, ``roas`` and ``romi`` per channel (or campaign) by the catalog's formulas."""
     keys = ["channel"] if by == "channel" else ["channel", "campaign"]
     credited = credited_outcomes(
         wh, period, model, by=by, params=params, lookback_days=lookback_days, exclude_direct=exclude_direct
@@ -87,13 +99,14 @@ def attributed_money(
         pl.col("marketing_cost", "leads", "sales", "revenue").fill_null(0.0)
     )
 
-    def per(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-        return pl.when(b != 0).then(a / b).otherwise(None)
-
-    mc = pl.col("marketing_cost")
-    return j.with_columns(
-        cpl=per(mc, pl.col("leads")),
-        cost_per_sale=per(mc, pl.col("sales")),
-        roas=per(pl.col("revenue"), mc),
-        romi=per(pl.col("revenue") - mc, mc),
-    ).sort(keys)
+    attributed = {
+        "marketing_cost": pl.col("marketing_cost"),
+        "leads": pl.col("leads"),
+        "sales": pl.col("sales"),
+        "revenue": pl.col("revenue"),
+        # Not attributed: every credited sale is one without margin data.
+        "gross_profit": pl.lit(None, dtype=pl.Float64),
+        "margin_missing": pl.col("sales"),
+    }
+    values = derived(MONEY_METRICS, attributed, POLARS)
+    return j.with_columns(**{n: values[n] for n in MONEY_METRICS}).sort(keys)

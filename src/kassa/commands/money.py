@@ -27,7 +27,7 @@ from kassa.link.money import MoneyView, money_view
 from kassa.link.money_trail import MoneyTrail
 from kassa.link.quality import MatchQuality, match_quality
 from kassa.link.trail import RECORD_KINDS, Trail, trail
-from kassa.metrics.compute import MetricTable, compute, sources
+from kassa.metrics.compute import MetricTable, base_tables, compute
 from kassa.period import Period
 
 _ = Translator("money")
@@ -346,7 +346,7 @@ def register(app: typer.Typer) -> None:
         with open_warehouse(db, config) as wh:
             metrics = compute(wh, _METRICS, "channel", p)
             # The stitching the metrics just built (memoised on the open warehouse): one chain for all.
-            chain = sources(wh, wh.settings).chain
+            chain = base_tables(wh, wh.settings).chain
             view = money_view(chain, wh, p, limit=None if show_all or as_json else LIST_LIMIT)
             quality = match_quality(chain, p)
         if as_json:

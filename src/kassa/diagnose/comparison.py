@@ -34,8 +34,15 @@ from kassa.diagnose.significance import (
     sum_test,
 )
 from kassa.link.channels import NOT_SET
-from kassa.metrics.catalog import CATALOG, visible_metrics
-from kassa.metrics.compute import BASE_MEASURES, base_measures, derive, in_business_currency, sources
+from kassa.metrics.catalog import visible_metrics
+from kassa.metrics.compute import (
+    BASE_MEASURES,
+    NULLABLE_MEASURES,
+    base_measures,
+    base_tables,
+    derive,
+    in_business_currency,
+)
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -49,9 +56,6 @@ FAST_RESPONSE_HOURS = 1.0
 """A lead answered within an hour: the usual benchmark of lead-response studies (Oldroyd, McElheran &
 Elkington, "The Short Life of Online Sales Leads", HBR 2011: contact within an hour was ~7× likelier
 to qualify the lead than an hour later)."""
-
-# Measures that are "no value", not zero, when a place has no row in a period (see metrics.compute).
-_NULLABLE = {"reach", "gross_profit"}
 
 
 @dataclass(frozen=True, order=True)
@@ -109,7 +113,8 @@ class Side:
         if name in self.metrics:
             v = self.metrics[name]
             return None if v is None or (isinstance(v, float) and v != v) else float(v)
-        if CATALOG[name].formula is None and name not in _NULLABLE:
+        # Nullable measures (catalog) are "no value", not zero, when a place has no row in a period.
+        if name in BASE_MEASURES and name not in NULLABLE_MEASURES:
             return 0.0  # no row at all: nothing was counted
         return None
 
@@ -334,7 +339,7 @@ def _side(ts: ir.TimestampValue, period: Period, vs: Period) -> tuple[ir.Boolean
 
 def _deal_stats(wh: Warehouse, period: Period, vs: Period, st: Settings) -> pl.DataFrame:
     # The same stitching the metrics read (built once per open warehouse), so both always agree.
-    deals = sources(wh, st).chain.deals
+    deals = base_tables(wh, st).chain.deals
     in_either, _s = _side(deals.closed_at, period, vs)
     # As metrics.compute: won deals closed in the period, amounts in the business currency at the month's
     # rate; deals in a currency without a rate are left out there and here.

@@ -1,4 +1,5 @@
-"""Every metric kassa shows, declared once: tier, unit, which direction is better, formula, labels.
+"""Every metric kassa shows, declared once: tier, unit, which direction is better, labels, and how it is
+computed — a base measure's rows, summed value and dates, or a derived metric's formula.
 
 The tier is the article's point made explicit:
 
@@ -6,417 +7,478 @@ The tier is the article's point made explicit:
 * ``intermediate`` — what the activity brings (visits, leads, qualified leads, conversion rates, CPL);
 * ``outcome`` — money: sales, revenue, payments, CAC, ROMI, ROAS, DRR: arriving in St Petersburg.
 
-A metric is either *measured* (a base measure summed from a canonical table, see
-:mod:`kassa.metrics.compute`) or *derived* by a formula over other metrics. Formulas are plain
-arithmetic over metric names; division by zero or by "no value" gives "no value" (SQL NULL),
-never infinity.
+A metric is either *measured* (a base :class:`Measure` summed from a set of the warehouse's rows,
+which :mod:`kassa.metrics.compute` builds) or *derived* by a formula over other metrics
+(:mod:`kassa.metrics.formula`). Division by zero or by "no value" gives "no value" (SQL NULL), never
+infinity. Everything else — the list of base measures, which of them may have no value, the formulas
+``kassa money`` applies to attributed outcomes — is read from here.
 """
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from kassa.errors import UnknownMetric
+from kassa.metrics.formula import Algebra, evaluate
+from kassa.metrics.metric import Measure, Metric, Rows, Tier
 
+__all__ = [
+    "ALIASES",
+    "CATALOG",
+    "Measure",
+    "Metric",
+    "Rows",
+    "Tier",
+    "base_metrics",
+    "derived",
+    "get_metric",
+    "visible_metrics",
+    "with_dependencies",
+]
 
-class Tier(StrEnum):
-    ACTIVITY = "activity"
-    INTERMEDIATE = "intermediate"
-    OUTCOME = "outcome"
-
-
-Unit = Literal["money", "count", "ratio", "percent"]
-Better = Literal["higher", "lower", "neutral"]
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One declared metric.
-
-    ``formula`` is ``None`` for a base measure; otherwise arithmetic over other metric names
-    (``+ - * /``, numbers, parentheses). ``hidden`` metrics are internal steps not shown to people.
-    """
-
-    name: str
-    tier: Tier
-    unit: Unit
-    better: Better
-    label_en: str
-    label_ru: str
-    explain_en: str
-    explain_ru: str
-    formula: str | None = None
-    hidden: bool = False
-    additive: bool = True  # base measures: may be summed across groups
-
-    def label(self, lang: str = "en") -> str:
-        return self.label_ru if lang == "ru" else self.label_en
-
-    def explain(self, lang: str = "en") -> str:
-        return self.explain_ru if lang == "ru" else self.explain_en
-
-    @property
-    def depends_on(self) -> list[str]:
-        return [] if self.formula is None else formula_names(self.formula)
+# The rows base measures are summed from, each with the date that puts it in a period.
+SPEND_ROWS = Rows(name="spend", date="date")
+ACTIVITY_ROWS = Rows(name="activities", date="date")
+VISIT_ROWS = Rows(name="visits", date="ts")
+LEAD_ROWS = Rows(name="leads", date="created_at")
+WON_DEAL_ROWS = Rows(name="won_deals", date="closed_at", cohort_date="lead_created_at")
+PAYMENT_ROWS = Rows(name="payments", date="paid_at", cohort_date="lead_created_at")
 
 
 ACT, MID, OUT = Tier.ACTIVITY, Tier.INTERMEDIATE, Tier.OUTCOME
 
 _METRICS: list[Metric] = [
-    # -- money out ---------------------------------------------------------------------------------
+    # -- money out ------------------------------------------------------------------------------------------
     Metric(
-        "cost",
-        ACT,
-        "money",
-        "neutral",
-        "Ad spend",
-        "Расход на рекламу",
-        "What the ad platforms charged (net of VAT unless the settings say otherwise).",
-        "Сколько списали рекламные системы (без НДС, если в настройках не указано иное).",
+        name="cost",
+        tier=ACT,
+        unit="money",
+        better="neutral",
+        label_en="Ad spend",
+        label_ru="Расход на рекламу",
+        short_ru="Расход",
+        explain_en="What the ad platforms charged (net of VAT unless the settings say otherwise).",
+        explain_ru="Сколько списали рекламные системы (без НДС, если в настройках не указано иное).",
+        measure=Measure(rows=SPEND_ROWS, column="cost", net_of_vat=True),
     ),
     Metric(
-        "activity_cost",
-        ACT,
-        "money",
-        "neutral",
-        "Activity cost",
-        "Стоимость активностей",
-        "What posts, newsletters and videos cost (content, seeding).",
-        "Сколько стоили посты, рассылки, видео (контент, посевы).",
+        name="activity_cost",
+        tier=ACT,
+        unit="money",
+        better="neutral",
+        label_en="Activity cost",
+        label_ru="Стоимость активностей",
+        short_en="Act. cost",
+        short_ru="Ст. актив.",
+        explain_en="What posts, newsletters and videos cost (content, seeding).",
+        explain_ru="Сколько стоили посты, рассылки, видео (контент, посевы).",
+        measure=Measure(rows=ACTIVITY_ROWS, column="cost"),
     ),
     Metric(
-        "marketing_cost",
-        OUT,
-        "money",
-        "neutral",
-        "Marketing cost",
-        "Маркетинговые расходы",
-        "Ad spend plus activity cost: the base of CPL, CAC, ROMI and DRR.",
-        "Реклама плюс активности: база для CPL, CAC, ROMI и ДРР.",
+        name="marketing_cost",
+        tier=OUT,
+        unit="money",
+        better="neutral",
+        label_en="Marketing cost",
+        label_ru="Маркетинговые расходы",
+        short_en="Mkt cost",
+        short_ru="Мкт-расход",
+        explain_en="Ad spend plus activity cost: the base of CPL, CAC, ROMI and DRR.",
+        explain_ru="Реклама плюс активности: база для CPL, CAC, ROMI и ДРР.",
         formula="cost + activity_cost",
     ),
-    # -- activity ----------------------------------------------------------------------------------
+    # -- activity -------------------------------------------------------------------------------------------
     Metric(
-        "impressions",
-        ACT,
-        "count",
-        "neutral",
-        "Impressions",
-        "Показы",
-        "How many times the ads were shown.",
-        "Сколько раз показали рекламу.",
+        name="impressions",
+        tier=ACT,
+        unit="count",
+        better="neutral",
+        label_en="Impressions",
+        label_ru="Показы",
+        short_en="Impr.",
+        explain_en="How many times the ads were shown.",
+        explain_ru="Сколько раз показали рекламу.",
+        measure=Measure(rows=SPEND_ROWS, column="impressions"),
     ),
     Metric(
-        "reach",
-        ACT,
-        "count",
-        "neutral",
-        "Reach",
-        "Охват",
-        "People reached, as the platforms report it (summed across campaigns, so an upper bound).",
-        "Охват по данным площадок (суммируется по кампаниям, то есть оценка сверху).",
+        name="reach",
+        tier=ACT,
+        unit="count",
+        better="neutral",
+        label_en="Reach",
+        label_ru="Охват",
+        explain_en="People reached, as the platforms report it (summed across campaigns, so an upper bound).",
+        explain_ru="Охват по данным площадок (суммируется по кампаниям, то есть оценка сверху).",
+        measure=Measure(rows=SPEND_ROWS, column="reach", nullable=True, additive=False),
     ),
     Metric(
-        "clicks",
-        ACT,
-        "count",
-        "neutral",
-        "Clicks",
-        "Клики",
-        "Clicks on the ads: pressing the pedal, not arriving.",
-        "Клики по рекламе: нажатие на педаль, а не приезд.",
+        name="clicks",
+        tier=ACT,
+        unit="count",
+        better="neutral",
+        label_en="Clicks",
+        label_ru="Клики",
+        explain_en="Clicks on the ads: pressing the pedal, not arriving.",
+        explain_ru="Клики по рекламе: нажатие на педаль, а не приезд.",
+        measure=Measure(rows=SPEND_ROWS, column="clicks"),
     ),
     Metric(
-        "ctr",
-        ACT,
-        "percent",
-        "higher",
-        "CTR",
-        "CTR",
-        "Clicks per impression. Says the ad is noticed, not that it sells.",
-        "Клики на показ. Говорит, что рекламу замечают, а не что она продаёт.",
+        name="ctr",
+        tier=ACT,
+        unit="percent",
+        better="higher",
+        label_en="CTR",
+        label_ru="CTR",
+        explain_en="Clicks per impression. Says the ad is noticed, not that it sells.",
+        explain_ru="Клики на показ. Говорит, что рекламу замечают, а не что она продаёт.",
         formula="clicks / impressions",
     ),
     Metric(
-        "cpc",
-        ACT,
-        "money",
-        "lower",
-        "CPC",
-        "Цена клика",
-        "Ad spend per click. Cheap clicks that never buy are not a saving.",
-        "Расход на клик. Дешёвые клики без покупок — не экономия.",
+        name="cpc",
+        tier=ACT,
+        unit="money",
+        better="lower",
+        label_en="CPC",
+        label_ru="Цена клика",
+        explain_en="Ad spend per click. Cheap clicks that never buy are not a saving.",
+        explain_ru="Расход на клик. Дешёвые клики без покупок — не экономия.",
         formula="cost / clicks",
     ),
     Metric(
-        "cpm",
-        ACT,
-        "money",
-        "lower",
-        "CPM",
-        "CPM",
-        "Ad spend per thousand impressions.",
-        "Расход на тысячу показов.",
+        name="cpm",
+        tier=ACT,
+        unit="money",
+        better="lower",
+        label_en="CPM",
+        label_ru="CPM",
+        explain_en="Ad spend per thousand impressions.",
+        explain_ru="Расход на тысячу показов.",
         formula="cost * 1000 / impressions",
     ),
     Metric(
-        "posts",
-        ACT,
-        "count",
-        "neutral",
-        "Publications",
-        "Публикации",
-        "Posts, newsletters, videos published: turning the wheel.",
-        "Опубликованные посты, рассылки, видео: «крутить руль».",
+        name="posts",
+        tier=ACT,
+        unit="count",
+        better="neutral",
+        label_en="Publications",
+        label_ru="Публикации",
+        short_en="Posts",
+        short_ru="Публикации",
+        explain_en="Posts, newsletters, videos published: turning the wheel.",
+        explain_ru="Опубликованные посты, рассылки, видео: «крутить руль».",
+        measure=Measure(rows=ACTIVITY_ROWS, column="count"),
     ),
-    # -- intermediate ------------------------------------------------------------------------------
+    # -- intermediate ---------------------------------------------------------------------------------------
     Metric(
-        "visits",
-        MID,
-        "count",
-        "higher",
-        "Visits",
-        "Визиты",
-        "Sessions on the site from the channel.",
-        "Визиты на сайт из канала.",
-    ),
-    Metric(
-        "leads",
-        MID,
-        "count",
-        "higher",
-        "Leads",
-        "Лиды",
-        "Requests, calls and forms received.",
-        "Полученные заявки, звонки и формы.",
+        name="visits",
+        tier=MID,
+        unit="count",
+        better="higher",
+        label_en="Visits",
+        label_ru="Визиты",
+        explain_en="Sessions on the site from the channel.",
+        explain_ru="Визиты на сайт из канала.",
+        measure=Measure(rows=VISIT_ROWS),
     ),
     Metric(
-        "visit_to_lead",
-        MID,
-        "percent",
-        "higher",
-        "Visit → lead",
-        "Визит → лид",
-        "Share of visits that became a lead.",
-        "Доля визитов, ставших лидом.",
+        name="leads",
+        tier=MID,
+        unit="count",
+        better="higher",
+        label_en="Leads",
+        label_ru="Лиды",
+        explain_en="Requests, calls and forms received.",
+        explain_ru="Полученные заявки, звонки и формы.",
+        measure=Measure(rows=LEAD_ROWS),
+    ),
+    Metric(
+        name="visit_to_lead",
+        tier=MID,
+        unit="percent",
+        better="higher",
+        label_en="Visit → lead",
+        label_ru="Визит → лид",
+        short_en="Visit→lead",
+        short_ru="Визит→лид",
+        explain_en="Share of visits that became a lead.",
+        explain_ru="Доля визитов, ставших лидом.",
         formula="leads / visits",
     ),
     Metric(
-        "cpl",
-        MID,
-        "money",
-        "lower",
-        "CPL",
-        "Цена лида",
-        "Marketing cost per lead. Rewards junk leads if paid alone.",
-        "Маркетинговые расходы на лид. Поощряет мусорные лиды, если платить только за него.",
+        name="cpl",
+        tier=MID,
+        unit="money",
+        better="lower",
+        label_en="CPL",
+        label_ru="Цена лида",
+        short_ru="Цена лида",
+        explain_en="Marketing cost per lead. Rewards junk leads if paid alone.",
+        explain_ru="Маркетинговые расходы на лид. Поощряет мусорные лиды, если платить только за него.",
         formula="marketing_cost / leads",
     ),
     Metric(
-        "unknown_source_leads",
-        MID,
-        "count",
-        "lower",
-        "Leads of unknown source",
-        "Лиды без источника",
-        "Leads that no click id, cookie, contact or UTM field ties to a channel.",
-        "Лиды, которые ни click id, ни cookie, ни контакт, ни UTM-метки не связывают с каналом.",
+        name="unknown_source_leads",
+        tier=MID,
+        unit="count",
+        better="lower",
+        label_en="Leads of unknown source",
+        label_ru="Лиды без источника",
+        short_en="No source",
+        short_ru="Без источ.",
+        explain_en="Leads that no click id, cookie, contact or UTM field ties to a channel.",
+        explain_ru="Лиды, которые ни click id, ни cookie, ни контакт, ни UTM-метки не связывают с каналом.",
+        measure=Measure(rows=LEAD_ROWS, where="channel == 'unknown'"),
         hidden=True,
     ),
     Metric(
-        "unknown_source_share",
-        MID,
-        "percent",
-        "lower",
-        "Unknown source share",
-        "Доля лидов без источника",
-        "Share of leads whose channel is unknown: every metric per channel rests only on the rest.",
-        "Доля лидов с неизвестным каналом: все метрики по каналам опираются только на остальные.",
+        name="unknown_source_share",
+        tier=MID,
+        unit="percent",
+        better="lower",
+        label_en="Unknown source share",
+        label_ru="Доля лидов без источника",
+        short_en="% unknown",
+        short_ru="% без ист.",
+        explain_en="Share of leads whose channel is unknown: every metric per channel rests only on the "
+        "rest.",
+        explain_ru="Доля лидов с неизвестным каналом: все метрики по каналам опираются только на остальные.",
         formula="unknown_source_leads / leads",
     ),
     Metric(
-        "qualified_leads",
-        MID,
-        "count",
-        "higher",
-        "Qualified leads",
-        "Квалифицированные лиды",
-        "Leads the sales team accepted as real (status qualified, or a deal was opened).",
-        "Лиды, которые отдел продаж признал целевыми (статус qualified или открыта сделка).",
+        name="qualified_leads",
+        tier=MID,
+        unit="count",
+        better="higher",
+        label_en="Qualified leads",
+        label_ru="Квалифицированные лиды",
+        short_en="Qual leads",
+        short_ru="Кв. лиды",
+        explain_en="Leads the sales team accepted as real (status qualified, or a deal was opened).",
+        explain_ru="Лиды, которые отдел продаж признал целевыми (статус qualified или открыта сделка).",
+        measure=Measure(rows=LEAD_ROWS, where="status == 'qualified' or has_deal"),
     ),
     Metric(
-        "cost_per_qualified_lead",
-        MID,
-        "money",
-        "lower",
-        "Cost per qualified lead",
-        "Цена квал. лида",
-        "Marketing cost per qualified lead.",
-        "Маркетинговые расходы на квалифицированный лид.",
+        name="cost_per_qualified_lead",
+        tier=MID,
+        unit="money",
+        better="lower",
+        label_en="Cost per qualified lead",
+        label_ru="Цена квал. лида",
+        short_en="CPQL",
+        short_ru="Цена кв.",
+        explain_en="Marketing cost per qualified lead.",
+        explain_ru="Маркетинговые расходы на квалифицированный лид.",
         formula="marketing_cost / qualified_leads",
     ),
     Metric(
-        "lead_to_qualified",
-        MID,
-        "percent",
-        "higher",
-        "Lead → qualified",
-        "Лид → квал.",
-        "Share of leads that were qualified: lead quality.",
-        "Доля квалифицированных лидов: качество лидов.",
+        name="lead_to_qualified",
+        tier=MID,
+        unit="percent",
+        better="higher",
+        label_en="Lead → qualified",
+        label_ru="Лид → квал.",
+        short_en="Lead→qual.",
+        short_ru="Лид→квал.",
+        explain_en="Share of leads that were qualified: lead quality.",
+        explain_ru="Доля квалифицированных лидов: качество лидов.",
         formula="qualified_leads / leads",
     ),
     Metric(
-        "qualified_to_sale",
-        OUT,
-        "percent",
-        "higher",
-        "Qualified → sale",
-        "Квал. → продажа",
-        "Share of qualified leads that bought: how sales handles them.",
-        "Доля квалифицированных лидов, ставших продажей: работа отдела продаж.",
+        name="qualified_to_sale",
+        tier=OUT,
+        unit="percent",
+        better="higher",
+        label_en="Qualified → sale",
+        label_ru="Квал. → продажа",
+        short_en="Qual.→sale",
+        short_ru="Квал.→прод",
+        explain_en="Share of qualified leads that bought: how sales handles them.",
+        explain_ru="Доля квалифицированных лидов, ставших продажей: работа отдела продаж.",
         formula="sales / qualified_leads",
     ),
-    # -- outcome -----------------------------------------------------------------------------------
-    Metric("sales", OUT, "count", "higher", "Sales", "Продажи", "Deals won.", "Выигранные сделки."),
+    # -- outcome --------------------------------------------------------------------------------------------
     Metric(
-        "cost_per_sale",
-        OUT,
-        "money",
-        "lower",
-        "Cost per sale (CAC)",
-        "Цена продажи (CAC)",
-        "Marketing cost per deal won.",
-        "Маркетинговые расходы на выигранную сделку.",
+        name="sales",
+        tier=OUT,
+        unit="count",
+        better="higher",
+        label_en="Sales",
+        label_ru="Продажи",
+        explain_en="Deals won.",
+        explain_ru="Выигранные сделки.",
+        measure=Measure(rows=WON_DEAL_ROWS),
+    ),
+    Metric(
+        name="cost_per_sale",
+        tier=OUT,
+        unit="money",
+        better="lower",
+        label_en="Cost per sale (CAC)",
+        label_ru="Цена продажи (CAC)",
+        short_en="CAC",
+        short_ru="CAC",
+        explain_en="Marketing cost per deal won.",
+        explain_ru="Маркетинговые расходы на выигранную сделку.",
         formula="marketing_cost / sales",
     ),
     Metric(
-        "revenue",
-        OUT,
-        "money",
-        "higher",
-        "Revenue",
-        "Выручка",
-        "Amount of the deals won (CRM).",
-        "Сумма выигранных сделок (CRM).",
+        name="revenue",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Revenue",
+        label_ru="Выручка",
+        explain_en="Amount of the deals won (CRM).",
+        explain_ru="Сумма выигранных сделок (CRM).",
+        measure=Measure(rows=WON_DEAL_ROWS, column="amount"),
     ),
     Metric(
-        "average_check",
-        OUT,
-        "money",
-        "higher",
-        "Average check",
-        "Средний чек",
-        "Revenue per sale.",
-        "Выручка на продажу.",
+        name="average_check",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Average check",
+        label_ru="Средний чек",
+        short_en="Avg check",
+        short_ru="Ср. чек",
+        explain_en="Revenue per sale.",
+        explain_ru="Выручка на продажу.",
         formula="revenue / sales",
     ),
     Metric(
-        "payments",
-        OUT,
-        "money",
-        "higher",
-        "Payments received",
-        "Поступления",
-        "Money that reached the bank account.",
-        "Деньги, дошедшие до расчётного счёта.",
+        name="payments",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Payments received",
+        label_ru="Поступления",
+        short_en="Payments",
+        short_ru="Поступл.",
+        explain_en="Money that reached the bank account.",
+        explain_ru="Деньги, дошедшие до расчётного счёта.",
+        measure=Measure(rows=PAYMENT_ROWS, column="amount"),
     ),
     Metric(
-        "paid_revenue",
-        OUT,
-        "money",
-        "higher",
-        "Paid revenue (bank)",
-        "Оплаченная выручка (банк)",
-        "What the bank statement confirms for the deals won: payments matched to them, refunds deducted, "
-        "whenever they arrived.",
-        "Сколько по выигранным сделкам подтверждает банковская выписка: сопоставленные платежи за вычетом "
-        "возвратов, когда бы они ни пришли.",
+        name="paid_revenue",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Paid revenue (bank)",
+        label_ru="Оплаченная выручка (банк)",
+        short_en="Paid rev.",
+        short_ru="Оплачено",
+        explain_en="What the bank statement confirms for the deals won: payments matched to them, refunds "
+        "deducted, whenever they arrived.",
+        explain_ru="Сколько по выигранным сделкам подтверждает банковская выписка: сопоставленные платежи "
+        "за вычетом возвратов, когда бы они ни пришли.",
+        measure=Measure(rows=WON_DEAL_ROWS, column="paid"),
     ),
     Metric(
-        "unpaid_won",
-        OUT,
-        "money",
-        "lower",
-        "Won but unpaid",
-        "Выиграно, но не оплачено",
-        "Amount of the deals won that no matched payment covers (yet).",
-        "Сумма выигранных сделок, которую (пока) не покрывает ни один сопоставленный платёж.",
+        name="unpaid_won",
+        tier=OUT,
+        unit="money",
+        better="lower",
+        label_en="Won but unpaid",
+        label_ru="Выиграно, но не оплачено",
+        short_en="Unpaid",
+        short_ru="Не оплач.",
+        explain_en="Amount of the deals won that no matched payment covers (yet).",
+        explain_ru="Сумма выигранных сделок, которую (пока) не покрывает ни один сопоставленный платёж.",
+        measure=Measure(rows=WON_DEAL_ROWS, column="outstanding"),
     ),
     Metric(
-        "gross_profit",
-        OUT,
-        "money",
-        "higher",
-        "Gross profit",
-        "Валовая прибыль",
-        "Gross profit of the deals won, where the CRM knows it.",
-        "Валовая прибыль выигранных сделок, если она есть в CRM.",
+        name="gross_profit",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Gross profit",
+        label_ru="Валовая прибыль",
+        short_en="Gross prof",
+        short_ru="Вал. приб.",
+        explain_en="Gross profit of the deals won, where the CRM knows it.",
+        explain_ru="Валовая прибыль выигранных сделок, если она есть в CRM.",
+        measure=Measure(rows=WON_DEAL_ROWS, column="gross_profit", nullable=True),
     ),
     Metric(
-        "romi_base",
-        OUT,
-        "money",
-        "higher",
-        "ROMI base",
-        "База ROMI",
-        "Gross profit when every sale has a margin, else revenue.",
-        "Валовая прибыль, если маржа есть у всех продаж, иначе выручка.",
+        name="margin_missing",
+        tier=OUT,
+        unit="count",
+        better="lower",
+        label_en="Sales without margin",
+        label_ru="Продажи без маржи",
+        short_en="No margin",
+        short_ru="Без маржи",
+        explain_en="Deals won whose gross profit the CRM does not know: ROMI falls back to revenue while "
+        "any is left.",
+        explain_ru="Выигранные сделки без валовой прибыли в CRM: пока такие есть, ROMI считается по выручке.",
+        measure=Measure(rows=WON_DEAL_ROWS, where="gross_profit is None"),
         hidden=True,
-        additive=False,
     ),
     Metric(
-        "romi",
-        OUT,
-        "ratio",
-        "higher",
-        "ROMI",
-        "ROMI",
-        "(Gross profit, or revenue without margin data, − marketing cost) / marketing cost.",
-        "(Валовая прибыль или выручка − маркетинговые расходы) / маркетинговые расходы.",
+        name="romi_base",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="ROMI base",
+        label_ru="База ROMI",
+        explain_en="Gross profit when every sale has a margin, else revenue.",
+        explain_ru="Валовая прибыль, если маржа есть у всех продаж, иначе выручка.",
+        formula="gross_profit if sales > 0 and margin_missing == 0 else revenue",
+        hidden=True,
+    ),
+    Metric(
+        name="romi",
+        tier=OUT,
+        unit="ratio",
+        better="higher",
+        label_en="ROMI",
+        label_ru="ROMI",
+        explain_en="(Gross profit, or revenue without margin data, − marketing cost) / marketing cost.",
+        explain_ru="(Валовая прибыль или выручка − маркетинговые расходы) / маркетинговые расходы.",
         formula="(romi_base - marketing_cost) / marketing_cost",
     ),
     Metric(
-        "romi_paid",
-        OUT,
-        "ratio",
-        "higher",
-        "ROMI on paid revenue",
-        "ROMI по оплатам",
-        "(Paid revenue − marketing cost) / marketing cost: ROMI on money the bank confirms.",
-        "(Оплаченная выручка − маркетинговые расходы) / маркетинговые расходы: ROMI по деньгам, "
+        name="romi_paid",
+        tier=OUT,
+        unit="ratio",
+        better="higher",
+        label_en="ROMI on paid revenue",
+        label_ru="ROMI по оплатам",
+        short_en="ROMI paid",
+        short_ru="ROMI опл.",
+        explain_en="(Paid revenue − marketing cost) / marketing cost: ROMI on money the bank confirms.",
+        explain_ru="(Оплаченная выручка − маркетинговые расходы) / маркетинговые расходы: ROMI по деньгам, "
         "которые подтвердил банк.",
         formula="(paid_revenue - marketing_cost) / marketing_cost",
     ),
     Metric(
-        "roas",
-        OUT,
-        "ratio",
-        "higher",
-        "ROAS",
-        "ROAS",
-        "Revenue per ruble of marketing cost.",
-        "Выручка на рубль маркетинговых расходов.",
+        name="roas",
+        tier=OUT,
+        unit="ratio",
+        better="higher",
+        label_en="ROAS",
+        label_ru="ROAS",
+        explain_en="Revenue per ruble of marketing cost.",
+        explain_ru="Выручка на рубль маркетинговых расходов.",
         formula="revenue / marketing_cost",
     ),
     Metric(
-        "drr",
-        OUT,
-        "percent",
-        "lower",
-        "DRR",
-        "ДРР",
-        "Marketing cost as a share of revenue (доля рекламных расходов).",
-        "Доля рекламных расходов в выручке.",
+        name="drr",
+        tier=OUT,
+        unit="percent",
+        better="lower",
+        label_en="DRR",
+        label_ru="ДРР",
+        explain_en="Marketing cost as a share of revenue (доля рекламных расходов).",
+        explain_ru="Доля рекламных расходов в выручке.",
         formula="marketing_cost / revenue",
     ),
 ]
 
 CATALOG: dict[str, Metric] = {m.name: m for m in _METRICS}
+if len(CATALOG) != len(_METRICS):
+    raise ValueError("a metric is declared twice in the catalog")
 
 # Synonyms people type; they resolve to one declared metric.
 ALIASES = {"cac": "cost_per_sale", "spend": "cost", "cpql": "cost_per_qualified_lead", "activity": "posts"}
@@ -434,39 +496,9 @@ def visible_metrics() -> list[Metric]:
     return [m for m in _METRICS if not m.hidden]
 
 
-def formula_names(formula: str) -> list[str]:
-    tree = ast.parse(formula, mode="eval")
-    return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)})
-
-
-def evaluate(formula: str, values: Mapping[str, Any], divide: Callable[[Any, Any], Any]) -> Any:
-    """Evaluate a formula over ``values`` (Ibis columns, floats…); ``divide`` decides x / 0.
-
-    Only numbers, names, parentheses and ``+ - * /`` are allowed, so a formula can never run code.
-    """
-
-    def ev(node: ast.AST) -> Any:
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return node.value
-        if isinstance(node, ast.Name):
-            return values[node.id]
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -ev(node.operand)
-        if isinstance(node, ast.BinOp):
-            a, b = ev(node.left), ev(node.right)
-            if isinstance(node.op, ast.Add):
-                return a + b
-            if isinstance(node.op, ast.Sub):
-                return a - b
-            if isinstance(node.op, ast.Mult):
-                return a * b
-            if isinstance(node.op, ast.Div):
-                return divide(a, b)
-        raise ValueError(f"unsupported syntax in formula {formula!r}")
-
-    return ev(ast.parse(formula, mode="eval"))
+def base_metrics() -> list[Metric]:
+    """The measured metrics, in catalog order: what the compute layer sums from the warehouse."""
+    return [m for m in _METRICS if m.measure is not None]
 
 
 def with_dependencies(names: list[str]) -> list[str]:
@@ -483,3 +515,19 @@ def with_dependencies(names: list[str]) -> list[str]:
     for n in names:
         visit(get_metric(n).name)
     return order
+
+
+def derived(
+    names: list[str],
+    values: Mapping[str, Any],
+    algebra: Algebra,
+    finish: Callable[[Any], Any] = lambda v: v,
+) -> dict[str, Any]:
+    """``values`` plus the metrics ``names`` and every metric their formulas need that ``values`` lacks,
+    each by its catalog formula (``finish`` applied to each, e.g. a cast)."""
+    out = dict(values)
+    for n in with_dependencies(names):
+        m = CATALOG[n]
+        if m.formula is not None and n not in out:
+            out[n] = finish(evaluate(m.formula, out, algebra))
+    return out

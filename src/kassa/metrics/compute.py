@@ -1,29 +1,20 @@
 """One function computes any set of catalog metrics for any grouping and period.
 
-How each base measure is counted (docs/metrics.md has the same rules in plain words):
+What each base measure sums, from which rows and by which date, is declared in
+:mod:`kassa.metrics.catalog` (docs/metrics.md has the same rules in plain words); this module builds
+those rows from the stitched warehouse:
 
-================  =============  ===========================================================
-measure           table          calendar view: counted when …
-================  =============  ===========================================================
-cost, impressions spend          its ``date`` is in the period
-clicks, reach
-activity_cost,    activities     its ``date`` is in the period
-posts
-visits            visits         its ``ts`` is in the period
-leads,            leads          created in the period; qualified = status ``qualified`` or a
-qualified_leads                  deal was opened for it (a deal proves the lead was real)
-sales, revenue,   deals          status ``won`` and ``closed_at`` in the period, credited to the
-gross_profit                     lead's channel and campaign
-paid_revenue,     deals +        the same deals: what the bank confirms for them (payments matched
-unpaid_won        payments       by kassa.link.payments, whenever paid) and what is still unpaid
-unknown_source_   leads          leads of the period whose channel is ``unknown``
-leads
-payments          payments       ``paid_at`` in the period
-================  =============  ===========================================================
+* ``spend``, ``activities``, ``visits``: the canonical tables with channel, campaign and source/medium;
+* ``leads``: with ``has_deal`` (a deal was opened for the lead, which proves it was real);
+* ``won_deals``: deals with status ``won``, credited to the lead's channel and campaign, with what the
+  bank confirms for them (``paid``, ``outstanding``: payments matched by kassa.link.payments);
+* ``payments``: every payment, credited to the deal it was matched to (``unknown`` when unmatched).
 
-Cohort view (``view="cohort"``): leads created in the period, and what *they* became whenever it
-happened (optionally within ``settle_days`` of the lead): their qualification, deals won, revenue and
-payments. Spend, activity and visits stay those of the period, so CPL and CAC are per cohort.
+A row counts when its date (the catalog's ``Rows.date``) is in the period. Cohort view
+(``view="cohort"``): rows that have a ``cohort_date`` (the date of the lead they came from) count when
+that is in the period, optionally only within ``settle_days`` of it; the others (spend, activity,
+visits, leads) stay those of the period, so CPL and CAC are per cohort. Money columns are converted into
+the business currency where the rows carry a currency.
 
 Every transform is an Ibis expression over the warehouse (it compiles for DuckDB, Spark, ClickHouse…);
 only the final, small grouped table is pulled into memory as a Polars frame.
@@ -33,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,10 +33,12 @@ import ibis.expr.types as ir
 import polars as pl
 
 from kassa.errors import KassaError
-from kassa.link.channels import NOT_SET, UNKNOWN, campaign_source_medium
+from kassa.link.channels import NOT_SET, campaign_source_medium
 from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
-from kassa.metrics.catalog import CATALOG, Metric, evaluate, get_metric, visible_metrics, with_dependencies
+from kassa.metrics.catalog import CATALOG, base_metrics, derived, get_metric, visible_metrics
+from kassa.metrics.formula import Algebra, evaluate
+from kassa.metrics.metric import Measure, Metric, Rows
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -54,28 +48,15 @@ if TYPE_CHECKING:
 View = Literal["calendar", "cohort"]
 DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
 
-# Base measures, in the order they are aggregated; romi's internal helper is derived from two of them.
-BASE_MEASURES = (
-    "cost",
-    "impressions",
-    "clicks",
-    "reach",
-    "activity_cost",
-    "posts",
-    "visits",
-    "leads",
-    "qualified_leads",
-    "sales",
-    "revenue",
-    "gross_profit",
-    "margin_missing",
-    "payments",
-    "paid_revenue",
-    "unpaid_won",
-    "unknown_source_leads",
-)
-# Measures that keep "no value" when nothing reported them (a margin of 0 is not "no margin data").
-_NULLABLE = {"gross_profit", "reach"}
+
+def _measure(m: Metric) -> Measure:
+    assert m.measure is not None, m.name
+    return m.measure
+
+
+# The base measures, in catalog order, and those that keep "no value" when nothing reported them.
+BASE_MEASURES: tuple[str, ...] = tuple(m.name for m in base_metrics())
+NULLABLE_MEASURES = frozenset(m.name for m in base_metrics() if _measure(m).nullable)
 
 
 @dataclass
@@ -129,6 +110,10 @@ def _safe_div(a: Any, b: Any) -> Any:
     return a.cast("float64") / b.cast("float64").nullif(0)
 
 
+# Catalog formulas and row filters over Ibis columns.
+IBIS = Algebra(divide=_safe_div, choose=ibis.ifelse, missing=lambda v: v.isnull())
+
+
 def vat_rate_expr(day: ir.DateValue, settings: Settings) -> ir.FloatingValue:
     rates = settings.vat_rates
     if not rates:
@@ -146,8 +131,8 @@ def cost_as_shown(
     return net * (1 + rate) if settings.costs_include_vat else net
 
 
-def _in_period(col: ir.Value, period: Period, is_date: bool) -> ir.BooleanValue:
-    if is_date:
+def _in_period(col: ir.Value, period: Period) -> ir.BooleanValue:
+    if col.type().is_date():
         return (col >= period.start) & (col < period.end)
     return (col >= period.start_ts()) & (col < period.end_ts())
 
@@ -156,10 +141,10 @@ def _month(col: ir.Value) -> ir.StringValue:
     return col.strftime("%Y-%m")
 
 
-class _Sources:
+class BaseTables:
     """The canonical tables with channel, campaign and source/medium attached.
 
-    Built once per open warehouse and settings (:func:`sources`): the money trail is stitched into
+    Built once per open warehouse and settings (:func:`base_tables`): the money trail is stitched into
     temporary tables of the engine, and so are the few visit columns the metrics read, so every
     later query is a small scan instead of re-deriving every link (and Ibis compiles a short query).
     """
@@ -197,11 +182,71 @@ class _Sources:
             self.chain.release()
 
 
-def sources(wh: Warehouse, settings: Settings, chain: MoneyTrail | None = None) -> _Sources:
+def base_tables(wh: Warehouse, settings: Settings, chain: MoneyTrail | None = None) -> BaseTables:
     """The stitched tables the metrics read, shared by every query on this open warehouse."""
     if chain is not None:
-        return _Sources(wh, settings, chain)
-    return wh.memo(("metrics.sources", settings.model_dump_json()), lambda: _Sources(wh, settings))
+        return BaseTables(wh, settings, chain)
+    return wh.memo(("metrics.base_tables", settings.model_dump_json()), lambda: BaseTables(wh, settings))
+
+
+def _leads(t: BaseTables, view: View, settle_days: int | None) -> ir.Table:
+    has_deal = t.deals.select(hd_lead=t.deals.lead_id).distinct()
+    j = t.leads.left_join(has_deal, t.leads.lead_id == has_deal.hd_lead)
+    return j.mutate(has_deal=j.hd_lead.notnull()).drop("hd_lead")
+
+
+def _won_deals(t: BaseTables, view: View, settle_days: int | None) -> ir.Table:
+    deals = t.deals
+    if view == "cohort" and settle_days is not None:
+        # What the bank confirmed within settle_days of the lead, as the cohort counts its outcomes.
+        deals = deal_payments(
+            t.chain.deals, t.payments, t.chain.rules.tolerance, paid_within_days=settle_days
+        )
+    return deals.filter(deals.status == "won")
+
+
+@dataclass(frozen=True)
+class _RowSet:
+    """How the compute layer builds one catalog :class:`Rows` set from the stitched tables."""
+
+    read: Callable[[BaseTables, View, int | None], ir.Table]
+    noun: str  # what the warning about amounts without an exchange rate counts
+
+
+_ROW_SETS: dict[str, _RowSet] = {
+    "spend": _RowSet(lambda t, view, settle: t.spend, "spend row(s)"),
+    "activities": _RowSet(lambda t, view, settle: t.activities, "activity row(s)"),
+    "visits": _RowSet(lambda t, view, settle: t.visits, "visit(s)"),
+    "leads": _RowSet(_leads, "lead(s)"),
+    "won_deals": _RowSet(_won_deals, "won deal(s)"),
+    "payments": _RowSet(lambda t, view, settle: t.payments, "payment(s)"),
+}
+
+
+def _measures_by_rows() -> dict[Rows, list[Metric]]:
+    out: dict[Rows, list[Metric]] = {}
+    for m in base_metrics():
+        out.setdefault(_measure(m).rows, []).append(m)
+    return out
+
+
+def _value(t: ir.Table, m: Measure, settings: Settings) -> ir.Value:
+    """One row's contribution to a base measure."""
+    value: ir.Value = ibis.literal(1) if m.column is None else t[m.column]
+    if m.net_of_vat:
+        value = cost_as_shown(value, t.vat_included, t[m.rows.date], settings)
+    if m.where is not None:
+        value = ibis.ifelse(evaluate(m.where, {c: t[c] for c in t.columns}, IBIS), value, 0)
+    return value
+
+
+def _summed(t: ir.Table, by: list[str]) -> ir.Table:
+    """Every base measure summed per group; "nothing counted" is 0 except for the nullable ones."""
+    aggs = {m: t[m].sum() for m in BASE_MEASURES}
+    grouped = t.group_by(by).aggregate(**aggs) if by else t.aggregate(**aggs)
+    return grouped.mutate(
+        **{m: grouped[m].fill_null(0.0) for m in BASE_MEASURES if m not in NULLABLE_MEASURES}
+    )
 
 
 def in_business_currency(
@@ -266,91 +311,26 @@ def base_measures(
     ``chain`` is the stitching to read (default: a lazy :class:`kassa.link.money_trail.MoneyTrail`).
     """
     st = settings or wh.settings
-    src = sources(wh, st, chain)
+    src = base_tables(wh, st, chain)
     cur = st.currency
-    warnings: list[str] = []
-    parts: list[ir.Table] = []
-
-    spend = _apply_where(src.spend.filter(_in_period(src.spend.date, period, True)), where)
     fx = wh.table("fx_rates")
-    spend, no_rate = in_business_currency(spend, ["cost"], spend.date, fx, cur)
-    foreign: list[ir.Table] = [no_rate.select(what=ibis.literal("spend row(s)"))]
-    parts.append(
-        _part(
-            spend,
-            _keys(spend, by, spend.date),
-            {
-                "cost": cost_as_shown(spend.cost, spend.vat_included, spend.date, st),
-                "impressions": spend.impressions,
-                "clicks": spend.clicks,
-                "reach": spend.reach,
-            },
-        )
-    )
+    parts: list[ir.Table] = []
+    foreign: list[ir.Table] = []
+    for rows, metrics in _measures_by_rows().items():
+        t = _ROW_SETS[rows.name].read(src, view, settle_days)
+        date = rows.cohort_date if view == "cohort" and rows.cohort_date else rows.date
+        t = _apply_where(t.filter(_in_period(t[date], period)), where)
+        if view == "cohort" and rows.cohort_date and settle_days is not None:
+            t = t.filter(t[rows.date] <= t[rows.cohort_date] + ibis.interval(days=settle_days))
+        money = [_measure(m).column for m in metrics if m.unit == "money"]
+        amounts = [c for c in dict.fromkeys(money) if c is not None]
+        if amounts and "currency" in t.columns:
+            # Converted at the rate of the month the money moved, whatever the view.
+            t, no_rate = in_business_currency(t, amounts, t[rows.date], fx, cur)
+            foreign.append(no_rate.select(what=ibis.literal(_ROW_SETS[rows.name].noun)))
+        parts.append(_part(t, _keys(t, by, t[date]), {m.name: _value(t, _measure(m), st) for m in metrics}))
 
-    act = _apply_where(src.activities.filter(_in_period(src.activities.date, period, True)), where)
-    parts.append(_part(act, _keys(act, by, act.date), {"activity_cost": act.cost, "posts": act["count"]}))
-
-    visits = _apply_where(src.visits.filter(_in_period(src.visits.ts, period, False)), where)
-    parts.append(_part(visits, _keys(visits, by, visits.ts), {"visits": ibis.literal(1)}))
-
-    leads = _apply_where(src.leads.filter(_in_period(src.leads.created_at, period, False)), where)
-    has_deal = src.deals.select(hd_lead=src.deals.lead_id).distinct()
-    leads = leads.left_join(has_deal, leads.lead_id == has_deal.hd_lead)
-    qualified = (leads.status == "qualified") | leads.hd_lead.notnull()
-    parts.append(
-        _part(
-            leads,
-            _keys(leads, by, leads.created_at),
-            {
-                "leads": ibis.literal(1),
-                "qualified_leads": qualified.cast("int64"),
-                "unknown_source_leads": (leads.channel == UNKNOWN).cast("int64"),
-            },
-        )
-    )
-
-    all_deals = src.deals
-    if view == "cohort" and settle_days is not None:
-        all_deals = deal_payments(
-            src.chain.deals, src.payments, src.chain.rules.tolerance, paid_within_days=settle_days
-        )
-    deals = _apply_where(all_deals.filter(all_deals.status == "won"), where)
-    payments = _apply_where(src.payments, where)
-    if view == "calendar":
-        deals = deals.filter(_in_period(deals.closed_at, period, False))
-        deal_date, pay_date = "closed_at", "paid_at"
-        payments = payments.filter(_in_period(payments.paid_at, period, False))
-    else:
-        deals = deals.filter(_in_period(deals.lead_created_at, period, False))
-        payments = payments.filter(_in_period(payments.lead_created_at, period, False))
-        if settle_days is not None:
-            deals = deals.filter(deals.closed_at <= deals.lead_created_at + ibis.interval(days=settle_days))
-            payments = payments.filter(
-                payments.paid_at <= payments.lead_created_at + ibis.interval(days=settle_days)
-            )
-        deal_date = pay_date = "lead_created_at"
-    deals, no_rate = in_business_currency(
-        deals, ["amount", "gross_profit", "paid", "outstanding"], deals.closed_at, fx, cur
-    )
-    foreign.append(no_rate.select(what=ibis.literal("won deal(s)")))
-    parts.append(
-        _part(
-            deals,
-            _keys(deals, by, deals[deal_date]),
-            {
-                "sales": ibis.literal(1),
-                "revenue": deals.amount,
-                "gross_profit": deals.gross_profit,
-                "margin_missing": deals.gross_profit.isnull().cast("int64"),
-                "paid_revenue": deals.paid,
-                "unpaid_won": deals.outstanding,
-            },
-        )
-    )
-    payments, no_rate = in_business_currency(payments, ["amount"], payments.paid_at, fx, cur)
-    foreign.append(no_rate.select(what=ibis.literal("payment(s)")))
-    # One query for all three checks: amounts in another currency are left out, and people are told so.
+    # One query for every check: amounts in another currency are left out, and people are told so.
     counts = (
         ibis.union(*foreign, distinct=False)
         .group_by("what")
@@ -358,32 +338,17 @@ def base_measures(
         .to_pyarrow()
         .to_pylist()
     )
-    for row in sorted(counts, key=lambda r: r["what"]):
-        warnings.append(
-            f"{row['n']} {row['what']} in a currency other than {cur} without an exchange rate for their month were left out (load fx_rates)"
-        )
-    parts.append(_part(payments, _keys(payments, by, payments[pay_date]), {"payments": payments.amount}))
-
-    union = ibis.union(*parts, distinct=False)
-    aggs = {m: union[m].sum() for m in BASE_MEASURES}
-    grouped = union.group_by(by).aggregate(**aggs) if by else union.aggregate(**aggs)
-    filled = {m: grouped[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE}
-    return grouped.mutate(**filled), warnings
+    warnings = [
+        f"{row['n']} {row['what']} in a currency other than {cur} without an exchange rate for their month were left out (load fx_rates)"
+        for row in sorted(counts, key=lambda r: r["what"])
+    ]
+    return _summed(ibis.union(*parts, distinct=False), by), warnings
 
 
 def derive(table: ir.Table, names: list[str]) -> ir.Table:
     """Add derived metrics (in dependency order) to a table of base measures."""
-    cols: dict[str, Any] = {c: table[c] for c in table.columns}
-    cols["romi_base"] = ibis.ifelse(
-        (table.margin_missing == 0) & (table.sales > 0) & table.gross_profit.notnull(),
-        table.gross_profit,
-        table.revenue,
-    )
-    for n in with_dependencies(names):
-        m = CATALOG[n]
-        if m.formula is not None and n not in cols:
-            cols[n] = evaluate(m.formula, cols, _safe_div).cast("float64")
-    return table.select(**{k: v for k, v in cols.items()})
+    cols = {c: table[c] for c in table.columns}
+    return table.select(**derived(names, cols, IBIS, finish=lambda v: v.cast("float64")))
 
 
 def _counts_as_int(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -449,12 +414,8 @@ def compute(
         groups = wh.ibis.create_table(name, table, temp=True)
         try:
             frame = _counts_as_int(derive(groups, names).select(*keys, *names).to_polars(), names)
-            summed = groups.aggregate(**{m: groups[m].sum() for m in BASE_MEASURES})
-            filled = summed.mutate(
-                **{m: summed[m].fill_null(0.0) for m in BASE_MEASURES if m not in _NULLABLE}
-            )
-            rows = _counts_as_int(derive(filled, names).select(*names).to_polars(), names).to_dicts()
-            total = rows[0] if rows else {}
+            rows = _counts_as_int(derive(_summed(groups, []), names).select(*names).to_polars(), names)
+            total = rows.to_dicts()[0] if rows.height else {}
         finally:
             wh.ibis.drop_table(name, force=True)
     if keys:

@@ -35,7 +35,7 @@ from kassa.kpi import score as score_contract
 from kassa.kpi.saved import ContractFolder
 from kassa.link.quality import match_quality
 from kassa.metrics.catalog import CATALOG
-from kassa.metrics.compute import compute, months_between, sources
+from kassa.metrics.compute import base_tables, compute, months_between
 from kassa.period import Period, add_months
 from kassa.report import charts as report_charts
 from kassa.report.model import (
@@ -456,7 +456,7 @@ class Dashboard:
                     .to_pylist()
                 )
                 coverage.append({"table": table, **{k: _iso(v) for k, v in row[0].items()}})
-            quality = match_quality(sources(wh, wh.settings).chain, period)
+            quality = match_quality(base_tables(wh, wh.settings).chain, period)
             return {"batches": wh.batches(), "coverage": coverage, "quality": quality.to_json()}
 
         got = self.locked(build)
