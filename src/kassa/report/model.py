@@ -29,6 +29,7 @@ from kassa.i18n import Translator, check_lang, fmt_change, fmt_percent, fmt_valu
 from kassa.kpi import Contract, Scorecard
 from kassa.kpi import score as score_contract
 from kassa.kpi.scoring import tier_label
+from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable, View, compute, months_between
 from kassa.period import Period, add_months
@@ -336,13 +337,6 @@ HEADLINE_MONEY = ("qualified_leads", "revenue")
 MONTHLY_MEASURES = tuple(dict.fromkeys((*charts.TREND_METRICS, *HEADLINE_ACTIVITY, *HEADLINE_MONEY)))
 
 
-def change(current: Any, previous: Any) -> float | None:
-    """Relative change ``current / previous − 1``; ``None`` when there is nothing to compare with."""
-    if current is None or previous is None or previous == 0:
-        return None
-    return float(current) / float(previous) - 1.0
-
-
 def _share(part: Any, whole: Any) -> float | None:
     return None if not whole or part is None else float(part) / float(whole)
 
@@ -363,7 +357,7 @@ def headline_lines(
     cur, prev = current.total, previous
     money = lambda v: fmt_value(v, "money", lang, currency)  # noqa: E731
     out: list[Line] = []
-    rev_change = change(cur.get("revenue"), prev.get("revenue"))
+    rev_change = relative_change(prev.get("revenue"), cur.get("revenue"))
     vs = (
         " ("
         + _("{change} vs {period}", lang, change=fmt_change(rev_change, lang), period=previous_period.label)
@@ -431,12 +425,12 @@ def headline_lines(
     ups = [
         (n, c)
         for n in HEADLINE_ACTIVITY
-        if (c := change(cur.get(n), prev.get(n))) is not None and c >= ACTIVITY_UP
+        if (c := relative_change(prev.get(n), cur.get(n))) is not None and c >= ACTIVITY_UP
     ]
     flat = [
         (n, c)
         for n in HEADLINE_MONEY
-        if (c := change(cur.get(n), prev.get(n))) is not None and c < MONEY_FLAT
+        if (c := relative_change(prev.get(n), cur.get(n))) is not None and c < MONEY_FLAT
     ]
     if ups and flat:
         moved = lambda pairs: ", ".join(f"{CATALOG[n].label(lang)} {fmt_change(c, lang)}" for n, c in pairs)  # noqa: E731
