@@ -39,17 +39,17 @@ def test_an_invalid_contract_is_never_written(tmp_path: Path) -> None:
 
 
 def test_resolve_contract_tries_a_file_then_a_saved_contract_then_an_example(tmp_path: Path) -> None:
-    db = tmp_path / "shop.duckdb"
-    ContractFolder.for_db(db).save(GOOD)
-    assert resolve_contract("agency", db).name == "Agency"  # saved beside the warehouse
+    warehouse = tmp_path / "shop.duckdb"
+    ContractFolder.for_db(warehouse).save(GOOD)
+    assert resolve_contract("agency", warehouse).name == "Agency"  # saved beside the warehouse
     (tmp_path / "agency").write_text(GOOD.replace("name: Agency", "name: From a file"), encoding="utf-8")
-    assert resolve_contract(str(tmp_path / "agency"), db).name == "From a file"  # a path wins
+    assert resolve_contract(str(tmp_path / "agency"), warehouse).name == "From a file"  # a path wins
     example = parse_contract(example_path("pays_for_money").read_text(encoding="utf-8"))
-    assert resolve_contract("pays_for_money", db).name == example.name
+    assert resolve_contract("pays_for_money", warehouse).name == example.name
     with pytest.raises(
         ConfigError, match=r"saved with the warehouse: agency; shipped examples: pays_for_activity"
     ):
-        resolve_contract("nothing", db)
+        resolve_contract("nothing", warehouse)
     with pytest.raises(ConfigError, match=r"saved with the warehouse: none"):
         resolve_contract("agency")  # without a warehouse, saved contracts are not looked at
 
