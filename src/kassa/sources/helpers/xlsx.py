@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from kassa.errors import ImportFailed
 from kassa.i18n import Translator
@@ -39,6 +40,35 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+def _unreadable(file: str, exc: Exception) -> ImportFailed:
+    """The error for a workbook openpyxl cannot read, naming what it raised."""
+    return ImportFailed(
+        _(
+            "{file}: not a readable XLSX workbook ({reason})",
+            file=file,
+            reason=type(exc).__name__ + (f": {exc}" if str(exc) else ""),
+        )
+    )
+
+
+def _first_sheet_with_data(wb: Any) -> list[tuple[int, list[str]]]:
+    for ws in wb.worksheets:
+        rows: list[tuple[int, list[str]]] = []
+        for row in ws.iter_rows():
+            cells = [c for c in row if getattr(c, "row", None) is not None]
+            if not cells:
+                continue
+            number = cells[0].row
+            width = max(c.column for c in cells)
+            values = [""] * width
+            for c in cells:
+                values[c.column - 1] = cell_text(c.value)
+            rows.append((number, values))
+        if any(any(v.strip() for v in cells) for _n, cells in rows):
+            return rows
+    return []
+
+
 def rows_from_xlsx(path: Path, file: str) -> list[tuple[int, list[str]]]:
     """Rows of the first worksheet that has any data; row numbers are the spreadsheet's."""
     import openpyxl
@@ -46,36 +76,10 @@ def rows_from_xlsx(path: Path, file: str) -> list[tuple[int, list[str]]]:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) on bad files
-        raise ImportFailed(
-            _(
-                "{file}: not a readable XLSX workbook ({reason})",
-                file=file,
-                reason=type(exc).__name__ + (f": {exc}" if str(exc) else ""),
-            )
-        ) from None
+        raise _unreadable(file, exc) from None
     try:
-        for ws in wb.worksheets:
-            rows: list[tuple[int, list[str]]] = []
-            for row in ws.iter_rows():
-                cells = [c for c in row if getattr(c, "row", None) is not None]
-                if not cells:
-                    continue
-                number = cells[0].row
-                width = max(c.column for c in cells)
-                values = [""] * width
-                for c in cells:
-                    values[c.column - 1] = cell_text(c.value)
-                rows.append((number, values))
-            if any(any(v.strip() for v in cells) for _n, cells in rows):
-                return rows
-        return []
+        return _first_sheet_with_data(wb)
     except Exception as exc:
-        raise ImportFailed(
-            _(
-                "{file}: not a readable XLSX workbook ({reason})",
-                file=file,
-                reason=type(exc).__name__ + (f": {exc}" if str(exc) else ""),
-            )
-        ) from None
+        raise _unreadable(file, exc) from None
     finally:
         wb.close()
