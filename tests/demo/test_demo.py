@@ -21,8 +21,8 @@ from scipy.stats import binomtest
 
 from kassa.demo import FILES, FIRST_MONTH, LAST_MONTH, PLANTED, generate, load
 from kassa.demo.company import MANAGERS, STREAMS
-from kassa.demo.generate import quota, stratified_uniform
 from kassa.demo.people import inn_is_valid
+from kassa.demo.sampling import quota, stratified_uniform
 from kassa.errors import KassaError
 from kassa.link.money_trail import MoneyTrail
 from kassa.metrics.compute import compute

@@ -10,7 +10,7 @@ from tests.kpi.test_kpi_cli import GOOD, db, run  # noqa: F401  (db is a fixture
 
 from kassa.errors import ConfigError
 from kassa.kpi import example_path, parse_contract
-from kassa.kpi.saved import ContractFolder, contracts_dir, slug_of
+from kassa.kpi.saved import ContractFolder, contracts_dir, resolve_contract, slug_of
 
 
 def test_save_read_rename_delete(tmp_path: Path) -> None:
@@ -36,6 +36,22 @@ def test_an_invalid_contract_is_never_written(tmp_path: Path) -> None:
     assert [p.name for p in contracts_dir(tmp_path / "shop.duckdb").iterdir()] == [
         "agency.yaml"
     ]  # no temp file
+
+
+def test_resolve_contract_tries_a_file_then_a_saved_contract_then_an_example(tmp_path: Path) -> None:
+    warehouse = tmp_path / "shop.duckdb"
+    ContractFolder.for_db(warehouse).save(GOOD)
+    assert resolve_contract("agency", warehouse).name == "Agency"  # saved beside the warehouse
+    (tmp_path / "agency").write_text(GOOD.replace("name: Agency", "name: From a file"), encoding="utf-8")
+    assert resolve_contract(str(tmp_path / "agency"), warehouse).name == "From a file"  # a path wins
+    example = parse_contract(example_path("pays_for_money").read_text(encoding="utf-8"))
+    assert resolve_contract("pays_for_money", warehouse).name == example.name
+    with pytest.raises(
+        ConfigError, match=r"saved with the warehouse: agency; shipped examples: pays_for_activity"
+    ):
+        resolve_contract("nothing", warehouse)
+    with pytest.raises(ConfigError, match=r"saved with the warehouse: none"):
+        resolve_contract("agency")  # without a warehouse, saved contracts are not looked at
 
 
 def test_slugs_cannot_leave_the_folder(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kassa.metrics import relative_change
 from kassa.period import Period
 from kassa.report.charts import index_series
 from kassa.report.model import (
@@ -19,7 +20,6 @@ from kassa.report.model import (
     ReportData,
     Table,
     build_report,
-    change,
     formula_in_words,
     trend_period,
 )
@@ -238,9 +238,10 @@ def test_index_series_by_hand() -> None:
     assert index_series([0, 0]) == [None, None]
 
 
-def test_change() -> None:
-    assert change(270000, 190000) == pytest.approx(80000 / 190000)
-    assert change(5, 0) is None and change(None, 3) is None
+def test_relative_change() -> None:
+    # From the previous period (the base) to the current one.
+    assert relative_change(190000, 270000) == pytest.approx(80000 / 190000)
+    assert relative_change(0, 5) is None and relative_change(3, None) is None
 
 
 def test_previous_period_outside_the_trend_window_is_queried(shop) -> None:

@@ -13,19 +13,10 @@ import pytest
 from kassa.errors import ImportFailed, MissingColumn
 from kassa.schema import KINDS
 from kassa.settings import Settings
-from kassa.sources.tabular import (
-    date_text,
-    decode,
-    detect_encoding,
-    epoch_text,
-    header_of,
-    json_row_lines,
-    micros_text,
-    number_text,
-    read_table,
-    sniff_delimiter,
-    timestamp_text,
-)
+from kassa.sources.helpers.json_files import json_row_lines
+from kassa.sources.helpers.text import decode, detect_encoding, sniff_delimiter
+from kassa.sources.helpers.values import date_text, epoch_text, micros_text, number_text, timestamp_text
+from kassa.sources.tabular import header_of, read_table
 from kassa.sources.validate import parse_timestamps, validate
 
 REPORT = "Отчёт\nДата;Кампания;Расход (руб.)\n27.11.2026;Осень;1 234,50\nИтого;;1 234,50\n"

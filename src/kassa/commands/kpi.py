@@ -22,10 +22,9 @@ from kassa.cli_common import (
     print_json,
 )
 from kassa.commands import COMMANDS
-from kassa.errors import ConfigError
 from kassa.i18n import Translator, fmt_number, fmt_percent
-from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, example_path, lint, load_contract, score
-from kassa.kpi.saved import ContractFolder
+from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, lint, score
+from kassa.kpi.saved import resolve_contract
 from kassa.kpi.scoring import show, tier_label
 
 _ = Translator("kpi")
@@ -38,25 +37,6 @@ ContractArg = Annotated[
         show_default=False,
     ),
 ]
-
-
-def resolve_contract(name: str, db: Path | None = None) -> Contract:
-    """A contract file; else a contract saved beside the warehouse ``db`` (the dashboard's KPI page saves
-    them in ``<db>.contracts/``) by its file name; else a shipped example by name."""
-    p = Path(name)
-    if p.exists():
-        return load_contract(p)
-    if db is not None:
-        folder = ContractFolder.for_db(db)
-        if name in folder.slugs():
-            return folder.read(name).contract
-    if name in EXAMPLES:
-        return load_contract(example_path(name))
-    saved = ContractFolder.for_db(db).slugs() if db is not None else []
-    raise ConfigError(
-        f"{p}: no such contract file (saved with the warehouse: {', '.join(saved) or 'none'}; "
-        f"shipped examples: {', '.join(EXAMPLES)})"
-    )
 
 
 def _scope(c: Contract, lang: str) -> str:

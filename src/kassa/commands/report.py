@@ -19,10 +19,10 @@ from kassa.cli_common import (
     open_warehouse,
 )
 from kassa.commands import COMMANDS
-from kassa.commands.kpi import resolve_contract
 from kassa.errors import KassaError
 from kassa.i18n import Translator
 from kassa.kpi import EXAMPLES
+from kassa.kpi.saved import resolve_contract
 from kassa.report.html import render_html
 from kassa.report.model import build_report
 from kassa.report.xlsx import render_xlsx

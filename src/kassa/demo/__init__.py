@@ -34,7 +34,7 @@ from kassa.demo.company import (
     Planted,
     SalesSlump,
 )
-from kassa.demo.generate import FILES, build_tables, write_tables
+from kassa.demo.tables import FILES, build_tables, write_tables
 from kassa.errors import KassaError
 from kassa.store.warehouse import Warehouse, file_sha256
 

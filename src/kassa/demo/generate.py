@@ -1,4 +1,5 @@
-"""Turn the company of :mod:`kassa.demo.company` into seeded random events, written as canonical CSVs.
+"""Turn the company of :mod:`kassa.demo.company` into seeded random events (:mod:`kassa.demo.tables` writes
+them as canonical CSVs).
 
 How a ruble travels (docs/demo.md tells the same story in plain words):
 
@@ -21,7 +22,7 @@ How a ruble travels (docs/demo.md tells the same story in plain words):
    prepayment (0–3 days) plus the rest (7–20 days); 12 % of bank rows carry no deal id, only the
    invoice number in the purpose.
 
-Shares are drawn as fixed-size random samples per month (:func:`quota`, :func:`stratified_uniform`):
+Shares are drawn as fixed-size random samples per month (:mod:`kassa.demo.sampling`):
 every item keeps its probability, but a month's count is its expectation rounded, so a healthy stream
 changes from month to month only as much as its traffic does, and the planted stories stand out.
 
@@ -36,12 +37,9 @@ October therefore changes nothing else: the healthy and the planted company are 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import polars as pl
 from scipy.stats import gamma as gamma_dist
 
 from kassa.demo.company import (
@@ -50,7 +48,6 @@ from kassa.demo.company import (
     DEAL_SHARE,
     EMAIL_SHARE,
     END,
-    FIRST_INVOICE,
     HOUR_WEIGHT,
     LEGAL_SHARE,
     MANAGER_SHARE,
@@ -72,23 +69,22 @@ from kassa.demo.company import (
     TWO_PART_SHARE,
     WEEKDAY_WEIGHT,
     Planted,
+    SalesSlump,
     Stream,
 )
-from kassa.demo.people import company_inns, email_draws, email_text, phone_draws, phone_text
-from kassa.errors import KassaError
+from kassa.demo.people import company_inns, email_draws, phone_draws
+from kassa.demo.sampling import quota, quota_choice, stratified_uniform
 from kassa.settings import Settings
-
-FILES = ("spend.csv", "activities.csv", "visits.csv", "leads.csv", "deals.csv", "payments.csv")
 
 DAY = 86_400
 HOUR = 3_600
 MONTHS = list(SEASON)
-_DAYS = np.arange(np.datetime64(START), np.datetime64(END), dtype="datetime64[D]")
-_DAY0 = int(_DAYS[0].astype("datetime64[s]").astype(np.int64))
+DAYS = np.arange(np.datetime64(START), np.datetime64(END), dtype="datetime64[D]")
+_DAY0 = int(DAYS[0].astype("datetime64[s]").astype(np.int64))
 _END_S = int(np.datetime64(END).astype("datetime64[s]").astype(np.int64))
-_MONTH_OF_DAY = (_DAYS.astype("datetime64[M]") - _DAYS[0].astype("datetime64[M]")).astype(np.int64)
-_WEEKDAY = (_DAYS.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-_DAY_OF_MONTH = (_DAYS - _DAYS.astype("datetime64[M]")).astype(np.int64) + 1
+_MONTH_OF_DAY = (DAYS.astype("datetime64[M]") - DAYS[0].astype("datetime64[M]")).astype(np.int64)
+_WEEKDAY = (DAYS.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+_DAY_OF_MONTH = (DAYS - DAYS.astype("datetime64[M]")).astype(np.int64) + 1
 _MONTH_START_S = np.array([np.datetime64(m, "M").astype("datetime64[s]").astype(np.int64) for m in MONTHS])
 _SEASON = np.array([SEASON[m] for m in MONTHS])
 _day_weight = np.array(WEEKDAY_WEIGHT)[_WEEKDAY]
@@ -98,14 +94,14 @@ _DAY_SHARE = _day_weight / np.bincount(_MONTH_OF_DAY, weights=_day_weight)[_MONT
 _HOUR_P = np.array(HOUR_WEIGHT) / np.sum(HOUR_WEIGHT)
 _LAST_DAY_OF_MONTH = np.array([np.flatnonzero(m == _MONTH_OF_DAY)[-1] for m in range(len(SEASON))])
 _VAT = np.array(
-    [Settings().vat_rate_on(d) for d in _DAYS.astype(dt.date)]
+    [Settings().vat_rate_on(d) for d in DAYS.astype(dt.date)]
 )  # default rates: 20 %, 22 % from 2026
 
 # Text options of every stream in one list each, so blocks store numbers and text is written once.
-_TERMS = [t for s in STREAMS for t in s.terms]
-_REFERRERS = [r for s in STREAMS for r in s.referrers]
-_LANDINGS = [p for s in STREAMS for p in s.landing] + ["/"]
-_ROOT_PAGE = len(_LANDINGS) - 1  # where a returning visitor lands after typing the address
+TERMS = [t for s in STREAMS for t in s.terms]
+REFERRERS = [r for s in STREAMS for r in s.referrers]
+LANDINGS = [p for s in STREAMS for p in s.landing] + ["/"]
+_ROOT_PAGE = len(LANDINGS) - 1  # where a returning visitor lands after typing the address
 
 
 def _offsets(sizes: list[int]) -> list[int]:
@@ -117,8 +113,6 @@ _REFERRER_AT = _offsets([len(s.referrers) for s in STREAMS])
 _LANDING_AT = _offsets([len(s.landing) for s in STREAMS])
 
 MAX_CYCLE_DAYS = 60  # the longest sales cycle; the Gamma tail beyond it (0.1 % of deals) is cut
-LEAD_STATUS = ("new", "qualified", "junk")
-DEAL_STATUS = ("open", "won", "lost")
 PAYMENT_PART = ("full", "prepay", "rest")
 
 
@@ -173,58 +167,6 @@ def plan_for(stream: Stream, plant: bool, planted: Planted = PLANTED) -> Plan:
     return p
 
 
-# -- sampling -----------------------------------------------------------------------------------------
-
-
-def quota(rng: np.random.Generator, p: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
-    """Bernoulli(pᵢ) draws whose number within each group is Σpᵢ rounded up or down (systematic sampling).
-
-    Items are put in random order within their group; with one uniform start ``u`` per group, item *i* is
-    drawn when an integer falls in ``(u + Σ_{j<i} pⱼ, u + Σ_{j≤i} pⱼ]``, which happens with probability
-    exactly pᵢ (Madow 1949, systematic sampling with unequal probabilities). Each item keeps its own
-    chance, but a month's count does not scatter binomially around it.
-    """
-    n = p.size
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    g0 = np.zeros(n, dtype=np.int64) if group is None else group
-    order = np.lexsort((rng.random(n), g0))
-    ps, g = p[order], g0[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
-    lengths = np.diff(np.r_[starts, n])
-    cs = np.cumsum(ps)
-    c = cs - np.repeat(cs[starts] - ps[starts], lengths) + np.repeat(rng.random(starts.size), lengths)
-    out = np.empty(n, dtype=bool)
-    out[order] = np.floor(c) > np.floor(c - ps)
-    return out
-
-
-def stratified_uniform(rng: np.random.Generator, group: np.ndarray) -> np.ndarray:
-    """One Uniform(0, 1) value per item, evenly spread within each group (stratified sampling).
-
-    Within a group of n items in random order, item j gets (j + u) / n with one uniform u per group:
-    each value is still uniform, but a group's values cover (0, 1) evenly, so quantiles drawn from them
-    (a product, a sales cycle) follow their distribution closely even in a group of ten.
-    """
-    n = group.size
-    if n == 0:
-        return np.zeros(0)
-    order = np.lexsort((rng.random(n), group))
-    g = group[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
-    lengths = np.diff(np.r_[starts, n])
-    position = np.arange(n) - np.repeat(starts, lengths)
-    out = np.empty(n)
-    out[order] = (position + np.repeat(rng.random(starts.size), lengths)) / np.repeat(lengths, lengths)
-    return out
-
-
-def quota_choice(rng: np.random.Generator, shares: tuple[float, ...], group: np.ndarray) -> np.ndarray:
-    """A category per item with the given shares; each group's counts are n·share rounded up or down."""
-    cum = np.cumsum(shares) / np.sum(shares)
-    return np.minimum(np.searchsorted(cum, stratified_uniform(rng, group), side="right"), len(shares) - 1)
-
-
 # -- time ---------------------------------------------------------------------------------------------
 
 
@@ -264,7 +206,7 @@ def _sales_cycles(rng: np.random.Generator, created: np.ndarray, won: np.ndarray
     distribution, F⁻¹(U(0, F(L))) or F⁻¹(U(F(L), 1)): each deal's cycle keeps its Gamma law exactly.
     """
     day = (created - _DAY0) // DAY
-    left = _LAST_DAY_OF_MONTH[_MONTH_OF_DAY[np.minimum(day, _DAYS.size - 1)]] - day
+    left = _LAST_DAY_OF_MONTH[_MONTH_OF_DAY[np.minimum(day, DAYS.size - 1)]] - day
     f = gamma_dist.cdf(left, 2.0, scale=6.5)
     inside = quota(rng, f, won.astype(np.int64))
     u = rng.random(created.size)
@@ -347,86 +289,109 @@ def _arrivals(
     return ts[ts < _END_S], none, {"day": event_day, "stream": np.full(event_day.size, index)}
 
 
-def simulate_block(
-    index: int, stream: Stream, m: int, seed: int, plant: bool, planted: Planted = PLANTED
-) -> Block:
-    """The rows of stream ``index`` born from the traffic of month ``m``, drawn from ``default_rng([seed, index, m])``.
+@dataclass
+class _Arrivals:
+    """The leads of a block as they reach the CRM, before anyone answers them (one item per lead)."""
 
-    A block holds the month's spend or activities and visits, the leads those visits brought (some are
-    created early the next month), their deals and payments whenever they happen. Planting a story in
-    one month therefore leaves every other block — every other month of every stream — untouched.
+    created_at: np.ndarray
+    client: np.ndarray  # the visitor's key; -1 for a call with no visit behind it
+    has_utm: np.ndarray  # a form that carried the visit's UTMs
+    called: np.ndarray  # a phone call in the same session
+    click: np.ndarray  # the click id the form sent; -1 none
+
+
+def _offline_leads(stream: Stream, m: int, rng: np.random.Generator) -> _Arrivals:
+    """Map-listing calls: leads without any visit (channel ``unknown``), during working hours."""
+    days = np.flatnonzero(m == _MONTH_OF_DAY)
+    day = np.repeat(days, rng.poisson(stream.leads_per_month * _SEASON[m] * _DAY_SHARE[days]))
+    lead_ts = np.sort(_DAY0 + day * DAY + rng.integers(9 * HOUR, 20 * HOUR, size=day.size))
+    n_leads = lead_ts.size
+    return _Arrivals(
+        created_at=lead_ts,
+        client=np.full(n_leads, -1),
+        has_utm=np.zeros(n_leads, dtype=bool),
+        called=np.ones(n_leads, dtype=bool),
+        click=np.full(n_leads, -1),
+    )
+
+
+def _visits_and_leads(
+    index: int, stream: Stream, plan: Plan, m: int, rng: np.random.Generator, key0: int
+) -> tuple[Arrays, Arrays, Arrays, _Arrivals]:
+    """The month's spend or activities, its visits (with the direct returns they lead to) and its leads.
+
+    A share ``lead_rate`` of visitors leaves a lead: in the same session (a form with UTMs, or a call), or
+    1–45 days later after coming back direct; some visitors who never ask come back direct once anyway.
     """
-    rng = np.random.default_rng([seed, index, m])
-    plan = plan_for(stream, plant, planted)
-    key0 = (index * 100 + m) * 1_000_000  # unique per block; replaced by readable ids after the final sort
+    arrivals, spend, activities = _arrivals(index, stream, plan, m, rng)
+    n = arrivals.size
+    client = key0 + np.arange(n)  # every arrival is a new visitor (a returning one comes back direct)
+    li = np.flatnonzero(quota(rng, np.full(n, stream.lead_rate * plan.lead_rate[m])))
+    same = rng.random(li.size) < SAME_SESSION
+    called = rng.random(li.size) < CALL_SHARE
+    gap = 1 + np.minimum(np.floor(rng.lognormal(np.log(2.0), 0.9, size=li.size)), 45).astype(np.int64)
+    back_ts = _days_ahead(rng, arrivals[li], gap, 8, 15)
+    lead_ts_all = np.where(same, arrivals[li], back_ts) + rng.integers(120, 1500, size=li.size)
+    # Visitors who never asked for anything, yet came back once by typing the address.
+    is_lead = np.zeros(n, dtype=bool)
+    is_lead[li] = True
+    rv = np.flatnonzero((rng.random(n) < REVISIT_SHARE) & ~is_lead)
+    rv_ts = _days_ahead(rng, arrivals[rv], rng.integers(1, 15, size=rv.size), 8, 15)
 
-    # -- visits and the leads they bring -------------------------------------------------------------
-    spend: Arrays = {}
-    activities: Arrays = {}
-    visits: Arrays = {}
-    if stream.kind == "offline":
-        days = np.flatnonzero(m == _MONTH_OF_DAY)
-        day = np.repeat(days, rng.poisson(stream.leads_per_month * _SEASON[m] * _DAY_SHARE[days]))
-        lead_ts = np.sort(_DAY0 + day * DAY + rng.integers(9 * HOUR, 20 * HOUR, size=day.size))
-        n_leads = lead_ts.size
-        lead_client = np.full(n_leads, -1)
-        lead_has_utm = np.zeros(n_leads, dtype=bool)
-        lead_called = np.ones(n_leads, dtype=bool)
-        lead_click = np.full(n_leads, -1)
-    else:
-        arrivals, spend, activities = _arrivals(index, stream, plan, m, rng)
-        n = arrivals.size
-        client = key0 + np.arange(n)  # every arrival is a new visitor (a returning one comes back direct)
-        li = np.flatnonzero(quota(rng, np.full(n, stream.lead_rate * plan.lead_rate[m])))
-        same = rng.random(li.size) < SAME_SESSION
-        called = rng.random(li.size) < CALL_SHARE
-        gap = 1 + np.minimum(np.floor(rng.lognormal(np.log(2.0), 0.9, size=li.size)), 45).astype(np.int64)
-        back_ts = _days_ahead(rng, arrivals[li], gap, 8, 15)
-        lead_ts_all = np.where(same, arrivals[li], back_ts) + rng.integers(120, 1500, size=li.size)
-        # Visitors who never asked for anything, yet came back once by typing the address.
-        is_lead = np.zeros(n, dtype=bool)
-        is_lead[li] = True
-        rv = np.flatnonzero((rng.random(n) < REVISIT_SHARE) & ~is_lead)
-        rv_ts = _days_ahead(rng, arrivals[rv], rng.integers(1, 15, size=rv.size), 8, 15)
+    def pick(count: int, at: int) -> np.ndarray:
+        return at + rng.integers(0, count, size=n) if count else np.full(n, -1)
 
-        def pick(count: int, at: int) -> np.ndarray:
-            return at + rng.integers(0, count, size=n) if count else np.full(n, -1)
-
-        click = rng.integers(10**16, 10**17, size=n) if stream.click_id else np.full(n, -1)
-        suffix = rng.integers(0, 10**9, size=n)
-        returning = np.concatenate([li[~same], rv])
-        ts = np.concatenate([arrivals, back_ts[~same], rv_ts])
-        own = np.r_[np.ones(n, dtype=bool), np.zeros(returning.size, dtype=bool)]
-        who = np.r_[np.arange(n), returning]
-        keep_visit = ts < _END_S
-        visits = {
-            "ts": ts,
-            "client": client[who],
-            "first_ts": arrivals[who],
-            "suffix": suffix[who],
-            "stream": np.where(own, index, -1),  # -1: a direct visit of a returning client
-            "term": np.where(own, pick(len(stream.terms), _TERM_AT[index])[who], -1),
-            "referrer": np.where(own, pick(len(stream.referrers), _REFERRER_AT[index])[who], -1),
-            "landing": np.where(own, pick(len(stream.landing), _LANDING_AT[index])[who], _ROOT_PAGE),
-            "click": np.where(own, click[who], -1),
-        }
-        visits = {k: v[keep_visit] for k, v in visits.items()}
-        keep = lead_ts_all < _END_S
-        lead_ts = lead_ts_all[keep]
-        lead_client = client[li][keep]
-        lead_has_utm = (same & ~called)[keep] & bool(stream.utm_source)
-        lead_called = (same & called)[keep]
+    click = rng.integers(10**16, 10**17, size=n) if stream.click_id else np.full(n, -1)
+    suffix = rng.integers(0, 10**9, size=n)
+    returning = np.concatenate([li[~same], rv])
+    ts = np.concatenate([arrivals, back_ts[~same], rv_ts])
+    own = np.r_[np.ones(n, dtype=bool), np.zeros(returning.size, dtype=bool)]
+    who = np.r_[np.arange(n), returning]
+    keep_visit = ts < _END_S
+    visits = {
+        "ts": ts,
+        "client": client[who],
+        "first_ts": arrivals[who],
+        "suffix": suffix[who],
+        "stream": np.where(own, index, -1),  # -1: a direct visit of a returning client
+        "term": np.where(own, pick(len(stream.terms), _TERM_AT[index])[who], -1),
+        "referrer": np.where(own, pick(len(stream.referrers), _REFERRER_AT[index])[who], -1),
+        "landing": np.where(own, pick(len(stream.landing), _LANDING_AT[index])[who], _ROOT_PAGE),
+        "click": np.where(own, click[who], -1),
+    }
+    visits = {k: v[keep_visit] for k, v in visits.items()}
+    keep = lead_ts_all < _END_S
+    has_utm = (same & ~called)[keep] & bool(stream.utm_source)
+    leads = _Arrivals(
+        created_at=lead_ts_all[keep],
+        client=client[li][keep],
+        has_utm=has_utm,
+        called=(same & called)[keep],
         # A form sends the click id with the UTMs (Direct's yclid); a call or a later visit does not.
-        lead_click = np.where(lead_has_utm, click[li][keep], -1)
-        n_leads = lead_ts.size
+        click=np.where(has_utm, click[li][keep], -1),
+    )
+    return spend, activities, visits, leads
 
-    # -- the CRM: managers, qualification, deals ------------------------------------------------------
+
+def _crm_leads(
+    rng: np.random.Generator,
+    index: int,
+    stream: Stream,
+    plan: Plan,
+    m: int,
+    key0: int,
+    new: _Arrivals,
+    slump: SalesSlump | None,
+) -> tuple[Arrays, np.ndarray, np.ndarray, np.ndarray]:
+    """The CRM's lead rows: a manager, the first reply, qualification; and for the deals that follow,
+    each lead's decision time, its manager and whether it was decided qualified before the export."""
+    n_leads = new.created_at.size
+    lead_ts = new.created_at
     manager = quota_choice(rng, MANAGER_SHARE, np.zeros(n_leads, dtype=np.int64))
     processed = rng.random(n_leads) < PROCESSED
     delay = rng.lognormal(np.log(12 * 60), 1.0, size=n_leads)  # seconds to the first reply, median 12 min
     response = _working_time(lead_ts) + delay.astype(np.int64)
     decision = _working_time(response + rng.integers(HOUR // 2, 30 * HOUR, size=n_leads))
-    slump = planted.sales_slump if plant else None
     if slump is not None:
         # Only the reply shows it: decisions and deals keep their times, so the slump changes nothing
         # but this manager's replies and wins.
@@ -439,19 +404,48 @@ def simulate_block(
     leads: Arrays = {
         "lead_key": key0 + np.arange(n_leads),
         "created_at": lead_ts,
-        "client": lead_client,
-        "stream": np.where(lead_has_utm, index, -1),  # whose UTMs the lead carries; -1: none
+        "client": new.client,
+        "stream": np.where(new.has_utm, index, -1),  # whose UTMs the lead carries; -1: none
         "status": np.where(~decided, 0, np.where(qualified, 1, 2)),
         "manager": manager,
-        "has_phone": lead_called | (rng.random(n_leads) < PHONE_SHARE),
+        "has_phone": new.called | (rng.random(n_leads) < PHONE_SHARE),
         "has_email": rng.random(n_leads) < EMAIL_SHARE,
         "first_response_at": np.where(processed & (response < _END_S), response, -1),
-        "click": lead_click,
+        "click": new.click,
         **phone_draws(rng, n_leads),
         **email_draws(rng, n_leads),
     }
+    return leads, decision, manager, decided & qualified
 
-    d = np.flatnonzero(quota(rng, DEAL_SHARE * (decided & qualified)))
+
+@dataclass
+class _Deals:
+    """The deals of a block as drawn (one item per deal), before the bank and the CSV columns."""
+
+    lead: np.ndarray  # index of the deal's lead in the block
+    created: np.ndarray
+    won: np.ndarray  # after the planted sales slump
+    won_as_drawn: np.ndarray  # before it: the slump does not change who pays
+    closed: np.ndarray
+    is_closed: np.ndarray
+    cohort: np.ndarray  # closing month × won: the groups quotas are drawn in
+    product: np.ndarray
+    amount: np.ndarray
+    margin: np.ndarray
+
+
+def _deals(
+    rng: np.random.Generator,
+    stream: Stream,
+    plan: Plan,
+    m: int,
+    decision: np.ndarray,
+    manager: np.ndarray,
+    qualified: np.ndarray,
+    slump: SalesSlump | None,
+) -> _Deals:
+    """Deals of the qualified leads: who wins, when each closes, what it sells and for how much."""
+    d = np.flatnonzero(quota(rng, DEAL_SHARE * qualified))
     nd = d.size
     created = decision[d]
     dm = manager[d]
@@ -473,35 +467,32 @@ def simulate_block(
         # The manager stopped calling back: deals that would have been won that month were lost.
         in_slump = (dm == MANAGERS.index(slump.manager)) & (closed_month == MONTHS.index(slump.month))
         won &= ~(in_slump & (slump_draw >= slump.won_kept))
+    return _Deals(d, created, won, won_as_drawn, closed, is_closed, cohort, product, amount, margin)
 
-    # -- the bank -----------------------------------------------------------------------------------
-    paid = quota(rng, PAID_SHARE * won_as_drawn)
+
+def _bank(rng: np.random.Generator, deals: _Deals, key0: int) -> tuple[Arrays, np.ndarray]:
+    """The payments of the won deals that reached the bank before the export, and the INN each deal's
+    customer pays from (-1 for a private person)."""
+    nd = deals.lead.size
+    amount = deals.amount
+    paid = quota(rng, PAID_SHARE * deals.won_as_drawn)
     two_part = rng.random(nd) < TWO_PART_SHARE
     # Days from invoice to payment: Exponential(mean 4 days) quantiles, at most 20 days.
-    single_day = np.minimum(np.floor(-4.0 * np.log1p(-stratified_uniform(rng, cohort))), 20).astype(np.int64)
+    single_day = np.minimum(np.floor(-4.0 * np.log1p(-stratified_uniform(rng, deals.cohort))), 20).astype(
+        np.int64
+    )
     prepay_day = rng.integers(0, 4, size=nd)
     rest_day = rng.integers(7, 21, size=nd)
     prepay_share = rng.choice(np.array([0.3, 0.5, 0.7]), size=nd)
     legal = rng.random(nd) < LEGAL_SHARE
     inn = company_inns(rng, nd)
     no_id = rng.random((nd, 2)) < NO_DEAL_ID_SHARE
-    t1 = _days_ahead(rng, closed, np.where(two_part, prepay_day, single_day), 9, 9)
-    t2 = _days_ahead(rng, closed, rest_day, 9, 9)
+    t1 = _days_ahead(rng, deals.closed, np.where(two_part, prepay_day, single_day), 9, 9)
+    t2 = _days_ahead(rng, deals.closed, rest_day, 9, 9)
     first_amount = np.where(two_part, np.round(amount * prepay_share), amount).astype(np.int64)
 
-    won_closed = won & is_closed
+    won_closed = deals.won & deals.is_closed
     deal_key = key0 + np.arange(nd)
-    deals: Arrays = {
-        "deal_key": deal_key,
-        "lead_key": key0 + d,
-        "created_at": created,
-        "status": np.where(~is_closed, 0, np.where(won, 1, 2)),
-        "closed_at": np.where(is_closed, closed, -1),
-        "amount": amount.astype(np.int64),
-        "gross_profit": np.where(won_closed, np.round(amount * margin), -1).astype(np.int64),
-        "product": product,
-        "payer_inn": np.where(legal & won_closed, inn, -1),  # a company's requisites in the CRM
-    }
     first = won_closed & paid
     rest = first & two_part
     payments: Arrays = {
@@ -512,228 +503,49 @@ def simulate_block(
         "no_id": np.r_[no_id[first, 0], no_id[rest, 1]],
     }
     in_bank = payments["paid_at"] < _END_S
-    payments = {k: v[in_bank] for k, v in payments.items()}
-    return Block(spend, activities, visits, leads, deals, payments)
+    return {k: v[in_bank] for k, v in payments.items()}, np.where(legal & won_closed, inn, -1)
 
 
-# -- the whole company --------------------------------------------------------------------------------
-
-
-def _frame(parts: list[Arrays]) -> pl.DataFrame:
-    parts = [p for p in parts if p]
-    return pl.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
-
-
-def _stamp(col: str) -> pl.Expr:
-    """Seconds since the epoch (local time of the business) -> naive datetime; -1 means "no value"."""
-    c = pl.col(col)
-    return pl.when(c >= 0).then(pl.from_epoch(c, time_unit="s")).alias(col)
-
-
-def _text(col: str, options: Sequence[str | None], name: str | None = None) -> pl.Expr:
-    """Index column -> its text in ``options``; -1 means "no value"."""
-    c = pl.col(col)
-    return (
-        pl.when(c >= 0)
-        .then(pl.lit(pl.Series(list(options), dtype=pl.String)).gather(c.clip(0)))
-        .alias(name or col)
-    )
-
-
-def _stream_text(field: str, col: str = "stream") -> pl.Expr:
-    """A stream's text attribute (``utm_source``, ``channel``…) for a stream index column; -1 or "" -> no value."""
-    return _text(col, [getattr(s, field) or None for s in STREAMS], field)
-
-
-def build_tables(seed: int = 7, plant: bool = True) -> dict[str, pl.DataFrame]:
-    """The six canonical tables of the demo company as Polars frames, in the column order of the CSVs."""
-    blocks = [simulate_block(i, s, m, seed, plant) for i, s in enumerate(STREAMS) for m in range(len(MONTHS))]
-
-    spend = (
-        _frame([b.spend for b in blocks])
-        .with_columns(
-            date=pl.lit(pl.Series(_DAYS)).gather(pl.col("day")),
-            channel=_stream_text("channel"),
-            campaign=_stream_text("utm_campaign"),
-            reach=pl.when(pl.col("reach") >= 0).then(pl.col("reach")),
-            vat_included=pl.lit(pl.Series([s.vat_included for s in STREAMS])).gather(pl.col("stream")),
-        )
-        .sort("date", "channel", "campaign")
-    )
-    activities = (
-        _frame([b.activities for b in blocks])
-        .with_columns(
-            date=pl.lit(pl.Series(_DAYS)).gather(pl.col("day")),
-            channel=_stream_text("channel"),
-            kind=_stream_text("event_kind"),
-            count=pl.lit(1, dtype=pl.Int64),
-            cost=pl.lit(pl.Series([s.event_cost for s in STREAMS])).gather(pl.col("stream")),
-            campaign=_stream_text("utm_campaign"),
-        )
-        .sort("date", "channel", "kind")
-    )
-
-    visits = _frame([b.visits for b in blocks]).sort("ts", "client", "stream")
-    # Metrica's ClientID: the first visit's Unix time followed by nine random digits.
-    visits = visits.with_columns(
-        client_id=pl.concat_str(
-            pl.col("first_ts").cast(pl.String), pl.col("suffix").cast(pl.String).str.zfill(9)
-        )
-    )
-    client_ids = visits.select("client", "client_id").unique("client")
-    if client_ids["client_id"].n_unique() != client_ids.height:
-        raise KassaError(
-            f"demo generator: two visitors got the same client id with seed {seed}; try another seed"
-        )
-    visits = visits.with_columns(
-        visit_id=(pl.int_range(pl.len()) + 7_300_000_000).cast(pl.String),
-        ts=_stamp("ts"),
-        utm_source=_stream_text("utm_source"),
-        utm_medium=_stream_text("utm_medium"),
-        utm_campaign=_stream_text("utm_campaign"),
-        utm_term=_text("term", _TERMS),
-        referrer=_text("referrer", _REFERRERS),
-        landing_page=_text("landing", _LANDINGS),
-        click_id=pl.when(pl.col("click") >= 0).then(
-            pl.concat_str(_stream_text("click_id"), pl.lit(":"), pl.col("click").cast(pl.String))
-        ),
-    )
-
-    leads = (
-        _frame([b.leads for b in blocks])
-        .sort("created_at", "lead_key")
-        .join(client_ids, on="client", how="left", maintain_order="left")
-        .with_columns(
-            lead_id=pl.format("L-{}", pl.int_range(pl.len()) + 10_001),
-            created_at=_stamp("created_at"),
-            first_response_at=_stamp("first_response_at"),
-            utm_source=_stream_text("utm_source"),
-            utm_medium=_stream_text("utm_medium"),
-            utm_campaign=_stream_text("utm_campaign"),
-            status=_text("status", LEAD_STATUS),
-            manager=_text("manager", MANAGERS),
-            phone=pl.when(pl.col("has_phone")).then(phone_text()),
-            email=pl.when(pl.col("has_email")).then(email_text()),
-            click_id=pl.when(pl.col("click") >= 0).then(
-                pl.concat_str(_stream_text("click_id"), pl.lit(":"), pl.col("click").cast(pl.String))
-            ),
-        )
-    )
-
-    deals = (
-        _frame([b.deals for b in blocks])
-        .sort("created_at", "deal_key")
-        .join(leads.select("lead_key", "lead_id"), on="lead_key", how="left", maintain_order="left")
-        .with_columns(deal_id=pl.format("D-{}", pl.int_range(pl.len()) + 5_001))
-    )
-    # Invoices are issued when a deal is won, numbered in that order.
-    invoices = (
-        deals.filter(pl.col("status") == 1)
-        .sort("closed_at", "deal_key")
-        .select("deal_key", invoice_no=pl.int_range(pl.len()) + FIRST_INVOICE)
-    )
-    deals = deals.join(invoices, on="deal_key", how="left", maintain_order="left")
-
-    payments = (
-        _frame([b.payments for b in blocks])
-        .sort("paid_at", "deal_key", "part")
-        .join(
-            deals.select("deal_key", "deal_id", "invoice_no", "closed_at", "product", "payer_inn"),
-            on="deal_key",
-            how="left",
-            maintain_order="left",
-        )
-    )
-    what = _text("product", [p.title_ru for p in PRODUCTS], "what")
-    opening = _text(
-        "part", ("Оплата по счету № ", "Предоплата по счету № ", "Доплата по счету № "), "opening"
-    )
-    invoice_date = pl.from_epoch(pl.col("closed_at"), time_unit="s").dt.strftime("%d.%m.%Y")
-    payments = payments.with_columns(
-        payment_id=pl.format("P-{}", (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(6)),
-        paid_at=_stamp("paid_at"),
-        purpose=pl.concat_str(
-            opening,
-            pl.col("invoice_no").cast(pl.String),
-            pl.lit(" от "),
-            invoice_date,
-            pl.lit(" за "),
-            what,
-            pl.lit(". НДС не облагается"),
-        ),
-        invoice=pl.when(~pl.col("no_id")).then(pl.col("invoice_no").cast(pl.String)),
-        deal_id=pl.when(~pl.col("no_id")).then(pl.col("deal_id")),
-        payer_inn=pl.when(pl.col("payer_inn") >= 0).then(pl.col("payer_inn").cast(pl.String)),
-    )
-    deals = deals.with_columns(
-        created_at=_stamp("created_at"),
-        closed_at=_stamp("closed_at"),
-        status=_text("status", DEAL_STATUS),
-        gross_profit=pl.when(pl.col("gross_profit") >= 0).then(pl.col("gross_profit")),
-        invoice=pl.col("invoice_no").cast(pl.String),
-        payer_inn=pl.when(pl.col("payer_inn") >= 0).then(pl.col("payer_inn").cast(pl.String)),
-    )
-
+def _deal_rows(deals: _Deals, key0: int, payer_inn: np.ndarray) -> Arrays:
+    """The CRM's deal rows as numpy columns (-1 = no value)."""
+    won_closed = deals.won & deals.is_closed
     return {
-        "spend": spend.select(
-            "date", "channel", "campaign", "impressions", "clicks", "cost", "reach", "vat_included"
-        ),
-        "activities": activities.select("date", "channel", "kind", "count", "cost", "campaign"),
-        "visits": visits.select(
-            "visit_id",
-            "client_id",
-            "ts",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "referrer",
-            "landing_page",
-            "click_id",
-        ),
-        "leads": leads.select(
-            "lead_id",
-            "created_at",
-            "client_id",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "status",
-            "manager",
-            "phone",
-            "email",
-            "first_response_at",
-            "click_id",
-        ),
-        "deals": deals.select(
-            "deal_id",
-            "lead_id",
-            "created_at",
-            "status",
-            "closed_at",
-            "amount",
-            "gross_profit",
-            "invoice",
-            "payer_inn",
-        ),
-        "payments": payments.select(
-            "payment_id", "paid_at", "amount", "deal_id", "invoice", "payer_inn", "purpose"
-        ),
+        "deal_key": key0 + np.arange(deals.lead.size),
+        "lead_key": key0 + deals.lead,
+        "created_at": deals.created,
+        "status": np.where(~deals.is_closed, 0, np.where(deals.won, 1, 2)),
+        "closed_at": np.where(deals.is_closed, deals.closed, -1),
+        "amount": deals.amount.astype(np.int64),
+        "gross_profit": np.where(won_closed, np.round(deals.amount * deals.margin), -1).astype(np.int64),
+        "product": deals.product,
+        "payer_inn": payer_inn,  # a company's requisites in the CRM
     }
 
 
-def write_tables(tables: dict[str, pl.DataFrame], folder: Path) -> list[Path]:
-    """Write the frames as kassa canonical CSVs (UTF-8, ISO dates, dot decimals, empty = no value)."""
-    paths = []
-    for name in FILES:
-        path = folder / name
-        tables[name.removesuffix(".csv")].write_csv(
-            path,
-            line_terminator="\n",
-            null_value="",
-            float_precision=2,
-            date_format="%Y-%m-%d",
-            datetime_format="%Y-%m-%d %H:%M:%S",
-        )
-        paths.append(path)
-    return paths
+def simulate_block(
+    index: int, stream: Stream, m: int, seed: int, plant: bool, planted: Planted = PLANTED
+) -> Block:
+    """The rows of stream ``index`` born from the traffic of month ``m``, drawn from ``default_rng([seed, index, m])``.
+
+    A block holds the month's spend or activities and visits, the leads those visits brought (some are
+    created early the next month), their deals and payments whenever they happen. Planting a story in
+    one month therefore leaves every other block — every other month of every stream — untouched.
+
+    The steps draw from one generator in a fixed order — visits and leads, the CRM's leads, deals, the
+    bank — so the same seed always gives the same company.
+    """
+    rng = np.random.default_rng([seed, index, m])
+    plan = plan_for(stream, plant, planted)
+    key0 = (index * 100 + m) * 1_000_000  # unique per block; replaced by readable ids after the final sort
+    slump = planted.sales_slump if plant else None
+    spend: Arrays = {}
+    activities: Arrays = {}
+    visits: Arrays = {}
+    if stream.kind == "offline":
+        arrivals = _offline_leads(stream, m, rng)
+    else:
+        spend, activities, visits, arrivals = _visits_and_leads(index, stream, plan, m, rng, key0)
+    leads, decision, manager, qualified = _crm_leads(rng, index, stream, plan, m, key0, arrivals, slump)
+    deals = _deals(rng, stream, plan, m, decision, manager, qualified, slump)
+    payments, payer_inn = _bank(rng, deals, key0)
+    return Block(spend, activities, visits, leads, _deal_rows(deals, key0, payer_inn), payments)

@@ -96,13 +96,6 @@ def activity_volume() -> list[Metric]:
     ]
 
 
-def relative_change(before: float | None, after: float | None) -> float | None:
-    """after / before − 1; no value when either is missing or the base is zero."""
-    if before is None or after is None or before == 0:
-        return None
-    return after / before - 1
-
-
 def looks_better(metric: Metric, change: float | None) -> bool:
     """Did an activity metric move the way an activity report celebrates, by at least ``IMPROVED``?"""
     if change is None:

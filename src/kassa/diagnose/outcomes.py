@@ -15,11 +15,11 @@ from kassa.diagnose.funnel import (
     activity_efficiency,
     activity_volume,
     looks_better,
-    relative_change,
 )
 from kassa.diagnose.rule import Candidate, Component, Rule
 from kassa.diagnose.significance import ALPHA
 from kassa.diagnose.text import change
+from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG, Metric
 
 

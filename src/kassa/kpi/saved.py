@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kassa.errors import ConfigError
-from kassa.kpi.contract import Contract, parse_contract
+from kassa.kpi.contract import EXAMPLES, Contract, example_path, load_contract, parse_contract
 
 SUFFIX = ".yaml"
 MAX_BYTES = 64 * 1024  # a contract is a page of YAML; more is a mistake (or an attack on the parser)
@@ -97,3 +97,31 @@ class ContractFolder:
             return False
         path.unlink()
         return True
+
+
+def resolve_contract(name: str, db: Path | None = None) -> Contract:
+    """The contract a user names on the command line.
+
+    Looked up in this order: a contract file at the path ``name``; else a contract saved beside the
+    warehouse ``db`` (the dashboard's KPI page saves them in ``<db>.contracts/``) by its file name; else
+    a shipped example by name (:data:`~kassa.kpi.contract.EXAMPLES`).
+
+    Raises
+    ------
+    ConfigError
+        When none of the three has it; the message lists the saved contracts and the examples.
+    """
+    p = Path(name)
+    if p.exists():
+        return load_contract(p)
+    if db is not None:
+        folder = ContractFolder.for_db(db)
+        if name in folder.slugs():
+            return folder.read(name).contract
+    if name in EXAMPLES:
+        return load_contract(example_path(name))
+    saved = ContractFolder.for_db(db).slugs() if db is not None else []
+    raise ConfigError(
+        f"{p}: no such contract file (saved with the warehouse: {', '.join(saved) or 'none'}; "
+        f"shipped examples: {', '.join(EXAMPLES)})"
+    )

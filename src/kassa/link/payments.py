@@ -157,25 +157,14 @@ def _seconds_apart(a: ir.TimestampValue, b: ir.TimestampValue) -> ir.IntegerValu
 
 
 # -- matching --------------------------------------------------------------------------------------------
-def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None = None) -> ir.Table:
-    """Match every payment to the deal(s) it pays (see the module docstring for the rules).
+# Every stage returns its matches as rows (p_id, d_id, method, share): the payment, the deal it pays, the
+# rule (a key of CONFIDENCE) and the share of the payment credited to that deal.
+MATCH_COLUMNS = ("p_id", "d_id", "method", "share")
 
-    Parameters
-    ----------
-    payments : the canonical payments table
-    deals : deals with ``customer_id`` (:func:`kassa.link.deals.link_deals`) or the canonical table
-    rules : date window and amount tolerance
 
-    Returns
-    -------
-    One row per (payment, deal) share, and one row for each unmatched payment: ``payment_id, paid_at,
-    payment_amount, currency, payer_inn, purpose, deal_id`` (NULL when unmatched), ``match_method,
-    match_confidence`` (NULL when unmatched), ``amount`` (the share of the payment credited to the deal;
-    the whole payment when unmatched). Shares of a payment always sum to the payment.
-    """
-    r = rules or MatchRules()
-    tol = r.tolerance
-    p = payments.select(
+def _payments_side(payments: ir.Table) -> ir.Table:
+    """The payment columns the rules compare, prefixed ``p_`` so they never clash with the deal's."""
+    return payments.select(
         p_id=payments.payment_id,
         p_deal=blank_to_null(optional(payments, "deal_id")),
         p_amount=payments.amount,
@@ -183,7 +172,11 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
         p_inn=_inn(optional(payments, "payer_inn")),
         p_cur=payments.currency,
     )
-    d = deals.select(
+
+
+def _deals_side(deals: ir.Table) -> ir.Table:
+    """The deal columns the rules compare, prefixed ``d_``; ``d_ts`` is when the deal closed (or opened)."""
+    return deals.select(
         d_id=deals.deal_id,
         d_key=ref_key(deals.deal_id),
         d_status=deals.status,
@@ -194,44 +187,75 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
         d_has_invoice=optional(deals, "invoice").fill_null("").strip() != "",
         d_customer=deals.customer_id if "customer_id" in deals.columns else ibis.null("string"),
     )
-    cols = ("p_id", "d_id", "method", "share")
 
-    # 1. The payment names its deal.
-    s1 = (
+
+def _confidence(method: ir.StringValue, otherwise: ir.Value) -> ir.Value:
+    """The confidence of a ``match_method`` (:data:`CONFIDENCE`); ``otherwise`` for any other value."""
+    return ibis.cases(*[(method == m, ibis.literal(c)) for m, c in CONFIDENCE.items()], else_=otherwise)
+
+
+def _within_days(t: ir.Table, rules: MatchRules) -> list[ir.BooleanValue]:
+    """Paid no earlier than ``days_before`` the deal closed and no later than ``days_after``."""
+    return [
+        t.p_at >= t.d_ts - ibis.interval(days=rules.days_before),
+        t.p_at <= t.d_ts + ibis.interval(days=rules.days_after),
+    ]
+
+
+def by_deal_id(p: ir.Table, d: ir.Table) -> ir.Table:
+    """Stage 1, ``deal_id``: the payment row names an existing deal (CRM-side payment records)."""
+    return (
         p.join(d, p.p_deal == d.d_id)
         .mutate(method=ibis.literal("deal_id"), share=ibis.literal(1.0))
-        .select(*cols)
+        .select(*MATCH_COLUMNS)
     )
 
-    # 2. The payment quotes an invoice or deal number.
-    rest = p.anti_join(s1, p.p_id == s1.p_id)
+
+def _deals_quoted(payments: ir.Table, deals: ir.Table, rest: ir.Table, d: ir.Table) -> ir.Table:
+    """Every deal a number quoted by a payment of ``rest`` points at, with the rule that found it.
+
+    An invoice number points at the deal that records it (``invoice`` when read from the payment's
+    invoice field, ``purpose_invoice`` from its purpose); a deal number at the deal of that number, and
+    so does an invoice number equal to the number of a deal that records no invoice (``purpose_deal``).
+    """
     q = quoted_numbers(payments)
     rp = rest.select("p_id", "p_at")
     q = q.join(rp, q.payment_id == rp.p_id)
-    qi = q.filter(q.kind == "invoice")
-    qd = q.filter(q.kind == "deal")
+    invoice_numbers = q.filter(q.kind == "invoice")
+    deal_numbers = q.filter(q.kind == "deal")
     invs = deal_invoice_numbers(deals)
     invs = invs.select(i_deal=invs.deal_id, i_ref=invs.ref)
     invs = invs.join(d, invs.i_deal == d.d_id)
-    by_invoice = qi.join(invs, qi.ref == invs.i_ref)
+    by_invoice = invoice_numbers.join(invs, invoice_numbers.ref == invs.i_ref)
     by_invoice = by_invoice.mutate(
         method=ibis.ifelse(
             by_invoice.source == "field", ibis.literal("invoice"), ibis.literal("purpose_invoice")
         )
     )
-    by_deal_no = qd.join(d, qd.ref == d.d_key).mutate(method=ibis.literal("purpose_deal"))
+    by_deal_no = deal_numbers.join(d, deal_numbers.ref == d.d_key).mutate(method=ibis.literal("purpose_deal"))
     # An invoice number equal to a deal's own number, when that deal records no invoice number.
     bare = d.filter(~d.d_has_invoice)
-    by_inv_as_deal = qi.join(bare, qi.ref == bare.d_key).mutate(method=ibis.literal("purpose_deal"))
+    by_inv_as_deal = invoice_numbers.join(bare, invoice_numbers.ref == bare.d_key).mutate(
+        method=ibis.literal("purpose_deal")
+    )
     ref_cols = ("p_id", "p_at", "ref", "d_id", "d_ts", "d_amount", "method")
-    quoted = ibis.union(
+    return ibis.union(
         *(t.select(*ref_cols) for t in (by_invoice, by_deal_no, by_inv_as_deal)), distinct=False
     )
-    conf = ibis.cases(
-        *[(quoted.method == m, ibis.literal(c)) for m, c in CONFIDENCE.items()], else_=ibis.literal(0.0)
-    )
-    quoted = quoted.mutate(conf=conf)
-    # One number quoted may fit several deals (invoice numbers restart every year): the nearest in time.
+
+
+def by_quoted_number(
+    payments: ir.Table, deals: ir.Table, p: ir.Table, d: ir.Table, matched: ir.Table
+) -> ir.Table:
+    """Stage 2, ``invoice`` / ``purpose_invoice`` / ``purpose_deal``: the payment quotes invoice or deal
+    numbers (its invoice field or its purpose text), among the payments not in ``matched``.
+
+    One number that fits several deals (invoice numbers restart every year) goes to the strongest rule,
+    then the deal nearest in time; a payment quoting several deals is split in proportion to their
+    amounts (equally when they are all zero).
+    """
+    quoted = _deals_quoted(payments, deals, p.anti_join(matched, p.p_id == matched.p_id), d)
+    quoted = quoted.mutate(conf=_confidence(quoted.method, ibis.literal(0.0)))
     quoted = quoted.mutate(
         rn=ibis.row_number().over(
             group_by=[quoted.p_id, quoted.ref],
@@ -239,6 +263,7 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
         )
     )
     quoted = quoted.filter(quoted.rn == 0)
+    # Two numbers of one payment pointing at the same deal count once, by the stronger rule.
     quoted = quoted.mutate(
         rn=ibis.row_number().over(
             group_by=[quoted.p_id, quoted.d_id], order_by=[ibis.desc(quoted.conf), quoted.method]
@@ -248,33 +273,42 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     weight = quoted.d_amount.abs()
     total = weight.sum().over(group_by=quoted.p_id)
     n = quoted.d_id.count().over(group_by=quoted.p_id)
-    s2 = quoted.mutate(
+    return quoted.mutate(
         share=ibis.ifelse(total > 0, weight / total, ibis.literal(1.0) / n.cast("float64"))
-    ).select(*cols)
+    ).select(*MATCH_COLUMNS)
 
-    s12 = ibis.union(s1, s2, distinct=False)
-    paid12 = s12.join(p, s12.p_id == p.p_id)
-    paid12 = paid12.select(x_deal=paid12.d_id, x_paid=paid12.p_amount * paid12.share)
-    paid12 = paid12.group_by("x_deal").aggregate(x_paid=paid12.x_paid.sum())
 
-    # 3. Payer INN + amount + date window (INN of the deal, or one its customer paid from before).
-    won = d.filter(d.d_status == "won").left_join(paid12, d.d_id == paid12.x_deal)
-    won = won.mutate(outstanding=won.d_amount - won.x_paid.fill_null(0.0)).drop("x_deal")
-    known = s12.join(p, s12.p_id == p.p_id)
+def _won_outstanding(p: ir.Table, d: ir.Table, matched: ir.Table) -> ir.Table:
+    """Won deals with ``outstanding``: their amount less what the payments in ``matched`` paid them."""
+    paid = matched.join(p, matched.p_id == p.p_id)
+    paid = paid.select(x_deal=paid.d_id, x_paid=paid.p_amount * paid.share)
+    paid = paid.group_by("x_deal").aggregate(x_paid=paid.x_paid.sum())
+    won = d.filter(d.d_status == "won").left_join(paid, d.d_id == paid.x_deal)
+    return won.mutate(outstanding=won.d_amount - won.x_paid.fill_null(0.0)).drop("x_deal")
+
+
+def _inns_customers_paid_from(p: ir.Table, d: ir.Table, matched: ir.Table) -> ir.Table:
+    """``l_customer, l_inn``: the INNs each customer paid from in the payments already matched."""
+    known = matched.join(p, matched.p_id == p.p_id)
     known = known.join(d, known.d_id == d.d_id)
-    learned = (
+    return (
         known.filter(known.p_inn.notnull() & known.d_customer.notnull())
         .select(l_customer=known.d_customer, l_inn=known.p_inn)
         .distinct()
     )
-    rest = p.anti_join(s12, p.p_id == s12.p_id).filter((p.p_amount > 0) & p.p_inn.notnull())
 
-    def near(t: ir.Table) -> list[ir.BooleanValue]:
-        return [
-            t.p_at >= t.d_ts - ibis.interval(days=r.days_before),
-            t.p_at <= t.d_ts + ibis.interval(days=r.days_after),
-        ]
 
+def by_inn_and_amount(p: ir.Table, d: ir.Table, matched: ir.Table, rules: MatchRules) -> ir.Table:
+    """Stage 3, ``inn_amount``: a won deal of the payer's INN whose unpaid remainder equals the payment.
+
+    The INN is the deal's ``payer_inn``, or one its customer paid from in ``matched``; the deal closed
+    within the date window. Each payment takes the nearest such deal, and each deal the nearest payment.
+    Refunds and payments without an INN are not looked at.
+    """
+    tol = rules.tolerance
+    won = _won_outstanding(p, d, matched)
+    learned = _inns_customers_paid_from(p, d, matched)
+    rest = p.anti_join(matched, p.p_id == matched.p_id).filter((p.p_amount > 0) & p.p_inn.notnull())
     fits = [
         rest.p_cur == won.d_cur,
         (rest.p_amount - won.outstanding).abs() <= tol,
@@ -286,25 +320,31 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
     via_inn = via_inn.filter(
         [(via_inn.p_amount - via_inn.outstanding).abs() <= tol, via_inn.outstanding > tol]
     )
-    c3 = ibis.union(
+    c = ibis.union(
         own_inn.select("p_id", "p_at", "d_id", "d_ts"),
         via_inn.select("p_id", "p_at", "d_id", "d_ts"),
         distinct=True,
     )
-    c3 = c3.filter(near(c3))
-    c3 = c3.mutate(gap=_seconds_apart(c3.p_at, c3.d_ts))
-    c3 = c3.mutate(rn=ibis.row_number().over(group_by=c3.p_id, order_by=[c3.gap, c3.d_id]))
-    c3 = c3.filter(c3.rn == 0)
-    c3 = c3.mutate(rn=ibis.row_number().over(group_by=c3.d_id, order_by=[c3.gap, c3.p_id]))
-    s3 = (
-        c3.filter(c3.rn == 0).mutate(method=ibis.literal("inn_amount"), share=ibis.literal(1.0)).select(*cols)
+    c = c.filter(_within_days(c, rules))
+    c = c.mutate(gap=_seconds_apart(c.p_at, c.d_ts))
+    c = c.mutate(rn=ibis.row_number().over(group_by=c.p_id, order_by=[c.gap, c.d_id]))
+    c = c.filter(c.rn == 0)
+    c = c.mutate(rn=ibis.row_number().over(group_by=c.d_id, order_by=[c.gap, c.p_id]))
+    return (
+        c.filter(c.rn == 0)
+        .mutate(method=ibis.literal("inn_amount"), share=ibis.literal(1.0))
+        .select(*MATCH_COLUMNS)
     )
 
-    # 4. Amount + date window, only when both sides have exactly one candidate.
-    s123 = ibis.union(s12, s3, distinct=False)
-    rest = p.anti_join(s123, p.p_id == s123.p_id).filter(p.p_amount > 0)
-    unpaid = d.filter(d.d_status == "won").anti_join(s123, d.d_id == s123.d_id)
-    c4 = rest.join(
+
+def by_amount_and_date(p: ir.Table, d: ir.Table, matched: ir.Table, rules: MatchRules) -> ir.Table:
+    """Stage 4, ``amount_date``: the only won, still unpaid deal of exactly this amount and currency in the
+    date window, when this payment is also that deal's only candidate. Refunds are not looked at.
+    """
+    tol = rules.tolerance
+    rest = p.anti_join(matched, p.p_id == matched.p_id).filter(p.p_amount > 0)
+    unpaid = d.filter(d.d_status == "won").anti_join(matched, d.d_id == matched.d_id)
+    c = rest.join(
         unpaid,
         [
             rest.p_cur == unpaid.d_cur,
@@ -313,18 +353,17 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
             rest.p_inn.isnull() | unpaid.d_inn.isnull() | (rest.p_inn == unpaid.d_inn),
         ],
     )
-    c4 = c4.filter(near(c4))
-    c4 = c4.mutate(np=c4.d_id.count().over(group_by=c4.p_id), nd=c4.p_id.count().over(group_by=c4.d_id))
-    s4 = c4.filter((c4.np == 1) & (c4.nd == 1)).mutate(
+    c = c.filter(_within_days(c, rules))
+    c = c.mutate(np=c.d_id.count().over(group_by=c.p_id), nd=c.p_id.count().over(group_by=c.d_id))
+    found = c.filter((c.np == 1) & (c.nd == 1)).mutate(
         method=ibis.literal("amount_date"), share=ibis.literal(1.0)
     )
-    s4 = s4.select(*cols)
+    return found.select(*MATCH_COLUMNS)
 
-    matched = ibis.union(s123, s4, distinct=False)
-    conf = ibis.cases(
-        *[(matched.method == m, ibis.literal(c)) for m, c in CONFIDENCE.items()], else_=ibis.null("float64")
-    )
-    matched = matched.mutate(match_confidence=conf)
+
+def _allocations(payments: ir.Table, matched: ir.Table) -> ir.Table:
+    """Every payment with its matches in ``matched`` (one row per share), or once as ``unmatched``."""
+    matched = matched.mutate(match_confidence=_confidence(matched.method, ibis.null("float64")))
     pay = payments.select(
         payment_id=payments.payment_id,
         paid_at=payments.paid_at,
@@ -348,6 +387,36 @@ def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None
         match_confidence=j.m_conf,
         amount=j.payment_amount * j.m_share.fill_null(1.0),
     )
+
+
+def match_payments(payments: ir.Table, deals: ir.Table, rules: MatchRules | None = None) -> ir.Table:
+    """Match every payment to the deal(s) it pays (see the module docstring for the rules).
+
+    The stages run in order of confidence — :func:`by_deal_id`, :func:`by_quoted_number`,
+    :func:`by_inn_and_amount`, :func:`by_amount_and_date` — each one looking only at the payments the
+    stages before it left unmatched.
+
+    Parameters
+    ----------
+    payments : the canonical payments table
+    deals : deals with ``customer_id`` (:func:`kassa.link.deals.link_deals`) or the canonical table
+    rules : date window and amount tolerance
+
+    Returns
+    -------
+    One row per (payment, deal) share, and one row for each unmatched payment: ``payment_id, paid_at,
+    payment_amount, currency, payer_inn, purpose, deal_id`` (NULL when unmatched), ``match_method,
+    match_confidence`` (NULL when unmatched), ``amount`` (the share of the payment credited to the deal;
+    the whole payment when unmatched). Shares of a payment always sum to the payment.
+    """
+    r = rules or MatchRules()
+    p = _payments_side(payments)
+    d = _deals_side(deals)
+    matched = by_deal_id(p, d)
+    matched = ibis.union(matched, by_quoted_number(payments, deals, p, d, matched), distinct=False)
+    matched = ibis.union(matched, by_inn_and_amount(p, d, matched, r), distinct=False)
+    matched = ibis.union(matched, by_amount_and_date(p, d, matched, r), distinct=False)
+    return _allocations(payments, matched)
 
 
 def payments_with_deals(allocations: ir.Table, deals: ir.Table) -> ir.Table:

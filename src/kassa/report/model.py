@@ -1,39 +1,77 @@
-"""The month-end report as data: sections of tables, charts and plain-words lines, built from the warehouse.
+"""The month-end report as data: the warehouse queried once, then a table of section builders.
 
 :func:`build_report` is the only place that reads the warehouse (through :func:`kassa.metrics.compute`);
-renderers (:mod:`kassa.report.html`, :mod:`kassa.report.xlsx`, later the dashboard) get a
-:class:`ReportData` and know nothing about SQL. Every human-readable string in it is already in the
-report's language; every number is kept raw (renderers format it by its unit), so a spreadsheet gets
-numbers and a web page gets ``1 000 ₽`` from the same object.
+renderers (:mod:`kassa.report.html`, :mod:`kassa.report.xlsx`, the dashboard) get a :class:`ReportData`
+and know nothing about SQL. The report is split along its seams:
 
-A section is an ordered list of blocks (:class:`Lines`, :class:`Table`, :class:`Chart`, :class:`Cards`),
-so a new section — diagnosis findings, KPI scorecards — plugs in as one more :class:`Section` without
-touching the renderers. :func:`findings_section` and :func:`scorecards_section` are those two plugs.
+* :mod:`kassa.report.blocks` — what a report is made of (:class:`ReportData`, :class:`Section`,
+  :class:`Table`, :class:`Chart`, :class:`Lines`, :class:`Cards`);
+* :mod:`kassa.report.headline` — "where the money is" in up to four sentences;
+* :mod:`kassa.report.sections` — every other section, including the two plugs of later layers,
+  :func:`findings_section` (the diagnosis) and :func:`scorecards_section` (KPI contracts);
+* this module — the queries (:func:`query_numbers`) and the order of the sections (:data:`SECTIONS`).
+
+Every name other code imports from here (the blocks, the sections, :func:`build_report`) still is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from kassa.diagnose import Diagnosis
 from kassa.diagnose import run as run_diagnosis
-from kassa.diagnose.text import noise_note, responsible_label, stage_label
-from kassa.i18n import Translator, check_lang, fmt_change, fmt_percent, fmt_value
-from kassa.kpi import Contract, Scorecard
+from kassa.i18n import Translator, check_lang
+from kassa.kpi import Contract
 from kassa.kpi import score as score_contract
-from kassa.kpi.scoring import tier_label
-from kassa.metrics.catalog import CATALOG, Tier
+from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import MetricTable, View, compute, months_between
 from kassa.period import Period, add_months
 from kassa.report import charts
-from kassa.report.terminal import MONEY_TRAIL
+from kassa.report.blocks import (
+    Block,
+    Card,
+    Cards,
+    Chart,
+    Column,
+    Line,
+    Lines,
+    ReportData,
+    Section,
+    Table,
+    Tone,
+    Unit,
+    page_labels,
+)
+from kassa.report.headline import (
+    ACTIVITY_UP,
+    HEADLINE_ACTIVITY,
+    HEADLINE_MONEY,
+    LEAK_GAP,
+    MONEY_FLAT,
+    headline_lines,
+    headline_section,
+)
+from kassa.report.sections import (
+    ACTIVITY_COLUMNS,
+    FUNNEL_COLUMNS,
+    activity_section,
+    definitions_section,
+    diagnosis_intro,
+    finding_lines,
+    findings_section,
+    formula_in_words,
+    funnel_section,
+    money_vs_activity_section,
+    scorecard_card,
+    scorecards_section,
+    sort_channels,
+    spend_vs_revenue_section,
+)
 from kassa.schema import KINDS
 
 if TYPE_CHECKING:
@@ -41,226 +79,10 @@ if TYPE_CHECKING:
 
 _ = Translator("report")
 
-# "row": the values of the column differ in unit (a scorecard's targets); each row names its own in ``unit``.
-Unit = Literal["money", "count", "ratio", "percent", "text", "row"]
-Tone = Literal["good", "bad", "warning", "neutral"]
-
-# The money trail of a channel, left to right: the same columns as the terminal summary.
-FUNNEL_COLUMNS = MONEY_TRAIL
-ACTIVITY_COLUMNS = ("cost", "activity_cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts")
 TREND_MONTHS = 12
 TREND_CHANNELS = 6  # per-channel trend charts: the channels with most revenue, then cost
-
-
-@dataclass(frozen=True)
-class Column:
-    """A table column: ``unit`` tells renderers how to format; ``tier`` (None for labels) how to badge it."""
-
-    key: str
-    label: str
-    unit: Unit
-    tier: str | None = None
-    explain: str = ""
-
-    @classmethod
-    def metric(cls, name: str, lang: str) -> Column:
-        m = CATALOG[name]
-        return cls(name, m.label(lang), m.unit, m.tier.value, m.explain(lang))
-
-    @classmethod
-    def text(cls, key: str, label: str) -> Column:
-        return cls(key, label, "text")
-
-    def unit_in(self, row: dict[str, Any]) -> str:
-        """The unit of this column's value in ``row``: the column's, or for a ``row`` column the row's ``unit``."""
-        return str(row.get("unit") or "count") if self.unit == "row" else self.unit
-
-
-@dataclass
-class Table:
-    """Rows of raw values (numbers stay numbers), a total row if it means something, and a sheet name."""
-
-    key: str
-    title: str
-    columns: list[Column]
-    rows: list[dict[str, Any]]
-    total: dict[str, Any] | None = None
-    note: str = ""
-    sheet: str = ""  # spreadsheet tab (≤ 31 characters); defaults to the title
-
-    def column(self, key: str) -> Column:
-        return next(c for c in self.columns if c.key == key)
-
-
-@dataclass
-class Chart:
-    """A Vega-Lite spec from :mod:`kassa.report.charts` with the words around it."""
-
-    key: str
-    title: str
-    spec: dict[str, Any]
-    caption: str = ""
-
-
-@dataclass(frozen=True)
-class Line:
-    """One sentence in plain words: a headline line, a finding, a note."""
-
-    text: str
-    tone: Tone = "neutral"
-    detail: str = ""
-
-
-@dataclass
-class Lines:
-    key: str
-    items: list[Line]
-    style: Literal["headline", "findings", "notes"] = "notes"
-
-
-@dataclass
-class Card:
-    """A small titled table with a verdict, drawn next to its siblings (a KPI contract's scorecard)."""
-
-    title: str
-    table: Table
-    subtitle: str = ""
-    verdict: Line | None = None
-    notes: list[Line] = field(default_factory=list)
-    # One row of the comparison table above the cards: contract, weight per tier, score, bonus.
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Cards:
-    key: str
-    cards: list[Card]
-
-
-Block = Lines | Table | Chart | Cards
-
-
-@dataclass
-class Section:
-    key: str
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-    intro: str = ""
-    badge: str = ""  # e.g. "activity — not money": shown next to the title, and never omitted for activity
-
-    def tables(self) -> list[Table]:
-        out: list[Table] = []
-        for b in self.blocks:
-            if isinstance(b, Table):
-                out.append(b)
-            elif isinstance(b, Cards):
-                out.extend(c.table for c in b.cards)
-        return out
-
-    def charts(self) -> list[Chart]:
-        return [b for b in self.blocks if isinstance(b, Chart)]
-
-
-@dataclass
-class ReportData:
-    """Everything a renderer needs; nothing it would have to look up."""
-
-    title: str
-    lang: str
-    currency: str
-    period: Period
-    view: View
-    facts: list[tuple[str, str]]  # the header: (label, value), already in words
-    sections: list[Section]
-    generated_at: dt.datetime
-    warnings: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)  # fixed words of the page (badges, "Total")
-
-    def section(self, key: str) -> Section:
-        try:
-            return next(s for s in self.sections if s.key == key)
-        except StopIteration:
-            raise KeyError(
-                f"no section {key!r}; sections: {', '.join(s.key for s in self.sections)}"
-            ) from None
-
-    def tables(self) -> list[Table]:
-        return [t for s in self.sections for t in s.tables()]
-
-    def charts(self) -> list[Chart]:
-        return [c for s in self.sections for c in s.charts()]
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as JSON-ready data (the HTML page's twin): blocks tagged with their ``type``."""
-
-        def block(b: Block) -> dict[str, Any]:
-            kind = {Lines: "lines", Table: "table", Chart: "chart", Cards: "cards"}[type(b)]
-            return {"type": kind, **_jsonable(dataclasses.asdict(b))}
-
-        return {
-            "title": self.title,
-            "lang": self.lang,
-            "currency": self.currency,
-            "period": self.period.label,
-            "view": self.view,
-            "facts": [list(f) for f in self.facts],
-            "generated_at": self.generated_at.isoformat(),
-            "warnings": self.warnings,
-            "sections": [
-                {
-                    "key": s.key,
-                    "title": s.title,
-                    "intro": s.intro,
-                    "badge": s.badge,
-                    "blocks": [block(b) for b in s.blocks],
-                }
-                for s in self.sections
-            ],
-        }
-
-    def add(self, section: Section | None, *, before: str | None = None) -> None:
-        """Add a section (``None`` is ignored), before the section ``before`` if it exists."""
-        if section is None:
-            return
-        keys = [s.key for s in self.sections]
-        self.sections.insert(keys.index(before) if before in keys else len(self.sections), section)
-
-
-def _jsonable(v: Any) -> Any:
-    """NaN and infinity never leave kassa as numbers: they are "no value" (``null``)."""
-    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-        return None
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return v
-
-
-# -- building ------------------------------------------------------------------------------------------
-
-
-def _page_labels(lang: str) -> dict[str, str]:
-    return {
-        "total": _("Total", lang),
-        "summary": _("Summary", lang),
-        "activity_badge": _("activity — not money", lang),
-        "activity": _("activity", lang),
-        "intermediate": _("intermediate", lang),
-        "outcome": _("outcome", lang),
-        "generated": _("Generated by kassa on {date}", lang),
-        "no_js": _("Charts need JavaScript; the tables below hold the same numbers.", lang),
-        "contents": _("Contents", lang),
-        "warnings": _("Warnings", lang),
-        "no_rows": _("No data for this period.", lang),
-    }
-
-
-def _sort_channels(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Channels by revenue, then cost, highest first: the report reads top-down from where the money is."""
-    return sorted(
-        rows, key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r["channel"]))
-    )
+# Measures read month by month: the trend lines and what the headline compares with the previous period.
+MONTHLY_MEASURES = tuple(dict.fromkeys((*charts.TREND_METRICS, *HEADLINE_ACTIVITY, *HEADLINE_MONEY)))
 
 
 def _latest_data(wh: Warehouse, lang: str) -> str:
@@ -328,491 +150,107 @@ def _monthly_rows(
     return out
 
 
-# A channel "leaks" when its share of the marketing cost exceeds its share of revenue by this much.
-LEAK_GAP = 0.10
-# Activity counts as "up" from +10 % on the previous period; money as "flat or down" below +2 %.
-ACTIVITY_UP = 0.10
-MONEY_FLAT = 0.02
-HEADLINE_ACTIVITY = ("clicks", "impressions", "reach", "posts")
-HEADLINE_MONEY = ("qualified_leads", "revenue")
-# Measures read month by month: the trend lines and what the headline compares with the previous period.
-MONTHLY_MEASURES = tuple(dict.fromkeys((*charts.TREND_METRICS, *HEADLINE_ACTIVITY, *HEADLINE_MONEY)))
+@dataclass(frozen=True)
+class ReportNumbers:
+    """Every number the report's sections show, queried once (:func:`query_numbers`)."""
+
+    period: Period
+    previous_period: Period
+    window: Period  # the months of the trend charts
+    by_channel: MetricTable  # the period per channel, with the company's total
+    previous: dict[str, Any]  # the previous period's totals of MONTHLY_MEASURES
+    monthly: list[dict[str, Any]]  # the company's months over the window
+    per_channel_monthly: list[dict[str, Any]]  # the top channels' months; empty for a single channel
+    warnings: list[str]
 
 
-def change(current: Any, previous: Any) -> float | None:
-    """Relative change ``current / previous − 1``; ``None`` when there is nothing to compare with."""
-    if current is None or previous is None or previous == 0:
-        return None
-    return float(current) / float(previous) - 1.0
-
-
-def _share(part: Any, whole: Any) -> float | None:
-    return None if not whole or part is None else float(part) / float(whole)
-
-
-def headline_lines(
-    current: MetricTable, previous: dict[str, Any], previous_period: Period, lang: str, currency: str
-) -> list[Line]:
-    """ "Where the money is" in up to four plain sentences, each recomputable from the tables.
-
-    1. the period's revenue (and its change on the previous period), payments, marketing cost, ROMI;
-    2. the channel that earns most: its share of revenue next to its share of marketing cost (``good`` when
-       the first is the larger);
-    3. the channel whose share of cost exceeds its share of revenue most (by at least :data:`LEAK_GAP`),
-       unless it is the channel of line 2 (whose shares line 2 already gives);
-    4. activity up (≥ +10 %) while qualified leads or revenue stayed flat or fell (< +2 %): the activity
-       illusion of the article, for the whole company.
-    """
-    cur, prev = current.total, previous
-    money = lambda v: fmt_value(v, "money", lang, currency)  # noqa: E731
-    out: list[Line] = []
-    rev_change = change(cur.get("revenue"), prev.get("revenue"))
-    vs = (
-        " ("
-        + _("{change} vs {period}", lang, change=fmt_change(rev_change, lang), period=previous_period.label)
-        + ")"
-        if rev_change is not None
-        else ""
+def _previous_totals(
+    wh: Warehouse, company: pl.DataFrame, window: Period, prev: Period, view: View, settle_days: int | None
+) -> tuple[dict[str, Any], MetricTable | None]:
+    """The previous period's totals: summed from the company's months when the window holds them, else
+    queried (a long period or a range of days has its previous period outside the window)."""
+    if prev.is_whole_months and window.start <= prev.start:
+        prev_months = [f"{d:%Y-%m}" for d in prev.month_starts()]
+        chosen = company.filter(pl.col("month").is_in(prev_months))
+        return {n: chosen[n].sum() for n in MONTHLY_MEASURES}, None
+    prev_table = compute(
+        wh, list(MONTHLY_MEASURES), None, prev, view=view, settle_days=settle_days, with_total=False
     )
-    out.append(
-        Line(
-            _(
-                "Revenue {revenue}{vs}, payments received {payments}, marketing cost {cost}, ROMI {romi}.",
-                lang,
-                revenue=money(cur.get("revenue")),
-                vs=vs,
-                payments=money(cur.get("payments")),
-                cost=money(cur.get("marketing_cost")),
-                romi=fmt_value(cur.get("romi"), "ratio", lang, currency),
-            ),
-            tone="neutral" if not rev_change else ("good" if rev_change > 0 else "bad"),
-        )
+    return (prev_table.frame.to_dicts()[0] if prev_table.frame.height else {}), prev_table
+
+
+def _top_channels_monthly(
+    by_channel: MetricTable, by_channel_month: pl.DataFrame, window: Period
+) -> list[dict[str, Any]]:
+    """The months of the :data:`TREND_CHANNELS` channels that earn most, in the funnel table's order."""
+    top = [str(r["channel"]) for r in sort_channels(by_channel.frame.to_dicts())][:TREND_CHANNELS]
+    per_channel = _monthly_rows(
+        by_channel_month.filter(pl.col("channel").is_in(top)), window, charts.TREND_METRICS, ("channel",)
     )
-    rows = current.frame.to_dicts()
-    total_rev, total_cost = cur.get("revenue") or 0.0, cur.get("marketing_cost") or 0.0
-    top_channel = None
-    if rows and total_rev > 0:
-        top = max(rows, key=lambda r: (r.get("revenue") or 0.0, -(r.get("marketing_cost") or 0.0)))
-        rev_share = _share(top.get("revenue"), total_rev) or 0.0
-        cost_share = _share(top.get("marketing_cost"), total_cost) or 0.0
-        out.append(
-            Line(
-                _(
-                    "{channel} earns {revenue_share} of revenue on {cost_share} of the marketing cost.",
-                    lang,
-                    channel=top["channel"],
-                    revenue_share=fmt_percent(rev_share, lang, 0),
-                    cost_share=fmt_percent(cost_share, lang, 0),
-                ),
-                tone="good" if rev_share >= cost_share else "neutral",
-            )
-        )
-        top_channel = top["channel"]
-    if rows and total_cost > 0:
+    # Facets in the channel order of the funnel table, not alphabetically.
+    per_channel.sort(key=lambda r: top.index(r["channel"]))
+    return per_channel if len(top) > 1 else []
 
-        def gap(r: dict[str, Any]) -> float:
-            return (_share(r.get("marketing_cost"), total_cost) or 0.0) - (
-                _share(r.get("revenue"), total_rev) or 0.0
-            )
 
-        leak = max(rows, key=gap)
-        # When the top earner is also the leak, line 2 already gave both shares: line 3 would repeat them
-        # (the top earner's line then turns from "good" to "neutral", as its cost share is the larger).
-        if gap(leak) >= LEAK_GAP and not (top_channel is not None and leak["channel"] == top_channel):
-            out.append(
-                Line(
-                    _(
-                        "{channel} takes {cost_share} of the marketing cost and brings {revenue_share} of revenue.",
-                        lang,
-                        channel=leak["channel"],
-                        cost_share=fmt_percent(_share(leak.get("marketing_cost"), total_cost), lang, 0),
-                        revenue_share=fmt_percent(_share(leak.get("revenue"), total_rev) or 0.0, lang, 0),
-                    ),
-                    tone="bad",
-                )
-            )
-    ups = [
-        (n, c)
-        for n in HEADLINE_ACTIVITY
-        if (c := change(cur.get(n), prev.get(n))) is not None and c >= ACTIVITY_UP
+def query_numbers(
+    wh: Warehouse, p: Period, *, view: View, settle_days: int | None, trend_months: int = TREND_MONTHS
+) -> ReportNumbers:
+    """Query the warehouse for the report of ``p``: the period per channel and channel × month over the
+    trend window (plus the previous period when the window does not hold it)."""
+    by_channel = compute(wh, None, "channel", p, view=view, settle_days=settle_days)
+    window = trend_period(p, trend_months)
+    # One query for every monthly number: channel × month over the trend window. The company's months and
+    # the previous period's totals are sums of it, as every measure used here is additive across channels.
+    by_channel_month = compute(
+        wh,
+        list(MONTHLY_MEASURES),
+        ["channel", "month"],
+        window,
+        view=view,
+        settle_days=settle_days,
+        with_total=False,
+    )
+    company = _company_months(by_channel_month.frame)
+    prev = p.previous()
+    previous, prev_table = _previous_totals(wh, company, window, prev, view, settle_days)
+    return ReportNumbers(
+        period=p,
+        previous_period=prev,
+        window=window,
+        by_channel=by_channel,
+        previous=previous,
+        monthly=_monthly_rows(company, window, charts.TREND_METRICS),
+        per_channel_monthly=_top_channels_monthly(by_channel, by_channel_month.frame, window),
+        warnings=by_channel.warnings
+        + by_channel_month.warnings
+        + (prev_table.warnings if prev_table else []),
+    )
+
+
+SectionBuilder = Callable[[ReportNumbers, str, str], Section]
+# The sections after the headline, in reading order: key → how it is built from the numbers, the language
+# and the currency. ``build_report(only=...)`` picks among these keys.
+SECTIONS: dict[str, SectionBuilder] = {
+    "funnel": lambda n, lang, currency: funnel_section(n.by_channel, lang, currency),
+    "spend_vs_revenue": lambda n, lang, currency: spend_vs_revenue_section(n.by_channel, lang, currency),
+    "money_vs_activity": lambda n, lang, currency: money_vs_activity_section(
+        n.monthly, n.window, lang, currency, n.per_channel_monthly
+    ),
+    "activity": lambda n, lang, currency: activity_section(n.by_channel, lang),
+}
+
+
+def _facts(wh: Warehouse, p: Period, view: View, settle_days: int | None, lang: str) -> list[tuple[str, str]]:
+    """The report's header: what was measured, how, and how fresh the data are."""
+    st = wh.settings
+    return [
+        (_("Period", lang), p.label),
+        (_("View", lang), _view_words(view, settle_days, lang)),
+        (_("Currency", lang), st.currency),
+        (_("Costs", lang), _("including VAT", lang) if st.costs_include_vat else _("net of VAT", lang)),
+        (_("Warehouse", lang), wh.path.name),
+        (_("Latest data", lang), _latest_data(wh, lang)),
     ]
-    flat = [
-        (n, c)
-        for n in HEADLINE_MONEY
-        if (c := change(cur.get(n), prev.get(n))) is not None and c < MONEY_FLAT
-    ]
-    if ups and flat:
-        moved = lambda pairs: ", ".join(f"{CATALOG[n].label(lang)} {fmt_change(c, lang)}" for n, c in pairs)  # noqa: E731
-        out.append(
-            Line(
-                _(
-                    "Activity up ({activity}) while money did not follow ({money}) — compared with {period}.",
-                    lang,
-                    activity=moved(ups),
-                    money=moved(flat),
-                    period=previous_period.label,
-                ),
-                tone="warning",
-            )
-        )
-    return out
-
-
-def headline_section(
-    current: MetricTable,
-    previous: dict[str, Any],
-    previous_period: Period,
-    lang: str,
-    currency: str,
-    findings: Sequence[Line] = (),
-) -> Section:
-    """The headline, plus the first two problems the diagnosis found (the rest are in their own section)."""
-    lines = headline_lines(current, previous, previous_period, lang, currency)
-    lines += [f for f in findings if f.tone == "bad"][:2]
-    return Section("headline", _("Where the money is", lang), [Lines("headline", lines, "headline")])
-
-
-def funnel_section(by_channel: MetricTable, lang: str, currency: str) -> Section:
-    rows = _sort_channels(by_channel.frame.to_dicts())
-    cols = [Column.text("channel", _("Channel", lang))] + [Column.metric(n, lang) for n in FUNNEL_COLUMNS]
-    table = Table(
-        "funnel",
-        _("Money trail per channel", lang),
-        cols,
-        [{k: r.get(k) for k in ["channel", *FUNNEL_COLUMNS]} for r in rows],
-        total={k: by_channel.total.get(k) for k in FUNNEL_COLUMNS} if by_channel.total else None,
-        note=_(
-            "CPL = marketing cost / leads; CAC = marketing cost / sales; "
-            "ROMI = (revenue or gross profit − marketing cost) / marketing cost.",
-            lang,
-        ),
-        sheet=_("Funnel", lang),
-    )
-    blocks: list[Block] = [table]
-    if rows:
-        blocks.append(
-            Chart(
-                "funnel",
-                _("Funnel per channel", lang),
-                charts.funnel_chart(rows, lang=lang, currency=currency),
-                _(
-                    "Each bar is labelled with its count and, in brackets, its share of the stage above it.",
-                    lang,
-                ),
-            )
-        )
-    return Section(
-        "funnel",
-        _("The funnel: from spend to money, per channel", lang),
-        blocks,
-        intro=_(
-            "Each channel followed from marketing cost to visits, leads, qualified leads, sales, revenue and "
-            "payments received.",
-            lang,
-        ),
-    )
-
-
-def money_vs_activity_section(
-    monthly: list[dict[str, Any]],
-    window: Period,
-    lang: str,
-    currency: str,
-    per_channel: list[dict[str, Any]] | None = None,
-) -> Section:
-    present = [n for n in charts.TREND_METRICS if any(r.get(n) for r in monthly)]
-    cols = [Column.text("month", _("Month", lang))] + [Column.metric(n, lang) for n in present]
-    table = Table(
-        "money_vs_activity",
-        _("Money and activity by month", lang),
-        cols,
-        [{k: r.get(k) for k in ["month", *present]} for r in monthly],
-        sheet=_("By month", lang),
-    )
-    blocks: list[Block] = []
-    if monthly:
-        blocks.append(
-            Chart(
-                "money_vs_activity",
-                _("Money vs activity", lang),
-                charts.money_vs_activity_chart(monthly, present, lang=lang, currency=currency),
-                _(
-                    "Index = the month's value / the value of the first month with any × 100. Solid lines are money and "
-                    "qualified leads; dashed grey lines are activity. Activity rising while money stays flat is the "
-                    "activity illusion.",
-                    lang,
-                ),
-            )
-        )
-    if per_channel:
-        blocks.append(
-            Chart(
-                "money_vs_activity_by_channel",
-                _("Money vs activity per channel", lang),
-                charts.money_vs_activity_chart(
-                    per_channel, present, lang=lang, currency=currency, by_channel=True
-                ),
-                _(
-                    "The same index for each channel, so a channel whose clicks grow while its money does not stands out.",
-                    lang,
-                ),
-            )
-        )
-    blocks.append(table)
-    return Section(
-        "money_vs_activity",
-        _("Money vs activity over months", lang),
-        blocks,
-        intro=_(
-            "{first} to {last}: did more activity bring more money?",
-            lang,
-            first=f"{window.start:%Y-%m}",
-            last=f"{add_months(window.end, -1):%Y-%m}",
-        ),
-    )
-
-
-def spend_vs_revenue_section(by_channel: MetricTable, lang: str, currency: str) -> Section:
-    rows = _sort_channels(by_channel.frame.to_dicts())
-    blocks: list[Block] = []
-    if rows:
-        blocks.append(
-            Chart(
-                "spend_vs_revenue",
-                _("Spend vs revenue", lang),
-                charts.spend_vs_revenue_chart(rows, lang=lang, currency=currency),
-                _("Marketing cost, revenue of the deals won and payments received, per channel.", lang),
-            )
-        )
-    return Section("spend_vs_revenue", _("Spend vs revenue per channel", lang), blocks)
-
-
-def activity_section(by_channel: MetricTable, lang: str) -> Section:
-    rows = _sort_channels(by_channel.frame.to_dicts())
-    present = [n for n in ACTIVITY_COLUMNS if any(r.get(n) for r in rows)]
-    cols = [Column.text("channel", _("Channel", lang))] + [Column.metric(n, lang) for n in present]
-    table = Table(
-        "activity",
-        _("Activity per channel", lang),
-        cols,
-        [{k: r.get(k) for k in ["channel", *present]} for r in rows],
-        total={k: by_channel.total.get(k) for k in present} if by_channel.total else None,
-        sheet=_("Activity", lang),
-    )
-    return Section(
-        "activity",
-        _("Activity: what was done", lang),
-        [table],
-        intro=_(
-            "Impressions, clicks, CTR, CPC and publications say the work was done, not that it earned anything. "
-            "Read them only next to the money above.",
-            lang,
-        ),
-        badge=_("activity — not money", lang),
-    )
-
-
-def formula_in_words(formula: str, lang: str) -> str:
-    """``marketing_cost / leads`` -> ``Marketing cost / Leads``: the formula a person can recompute."""
-    words = re.sub(r"[a-z_]+", lambda m: CATALOG[m[0]].label(lang) if m[0] in CATALOG else m[0], formula)
-    return words.replace(" * ", " × ").replace(" - ", " − ")
-
-
-def definitions_section(metric_names: Sequence[str], lang: str) -> Section:
-    """Every metric the report shows, with its formula: each number can be recomputed by hand."""
-    cols = [
-        Column.text(k, label)
-        for k, label in (
-            ("metric", _("Metric", lang)),
-            ("tier", _("Kind", lang)),
-            ("formula", _("Formula", lang)),
-            ("meaning", _("Meaning", lang)),
-        )
-    ]
-    tiers = _page_labels(lang)
-    rows = []
-    for n in dict.fromkeys(metric_names):
-        m = CATALOG[n]
-        rows.append(
-            {
-                "metric": m.label(lang),
-                "tier": tiers[m.tier.value],
-                "formula": formula_in_words(m.formula, lang) if m.formula else _("measured", lang),
-                "meaning": m.explain(lang),
-            }
-        )
-    table = Table("definitions", _("Definitions", lang), cols, rows, sheet=_("Definitions", lang))
-    return Section("definitions", _("How the numbers are computed", lang), [table])
-
-
-def finding_lines(diagnosis: Diagnosis, lang: str) -> list[Line]:
-    """A diagnosis in plain lines: what stands out from noise (tone ``bad``), then what could be noise."""
-    out: list[Line] = [
-        Line(_("No data in {period}: nothing to compare.", lang, period=label), "warning")
-        for label in diagnosis.empty_periods
-    ]
-    for f in diagnosis.significant:
-        out.append(
-            Line(
-                f"{f.title}: {f.message}" if f.title else f.message,
-                "bad",
-                _(
-                    "step: {stage} · whose side: {who}",
-                    lang,
-                    stage=stage_label(f.stage, lang),
-                    who=responsible_label(f.responsible, lang),
-                ),
-            )
-        )
-    for f in diagnosis.noise:
-        text = f"{f.title}: {f.message}" if f.title else f.message
-        # The diagnosis usually says "could be noise" itself; say it only where it does not.
-        out.append(Line(text, "neutral", "" if noise_note(lang) in text else noise_note(lang)))
-    return out
-
-
-def findings_section(findings: Sequence[Line], lang: str, intro: str = "") -> Section | None:
-    """The diagnosis: where the chain from spend to money breaks, one plain sentence each."""
-    if not findings and not intro:
-        return None
-    return Section(
-        "findings",
-        _("Diagnosis: where the chain breaks", lang),
-        [Lines("findings", list(findings), "findings")],
-        intro=intro,
-    )
-
-
-def _diagnosis_intro(diagnosis: Diagnosis, lang: str) -> str:
-    text = _(
-        "Compared with {vs}: {significant} finding(s) stand out from noise, {noise} more could be noise.",
-        lang,
-        vs=diagnosis.vs.label,
-        significant=len(diagnosis.significant),
-        noise=len(diagnosis.noise),
-    )
-    if not diagnosis.findings:
-        text += " " + _("Nothing stands out: every change is within noise.", lang)
-    return text
-
-
-def scorecard_card(card: Scorecard, lang: str) -> Card:
-    """A scored KPI contract as a card: plan vs fact per KPI, the score, what it pays and for what.
-
-    The subtitle says what the contract pays for — the weight on each tier — because a contract that puts
-    its weight on activity can pay in full while revenue falls; the verdict is ``bad`` exactly then (a bonus
-    paid with half or more of the weight on activity).
-    """
-    c = card.contract
-    cols = [
-        Column.text("kpi", _("KPI", lang)),
-        Column.text("tier", _("Kind", lang)),
-        Column("target", _("Target", lang), "row"),
-        Column("fact", _("Fact", lang), "row"),
-        Column(
-            "attainment",
-            _("Attainment", lang),
-            "percent",
-            explain=_("Fact against target after the floor and the cap: what the score counts.", lang),
-        ),
-        Column("weight", _("Weight", lang), "percent"),
-        Column("contribution", _("Contribution", lang), "percent"),
-    ]
-    # The uncapped attainment is in each KPI's note below the table ("fact / target = 199.8 %, capped at 100 %").
-    rows = [
-        {
-            "kpi": r.label[lang],
-            "tier": tier_label(r.tier, lang),
-            "unit": r.unit,
-            "target": r.target,
-            "fact": r.fact,
-            "attainment": r.attainment,
-            "weight": r.weight,
-            "contribution": r.contribution,
-        }
-        for r in card.rows
-    ]
-    total = {"weight": sum(r.weight for r in card.rows), "contribution": card.score}
-    table = Table(
-        f"kpi_{len(c.name)}_{abs(hash(c.name)) % 10_000}",
-        c.name,
-        cols,
-        rows,
-        total=total,
-        note=_(
-            "Score = Σ weight × attainment; attainment counts 0 below the floor and at most the cap.", lang
-        ),
-        sheet=c.name,
-    )
-    weights: dict[str, float] = {}
-    for r in card.rows:
-        weights[r.tier] = weights.get(r.tier, 0.0) + r.weight
-    pays_for = ", ".join(
-        f"{tier_label(t, lang)} {fmt_percent(w, lang, 0)}"
-        for t, w in sorted(weights.items(), key=lambda kv: -kv[1])
-    )
-    money = lambda v: fmt_value(v, "money", lang, card.currency)  # noqa: E731
-    if card.bonus is None:
-        verdict_text = _("Score {score}", lang, score=fmt_percent(card.score, lang, 0))
-    else:
-        verdict_text = _(
-            "Score {score}: bonus {bonus} of {base}",
-            lang,
-            score=fmt_percent(card.score, lang, 0),
-            bonus=money(card.bonus),
-            base=money(card.bonus_base),
-        )
-    pays_activity = weights.get(Tier.ACTIVITY.value, 0.0) >= 0.5 and bool(card.bonus)
-    notes = [Line(r.explain(lang)) for r in card.rows]
-    if card.gate is not None:
-        notes.append(Line(card.gate.explanation[lang], "neutral" if card.gate.passed else "warning"))
-    notes += [Line(w.text[lang], "warning") for w in card.warnings]
-    summary = {
-        "contract": c.name,
-        **{t.value: weights.get(t.value, 0.0) for t in Tier},
-        "score": card.score,
-        "bonus": card.bonus,
-    }
-    return Card(
-        c.name,
-        table,
-        _("Pays for: {tiers}", lang, tiers=pays_for),
-        Line(
-            verdict_text,
-            "bad" if pays_activity else "neutral",
-            card.bonus_explanation[lang] if card.bonus_explanation else "",
-        ),
-        notes,
-        summary,
-    )
-
-
-def scorecards_section(cards: Sequence[Card], lang: str) -> Section | None:
-    """KPI contracts scored on the period, side by side (an activity contract next to an outcome one)."""
-    if not cards:
-        return None
-    blocks: list[Block] = []
-    summaries = [c.summary for c in cards if c.summary]
-    if summaries:
-        labels = _page_labels(lang)
-        cols = (
-            [Column.text("contract", _("Contract", lang))]
-            + [
-                Column(t.value, _("Weight on {tier}", lang, tier=labels[t.value]), "percent", t.value)
-                for t in (Tier.ACTIVITY, Tier.INTERMEDIATE, Tier.OUTCOME)
-            ]
-            + [Column("score", _("Score", lang), "percent"), Column("bonus", _("Bonus", lang), "money")]
-        )
-        blocks.append(
-            Table("contracts", _("Contracts compared", lang), cols, summaries, sheet=_("Contracts", lang))
-        )
-    blocks.append(Cards("scorecards", list(cards)))
-    return Section(
-        "scorecards",
-        _("KPI contracts: what each would pay for", lang),
-        blocks,
-        intro=_("The same month scored by different KPI contracts.", lang),
-    )
 
 
 def build_report(
@@ -846,9 +284,9 @@ def build_report(
     findings, scorecards : ready-made lines and cards instead of (``findings``) or besides (``scorecards``)
         the ones computed here
     generated_at : the timestamp printed in the footer (tests fix it)
-    only : build only these sections besides the headline (``money_vs_activity``, ``funnel``,
-        ``spend_vs_revenue``, ``activity``) and only the company's trend chart: the dashboard's overview
-        needs the headline and one chart, not the whole report
+    only : build only these sections besides the headline (keys of :data:`SECTIONS`: ``funnel``,
+        ``spend_vs_revenue``, ``money_vs_activity``, ``activity``) and only the company's trend chart:
+        the dashboard's overview needs the headline and one chart, not the whole report
 
     Returns
     -------
@@ -856,76 +294,19 @@ def build_report(
     """
     check_lang(lang)
     p = Period.parse(period) if isinstance(period, str) else period
-    st = wh.settings
-    currency = st.currency
-    by_channel = compute(wh, None, "channel", p, view=view, settle_days=settle_days)
-    window = trend_period(p, trend_months)
-    # One query for every monthly number: channel × month over the trend window. The company's months and
-    # the previous period's totals are sums of it, as every measure used here is additive across channels.
-    by_channel_month = compute(
-        wh,
-        list(MONTHLY_MEASURES),
-        ["channel", "month"],
-        window,
-        view=view,
-        settle_days=settle_days,
-        with_total=False,
-    )
-    company = _company_months(by_channel_month.frame)
-    monthly = _monthly_rows(company, window, charts.TREND_METRICS)
-    prev = p.previous()
-    prev_months = [f"{d:%Y-%m}" for d in prev.month_starts()]
-    prev_table: MetricTable | None = None
-    if prev.is_whole_months and window.start <= prev.start:
-        chosen = company.filter(pl.col("month").is_in(prev_months))
-        previous = {n: chosen[n].sum() for n in MONTHLY_MEASURES}
-    else:  # a long period or a range of days: its previous period lies outside the window
-        prev_table = compute(
-            wh, list(MONTHLY_MEASURES), None, prev, view=view, settle_days=settle_days, with_total=False
-        )
-        previous = prev_table.frame.to_dicts()[0] if prev_table.frame.height else {}
-    top = [str(r["channel"]) for r in _sort_channels(by_channel.frame.to_dicts())][:TREND_CHANNELS]
-    per_channel = _monthly_rows(
-        by_channel_month.frame.filter(pl.col("channel").is_in(top)),
-        window,
-        charts.TREND_METRICS,
-        ("channel",),
-    )
-    # Facets in the channel order of the funnel table, not alphabetically.
-    per_channel.sort(key=lambda r: top.index(r["channel"]))
-
-    facts = [
-        (_("Period", lang), p.label),
-        (_("View", lang), _view_words(view, settle_days, lang)),
-        (_("Currency", lang), currency),
-        (_("Costs", lang), _("including VAT", lang) if st.costs_include_vat else _("net of VAT", lang)),
-        (_("Warehouse", lang), wh.path.name),
-        (_("Latest data", lang), _latest_data(wh, lang)),
-    ]
+    currency = wh.settings.currency
+    numbers = query_numbers(wh, p, view=view, settle_days=settle_days, trend_months=trend_months)
+    facts = _facts(wh, p, view, settle_days, lang)
     intro = ""
     diag_warnings: list[str] = []
     if findings is None and diagnosis:
         diag = run_diagnosis(wh, p, lang=lang)
-        findings, intro, diag_warnings = (
-            finding_lines(diag, lang),
-            _diagnosis_intro(diag, lang),
-            diag.warnings,
-        )
-
-    def wanted(key: str) -> bool:
-        return only is None or key in only
-
-    sections = [
-        headline_section(by_channel, previous, prev, lang, currency, findings or ()),
-        funnel_section(by_channel, lang, currency) if wanted("funnel") else None,
-        spend_vs_revenue_section(by_channel, lang, currency) if wanted("spend_vs_revenue") else None,
-        money_vs_activity_section(
-            monthly, window, lang, currency, per_channel if len(top) > 1 and only is None else None
-        )
-        if wanted("money_vs_activity")
-        else None,
-        activity_section(by_channel, lang) if wanted("activity") else None,
-    ]
+        findings, intro, diag_warnings = finding_lines(diag, lang), diagnosis_intro(diag, lang), diag.warnings
+    if only is not None:  # the dashboard's overview: the company's trend chart only
+        numbers = dataclasses.replace(numbers, per_channel_monthly=[])
+    headline = headline_section(
+        numbers.by_channel, numbers.previous, numbers.previous_period, lang, currency, findings or ()
+    )
     data = ReportData(
         title=title or _("Where is the money? {name}", lang, name=wh.path.stem),
         lang=lang,
@@ -933,21 +314,13 @@ def build_report(
         period=p,
         view=view,
         facts=facts,
-        sections=[x for x in sections if x is not None],
+        sections=[headline]
+        + [build(numbers, lang, currency) for key, build in SECTIONS.items() if only is None or key in only],
         generated_at=generated_at or dt.datetime.now().replace(microsecond=0),
-        warnings=list(
-            dict.fromkeys(
-                by_channel.warnings
-                + by_channel_month.warnings
-                + (prev_table.warnings if prev_table else [])
-                + diag_warnings
-            )
-        ),
-        labels=_page_labels(lang),
+        warnings=list(dict.fromkeys(numbers.warnings + diag_warnings)),
+        labels=page_labels(lang),
     )
-    if (
-        only is not None
-    ):  # a part of the report (the dashboard's overview): no findings list, cards, definitions
+    if only is not None:  # a part of the report (the dashboard's overview): no findings, cards, definitions
         return data
     data.add(findings_section(findings or [], lang, intro), before="funnel")
     cards = list(scorecards or []) + [scorecard_card(score_contract(wh, c, p), lang) for c in contracts]
@@ -958,7 +331,17 @@ def build_report(
 
 
 __all__ = [
-    "headline_section",
+    "ACTIVITY_COLUMNS",
+    "ACTIVITY_UP",
+    "FUNNEL_COLUMNS",
+    "HEADLINE_ACTIVITY",
+    "HEADLINE_MONEY",
+    "LEAK_GAP",
+    "MONEY_FLAT",
+    "MONTHLY_MEASURES",
+    "SECTIONS",
+    "TREND_CHANNELS",
+    "TREND_MONTHS",
     "Block",
     "Card",
     "Cards",
@@ -967,9 +350,24 @@ __all__ = [
     "Line",
     "Lines",
     "ReportData",
+    "ReportNumbers",
     "Section",
     "Table",
+    "Tone",
+    "Unit",
+    "activity_section",
     "build_report",
+    "definitions_section",
+    "finding_lines",
     "findings_section",
+    "formula_in_words",
+    "funnel_section",
+    "headline_lines",
+    "headline_section",
+    "money_vs_activity_section",
+    "query_numbers",
+    "scorecard_card",
     "scorecards_section",
+    "spend_vs_revenue_section",
+    "trend_period",
 ]

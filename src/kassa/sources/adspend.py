@@ -37,16 +37,8 @@ from kassa.errors import MissingColumn, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
-from kassa.sources.tabular import (
-    TextTable,
-    date_text,
-    micros_text,
-    norm_name,
-    nulls,
-    number_text,
-    pick_columns,
-    read_table,
-)
+from kassa.sources.helpers.values import date_text, micros_text, nulls, number_text
+from kassa.sources.tabular import TextTable, norm_name, pick_columns, read_table
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
 

@@ -42,8 +42,9 @@ from kassa.sources.crm_mapping import (
     text,
     validated_results,
 )
+from kassa.sources.helpers.values import epoch_text, number_text, timestamp_text
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import epoch_text, header_of, number_text, read_table, timestamp_text
+from kassa.sources.tabular import header_of, read_table
 from kassa.sources.validate import LINE
 
 _ = Translator("sources")

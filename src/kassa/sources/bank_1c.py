@@ -47,8 +47,9 @@ from kassa.errors import ImportFailed, RowError
 from kassa.i18n import Translator
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.crm_mapping import validated_results
+from kassa.sources.helpers.text import decode
+from kassa.sources.helpers.values import date_text
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import date_text, decode
 from kassa.sources.validate import LINE
 
 _ = Translator("sources")

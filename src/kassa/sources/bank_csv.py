@@ -47,8 +47,9 @@ from kassa.sources.bank_1c import kopecks
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.crm_mapping import relabel
 from kassa.sources.generic import DecimalMark, date_expr
+from kassa.sources.helpers.values import nulls, number_text
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import TextTable, header_of, norm_name, nulls, number_text, read_table
+from kassa.sources.tabular import TextTable, header_of, norm_name, read_table
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
 

@@ -39,15 +39,9 @@ from kassa.errors import ImportFailed, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
-from kassa.sources.tabular import (
-    TextTable,
-    frame_of_records,
-    json_row_lines,
-    json_text,
-    load_json,
-    norm_name,
-    nulls,
-)
+from kassa.sources.helpers.json_files import frame_of_records, json_row_lines, json_text, load_json
+from kassa.sources.helpers.values import nulls
+from kassa.sources.tabular import TextTable, norm_name
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
 

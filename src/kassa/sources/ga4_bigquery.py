@@ -41,8 +41,10 @@ from kassa.errors import ImportFailed, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.helpers.json_files import json_row_lines, json_text, load_json
+from kassa.sources.helpers.text import decode, head_text
+from kassa.sources.helpers.values import epoch_text, nulls
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import decode, epoch_text, head_text, json_row_lines, json_text, load_json, nulls
 from kassa.sources.validate import LINE, validate
 
 _ = Translator("sources")

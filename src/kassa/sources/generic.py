@@ -36,8 +36,9 @@ from kassa.i18n import Translator
 from kassa.schema import KINDS, Kind
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.crm_mapping import relabel
+from kassa.sources.helpers.values import date_text, nulls, number_text, timestamp_text
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import date_text, norm_name, nulls, number_text, read_table, timestamp_text
+from kassa.sources.tabular import norm_name, read_table
 from kassa.sources.validate import LINE, validate
 from kassa.yamlfile import load_yaml_model
 

@@ -36,16 +36,10 @@ from kassa.sources.adspend import (
     spend_from_table,
 )
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.helpers.json_files import frame_of_records, json_row_lines, json_text, load_json
+from kassa.sources.helpers.text import head_text
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import (
-    frame_of_records,
-    head_text,
-    header_of,
-    json_row_lines,
-    json_text,
-    load_json,
-    read_table,
-)
+from kassa.sources.tabular import header_of, read_table
 
 _ = Translator("sources")
 

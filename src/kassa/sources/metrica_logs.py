@@ -49,8 +49,9 @@ from kassa.errors import ImportFailed, MissingColumn, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.helpers.text import detect_encoding, head_text
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import detect_encoding, head_text, norm_name, read_table
+from kassa.sources.tabular import norm_name, read_table
 from kassa.sources.validate import LINE, polars_type, validate
 
 _ = Translator("sources")

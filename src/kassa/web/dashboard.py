@@ -26,7 +26,7 @@ from fastapi import Request
 from kassa.attribution import model_names
 from kassa.attribution.money import attributed_money
 from kassa.diagnose import run as run_diagnosis
-from kassa.diagnose.funnel import STAGE, STAGES, relative_change
+from kassa.diagnose.funnel import STAGE, STAGES
 from kassa.diagnose.text import responsible_label, stage_label
 from kassa.errors import ConfigError, ImportFailed, KassaError, RowError
 from kassa.i18n import LANGS, Translator
@@ -34,6 +34,7 @@ from kassa.kpi import EXAMPLES, Contract, Scorecard, example_path, lint, parse_c
 from kassa.kpi import score as score_contract
 from kassa.kpi.saved import ContractFolder
 from kassa.link.quality import match_quality
+from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import base_tables, compute, months_between
 from kassa.period import Period, add_months

@@ -6,12 +6,13 @@ from collections.abc import Hashable
 
 from kassa.diagnose.comparison import Comparison, Node
 from kassa.diagnose.findings import Evidence
-from kassa.diagnose.funnel import DROP, STAGE, STAGES, Stage, relative_change
+from kassa.diagnose.funnel import DROP, STAGE, STAGES, Stage
 from kassa.diagnose.rule import RULES, Candidate, Component, Rule, localise
 from kassa.diagnose.significance import ALPHA, TestResult
 from kassa.diagnose.text import change, from_to, noise_note, responsible_label, where
 from kassa.i18n import Translator, fmt_percent
 from kassa.link.channels import NOT_SET
+from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG
 
 _ = Translator("diagnose")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from kassa.diagnose.comparison import Comparison, Node
 from kassa.diagnose.findings import Evidence
-from kassa.diagnose.funnel import relative_change
 from kassa.diagnose.outcomes import metric_evidence
 from kassa.diagnose.rule import RULES, Candidate, Component, Rule
 from kassa.diagnose.text import change, noise_note, where
 from kassa.i18n import Translator, fmt_change, fmt_number, fmt_percent
 from kassa.link.channels import NOT_SET
+from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG
 
 _ = Translator("diagnose")
