@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from kassa.i18n import Translator, fmt_change
 from kassa.report.html import show, templates
-from kassa.web.dependencies import dashboard_of
+from kassa.web.state import Dashboard
 from kassa.web.users import User
 
 _ = Translator("web")
@@ -49,8 +49,9 @@ def fill(template: str, data: dict[str, Any], lang: str, **context: Any) -> str:
     )
 
 
-def render(
+def page_response(
     request: Request,
+    dash: Dashboard,
     template: str,
     data: dict[str, Any],
     session: tuple[User, str] | None,
@@ -59,7 +60,6 @@ def render(
     """The page: ``data`` as JSON for its twin, else ``template`` filled with it."""
     if wants_json(request):
         return JSONResponse(data, status_code=status)
-    dash = dashboard_of(request)
     lang = str(data.get("lang", "en"))
     currency = dash.currency
 

@@ -8,7 +8,7 @@ import csv
 import io
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from kassa.attribution import model_names
@@ -19,9 +19,9 @@ from kassa.metrics.compute import compute
 from kassa.period import Period
 from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
 from kassa.store import Warehouse
-from kassa.web.dependencies import DashboardState, Lang, NotFound, PeriodParam, Scope, Session
+from kassa.web.dependencies import NotFound, Page
 from kassa.web.pages.common import column, no_nan
-from kassa.web.render import CSV_TYPE, download, render
+from kassa.web.render import CSV_TYPE, download
 from kassa.web.state import Dashboard
 
 _ = Translator("web")
@@ -33,44 +33,26 @@ MODEL_COLUMNS = ("leads", "sales", "revenue", "cpl", "cost_per_sale", "romi")
 
 @router.get("/channels")
 @router.get("/channels.json")
-def channels(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    scope: Scope,
-    period: PeriodParam,
-    lang: Lang,
-    model: str | None = None,
-) -> Response:
-    data = channels_page(dash, scope, period, lang, model=model or None)
-    return render(request, "channels.html.j2", data, session)
+def channels(page: Page, model: str | None = None) -> Response:
+    data = channels_page(page.dash, page.scope, page.period, page.lang, model=model or None)
+    return page.render("channels.html.j2", data)
 
 
 @router.get("/channels/{channel}")
-def channel(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    scope: Scope,
-    period: PeriodParam,
-    lang: Lang,
-    channel: str,
-    model: str | None = None,
-) -> Response:
+def channel(page: Page, channel: str, model: str | None = None) -> Response:
     if channel.endswith(".csv"):  # the campaigns of one channel as a download
         name = channel.removesuffix(".csv")
-        body = channels_table_csv(dash, scope, period, lang, name)
-        return download(body, CSV_TYPE, f"{name}-{period.label}.csv")
-    data = channels_page(dash, scope, period, lang, channel.removesuffix(".json"), model=model or None)
-    return render(request, "channels.html.j2", data, session)
+        body = channels_table_csv(page.dash, page.scope, page.period, page.lang, name)
+        return download(body, CSV_TYPE, f"{name}-{page.period.label}.csv")
+    name = channel.removesuffix(".json")
+    data = channels_page(page.dash, page.scope, page.period, page.lang, name, model=model or None)
+    return page.render("channels.html.j2", data)
 
 
 @router.get("/channels.csv")
-def channels_csv(
-    session: Session, dash: DashboardState, scope: Scope, period: PeriodParam, lang: Lang
-) -> Response:
-    body = channels_table_csv(dash, scope, period, lang)
-    return download(body, CSV_TYPE, f"channels-{period.label}.csv")
+def channels_csv(page: Page) -> Response:
+    body = channels_table_csv(page.dash, page.scope, page.period, page.lang)
+    return download(body, CSV_TYPE, f"channels-{page.period.label}.csv")
 
 
 def channels_page(

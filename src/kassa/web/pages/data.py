@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse, Response
 
 from kassa.errors import ImportFailed, KassaError, RowError
 from kassa.i18n import Translator
@@ -20,18 +20,8 @@ from kassa.period import Period
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
 from kassa.store import Warehouse
-from kassa.web.dependencies import (
-    CurrentUser,
-    DashboardState,
-    Forbidden,
-    Lang,
-    PeriodParam,
-    Session,
-    allowed,
-    lang_of,
-    period_of,
-)
-from kassa.web.render import link_of, render, wants_json
+from kassa.web.dependencies import Forbidden, Page, Visitor, lang_of, period_of
+from kassa.web.render import wants_json
 from kassa.web.state import Dashboard
 from kassa.web.uploads import (
     MAPPING_MAX_BYTES,
@@ -74,23 +64,14 @@ BATCH_KEYS = (
 
 @router.get("/data")
 @router.get("/data.json")
-def data(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    user: CurrentUser,
-    period: PeriodParam,
-    lang: Lang,
-) -> Response:
-    page = data_page(dash, user, period, lang)
-    return render(request, "data.html.j2", page | {"outcome": None}, session)
+def data(page: Page) -> Response:
+    shown = data_page(page.dash, page.user, page.period, page.lang)
+    return page.render("data.html.j2", shown | {"outcome": None})
 
 
 @router.post("/data/upload")
 async def upload(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
+    visit: Visitor,
     csrf: Annotated[str, Form()],
     file: Annotated[UploadFile, File()],
     format: Annotated[str, Form()] = "",
@@ -100,8 +81,8 @@ async def upload(
 ) -> Response:
     """Import one file with the same importers as ``kassa import`` (strict unless ``skip_refused``);
     ``mapping`` is the YAML ``kassa import --mapping`` takes (generic files, CRM stages, bank columns)."""
-    user = allowed(session, csrf, "upload")
-    lang = lang_of(request)
+    user = visit.allowed(csrf, "upload")
+    dash, lang = visit.dash, lang_of(visit.request)
     folder = uploads_dir(dash.db_path)
     mapping_path = None
     try:
@@ -114,26 +95,18 @@ async def upload(
         outcome = UploadOutcome(file.filename or "", False, str(exc), status=exc.status)
     else:
         outcome = import_upload(dash, path, format or None, kind or None, skip_refused, lang, mapping_path)
-    if wants_json(request):
+    if wants_json(visit.request):
         return JSONResponse(outcome.to_json(), status_code=outcome.status)
-    page = data_page(dash, user, period_of(request), lang) | {"outcome": outcome.to_json()}
-    return render(request, "data.html.j2", page, session, status=outcome.status)
+    shown = data_page(dash, user, period_of(visit.request), lang) | {"outcome": outcome.to_json()}
+    return visit.render("data.html.j2", shown, status=outcome.status)
 
 
 @router.post("/data/undo")
-def undo(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    csrf: Annotated[str, Form()],
-    batch_id: Annotated[int, Form()],
-) -> Response:
-    allowed(session, csrf, "upload")
-    result = dict(dash.locked(lambda wh: wh.undo(batch_id)))
-    dash.wrote()
-    if wants_json(request):
-        return JSONResponse({"batch_id": batch_id, **result})
-    return RedirectResponse(link_of(request, "/data"), status_code=303)
+def undo(visit: Visitor, csrf: Annotated[str, Form()], batch_id: Annotated[int, Form()]) -> Response:
+    visit.allowed(csrf, "upload")
+    result = dict(visit.dash.locked(lambda wh: wh.undo(batch_id)))
+    visit.dash.wrote()
+    return visit.done({"batch_id": batch_id, **result}, "/data")
 
 
 def data_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[str, Any]:

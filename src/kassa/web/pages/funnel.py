@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from kassa.diagnose import run as run_diagnosis
@@ -15,9 +15,8 @@ from kassa.metrics.compute import compute
 from kassa.period import Period
 from kassa.report.model import funnel_section
 from kassa.store import Warehouse
-from kassa.web.dependencies import DashboardState, Lang, PeriodParam, Scope, Session
+from kassa.web.dependencies import Page
 from kassa.web.pages.common import chart_json, column, no_nan
-from kassa.web.render import render
 from kassa.web.state import Dashboard
 
 router = APIRouter()
@@ -40,10 +39,8 @@ TOTAL_ROW = "__total__"
 
 @router.get("/funnel")
 @router.get("/funnel.json")
-def funnel(
-    session: Session, request: Request, dash: DashboardState, scope: Scope, period: PeriodParam, lang: Lang
-) -> Response:
-    return render(request, "funnel.html.j2", funnel_page(dash, scope, period, lang), session)
+def funnel(page: Page) -> Response:
+    return page.render("funnel.html.j2", funnel_page(page.dash, page.scope, page.period, page.lang))
 
 
 def funnel_page(dash: Dashboard, scope: list[str] | None, period: Period, lang: str) -> dict[str, Any]:

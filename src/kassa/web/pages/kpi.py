@@ -7,27 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse, Response
 
 from kassa.errors import ConfigError
 from kassa.kpi import EXAMPLES, Contract, Scorecard, example_path, lint, parse_contract
 from kassa.kpi import score as score_contract
 from kassa.kpi.saved import ContractFolder
 from kassa.period import Period
-from kassa.web.dependencies import (
-    CurrentUser,
-    DashboardState,
-    Forbidden,
-    Lang,
-    NotFound,
-    PeriodParam,
-    Session,
-    allowed,
-    lang_of,
-)
+from kassa.web.dependencies import Forbidden, NotFound, Page, Visit, Visitor, lang_of
 from kassa.web.pages.common import no_nan
-from kassa.web.render import link_of, render, wants_json
+from kassa.web.render import wants_json
 from kassa.web.state import Dashboard
 from kassa.web.users import User
 
@@ -55,39 +45,23 @@ Problems = list[dict[str, Any]]
 
 @router.get("/kpi")
 @router.get("/kpi.json")
-def kpi(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    user: CurrentUser,
-    period: PeriodParam,
-    lang: Lang,
-) -> Response:
-    return render(request, "kpi.html.j2", kpi_page(dash, user, period, lang), session)
+def kpi(page: Page) -> Response:
+    return page.render("kpi.html.j2", kpi_page(page.dash, page.user, page.period, page.lang))
 
 
 @router.get("/kpi/edit")
-def kpi_edit(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    user: CurrentUser,
-    slug: str | None = None,
-    example: str | None = None,
-) -> Response:
-    if not user.can("edit_contracts"):
+def kpi_edit(visit: Visitor, slug: str | None = None, example: str | None = None) -> Response:
+    if not visit.user.can("edit_contracts"):
         raise Forbidden()
-    text, found = contract_text(dash, user, slug, example)
-    return editor(request, session, text, found)
+    text, found = contract_text(visit.dash, visit.user, slug, example)
+    return editor(visit, text, found)
 
 
 @router.post("/kpi/check")
-def kpi_check(
-    session: Session, request: Request, csrf: Annotated[str, Form()], text: Annotated[str, Form()]
-) -> Response:
+def kpi_check(visit: Visitor, csrf: Annotated[str, Form()], text: Annotated[str, Form()]) -> Response:
     """Validate and lint a contract as it is typed (htmx swaps the answer in); nothing is saved."""
-    allowed(session, csrf, "edit_contracts")
-    lang = lang_of(request)
+    visit.allowed(csrf, "edit_contracts")
+    lang = lang_of(visit.request)
     try:
         contract = parse_contract(text, source="contract.yaml")
     except ConfigError as exc:
@@ -95,54 +69,42 @@ def kpi_check(
     else:
         problems, warnings = [], lint_messages(contract, lang)
     data = {"lang": lang, "problems": problems, "lint": warnings, "ok": not problems}
-    if wants_json(request):
+    if wants_json(visit.request):
         return JSONResponse(data)
-    return render(request, "kpi_problems.html.j2", data, session)
+    return visit.render("kpi_problems.html.j2", data)
 
 
 @router.post("/kpi/save")
 async def kpi_save(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
+    visit: Visitor,
     csrf: Annotated[str, Form()],
     text: Annotated[str, Form()] = "",
     replaces: Annotated[str, Form()] = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Save a contract typed in the editor or uploaded as a YAML file, once it validates."""
-    allowed(session, csrf, "edit_contracts")
+    visit.allowed(csrf, "edit_contracts")
     if file is not None and file.filename:
         raw = await file.read(CONTRACT_MAX_BYTES + 1)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             problem = {"line": None, "field": None, "message": "the file is not UTF-8 text"}
-            return kpi_refused(request, session, "", replaces, [problem])
+            return kpi_refused(visit, "", replaces, [problem])
     try:
-        slug = ContractFolder.for_db(dash.db_path).save(text, replaces=replaces or None).slug
+        slug = ContractFolder.for_db(visit.dash.db_path).save(text, replaces=replaces or None).slug
     except ConfigError as exc:
         problems = problems_of(exc) or [{"line": None, "field": None, "message": str(exc)}]
-        return kpi_refused(request, session, text, replaces, problems)
-    if wants_json(request):
-        return JSONResponse({"saved": slug}, status_code=201)
-    return RedirectResponse(link_of(request, "/kpi") + f"#contract-{quote(slug)}", status_code=303)
+        return kpi_refused(visit, text, replaces, problems)
+    return visit.done({"saved": slug}, "/kpi", status=201, anchor=f"#contract-{quote(slug)}")
 
 
 @router.post("/kpi/delete")
-def kpi_delete(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    csrf: Annotated[str, Form()],
-    slug: Annotated[str, Form()],
-) -> Response:
-    allowed(session, csrf, "edit_contracts")
-    if not ContractFolder.for_db(dash.db_path).delete(slug):
+def kpi_delete(visit: Visitor, csrf: Annotated[str, Form()], slug: Annotated[str, Form()]) -> Response:
+    visit.allowed(csrf, "edit_contracts")
+    if not ContractFolder.for_db(visit.dash.db_path).delete(slug):
         raise NotFound(slug)
-    if wants_json(request):
-        return JSONResponse({"deleted": slug})
-    return RedirectResponse(link_of(request, "/kpi"), status_code=303)
+    return visit.done({"deleted": slug}, "/kpi")
 
 
 def kpi_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[str, Any]:
@@ -179,35 +141,27 @@ def kpi_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[str
 
 
 def editor(
-    request: Request,
-    session: tuple[User, str],
-    text: str,
-    slug: str | None,
-    problems: Problems | None = None,
-    status: int = 200,
+    visit: Visit, text: str, slug: str | None, problems: Problems | None = None, status: int = 200
 ) -> Response:
     """The contract editor holding ``text`` (the saved contract ``slug``, if any) and what is wrong with it."""
-    lang = lang_of(request)
     data = {
         "page": "kpi_edit",
-        "lang": lang,
-        "period": request.query_params.get("period", ""),
+        "lang": lang_of(visit.request),
+        "period": visit.request.query_params.get("period", ""),
         "slug": slug,
         "text": text,
         "problems": problems or [],
         "lint": [],
         "examples": list(EXAMPLES),
     }
-    return render(request, "kpi_edit.html.j2", data, session, status=status)
+    return visit.render("kpi_edit.html.j2", data, status=status)
 
 
-def kpi_refused(
-    request: Request, session: tuple[User, str], text: str, replaces: str, problems: Problems
-) -> Response:
+def kpi_refused(visit: Visit, text: str, replaces: str, problems: Problems) -> Response:
     """A contract that was not saved: 422 with its problems, in the editor or as JSON."""
-    if wants_json(request):
+    if wants_json(visit.request):
         return JSONResponse({"saved": None, "problems": problems}, status_code=422)
-    return editor(request, session, text, replaces or None, problems, status=422)
+    return editor(visit, text, replaces or None, problems, status=422)
 
 
 def visible_contract(user: User, contract: Contract) -> bool:

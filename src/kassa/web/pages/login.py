@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from kassa.i18n import Translator
-from kassa.web.dependencies import DashboardState, Forbidden, Lang, Session, lang_of
+from kassa.web.dependencies import DashboardState, Lang, Visitor, lang_of
 from kassa.web.render import fill
 from kassa.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, same_token
 
@@ -85,9 +85,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(session: Session, csrf: Annotated[str, Form()]) -> Response:
-    if not same_token(csrf, session[1]):
-        raise Forbidden()
+def logout(visit: Visitor, csrf: Annotated[str, Form()]) -> Response:
+    visit.allowed(csrf)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE)
     return resp

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from kassa.i18n import Translator
@@ -15,9 +15,8 @@ from kassa.period import Period, add_months
 from kassa.report import charts as report_charts
 from kassa.report.model import build_report, trend_period
 from kassa.store import Warehouse
-from kassa.web.dependencies import CurrentUser, DashboardState, Lang, PeriodParam, Session
+from kassa.web.dependencies import Page, Visitor
 from kassa.web.pages.common import chart_json
-from kassa.web.render import render
 from kassa.web.state import Dashboard
 from kassa.web.users import User
 
@@ -29,22 +28,15 @@ OVERVIEW_METRICS = ("payments", "revenue", "marketing_cost", "romi", "cost_per_s
 
 
 @router.get("/")
-def home(session: Session, request: Request) -> Response:
-    q = request.url.query
+def home(visit: Visitor) -> Response:
+    q = visit.request.url.query
     return RedirectResponse("/overview" + ("?" + q if q else ""), status_code=303)
 
 
 @router.get("/overview")
 @router.get("/overview.json")
-def overview(
-    session: Session,
-    request: Request,
-    dash: DashboardState,
-    user: CurrentUser,
-    period: PeriodParam,
-    lang: Lang,
-) -> Response:
-    return render(request, "overview.html.j2", overview_page(dash, user, period, lang), session)
+def overview(page: Page) -> Response:
+    return page.render("overview.html.j2", overview_page(page.dash, page.user, page.period, page.lang))
 
 
 def overview_page(

@@ -15,7 +15,7 @@ from kassa.period import Period
 from kassa.report.html import render_html
 from kassa.report.model import ReportData, build_report
 from kassa.report.xlsx import render_xlsx
-from kassa.web.dependencies import CurrentUser, DashboardState, Forbidden, Lang, PeriodParam
+from kassa.web.dependencies import Forbidden, Page
 from kassa.web.render import download
 from kassa.web.state import Dashboard
 from kassa.web.users import User
@@ -25,17 +25,17 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/report.html")
-def report_html(user: CurrentUser, dash: DashboardState, period: PeriodParam, lang: Lang) -> Response:
+def report_html(page: Page) -> Response:
     """The month-end report (as ``kassa report``), charts drawn by the served Vega: works offline."""
-    return HTMLResponse(render_html(report_data(dash, user, period, lang)))
+    return HTMLResponse(render_html(report_data(page.dash, page.user, page.period, page.lang)))
 
 
 @router.get("/report.xlsx")
-def report_xlsx(user: CurrentUser, dash: DashboardState, period: PeriodParam, lang: Lang) -> Response:
-    data = report_data(dash, user, period, lang)
+def report_xlsx(page: Page) -> Response:
+    data = report_data(page.dash, page.user, page.period, page.lang)
     with tempfile.TemporaryDirectory() as tmp:
         body = render_xlsx(data, Path(tmp) / "report.xlsx").read_bytes()
-    return download(body, XLSX_TYPE, f"kassa-{period.label}.xlsx")
+    return download(body, XLSX_TYPE, f"kassa-{page.period.label}.xlsx")
 
 
 def report_data(dash: Dashboard, user: User, period: Period, lang: str) -> ReportData:
