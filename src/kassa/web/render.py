@@ -54,7 +54,7 @@ def page_response(
     dash: Dashboard,
     template: str,
     data: dict[str, Any],
-    session: tuple[User, str] | None,
+    session: tuple[User, str],
     status: int = 200,
 ) -> Response:
     """The page: ``data`` as JSON for its twin, else ``template`` filled with it."""
@@ -76,8 +76,8 @@ def page_response(
         here=here,
         link=lambda path: link_of(request, path),
         quote=quote,
-        user=session[0] if session else None,
-        csrf=session[1] if session else "",
+        user=session[0],
+        csrf=session[1],
         login_required=dash.login_required,
         json_script=json_script,
         path=request.url.path,
