@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from kassa.metrics.compute import compute
 from kassa.period import Period
 from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
-from kassa.web.dashboard import FUNNEL_STEPS, LOCAL_USER
+from kassa.web.pages.funnel import FUNNEL_STEPS
+from kassa.web.state import LOCAL_USER
 
 
 def card(data: dict, name: str) -> dict:

@@ -1,0 +1,20 @@
+"""One module per page of the dashboard, each holding its router (the HTML page and its JSON twin) and
+the builder of what the page shows: the Funnel page is ``kassa.web.pages.funnel``, and so on.
+
+:data:`ROUTERS` is the order :func:`kassa.web.app.create_app` includes them in.
+"""
+
+from kassa.web.pages import channels, data, funnel, kpi, login, overview, reports, static
+
+ROUTERS = (
+    login.router,
+    static.router,
+    overview.router,
+    funnel.router,
+    channels.router,
+    reports.router,
+    data.router,
+    kpi.router,
+)
+
+__all__ = ["ROUTERS"]

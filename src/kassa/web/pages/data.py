@@ -1,0 +1,231 @@
+"""The Data page (``/data``, JSON twin ``/data.json``): the imports, the dates each table covers and the
+match quality; a file uploaded here (``POST /data/upload``) goes through the same importers as
+``kassa import``, and ``POST /data/undo`` takes a batch back out. Not for an agency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from kassa.errors import ImportFailed, KassaError, RowError
+from kassa.i18n import Translator
+from kassa.link.quality import match_quality
+from kassa.metrics.compute import base_tables
+from kassa.period import Period
+from kassa.schema import KINDS
+from kassa.sources.registry import SOURCES
+from kassa.store import Warehouse
+from kassa.web.dependencies import Forbidden, Page, Visitor, lang_of, period_of
+from kassa.web.render import wants_json
+from kassa.web.state import Dashboard
+from kassa.web.uploads import (
+    MAPPING_MAX_BYTES,
+    MAPPING_SUFFIXES,
+    UploadOutcome,
+    UploadRefused,
+    receive,
+    uploaded_name,
+    uploads_dir,
+)
+from kassa.web.users import User
+
+_ = Translator("web")
+router = APIRouter()
+
+# Table -> the date column whose range tells how far the data reaches (the page's coverage).
+COVERAGE = (
+    ("spend", "date"),
+    ("activities", "date"),
+    ("visits", "ts"),
+    ("leads", "created_at"),
+    ("deals", "created_at"),
+    ("payments", "paid_at"),
+)
+BATCH_KEYS = (
+    "batch_id",
+    "file",
+    "format",
+    "kind",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "rows_replaced",
+    "period_start",
+    "period_end",
+    "loaded_at",
+    "undone_at",
+)
+
+
+@router.get("/data")
+@router.get("/data.json")
+def data(page: Page) -> Response:
+    shown = data_page(page.dash, page.user, page.period, page.lang)
+    return page.render("data.html.j2", shown | {"outcome": None})
+
+
+@router.post("/data/upload")
+async def upload(
+    visit: Visitor,
+    csrf: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+    format: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    skip_refused: Annotated[bool, Form()] = False,
+    mapping: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Import one file with the same importers as ``kassa import`` (strict unless ``skip_refused``);
+    ``mapping`` is the YAML ``kassa import --mapping`` takes (generic files, CRM stages, bank columns)."""
+    user = visit.allowed(csrf, "upload")
+    dash, lang = visit.dash, lang_of(visit.request)
+    folder = uploads_dir(dash.db_path)
+    mapping_path = None
+    try:
+        if mapping is not None and mapping.filename:
+            mapping_path = await receive(mapping, folder, MAPPING_MAX_BYTES, lang, MAPPING_SUFFIXES)
+        path = await receive(file, folder, dash.max_upload_bytes, lang)
+    except UploadRefused as exc:
+        if mapping_path is not None:
+            mapping_path.unlink(missing_ok=True)
+        outcome = UploadOutcome(file.filename or "", False, str(exc), status=exc.status)
+    else:
+        outcome = import_upload(dash, path, format or None, kind or None, skip_refused, lang, mapping_path)
+    if wants_json(visit.request):
+        return JSONResponse(outcome.to_json(), status_code=outcome.status)
+    shown = data_page(dash, user, period_of(visit.request), lang) | {"outcome": outcome.to_json()}
+    return visit.render("data.html.j2", shown, status=outcome.status)
+
+
+@router.post("/data/undo")
+def undo(visit: Visitor, csrf: Annotated[str, Form()], batch_id: Annotated[int, Form()]) -> Response:
+    visit.allowed(csrf, "upload")
+    result = dict(visit.dash.locked(lambda wh: wh.undo(batch_id)))
+    visit.dash.wrote()
+    return visit.done({"batch_id": batch_id, **result}, "/data")
+
+
+def data_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[str, Any]:
+    """The import batches (newest first, as ``kassa imports``), the dates each table covers, the last load
+    per source format, and the match quality of the period (as ``kassa money``). Not for an agency:
+    file names and row counts describe every channel's data."""
+    if not user.can("see_totals"):
+        raise Forbidden()
+
+    def build(wh: Warehouse) -> dict[str, Any]:
+        coverage = []
+        for table, col in COVERAGE:
+            t = wh.table(table)
+            row = t.aggregate(rows=t.count(), first=t[col].min(), last=t[col].max()).to_pyarrow().to_pylist()
+            coverage.append({"table": table, **{k: _iso(v) for k, v in row[0].items()}})
+        quality = match_quality(base_tables(wh, wh.settings).chain, period)
+        return {"batches": wh.batches(), "coverage": coverage, "quality": quality.to_json()}
+
+    got = dash.locked(build)
+    rows = [{k: _iso(v) for k, v in b.items() if k in BATCH_KEYS} for b in reversed(got["batches"])]
+    for r in rows:
+        r["file"] = uploaded_name(Path(str(r["file"])).name)
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:  # newest first: the first live batch of a source and table is its last load
+        key = (str(r["format"]), str(r["kind"]))
+        if r["undone_at"] is None and key not in last:
+            last[key] = {k: r[k] for k in ("format", "kind", "loaded_at", "file", "period_end")}
+    return {
+        "page": "data",
+        "lang": lang,
+        "period": period.label,
+        "batches": rows,
+        "coverage": got["coverage"],
+        "last_loads": [last[k] for k in sorted(last)],
+        "quality": got["quality"],
+        "can_upload": user.can("upload"),
+        "max_upload_mb": dash.max_upload_bytes / 1024 / 1024,
+        "formats": sorted(SOURCES),
+        "kinds": sorted(KINDS),
+    }
+
+
+def import_upload(
+    dash: Dashboard,
+    path: Path,
+    fmt: str | None,
+    kind: str | None,
+    skip_refused: bool,
+    lang: str = "en",
+    mapping: Path | None = None,
+) -> UploadOutcome:
+    """Import a received upload in one transaction; strict unless ``skip_refused``. A refused or repeated
+    upload is deleted again (nothing of it stays, in the warehouse or beside it)."""
+    shown = uploaded_name(path.name)
+    try:
+        report = dash.locked(
+            lambda wh: wh.import_files(
+                [path], format=fmt or None, kind=kind or None, mapping=mapping, strict=not skip_refused
+            )
+        )
+    except ImportFailed as exc:
+        _forget_files(path, mapping)
+        refused = len({(e.file, e.line) for e in exc.errors if not e.row_kept})
+        head = (
+            _(
+                "{n} row(s) with refused values; nothing was imported. Correct them, or tick "
+                "“load the valid rows” to import the rest.",
+                lang,
+                n=refused,
+            )
+            if exc.errors
+            else str(exc).splitlines()[0].replace(str(path), shown)
+        )
+        return UploadOutcome(shown, False, head, errors=_named(exc.errors, shown), status=422)
+    except KassaError as exc:
+        _forget_files(path, mapping)
+        text = str(exc).replace(str(path), shown)
+        if mapping is not None:
+            text = text.replace(str(mapping), uploaded_name(mapping.name))
+        return UploadOutcome(shown, False, text, status=422)
+    dash.wrote()
+    batches = [
+        {
+            "batch_id": f.batch_id,
+            "kind": f.kind,
+            "format": f.format,
+            "rows_read": f.rows_read,
+            "rows_loaded": f.rows_loaded,
+            "rows_rejected": f.rows_rejected,
+            "rows_replaced": f.rows_replaced,
+            "already_imported_as": f.already_imported_as,
+        }
+        for f in report.files
+    ]
+    if all(f.already_imported_as is not None for f in report.files):
+        _forget_files(path, mapping)
+        first = report.files[0].already_imported_as if report.files else None
+        message = _("already imported as batch {n}; nothing changed", lang, n=first)
+        return UploadOutcome(shown, True, message, batches)
+    loaded = sum(f.rows_loaded for f in report.files)
+    message = _("{n} row(s) loaded", lang, n=loaded)
+    return UploadOutcome(shown, True, message, batches, errors=_named(report.errors, shown))
+
+
+def _iso(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ", timespec="seconds")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+def _forget_files(*paths: Path | None) -> None:
+    """A refused or repeated upload (and its mapping) leaves nothing behind."""
+    for p in paths:
+        if p is not None:
+            p.unlink(missing_ok=True)
+
+
+def _named(errors: list[RowError], name: str) -> list[RowError]:
+    """Row errors naming the file as the user sent it, not as it was saved."""
+    return [replace(e, file=name) for e in errors]

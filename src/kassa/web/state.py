@@ -1,0 +1,215 @@
+"""The state of one running dashboard, shared by every page: the warehouse, its lock, users and sessions.
+
+:class:`Dashboard` holds the one open warehouse (the server is its single writer), a lock that serialises
+every use of its DuckDB connection, the users, sessions and the login limiter, and the background thread
+that builds the overviews of the latest months before anyone asks. What each page shows is built in its
+own module under :mod:`kassa.web.pages`; numbers come only from :func:`kassa.metrics.compute`,
+:func:`kassa.report.model.build_report`, :func:`kassa.kpi.score`, :func:`kassa.diagnose.run` and
+:func:`kassa.attribution.money.attributed_money`, so a page shows exactly what the command line prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import Request
+
+from kassa.i18n import LANGS
+from kassa.period import Period, add_months
+from kassa.settings import Settings
+from kassa.store import Warehouse
+from kassa.web.security import (
+    LOCAL_CSRF_COOKIE,
+    SESSION_COOKIE,
+    LoginLimiter,
+    Sessions,
+    password_stamp,
+    same_token,
+)
+from kassa.web.uploads import DEFAULT_MAX_BYTES
+from kassa.web.users import User, UserStore
+
+log = logging.getLogger("kassa.web")
+WARM_MONTHS = 13  # a year and the month before it: every month the period picker usually goes to
+LOCAL_USER = User("local", "owner")  # no users file: the server listens on loopback only (kassa serve)
+
+
+class OverviewBuilder(Protocol):
+    """:func:`kassa.web.pages.overview.overview_page`: the page the warm-up builds ahead."""
+
+    def __call__(
+        self, dash: Dashboard, user: User, period: Period, lang: str, *, background: bool = False
+    ) -> dict[str, Any]: ...
+
+
+class Dashboard:
+    """State of one running dashboard: the warehouse, its lock, users, sessions, the login limiter.
+
+    ``overview`` builds the overview page; it is passed in (by :func:`kassa.web.app.create_app`) because
+    the warm-up builds that page, and the page's code lives with its route in :mod:`kassa.web.pages`.
+    ``keep_warm`` starts the warm-up again after every write (:meth:`wrote`).
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        settings: Settings | None,
+        users_required: bool,
+        overview: OverviewBuilder,
+        *,
+        keep_warm: bool = True,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.wh = Warehouse.open(self.db_path, settings=settings or Settings(), read_only=False, create=False)
+        self.lock = threading.Lock()
+        self.users = UserStore.for_db(self.db_path)
+        self.users_required = users_required
+        self.sessions = Sessions(self.users.secret())
+        self.limiter = LoginLimiter()
+        self.max_upload_bytes = DEFAULT_MAX_BYTES
+        self.keep_warm = keep_warm
+        self.closed = False
+        self.warmed = 0  # overview pages the warm-up built since the server started
+        self._waiting = 0  # visitors waiting for the lock (the warm-up lets them go first)
+        self._waiting_lock = threading.Lock()
+        self.generation = 0  # counts the writes (imports, undos) since the server started
+        self._overview = overview
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            self.wh.close()
+
+    @property
+    def currency(self) -> str:
+        return self.wh.settings.currency
+
+    # -- sessions -------------------------------------------------------------------------------------------
+    @property
+    def login_required(self) -> bool:
+        # A user added while the server runs closes the anonymous door at once.
+        return self.users_required or self.users.has_users()
+
+    def session_of(self, request: Request) -> tuple[User, str] | None:
+        if not self.login_required:
+            # No logins, yet forms still carry a token: another site open in the same browser must not be
+            # able to post an upload to 127.0.0.1. The token is a cookie of its own, set on first visit.
+            token = request.cookies.get(LOCAL_CSRF_COOKIE)
+            if not token:
+                token = request.state.new_local_csrf = secrets.token_urlsafe(24)
+            return LOCAL_USER, token
+        data = self.sessions.read(request.cookies.get(SESSION_COOKIE))
+        user = self.users.get(str(data["u"])) if data else None
+        if user is None or data is None or not same_token(str(data.get("s", "")), self.stamp(user)):
+            return None  # no session, a removed user, or one whose password or role changed since login
+        return user, str(data["csrf"])
+
+    @staticmethod
+    def stamp(user: User) -> str:
+        return password_stamp(user.password_hash, user.role + "," + ",".join(user.scope))
+
+    # -- the warehouse: one user at a time, visitors before the warm-up -------------------------------------
+    def locked(self, fn: Callable[[Warehouse], Any]) -> Any:
+        """Run ``fn`` on the warehouse under the lock, for a visitor: the background warm-up lets visitors
+        waiting for the lock go first (a plain lock would hand it back to the warm-up at once)."""
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            return fn(self.wh)
+        finally:
+            self.lock.release()
+
+    def _after_visitors(self, fn: Callable[[Warehouse], Any]) -> Any:
+        """Run ``fn`` under the lock once no visitor is waiting for it (the warm-up's turn)."""
+        while True:
+            while self._waiting and not self.closed:
+                time.sleep(0.01)
+            with self.lock:
+                if not self._waiting or self.closed:
+                    if self.closed:
+                        raise RuntimeError("the dashboard was closed")
+                    return fn(self.wh)
+
+    def kept(
+        self, key: tuple[Any, ...], build: Callable[[Warehouse], dict[str, Any]], *, background: bool = False
+    ) -> dict[str, Any]:
+        """``build(wh)``, kept under ``key`` until the next write: the warehouse forgets its memos on every
+        import or undo, so a page never shows numbers older than the data. A page already built needs no
+        lock (a dict lookup); ``background`` builds it only when no visitor waits for the lock."""
+        found = self.wh.memo_get(key)
+        if found is not None:
+            return dict(found)
+        run = self._after_visitors if background else self.locked
+        return dict(run(lambda wh: wh.memo(key, lambda: build(wh))))
+
+    def wrote(self) -> None:
+        """An import or an undo changed the warehouse: a warm-up under way stops, and a new one starts."""
+        self.generation += 1
+        if self.keep_warm:
+            self.warm_in_background()
+
+    def default_period(self) -> str:
+        """The month of the latest spend, lead or deal; the previous calendar month on an empty warehouse."""
+
+        def latest(wh: Warehouse) -> dt.date | None:
+            dates = []
+            for table, col in (("spend", "date"), ("leads", "created_at"), ("deals", "created_at")):
+                v = wh.table(table)[col].max().execute()
+                if v is not None and v == v:
+                    dates.append(v.date() if isinstance(v, dt.datetime) else v)
+            return max(dates) if dates else None
+
+        d = self.locked(lambda wh: wh.memo(("web.default_period",), lambda: latest(wh)))
+        if d is None:
+            d = dt.date.today().replace(day=1) - dt.timedelta(days=1)
+        return f"{d:%Y-%m}"
+
+    # -- the warm-up -----------------------------------------------------------------------------------------
+    def overview(self, user: User, period: Period, lang: str, *, background: bool = False) -> dict[str, Any]:
+        """The overview page of ``period`` as ``user`` sees it (what the warm-up builds ahead)."""
+        return self._overview(self, user, period, lang, background=background)
+
+    def warm(self, months: int = WARM_MONTHS, langs: tuple[str, ...] = LANGS) -> int:
+        """Build the overviews of the latest ``months`` months before anyone asks, newest first.
+
+        ``kassa serve`` runs this in a background thread at start-up and after every import or undo (which
+        make the warehouse forget its memos), so switching between months opens pages already built. Each
+        page takes the lock on its own and only when no visitor waits for it, so a visitor waits at most for
+        one page being built; a write in the meantime stops the run (its pages would be stale). Returns how
+        many pages were built.
+        """
+        generation = self.generation
+        latest = Period.parse(self.default_period())
+        built = 0
+        for back in range(months):
+            period = Period(add_months(latest.start, -back), add_months(latest.start, 1 - back))
+            for lang in langs:
+                if self.generation != generation or self.closed:
+                    return built
+                self.overview(LOCAL_USER, period, lang, background=True)
+                built += 1
+                self.warmed += 1
+        return built
+
+    def warm_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self._warm_quietly, name="kassa-warm", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm_quietly(self) -> None:
+        try:
+            self.warm()
+        except Exception:  # closed while warming, or an empty warehouse: pages are then built on demand
+            log.debug("warming the overviews stopped", exc_info=True)
