@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kassa.i18n import LANGS
+from kassa.i18n import Lang
 from kassa.settings import Settings, load_settings
 from kassa.store import Warehouse
 
@@ -30,8 +30,9 @@ ConfigOption = Annotated[
         envvar="KASSA_CONFIG",
     ),
 ]
+# Typer checks the value against the enum: "--lang de" is a usage error naming en and ru.
 LangOption = Annotated[
-    str, typer.Option("--lang", help="Language of labels and messages: en or ru.", envvar="KASSA_LANG")
+    Lang, typer.Option("--lang", help="Language of labels and messages.", envvar="KASSA_LANG")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PeriodOption = Annotated[
@@ -40,12 +41,6 @@ PeriodOption = Annotated[
         "--period", help="YYYY-MM, YYYY-MM..YYYY-MM, YYYY-MM-DD..YYYY-MM-DD or an ISO week YYYY-Www."
     ),
 ]
-
-
-def check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise typer.BadParameter(f"use one of {', '.join(LANGS)}", param_hint="--lang")
-    return lang
 
 
 def settings_for(db: Path, config: Path | None) -> Settings:

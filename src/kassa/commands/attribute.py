@@ -17,13 +17,12 @@ from kassa.cli_common import (
     ConfigOption,
     JsonOption,
     LangOption,
-    check_lang,
     console,
     open_warehouse,
     print_json,
 )
 from kassa.errors import KassaError
-from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
+from kassa.i18n import Lang, Translator, fmt_money, fmt_number, fmt_percent
 
 _ = Translator("attribution")
 
@@ -195,7 +194,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         config: ConfigOption = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Credit conversions and revenue to channels under eight models side by side.
 
@@ -205,7 +204,6 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa attribute --db shop.duckdb --period 2026-10 --by campaign --value revenue
         """
-        check_lang(lang)
         names = parse_model_list(model)
         params = _model_params(order, half_life, position, shapley_method)
         currency = "RUB"

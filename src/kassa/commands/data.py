@@ -14,13 +14,12 @@ from kassa.cli_common import (
     DbOption,
     JsonOption,
     LangOption,
-    check_lang,
     console,
     err_console,
     open_warehouse,
     print_json,
 )
-from kassa.i18n import Translator
+from kassa.i18n import Lang, Translator
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
 from kassa.store.warehouse import ImportReport
@@ -100,13 +99,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--list-formats", help="List the formats kassa reads and exit.")
         ] = False,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Load files into the warehouse: all of them in one transaction, or nothing.
 
         Example: kassa import spend.csv visits.csv leads.csv --db shop.duckdb
         """
-        check_lang(lang)
         if list_formats:
             t = Table(title="Formats")
             t.add_column("name")
@@ -139,7 +137,7 @@ def register(app: typer.Typer) -> None:
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """List import batches: file, format, rows, period, when.
 
@@ -147,7 +145,6 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand:
             return
-        check_lang(lang)
         with open_warehouse(db, config) as wh:
             batches = wh.batches()
         if as_json:
@@ -187,13 +184,12 @@ def register(app: typer.Typer) -> None:
         batch_id: Annotated[int, typer.Argument(help="Batch id from `kassa imports`.")],
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Remove a batch's rows and restore the rows it replaced.
 
         Example: kassa imports undo 3 --db shop.duckdb
         """
-        check_lang(lang)
         with open_warehouse(db, config, write=True) as wh:
             res = wh.undo(batch_id)
         console.print(

@@ -17,9 +17,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from kassa.cli_common import LangOption, check_lang, console, settings_for
+from kassa.cli_common import LangOption, console, settings_for
 from kassa.errors import KassaError
-from kassa.i18n import Translator
+from kassa.i18n import Lang, Translator
 from kassa.metrics.compute import compute
 from kassa.report.terminal import money_and_activity
 from kassa.store import Warehouse
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Folder for the month-end report.")] = Path(
             "reports"
         ),
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
         seed: Annotated[
             int, typer.Option("--seed", help="Random seed of the generator (same seed, same company).")
         ] = 7,
@@ -113,7 +113,6 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa demo --lang ru --no-serve
         """
-        check_lang(lang)
         if db.exists():
             # A demo dashboard still running holds the warehouse: say so before generating the company for nothing.
             Warehouse.open(db).close()

@@ -14,14 +14,13 @@ from kassa.cli_common import (
     JsonOption,
     LangOption,
     PeriodOption,
-    check_lang,
     console,
     open_warehouse,
     print_json,
 )
 from kassa.diagnose import Diagnosis, Finding, get_rules, run
 from kassa.diagnose.text import responsible_label, stage_label
-from kassa.i18n import Translator, fmt_percent
+from kassa.i18n import Lang, Translator, fmt_percent
 
 _ = Translator("diagnose")
 
@@ -40,7 +39,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--kind", help="Only these finding kinds, comma-separated (default: all)."),
         ] = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Where did the money go? Activity illusion, funnel breaks, vanity activity and junk traffic, per
         channel, campaign and sales manager, against the previous period; findings that could be noise are
@@ -48,7 +47,6 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa diagnose --db shop.duckdb --period 2026-10 --vs 2026-09
         """
-        check_lang(lang)
         kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
         with open_warehouse(db, config) as wh:
             result = run(wh, period, vs, lang=lang, kinds=kinds)

@@ -16,13 +16,12 @@ from kassa.cli_common import (
     JsonOption,
     LangOption,
     PeriodOption,
-    check_lang,
     console,
     open_warehouse,
     print_json,
 )
 from kassa.errors import ConfigError
-from kassa.i18n import Translator, fmt_number, fmt_percent
+from kassa.i18n import Lang, Translator, fmt_number, fmt_percent
 from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, example_path, lint, load_contract, score
 from kassa.kpi.saved import ContractFolder
 from kassa.kpi.scoring import show, tier_label
@@ -152,13 +151,12 @@ def register(app: typer.Typer) -> None:
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Plan vs fact of a KPI contract: attainment, score, bonus and why, per KPI.
 
         Example: kassa kpi score contract.yaml --db shop.duckdb --period 2026-10
         """
-        check_lang(lang)
         c = resolve_contract(contract, db)
         with open_warehouse(db, config) as wh:
             card = score(wh, c, period)
@@ -180,13 +178,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--strict", help="Exit with code 1 when there are warnings.")
         ] = False,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Objections to a contract: pay for activity, junk leads, no money, mismatched periods…
 
         Example: kassa kpi lint contract.yaml --period 2026-10 --strict
         """
-        check_lang(lang)
         c = resolve_contract(contract)
         warnings = lint(c, period)
         if as_json:

@@ -15,11 +15,11 @@ from kassa.cli_common import (
     JsonOption,
     LangOption,
     PeriodOption,
-    check_lang,
     console,
     open_warehouse,
     print_json,
 )
+from kassa.i18n import Lang
 from kassa.metrics.catalog import visible_metrics
 from kassa.metrics.compute import DIMENSIONS, compute
 from kassa.report.terminal import money_and_activity
@@ -46,13 +46,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOption = False,
         as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Money KPIs next to activity metrics, per channel, campaign, source/medium, month or manager.
 
         Example: kassa metrics --db shop.duckdb --by channel --period 2026-10
         """
-        check_lang(lang)
         names = [m.strip() for m in metric.split(",")] if metric else None
         with open_warehouse(db, config) as wh:
             table = compute(
@@ -71,12 +70,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"[yellow]warning:[/] {w}")
 
     @app.command("catalog")
-    def catalog(lang: LangOption = "en", as_json: JsonOption = False) -> None:
+    def catalog(lang: LangOption = Lang.EN, as_json: JsonOption = False) -> None:
         """List every metric with its tier, unit, formula and meaning.
 
         Example: kassa catalog --lang ru
         """
-        check_lang(lang)
         ms = visible_metrics()
         if as_json:
             print_json(

@@ -16,12 +16,11 @@ from kassa.cli_common import (
     JsonOption,
     LangOption,
     PeriodOption,
-    check_lang,
     console,
     open_warehouse,
     print_json,
 )
-from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
+from kassa.i18n import Lang, Translator, fmt_money, fmt_number, fmt_percent
 from kassa.link.chain import Chain
 from kassa.link.money import MoneyView, money_view
 from kassa.link.quality import MatchQuality, match_quality
@@ -333,13 +332,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Revenue three ways — CRM won, invoiced, paid (confirmed by the bank) — with the gaps and match quality.
 
         Example: kassa money --db shop.duckdb --period 2026-10
         """
-        check_lang(lang)
         p = Period.parse(period)
         with open_warehouse(db, config) as wh:
             metrics = compute(wh, _METRICS, "channel", p)
@@ -389,13 +387,12 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--kind", help="lead, deal or payment, when the id is ambiguous.")
         ] = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """The whole chain of one lead, deal or payment: visits, lead, deals, payments, and how each link was made.
 
         Example: kassa trail --db shop.duckdb P-1042
         """
-        check_lang(lang)
         if kind is not None and kind not in KINDS:
             raise typer.BadParameter(f"use one of {', '.join(KINDS)}", param_hint="--kind")
         with open_warehouse(db, config) as wh, Chain(wh, materialize=True) as chain:

@@ -14,13 +14,12 @@ from kassa.cli_common import (
     DbOption,
     LangOption,
     PeriodOption,
-    check_lang,
     console,
     open_warehouse,
 )
 from kassa.commands.kpi import resolve_contract
 from kassa.errors import KassaError
-from kassa.i18n import Translator
+from kassa.i18n import Lang, Translator
 from kassa.kpi import EXAMPLES
 from kassa.report.html import render_html
 from kassa.report.model import build_report
@@ -55,7 +54,7 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[
             str | None, typer.Option("--format", help="html, xlsx or json (default: from --out's extension).")
         ] = None,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
         cohort: Annotated[
             bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")
         ] = False,
@@ -93,7 +92,6 @@ def register(app: typer.Typer) -> None:
         Example: kassa report --db shop.duckdb --period 2026-10 --out reports/2026-10.html --lang ru
         --contract pays_for_activity --contract pays_for_money
         """
-        check_lang(lang)
         kind = output_format(out, fmt)
         if charts not in ("js", "svg"):
             raise typer.BadParameter("use js or svg", param_hint="--charts")

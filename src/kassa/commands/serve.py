@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, check_lang, console, settings_for
+from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, console, settings_for
 from kassa.errors import KassaError
-from kassa.i18n import Translator
+from kassa.i18n import Lang, Translator
 from kassa.web.users import ROLES, UserStore
 
 if TYPE_CHECKING:
@@ -99,13 +99,12 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option("--max-upload-mb", min=0.001, help="Largest file the Data page takes, in MiB."),
         ] = 50,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Start the web dashboard on the warehouse (it holds the warehouse's write lock while it runs).
 
         Example: kassa user add anna --role owner --db kassa.duckdb && kassa serve --db kassa.duckdb
         """
-        check_lang(lang)
         from kassa.web import create_app
 
         required = check_can_listen(db, host, lang)
@@ -161,13 +160,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
         ] = False,
         db: DbOption = Path(DEFAULT_DB),
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Add a dashboard user (or set a new password and role); the password is stored as an argon2 hash.
 
         Example: kassa user add agency1 --role agency --scope vk_ads --db kassa.duckdb
         """
-        check_lang(lang)
         if role not in ROLES:
             raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="--role")
         if password_stdin:
@@ -182,12 +180,11 @@ def register(app: typer.Typer) -> None:
         )
 
     @users.command("list")
-    def list_users(db: DbOption = Path(DEFAULT_DB), lang: LangOption = "en") -> None:
+    def list_users(db: DbOption = Path(DEFAULT_DB), lang: LangOption = Lang.EN) -> None:
         """List dashboard users: name, role and the channels of an agency.
 
         Example: kassa user list --db kassa.duckdb
         """
-        check_lang(lang)
         found = UserStore.for_db(db).users()
         if not found:
             console.print(_("No dashboard users yet.", lang))
@@ -198,13 +195,12 @@ def register(app: typer.Typer) -> None:
     def remove(
         name: Annotated[str, typer.Argument(help="Login name.")],
         db: DbOption = Path(DEFAULT_DB),
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Remove a dashboard user (their open sessions end at their next request).
 
         Example: kassa user remove agency1 --db kassa.duckdb
         """
-        check_lang(lang)
         if not UserStore.for_db(db).remove(name):
             raise KassaError(_("No dashboard user {name}.", lang, name=name))
         console.print(_("User {name} removed.", lang, name=name), highlight=False)
