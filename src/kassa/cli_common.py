@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from kassa.i18n import Lang
+from kassa.report.layout import FittedConsole
 from kassa.settings import Settings, load_settings
 from kassa.store import Warehouse
 
-console = Console()
-err_console = Console(stderr=True)
+# Their width follows the output at each print: the terminal's, or COLUMNS (else 80) when piped.
+console = FittedConsole()
+err_console = FittedConsole(stderr=True)
 
 DEFAULT_DB = "kassa.duckdb"
 
@@ -35,6 +36,16 @@ LangOption = Annotated[
     Lang, typer.Option("--lang", help="Language of labels and messages.", envvar="KASSA_LANG")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Show these table columns, comma-separated (names as in --json); default: a few that fit.",
+    ),
+]
+WideOption = Annotated[
+    bool, typer.Option("--wide", help="Show every column (stacked, one block per row, if they do not fit).")
+]
 PeriodOption = Annotated[
     str,
     typer.Option(

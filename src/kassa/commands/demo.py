@@ -21,6 +21,7 @@ from kassa.cli_common import LangOption, console, settings_for
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
 from kassa.metrics.compute import compute
+from kassa.report.layout import print_grids, print_prose
 from kassa.report.terminal import money_and_activity
 from kassa.store import Warehouse
 
@@ -167,18 +168,18 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
             progress.update(task, advance=1)
         finally:
             wh.close()
-    for t in money_and_activity(table, lang=lang, currency=data.currency):
-        console.print(t)
+    print_grids(console, money_and_activity(table, lang=lang, currency=data.currency))
     headline = next(
         (b for s in data.sections if s.key == "headline" for b in s.blocks if hasattr(b, "items")), None
     )
     if headline is not None:
         console.print()
-        console.print(_("Where is the money — {period}", lang, period=period), style="bold")
+        print_prose(console, _("Where is the money — {period}", lang, period=period), style="bold")
         for line in headline.items:
-            console.print(f"  • {line.text}", highlight=False, markup=False)
+            print_prose(console, line.text, indent="  • ", hanging="    ")
     console.print()
-    console.print(
+    print_prose(
+        console,
         _(
             "Report: {path}   Warehouse: {db}   ({seconds:.1f} s)",
             lang,
@@ -186,16 +187,9 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
             db=str(db),
             seconds=time.perf_counter() - started,
         ),
-        highlight=False,
-        markup=False,
     )
-    console.print(
-        _(
-            "Next: kassa metrics --db {db} --by campaign --period {period}",
-            lang,
-            db=str(db),
-            period=period,
-        ),
-        highlight=False,
-        markup=False,
+    print_prose(
+        console,
+        _("Next: kassa metrics --db {db} --by campaign --period {period}", lang, db=str(db), period=period),
+        hanging="  ",
     )

@@ -59,10 +59,38 @@ class Metric:
     def explain(self, lang: str = "en") -> str:
         return self.explain_ru if lang == "ru" else self.explain_en
 
+    def short(self, lang: str = "en") -> str:
+        """A column header of at most 10 characters (stand-in until the catalog declares its own)."""
+        en, ru = _SHORT.get(self.name, (self.label_en, self.label_ru))
+        return ru if lang == "ru" else en
+
     @property
     def depends_on(self) -> list[str]:
         return [] if self.formula is None else formula_names(self.formula)
 
+
+# Column headers for labels longer than 10 characters (stand-in; see Metric.short).
+_SHORT = {
+    "cost": ("Ad spend", "Реклама"),
+    "activity_cost": ("Act. cost", "Активности"),
+    "marketing_cost": ("Mkt cost", "Расходы"),
+    "impressions": ("Impr.", "Показы"),
+    "posts": ("Posts", "Публикации"),
+    "visit_to_lead": ("Visit→lead", "Визит→лид"),
+    "unknown_source_leads": ("Unknown", "Неизв."),
+    "unknown_source_share": ("Unknown %", "Неизв. %"),
+    "qualified_leads": ("Qualified", "Квал. лиды"),
+    "cost_per_qualified_lead": ("CPQL", "Цена квал."),
+    "lead_to_qualified": ("Lead→qual.", "Лид→квал."),
+    "qualified_to_sale": ("Qual.→sale", "Квал.→прод"),
+    "cost_per_sale": ("CAC", "CAC"),
+    "average_check": ("Avg check", "Ср. чек"),
+    "payments": ("Payments", "Поступл."),
+    "paid_revenue": ("Paid rev.", "Оплачено"),
+    "unpaid_won": ("Unpaid", "Не оплач."),
+    "gross_profit": ("Profit", "Прибыль"),
+    "romi_paid": ("ROMI paid", "ROMI опл."),
+}
 
 ACT, MID, OUT = Tier.ACTIVITY, Tier.INTERMEDIATE, Tier.OUTCOME
 
