@@ -264,7 +264,8 @@ def _table(grid: Grid, cols: list[Column], widths: list[int]) -> Table:
     )
     for c, w in zip(cols, widths, strict=True):
         t.add_column(
-            c.header,
+            # The header wraps at its words even over a number column that never wraps.
+            Text(wrap(c.header, w), no_wrap=False, overflow="fold", justify="right" if c.number else "left"),
             footer=(grid.total or {}).get(c.name, ""),
             width=w,
             justify="right" if c.number else "left",
