@@ -69,7 +69,7 @@ def test_formats_per_language(books: dict[str, openpyxl.Workbook]) -> None:
 def test_summary_sheet_has_the_header_and_the_headline(books: dict[str, openpyxl.Workbook]) -> None:
     cells = [v for row in _rows(books["en"]["Summary"]) for v in row if v is not None]
     assert "Period" in cells and "2026-10" in cells and "net of VAT" in cells
-    assert any(str(v).startswith("yandex_direct earns 89% of revenue") for v in cells)
+    assert any(str(v).startswith("Yandex Direct earns 89% of revenue") for v in cells)
 
 
 def test_month_sheet_matches_the_trend_table(books: dict[str, openpyxl.Workbook]) -> None:

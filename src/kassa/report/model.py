@@ -31,6 +31,7 @@ from kassa.kpi import score as score_contract
 from kassa.kpi.scoring import tier_label
 from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable, View, compute, months_between
+from kassa.names import channel_name
 from kassa.period import Period, add_months
 from kassa.report import charts
 from kassa.report.terminal import MONEY_TRAIL
@@ -397,7 +398,7 @@ def headline_lines(
                 _(
                     "{channel} earns {revenue_share} of revenue on {cost_share} of the marketing cost.",
                     lang,
-                    channel=top["channel"],
+                    channel=channel_name(top["channel"], lang),
                     revenue_share=fmt_percent(rev_share, lang, 0),
                     cost_share=fmt_percent(cost_share, lang, 0),
                 ),
@@ -421,7 +422,7 @@ def headline_lines(
                     _(
                         "{channel} takes {cost_share} of the marketing cost and brings {revenue_share} of revenue.",
                         lang,
-                        channel=leak["channel"],
+                        channel=channel_name(leak["channel"], lang),
                         cost_share=fmt_percent(_share(leak.get("marketing_cost"), total_cost), lang, 0),
                         revenue_share=fmt_percent(_share(leak.get("revenue"), total_rev) or 0.0, lang, 0),
                     ),
