@@ -18,6 +18,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from kassa.i18n import locale_of
+from kassa.names import key_name
 from kassa.report.model import Cards, Column, Lines, ReportData, Table
 
 _SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
