@@ -22,6 +22,7 @@ from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
 from kassa.kpi import EXAMPLES
 from kassa.report.html import render_html
+from kassa.report.layout import print_prose
 from kassa.report.model import build_report
 from kassa.report.xlsx import render_xlsx
 
@@ -122,10 +123,6 @@ def register(app: typer.Typer) -> None:
                 )
         except OSError as exc:
             raise KassaError(f"cannot write {target}: {exc.strerror or exc}") from None
-        console.print(
-            _("Wrote {path} ({period})", lang, path=str(target), period=data.period.label),
-            highlight=False,
-            markup=False,
-        )
+        print_prose(console, _("Wrote {path} ({period})", lang, path=str(target), period=data.period.label))
         for w in data.warnings:
-            console.print(_("warning: {text}", lang, text=w), style="yellow", highlight=False, markup=False)
+            print_prose(console, _("warning: {text}", lang, text=w), hanging="  ", style="yellow")

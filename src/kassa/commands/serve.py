@@ -13,6 +13,7 @@ import typer
 from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, console, settings_for
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
+from kassa.report.layout import print_prose
 from kassa.web.users import ROLES, UserStore
 
 if TYPE_CHECKING:
@@ -128,21 +129,23 @@ def register(app: typer.Typer) -> None:
             users_required=required,
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         )
-        console.print(
+        print_prose(
+            console,
             _(
                 "Dashboard of {db} at http://{host}:{port}/ (Ctrl+C stops it)",
                 lang,
                 db=db,
                 host=host,
                 port=port,
-            )
+            ),
         )
         if not required:
-            console.print(
+            print_prose(
+                console,
                 _(
                     "No users yet: anyone on this machine can open it. Add one: kassa user add NAME --role owner",
                     lang,
-                )
+                ),
             )
         run_dashboard(web, host, port, sock)
 
