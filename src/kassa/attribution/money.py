@@ -88,9 +88,10 @@ def attributed_money(
         return pl.when(b != 0).then(a / b).otherwise(None)
 
     mc = pl.col("marketing_cost")
+    paid = pl.when(mc != 0).then(mc)  # a channel nobody paid for has no price per lead: None, not 0
     return j.with_columns(
-        cpl=per(mc, pl.col("leads")),
-        cost_per_sale=per(mc, pl.col("sales")),
+        cpl=per(paid, pl.col("leads")),
+        cost_per_sale=per(paid, pl.col("sales")),
         roas=per(pl.col("revenue"), mc),
         romi=per(pl.col("revenue") - mc, mc),
     ).sort(keys)

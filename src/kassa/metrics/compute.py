@@ -31,6 +31,7 @@ only the final, small grouped table is pulled into memory as a Polars frame.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -125,6 +126,28 @@ def _safe_div(a: Any, b: Any) -> Any:
     if isinstance(b, int | float):
         return None if b == 0 else a / b
     return a.cast("float64") / b.cast("float64").nullif(0)
+
+
+# A price per unit — CPC, CPM, CPL, cost per qualified lead, CAC — of a channel nobody paid for is not 0:
+# it is undefined ("—"). SEO's leads did not cost nothing; their cost is simply not booked as marketing.
+COSTS = ("cost", "marketing_cost")
+
+
+def cost_per_unit(m: Metric) -> bool:
+    """Whether ``m`` is a cost divided by something: a money formula ``cost… / x`` (CPM: ``cost * 1000 / x``)."""
+    if m.unit != "money" or m.formula is None:
+        return False
+    top = ast.parse(m.formula, mode="eval").body
+    if not (isinstance(top, ast.BinOp) and isinstance(top.op, ast.Div)):
+        return False
+    return any(isinstance(n, ast.Name) and n.id in COSTS for n in ast.walk(top.left))
+
+
+def _cost_div(a: Any, b: Any) -> Any:
+    """Division for a cost per unit: no cost, no price (``None``), like a division by zero."""
+    if isinstance(a, int | float):
+        return None if a == 0 else _safe_div(a, b)
+    return _safe_div(a.nullif(0), b)
 
 
 def vat_rate_expr(day: ir.DateValue, settings: Settings) -> ir.FloatingValue:
@@ -380,7 +403,8 @@ def derive(table: ir.Table, names: list[str]) -> ir.Table:
     for n in with_dependencies(names):
         m = CATALOG[n]
         if m.formula is not None and n not in cols:
-            cols[n] = evaluate(m.formula, cols, _safe_div).cast("float64")
+            divide = _cost_div if cost_per_unit(m) else _safe_div
+            cols[n] = evaluate(m.formula, cols, divide).cast("float64")
     return table.select(**{k: v for k, v in cols.items()})
 
 

@@ -707,8 +707,8 @@ class Dashboard:
             model_total = {
                 **sums,
                 "marketing_cost": cost,
-                "cpl": cost / sums["leads"] if sums["leads"] else None,
-                "cost_per_sale": cost / sums["sales"] if sums["sales"] else None,
+                "cpl": cost / sums["leads"] if sums["leads"] and cost else None,
+                "cost_per_sale": cost / sums["sales"] if sums["sales"] and cost else None,
                 "roas": sums["revenue"] / cost if cost else None,
                 "romi": (sums["revenue"] - cost) / cost if cost else None,
             }
