@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from kassa.cli_common import LangOption, console, settings_for
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
-from kassa.metrics.compute import compute
+from kassa.metrics.compute import MetricTable, compute
 from kassa.report.layout import print_grids, print_prose
 from kassa.report.terminal import money_and_activity
 from kassa.store import Warehouse
@@ -168,15 +168,15 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
             progress.update(task, advance=1)
         finally:
             wh.close()
-    print_grids(console, money_and_activity(table, lang=lang, currency=data.currency))
     headline = next(
         (b for s in data.sections if s.key == "headline" for b in s.blocks if hasattr(b, "items")), None
     )
-    if headline is not None:
-        console.print()
-        print_prose(console, _("Where is the money — {period}", lang, period=period), style="bold")
-        for line in headline.items:
-            print_prose(console, line.text, indent="  • ", hanging="    ")
+    print_summary(
+        table,
+        [line.text for line in headline.items] if headline is not None else [],
+        lang=lang,
+        currency=data.currency,
+    )
     console.print()
     print_prose(
         console,
@@ -193,3 +193,15 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
         _("Next: kassa metrics --db {db} --by campaign --period {period}", lang, db=str(db), period=period),
         hanging="  ",
     )
+
+
+def print_summary(table: MetricTable, headline: list[str], *, lang: str, currency: str) -> None:
+    """The demo month in the terminal: the money trail and its groups, then the report's headline lines."""
+    print_grids(console, money_and_activity(table, lang=lang, currency=currency))
+    if headline:
+        console.print()
+        print_prose(
+            console, _("Where is the money — {period}", lang, period=table.period.label), style="bold"
+        )
+        for text in headline:
+            print_prose(console, text, indent="  • ", hanging="    ")
