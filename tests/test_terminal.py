@@ -105,6 +105,10 @@ def assert_whole(expected: set[str], lines: list[str]) -> None:
     assert not missing, f"not printed whole: {sorted(missing)[:8]}"
 
 
+# Each command at every width, in both languages (kassa metrics --by channel and kassa money: every pair).
+WIDTH_LANGS = [(80, "ru"), (100, "en"), (160, "ru"), (80, "en")]
+
+
 # -- kassa metrics ----------------------------------------------------------------------------------------
 def metric_cells(data: dict[str, Any], names: list[str], lang: str) -> set[str]:
     """The formatted values the terminal must show for ``names``, from ``kassa metrics --json``."""
@@ -195,10 +199,6 @@ OTHERS = {
     "kpi score": ("kpi", "score", "pays_for_money", "--period", PERIOD),
     "attribute": ("attribute", "--period", PERIOD, "--model", "linear,markov"),
 }
-
-
-# Each command at every width, the languages alternating (kassa money runs every pair above).
-WIDTH_LANGS = [(80, "ru"), (100, "en"), (160, "ru"), (80, "en")]
 
 
 @pytest.mark.parametrize(("width", "lang"), WIDTH_LANGS)
