@@ -21,7 +21,7 @@ from kassa.cli_common import (
     print_json,
 )
 from kassa.i18n import Lang, Translator, fmt_number
-from kassa.report.layout import Column, Grid, parse_columns, print_grids, print_prose
+from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
 from kassa.store.warehouse import ImportReport
@@ -203,7 +203,9 @@ def register(app: typer.Typer) -> None:
             }
             for b in batches
         )
-        print_grids(console, [grid], columns=parse_columns(columns), wide=wide)
+        shown = parse_columns(columns)
+        check_columns([grid], shown)
+        print_grids(console, [grid], columns=shown, wide=wide)
 
     @imports.command("undo")
     def imports_undo(

@@ -26,7 +26,7 @@ from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, example_path, 
 from kassa.kpi.saved import ContractFolder
 from kassa.kpi.scoring import show, tier_label
 from kassa.names import channel_name
-from kassa.report.layout import Column, Grid, parse_columns, print_grids, print_prose
+from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
 
 _ = Translator("kpi")
 
@@ -134,7 +134,9 @@ def print_scorecard(
 ) -> None:
     """Plan vs fact as a table, then one line per KPI saying how its number came about, gate and bonus."""
     c = card.contract
-    print_grids(console, [scorecard_grid(card, lang)], columns=columns, wide=wide)
+    grid = scorecard_grid(card, lang)
+    check_columns([grid], columns)
+    print_grids(console, [grid], columns=columns, wide=wide)
     console.print()
     print_prose(console, _("Scope: {scope}; {view}.", lang, scope=_scope(c, lang), view=_view(c, lang)))
     for i, r in enumerate(card.rows, 1):

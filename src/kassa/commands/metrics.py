@@ -25,7 +25,7 @@ from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
 from kassa.metrics.catalog import get_metric, visible_metrics
 from kassa.metrics.compute import DIMENSIONS, compute
-from kassa.report.layout import Column, Grid, parse_columns, print_grids, print_prose
+from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
 from kassa.report.terminal import money_and_activity
 
 _ = Translator("cli")
@@ -132,4 +132,6 @@ def register(app: typer.Typer) -> None:
             }
             for m in ms
         )
-        print_grids(console, [grid], columns=parse_columns(columns), wide=wide)
+        shown = parse_columns(columns)
+        check_columns([grid], shown)
+        print_grids(console, [grid], columns=shown, wide=wide)
