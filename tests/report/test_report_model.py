@@ -99,7 +99,7 @@ def test_headline_in_russian(reports: dict[str, ReportData]) -> None:
         "Выручка 270\xa0000\xa0₽ (+42% к 2026-09), поступления 180\xa0000\xa0₽, "
         "маркетинговые расходы 55\xa0000\xa0₽, ROMI 3,91."
     )
-    assert lines.items[1].text == "yandex_direct приносит 89% выручки при 45% маркетинговых расходов."
+    assert lines.items[1].text == "Яндекс Директ приносит 89% выручки при 45% маркетинговых расходов."
 
 
 def test_money_vs_activity_months_start_with_the_first_month_of_data(reports: dict[str, ReportData]) -> None:
