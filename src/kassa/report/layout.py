@@ -66,14 +66,19 @@ class FittedConsole(Console):
     printing* (rich reads ``COLUMNS`` once, at creation, and takes a piped output's width from the
     terminal stdin is attached to)."""
 
+    def __init__(self, *args: Any, width: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, width=width, **kwargs)
+        # Only a width given here is fixed: rich also sets _width from COLUMNS, which must not beat a terminal.
+        self._fixed_width = width
+
     @property
     def size(self) -> ConsoleDimensions:
-        width = self._width if self._width is not None else output_width(self.file)
+        width = self._fixed_width if self._fixed_width is not None else output_width(self.file)
         return ConsoleDimensions(width, self._height or 25)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
-        self._width, self._height = new_size
+        self._fixed_width, self._height = new_size
 
 
 # -- prose -------------------------------------------------------------------------------------------------
