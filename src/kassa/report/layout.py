@@ -80,6 +80,14 @@ class FittedConsole(Console):
     def size(self, new_size: tuple[int, int]) -> None:
         self._fixed_width, self._height = new_size
 
+    @property
+    def width(self) -> int:
+        return self.size.width
+
+    @width.setter
+    def width(self, width: int) -> None:
+        self._fixed_width = width
+
 
 # -- prose -------------------------------------------------------------------------------------------------
 def wrap(text: str, width: int, indent: str = "", hanging: str | None = None) -> str:
