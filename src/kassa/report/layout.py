@@ -3,7 +3,8 @@
 Every table kassa prints is a :class:`Grid` — its columns, its rows as formatted text — laid out by
 :func:`render` for the width of the output:
 
-* the columns shown are the grid's default few, every column with ``wide``, or the ones named (``--columns``);
+* the columns shown are every column when they all fit, else the grid's default few; every column with
+  ``wide``, or the ones named (``--columns``);
 * a number is never wrapped or truncated: its column is as wide as its widest value;
 * a text cell (a campaign name) wraps at word boundaries, never inside a word, never with "…";
 * when the chosen columns do not fit even so, the grid is *stacked*: one block per row, a label and a
@@ -247,11 +248,20 @@ def render(
     grid: Grid, width: int, *, columns: Sequence[str] | None = None, wide: bool = False
 ) -> list[RenderableType]:
     """The grid laid out for ``width`` columns: a table when it fits, else stacked; the title first."""
-    cols = grid.chosen(columns, wide)
-    out: list[RenderableType] = [Text(wrap(grid.title, width), style=TITLE_STYLE)] if grid.title else []
     rows = grid.rows + ([grid.total] if grid.total else [])
-    cells = [[r.get(c.name, "") for r in rows] for c in cols]
-    widths = _widths(cols, cells, width) if cols else None
+
+    def fit(cols: list[Column]) -> list[int] | None:
+        return _widths(cols, [[r.get(c.name, "") for r in rows] for c in cols], width) if cols else None
+
+    cols = grid.chosen(columns, wide)
+    widths = fit(cols)
+    if not (columns or wide) and grid.default is not None:
+        # Unasked, a wide terminal shows every column when they all fit; a narrow one the default few.
+        every = grid.chosen(wide=True)
+        widths_every = fit(every)
+        if widths_every is not None:
+            cols, widths = every, widths_every
+    out: list[RenderableType] = [Text(wrap(grid.title, width), style=TITLE_STYLE)] if grid.title else []
     if widths is None:
         out.extend(_stacked(grid, cols, width))
     else:
