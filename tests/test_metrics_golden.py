@@ -116,7 +116,7 @@ EXPECTED_OCT = {
     "direct": {
         "visits": 2,
         "leads": 1,
-        "cpl": 0.0,
+        "cpl": None,  # no marketing cost: a lead of a channel nobody paid for has no price, not 0
         "qualified_leads": 0,
         "cost_per_qualified_lead": None,
         "lead_to_qualified": 0.0,

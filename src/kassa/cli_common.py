@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from kassa.i18n import LANGS
+from kassa.i18n import Lang
+from kassa.report.layout import FittedConsole
 from kassa.settings import Settings, load_settings
 from kassa.store import Warehouse
 
-console = Console()
-err_console = Console(stderr=True)
+# Their width follows the output at each print: the terminal's, or COLUMNS (else 80) when piped.
+console = FittedConsole()
+err_console = FittedConsole(stderr=True)
 
 DEFAULT_DB = "kassa.duckdb"
 
@@ -30,22 +31,27 @@ ConfigOption = Annotated[
         envvar="KASSA_CONFIG",
     ),
 ]
+# Typer checks the value against the enum: "--lang de" is a usage error naming en and ru.
 LangOption = Annotated[
-    str, typer.Option("--lang", help="Language of labels and messages: en or ru.", envvar="KASSA_LANG")
+    Lang, typer.Option("--lang", help="Language of labels and messages.", envvar="KASSA_LANG")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Show these table columns, comma-separated (names as in --json); default: a few that fit.",
+    ),
+]
+WideOption = Annotated[
+    bool, typer.Option("--wide", help="Show every column (stacked, one block per row, if they do not fit).")
+]
 PeriodOption = Annotated[
     str,
     typer.Option(
         "--period", help="YYYY-MM, YYYY-MM..YYYY-MM, YYYY-MM-DD..YYYY-MM-DD or an ISO week YYYY-Www."
     ),
 ]
-
-
-def check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise typer.BadParameter(f"use one of {', '.join(LANGS)}", param_hint="--lang")
-    return lang
 
 
 def settings_for(db: Path, config: Path | None) -> Settings:

@@ -9,6 +9,7 @@ own catalog. Catalogs are read with Babel at first use; an untranslated message 
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,14 +18,24 @@ from babel import Locale
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 
-LANGS = ("en", "ru")
-_LOCALES = {"en": "en_US", "ru": "ru_RU"}
+
+class Lang(StrEnum):
+    """A language kassa speaks. A ``str``, so ``Lang.RU == "ru"``; Typer validates ``--lang`` against it."""
+
+    EN = "en"
+    RU = "ru"
 
 
-def check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-    return lang
+LANGS = tuple(lang.value for lang in Lang)
+_LOCALES = {Lang.EN: "en_US", Lang.RU: "ru_RU"}
+
+
+def check_lang(lang: str) -> Lang:
+    """``lang`` as a :class:`Lang`; ``ValueError`` naming the languages for anything else."""
+    try:
+        return Lang(lang)
+    except ValueError:
+        raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}") from None
 
 
 @cache

@@ -84,8 +84,8 @@ def test_funnel_numbers_in_english(pages: dict[tuple[str, str], str]) -> None:
     header = page.rows["funnel"][0]
     assert header[0] == "Channel" and header[-1] == "ROMI"
     # cost, visits, leads, qualified, sales, revenue, payments, CPL 25 000/3, CAC 25 000/2, ROMI (240 000 − 25 000)/25 000
-    assert _row(page, "funnel", "yandex_direct") == [
-        "yandex_direct",
+    assert _row(page, "funnel", "Yandex Direct") == [
+        "Yandex Direct",
         f"RUB{NB}25,000",
         "4",
         "3",
@@ -98,7 +98,7 @@ def test_funnel_numbers_in_english(pages: dict[tuple[str, str], str]) -> None:
         "8.60",
     ]
     # telegram: no sale, so no cost per sale (—); ROMI (0 − 5 000) / 5 000
-    assert _row(page, "funnel", "telegram")[-2:] == ["—", "-1.00"]
+    assert _row(page, "funnel", "Telegram")[-2:] == ["—", "-1.00"]
     # Total: CPL 55 000 / 7 = 7 857; CAC 55 000 / 3 = 18 333; ROMI 215 000 / 55 000 = 3.91
     assert _row(page, "funnel", "Total") == [
         "Total",
@@ -132,7 +132,7 @@ def test_funnel_numbers_in_russian(pages: dict[tuple[str, str], str]) -> None:
         "3,91",
     ]
     assert (
-        _row(page, "activity", "vk_ads")[page.rows["activity"][0].index("активностьCTR")] == "2,5%"
+        _row(page, "activity", "VK Реклама")[page.rows["activity"][0].index("активностьCTR")] == "2,5%"
     )  # 1 000 / 40 000
     html = pages[("ru", "js")]
     assert '<html lang="ru">' in html

@@ -80,9 +80,9 @@ def test_headline_in_plain_words_en(reports: dict[str, ReportData]) -> None:
             "good",
         ),
         # yandex: 240 000 / 270 000 = 88.9 % of revenue; 25 000 / 55 000 = 45.5 % of cost
-        ("yandex_direct earns 89% of revenue on 45% of the marketing cost.", "good"),
+        ("Yandex Direct earns 89% of revenue on 45% of the marketing cost.", "good"),
         # vk: 45.5 % of cost − 11.1 % of revenue = 34 points ≥ 10 (telegram: 9.1 − 0 < 10)
-        ("vk_ads takes 45% of the marketing cost and brings 11% of revenue.", "bad"),
+        ("VK Ads takes 45% of the marketing cost and brings 11% of revenue.", "bad"),
         # clicks 600 → 1 250 (+108 % = ×2.1), impressions 30 000 → 50 000 (+67 %); qualified leads 3 → 3
         (
             "Activity up (Clicks ×2.1, Impressions +67%) while money did not follow (Qualified leads ±0%) — "
@@ -99,7 +99,7 @@ def test_headline_in_russian(reports: dict[str, ReportData]) -> None:
         "Выручка 270\xa0000\xa0₽ (+42% к 2026-09), поступления 180\xa0000\xa0₽, "
         "маркетинговые расходы 55\xa0000\xa0₽, ROMI 3,91."
     )
-    assert lines.items[1].text == "yandex_direct приносит 89% выручки при 45% маркетинговых расходов."
+    assert lines.items[1].text == "Яндекс Директ приносит 89% выручки при 45% маркетинговых расходов."
 
 
 def test_money_vs_activity_months_start_with_the_first_month_of_data(reports: dict[str, ReportData]) -> None:
@@ -305,4 +305,4 @@ def test_headline_says_a_channel_s_shares_once() -> None:
         frame, [], ["channel"], p, "calendar", total={"revenue": 100.0, "marketing_cost": 100.0}
     )
     texts = [line.text for line in headline_lines(table, {}, p.previous(), "en", "RUB")]
-    assert texts[2] == "vk_ads takes 40% of the marketing cost and brings 10% of revenue."
+    assert texts[2] == "VK Ads takes 40% of the marketing cost and brings 10% of revenue."

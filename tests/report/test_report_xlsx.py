@@ -39,10 +39,10 @@ def test_funnel_sheet_holds_the_same_numbers_as_numbers(books: dict[str, openpyx
     rows = _rows(ws)
     assert rows[0][0] == "Channel" and rows[0][-1] == "ROMI"
     ya = rows[1]
-    assert ya[:8] == ["yandex_direct", 25000, 4, 3, 2, 2, 240000, 150000]
+    assert ya[:8] == ["Yandex Direct", 25000, 4, 3, 2, 2, 240000, 150000]
     assert ya[8] == pytest.approx(25000 / 3) and ya[9] == 12500 and ya[10] == pytest.approx(8.6)
     tg = rows[3]
-    assert tg[0] == "telegram" and tg[9] is None  # no sale: the cell is empty, not 0
+    assert tg[0] == "Telegram" and tg[9] is None  # no sale: the cell is empty, not 0
     total = rows[4]
     assert (
         total[0] == "Total"
@@ -69,7 +69,7 @@ def test_formats_per_language(books: dict[str, openpyxl.Workbook]) -> None:
 def test_summary_sheet_has_the_header_and_the_headline(books: dict[str, openpyxl.Workbook]) -> None:
     cells = [v for row in _rows(books["en"]["Summary"]) for v in row if v is not None]
     assert "Period" in cells and "2026-10" in cells and "net of VAT" in cells
-    assert any(str(v).startswith("yandex_direct earns 89% of revenue") for v in cells)
+    assert any(str(v).startswith("Yandex Direct earns 89% of revenue") for v in cells)
 
 
 def test_month_sheet_matches_the_trend_table(books: dict[str, openpyxl.Workbook]) -> None:

@@ -44,6 +44,7 @@ from tests.web.browser_server import serve
 
 from kassa import demo
 from kassa.metrics.catalog import CATALOG
+from kassa.names import channel_name
 from kassa.period import Period
 from kassa.report.html import show
 from kassa.web import create_app
@@ -366,7 +367,12 @@ def test_an_agency_sees_only_its_channel(tab: Tab, site: Site) -> None:
     def no_other_channel(where: str) -> None:
         html = page.content()
         # `_` counts as part of a word here, so "direct" does not match inside "yandex_direct".
-        shown = [c for c in others if re.search(rf"(?<!\w){re.escape(c)}(?!\w)", html)]
+        shown = [
+            c
+            for c in others
+            for name in (c, channel_name(c, "en"))  # its id (data-key, links) or the name people read
+            if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", html)
+        ]
         assert not shown, f"{where} shows channels outside the agency's scope: {shown}"
 
     # Its totals are those of its channel, as `kassa metrics` prints them for that channel's row.
@@ -400,10 +406,10 @@ def test_drill_down_from_channels_to_campaigns(tab: Tab, site: Site) -> None:
     row = page.locator(f'#funnel tr[data-key="{channel}"]')
     expect(row.locator('td[data-metric="marketing_cost"]')).to_have_text(want)
 
-    row.get_by_role("link", name=channel).click()
+    row.get_by_role("link", name=channel_name(channel, "en")).click()
     page.wait_for_url(re.compile(rf"/channels/{channel}\?"))
     assert parse_qs(urlparse(page.url).query)["period"] == [PERIOD]
-    assert overview_heading(tab) == f"Campaigns of {channel} — {PERIOD}"
+    assert overview_heading(tab) == f"Campaigns of {channel_name(channel, 'en')} — {PERIOD}"
     campaigns = tab.row_keys("#funnel")
     spend = (site.csv_folder / "spend.csv").read_text(encoding="utf-8").splitlines()
     bought = {line.split(",")[2] for line in spend[1:] if line.split(",")[1] == channel}

@@ -52,7 +52,7 @@ def test_overview_headline_and_chart_come_from_the_report(as_user: Callable[[str
         == "Revenue RUB\xa090,000, payments received RUB\xa077,000, marketing cost RUB\xa020,000, ROMI 3.50."
     )
     # yandex_direct: 90 000 of 90 000 revenue on 12 000 of 20 000 cost = 100 % on 60 %.
-    assert "yandex_direct earns 100% of revenue on 60% of the marketing cost." in texts
+    assert "Yandex Direct earns 100% of revenue on 60% of the marketing cost." in texts
     (chart,) = data["charts"]
     assert chart["key"] == "money_vs_activity" and "$schema" in chart["spec"]
 

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from kassa.attribution import MODELS, Attribution, PathTable, attribute, parse_model_list, read_path_file
 from kassa.attribution.journeys import CAMPAIGN_SEP, MEASURES, By, Measure, warehouse_paths
@@ -17,14 +15,15 @@ from kassa.cli_common import (
     ConfigOption,
     JsonOption,
     LangOption,
-    check_lang,
     console,
     open_warehouse,
     print_json,
 )
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
-from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
+from kassa.i18n import Lang, Translator, fmt_money, fmt_number, fmt_percent
+from kassa.names import campaign_name, channel_name
+from kassa.report.layout import Column, Grid, print_grids, print_prose
 
 _ = Translator("attribution")
 
@@ -72,56 +71,91 @@ def _campaign_json(data: Any) -> Any:
     return data
 
 
-def _credits_table(
+def _display(state: str, lang: str) -> str:
+    """A channel, a ``channel·campaign`` touch or a chain state as people read it."""
+    if CAMPAIGN_SEP in state:
+        channel, campaign = state.split(CAMPAIGN_SEP, 1)
+        return campaign_name(channel, campaign, lang)
+    return channel_name(state, lang)
+
+
+def _credits_grid(
     results: dict[str, Attribution], column: str, money: bool, currency: str, lang: str, title: str
-) -> Table:
-    t = Table(title=title)
-    t.add_column(_("Channel", lang))
-    for name in results:
-        t.add_column(_(MODELS[name].short, lang), justify="right")
+) -> Grid:
+    grid = Grid(
+        title,
+        [Column("channel", _("Channel", lang), number=False, key=True)]
+        + [Column(name, _(MODELS[name].short, lang)) for name in results],
+    )
     channels = sorted({c for r in results.values() for c in r.credits["channel"].to_list()})
 
     def show(v: float) -> str:
         return fmt_money(v, currency, lang) if money else fmt_number(v, lang, 2)
 
-    for ch in channels:
-        t.add_row(_name(ch), *[show(r.credit(ch, column)) for r in results.values()])
-    t.add_row(
-        _("Total", lang), *[show(float(r.credits[column].sum())) for r in results.values()], style="bold"
+    grid.add_rows(
+        {"channel": _display(ch, lang), **{n: show(r.credit(ch, column)) for n, r in results.items()}}
+        for ch in channels
     )
-    return t
+    grid.total = {
+        "channel": _("Total", lang),
+        **{n: show(float(r.credits[column].sum())) for n, r in results.items()},
+    }
+    return grid
 
 
-def _markov_tables(r: Attribution, lang: str) -> list[Table]:
-    effects = Table(title=_("Markov removal effects (order {order})", lang, order=r.params["order"]))
-    effects.add_column(_("Channel", lang))
-    effects.add_column(_("On conversions", lang), justify="right")
-    effects.add_column(_("On value", lang), justify="right")
-    for row in r.extras["removal_effects"].to_dicts():
-        effects.add_row(
-            _name(row["channel"]),
-            fmt_percent(row["removal_effect_conversions"], lang),
-            fmt_percent(row["removal_effect_value"], lang),
-        )
+def _markov_grids(r: Attribution, lang: str) -> list[Grid]:
+    effects = Grid(
+        _("Markov removal effects (order {order})", lang, order=r.params["order"]),
+        [
+            Column("channel", _("Channel", lang), number=False, key=True),
+            Column("conversions", _("On conversions", lang)),
+            Column("value", _("On value", lang)),
+        ],
+    )
+    effects.add_rows(
+        {
+            "channel": _display(row["channel"], lang),
+            "conversions": fmt_percent(row["removal_effect_conversions"], lang),
+            "value": fmt_percent(row["removal_effect_value"], lang),
+        }
+        for row in r.extras["removal_effects"].to_dicts()
+    )
     rows = r.extras["transition_matrix"].to_dicts()
     states = sorted({x["from"] for x in rows} - {"(start)"})
     title = _("Transition probabilities", lang)
     if len(states) <= MAX_MATRIX_STATES:
         cols = states + ["(conversion)", "(null)"]
-        matrix = Table(title=title)
-        matrix.add_column(_("From \\ to", lang))
-        for c in cols:
-            matrix.add_column(_name(c), justify="right")
+        matrix = Grid(
+            title,
+            [Column("from", _("From \\ to", lang), number=False, key=True)]
+            + [Column(c, _display(c, lang)) for c in cols],
+        )
         p = {(x["from"], x["to"]): x["probability"] for x in rows}
-        for s in ["(start)", *states]:
-            matrix.add_row(_name(s), *[fmt_percent(p[(s, c)], lang) if (s, c) in p else "·" for c in cols])
+        matrix.add_rows(
+            {
+                "from": _display(s, lang),
+                **{c: fmt_percent(p[(s, c)], lang) if (s, c) in p else "·" for c in cols},
+            }
+            for s in ["(start)", *states]
+        )
         return [effects, matrix]
-    matrix = Table(title=title)
-    for c in (_("From", lang), _("To", lang), _("Probability", lang)):
-        matrix.add_column(c)
+    matrix = Grid(
+        title,
+        [
+            Column("from", _("From", lang), number=False, key=True),
+            Column("to", _("To", lang), number=False),
+            Column("probability", _("Probability", lang)),
+        ],
+    )
     top = sorted(rows, key=lambda x: -x["probability"])[:MAX_TRANSITION_ROWS]
-    for x in top:
-        matrix.add_row(_name(x["from"]), _name(x["to"]), fmt_percent(x["probability"], lang))
+    matrix.add_rows(
+        {
+            "from": _display(x["from"], lang),
+            "to": _display(x["to"], lang),
+            "probability": fmt_percent(x["probability"], lang),
+        }
+        for x in top
+    )
     if len(rows) > len(top):
         matrix.caption = _("{n} more transitions: see --json", lang, n=len(rows) - len(top))
     return [effects, matrix]
@@ -197,7 +231,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         config: ConfigOption = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Credit conversions and revenue to channels under eight models side by side.
 
@@ -207,7 +241,6 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa attribute --db shop.duckdb --period 2026-10 --by campaign --value revenue
         """
-        check_lang(lang)
         names = parse_model_list(model)
         params = _model_params(order, half_life, position, shapley_method)
         currency = "RUB"
@@ -266,10 +299,10 @@ def register(app: typer.Typer) -> None:
             )
             return
         title = _("Credited {what} — {source}", lang, what=_(what, lang), source=source)
-        console.print(_credits_table(results, column, money, currency, lang, title))
+        grids = [_credits_grid(results, column, money, currency, lang, title)]
         if "markov" in results:
-            for t in _markov_tables(results["markov"], lang):
-                console.print(t)
+            grids += _markov_grids(results["markov"], lang)
+        print_grids(console, grids)
         for w in warnings:
             text = _(w.msgid, lang, **w.params) if isinstance(w, Note) else w
-            console.print(f"[yellow]{_('warning', lang)}:[/] {escape(text)}", highlight=False)
+            print_prose(console, f"{_('warning', lang)}: {text}", hanging="  ", style="yellow")

@@ -6,22 +6,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from kassa.cli_common import (
     DEFAULT_DB,
+    ColumnsOption,
     ConfigOption,
     DbOption,
     JsonOption,
     LangOption,
-    check_lang,
+    WideOption,
     console,
     err_console,
     open_warehouse,
     print_json,
 )
 from kassa.commands import COMMANDS
-from kassa.i18n import Translator
+from kassa.i18n import Lang, Translator, fmt_number
+from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
 from kassa.store.warehouse import ImportReport
@@ -51,27 +52,41 @@ def _print_report(report: ImportReport, as_json: bool, lang: str) -> None:
             }
         )
         return
-    t = Table(title=_("Import", lang))
-    for col in ("file", "kind", "loaded", "replaced", "rejected", "batch"):
-        t.add_column(
-            _(col, lang), justify="right" if col in ("loaded", "replaced", "rejected", "batch") else "left"
-        )
-    for f in report.files:
-        batch = str(f.batch_id) if f.batch_id else _("already #{batch}", lang, batch=f.already_imported_as)
-        t.add_row(
-            Path(f.file).name, f.kind, str(f.rows_loaded), str(f.rows_replaced), str(f.rows_rejected), batch
-        )
-    console.print(t)
+    grid = Grid(
+        _("Import", lang),
+        [
+            Column("file", _("file", lang), number=False, key=True),
+            Column("kind", _("kind", lang), number=False),
+            Column("loaded", _("loaded", lang)),
+            Column("replaced", _("replaced", lang)),
+            Column("rejected", _("rejected", lang)),
+            Column("batch", _("batch", lang), number=False),
+        ],
+    )
+    grid.add_rows(
+        {
+            "file": Path(f.file).name,
+            "kind": f.kind,
+            "loaded": fmt_number(f.rows_loaded, lang),
+            "replaced": fmt_number(f.rows_replaced, lang),
+            "rejected": fmt_number(f.rows_rejected, lang),
+            "batch": str(f.batch_id)
+            if f.batch_id
+            else _("already #{batch}", lang, batch=f.already_imported_as),
+        }
+        for f in report.files
+    )
+    print_grids(console, [grid])
     errs = report.errors
     for e in errs[:50]:
         # The prefixes are translated; the reasons come from the readers in English (file, line, column, value).
-        err_console.print(
+        print_prose(
+            err_console,
             (_("warning: ", lang) if e.row_kept else _("rejected: ", lang)) + str(e),
-            markup=False,
-            highlight=False,
+            hanging="  ",
         )
     if len(errs) > 50:
-        err_console.print(_("… and {n} more (use --json for all)", lang, n=len(errs) - 50), markup=False)
+        print_prose(err_console, _("… and {n} more (use --json for all)", lang, n=len(errs) - 50))
 
 
 @COMMANDS.register(name="data")
@@ -102,21 +117,23 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--list-formats", help="List the formats kassa reads and exit.")
         ] = False,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Load files into the warehouse: all of them in one transaction, or nothing.
 
         Example: kassa import spend.csv visits.csv leads.csv --db shop.duckdb
         """
-        check_lang(lang)
         if list_formats:
-            t = Table(title="Formats")
-            t.add_column("name")
-            t.add_column("what")
-            t.add_column("spec")
-            for s in SOURCES.values():
-                t.add_row(s.name, s.title, s.spec_url)
-            console.print(t)
+            grid = Grid(
+                "Formats",
+                [
+                    Column("name", "name", number=False, key=True),
+                    Column("what", "what", number=False),
+                    Column("spec", "spec", number=False),
+                ],
+            )
+            grid.add_rows({"name": s.name, "what": s.title, "spec": s.spec_url} for s in SOURCES.values())
+            print_grids(console, [grid])
             return
         if not files:
             raise typer.BadParameter("name at least one file", param_hint="FILES")
@@ -141,7 +158,9 @@ def register(app: typer.Typer) -> None:
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        columns: ColumnsOption = None,
+        wide: WideOption = False,
+        lang: LangOption = Lang.EN,
     ) -> None:
         """List import batches: file, format, rows, period, when.
 
@@ -149,53 +168,58 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand:
             return
-        check_lang(lang)
         with open_warehouse(db, config) as wh:
             batches = wh.batches()
         if as_json:
             print_json(batches)
             return
-        t = Table(title=_("Import batches", lang))
-        for col in (
-            "id",
-            "file",
-            "format",
-            "kind",
-            "loaded",
-            "rejected",
-            "replaced",
-            "period",
-            "loaded at",
-            "undone",
-        ):
-            t.add_column(_(col, lang))
-        for b in batches:
-            t.add_row(
-                str(b["batch_id"]),
-                Path(b["file"]).name,
-                b["format"],
-                b["kind"],
-                str(b["rows_loaded"]),
-                str(b["rows_rejected"]),
-                str(b["rows_replaced"]),
-                f"{b['period_start']}..{b['period_end']}",
-                f"{b['loaded_at']:%Y-%m-%d %H:%M}",
-                f"{b['undone_at']:%Y-%m-%d %H:%M}" if b["undone_at"] else "",
-            )
-        console.print(t)
+        grid = Grid(
+            _("Import batches", lang),
+            [
+                Column("id", _("id", lang), key=True),
+                Column("file", _("file", lang), number=False),
+                Column("format", _("format", lang), number=False),
+                Column("kind", _("kind", lang), number=False),
+                Column("loaded", _("loaded", lang)),
+                Column("rejected", _("rejected", lang)),
+                Column("replaced", _("replaced", lang)),
+                Column("period", _("period", lang), number=False),
+                Column("loaded_at", _("loaded at", lang), number=False),
+                Column("undone", _("undone", lang), number=False),
+            ],
+            default=("file", "kind", "loaded", "rejected", "period"),
+        )
+        grid.add_rows(
+            {
+                "id": str(b["batch_id"]),
+                "file": Path(b["file"]).name,
+                "format": b["format"],
+                "kind": b["kind"],
+                "loaded": fmt_number(b["rows_loaded"], lang),
+                "rejected": fmt_number(b["rows_rejected"], lang),
+                "replaced": fmt_number(b["rows_replaced"], lang),
+                # Spaces around the dash: a narrow column breaks the period between its two dates.
+                "period": f"{b['period_start'] or '—'} – {b['period_end'] or '—'}",
+                "loaded_at": f"{b['loaded_at']:%Y-%m-%d %H:%M}",
+                "undone": f"{b['undone_at']:%Y-%m-%d %H:%M}" if b["undone_at"] else "",
+            }
+            for b in batches
+        )
+        shown = parse_columns(columns)
+        check_columns([grid], shown)
+        print_grids(console, [grid], columns=shown, wide=wide)
 
     @imports.command("undo")
     def imports_undo(
         batch_id: Annotated[int, typer.Argument(help="Batch id from `kassa imports`.")],
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Remove a batch's rows and restore the rows it replaced.
 
         Example: kassa imports undo 3 --db shop.duckdb
         """
-        check_lang(lang)
         with open_warehouse(db, config, write=True) as wh:
             res = wh.undo(batch_id)
         console.print(

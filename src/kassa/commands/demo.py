@@ -17,11 +17,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from kassa.cli_common import LangOption, check_lang, console, settings_for
+from kassa.cli_common import LangOption, console, settings_for
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
-from kassa.i18n import Translator
-from kassa.metrics.compute import compute
+from kassa.i18n import Lang, Translator
+from kassa.metrics.compute import MetricTable, compute
+from kassa.report.layout import print_grids, print_prose
 from kassa.report.terminal import money_and_activity
 from kassa.store import Warehouse
 
@@ -96,7 +97,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Folder for the month-end report.")] = Path(
             "reports"
         ),
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
         seed: Annotated[
             int, typer.Option("--seed", help="Random seed of the generator (same seed, same company).")
         ] = 7,
@@ -115,7 +116,6 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa demo --lang ru --no-serve
         """
-        check_lang(lang)
         if db.exists():
             # A demo dashboard still running holds the warehouse: say so before generating the company for nothing.
             Warehouse.open(db).close()
@@ -170,18 +170,18 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
             progress.update(task, advance=1)
         finally:
             wh.close()
-    for t in money_and_activity(table, lang=lang, currency=data.currency):
-        console.print(t)
     headline = next(
         (b for s in data.sections if s.key == "headline" for b in s.blocks if hasattr(b, "items")), None
     )
-    if headline is not None:
-        console.print()
-        console.print(_("Where is the money — {period}", lang, period=period), style="bold")
-        for line in headline.items:
-            console.print(f"  • {line.text}", highlight=False, markup=False)
+    print_summary(
+        table,
+        [line.text for line in headline.items] if headline is not None else [],
+        lang=lang,
+        currency=data.currency,
+    )
     console.print()
-    console.print(
+    print_prose(
+        console,
         _(
             "Report: {path}   Warehouse: {db}   ({seconds:.1f} s)",
             lang,
@@ -189,16 +189,21 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
             db=str(db),
             seconds=time.perf_counter() - started,
         ),
-        highlight=False,
-        markup=False,
     )
-    console.print(
-        _(
-            "Next: kassa metrics --db {db} --by campaign --period {period}",
-            lang,
-            db=str(db),
-            period=period,
-        ),
-        highlight=False,
-        markup=False,
+    print_prose(
+        console,
+        _("Next: kassa metrics --db {db} --by campaign --period {period}", lang, db=str(db), period=period),
+        hanging="  ",
     )
+
+
+def print_summary(table: MetricTable, headline: list[str], *, lang: str, currency: str) -> None:
+    """The demo month in the terminal: the money trail and its groups, then the report's headline lines."""
+    print_grids(console, money_and_activity(table, lang=lang, currency=currency))
+    if headline:
+        console.print()
+        print_prose(
+            console, _("Where is the money — {period}", lang, period=table.period.label), style="bold"
+        )
+        for text in headline:
+            print_prose(console, text, indent="  • ", hanging="    ")

@@ -14,7 +14,6 @@ from kassa.cli_common import (
     JsonOption,
     LangOption,
     PeriodOption,
-    check_lang,
     console,
     open_warehouse,
     print_json,
@@ -22,7 +21,8 @@ from kassa.cli_common import (
 from kassa.commands import COMMANDS
 from kassa.diagnose import Diagnosis, Finding, get_rules, run
 from kassa.diagnose.text import responsible_label, stage_label
-from kassa.i18n import Translator, fmt_percent
+from kassa.i18n import Lang, Translator, fmt_percent
+from kassa.report.layout import print_prose
 
 _ = Translator("diagnose")
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--kind", help="Only these finding kinds, comma-separated (default: all)."),
         ] = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Where did the money go? Activity illusion, funnel breaks, vanity activity and junk traffic, per
         channel, campaign and sales manager, against the previous period; findings that could be noise are
@@ -50,7 +50,6 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa diagnose --db shop.duckdb --period 2026-10 --vs 2026-09
         """
-        check_lang(lang)
         kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
         with open_warehouse(db, config) as wh:
             result = run(wh, period, vs, lang=lang, kinds=kinds)
@@ -61,14 +60,21 @@ def register(app: typer.Typer) -> None:
 
 
 def print_diagnosis(result: Diagnosis, lang: str) -> None:
-    """Significant findings first, numbered; then the likely noise, dimmed, and how many there were."""
-    console.print(
-        f"[bold]{_('Diagnosis: {period} against {vs}', lang, period=result.period.label, vs=result.vs.label)}[/]"
+    """Significant findings first, numbered; then the likely noise, dimmed, and how many there were.
+
+    Every line is wrapped to the terminal's width, a finding's text under its number (hanging indent).
+    """
+    print_prose(
+        console,
+        _("Diagnosis: {period} against {vs}", lang, period=result.period.label, vs=result.vs.label),
+        style="bold",
     )
     for label in result.empty_periods:
-        console.print(f"[yellow]{_('No data in {period}: nothing to compare.', lang, period=label)}[/]")
+        print_prose(
+            console, _("No data in {period}: nothing to compare.", lang, period=label), style="yellow"
+        )
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        print_prose(console, f"{_('warning', lang)}: {w}", hanging="  ", style="yellow")
     sig, noise = result.significant, result.noise
     summary = _(
         "{significant} finding(s) stand out from noise, {noise} more could be noise ({tests} tests, false discovery rate {alpha}).",
@@ -78,21 +84,33 @@ def print_diagnosis(result: Diagnosis, lang: str) -> None:
         tests=result.tests,
         alpha=fmt_percent(result.alpha, lang, 0),
     )
-    console.print(summary, highlight=False)
+    print_prose(console, summary)
     if not result.findings:
-        console.print(_("Nothing stands out: every change is within noise.", lang))
+        print_prose(console, _("Nothing stands out: every change is within noise.", lang))
         return
     titles = {r.kind: r.title(lang) for r in get_rules()}
     for i, f in enumerate(sig, 1):
         console.print()
-        console.print(f"[bold]{i}. {titles.get(f.kind, f.kind)}[/] · {_header(f, lang)}", highlight=False)
-        console.print(f"   {f.message}", highlight=False, soft_wrap=True)
+        number = f"{i}. "
+        hang = " " * len(number)
+        print_prose(
+            console,
+            f"{titles.get(f.kind, f.kind)} · {_header(f, lang)}",
+            indent=number,
+            hanging=hang,
+            style="bold",
+        )
+        print_prose(console, f.message, indent=hang, hanging=hang)
     if noise:
         console.print()
-        console.print(f"[dim]{_('Likely noise ({count}):', lang, count=len(noise))}[/]")
+        print_prose(console, _("Likely noise ({count}):", lang, count=len(noise)), style="dim")
         for f in noise:
-            console.print(
-                f"[dim]   · {titles.get(f.kind, f.kind)}: {f.message}[/]", highlight=False, soft_wrap=True
+            print_prose(
+                console,
+                f"{titles.get(f.kind, f.kind)}: {f.message}",
+                indent="   · ",
+                hanging="     ",
+                style="dim",
             )
 
 

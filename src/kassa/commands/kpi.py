@@ -6,26 +6,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from kassa.cli_common import (
     DEFAULT_DB,
+    ColumnsOption,
     ConfigOption,
     DbOption,
     JsonOption,
     LangOption,
     PeriodOption,
-    check_lang,
+    WideOption,
     console,
     open_warehouse,
     print_json,
 )
 from kassa.commands import COMMANDS
-from kassa.i18n import Translator, fmt_number, fmt_percent
+from kassa.i18n import Lang, Translator, fmt_number, fmt_percent
 from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, lint, score
 from kassa.kpi.saved import resolve_contract
 from kassa.kpi.scoring import show, tier_label
+from kassa.names import channel_name
+from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
 
 _ = Translator("kpi")
 
@@ -44,7 +45,9 @@ def _scope(c: Contract, lang: str) -> str:
         return _("the whole business", lang)
     parts = []
     if c.scope.channels:
-        parts.append(_("channels {names}", lang, names=", ".join(c.scope.channels)))
+        parts.append(
+            _("channels {names}", lang, names=", ".join(channel_name(ch, lang) for ch in c.scope.channels))
+        )
     if c.scope.campaigns:
         parts.append(_("campaigns {names}", lang, names=", ".join(c.scope.campaigns)))
     return "; ".join(parts)
@@ -61,63 +64,69 @@ def _view(c: Contract, lang: str) -> str:
 def _print_warnings(warnings: list[LintWarning], lang: str) -> None:
     for w in warnings:
         where = f"{w.where}: " if w.where else ""
-        # Text, not markup: messages hold brackets such as kpis[0] that rich would read as styles.
-        console.print(
-            Text.assemble((_("warning", lang), "yellow"), f" [{w.code}] {where}{w.text[lang]}"),
-            highlight=False,
+        # Plain text, not markup: messages hold brackets such as kpis[0] that rich would read as styles.
+        print_prose(
+            console, f"{_('warning', lang)} [{w.code}] {where}{w.text[lang]}", hanging="    ", style="yellow"
         )
         if w.advice[lang]:
-            console.print(f"    → {w.advice[lang]}", highlight=False, markup=False)
+            print_prose(console, f"→ {w.advice[lang]}", indent="    ", hanging="      ")
 
 
-def print_scorecard(card: Scorecard, lang: str) -> None:
-    """Plan vs fact as a table, then one line per KPI saying how its number came about, gate and bonus."""
+def scorecard_grid(card: Scorecard, lang: str) -> Grid:
+    """Plan vs fact per KPI: target, fact, attainment (raw and as counted), weight, contribution; the score."""
     c, cur = card.contract, card.currency
-    t = Table(title=_("{name} — {period}", lang, name=c.name, period=card.period.label), title_justify="left")
-    for col, right in (
-        (_("KPI", lang), False),
-        (_("Tier", lang), False),
-        (_("Target", lang), True),
-        (_("Fact", lang), True),
-        (_("Attainment", lang), True),
-        (_("Counted", lang), True),
-        (_("Weight", lang), True),
-        (_("Contribution", lang), True),
-    ):
-        t.add_column(col, justify="right" if right else "left")
-    for r in card.rows:
-        t.add_row(
-            r.label[lang],
-            tier_label(r.tier, lang),
-            show(r.target, r.unit, lang, cur),
-            show(r.fact, r.unit, lang, cur),
-            fmt_percent(r.attainment_raw, lang, 1),
-            fmt_percent(r.attainment, lang, 1),
-            fmt_number(r.weight, lang, 2),
-            fmt_number(r.contribution, lang, 3),
-        )
-    t.add_section()
-    t.add_row(
-        _("Score", lang),
-        "",
-        "",
-        "",
-        "",
-        "",
-        fmt_number(sum(r.weight for r in card.rows), lang, 2),
-        fmt_number(card.score, lang, 3),
-        style="bold",
+    grid = Grid(
+        _("{name} — {period}", lang, name=c.name, period=card.period.label),
+        [
+            Column("kpi", _("KPI", lang), number=False, key=True),
+            Column("tier", _("Tier", lang), number=False),
+            Column("target", _("Target", lang)),
+            Column("fact", _("Fact", lang)),
+            Column("attainment", _("Attainment", lang)),
+            Column("counted", _("Counted", lang)),
+            Column("weight", _("Weight", lang)),
+            Column("contribution", _("Contribution", lang)),
+        ],
+        default=("target", "fact", "attainment", "weight", "contribution"),
     )
-    console.print(t)
-    console.print(
-        _("Scope: {scope}; {view}.", lang, scope=_scope(c, lang), view=_view(c, lang)), highlight=False
+    grid.add_rows(
+        {
+            "kpi": r.label[lang],
+            "tier": tier_label(r.tier, lang),
+            "target": show(r.target, r.unit, lang, cur),
+            "fact": show(r.fact, r.unit, lang, cur),
+            "attainment": fmt_percent(r.attainment_raw, lang, 1),
+            "counted": fmt_percent(r.attainment, lang, 1),
+            "weight": fmt_number(r.weight, lang, 2),
+            "contribution": fmt_number(r.contribution, lang, 3),
+        }
+        for r in card.rows
     )
+    grid.total = {
+        "kpi": _("Score", lang),
+        "weight": fmt_number(sum(r.weight for r in card.rows), lang, 2),
+        "contribution": fmt_number(card.score, lang, 3),
+    }
+    return grid
+
+
+def print_scorecard(
+    card: Scorecard, lang: str, *, columns: list[str] | None = None, wide: bool = False
+) -> None:
+    """Plan vs fact as a table, then one line per KPI saying how its number came about, gate and bonus."""
+    c = card.contract
+    grid = scorecard_grid(card, lang)
+    check_columns([grid], columns)
+    print_grids(console, [grid], columns=columns, wide=wide)
+    console.print()
+    print_prose(console, _("Scope: {scope}; {view}.", lang, scope=_scope(c, lang), view=_view(c, lang)))
     for i, r in enumerate(card.rows, 1):
-        console.print(f"{i}. {r.explain(lang)}", highlight=False, markup=False)
+        number = f"{i}. "
+        print_prose(console, r.explain(lang), indent=number, hanging=" " * len(number))
     if card.gate is not None:
-        console.print(card.gate.explanation[lang], highlight=False, markup=False)
+        print_prose(console, card.gate.explanation[lang])
     if card.bonus_explanation is not None:
-        console.print(Text(card.bonus_explanation[lang], style="bold"), highlight=False)
+        print_prose(console, card.bonus_explanation[lang], style="bold")
     _print_warnings(card.warnings, lang)
 
 
@@ -134,20 +143,21 @@ def register(app: typer.Typer) -> None:
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        columns: ColumnsOption = None,
+        wide: WideOption = False,
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Plan vs fact of a KPI contract: attainment, score, bonus and why, per KPI.
 
         Example: kassa kpi score contract.yaml --db shop.duckdb --period 2026-10
         """
-        check_lang(lang)
         c = resolve_contract(contract, db)
         with open_warehouse(db, config) as wh:
             card = score(wh, c, period)
         if as_json:
             print_json(card.to_json())
             return
-        print_scorecard(card, lang)
+        print_scorecard(card, lang, columns=parse_columns(columns), wide=wide)
 
     @kpi.command("lint")
     def lint_cmd(
@@ -162,23 +172,22 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--strict", help="Exit with code 1 when there are warnings.")
         ] = False,
         as_json: JsonOption = False,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Objections to a contract: pay for activity, junk leads, no money, mismatched periods…
 
         Example: kassa kpi lint contract.yaml --period 2026-10 --strict
         """
-        check_lang(lang)
         c = resolve_contract(contract)
         warnings = lint(c, period)
         if as_json:
             print_json({"contract": c.name, "source": c.source, "warnings": [w.to_json() for w in warnings]})
         elif warnings:
-            console.print(_("{name}: {n} warning(s)", lang, name=c.name, n=len(warnings)), highlight=False)
+            print_prose(console, _("{name}: {n} warning(s)", lang, name=c.name, n=len(warnings)))
             _print_warnings(warnings, lang)
         else:
-            console.print(
-                _("{name}: no objections — this contract pays for money.", lang, name=c.name), highlight=False
+            print_prose(
+                console, _("{name}: no objections — this contract pays for money.", lang, name=c.name)
             )
         if strict and warnings:
             raise typer.Exit(1)

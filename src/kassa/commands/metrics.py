@@ -10,20 +10,26 @@ import typer
 
 from kassa.cli_common import (
     DEFAULT_DB,
+    ColumnsOption,
     ConfigOption,
     DbOption,
     JsonOption,
     LangOption,
     PeriodOption,
-    check_lang,
+    WideOption,
     console,
     open_warehouse,
     print_json,
 )
 from kassa.commands import COMMANDS
-from kassa.metrics.catalog import visible_metrics
+from kassa.errors import KassaError
+from kassa.i18n import Lang, Translator
+from kassa.metrics.catalog import get_metric, visible_metrics
 from kassa.metrics.compute import DIMENSIONS, compute
+from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
 from kassa.report.terminal import money_and_activity
+
+_ = Translator("cli")
 
 
 @COMMANDS.register(name="metrics")
@@ -48,14 +54,20 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOption = False,
         as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
-        lang: LangOption = "en",
+        columns: ColumnsOption = None,
+        wide: WideOption = False,
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Money KPIs next to activity metrics, per channel, campaign, source/medium, month or manager.
 
         Example: kassa metrics --db shop.duckdb --by channel --period 2026-10
         """
-        check_lang(lang)
-        names = [m.strip() for m in metric.split(",")] if metric else None
+        names = [get_metric(m).name for m in parse_columns(metric) or []] or None
+        shown = [get_metric(m).name for m in parse_columns(columns) or []] or None
+        if shown and names and set(shown) - set(names):
+            raise KassaError(f"--columns {', '.join(sorted(set(shown) - set(names)))}: not among --metrics")
+        if shown and not names and not (as_json or as_csv):
+            names = shown  # only what is shown needs computing
         with open_warehouse(db, config) as wh:
             table = compute(
                 wh, names, by, period, view="cohort" if cohort else "calendar", settle_days=settle_days
@@ -67,18 +79,23 @@ def register(app: typer.Typer) -> None:
         if as_csv:
             table.frame.write_csv(sys.stdout)
             return
-        for t in money_and_activity(table, lang=lang, currency=currency):
-            console.print(t)
+        print_grids(
+            console, money_and_activity(table, lang=lang, currency=currency, columns=shown), wide=wide
+        )
         for w in table.warnings:
-            console.print(f"[yellow]warning:[/] {w}")
+            print_prose(console, _("warning: {text}", lang, text=w), hanging="  ", style="yellow")
 
     @app.command("catalog")
-    def catalog(lang: LangOption = "en", as_json: JsonOption = False) -> None:
+    def catalog(
+        lang: LangOption = Lang.EN,
+        as_json: JsonOption = False,
+        columns: ColumnsOption = None,
+        wide: WideOption = False,
+    ) -> None:
         """List every metric with its tier, unit, formula and meaning.
 
         Example: kassa catalog --lang ru
         """
-        check_lang(lang)
         ms = visible_metrics()
         if as_json:
             print_json(
@@ -96,11 +113,27 @@ def register(app: typer.Typer) -> None:
                 ]
             )
             return
-        from rich.table import Table
-
-        t = Table(title="Metric catalog")
-        for c in ("name", "tier", "label", "formula", "meaning"):
-            t.add_column(c)
-        for m in ms:
-            t.add_row(m.name, m.tier.value, m.label(lang), m.formula or "(measured)", m.explain(lang))
-        console.print(t)
+        grid = Grid(
+            _("Metric catalog", lang),
+            [
+                Column("name", _("Name", lang), number=False, key=True),
+                Column("tier", _("Tier", lang), number=False),
+                Column("label", _("Label", lang), number=False),
+                Column("formula", _("Formula", lang), number=False),
+                Column("meaning", _("Meaning", lang), number=False),
+            ],
+            default=("tier", "label", "meaning"),
+        )
+        grid.add_rows(
+            {
+                "name": m.name,
+                "tier": m.tier.value,
+                "label": m.label(lang),
+                "formula": m.formula or _("(measured)", lang),
+                "meaning": m.explain(lang),
+            }
+            for m in ms
+        )
+        shown = parse_columns(columns)
+        check_columns([grid], shown)
+        print_grids(console, [grid], columns=shown, wide=wide)

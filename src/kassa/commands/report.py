@@ -14,16 +14,16 @@ from kassa.cli_common import (
     DbOption,
     LangOption,
     PeriodOption,
-    check_lang,
     console,
     open_warehouse,
 )
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
-from kassa.i18n import Translator
+from kassa.i18n import Lang, Translator
 from kassa.kpi import EXAMPLES
 from kassa.kpi.saved import resolve_contract
 from kassa.report.html import render_html
+from kassa.report.layout import print_prose
 from kassa.report.model import build_report
 from kassa.report.xlsx import render_xlsx
 
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[
             str | None, typer.Option("--format", help="html, xlsx or json (default: from --out's extension).")
         ] = None,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
         cohort: Annotated[
             bool, typer.Option("--cohort", help="Cohort view: what the period's leads became, whenever.")
         ] = False,
@@ -95,7 +95,6 @@ def register(app: typer.Typer) -> None:
         Example: kassa report --db shop.duckdb --period 2026-10 --out reports/2026-10.html --lang ru
         --contract pays_for_activity --contract pays_for_money
         """
-        check_lang(lang)
         kind = output_format(out, fmt)
         if charts not in ("js", "svg"):
             raise typer.BadParameter("use js or svg", param_hint="--charts")
@@ -126,10 +125,6 @@ def register(app: typer.Typer) -> None:
                 )
         except OSError as exc:
             raise KassaError(f"cannot write {target}: {exc.strerror or exc}") from None
-        console.print(
-            _("Wrote {path} ({period})", lang, path=str(target), period=data.period.label),
-            highlight=False,
-            markup=False,
-        )
+        print_prose(console, _("Wrote {path} ({period})", lang, path=str(target), period=data.period.label))
         for w in data.warnings:
-            console.print(_("warning: {text}", lang, text=w), style="yellow", highlight=False, markup=False)
+            print_prose(console, _("warning: {text}", lang, text=w), hanging="  ", style="yellow")

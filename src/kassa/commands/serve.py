@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, check_lang, console, settings_for
+from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, console, settings_for
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
-from kassa.i18n import Translator
+from kassa.i18n import Lang, Translator
+from kassa.report.layout import print_prose
 from kassa.web.users import ROLES, UserStore
 
 if TYPE_CHECKING:
@@ -101,13 +102,12 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option("--max-upload-mb", min=0.001, help="Largest file the Data page takes, in MiB."),
         ] = 50,
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Start the web dashboard on the warehouse (it holds the warehouse's write lock while it runs).
 
         Example: kassa user add anna --role owner --db kassa.duckdb && kassa serve --db kassa.duckdb
         """
-        check_lang(lang)
         from kassa.web import create_app
 
         required = check_can_listen(db, host, lang)
@@ -131,21 +131,23 @@ def register(app: typer.Typer) -> None:
             users_required=required,
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         )
-        console.print(
+        print_prose(
+            console,
             _(
                 "Dashboard of {db} at http://{host}:{port}/ (Ctrl+C stops it)",
                 lang,
                 db=db,
                 host=host,
                 port=port,
-            )
+            ),
         )
         if not required:
-            console.print(
+            print_prose(
+                console,
                 _(
                     "No users yet: anyone on this machine can open it. Add one: kassa user add NAME --role owner",
                     lang,
-                )
+                ),
             )
         run_dashboard(web, host, port, sock)
 
@@ -163,13 +165,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
         ] = False,
         db: DbOption = Path(DEFAULT_DB),
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Add a dashboard user (or set a new password and role); the password is stored as an argon2 hash.
 
         Example: kassa user add agency1 --role agency --scope vk_ads --db kassa.duckdb
         """
-        check_lang(lang)
         if role not in ROLES:
             raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="--role")
         if password_stdin:
@@ -184,12 +185,11 @@ def register(app: typer.Typer) -> None:
         )
 
     @users.command("list")
-    def list_users(db: DbOption = Path(DEFAULT_DB), lang: LangOption = "en") -> None:
+    def list_users(db: DbOption = Path(DEFAULT_DB), lang: LangOption = Lang.EN) -> None:
         """List dashboard users: name, role and the channels of an agency.
 
         Example: kassa user list --db kassa.duckdb
         """
-        check_lang(lang)
         found = UserStore.for_db(db).users()
         if not found:
             console.print(_("No dashboard users yet.", lang))
@@ -200,13 +200,12 @@ def register(app: typer.Typer) -> None:
     def remove(
         name: Annotated[str, typer.Argument(help="Login name.")],
         db: DbOption = Path(DEFAULT_DB),
-        lang: LangOption = "en",
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Remove a dashboard user (their open sessions end at their next request).
 
         Example: kassa user remove agency1 --db kassa.duckdb
         """
-        check_lang(lang)
         if not UserStore.for_db(db).remove(name):
             raise KassaError(_("No dashboard user {name}.", lang, name=name))
         console.print(_("User {name} removed.", lang, name=name), highlight=False)

@@ -7,6 +7,7 @@ from kassa.diagnose.funnel import ACTIVITY_STAGE, IMPROVED, STAGE, Responsible
 from kassa.diagnose.significance import ALPHA
 from kassa.i18n import Translator, fmt_change, fmt_value
 from kassa.metrics.catalog import CATALOG
+from kassa.names import campaign_name, channel_name
 
 _ = Translator("diagnose")
 
@@ -16,10 +17,10 @@ def where(node: Node, lang: str) -> str:
     if node.dimension == "company":
         return _("All channels", lang)
     if node.dimension == "campaign":
-        return f"{node.channel} / {node.value}"
+        return campaign_name(node.channel, node.value, lang)
     if node.dimension == "manager":
         return _("Manager {name}", lang, name=node.value)
-    return node.value
+    return channel_name(node.value, lang) if node.dimension == "channel" else node.value
 
 
 def label(metric: str, lang: str) -> str:

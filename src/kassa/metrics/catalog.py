@@ -16,11 +16,13 @@ infinity. Everything else — the list of base measures, which of them may have 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from kassa.errors import UnknownMetric
-from kassa.metrics.formula import Algebra, evaluate
+from kassa.metrics.formula import Algebra, evaluate, parse
 from kassa.metrics.metric import Measure, Metric, Rows, Tier
 
 __all__ = [
@@ -517,6 +519,26 @@ def with_dependencies(names: list[str]) -> list[str]:
     return order
 
 
+# A price per unit — CPC, CPM, CPL, cost per qualified lead, CAC — of a channel nobody paid for is not 0:
+# it is undefined ("—"). SEO's leads did not cost nothing; their cost is simply not booked as marketing.
+COSTS = frozenset({"cost", "marketing_cost"})
+
+
+def is_price_per_unit(m: Metric) -> bool:
+    """Whether ``m`` is a cost divided by something: a money formula ``cost… / x`` (CPM: ``cost * 1000 / x``)."""
+    if m.unit != "money" or m.formula is None:
+        return False
+    top = parse(m.formula).body
+    if not (isinstance(top, ast.BinOp) and isinstance(top.op, ast.Div)):
+        return False
+    return any(isinstance(n, ast.Name) and n.id in COSTS for n in ast.walk(top.left))
+
+
+def _no_cost_no_price(algebra: Algebra) -> Algebra:
+    """``algebra`` whose division gives "no value" when the cost divided is 0, as for a division by 0."""
+    return replace(algebra, divide=lambda a, b: algebra.divide(algebra.choose(a != 0, a, None), b))
+
+
 def derived(
     names: list[str],
     values: Mapping[str, Any],
@@ -529,5 +551,6 @@ def derived(
     for n in with_dependencies(names):
         m = CATALOG[n]
         if m.formula is not None and n not in out:
-            out[n] = finish(evaluate(m.formula, out, algebra))
+            how = _no_cost_no_price(algebra) if is_price_per_unit(m) else algebra
+            out[n] = finish(evaluate(m.formula, out, how))
     return out

@@ -34,6 +34,18 @@ class Algebra:
     missing: Callable[[Any], Any]
 
 
+def _divide_numbers(a: Any, b: Any) -> Any:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+# Formulas over plain Python numbers (``None`` is "no value"): a page's total of numbers already summed.
+NUMBERS = Algebra(
+    divide=_divide_numbers,
+    choose=lambda condition, then, otherwise: then if condition else otherwise,
+    missing=lambda v: v is None,
+)
+
+
 _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,

@@ -9,6 +9,7 @@ from kassa.i18n import Translator, fmt_change, fmt_percent, fmt_value
 from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import MetricTable
+from kassa.names import channel_name
 from kassa.period import Period
 from kassa.report.blocks import Line, Lines, Section
 
@@ -62,7 +63,7 @@ def _top_earner_line(top: dict[str, Any], total_rev: float, total_cost: float, l
         _(
             "{channel} earns {revenue_share} of revenue on {cost_share} of the marketing cost.",
             lang,
-            channel=top["channel"],
+            channel=channel_name(top["channel"], lang),
             revenue_share=fmt_percent(rev_share, lang, 0),
             cost_share=fmt_percent(cost_share, lang, 0),
         ),
@@ -90,7 +91,7 @@ def _leak_line(
         _(
             "{channel} takes {cost_share} of the marketing cost and brings {revenue_share} of revenue.",
             lang,
-            channel=leak["channel"],
+            channel=channel_name(leak["channel"], lang),
             cost_share=fmt_percent(_share(leak.get("marketing_cost"), total_cost), lang, 0),
             revenue_share=fmt_percent(_share(leak.get("revenue"), total_rev) or 0.0, lang, 0),
         ),

@@ -22,6 +22,7 @@ import vl_convert as vlc
 from markupsafe import Markup
 
 from kassa.i18n import NO_VALUE, fmt_percent, fmt_value
+from kassa.names import NAMERS, campaign_name, channel_name, key_name
 from kassa.report.model import Block, Cards, Chart, Column, Lines, ReportData, Table
 
 ChartMode = Literal["js", "svg"]
@@ -34,13 +35,17 @@ VL_VERSION = "6.4"
 def templates(package: str) -> jinja2.Environment:
     """The Jinja2 templates of ``package`` (``kassa.report``, ``kassa.web``): autoescaped, strict about
     missing values, so a template asking for a value nobody gave fails instead of printing nothing."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader(package, "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+    # Ids stay in the data (links, data-key attributes, CSV); pages show names: channel_name(id, lang).
+    env.globals.update(channel_name=channel_name, campaign_name=campaign_name)
+    env.filters["channel_name"] = channel_name  # names|map("channel_name", lang)|join(", ")
+    return env
 
 
 def _env() -> jinja2.Environment:
@@ -85,7 +90,11 @@ def show(value: Any, unit: str, lang: str, currency: str) -> str:
 
 
 def cell(row: dict[str, Any], column: Column, data: ReportData) -> str:
-    return show(row.get(column.key), column.unit_in(row), data.lang, data.currency)
+    """A table cell as the page shows it: channels and sources by their display name, numbers by unit."""
+    value = row.get(column.key)
+    if column.key in NAMERS and value is not None and value != "":
+        return key_name(column.key, value, data.lang)
+    return show(value, column.unit_in(row), data.lang, data.currency)
 
 
 def _block_kind(block: Block) -> str:

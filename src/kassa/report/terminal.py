@@ -1,19 +1,19 @@
-"""Metric tables in the terminal (rich): outcome and intermediate metrics first, activity apart.
+"""Metric tables in the terminal: outcome and intermediate metrics first, activity apart.
 
 Activity metrics are never mixed into the money columns: they get their own table, titled as activity,
-so nobody reads "CTR up" as "business up".
+so nobody reads "CTR up" as "business up". Each table is a :class:`~kassa.report.layout.Grid` that shows a
+few columns by default (all with ``--wide``) and lays itself out for the terminal's width.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from rich.table import Table
 
 from kassa.i18n import Translator, fmt_value
 from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable
+from kassa.names import key_name
+from kassa.report.layout import Column, Grid
 
 _ = Translator("cli")
 
@@ -46,12 +46,38 @@ BANK = ("paid_revenue", "unpaid_won", "romi_paid", "unknown_source_share")
 
 _TIER_STYLE = {Tier.OUTCOME: "bold green", Tier.INTERMEDIATE: "cyan", Tier.ACTIVITY: "dim"}
 
+# The columns each group shows unless the reader asks for all (--wide) or names them (--columns): few
+# enough that a channel table fits 80 columns; the rest are one --wide away.
+DEFAULT_COLUMNS = {
+    "money": ("marketing_cost", "leads", "sales", "revenue", "cpl", "romi"),
+    "conversion": ("visit_to_lead", "lead_to_qualified", "qualified_to_sale", "average_check", "roas"),
+    "bank": BANK,
+    "activity": ("cost", "clicks", "ctr", "cpc", "posts"),
+}
+_KEY_HEADERS = {
+    "channel": "Channel",
+    "campaign": "Campaign",
+    "source_medium": "Source medium",
+    "month": "Month",
+    "manager": "Manager",
+}
 
-def _key_label(row: dict[str, Any], by: list[str]) -> list[str]:
-    return [str(row.get(k, "")) for k in by]
+
+def key_columns(by: Sequence[str], lang: str) -> list[Column]:
+    """The grouping keys of a metric table as text columns that name each row."""
+    return [
+        Column(k, _(_KEY_HEADERS.get(k, k.replace("_", " ").capitalize()), lang), number=False, key=True)
+        for k in by
+    ]
 
 
-def metric_table(
+def metric_column(name: str, lang: str) -> Column:
+    """A catalog metric as a column: its short label over the column, its full label when stacked."""
+    m = CATALOG[name]
+    return Column(name, m.short(lang), m.label(lang), style=_TIER_STYLE[m.tier])
+
+
+def metric_grid(
     table: MetricTable,
     names: Sequence[str],
     *,
@@ -59,53 +85,71 @@ def metric_table(
     lang: str = "en",
     currency: str = "RUB",
     show_total: bool = True,
-) -> Table:
+    default: Sequence[str] | None = None,
+) -> Grid:
+    """Metrics ``names`` of ``table`` as a :class:`Grid`: one row per group, channels by their display name."""
     present = [n for n in names if n in table.frame.columns]
-    t = Table(title=title, title_justify="left", show_lines=False)
-    for k in table.by:
-        t.add_column(_(k.replace("_", " ").capitalize(), lang))
-    for n in present:
-        m = CATALOG[n]
-        t.add_column(m.label(lang), justify="right", header_style=_TIER_STYLE[m.tier])
-    for row in table.frame.iter_rows(named=True):
-        t.add_row(
-            *_key_label(row, table.by), *[fmt_value(row[n], CATALOG[n].unit, lang, currency) for n in present]
-        )
+    grid = Grid(
+        title,
+        key_columns(table.by, lang) + [metric_column(n, lang) for n in present],
+        default=None if default is None else [n for n in default if n in present],
+    )
+    grid.add_rows(
+        {
+            **{k: key_name(k, row.get(k), lang) for k in table.by},
+            **{n: fmt_value(row[n], CATALOG[n].unit, lang, currency) for n in present},
+        }
+        for row in table.frame.iter_rows(named=True)
+    )
     if show_total and table.total:
-        t.add_section()
-        t.add_row(
-            *([_("Total", lang)] + [""] * (len(table.by) - 1)) if table.by else [],
-            *[fmt_value(table.total.get(n), CATALOG[n].unit, lang, currency) for n in present],
-            style="bold",
-        )
-    return t
+        grid.total = {
+            **({table.by[0]: _("Total", lang)} if table.by else {}),
+            **{n: fmt_value(table.total.get(n), CATALOG[n].unit, lang, currency) for n in present},
+        }
+    return grid
 
 
-def money_and_activity(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[Table]:
+def money_and_activity(
+    table: MetricTable, *, lang: str = "en", currency: str = "RUB", columns: Sequence[str] | None = None
+) -> list[Grid]:
     """The terminal summary: the money trail, conversion and return, what the bank confirms, then activity.
 
-    Metrics of the table that fit none of the three groups are added to the money trail, so a
-    ``--metrics`` selection is always shown whole.
+    Metrics of the table that fit none of the groups are added to the money trail, so a ``--metrics``
+    selection is always shown whole. ``columns`` (``--columns``): one table of exactly these metrics.
     """
     cols = [n for n in table.frame.columns if n in CATALOG]
+    p = table.period.label
+    if columns:
+        return [
+            metric_grid(
+                table, columns, title=_("Metrics — {period}", lang, period=p), lang=lang, currency=currency
+            )
+        ]
     grouped = set(MONEY_TRAIL) | set(CONVERSION_AND_RETURN) | set(BANK) | set(ACTIVITY)
-    money = [n for n in MONEY_TRAIL if n in cols] + [
-        n for n in cols if n not in grouped and CATALOG[n].tier != Tier.ACTIVITY
-    ]
+    extra_money = [n for n in cols if n not in grouped and CATALOG[n].tier != Tier.ACTIVITY]
+    money = [n for n in MONEY_TRAIL if n in cols] + extra_money
     conversion = [n for n in CONVERSION_AND_RETURN if n in cols]
     bank = [n for n in BANK if n in cols]
     activity = [n for n in ACTIVITY if n in cols] + [
         n for n in cols if n not in grouped and CATALOG[n].tier == Tier.ACTIVITY
     ]
-    p = table.period.label
     sections = [
-        (money, _("Money trail — {period}", lang, period=p)),
-        (conversion, _("Conversion and return — {period}", lang, period=p)),
-        (bank, _("Confirmed by the bank — {period}", lang, period=p)),
-        (activity, _("Activity metrics (what was done, not what it earned) — {period}", lang, period=p)),
+        ("money", money, _("Money trail — {period}", lang, period=p), extra_money),
+        ("conversion", conversion, _("Conversion and return — {period}", lang, period=p), []),
+        ("bank", bank, _("Confirmed by the bank — {period}", lang, period=p), []),
+        (
+            "activity",
+            activity,
+            _("Activity metrics (what was done, not what it earned) — {period}", lang, period=p),
+            [],
+        ),
     ]
-    return [
-        metric_table(table, names, title=title, lang=lang, currency=currency)
-        for names, title in sections
-        if names
-    ]
+    out = []
+    for group, names, title, extra in sections:
+        if not names:
+            continue
+        default = [*DEFAULT_COLUMNS[group], *extra]
+        # A group whose default columns were not computed (--metrics) shows what it has.
+        shown = [n for n in default if n in names] or None
+        out.append(metric_grid(table, names, title=title, lang=lang, currency=currency, default=shown))
+    return out

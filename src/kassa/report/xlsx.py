@@ -18,6 +18,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from kassa.i18n import locale_of
+from kassa.names import key_name
 from kassa.report.model import Cards, Column, Lines, ReportData, Table
 
 _SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -151,7 +152,9 @@ class _Writer:
             v = r.get(c.key)
             unit = c.unit_in(r)
             if unit == "text":
-                ws.write_string(i, j, "" if v is None else str(v), self.total_text if total else self.text)
+                # Channels by the name people read; the report's JSON keeps the ids.
+                text = "" if v is None else key_name(c.key, v, self.data.lang)
+                ws.write_string(i, j, text, self.total_text if total else self.text)
             elif v is None or (isinstance(v, float) and v != v):
                 ws.write_blank(
                     i, j, None, self.number_format(unit, v, total)

@@ -12,10 +12,12 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from kassa.attribution import model_names
-from kassa.attribution.money import attributed_money
+from kassa.attribution.money import MONEY_METRICS, attributed_money
 from kassa.errors import KassaError
 from kassa.i18n import Translator
+from kassa.metrics.catalog import derived
 from kassa.metrics.compute import compute
+from kassa.metrics.formula import NUMBERS
 from kassa.period import Period
 from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
 from kassa.store import Warehouse
@@ -108,14 +110,11 @@ def channels_page(
         shown = [r["model"] for r in rows]
         cost = sum(float(r.get("marketing_cost") or 0.0) for r in rows)
         sums = {k: sum(float(m[k] or 0.0) for m in shown) for k in ("leads", "sales", "revenue")}
-        model_total = {
-            **sums,
-            "marketing_cost": cost,
-            "cpl": cost / sums["leads"] if sums["leads"] else None,
-            "cost_per_sale": cost / sums["sales"] if sums["sales"] else None,
-            "roas": sums["revenue"] / cost if cost else None,
-            "romi": (sums["revenue"] - cost) / cost if cost else None,
-        }
+        # The attributed total's prices by the catalog's formulas, as each row's (attribution.money).
+        # Gross profit is not attributed, so ROMI is on revenue there and here.
+        totals = {**sums, "marketing_cost": cost, "gross_profit": None, "margin_missing": sums["sales"]}
+        values = derived(MONEY_METRICS, totals, NUMBERS)
+        model_total = {**sums, "marketing_cost": cost, **{n: values[n] for n in MONEY_METRICS}}
     return {
         "page": "channel" if channel else "channels",
         "period": period.label,
