@@ -45,7 +45,7 @@ def test_metrics_table_separates_activity_and_speaks_russian(tmp_path):
     run("import", *map(str, files), "--db", str(db))
     res = run("metrics", "--db", str(db), "--period", "2026-10", "--lang", "ru", "--wide")
     assert res.returncode == 0, res.stderr
-    assert "Квал. лиды" in res.stdout and "Метрики активности" in res.stdout
+    assert "Кв. лиды" in res.stdout and "Метрики активности" in res.stdout
     assert "90 000 ₽" in res.stdout.replace("\xa0", " ")
 
 
