@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-import duckdb
 import typer
 
 from kassa import __version__
@@ -41,6 +40,13 @@ for _name in MODULES:
     importlib.import_module(f"kassa.commands.{_name}").register(app)
 
 
+def _interrupts() -> tuple[type[BaseException], ...]:
+    """Ctrl+C, and the exception DuckDB raises for Ctrl+C mid-query: only if DuckDB was imported at all
+    (``kassa --help`` does not import it, and an exception of a module never imported cannot occur)."""
+    duckdb = sys.modules.get("duckdb")
+    return (KeyboardInterrupt,) if duckdb is None else (KeyboardInterrupt, duckdb.InterruptException)
+
+
 def main() -> None:
     """Entry point: people get a clear message, not a traceback, for every condition kassa knows."""
     try:
@@ -52,7 +58,7 @@ def main() -> None:
         sys.exit(2)
     except typer.Abort:
         sys.exit(1)
-    except (KeyboardInterrupt, duckdb.InterruptException):  # Ctrl+C mid-query: DuckDB raises its own
+    except _interrupts():  # Ctrl+C mid-query: DuckDB raises its own
         err_console.print("interrupted", highlight=False)
         sys.exit(130)
     except typer.Exit as exc:

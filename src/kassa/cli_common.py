@@ -7,14 +7,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from kassa.i18n import LANGS
-from kassa.settings import Settings, load_settings
-from kassa.store import Warehouse
+
+if TYPE_CHECKING:  # imported where used: `kassa --help` loads neither pydantic nor DuckDB
+    from kassa.settings import Settings
+    from kassa.store import Warehouse
 
 console = Console()
 err_console = Console(stderr=True)
@@ -49,6 +51,8 @@ def check_lang(lang: str) -> str:
 
 
 def settings_for(db: Path, config: Path | None) -> Settings:
+    from kassa.settings import load_settings
+
     if config is not None:
         return load_settings(config)
     beside = db.parent / "kassa.yaml"
@@ -57,6 +61,8 @@ def settings_for(db: Path, config: Path | None) -> Settings:
 
 @contextmanager
 def open_warehouse(db: Path, config: Path | None, *, write: bool = False) -> Iterator[Warehouse]:
+    from kassa.store import Warehouse
+
     wh = Warehouse.open(db, settings=settings_for(db, config), read_only=not write, create=write)
     try:
         yield wh

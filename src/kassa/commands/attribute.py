@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kassa.attribution import MODELS, Attribution, PathTable, attribute, parse_model_list, read_path_file
-from kassa.attribution.journeys import CAMPAIGN_SEP, MEASURES, By, Measure, warehouse_paths
-from kassa.attribution.paths import Note
 from kassa.cli_common import (
     DEFAULT_DB,
     ConfigOption,
@@ -24,6 +21,9 @@ from kassa.cli_common import (
 )
 from kassa.errors import KassaError
 from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
+
+if TYPE_CHECKING:  # the models import NumPy, SciPy and Polars: only `kassa attribute` loads them
+    from kassa.attribution import Attribution, PathTable
 
 _ = Translator("attribution")
 
@@ -47,12 +47,16 @@ def _model_params(order: int, half_life: float, position: str, shapley_method: s
 
 
 def _name(channel: str) -> str:
+    from kassa.attribution.journeys import CAMPAIGN_SEP
+
     return channel.replace(CAMPAIGN_SEP, " / ")
 
 
 def _campaign_json(data: Any) -> Any:
     """JSON for ``--by campaign``: rows keyed by a (channel, campaign) touch get both fields; state
     names elsewhere show ``channel / campaign``."""
+    from kassa.attribution.journeys import CAMPAIGN_SEP
+
     if isinstance(data, dict):
         out = {k: _campaign_json(v) for k, v in data.items()}
         ch = data.get("channel")
@@ -74,6 +78,8 @@ def _campaign_json(data: Any) -> Any:
 def _credits_table(
     results: dict[str, Attribution], column: str, money: bool, currency: str, lang: str, title: str
 ) -> Table:
+    from kassa.attribution import MODELS
+
     t = Table(title=title)
     t.add_column(_("Channel", lang))
     for name in results:
@@ -147,7 +153,14 @@ def register(app: typer.Typer) -> None:
             typer.Option("--period", help="With --db: YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD."),
         ] = None,
         model: Annotated[
-            str, typer.Option("--model", help=f"Model(s), comma-separated, or all: {', '.join(MODELS)}.")
+            str,
+            # The registry's names written out: reading MODELS would import every model (tests/test_cli.py
+            # checks this list against it).
+            typer.Option(
+                "--model",
+                help="Model(s), comma-separated, or all: first_touch, last_touch, last_non_direct, linear, "
+                "time_decay, position_based, markov, shapley.",
+            ),
         ] = "all",
         value: Annotated[
             str | None,
@@ -205,6 +218,10 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa attribute --db shop.duckdb --period 2026-10 --by campaign --value revenue
         """
+        from kassa.attribution import attribute, parse_model_list, read_path_file
+        from kassa.attribution.journeys import MEASURES, By, Measure, warehouse_paths
+        from kassa.attribution.paths import Note
+
         check_lang(lang)
         names = parse_model_list(model)
         params = _model_params(order, half_life, position, shapley_method)

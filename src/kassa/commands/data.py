@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -22,8 +22,9 @@ from kassa.cli_common import (
 )
 from kassa.i18n import Translator
 from kassa.schema import KINDS
-from kassa.sources.registry import SOURCES
-from kassa.store.warehouse import ImportReport
+
+if TYPE_CHECKING:  # the warehouse imports Ibis and DuckDB: only the commands that open one load them
+    from kassa.store.warehouse import ImportReport
 
 _ = Translator("cli")
 
@@ -108,6 +109,8 @@ def register(app: typer.Typer) -> None:
         """
         check_lang(lang)
         if list_formats:
+            from kassa.sources.registry import SOURCES
+
             t = Table(title="Formats")
             t.add_column("name")
             t.add_column("what")

@@ -20,9 +20,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from kassa.cli_common import LangOption, check_lang, console, settings_for
 from kassa.errors import KassaError
 from kassa.i18n import Translator
-from kassa.metrics.compute import compute
-from kassa.report.terminal import money_and_activity
-from kassa.store import Warehouse
 
 _ = Translator("cli")
 
@@ -113,6 +110,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa demo --lang ru --no-serve
         """
+        from kassa.store import Warehouse
+
         check_lang(lang)
         if db.exists():
             # A demo dashboard still running holds the warehouse: say so before generating the company for nothing.
@@ -129,8 +128,10 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
     from kassa import demo as company
     from kassa.kpi import EXAMPLES, example_path, load_contract
     from kassa.kpi.saved import ContractFolder
+    from kassa.metrics.compute import compute
     from kassa.report.html import render_html
     from kassa.report.model import build_report
+    from kassa.report.terminal import money_and_activity
 
     started = time.perf_counter()
     csv_dir = db.with_suffix("").with_name(db.stem + "-csv")

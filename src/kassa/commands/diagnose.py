@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,9 +19,10 @@ from kassa.cli_common import (
     open_warehouse,
     print_json,
 )
-from kassa.diagnose import Diagnosis, Finding, get_rules, run
-from kassa.diagnose.text import responsible_label, stage_label
 from kassa.i18n import Translator, fmt_percent
+
+if TYPE_CHECKING:  # the rules import SciPy and Ibis: only `kassa diagnose` loads them
+    from kassa.diagnose import Diagnosis, Finding
 
 _ = Translator("diagnose")
 
@@ -48,6 +49,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa diagnose --db shop.duckdb --period 2026-10 --vs 2026-09
         """
+        from kassa.diagnose import run
+
         check_lang(lang)
         kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
         with open_warehouse(db, config) as wh:
@@ -60,6 +63,8 @@ def register(app: typer.Typer) -> None:
 
 def print_diagnosis(result: Diagnosis, lang: str) -> None:
     """Significant findings first, numbered; then the likely noise, dimmed, and how many there were."""
+    from kassa.diagnose import get_rules
+
     console.print(
         f"[bold]{_('Diagnosis: {period} against {vs}', lang, period=result.period.label, vs=result.vs.label)}[/]"
     )
@@ -95,6 +100,8 @@ def print_diagnosis(result: Diagnosis, lang: str) -> None:
 
 
 def _header(f: Finding, lang: str) -> str:
+    from kassa.diagnose.text import responsible_label, stage_label
+
     return _(
         "step: {stage} · whose side: {who}",
         lang,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,12 +22,13 @@ from kassa.cli_common import (
     print_json,
 )
 from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
-from kassa.link.chain import Chain
-from kassa.link.money import MoneyView, money_view
-from kassa.link.quality import MatchQuality, match_quality
-from kassa.link.trail import KINDS, Trail, trail
-from kassa.metrics.compute import MetricTable, compute, sources
 from kassa.period import Period
+
+if TYPE_CHECKING:  # the money trail is Ibis over DuckDB: only `kassa money` and `kassa trail` load it
+    from kassa.link.money import MoneyView
+    from kassa.link.quality import MatchQuality
+    from kassa.link.trail import Trail
+    from kassa.metrics.compute import MetricTable
 
 _ = Translator("money")
 
@@ -339,6 +340,10 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa money --db shop.duckdb --period 2026-10
         """
+        from kassa.link.money import money_view
+        from kassa.link.quality import match_quality
+        from kassa.metrics.compute import compute, sources
+
         check_lang(lang)
         p = Period.parse(period)
         with open_warehouse(db, config) as wh:
@@ -395,6 +400,9 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa trail --db shop.duckdb P-1042
         """
+        from kassa.link.chain import Chain
+        from kassa.link.trail import KINDS, trail
+
         check_lang(lang)
         if kind is not None and kind not in KINDS:
             raise typer.BadParameter(f"use one of {', '.join(KINDS)}", param_hint="--kind")

@@ -13,7 +13,6 @@ import typer
 from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, LangOption, check_lang, console, settings_for
 from kassa.errors import KassaError
 from kassa.i18n import Translator
-from kassa.web.users import ROLES, UserStore
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -35,6 +34,8 @@ def is_loopback(host: str) -> bool:
 
 def check_can_listen(db: Path, host: str, lang: str = "en") -> bool:
     """Whether logins are required; refuses (KassaError) to serve a warehouse without users beyond loopback."""
+    from kassa.web.users import UserStore
+
     has_users = UserStore.for_db(db).has_users()
     if not has_users and not is_loopback(host):
         raise KassaError(
@@ -167,6 +168,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa user add agency1 --role agency --scope vk_ads --db kassa.duckdb
         """
+        from kassa.web.users import ROLES, UserStore
+
         check_lang(lang)
         if role not in ROLES:
             raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="--role")
@@ -187,6 +190,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa user list --db kassa.duckdb
         """
+        from kassa.web.users import UserStore
+
         check_lang(lang)
         found = UserStore.for_db(db).users()
         if not found:
@@ -204,6 +209,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa user remove agency1 --db kassa.duckdb
         """
+        from kassa.web.users import UserStore
+
         check_lang(lang)
         if not UserStore.for_db(db).remove(name):
             raise KassaError(_("No dashboard user {name}.", lang, name=name))
