@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.golden_data import FILES
 from tests.web.helpers import PASSWORD, USERS, login
 
 from kassa.web import create_app
@@ -17,11 +16,11 @@ from kassa.web.users import UserStore, users_path
 
 
 @pytest.fixture
-def golden_db(make_warehouse: Callable[..., object]) -> Path:
-    """The golden warehouse file, closed again so the dashboard can be its single writer."""
-    wh = make_warehouse(FILES)
-    path: Path = wh.path  # type: ignore[attr-defined]
-    wh.close()  # type: ignore[attr-defined]
+def golden_db(golden_file: Path, tmp_path: Path) -> Path:
+    """This test's copy of the golden warehouse file (built once per session), closed so the dashboard
+    can be its single writer."""
+    path = tmp_path / "w.duckdb"
+    shutil.copy(golden_file, path)
     return path
 
 
