@@ -146,3 +146,10 @@ def demo_company(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bool], D
         return built[plant]
 
     return get
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the demo company is slow (``make test-fast`` leaves it out): building it takes ~15 s."""
+    for item in items:
+        if "demo_company" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
