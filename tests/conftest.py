@@ -53,7 +53,7 @@ class BuiltWarehouses:
 
     def path(self, files: dict[str, str], settings: Settings) -> Path:
         """The warehouse file with ``files`` imported (strictly) under ``settings``: closed, not to be written."""
-        key = (tuple(sorted(files.items())), settings.model_dump_json())
+        key = (tuple(files.items()), settings.model_dump_json())  # in order: it is the import order
         if key not in self._built:
             build = self.folder / f"w{len(self._built)}"
             build.mkdir()
