@@ -41,7 +41,9 @@ def users_db(golden_db: Path, users_file: Path) -> Path:
 
 @pytest.fixture
 def app(users_db: Path) -> Iterator[FastAPI]:
-    web = create_app(users_db, users_required=True)
+    # warm=False: after an upload the warm-up would build 26 overviews in the background that no test reads
+    # (and the teardown would wait for the one being built); test_warm_up_builds_… runs it on purpose.
+    web = create_app(users_db, users_required=True, warm=False)
     yield web
     web.state.dashboard.close()
 
@@ -49,7 +51,7 @@ def app(users_db: Path) -> Iterator[FastAPI]:
 @pytest.fixture
 def open_app(golden_db: Path) -> Iterator[FastAPI]:
     """No users: requests need no session (kassa serve allows this on loopback only)."""
-    web = create_app(golden_db, users_required=False)
+    web = create_app(golden_db, users_required=False, warm=False)
     yield web
     web.state.dashboard.close()
 
