@@ -7,7 +7,7 @@ DEVSTAMP := $(VENV)/.installed-dev
 BENCHSTAMP := $(VENV)/.installed-bench
 ARGS   ?=
 
-.PHONY: demo test bench lint install dev constraints clean fresh-install
+.PHONY: demo test test-fast bench lint install dev constraints clean fresh-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,17 @@ dev: $(DEVSTAMP)
 demo: $(STAMP)
 	$(BIN)/kassa demo $(ARGS)
 
-## make test: the whole suite (pytest's exit code; "no tests collected" fails too)
+# One worker per core; a test file stays on one worker (its module fixtures are built once, its tests keep
+# their order).
+XDIST := -n auto --dist loadfile
+
+## make test: the whole suite (pytest's exit code; "no tests collected" fails too), the 15 slowest listed
 test: $(DEVSTAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) --durations=15 $(PYTEST_ARGS)
+
+## make test-fast: the everyday loop, without the slow and browser tests (the demo company, Chromium)
+test-fast: $(DEVSTAMP)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not browser" $(PYTEST_ARGS)
 
 ## make bench: speed and memory against named baselines, printed as ratios
 bench: $(BENCHSTAMP)

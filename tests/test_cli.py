@@ -1,22 +1,19 @@
-"""The CLI as a person uses it: real processes, real files, exact messages."""
+"""The CLI as a person uses it: its entry point (in this process, tests/kassa_cli.py), real files, exact
+messages."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import write_files
 from tests.golden_data import FILES
-
-KASSA = [sys.executable, "-m", "kassa.cli"]
+from tests.kassa_cli import run_kassa
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([*KASSA, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return run_kassa(*args, cwd=cwd, env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 
 def test_import_then_metrics_json_matches_the_golden_numbers(tmp_path):

@@ -169,8 +169,9 @@ def _close(actual: object, expected: object) -> bool:
 
 
 @pytest.fixture
-def golden(make_warehouse):
-    return make_warehouse(FILES)
+def golden(golden_wh):
+    """The golden company, shared read-only: these tests only compute on it."""
+    return golden_wh
 
 
 def test_every_metric_by_channel_calendar(golden):

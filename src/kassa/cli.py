@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import duckdb
 import typer
 
 from kassa import __version__
@@ -40,6 +39,13 @@ for _add_commands in COMMANDS.values():
     _add_commands(app)
 
 
+def _interrupts() -> tuple[type[BaseException], ...]:
+    """Ctrl+C, and the exception DuckDB raises for Ctrl+C mid-query: only if DuckDB was imported at all
+    (``kassa --help`` does not import it, and an exception of a module never imported cannot occur)."""
+    duckdb = sys.modules.get("duckdb")
+    return (KeyboardInterrupt,) if duckdb is None else (KeyboardInterrupt, duckdb.InterruptException)
+
+
 def main() -> None:
     """Entry point: people get a clear message, not a traceback, for every condition kassa knows."""
     try:
@@ -51,7 +57,7 @@ def main() -> None:
         sys.exit(2)
     except typer.Abort:
         sys.exit(1)
-    except (KeyboardInterrupt, duckdb.InterruptException):  # Ctrl+C mid-query: DuckDB raises its own
+    except _interrupts():  # Ctrl+C mid-query: DuckDB raises its own
         err_console.print("interrupted", highlight=False)
         sys.exit(130)
     except typer.Exit as exc:

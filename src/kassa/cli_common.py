@@ -7,14 +7,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kassa.i18n import Lang
 from kassa.report.layout import FittedConsole
-from kassa.settings import Settings, load_settings
-from kassa.store import Warehouse
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    from kassa.settings import Settings
+    from kassa.store import Warehouse
 
 # Their width follows the output at each print: the terminal's, or COLUMNS (else 80) when piped.
 console = FittedConsole()
@@ -55,6 +57,8 @@ PeriodOption = Annotated[
 
 
 def settings_for(db: Path, config: Path | None) -> Settings:
+    from kassa.settings import load_settings
+
     if config is not None:
         return load_settings(config)
     beside = db.parent / "kassa.yaml"
@@ -63,6 +67,8 @@ def settings_for(db: Path, config: Path | None) -> Settings:
 
 @contextmanager
 def open_warehouse(db: Path, config: Path | None, *, write: bool = False) -> Iterator[Warehouse]:
+    from kassa.store import Warehouse
+
     wh = Warehouse.open(db, settings=settings_for(db, config), read_only=not write, create=write)
     try:
         yield wh

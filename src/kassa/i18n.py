@@ -12,11 +12,10 @@ import math
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from babel import Locale
-from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
+if TYPE_CHECKING:  # Babel is imported where used: `kassa --help` needs neither catalogs nor numbers
+    from babel import Locale
 
 
 class Lang(StrEnum):
@@ -46,6 +45,8 @@ def catalog(domain: str, lang: str) -> dict[str, str]:
     ref = resources.files("kassa") / "locale" / lang / "LC_MESSAGES" / f"{domain}.po"
     if not ref.is_file():
         return {}
+    from babel.messages.pofile import read_po
+
     with ref.open("rb") as f:
         cat = read_po(f, locale=lang)
     return {str(m.id): str(m.string) for m in cat if m.id and m.string and not m.fuzzy}
@@ -68,6 +69,8 @@ class Translator:
 
 
 def locale_of(lang: str) -> Locale:
+    from babel import Locale
+
     return Locale.parse(_LOCALES[check_lang(lang)])
 
 
@@ -81,6 +84,8 @@ NO_VALUE = "—"
 def fmt_money(v: Any, currency: str = "RUB", lang: str = "en", decimals: int = 0) -> str:
     if _missing(v):
         return NO_VALUE
+    from babel.numbers import format_currency
+
     fmt = "¤\xa0#,##0" if decimals == 0 else "¤\xa0#,##0." + "0" * decimals
     if lang == "ru":
         fmt = fmt.replace("¤\xa0", "") + "\xa0¤"
@@ -90,6 +95,8 @@ def fmt_money(v: Any, currency: str = "RUB", lang: str = "en", decimals: int = 0
 def fmt_number(v: Any, lang: str = "en", decimals: int = 0) -> str:
     if _missing(v):
         return NO_VALUE
+    from babel.numbers import format_decimal
+
     fmt = "#,##0" if decimals == 0 else "#,##0." + "0" * decimals
     return format_decimal(v, format=fmt, locale=_LOCALES[check_lang(lang)])
 
@@ -97,6 +104,8 @@ def fmt_number(v: Any, lang: str = "en", decimals: int = 0) -> str:
 def fmt_percent(v: Any, lang: str = "en", decimals: int = 1) -> str:
     if _missing(v):
         return NO_VALUE
+    from babel.numbers import format_percent
+
     fmt = "#,##0%" if decimals == 0 else "#,##0." + "0" * decimals + "%"
     return format_percent(v, format=fmt, locale=_LOCALES[check_lang(lang)])
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import write_files
 from tests.golden_data import FILES
+from tests.kassa_cli import run_kassa
 
 from kassa.attribution import MODELS
 from kassa.attribution.heuristic import STEPS_NOT_DAYS
@@ -18,7 +17,6 @@ from kassa.attribution.paths import NO_NULL_COLUMN, NO_TIMES_FOR_LOOKBACK
 from kassa.i18n import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-KASSA = [sys.executable, "-m", "kassa.cli"]
 PATHS = """path,total_conversions,total_conversion_value,total_null
 vk > seo > direct,1,1000,0
 seo,2,600,1
@@ -29,8 +27,7 @@ email > email,0,0,3
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([*KASSA, "attribute", *args], capture_output=True, text=True, env=env, timeout=120)
+    return run_kassa("attribute", *args, env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 
 def test_path_file_json_has_every_model_removal_effects_and_matrix(tmp_path):
@@ -87,10 +84,7 @@ def test_bad_line_and_unknown_model(tmp_path):
 def test_warehouse_revenue_by_campaign(tmp_path):
     files = write_files(tmp_path / "in", FILES)
     db = tmp_path / "shop.duckdb"
-    assert (
-        subprocess.run([*KASSA, "import", *map(str, files), "--db", str(db)], capture_output=True).returncode
-        == 0
-    )
+    assert run_kassa("import", *files, "--db", db).returncode == 0
     res = run("--db", str(db), "--period", "2026-10", "--by", "campaign", "--model", "first_touch", "--json")
     assert res.returncode == 0, res.stderr
     credits = {

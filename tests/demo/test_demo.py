@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from scipy.stats import binomtest
+from tests.conftest import DemoCompany
 
 from kassa.demo import FILES, FIRST_MONTH, LAST_MONTH, PLANTED, generate, load
 from kassa.demo.company import MANAGERS, STREAMS
@@ -74,22 +75,23 @@ class Demo:
         return pl.read_csv(self.folder / name, infer_schema=False)
 
 
-def _open(tmp: Path, plant: bool) -> Iterator[Demo]:
-    wh = load(tmp / "demo.duckdb", plant=plant, folder=tmp / "csv")
+def _open(company: DemoCompany) -> Iterator[Demo]:
+    """The session's demo company (tests/conftest.py), read-only: these tests only read it."""
+    wh = company.open()
     try:
-        yield Demo(wh, tmp / "csv")
+        yield Demo(wh, company.csv)
     finally:
         wh.close()
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    yield from _open(tmp_path_factory.mktemp("planted"), True)
+def planted(demo_company: Callable[[bool], DemoCompany]) -> Iterator[Demo]:
+    yield from _open(demo_company(True))
 
 
 @pytest.fixture(scope="module")
-def healthy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    yield from _open(tmp_path_factory.mktemp("healthy"), False)
+def healthy(demo_company: Callable[[bool], DemoCompany]) -> Iterator[Demo]:
+    yield from _open(demo_company(False))
 
 
 def _z(before: float, after: float) -> float:
@@ -267,6 +269,7 @@ def test_the_healthy_company_has_none_of_the_planted_facts(healthy: Demo) -> Non
         assert healthy.manager(m, "2026-06", "sales") >= 15
 
 
+@pytest.mark.slow  # the demo company, asked for by name (tests/conftest.py marks the others)
 @pytest.mark.parametrize("mode", ["healthy", "planted"])
 def test_unplanted_campaigns_move_only_by_noise_from_september_to_october(
     mode: str, request: pytest.FixtureRequest

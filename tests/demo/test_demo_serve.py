@@ -30,6 +30,7 @@ from kassa.metrics.compute import compute
 from kassa.store import Warehouse
 from kassa.web.security import LOGIN_CSRF_COOKIE
 
+pytestmark = pytest.mark.slow  # one `kassa demo` builds the company (~15 s) and serves it
 STARTUP_SECONDS = 200  # generating and loading ~200 000 visits on a busy 2-core machine, with margin
 LOGIN_LINE = re.compile(r"^Login: (?P<name>\S+)\s+Password: (?P<password>\S+)\s*$")
 URL_LINE = re.compile(r"^Dashboard: (?P<url>http://127\.0\.0\.1:\d+)/")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+from tests.conftest import DemoCompany
 
 from kassa import demo
 from kassa.diagnose import Diagnosis, run
@@ -22,14 +23,15 @@ PLANTED = demo.PLANTED
 
 
 @pytest.fixture(scope="module")
-def diagnosed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[bool, str], Diagnosis]]:
-    """``diagnosed(plant, month)``: the demo's diagnosis of ``month`` against the month before."""
+def diagnosed(demo_company: Callable[[bool], DemoCompany]) -> Iterator[Callable[[bool, str], Diagnosis]]:
+    """``diagnosed(plant, month)``: the demo's diagnosis of ``month`` against the month before (on the
+    session's demo company, tests/conftest.py, read-only)."""
     warehouses = {}
     results: dict[tuple[bool, str], Diagnosis] = {}
 
     def get(plant: bool, month: str) -> Diagnosis:
         if plant not in warehouses:
-            warehouses[plant] = demo.load(tmp_path_factory.mktemp("demo") / "demo.duckdb", plant=plant)
+            warehouses[plant] = demo_company(plant).open()
         if (plant, month) not in results:
             results[plant, month] = run(warehouses[plant], month)
         return results[plant, month]

@@ -1,23 +1,19 @@
-"""``kassa diagnose`` as a person uses it: a real process on a real warehouse, exact texts, clean errors."""
+"""``kassa diagnose`` as a person uses it: its entry point (tests/kassa_cli.py) on a real warehouse, exact texts, clean errors."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.conftest import write_files
 from tests.diagnose.builders import company, illusion_company
-
-KASSA = [sys.executable, "-m", "kassa.cli"]
+from tests.kassa_cli import run_kassa
 
 
 def kassa(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=300)
+    return run_kassa(*args, env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,19 @@
-"""`kassa kpi score` and `kassa kpi lint` as a person runs them: real processes, real files, exact messages."""
+"""`kassa kpi score` and `kassa kpi lint` as a person runs them: the entry point, real files, exact messages."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.conftest import write_files
 from tests.golden_data import FILES
-
-KASSA = [sys.executable, "-m", "kassa.cli"]
+from tests.kassa_cli import run_kassa
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=120)
+    return run_kassa(*args, env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 
 @pytest.fixture(scope="module")

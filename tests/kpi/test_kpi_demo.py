@@ -3,11 +3,12 @@ money fell, the contract that pays for money does not (the article's story, docs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from tests.conftest import DemoCompany
 
-from kassa.demo import LAST_MONTH, load
+from kassa.demo import LAST_MONTH
 from kassa.kpi import Scorecard, example_path, lint, load_contract, score
 from kassa.metrics import compute
 from kassa.period import Period
@@ -17,8 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    wh = load(tmp_path_factory.mktemp("kpi_demo") / "demo.duckdb")
+def demo(demo_company: Callable[[bool], DemoCompany]) -> Iterator[Warehouse]:
+    """The session's demo company (tests/conftest.py), read-only: scoring only reads it."""
+    wh = demo_company(True).open()
     yield wh
     wh.close()
 

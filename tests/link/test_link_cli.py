@@ -1,20 +1,17 @@
-"""``kassa money`` and ``kassa trail`` as a person runs them: a real process, a real warehouse file."""
+"""``kassa money`` and ``kassa trail`` as a person runs them: the entry point, a real warehouse file."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-KASSA = [sys.executable, "-m", "kassa.cli"]
+from tests.kassa_cli import run_kassa
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "240", "NO_COLOR": "1"}
-    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=300)
+    return run_kassa(*args, env={"COLUMNS": "240", "NO_COLOR": "1"})
 
 
 def test_money_json_has_the_three_revenues_the_gaps_and_quality(money_db: Path) -> None:

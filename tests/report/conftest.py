@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from tests.conftest import write_files
+from tests.conftest import BuiltWarehouses
 from tests.report.shop import FILES
 
 from kassa.report.model import ReportData, build_report
@@ -17,12 +17,12 @@ GENERATED = dt.datetime(2026, 11, 2, 9, 30)
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """The shop's warehouse, loaded once per module: building a report runs several queries, and the
-    machine is shared, so the many read-only tests below share one file (opened like ``make_warehouse``)."""
+def shop(tmp_path_factory: pytest.TempPathFactory, built_warehouses: BuiltWarehouses) -> Iterator[Warehouse]:
+    """The shop's warehouse, opened once per module (a copy of the one built for the session): building a
+    report runs several queries, and the machine is shared, so the many read-only tests below share one
+    file (opened like ``make_warehouse``)."""
     folder = tmp_path_factory.mktemp("shop")
-    wh = Warehouse.open(folder / "shop.duckdb", settings=Settings())
-    wh.import_files(write_files(folder / "in", FILES), strict=True)
+    wh = Warehouse.open(built_warehouses.copy(FILES, Settings(), folder / "shop.duckdb"), settings=Settings())
     yield wh
     wh.close()
 

@@ -1,24 +1,20 @@
-"""``kassa report`` as a person runs it: a real process, a real warehouse file, the files it writes."""
+"""``kassa report`` as a person runs it: the entry point, a real warehouse file, the files it writes."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 from tests.conftest import write_files
+from tests.kassa_cli import run_kassa
 from tests.report.shop import FILES, PAYS_FOR_MONEY
-
-KASSA = [sys.executable, "-m", "kassa.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=300)
+    return run_kassa(*args, env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +69,17 @@ def test_report_format_follows_the_extension(db: Path, tmp_path: Path) -> None:
 
 
 def test_report_without_out_names_the_file_after_the_period(db: Path, tmp_path: Path) -> None:
-    res = subprocess.run(
-        [*KASSA, "report", "--db", str(db), "--period", "2026-10", "--format", "json", "--no-diagnosis"],
-        capture_output=True,
-        text=True,
+    res = run_kassa(
+        "report",
+        "--db",
+        db,
+        "--period",
+        "2026-10",
+        "--format",
+        "json",
+        "--no-diagnosis",
         cwd=tmp_path,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
+        env={"COLUMNS": "200"},
     )
     assert res.returncode == 0, res.stderr
     data = json.loads((tmp_path / "report-2026-10.json").read_text(encoding="utf-8"))

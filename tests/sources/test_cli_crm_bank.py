@@ -1,21 +1,17 @@
-"""`kassa import` with CRM, bank and generic files, as a person runs it: real processes, exact messages."""
+"""`kassa import` with CRM, bank and generic files, as a person runs it: the entry point, exact messages."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.kassa_cli import run_kassa
 from tests.sources.crm_bank_support import DATA
-
-KASSA = [sys.executable, "-m", "kassa.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([*KASSA, *args], capture_output=True, text=True, env=env, timeout=120)
+    return run_kassa(*args, env={"COLUMNS": "200", "NO_COLOR": "1"})
 
 
 def test_list_formats_names_the_crm_bank_and_generic_readers():

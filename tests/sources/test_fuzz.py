@@ -57,6 +57,8 @@ CELL_TEXT = st.one_of(
     ),
 )
 
+pytestmark = pytest.mark.slow  # fuzzing: `make test` runs it, `make test-fast` does not
+
 
 @st.composite
 def damaged(draw: st.DrawFn, data: bytes) -> bytes:

@@ -23,6 +23,8 @@ from kassa.schema import KINDS
 from kassa.store import Warehouse
 from kassa.store.warehouse import ImportReport
 
+pytestmark = pytest.mark.slow  # fuzzing: `make test` runs it, `make test-fast` does not
+
 # (format, fixture, mapping, id prefix of the rows it makes)
 CASES = [
     ("amocrm", DATA / "amocrm" / "leads_api.json", DATA / "amocrm" / "stages.yaml", "amo:"),

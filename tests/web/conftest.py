@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.golden_data import FILES
 from tests.web.helpers import PASSWORD, USERS, login
 
 from kassa.web import create_app
@@ -17,11 +16,11 @@ from kassa.web.users import UserStore, users_path
 
 
 @pytest.fixture
-def golden_db(make_warehouse: Callable[..., object]) -> Path:
-    """The golden warehouse file, closed again so the dashboard can be its single writer."""
-    wh = make_warehouse(FILES)
-    path: Path = wh.path  # type: ignore[attr-defined]
-    wh.close()  # type: ignore[attr-defined]
+def golden_db(golden_file: Path, tmp_path: Path) -> Path:
+    """This test's copy of the golden warehouse file (built once per session), closed so the dashboard
+    can be its single writer."""
+    path = tmp_path / "w.duckdb"
+    shutil.copy(golden_file, path)
     return path
 
 
@@ -42,7 +41,9 @@ def users_db(golden_db: Path, users_file: Path) -> Path:
 
 @pytest.fixture
 def app(users_db: Path) -> Iterator[FastAPI]:
-    web = create_app(users_db, users_required=True)
+    # warm=False: after an upload the warm-up would build 26 overviews in the background that no test reads
+    # (and the teardown would wait for the one being built); test_warm_up_builds_… runs it on purpose.
+    web = create_app(users_db, users_required=True, warm=False)
     yield web
     web.state.dashboard.close()
 
@@ -50,7 +51,7 @@ def app(users_db: Path) -> Iterator[FastAPI]:
 @pytest.fixture
 def open_app(golden_db: Path) -> Iterator[FastAPI]:
     """No users: requests need no session (kassa serve allows this on loopback only)."""
-    web = create_app(golden_db, users_required=False)
+    web = create_app(golden_db, users_required=False, warm=False)
     yield web
     web.state.dashboard.close()
 

@@ -68,6 +68,8 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
+pytestmark = pytest.mark.slow  # fuzzing: `make test` runs it, `make test-fast` does not
+
 
 def _month(d: dt.date) -> str:
     return f"{d.year:04d}-{d.month:02d}"  # not strftime: "%Y" of year 1 is "1" on glibc

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from tests.conftest import DemoCompany
 from tests.web.browser_server import serve
 
 from kassa import demo
@@ -112,10 +113,12 @@ def _kassa_metrics(db: Path, period: str) -> subprocess.Popen[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, demo_company: Callable[[bool], DemoCompany]
+) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("browser")
-    db = root / "demo.duckdb"
-    demo.load(db, seed=7, plant=True, folder=root / "csv").close()
+    company = demo_company(True)  # built once per session (tests/conftest.py): the dashboard writes a copy
+    db = company.copy(root / "demo.duckdb")
     # The CLI reads a copy, made before the server takes the original's write lock; it runs while the
     # first tests do, and a test waits for it only when it needs the numbers.
     copy = root / "expected.duckdb"
@@ -131,7 +134,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         # warm=False: otherwise the server builds 26 overviews in a background thread as it starts, and every
         # page asked for meanwhile waits for the one being built (5-28 s each here); the tests visit 3 months.
         with serve(create_app(db, users_required=True, warm=False)) as url:
-            yield Site(url, root / "csv", runs)
+            yield Site(url, company.csv, runs)
 
 
 @pytest.fixture(scope="module")

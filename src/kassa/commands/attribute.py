@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from kassa.attribution import MODELS, Attribution, PathTable, attribute, parse_model_list, read_path_file
-from kassa.attribution.journeys import CAMPAIGN_SEP, MEASURES, By, Measure, warehouse_paths
-from kassa.attribution.paths import Note
 from kassa.cli_common import (
     DEFAULT_DB,
     ConfigOption,
@@ -24,6 +21,9 @@ from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator, fmt_money, fmt_number, fmt_percent
 from kassa.names import campaign_name, channel_name
 from kassa.report.layout import Column, Grid, print_grids, print_prose
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    from kassa.attribution import Attribution, PathTable
 
 _ = Translator("attribution")
 
@@ -47,12 +47,16 @@ def _model_params(order: int, half_life: float, position: str, shapley_method: s
 
 
 def _name(channel: str) -> str:
+    from kassa.attribution.journeys import CAMPAIGN_SEP
+
     return channel.replace(CAMPAIGN_SEP, " / ")
 
 
 def _campaign_json(data: Any) -> Any:
     """JSON for ``--by campaign``: rows keyed by a (channel, campaign) touch get both fields; state
     names elsewhere show ``channel / campaign``."""
+    from kassa.attribution.journeys import CAMPAIGN_SEP
+
     if isinstance(data, dict):
         out = {k: _campaign_json(v) for k, v in data.items()}
         ch = data.get("channel")
@@ -73,6 +77,8 @@ def _campaign_json(data: Any) -> Any:
 
 def _display(state: str, lang: str) -> str:
     """A channel, a ``channel·campaign`` touch or a chain state as people read it."""
+    from kassa.attribution.journeys import CAMPAIGN_SEP
+
     if CAMPAIGN_SEP in state:
         channel, campaign = state.split(CAMPAIGN_SEP, 1)
         return campaign_name(channel, campaign, lang)
@@ -82,6 +88,8 @@ def _display(state: str, lang: str) -> str:
 def _credits_grid(
     results: dict[str, Attribution], column: str, money: bool, currency: str, lang: str, title: str
 ) -> Grid:
+    from kassa.attribution import MODELS
+
     grid = Grid(
         title,
         [Column("channel", _("Channel", lang), number=False, key=True)]
@@ -183,7 +191,13 @@ def register(app: typer.Typer) -> None:
             typer.Option("--period", help="With --db: YYYY-MM, YYYY-MM..YYYY-MM or YYYY-MM-DD..YYYY-MM-DD."),
         ] = None,
         model: Annotated[
-            str, typer.Option("--model", help=f"Model(s), comma-separated, or all: {', '.join(MODELS)}.")
+            str,
+            typer.Option(
+                "--model",
+                # The registry's names written out: reading them imports the models (tests/test_cli_startup.py).
+                help="Model(s), comma-separated, or all: first_touch, last_touch, last_non_direct, linear, "
+                "time_decay, position_based, markov, shapley.",
+            ),
         ] = "all",
         value: Annotated[
             str | None,
@@ -241,6 +255,10 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa attribute --db shop.duckdb --period 2026-10 --by campaign --value revenue
         """
+        from kassa.attribution import attribute, parse_model_list, read_path_file
+        from kassa.attribution.journeys import MEASURES, By, Measure, warehouse_paths
+        from kassa.attribution.paths import Note
+
         names = parse_model_list(model)
         params = _model_params(order, half_life, position, shapley_method)
         currency = "RUB"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,8 +24,9 @@ from kassa.commands import COMMANDS
 from kassa.i18n import Lang, Translator, fmt_number
 from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
 from kassa.schema import KINDS
-from kassa.sources.registry import SOURCES
-from kassa.store.warehouse import ImportReport
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    from kassa.store.warehouse import ImportReport
 
 _ = Translator("cli")
 
@@ -123,6 +124,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa import spend.csv visits.csv leads.csv --db shop.duckdb
         """
+        from kassa.sources.registry import SOURCES
+
         if list_formats:
             grid = Grid(
                 "Formats",

@@ -12,7 +12,7 @@ import secrets
 import socket
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -21,10 +21,10 @@ from kassa.cli_common import LangOption, console, settings_for
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
-from kassa.metrics.compute import MetricTable, compute
 from kassa.report.layout import print_grids, print_prose
-from kassa.report.terminal import money_and_activity
-from kassa.store import Warehouse
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    from kassa.metrics.compute import MetricTable
 
 _ = Translator("cli")
 
@@ -116,6 +116,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa demo --lang ru --no-serve
         """
+        from kassa.store import Warehouse
+
         if db.exists():
             # A demo dashboard still running holds the warehouse: say so before generating the company for nothing.
             Warehouse.open(db).close()
@@ -131,6 +133,7 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
     from kassa import demo as company
     from kassa.kpi import EXAMPLES, example_path, load_contract
     from kassa.kpi.saved import ContractFolder
+    from kassa.metrics.compute import compute
     from kassa.report.html import render_html
     from kassa.report.model import build_report
 
@@ -199,6 +202,8 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
 
 def print_summary(table: MetricTable, headline: list[str], *, lang: str, currency: str) -> None:
     """The demo month in the terminal: the money trail and its groups, then the report's headline lines."""
+    from kassa.report.terminal import money_and_activity
+
     print_grids(console, money_and_activity(table, lang=lang, currency=currency))
     if headline:
         console.print()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,10 +19,11 @@ from kassa.cli_common import (
     print_json,
 )
 from kassa.commands import COMMANDS
-from kassa.diagnose import Diagnosis, Finding, get_rules, run
-from kassa.diagnose.text import responsible_label, stage_label
 from kassa.i18n import Lang, Translator, fmt_percent
 from kassa.report.layout import print_prose
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    from kassa.diagnose import Diagnosis, Finding
 
 _ = Translator("diagnose")
 
@@ -50,6 +51,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa diagnose --db shop.duckdb --period 2026-10 --vs 2026-09
         """
+        from kassa.diagnose import run
+
         kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
         with open_warehouse(db, config) as wh:
             result = run(wh, period, vs, lang=lang, kinds=kinds)
@@ -64,6 +67,8 @@ def print_diagnosis(result: Diagnosis, lang: str) -> None:
 
     Every line is wrapped to the terminal's width, a finding's text under its number (hanging indent).
     """
+    from kassa.diagnose import get_rules
+
     print_prose(
         console,
         _("Diagnosis: {period} against {vs}", lang, period=result.period.label, vs=result.vs.label),
@@ -115,6 +120,8 @@ def print_diagnosis(result: Diagnosis, lang: str) -> None:
 
 
 def _header(f: Finding, lang: str) -> str:
+    from kassa.diagnose.text import responsible_label, stage_label
+
     return _(
         "step: {stage} · whose side: {who}",
         lang,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,19 +22,20 @@ from kassa.cli_common import (
 )
 from kassa.commands import COMMANDS
 from kassa.i18n import Lang, Translator, fmt_number, fmt_percent
-from kassa.kpi import EXAMPLES, Contract, LintWarning, Scorecard, lint, score
-from kassa.kpi.saved import resolve_contract
-from kassa.kpi.scoring import show, tier_label
 from kassa.names import channel_name
 from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    from kassa.kpi import Contract, LintWarning, Scorecard
 
 _ = Translator("kpi")
 
 ContractArg = Annotated[
     str,
     typer.Argument(
-        help=f"Contract YAML file, a contract saved on the dashboard's KPI page, or a shipped example: "
-        f"{', '.join(EXAMPLES)}.",
+        # kassa.kpi.EXAMPLES written out: importing it loads Ibis (tests/test_cli_startup.py checks the list).
+        help="Contract YAML file, a contract saved on the dashboard's KPI page, or a shipped example: "
+        "pays_for_activity, pays_for_money.",
         show_default=False,
     ),
 ]
@@ -74,6 +75,8 @@ def _print_warnings(warnings: list[LintWarning], lang: str) -> None:
 
 def scorecard_grid(card: Scorecard, lang: str) -> Grid:
     """Plan vs fact per KPI: target, fact, attainment (raw and as counted), weight, contribution; the score."""
+    from kassa.kpi.scoring import show, tier_label
+
     c, cur = card.contract, card.currency
     grid = Grid(
         _("{name} — {period}", lang, name=c.name, period=card.period.label),
@@ -151,6 +154,9 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa kpi score contract.yaml --db shop.duckdb --period 2026-10
         """
+        from kassa.kpi import score
+        from kassa.kpi.saved import resolve_contract
+
         c = resolve_contract(contract, db)
         with open_warehouse(db, config) as wh:
             card = score(wh, c, period)
@@ -178,6 +184,9 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa kpi lint contract.yaml --period 2026-10 --strict
         """
+        from kassa.kpi import lint
+        from kassa.kpi.saved import resolve_contract
+
         c = resolve_contract(contract)
         warnings = lint(c, period)
         if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,10 +24,10 @@ from kassa.cli_common import (
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
-from kassa.metrics.catalog import get_metric, visible_metrics
-from kassa.metrics.compute import DIMENSIONS, compute
 from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
-from kassa.report.terminal import money_and_activity
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    pass
 
 _ = Translator("cli")
 
@@ -40,7 +40,12 @@ def register(app: typer.Typer) -> None:
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
         by: Annotated[
-            str, typer.Option("--by", help=f"Group by: {', '.join(DIMENSIONS)} (comma-separated).")
+            str,
+            typer.Option(
+                # DIMENSIONS written out: importing it loads Ibis (tests/test_cli_startup.py checks the list).
+                "--by",
+                help="Group by: channel, campaign, source_medium, month, manager (comma-separated).",
+            ),
         ] = "channel",
         metric: Annotated[
             str | None, typer.Option("--metrics", help="Comma-separated metric names (default: all).")
@@ -62,6 +67,10 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa metrics --db shop.duckdb --by channel --period 2026-10
         """
+        from kassa.metrics.catalog import get_metric
+        from kassa.metrics.compute import compute
+        from kassa.report.terminal import money_and_activity
+
         names = [get_metric(m).name for m in parse_columns(metric) or []] or None
         shown = [get_metric(m).name for m in parse_columns(columns) or []] or None
         if shown and names and set(shown) - set(names):
@@ -96,6 +105,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa catalog --lang ru
         """
+        from kassa.metrics.catalog import visible_metrics
+
         ms = visible_metrics()
         if as_json:
             print_json(

@@ -7,7 +7,7 @@ computes, prints.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,21 +26,11 @@ from kassa.cli_common import (
 )
 from kassa.commands import COMMANDS
 from kassa.i18n import Lang, Translator
-from kassa.link.money import money_view
-from kassa.link.money_trail import MoneyTrail
-from kassa.link.quality import match_quality
-from kassa.link.trail import RECORD_KINDS, trail
-from kassa.metrics.compute import base_tables, compute
 from kassa.period import Period
 from kassa.report.layout import check_columns, parse_columns, print_grids, print_prose
-from kassa.report.money_tables import (
-    METRICS,
-    balance_line,
-    money_grids,
-    quality_sentences,
-    revenue_grid,
-    trail_tree,
-)
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    pass
 
 _ = Translator("money")
 
@@ -69,6 +59,17 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa money --db shop.duckdb --period 2026-10
         """
+        from kassa.link.money import money_view
+        from kassa.link.quality import match_quality
+        from kassa.metrics.compute import base_tables, compute
+        from kassa.report.money_tables import (
+            METRICS,
+            balance_line,
+            money_grids,
+            quality_sentences,
+            revenue_grid,
+        )
+
         p = Period.parse(period)
         with open_warehouse(db, config) as wh:
             metrics = compute(wh, METRICS, "channel", p)
@@ -116,6 +117,10 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa trail --db shop.duckdb P-1042
         """
+        from kassa.link.money_trail import MoneyTrail
+        from kassa.link.trail import RECORD_KINDS, trail
+        from kassa.report.money_tables import trail_tree
+
         if kind is not None and kind not in RECORD_KINDS:
             raise typer.BadParameter(f"use one of {', '.join(RECORD_KINDS)}", param_hint="--kind")
         with open_warehouse(db, config) as wh, MoneyTrail(wh, materialize=True) as chain:

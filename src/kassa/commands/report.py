@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,12 +20,10 @@ from kassa.cli_common import (
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
-from kassa.kpi import EXAMPLES
-from kassa.kpi.saved import resolve_contract
-from kassa.report.html import render_html
 from kassa.report.layout import print_prose
-from kassa.report.model import build_report
-from kassa.report.xlsx import render_xlsx
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    pass
 
 _ = Translator("report")
 
@@ -79,7 +77,8 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--contract",
-                help=f"KPI contract to score, side by side with the others (a YAML file or a shipped example: {', '.join(EXAMPLES)}); repeatable.",
+                # kassa.kpi.EXAMPLES written out: importing it loads Ibis (tests/test_cli_startup.py checks the list).
+                help="KPI contract to score, side by side with the others (a YAML file or a shipped example: pays_for_activity, pays_for_money); repeatable.",
             ),
         ] = None,
         no_diagnosis: Annotated[
@@ -95,6 +94,11 @@ def register(app: typer.Typer) -> None:
         Example: kassa report --db shop.duckdb --period 2026-10 --out reports/2026-10.html --lang ru
         --contract pays_for_activity --contract pays_for_money
         """
+        from kassa.kpi.saved import resolve_contract
+        from kassa.report.html import render_html
+        from kassa.report.model import build_report
+        from kassa.report.xlsx import render_xlsx
+
         kind = output_format(out, fmt)
         if charts not in ("js", "svg"):
             raise typer.BadParameter("use js or svg", param_hint="--charts")

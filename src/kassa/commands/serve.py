@@ -15,7 +15,9 @@ from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
 from kassa.report.layout import print_prose
-from kassa.web.users import ROLES, UserStore
+
+if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
+    pass
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -37,6 +39,8 @@ def is_loopback(host: str) -> bool:
 
 def check_can_listen(db: Path, host: str, lang: str = "en") -> bool:
     """Whether logins are required; refuses (KassaError) to serve a warehouse without users beyond loopback."""
+    from kassa.web.users import UserStore
+
     has_users = UserStore.for_db(db).has_users()
     if not has_users and not is_loopback(host):
         raise KassaError(
@@ -171,6 +175,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa user add agency1 --role agency --scope vk_ads --db kassa.duckdb
         """
+        from kassa.web.users import ROLES, UserStore
+
         if role not in ROLES:
             raise typer.BadParameter(f"use one of {', '.join(ROLES)}", param_hint="--role")
         if password_stdin:
@@ -190,6 +196,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa user list --db kassa.duckdb
         """
+        from kassa.web.users import UserStore
+
         found = UserStore.for_db(db).users()
         if not found:
             console.print(_("No dashboard users yet.", lang))
@@ -206,6 +214,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa user remove agency1 --db kassa.duckdb
         """
+        from kassa.web.users import UserStore
+
         if not UserStore.for_db(db).remove(name):
             raise KassaError(_("No dashboard user {name}.", lang, name=name))
         console.print(_("User {name} removed.", lang, name=name), highlight=False)
