@@ -53,6 +53,10 @@ def _unreadable(file: str, exc: Exception) -> ImportFailed:
 
 def _first_sheet_with_data(wb: Any) -> list[tuple[int, list[str]]]:
     for ws in wb.worksheets:
+        # Read-only sheets trust the <dimension> the writer recorded; Yandex Direct writes
+        # ref="A1" whatever the sheet holds, so only row 1 would be read. Forget it and read every row.
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()
         rows: list[tuple[int, list[str]]] = []
         for row in ws.iter_rows():
             cells = [c for c in row if getattr(c, "row", None) is not None]
