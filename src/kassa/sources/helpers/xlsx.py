@@ -7,6 +7,7 @@ A legacy ``.xls`` workbook (OLE2) is recognised by its magic bytes so it can be 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +78,19 @@ def rows_from_xlsx(path: Path, file: str) -> list[tuple[int, list[str]]]:
     """Rows of the first worksheet that has any data; row numbers are the spreadsheet's."""
     import openpyxl
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) on bad files
-        raise _unreadable(file, exc) from None
-    try:
-        return _first_sheet_with_data(wb)
-    except Exception as exc:
-        raise _unreadable(file, exc) from None
-    finally:
-        wb.close()
+    with warnings.catch_warnings():
+        # openpyxl warns about styles it cannot use ("Workbook contains no default style" in Direct's
+        # exports); only cached values are read, so that is noise to the user, not a problem.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (
+            Exception
+        ) as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) on bad files
+            raise _unreadable(file, exc) from None
+        try:
+            return _first_sheet_with_data(wb)
+        except Exception as exc:
+            raise _unreadable(file, exc) from None
+        finally:
+            wb.close()
