@@ -17,7 +17,13 @@ accounts ours and is not revenue; a payment from us has ours as the payer. When 
 receiver account, ``ДатаПоступило`` set and ``ДатаСписано`` empty decides (the bank fills
 ``ДатаПоступило`` only for money credited to the statement's account). Outgoing documents are skipped,
 not refused. A file without any own account is a set of payment orders exported *to* the bank, not a
-statement, and is refused.
+statement, and is refused; so is one whose every document is paid from its own account with no
+``СекцияРасчСчет`` and no ``ДатаПоступило``/``ДатаСписано`` (1C writes ``РасчСчет=`` into payment
+orders too; only a bank adds balances and credit/debit dates).
+
+Control totals: each ``СекцияРасчСчет`` is reconciled with the documents (:func:`reconcile`); a
+mismatch is a warning that ``--strict`` refuses, so money the statement counts but does not list is
+never missed silently. A damaged header date is a warning; an import that loads nothing says why.
 
 Row: ``paid_at`` = ``ДатаПоступило`` (else ``Дата``); ``amount`` = ``Сумма`` (rubles, dot decimals);
 ``payer_inn`` = ``ПлательщикИНН`` (else the INN written at the start of ``Плательщик``);

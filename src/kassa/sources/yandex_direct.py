@@ -20,8 +20,10 @@ against the rows it read, so a cut-off download is refused instead of silently l
 **Web interface export** (Мастер отчётов / Статистика → CSV or XLSX; no public column spec): Russian
 headers ``Дата``, ``№ Кампании`` (or ``ID кампании``), ``Кампания``, ``Показы``, ``Клики``,
 ``Расход (руб.)``; ``;``-separated, decimal comma, ``dd.mm.yyyy``, title lines above the header,
-``Итого`` row; UTF-8 or cp1251. Recognised only with one of Direct's own columns (``№ Кампании``,
-``CTR (%)``, ``Ср. цена клика (руб.)``…), so a hand-made sheet is never taken for it. The currency is read from the cost header (``руб.`` -> RUB) or a
+``Итого`` row; UTF-8 or cp1251. Recognised by what every Direct export has — a campaign and the
+cost (``Показы`` and ``Клики`` may be absent: loaded as 0 with a warning) — plus one of Direct's own
+columns (``№ Кампании``, ``CTR (%)``, ``Ср. цена клика (руб.)``…), so a hand-made sheet is never taken
+for it. A report without ``Дата`` covers its whole period and is refused with how to export it by day. The currency is read from the cost header (``руб.`` -> RUB) or a
 ``Валюта`` column. VAT: the report's "с НДС" checkbox; kassa looks for "с НДС" / "без НДС" in the
 title lines and headers and otherwise assumes **with VAT** (the interface's default display of
 amounts); ``include_vat`` in the options overrides.
