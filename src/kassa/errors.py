@@ -19,6 +19,8 @@ class RowError:
     value: str | None
     reason: str
     row_kept: bool = False  # a warning: the row was loaded without this value
+    # A warning that ``--strict`` turns into a refusal (e.g. a statement whose documents miss its totals).
+    refused_when_strict: bool = False
 
     def __str__(self) -> str:
         where = self.file

@@ -150,3 +150,27 @@ def test_detected_by_its_first_line_only():
     assert Bank1C().detect(STATEMENT, head(STATEMENT))
     for other in (DATA / "bank_csv" / "statement.csv", DATA / "amocrm" / "leads_api.json"):
         assert not Bank1C().detect(other, head(other))
+
+
+def test_a_balance_block_that_does_not_add_up_is_a_warning_refused_under_strict(make_warehouse, tmp_path):
+    t = (
+        "1CClientBankExchange\nРасчСчет=" + OWN + "\nСекцияРасчСчет\nРасчСчет=" + OWN + "\n"
+        "НачальныйОстаток=100.00\nВсегоПоступило=10.00\nВсегоСписано=0.00\nКонечныйОстаток=120.00\n"
+        "КонецРасчСчет\nСекцияДокумент=Платежное поручение\nНомер=1\nДата=01.10.2026\nСумма=10.00\n"
+        "ПлательщикСчет=40702810000000000001\nПолучательСчет=" + OWN + "\nКонецДокумента\nКонецФайла\n"
+    )
+    path = write(tmp_path, t)
+    (report,) = make_warehouse().import_files([path]).files
+    (warning,) = report.errors
+    assert (warning.line, warning.column, warning.row_kept, report.rows_loaded) == (
+        8,
+        "КонечныйОстаток",
+        True,
+        1,
+    )
+    assert warning.reason.startswith(
+        f"account {OWN}: НачальныйОстаток 100.00 + ВсегоПоступило 10.00 − ВсегоСписано 0.00 = 110.00, "
+        "but КонечныйОстаток is 120.00"
+    )
+    with pytest.raises(ImportFailed, match="--strict"):
+        make_warehouse(name="strict.duckdb").import_files([path], strict=True)

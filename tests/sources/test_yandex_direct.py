@@ -131,3 +131,32 @@ def test_title_line_vat_note_decides_vat(tmp_path: Path) -> None:
     assert row["vat_included"] is True and row["date"] == dt.date(2026, 11, 1) and row["cost"] == 122.0
     (row,) = read(write(tmp_path, "ui2.csv", text.replace("с НДС", "без НДС")))
     assert row["vat_included"] is False
+
+
+def test_a_direct_export_needs_a_campaign_and_the_cost_not_every_column(
+    make_warehouse, tmp_path: Path
+) -> None:
+    # like BD_RSY_… (by ad × placement × sex × age) but by day: no Показы; the dimensions are summed away
+    p = write(
+        tmp_path,
+        "rsy.csv",
+        "Дата;№ Кампании;Название кампании;Пол;Возраст;Название площадки;Расход, ₽;Клики\n"
+        "01.03.2026;706027591;МК БФЛ;Женский;25-34 года;yandex;1651,06;7\n"
+        "01.03.2026;706027591;МК БФЛ;Мужской;25-34 года;game.yandex.ru;1355,76;3\n"
+        "02.03.2026;706154737;РСЯ БФЛ;Женский;35-44 года;yandex;908,03;2\n",
+    )
+    assert detect_format(p).name == "yandex_direct"
+    wh = make_warehouse()
+    (report,) = wh.import_files([p]).files
+    t = wh.table("spend")
+    got = t.order_by([t.date, t.campaign]).select("date", "campaign", "clicks", "impressions", "cost")
+    assert [tuple(r.values()) for r in got.to_pyarrow().to_pylist()] == [
+        (dt.date(2026, 3, 1), "706027591", 10, 0, pytest.approx(3006.82)),
+        (dt.date(2026, 3, 2), "706154737", 2, 0, pytest.approx(908.03)),
+    ]
+    (warning,) = report.errors
+    assert (warning.row_kept, warning.column, warning.reason) == (
+        True,
+        "impressions",
+        "the export has no impressions column; loaded as 0",
+    )

@@ -253,6 +253,8 @@ class SpendLayout:
     dayfirst: bool = True
     delimiter: str | None = None
     quote: str | None = '"'
+    # Columns a file must have; a missing count column (impressions, clicks) is then loaded as zero.
+    required: Sequence[str] = ("date", "impressions", "clicks", "cost")
 
     def known(self) -> list[str]:
         return [n for names in self.columns.values() for n in names]
@@ -268,9 +270,6 @@ class SpendLayout:
             if plain or hits:
                 return (plain or hits)[0]
         return None
-
-
-SPEND_REQUIRED = ("date", "impressions", "clicks", "cost")
 
 
 def read_spend_table(path: Path, ctx: ReadContext, layout: SpendLayout, channel: str) -> ReadResult:
@@ -298,7 +297,7 @@ def spend_from_table(table: TextTable, ctx: ReadContext, layout: SpendLayout, ch
         if cost_col
         else (*layout.columns.get("cost", ()), *[f"{p} (…)" for p in layout.cost_prefixes])
     )
-    frame = pick_columns(table, aliases, required=SPEND_REQUIRED, file=file, format_title=layout.title)
+    frame = pick_columns(table, aliases, required=layout.required, file=file, format_title=layout.title)
     vat = (
         options.include_vat
         if options.include_vat is not None
@@ -360,6 +359,21 @@ def spend_from_text(
     """
     file = str(path)
     errs = list(errors)
+    for count in ("impressions", "clicks"):
+        if count not in frame.columns:
+            # Only a layout that does not require the column gets here (e.g. a Direct export without
+            # Показы): the figure is unknown, stored as zero, and the user is told once.
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(count))
+            errs.append(
+                RowError(
+                    file,
+                    None,
+                    count,
+                    None,
+                    _("the export has no {column} column; loaded as 0", column=count),
+                    row_kept=True,
+                )
+            )
     money = micros_text(pl.col("cost")) if layout.micros else number_text(pl.col("cost"), layout.decimal)
     frame = frame.with_columns(
         date_text(pl.col("date"), dayfirst=layout.dayfirst),

@@ -17,7 +17,13 @@ accounts ours and is not revenue; a payment from us has ours as the payer. When 
 receiver account, ``ДатаПоступило`` set and ``ДатаСписано`` empty decides (the bank fills
 ``ДатаПоступило`` only for money credited to the statement's account). Outgoing documents are skipped,
 not refused. A file without any own account is a set of payment orders exported *to* the bank, not a
-statement, and is refused.
+statement, and is refused; so is one whose every document is paid from its own account with no
+``СекцияРасчСчет`` and no ``ДатаПоступило``/``ДатаСписано`` (1C writes ``РасчСчет=`` into payment
+orders too; only a bank adds balances and credit/debit dates).
+
+Control totals: each ``СекцияРасчСчет`` is reconciled with the documents (:func:`reconcile`); a
+mismatch is a warning that ``--strict`` refuses, so money the statement counts but does not list is
+never missed silently. A damaged header date is a warning; an import that loads nothing says why.
 
 Row: ``paid_at`` = ``ДатаПоступило`` (else ``Дата``); ``amount`` = ``Сумма`` (rubles, dot decimals);
 ``payer_inn`` = ``ПлательщикИНН`` (else the INN written at the start of ``Плательщик``);
@@ -36,6 +42,7 @@ Errors name the line of the offending field (``Сумма=…``), not only the d
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -58,6 +65,9 @@ MAGIC = "1CClientBankExchange"
 CURRENCY_BY_OKV = {"810": "RUB", "643": "RUB", "840": "USD", "978": "EUR", "156": "CNY"}
 SKIPPED_SECTIONS = {"выписка"}
 _PLAIN_NUMBER = re.compile(r"^-?\d{1,20}(\.\d{1,10})?$")
+CONTROL_TOTALS = ("НачальныйОстаток", "ВсегоПоступило", "ВсегоСписано", "КонечныйОстаток")
+HEADER_DATES = ("ДатаСоздания", "ДатаНачала", "ДатаКонца")
+_DATE = re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})$")
 _INN_IN_NAME = re.compile(r"^\s*(?:ИНН\s*)?(\d{10}|\d{12})\b")
 
 
@@ -83,9 +93,21 @@ class Document:
 
 
 @dataclass
+class BalanceSection:
+    """One ``СекцияРасчСчет`` block: an account's control totals for the statement's period."""
+
+    line: int
+    fields: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class Statement:
     accounts: set[str]
     documents: list[Document]
+    sections: list[BalanceSection] = field(default_factory=list)
+    # Header (and balance block) dates as (field, value, line), checked by header_date_warnings.
+    dates: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def parse_statement(text: str, path: Path) -> Statement:
@@ -96,7 +118,10 @@ def parse_statement(text: str, path: Path) -> Statement:
         raise ImportFailed(_("{file}, line 1: does not start with 1CClientBankExchange", file=path))
     accounts: set[str] = set()
     docs: list[Document] = []
+    sections: list[BalanceSection] = []
+    dates: list[tuple[str, str, int]] = []
     doc: Document | None = None
+    section: BalanceSection | None = None
     ended = False
     for i in range(first + 1, len(lines)):
         n = i + 1
@@ -124,8 +149,11 @@ def parse_statement(text: str, path: Path) -> Statement:
             if doc.kind.casefold() not in SKIPPED_SECTIONS:
                 docs.append(doc)
             doc = None
-        elif key in ("СекцияРасчСчет", "КонецРасчСчет"):
-            continue
+        elif key == "СекцияРасчСчет":
+            section = BalanceSection(line=n)
+            sections.append(section)
+        elif key == "КонецРасчСчет":
+            section = None
         elif key == "КонецФайла":
             if doc is not None:
                 raise ImportFailed(
@@ -142,9 +170,15 @@ def parse_statement(text: str, path: Path) -> Statement:
             if sep:
                 doc.fields.setdefault(key, value)
                 doc.lines.setdefault(key, n)
-        elif key == "РасчСчет" and value.strip():
-            # The header's and the balance blocks' РасчСчет are the statement's own accounts.
-            accounts.add(value.strip())
+        else:
+            if section is not None and sep:
+                section.fields.setdefault(key, value.strip())
+                section.lines.setdefault(key, n)
+            if key in HEADER_DATES and sep:
+                dates.append((key, value.strip(), n))
+            if key == "РасчСчет" and value.strip():
+                # The header's and the balance blocks' РасчСчет are the statement's own accounts.
+                accounts.add(value.strip())
     if doc is not None:
         raise ImportFailed(
             _(
@@ -165,7 +199,25 @@ def parse_statement(text: str, path: Path) -> Statement:
                 file=path,
             )
         )
-    return Statement(accounts=accounts, documents=docs)
+    if (
+        docs
+        and not sections
+        and not any(d.get("ДатаПоступило", "ДатаСписано") for d in docs)
+        and all(d.get("ПлательщикСчет", "ПлательщикРасчСчет") in accounts for d in docs)
+    ):
+        # 1C writes РасчСчет= into the header of payment orders too; a bank's statement has the
+        # balance blocks or the dates the bank credited or debited each document, and money coming in.
+        raise ImportFailed(
+            _(
+                "{file}: {count} payment order(s) for the bank, not a statement: every document is paid "
+                "from {accounts}, with no СекцияРасчСчет balance block and no ДатаПоступило or ДатаСписано; "
+                "export a statement (выписка) from the bank instead",
+                file=path,
+                count=len(docs),
+                accounts=", ".join(sorted(accounts)),
+            )
+        )
+    return Statement(accounts=accounts, documents=docs, sections=sections, dates=dates)
 
 
 def kopecks(v: str | None) -> str:
@@ -215,6 +267,184 @@ def purpose(doc: Document) -> str | None:
     return " ".join(p for p in parts if p) or None
 
 
+def amount(text: str | None) -> Decimal | None:
+    """A statement amount (``2681831.46``) as a Decimal; None when empty or not a plain number."""
+    if text is None:
+        return None
+    text = text.strip().replace(",", ".")
+    return Decimal(text) if _PLAIN_NUMBER.match(text) else None
+
+
+def money(v: Decimal) -> str:
+    """An amount as the reconciliation messages show it: ``2 681 831.46``."""
+    return f"{v:,.2f}".replace(",", " ")
+
+
+def credited_account(doc: Document, own: set[str]) -> str | None:
+    """Which of our accounts the document credits, if any (receiver ours; else ДатаПоступило)."""
+    receiver = doc.get("ПолучательСчет", "ПолучательРасчСчет")
+    if receiver in own:
+        return receiver
+    payer = doc.get("ПлательщикСчет", "ПлательщикРасчСчет")
+    if payer not in own and len(own) == 1 and doc.get("ДатаПоступило") and not doc.get("ДатаСписано"):
+        return next(iter(own))
+    return None
+
+
+def debited_account(doc: Document, own: set[str]) -> str | None:
+    """Which of our accounts the document debits, if any (payer ours; else ДатаСписано)."""
+    payer = doc.get("ПлательщикСчет", "ПлательщикРасчСчет")
+    if payer in own:
+        return payer
+    receiver = doc.get("ПолучательСчет", "ПолучательРасчСчет")
+    if receiver not in own and len(own) == 1 and doc.get("ДатаСписано") and not doc.get("ДатаПоступило"):
+        return next(iter(own))
+    return None
+
+
+def reconcile(st: Statement, file: str) -> list[RowError]:
+    """Each balance block's control totals against the documents (see docs/sources.md, bank_1c).
+
+    ВсегоПоступило vs the documents crediting the account, ВсегоСписано vs those debiting it, and
+    НачальныйОстаток + ВсегоПоступило − ВсегоСписано vs КонечныйОстаток. Mismatches are warnings that
+    ``--strict`` refuses: money the statement counts but the file does not list is money kassa
+    would silently miss.
+    """
+    credited: dict[str, Decimal] = {}
+    debited: dict[str, Decimal] = {}
+    for doc in st.documents:
+        value = amount(doc.get("Сумма"))
+        if value is None:
+            # The document's amount is refused (and named) row by row; no total can be checked then.
+            return []
+        if (to := credited_account(doc, st.accounts)) is not None:
+            credited[to] = credited.get(to, Decimal(0)) + value
+        if (of := debited_account(doc, st.accounts)) is not None:
+            debited[of] = debited.get(of, Decimal(0)) + value
+    out: list[RowError] = []
+    for sec in st.sections:
+        account = sec.fields.get("РасчСчет", "")
+        totals = {k: amount(sec.fields.get(k)) for k in CONTROL_TOTALS}
+        for key, listed, what in (
+            ("ВсегоПоступило", credited.get(account, Decimal(0)), _("credited to the account")),
+            ("ВсегоСписано", debited.get(account, Decimal(0)), _("debited from the account")),
+        ):
+            said = totals[key]
+            if said is None or said == listed:
+                continue
+            out.append(
+                RowError(
+                    file,
+                    sec.lines.get(key, sec.line),
+                    key,
+                    sec.fields.get(key),
+                    _(
+                        "account {account}: the statement says {key}={said} but its documents {what} "
+                        "total {listed}; documents are missing — the file is an excerpt, was "
+                        "filtered at export (by counterparty or kind of document), or is broken; export "
+                        "the full statement for the period again",
+                        account=account,
+                        key=key,
+                        said=money(said),
+                        what=what,
+                        listed=money(listed),
+                    )
+                    if listed < said
+                    else _(
+                        "account {account}: the statement says {key}={said} but its documents {what} "
+                        "total {listed}, more than the statement counts; the file is broken or "
+                        "joins several statements: export the statement for the period again",
+                        account=account,
+                        key=key,
+                        said=money(said),
+                        what=what,
+                        listed=money(listed),
+                    ),
+                    row_kept=True,
+                    refused_when_strict=True,
+                )
+            )
+        opening, came, went, closing = (totals[k] for k in CONTROL_TOTALS)
+        if None not in (opening, came, went, closing):
+            assert opening is not None and came is not None and went is not None and closing is not None
+            if opening + came - went != closing:
+                out.append(
+                    RowError(
+                        file,
+                        sec.lines.get("КонечныйОстаток", sec.line),
+                        "КонечныйОстаток",
+                        sec.fields.get("КонечныйОстаток"),
+                        _(
+                            "account {account}: НачальныйОстаток {opening} + ВсегоПоступило {came} − "
+                            "ВсегоСписано {went} = {expected}, but КонечныйОстаток is {closing}; the "
+                            "balance block does not add up, the file may be broken: export it again",
+                            account=account,
+                            opening=money(opening),
+                            came=money(came),
+                            went=money(went),
+                            expected=money(opening + came - went),
+                            closing=money(closing),
+                        ),
+                        row_kept=True,
+                        refused_when_strict=True,
+                    )
+                )
+    return out
+
+
+def header_date_warnings(st: Statement, file: str) -> list[RowError]:
+    """Header and balance-block dates that are not dd.mm.yyyy calendar dates: named, not ignored."""
+    out = []
+    for key, value, line in st.dates:
+        m = _DATE.match(value)
+        valid = False
+        if m:
+            try:
+                dt.date(int(m[3]), int(m[2]), int(m[1]))
+                valid = True
+            except ValueError:
+                pass
+        if value and not valid:
+            out.append(
+                RowError(
+                    file,
+                    line,
+                    key,
+                    value,
+                    _(
+                        "a damaged date in the statement's header: not a dd.mm.yyyy date; the period it states is unknown"
+                    ),
+                    row_kept=True,
+                )
+            )
+    return out
+
+
+def nothing_loaded(st: Statement, file: str) -> RowError:
+    """Why a statement loaded no payment: how many documents it read and why each kind was skipped."""
+    own = st.accounts
+    between = sum(1 for d in st.documents if credited_account(d, own) and debited_account(d, own))
+    outgoing = sum(1 for d in st.documents if debited_account(d, own) and not credited_account(d, own))
+    other = len(st.documents) - between - outgoing
+    return RowError(
+        file,
+        None,
+        None,
+        None,
+        _(
+            "read {count} document(s) and loaded no payment: {outgoing} outgoing (paid from {accounts}), "
+            "{between} between own accounts, {other} neither credited to nor debited from the statement's "
+            "accounts; only money coming in from others is revenue",
+            count=len(st.documents),
+            outgoing=outgoing,
+            accounts=", ".join(sorted(own)),
+            between=between,
+            other=other,
+        ),
+        row_kept=True,
+    )
+
+
 @SOURCES.register
 class Bank1C:
     name = "bank_1c"
@@ -256,8 +486,12 @@ class Bank1C:
                 "payment_id": ("Номер", doc.line_of("Номер")),
             }
         results = validated_results(path, ctx, {"payments": rows}, convert={"paid_at": date_text})
+        file = str(path)
+        checks = header_date_warnings(st, file) + reconcile(st, file)
+        if not rows:
+            checks.append(nothing_loaded(st, file))
         for res in results:
-            res.errors = [_at_field(e, sources) for e in res.errors]
+            res.errors = checks + [_at_field(e, sources) for e in res.errors]
         return results
 
 
@@ -265,4 +499,4 @@ def _at_field(e: RowError, sources: dict[int, dict[str, tuple[str, int]]]) -> Ro
     if e.line is None or e.column is None or e.column not in sources.get(e.line, {}):
         return e
     name, line = sources[e.line][e.column]
-    return RowError(e.file, line, name, e.value, e.reason, e.row_kept)
+    return RowError(e.file, line, name, e.value, e.reason, e.row_kept, e.refused_when_strict)

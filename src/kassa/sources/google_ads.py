@@ -20,6 +20,10 @@ values arrive as strings), or a flat CSV whose header names the GAQL fields (``s
 
 VAT: Google Ads costs are net of VAT (VAT is invoiced on top), so ``vat_included`` is false.
 Campaign: ``campaign.id`` / ``Campaign ID`` when present (``utm_campaign={campaignid}``), else the name.
+An account-level API report (``FROM customer``: ``customer`` and ``segments.date``, no campaign
+fields) is loaded as one campaign per account, named as the interface names the account (its
+``descriptiveName``, else ``account <customer id>``), with a warning that adding ``campaign.id,
+campaign.name`` to the query gives spend per campaign.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from kassa.errors import ImportFailed
+from kassa.errors import ImportFailed, RowError
 from kassa.i18n import Translator
 from kassa.sources.adspend import (
     SpendLayout,
@@ -123,6 +127,26 @@ def _is_api_header(cells: list[str]) -> bool:
     return bool(set(cells) & {"metrics.cost_micros", "metrics_cost_micros", "cost_micros"})
 
 
+def account_campaign(row: dict[str, object]) -> str | None:
+    """The campaign an account-level row (``FROM customer``, no campaign fields) is stored under.
+
+    Named as Google Ads names the account: its ``descriptiveName``, else ``account <id>`` with the
+    customer id from ``customer.id`` or ``resourceName`` (``customers/1234567890``), dashed as the
+    interface shows it (``123-456-7890``).
+    """
+    name = json_text(_flat(row, "customer", "descriptiveName", "descriptive_name"))
+    if name:
+        return name
+    cid = json_text(_flat(row, "customer", "id"))
+    if not cid:
+        resource = json_text(_flat(row, "customer", "resourceName", "resource_name")) or ""
+        cid = resource.rpartition("/")[2] if resource.startswith("customers/") else None
+    if not cid:
+        return None
+    shown = f"{cid[:3]}-{cid[3:6]}-{cid[6:]}" if len(cid) == 10 and cid.isdigit() else cid
+    return f"account {shown}"
+
+
 def _flat(row: dict[str, object], group: str, *keys: str) -> object:
     part = row.get(group)
     if not isinstance(part, dict):
@@ -194,6 +218,14 @@ class GoogleAds:
             }
             for r in rows
         ]
+        # A query FROM customer has no campaign fields: the account is the campaign (see account_campaign).
+        accounts: list[str] = []
+        for rec, r in zip(records, rows, strict=True):
+            if rec["campaign_id"] is None and rec["campaign_name"] is None:
+                account = account_campaign(r)
+                if account is not None:
+                    rec["campaign_name"] = account
+                    accounts.append(account)
         # Zero-metric rows can omit "metrics" fields entirely (proto3 JSON drops zeros): read as 0.
         for rec in records:
             for k in ("impressions", "clicks", "cost"):
@@ -205,6 +237,25 @@ class GoogleAds:
             lines,
             ["date", "campaign_id", "campaign_name", "impressions", "clicks", "cost", "currency"],
         )
-        return spend_from_api_frame(
+        result = spend_from_api_frame(
             frame, path=path, ctx=ctx, layout=JSON, channel=CHANNEL, rows_read=len(records)
         )
+        if accounts:
+            result.errors.insert(
+                0,
+                RowError(
+                    file,
+                    None,
+                    "campaign",
+                    None,
+                    _(
+                        "the report has no campaign fields: {rows} row(s) loaded at account level as "
+                        "campaign {campaign}; add campaign.id, campaign.name to the query (FROM campaign) "
+                        "for spend per campaign",
+                        rows=len(accounts),
+                        campaign=", ".join(sorted(set(accounts))),
+                    ),
+                    row_kept=True,
+                ),
+            )
+        return result

@@ -20,8 +20,10 @@ against the rows it read, so a cut-off download is refused instead of silently l
 **Web interface export** (Мастер отчётов / Статистика → CSV or XLSX; no public column spec): Russian
 headers ``Дата``, ``№ Кампании`` (or ``ID кампании``), ``Кампания``, ``Показы``, ``Клики``,
 ``Расход (руб.)``; ``;``-separated, decimal comma, ``dd.mm.yyyy``, title lines above the header,
-``Итого`` row; UTF-8 or cp1251. Recognised only with one of Direct's own columns (``№ Кампании``,
-``CTR (%)``, ``Ср. цена клика (руб.)``…), so a hand-made sheet is never taken for it. The currency is read from the cost header (``руб.`` -> RUB) or a
+``Итого`` row; UTF-8 or cp1251. Recognised by what every Direct export has — a campaign and the
+cost (``Показы`` and ``Клики`` may be absent: loaded as 0 with a warning) — plus one of Direct's own
+columns (``№ Кампании``, ``CTR (%)``, ``Ср. цена клика (руб.)``…), so a hand-made sheet is never taken
+for it. A report without ``Дата`` covers its whole period and is refused with how to export it by day. The currency is read from the cost header (``руб.`` -> RUB) or a
 ``Валюта`` column. VAT: the report's "с НДС" checkbox; kassa looks for "с НДС" / "без НДС" in the
 title lines and headers and otherwise assumes **with VAT** (the interface's default display of
 amounts); ``include_vat`` in the options overrides.
@@ -42,7 +44,7 @@ from kassa.i18n import Translator
 from kassa.sources.adspend import SpendLayout, ad_options, spend_from_table
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.registry import SOURCES
-from kassa.sources.tabular import header_of, norm_name, read_table
+from kassa.sources.tabular import TextTable, header_of, norm_name, read_table
 
 _ = Translator("sources")
 
@@ -74,6 +76,9 @@ UI = SpendLayout(
     },
     cost_prefixes=("Расход",),
     include_vat=True,  # the interface shows amounts with VAT unless the report's checkbox says otherwise
+    # What every Direct statistics export has: a day (see _whole_period), a campaign and the cost.
+    # Показы and Клики are left out of some reports (BD_RSY_… by placement × sex × age has no Показы).
+    required=("date", "cost"),
 )
 _TOTAL_ROWS = re.compile(r"^\s*total rows:\s*(\d+)\s*$", re.IGNORECASE)
 
@@ -99,6 +104,12 @@ UI_MARKERS = frozenset(
         "конверсия (%)",
         "взвешенные показы",
         "wctr (%)",
+        # the 2024+ report builder's spellings
+        "отказы, %",
+        "глубина просмотра",
+        "место клика",
+        "тип условия показа",
+        "название площадки",
     }
 )
 
@@ -108,7 +119,25 @@ def _is_ui_header(cells: list[str]) -> bool:
     campaign = {norm_name(n) for k in ("campaign_id", "campaign_name") for n in UI.columns[k]}
     cost = UI.cost_column(cells)
     marked = bool(names & UI_MARKERS) or any(c.startswith("ср. цена клика") for c in cells)
-    return bool(names & campaign) and "показы" in names and cost is not None and marked
+    return bool(names & campaign) and cost is not None and marked
+
+
+_PERIOD = re.compile(r"^\s*период\s*:\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _whole_period(table: TextTable) -> MissingColumn:
+    """The refusal of a report without a day column, saying how to export one from Direct."""
+    period = next((m[1] for t in table.title_lines for m in [_PERIOD.match(t)] if m), None)
+    return MissingColumn(
+        _(
+            "{file}: a Yandex Direct report of {rows} rows without a day column (Дата){period}: its rows cover the whole "
+            "period, and spend is stored per day. Export it again from Мастер отчётов with the time "
+            "grouping «по дням» (the Дата column), keeping № Кампании and Расход",
+            file=table.file,
+            rows=table.rows_read,
+            period=_(" for {period}", period=period) if period else "",
+        )
+    )
 
 
 def looks_like_micros(cost: pl.Series) -> bool:
@@ -150,6 +179,8 @@ class YandexDirect:
                     columns="Дата, № Кампании, Кампания, Показы, Клики, Расход (руб.) / Date, CampaignId, Impressions, Clicks, Cost",
                 )
             )
+        if not any(norm_name(n) in table.frame.columns for n in UI.columns["date"]):
+            raise _whole_period(table)
         return [spend_from_table(table, ctx, UI, CHANNEL)]
 
     def _read_api(self, path: Path, ctx: ReadContext) -> ReadResult:

@@ -365,7 +365,13 @@ class Warehouse:
                 for r in rs:
                     if isinstance(r.rows, pa.RecordBatchReader):
                         r.rows = r.rows.read_all()
-            bad = [e for _, _, _, rs in staged for r in rs for e in r.errors if not e.row_kept]
+            bad = [
+                e
+                for _, _, _, rs in staged
+                for r in rs
+                for e in r.errors
+                if not e.row_kept or e.refused_when_strict
+            ]
             if bad:
                 raise ImportFailed(f"--strict: {len(bad)} refused value(s); nothing was imported", bad)
         report = ImportReport()

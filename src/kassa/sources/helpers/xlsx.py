@@ -7,6 +7,7 @@ A legacy ``.xls`` workbook (OLE2) is recognised by its magic bytes so it can be 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,10 @@ def _unreadable(file: str, exc: Exception) -> ImportFailed:
 
 def _first_sheet_with_data(wb: Any) -> list[tuple[int, list[str]]]:
     for ws in wb.worksheets:
+        # Read-only sheets trust the <dimension> the writer recorded; Yandex Direct writes
+        # ref="A1" whatever the sheet holds, so only row 1 would be read. Forget it and read every row.
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()
         rows: list[tuple[int, list[str]]] = []
         for row in ws.iter_rows():
             cells = [c for c in row if getattr(c, "row", None) is not None]
@@ -73,13 +78,19 @@ def rows_from_xlsx(path: Path, file: str) -> list[tuple[int, list[str]]]:
     """Rows of the first worksheet that has any data; row numbers are the spreadsheet's."""
     import openpyxl
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) on bad files
-        raise _unreadable(file, exc) from None
-    try:
-        return _first_sheet_with_data(wb)
-    except Exception as exc:
-        raise _unreadable(file, exc) from None
-    finally:
-        wb.close()
+    with warnings.catch_warnings():
+        # openpyxl warns about styles it cannot use ("Workbook contains no default style" in Direct's
+        # exports); only cached values are read, so that is noise to the user, not a problem.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl\.")
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (
+            Exception
+        ) as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) on bad files
+            raise _unreadable(file, exc) from None
+        try:
+            return _first_sheet_with_data(wb)
+        except Exception as exc:
+            raise _unreadable(file, exc) from None
+        finally:
+            wb.close()
