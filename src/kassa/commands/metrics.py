@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -25,9 +25,6 @@ from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
 from kassa.report.layout import Column, Grid, check_columns, parse_columns, print_grids, print_prose
-
-if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
-    pass
 
 _ = Translator("cli")
 

@@ -1,4 +1,4 @@
-"""``kassa money`` (revenue three ways, the gaps, match quality) and ``kassa trail`` (one item's chain).
+"""``kassa money`` (revenue three ways, the gaps, match quality) and ``kassa trail`` (one record's part of the money trail).
 
 The tables and the tree are built in :mod:`kassa.report.money_tables`; this module parses options,
 computes, prints.
@@ -7,7 +7,7 @@ computes, prints.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -28,9 +28,6 @@ from kassa.commands import COMMANDS
 from kassa.i18n import Lang, Translator
 from kassa.period import Period
 from kassa.report.layout import check_columns, parse_columns, print_grids, print_prose
-
-if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
-    pass
 
 _ = Translator("money")
 
@@ -73,7 +70,7 @@ def register(app: typer.Typer) -> None:
         p = Period.parse(period)
         with open_warehouse(db, config) as wh:
             metrics = compute(wh, METRICS, "channel", p)
-            # The stitching the metrics just built (memoised on the open warehouse): one chain for all.
+            # The money trail the metrics just built (memoised on the open warehouse): one for all.
             chain = base_tables(wh, wh.settings).chain
             view = money_view(chain, wh, p, limit=None if show_all or as_json else LIST_LIMIT)
             quality = match_quality(chain, p)
@@ -113,7 +110,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
         lang: LangOption = Lang.EN,
     ) -> None:
-        """The whole chain of one lead, deal or payment: visits, lead, deals, payments, and how each link was made.
+        """The whole trail of one lead, deal or payment: visits, lead, deals, payments, and how each link was made.
 
         Example: kassa trail --db shop.duckdb P-1042
         """

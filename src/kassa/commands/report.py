@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -21,9 +21,6 @@ from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
 from kassa.report.layout import print_prose
-
-if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
-    pass
 
 _ = Translator("report")
 

@@ -16,9 +16,6 @@ from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
 from kassa.report.layout import print_prose
 
-if TYPE_CHECKING:  # imported where used, so `kassa --help` loads no heavy library
-    pass
-
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
