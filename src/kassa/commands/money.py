@@ -114,14 +114,14 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa trail --db shop.duckdb P-1042
         """
-        from kassa.link.money_trail import MoneyTrail
         from kassa.link.trail import RECORD_KINDS, trail
+        from kassa.metrics.compute import base_tables
         from kassa.report.money_tables import trail_tree
 
         if kind is not None and kind not in RECORD_KINDS:
             raise typer.BadParameter(f"use one of {', '.join(RECORD_KINDS)}", param_hint="--kind")
-        with open_warehouse(db, config) as wh, MoneyTrail(wh, materialize=True) as chain:
-            tr = trail(chain, item_id, kind)
+        with open_warehouse(db, config) as wh:
+            tr = trail(base_tables(wh, wh.settings).chain, item_id, kind)
             cur, direct = wh.settings.currency, list(wh.settings.direct_channels)
         if as_json:
             print_json(tr.to_json())

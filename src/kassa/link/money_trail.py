@@ -4,13 +4,16 @@
 ``kassa money`` view, the match-quality report, journeys and ``kassa trail`` all read one money trail and
 can never disagree.
 
-Use a materialized money trail as a context manager (``with MoneyTrail(wh, materialize=True) as mt:``) so its
-temporary tables are dropped while the connection is still open.
+A materialized money trail (``materialize=True``) keeps each link in a temporary table named for what the
+stitching is built from (settings, lookback, match rules), so there is one per warehouse and shape: get it
+from :func:`kassa.metrics.compute.base_tables` (built once per open warehouse, released before the
+connection closes), or use it as a context manager on a warehouse nothing else stitches.
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
@@ -20,6 +23,7 @@ from kassa.link.deals import link_deals
 from kassa.link.payments import MatchRules, deal_payments, match_payments, payments_with_deals
 from kassa.link.visit_lead import link_leads, link_visits
 from kassa.settings import Settings
+from kassa.store.compiled import materialize as materialize_table
 
 if TYPE_CHECKING:
     from kassa.store import Warehouse
@@ -53,32 +57,39 @@ class MoneyTrail:
         # Materialized, each link is computed once into a temporary table of the engine (DuckDB temp
         # table, Spark temp view) and every later query reads it: many small queries instead of
         # re-deriving the whole trail in each. Visits, the one big table, stay lazy.
-        self._backend = wh.ibis if materialize else None
+        self._wh = wh if materialize else None
         self._temporary: list[str] = []
+        # What the stitching is built from besides the rows: the compiled SQL is kept under it
+        # (kassa.store.compiled), and it names the temporary tables, so the kept SQL of one link reads
+        # the tables of the links before it by the same names on every warehouse.
+        self.shape = (self.settings.model_dump_json(), self.lookback_days, self.rules)
+        tag = hashlib.sha256(repr(self.shape).encode()).hexdigest()[:16]
 
-        def keep(t: ir.Table) -> ir.Table:
+        def keep(step: str, build: Callable[[], ir.Table]) -> ir.Table:
             if not materialize:
-                return t
-            # A table of its own, not Ibis ``cache()``: the cache shares one table among equal expressions,
-            # so one trail's release would drop another's.
-            name = f"kassa_trail_{uuid.uuid4().hex}"
+                return build()
+            name = f"kassa_trail_{tag}_{step}"
             self._temporary.append(name)
-            assert self._backend is not None
-            return self._backend.create_table(name, t, temp=True)
+            return materialize_table(wh, name, ("money_trail", step, self.shape), build)
 
         raw_leads, raw_visits = wh.table("leads"), wh.table("visits")
         try:
-            self.customers: ir.Table = keep(lead_customers(raw_leads))
+            self.customers: ir.Table = keep("customers", lambda: lead_customers(raw_leads))
             self.leads: ir.Table = keep(
-                link_leads(raw_leads, raw_visits, self.settings, self.lookback_days, self.customers)
+                "leads",
+                lambda: link_leads(raw_leads, raw_visits, self.settings, self.lookback_days, self.customers),
             )
             self.visits: ir.Table = link_visits(
                 raw_visits, raw_leads, self.leads, self.customers, self.settings
             )
-            self.deals: ir.Table = keep(link_deals(wh.table("deals"), self.leads))
-            allocations = keep(match_payments(wh.table("payments"), self.deals, self.rules))
-            self.payments: ir.Table = keep(payments_with_deals(allocations, self.deals))
-            self.deal_status: ir.Table = keep(deal_payments(self.deals, allocations, self.rules.tolerance))
+            self.deals: ir.Table = keep("deals", lambda: link_deals(wh.table("deals"), self.leads))
+            allocations = keep(
+                "allocations", lambda: match_payments(wh.table("payments"), self.deals, self.rules)
+            )
+            self.payments: ir.Table = keep("payments", lambda: payments_with_deals(allocations, self.deals))
+            self.deal_status: ir.Table = keep(
+                "deal_status", lambda: deal_payments(self.deals, allocations, self.rules.tolerance)
+            )
         except BaseException:
             self.release()
             raise
@@ -86,8 +97,8 @@ class MoneyTrail:
     def release(self) -> None:
         """Drop the temporary tables of a materialized money trail (before the connection closes)."""
         while self._temporary:
-            assert self._backend is not None
-            self._backend.drop_table(self._temporary.pop(), force=True)
+            assert self._wh is not None
+            self._wh.drop_temporary(self._temporary.pop())
 
     def __enter__(self) -> MoneyTrail:
         return self

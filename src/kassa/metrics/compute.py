@@ -23,7 +23,7 @@ only the final, small grouped table is pulled into memory as a Polars frame.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +41,7 @@ from kassa.metrics.formula import Algebra, evaluate
 from kassa.metrics.metric import Measure, Metric, Rows
 from kassa.period import Period
 from kassa.settings import Settings
+from kassa.store.compiled import fetch, materialize
 
 if TYPE_CHECKING:
     from kassa.store import Warehouse
@@ -147,22 +148,32 @@ class BaseTables:
     Built once per open warehouse and settings (:func:`base_tables`): the money trail is stitched into
     temporary tables of the engine, and so are the few visit columns the metrics read, so every
     later query is a small scan instead of re-deriving every link (and Ibis compiles a short query).
+    The SQL of each of those tables is compiled once per process (:mod:`kassa.store.compiled`).
     """
 
-    def __init__(self, wh: Warehouse, settings: Settings, chain: MoneyTrail | None = None) -> None:
+    def __init__(self, wh: Warehouse, settings: Settings) -> None:
         self.settings = settings
-        self._own_chain = chain is None
         # One stitching for metrics, `kassa money` and journeys (docs/linking.md).
-        self.chain = chain or MoneyTrail(wh, settings, materialize=True)
+        self.chain = MoneyTrail(wh, settings, materialize=True)
+        self.shape = self.chain.shape
+        tag = hashlib.sha256(repr(self.shape).encode()).hexdigest()[:16]
         self._temporary: list[str] = []
-        self._backend = wh.ibis
+        self._wh = wh
+
+        def keep(step: str, build: Callable[[], ir.Table]) -> ir.Table:
+            name = f"kassa_metrics_{tag}_{step}"
+            self._temporary.append(name)
+            return materialize(wh, name, ("base_tables", step, self.shape), build)
+
         try:
             self.activities = wh.table("activities")
-            self.visits = self._keep(self.chain.visits.select("ts", "channel", "campaign", "source_medium"))
+            self.visits = keep(
+                "visits", lambda: self.chain.visits.select("ts", "channel", "campaign", "source_medium")
+            )
             self.leads = self.chain.leads
             self.deals = self.chain.deal_status
             self.payments = self.chain.payments
-            sm = self._keep(campaign_source_medium(self.visits))
+            sm = keep("source_medium", lambda: campaign_source_medium(self.visits))
             s = wh.table("spend")
             j = s.left_join(sm, [s.channel == sm.sm_channel, s.campaign == sm.sm_campaign])
             self.spend = j.select(*s.columns, source_medium=j.sm.fill_null(NOT_SET))
@@ -170,22 +181,14 @@ class BaseTables:
             self.release()
             raise
 
-    def _keep(self, t: ir.Table) -> ir.Table:
-        name = f"kassa_metrics_{uuid.uuid4().hex}"
-        self._temporary.append(name)
-        return self._backend.create_table(name, t, temp=True)
-
     def release(self) -> None:
         while self._temporary:
-            self._backend.drop_table(self._temporary.pop(), force=True)
-        if self._own_chain:
-            self.chain.release()
+            self._wh.drop_temporary(self._temporary.pop())
+        self.chain.release()
 
 
-def base_tables(wh: Warehouse, settings: Settings, chain: MoneyTrail | None = None) -> BaseTables:
+def base_tables(wh: Warehouse, settings: Settings) -> BaseTables:
     """The stitched tables the metrics read, shared by every query on this open warehouse."""
-    if chain is not None:
-        return BaseTables(wh, settings, chain)
     return wh.memo(("metrics.base_tables", settings.model_dump_json()), lambda: BaseTables(wh, settings))
 
 
@@ -295,23 +298,27 @@ def _apply_where(t: ir.Table, where: dict[str, list[str]] | None) -> ir.Table:
     return t
 
 
-def base_measures(
+def _shape(
+    st: Settings, by: list[str], period: Period, view: View, settle_days: int | None, where: dict[str, list[str]] | None
+) -> tuple[Any, ...]:
+    """Everything the base-measure query is built from besides the rows (the key of its compiled SQL)."""
+    where_key = tuple((dim, tuple(values)) for dim, values in (where or {}).items())
+    return (st.model_dump_json(), tuple(by), period, view, settle_days, where_key)
+
+
+def _measure_queries(
     wh: Warehouse,
     by: list[str],
     period: Period,
     *,
-    view: View = "calendar",
-    settle_days: int | None = None,
-    where: dict[str, list[str]] | None = None,
-    settings: Settings | None = None,
-    chain: MoneyTrail | None = None,
-) -> tuple[ir.Table, list[str]]:
-    """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows.
-
-    ``chain`` is the stitching to read (default: a lazy :class:`kassa.link.money_trail.MoneyTrail`).
-    """
-    st = settings or wh.settings
-    src = base_tables(wh, st, chain)
+    view: View,
+    settle_days: int | None,
+    where: dict[str, list[str]] | None,
+    settings: Settings,
+) -> tuple[ir.Table, ir.Table]:
+    """(the grouped base measures, one row per amount left out for want of an exchange rate)."""
+    st = settings
+    src = base_tables(wh, st)
     cur = st.currency
     fx = wh.table("fx_rates")
     parts: list[ir.Table] = []
@@ -329,20 +336,57 @@ def base_measures(
             t, no_rate = in_business_currency(t, amounts, t[rows.date], fx, cur)
             foreign.append(no_rate.select(what=ibis.literal(_ROW_SETS[rows.name].noun)))
         parts.append(_part(t, _keys(t, by, t[date]), {m.name: _value(t, _measure(m), st) for m in metrics}))
+    counts = ibis.union(*foreign, distinct=False).group_by("what").aggregate(n=ibis._.count())
+    return _summed(ibis.union(*parts, distinct=False), by), counts
 
+
+class _Queries:
+    """The base-measure queries of one shape, built only if some compiled SQL of that shape is missing."""
+
+    def __init__(self, wh: Warehouse, by: list[str], period: Period, **opts: Any) -> None:
+        # Kept SQL reads the stitched temporary tables by name, so they must exist on this warehouse
+        # even when nothing is built here.
+        base_tables(wh, opts["settings"])
+        self._args = (wh, by, period)
+        self._opts = opts
+        self._built: tuple[ir.Table, ir.Table] | None = None
+
+    def _get(self) -> tuple[ir.Table, ir.Table]:
+        if self._built is None:
+            self._built = _measure_queries(*self._args, **self._opts)
+        return self._built
+
+    def measures(self) -> ir.Table:
+        return self._get()[0]
+
+    def left_out(self) -> ir.Table:
+        return self._get()[1]
+
+
+def _warnings(wh: Warehouse, shape: tuple[Any, ...], queries: _Queries, currency: str) -> list[str]:
     # One query for every check: amounts in another currency are left out, and people are told so.
-    counts = (
-        ibis.union(*foreign, distinct=False)
-        .group_by("what")
-        .aggregate(n=ibis._.count())
-        .to_pyarrow()
-        .to_pylist()
-    )
-    warnings = [
-        f"{row['n']} {row['what']} in a currency other than {cur} without an exchange rate for their month were left out (load fx_rates)"
+    counts = fetch(wh, ("metrics.left_out", shape), queries.left_out).to_dicts()
+    return [
+        f"{row['n']} {row['what']} in a currency other than {currency} without an exchange rate for their month were left out (load fx_rates)"
         for row in sorted(counts, key=lambda r: r["what"])
     ]
-    return _summed(ibis.union(*parts, distinct=False), by), warnings
+
+
+def base_measures(
+    wh: Warehouse,
+    by: list[str],
+    period: Period,
+    *,
+    view: View = "calendar",
+    settle_days: int | None = None,
+    where: dict[str, list[str]] | None = None,
+    settings: Settings | None = None,
+) -> tuple[ir.Table, list[str]]:
+    """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows."""
+    st = settings or wh.settings
+    queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
+    warnings = _warnings(wh, _shape(st, by, period, view, settle_days, where), queries, st.currency)
+    return queries.measures(), warnings
 
 
 def derive(table: ir.Table, names: list[str]) -> ir.Table:
@@ -400,24 +444,36 @@ def compute(
     if view not in ("calendar", "cohort"):
         raise KassaError(f"unknown view {view!r}; use calendar or cohort")
     names = [get_metric(m).name for m in metrics] if metrics else [m.name for m in visible_metrics()]
-    opts: dict[str, Any] = {"view": view, "settle_days": settle_days, "where": where, "settings": settings}
-    table, warnings = base_measures(wh, keys, p, **opts)
+    st = settings or wh.settings
+    shape = _shape(st, keys, p, view, settle_days, where)
+    queries = _Queries(wh, keys, p, view=view, settle_days=settle_days, where=where, settings=st)
+    warnings = _warnings(wh, shape, queries, st.currency)
+    wanted = tuple(names)
     total: dict[str, Any] = {}
     if not (with_total and keys):
-        frame = _counts_as_int(derive(table, names).select(*keys, *names).to_polars(), names)
+        frame = fetch(
+            wh, ("metrics", shape, wanted), lambda: derive(queries.measures(), names).select(*keys, *names)
+        )
+        frame = _counts_as_int(frame, names)
         if with_total:
             total = frame.to_dicts()[0] if frame.height else {}
     else:
         # Every base measure is a sum, so the total is the sum of the groups' base measures: one query
         # over the warehouse, kept in a temporary table, and the total recomputed (never summed ratios).
-        name = f"kassa_groups_{uuid.uuid4().hex}"
-        groups = wh.ibis.create_table(name, table, temp=True)
+        name = f"kassa_groups_{hashlib.sha256(repr(shape).encode()).hexdigest()[:16]}"
+        groups = materialize(wh, name, ("metrics.groups", shape), queries.measures)
         try:
-            frame = _counts_as_int(derive(groups, names).select(*keys, *names).to_polars(), names)
-            rows = _counts_as_int(derive(_summed(groups, []), names).select(*names).to_polars(), names)
+            frame = fetch(
+                wh, ("metrics", shape, wanted, name), lambda: derive(groups, names).select(*keys, *names)
+            )
+            frame = _counts_as_int(frame, names)
+            rows = fetch(
+                wh, ("metrics.total", shape, wanted, name), lambda: derive(_summed(groups, []), names).select(*names)
+            )
+            rows = _counts_as_int(rows, names)
             total = rows.to_dicts()[0] if rows.height else {}
         finally:
-            wh.ibis.drop_table(name, force=True)
+            wh.drop_temporary(name)
     if keys:
         frame = frame.sort(keys)
     return MetricTable(

@@ -145,6 +145,7 @@ class Warehouse:
         self.settings = settings
         self.read_only = read_only
         self._memo: dict[Any, Any] = {}
+        self._schema_tag: str | None = None
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -308,10 +309,32 @@ class Warehouse:
         assert salt is not None
         return salt
 
+    @property
+    def schema_tag(self) -> str:
+        """A digest of every table's columns and types, in order: part of every compiled-query key
+        (kassa.store.compiled), since SQL compiled against one layout must not run on another (a file
+        upgraded in place has its added columns last)."""
+        if self._schema_tag is None:
+            rows = self._db.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_catalog = current_database() AND table_schema = 'main' "
+                "ORDER BY table_name, ordinal_position"
+            ).fetchall()
+            self._schema_tag = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+        return self._schema_tag
+
     # -- reading -------------------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
         """An Ibis table expression over a canonical table (lazy; nothing is read yet)."""
         return self.ibis.table(name)
+
+    def create_temporary(self, name: str, sql: str) -> None:
+        """Compute the query ``sql`` into the temporary table ``name`` (replacing one of that name); the
+        table lives as long as the connection, or until :meth:`drop_temporary`."""
+        self.ibis.raw_sql(f'CREATE OR REPLACE TEMPORARY TABLE "{name}" AS {sql}')
+
+    def drop_temporary(self, name: str) -> None:
+        self.ibis.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
     def row_count(self, name: str) -> int:
         return int(self.table(name).count().execute())
