@@ -299,7 +299,12 @@ def _apply_where(t: ir.Table, where: dict[str, list[str]] | None) -> ir.Table:
 
 
 def _shape(
-    st: Settings, by: list[str], period: Period, view: View, settle_days: int | None, where: dict[str, list[str]] | None
+    st: Settings,
+    by: list[str],
+    period: Period,
+    view: View,
+    settle_days: int | None,
+    where: dict[str, list[str]] | None,
 ) -> tuple[Any, ...]:
     """Everything the base-measure query is built from besides the rows (the key of its compiled SQL)."""
     where_key = tuple((dim, tuple(values)) for dim, values in (where or {}).items())
@@ -468,7 +473,9 @@ def compute(
             )
             frame = _counts_as_int(frame, names)
             rows = fetch(
-                wh, ("metrics.total", shape, wanted, name), lambda: derive(_summed(groups, []), names).select(*names)
+                wh,
+                ("metrics.total", shape, wanted, name),
+                lambda: derive(_summed(groups, []), names).select(*names),
             )
             rows = _counts_as_int(rows, names)
             total = rows.to_dicts()[0] if rows.height else {}

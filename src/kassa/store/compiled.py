@@ -66,7 +66,9 @@ def compiled(wh: Warehouse, key: Hashable, build: Callable[[], ir.Table]) -> Com
         if _verifying():
             fresh = _compile(wh, build())
             if fresh != kept:
-                raise AssertionError(f"compiled-query key {key!r} does not name everything its SQL depends on")
+                raise AssertionError(
+                    f"compiled-query key {key!r} does not name everything its SQL depends on"
+                )
         return kept
     COUNTS.misses += 1
     kept = _compile(wh, build())
