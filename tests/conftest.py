@@ -148,8 +148,13 @@ def demo_company(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bool], D
     return get
 
 
+# Fixtures that build the demo company (216 k visits): ~15 s to build, and every command on it computes
+# the whole money trail of a real-sized company (2-4 s), so a test using one is slow.
+DEMO_FIXTURES = {"demo_company", "demo_by_the_cli"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test on the demo company is slow (``make test-fast`` leaves it out): building it takes ~15 s."""
+    """A test on the demo company is slow (``make test-fast`` leaves it out)."""
     for item in items:
-        if "demo_company" in getattr(item, "fixturenames", ()):
+        if DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

@@ -45,6 +45,7 @@ def _cold(wh: Warehouse, settings: Settings | None = None) -> list[Any]:
     return _numbers(wh, settings)
 
 
+@pytest.mark.slow  # every metric on two companies, cold and kept: ~11 s
 def test_a_warehouse_reads_the_same_numbers_through_sql_kept_from_another(
     make_warehouse: Callable[..., Warehouse],
 ) -> None:
@@ -60,6 +61,7 @@ def test_a_warehouse_reads_the_same_numbers_through_sql_kept_from_another(
     assert _numbers(golden) == golden_cold
 
 
+@pytest.mark.slow  # every metric on two companies, cold and kept: ~11 s
 def test_settings_are_part_of_what_the_sql_is_kept_under(make_warehouse: Callable[..., Warehouse]) -> None:
     wh = make_warehouse(FILES)
     usd = Settings(currency="USD", lookback_days=1)

@@ -41,7 +41,7 @@ CELL_GAP = re.compile(r" {2,}")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def demo_by_the_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """The demo warehouse, built by ``kassa demo --no-serve --lang ru`` piped at 80 columns, and its output."""
     tmp = tmp_path_factory.mktemp("demo")
     db = tmp / "demo.duckdb"
@@ -127,8 +127,8 @@ METRIC_CASES = [("channel", lang, width) for width, lang in WIDTH_LANGS] + [
 
 
 @pytest.mark.parametrize(("by", "lang", "width"), METRIC_CASES)
-def test_metrics_fit_and_show_every_number_whole(demo, by, lang, width):
-    db, _ = demo
+def test_metrics_fit_and_show_every_number_whole(demo_by_the_cli, by, lang, width):
+    db, _ = demo_by_the_cli
     args = ("metrics", "--db", str(db), "--period", PERIOD, "--by", by)
     lines = check_readable(kassa(*args, "--lang", lang, width=width), width)
     data = kassa_json(*args)
@@ -140,8 +140,8 @@ def test_metrics_fit_and_show_every_number_whole(demo, by, lang, width):
 
 
 @pytest.mark.parametrize(("width", "lang"), [(80, "ru"), (160, "en")])
-def test_metrics_wide_shows_every_metric_whole(demo, lang, width):
-    db, _ = demo
+def test_metrics_wide_shows_every_metric_whole(demo_by_the_cli, lang, width):
+    db, _ = demo_by_the_cli
     args = ("metrics", "--db", str(db), "--period", PERIOD, "--by", "channel")
     lines = check_readable(kassa(*args, "--wide", "--lang", lang, width=width), width)
     data = kassa_json(*args)
@@ -149,8 +149,8 @@ def test_metrics_wide_shows_every_metric_whole(demo, lang, width):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_a_free_channels_cost_per_lead_is_a_dash_not_zero(demo, lang):
-    db, _ = demo
+def test_a_free_channels_cost_per_lead_is_a_dash_not_zero(demo_by_the_cli, lang):
+    db, _ = demo_by_the_cli
     args = ("metrics", "--db", str(db), "--period", PERIOD, "--metrics", "marketing_cost,leads,cpl")
     rows = {r["channel"]: r for r in kassa_json(*args)["rows"]}
     assert rows["seo"]["marketing_cost"] == 0 and rows["seo"]["leads"] > 0 and rows["seo"]["cpl"] is None
@@ -160,8 +160,8 @@ def test_a_free_channels_cost_per_lead_is_a_dash_not_zero(demo, lang):
     assert CELL_GAP.split(seo.strip()) == ["SEO", "—"]
 
 
-def test_columns_choose_the_table(demo):
-    db, _ = demo
+def test_columns_choose_the_table(demo_by_the_cli):
+    db, _ = demo_by_the_cli
     out = kassa("metrics", "--db", str(db), "--period", PERIOD, "--columns", "leads,romi", width=100)
     header = check_readable(out, 100)[1]
     assert CELL_GAP.split(header.strip()) == ["Channel", "Leads", "ROMI"]
@@ -169,8 +169,8 @@ def test_columns_choose_the_table(demo):
 
 # -- kassa money, imports ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(("width", "lang"), WIDTH_LANGS)
-def test_money_fits_and_shows_every_number_whole(demo, lang, width):
-    db, _ = demo
+def test_money_fits_and_shows_every_number_whole(demo_by_the_cli, lang, width):
+    db, _ = demo_by_the_cli
     args = ("money", "--db", str(db), "--period", PERIOD)
     lines = check_readable(kassa(*args, "--lang", lang, width=width), width)
     money = kassa_json(*args)["money"]
@@ -182,8 +182,8 @@ def test_money_fits_and_shows_every_number_whole(demo, lang, width):
 
 
 @pytest.mark.parametrize(("width", "lang"), WIDTH_LANGS)
-def test_imports_fit(demo, lang, width):
-    db, _ = demo
+def test_imports_fit(demo_by_the_cli, lang, width):
+    db, _ = demo_by_the_cli
     lines = check_readable(kassa("imports", "--db", str(db), "--lang", lang, width=width), width)
     batches = kassa_json("imports", "--db", str(db))
     assert_whole({fmt_number(b["rows_loaded"], lang) for b in batches}, lines)
@@ -199,15 +199,15 @@ OTHERS = {
 
 @pytest.mark.parametrize(("width", "lang"), WIDTH_LANGS)
 @pytest.mark.parametrize("command", list(OTHERS))
-def test_commands_on_the_warehouse_fit(demo, command, lang, width):
-    db, _ = demo
+def test_commands_on_the_warehouse_fit(demo_by_the_cli, command, lang, width):
+    db, _ = demo_by_the_cli
     lines = check_readable(kassa(*OTHERS[command], "--db", str(db), "--lang", lang, width=width), width)
     assert len(lines) > 5
 
 
 @pytest.mark.parametrize(("width", "lang"), [(80, "ru"), (100, "en"), (160, "ru")])
-def test_a_trail_fits(demo, lang, width):
-    db, _ = demo
+def test_a_trail_fits(demo_by_the_cli, lang, width):
+    db, _ = demo_by_the_cli
     deal = kassa_json("money", "--db", str(db), "--period", PERIOD)["money"]["unpaid_deals"][0]
     lines = check_readable(
         kassa("trail", deal["deal_id"], "--db", str(db), "--lang", lang, width=width), width
@@ -228,21 +228,21 @@ def test_commands_without_a_warehouse_fit(command, lang, width):
     assert len(lines) > 5
 
 
-def test_the_demo_prints_its_summary_readably(demo):
-    _, out = demo
+def test_the_demo_prints_its_summary_readably(demo_by_the_cli):
+    _, out = demo_by_the_cli
     lines = check_readable(out, 80)
     assert any(line.startswith("Где деньги") for line in lines)
     assert any(line.startswith("  • ") for line in lines) and any(line.startswith("    ") for line in lines)
 
 
 @pytest.fixture(scope="module")
-def summaries(demo) -> dict[str, tuple[Any, list[str]]]:
+def summaries(demo_by_the_cli) -> dict[str, tuple[Any, list[str]]]:
     """Per language: the demo month's metric table and the report's headline lines, as ``kassa demo`` has them."""
     from kassa.metrics.compute import compute
     from kassa.report.model import build_report
     from kassa.store import Warehouse
 
-    db, _ = demo
+    db, _ = demo_by_the_cli
     out = {}
     wh = Warehouse.open(db, read_only=True)
     try:
@@ -308,8 +308,8 @@ def in_pty(args: list[str], width: int) -> str:
         (["diagnose"], "ru", 80),
     ],
 )
-def test_in_a_real_terminal(demo, args, lang, width):
-    db, _ = demo
+def test_in_a_real_terminal(demo_by_the_cli, args, lang, width):
+    db, _ = demo_by_the_cli
     out = in_pty([*args, "--db", str(db), "--period", PERIOD, "--lang", lang], width)
     lines = check_readable(out, width)
     if args[0] == "metrics":

@@ -22,6 +22,7 @@ def spark_sql(monkeypatch):
     return lambda expr: ibis.to_sql(expr, dialect="pyspark")
 
 
+@pytest.mark.slow  # compiles every link for Spark SQL: ~7 s
 def test_every_link_compiles_for_pyspark(money_wh, spark_sql) -> None:
     chain = MoneyTrail(money_wh)  # lazy: the expressions themselves, not temporary tables
     touches = journey_touches(chain, "sale", value="paid", period=Period.parse("2026-10"))

@@ -293,10 +293,13 @@ def sheet_rows(path: Path) -> int:
     [
         # title lines (Клиент, Отчет, Период, a blank one), the header and the Итого row
         ("pfrases_opora_march26.xlsx", 6, "01.03.2026 - 31.03.2026", 799),
-        ("mainstat_opora_march26.xlsx", 6, "01.03.2026 - 31.03.2026", 13588),
+        # the two big ones take openpyxl 12-20 s each: out of the everyday loop
+        pytest.param(
+            "mainstat_opora_march26.xlsx", 6, "01.03.2026 - 31.03.2026", 13588, marks=pytest.mark.slow
+        ),
         ("polvozrast_opora_march26.xlsx", 6, "01.03.2026 - 31.03.2026", 150),
         # no title lines, no Итого, and no Показы column: still recognised as Direct
-        ("BD_RSY_MK_BFL_OPORA_01.03-04.04 2026.xlsx", 1, None, 26467),
+        pytest.param("BD_RSY_MK_BFL_OPORA_01.03-04.04 2026.xlsx", 1, None, 26467, marks=pytest.mark.slow),
     ],
 )
 def test_a_whole_period_direct_report_is_read_whole_and_refused_with_how_to_export_by_day(

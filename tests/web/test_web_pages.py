@@ -241,6 +241,7 @@ def test_downloads_the_report_and_the_channel_table(
     assert sum(float(r[i] or 0) for r in rows) == pytest.approx(90000)  # the golden October revenue
 
 
+@pytest.mark.slow  # builds 13 months of overviews: ~8 s
 def test_warm_up_builds_the_latest_months_and_lets_visitors_first(app: FastAPI) -> None:
     dash = app.state.dashboard
     assert dash.warm(months=2) == 4  # October and September, in English and Russian

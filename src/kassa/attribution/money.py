@@ -27,7 +27,7 @@ from kassa.attribution import attribute
 from kassa.attribution.journeys import By, split_campaign, warehouse_paths
 from kassa.metrics.catalog import derived
 from kassa.metrics.compute import compute
-from kassa.metrics.formula import Algebra
+from kassa.metrics.formula import POLARS
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -35,13 +35,6 @@ if TYPE_CHECKING:
     from kassa.store import Warehouse
 
 MONEY_METRICS = ["cpl", "cost_per_sale", "roas", "romi"]
-
-# Catalog formulas over Polars columns: x / 0 and x / "no value" are "no value", as in the metric layer.
-POLARS = Algebra(
-    divide=lambda a, b: pl.when(b != 0).then(a / b).otherwise(None),
-    choose=lambda condition, then, otherwise: pl.when(condition).then(then).otherwise(otherwise),
-    missing=lambda v: v.is_null(),
-)
 
 
 def credited_outcomes(

@@ -38,13 +38,15 @@ from kassa.metrics.catalog import visible_metrics
 from kassa.metrics.compute import (
     BASE_MEASURES,
     NULLABLE_MEASURES,
-    base_measures,
+    base_measures_frame,
     base_tables,
-    derive,
+    derive_frame,
     in_business_currency,
+    sum_measures,
 )
 from kassa.period import Period
 from kassa.settings import Settings
+from kassa.store.compiled import fetch
 
 if TYPE_CHECKING:
     from kassa.store import Warehouse
@@ -284,8 +286,7 @@ def _finest_measures(
     keys = ["channel", "campaign", "manager"]
     if period.is_whole_months and vs.is_whole_months:
         span = Period(min(period.start, vs.start), max(period.end, vs.end))
-        table, warnings = base_measures(wh, ["month", *keys], span, settings=st)
-        frame = table.to_polars()
+        frame, warnings = base_measures_frame(wh, ["month", *keys], span, settings=st)
         months = {
             f"{d:%Y-%m}": name for name, p in (("before", vs), ("after", period)) for d in p.month_starts()
         }
@@ -297,8 +298,8 @@ def _finest_measures(
         return frame, [f"{span.label}: {w}" for w in warnings]
     parts, warned = [], []
     for name, p in (("before", vs), ("after", period)):
-        table, warnings = base_measures(wh, keys, p, settings=st)
-        parts.append(table.to_polars().with_columns(side=pl.lit(name)))
+        frame, warnings = base_measures_frame(wh, keys, p, settings=st)
+        parts.append(frame.with_columns(side=pl.lit(name)))
         warned += [f"{p.label}: {w}" for w in warnings]
     return pl.concat(parts, how="vertical_relaxed"), warned
 
@@ -313,13 +314,11 @@ def _metric_rows(finest: pl.DataFrame) -> dict[str, dict[Node, dict[str, Any]]]:
     out: dict[str, dict[Node, dict[str, Any]]] = {"before": {}, "after": {}}
     if finest.is_empty():
         return out
-    table = ibis.memtable(finest)
     names = [m.name for m in visible_metrics()]
     for keys, node_of in LEVELS:
-        aggs = {m: table[m].sum() for m in BASE_MEASURES}
         # base_measures already filled "nothing counted" with 0 where 0 is meant, so the sums keep that.
-        grouped = table.group_by(["side", *keys]).aggregate(**aggs)
-        for row in derive(grouped, names).select("side", *keys, *names).to_polars().to_dicts():
+        grouped = sum_measures(finest.select("side", *keys, *BASE_MEASURES), ["side", *keys])
+        for row in derive_frame(grouped, names).select("side", *keys, *names).to_dicts():
             out[row["side"]][node_of(row)] = row
     return out
 
@@ -340,46 +339,51 @@ def _side(ts: ir.TimestampValue, period: Period, vs: Period) -> tuple[ir.Boolean
 def _deal_stats(wh: Warehouse, period: Period, vs: Period, st: Settings) -> pl.DataFrame:
     # The same stitching the metrics read (built once per open warehouse), so both always agree.
     deals = base_tables(wh, st).chain.deals
-    in_either, _s = _side(deals.closed_at, period, vs)
-    # As metrics.compute: won deals closed in the period, amounts in the business currency at the month's
-    # rate; deals in a currency without a rate are left out there and here.
-    closed = deals.filter((deals.status == "won") & in_either)
-    won, _no_rate = in_business_currency(
-        closed, ["amount"], closed.closed_at, wh.table("fx_rates"), st.currency
-    )
-    amount = won.amount.cast("float64")
-    grouped = won.select(
-        side=_side(won.closed_at, period, vs)[1],
-        channel=_key(won.channel),
-        campaign=_key(won.campaign),
-        manager=_key(won.manager),
-        amount=amount,
-    )
-    agg = grouped.group_by(["side", "channel", "campaign", "manager"]).aggregate(
-        n=grouped.amount.count(), total=grouped.amount.sum(), sumsq=(grouped.amount * grouped.amount).sum()
-    )
-    frame: pl.DataFrame = agg.to_polars()
-    return frame
+
+    def query() -> ir.Table:
+        in_either, _s = _side(deals.closed_at, period, vs)
+        # As metrics.compute: won deals closed in the period, amounts in the business currency at the
+        # month's rate; deals in a currency without a rate are left out there and here.
+        closed = deals.filter((deals.status == "won") & in_either)
+        won, _no_rate = in_business_currency(
+            closed, ["amount"], closed.closed_at, wh.table("fx_rates"), st.currency
+        )
+        amount = won.amount.cast("float64")
+        grouped = won.select(
+            side=_side(won.closed_at, period, vs)[1],
+            channel=_key(won.channel),
+            campaign=_key(won.campaign),
+            manager=_key(won.manager),
+            amount=amount,
+        )
+        return grouped.group_by(["side", "channel", "campaign", "manager"]).aggregate(
+            n=grouped.amount.count(),
+            total=grouped.amount.sum(),
+            sumsq=(grouped.amount * grouped.amount).sum(),
+        )
+
+    return fetch(wh, ("diagnose.deals", st.model_dump_json(), period, vs), query)
 
 
 def _response_stats(wh: Warehouse, period: Period, vs: Period) -> pl.DataFrame:
-    leads = wh.table("leads")
-    in_either, _s = _side(leads.created_at, period, vs)
-    t = leads.filter(in_either)
-    answered = t.first_response_at.notnull() & (t.first_response_at >= t.created_at)
-    hours = (t.first_response_at.epoch_seconds() - t.created_at.epoch_seconds()).cast("float64") / 3600.0
-    t = t.select(
-        side=_side(t.created_at, period, vs)[1],
-        manager=_key(t.manager),
-        answered=answered.cast("int64"),
-        fast=(answered & (hours <= FAST_RESPONSE_HOURS)).cast("int64"),
-        hours=ibis.ifelse(answered, hours, 0.0),
-    )
-    agg = t.group_by(["side", "manager"]).aggregate(
-        leads=ibis._.count(), answered=t.answered.sum(), fast=t.fast.sum(), hours=t.hours.sum()
-    )
-    frame: pl.DataFrame = agg.to_polars()
-    return frame
+    def query() -> ir.Table:
+        leads = wh.table("leads")
+        in_either, _s = _side(leads.created_at, period, vs)
+        t = leads.filter(in_either)
+        answered = t.first_response_at.notnull() & (t.first_response_at >= t.created_at)
+        hours = (t.first_response_at.epoch_seconds() - t.created_at.epoch_seconds()).cast("float64") / 3600.0
+        t = t.select(
+            side=_side(t.created_at, period, vs)[1],
+            manager=_key(t.manager),
+            answered=answered.cast("int64"),
+            fast=(answered & (hours <= FAST_RESPONSE_HOURS)).cast("int64"),
+            hours=ibis.ifelse(answered, hours, 0.0),
+        )
+        return t.group_by(["side", "manager"]).aggregate(
+            leads=ibis._.count(), answered=t.answered.sum(), fast=t.fast.sum(), hours=t.hours.sum()
+        )
+
+    return fetch(wh, ("diagnose.response", period, vs), query)
 
 
 def _sum_rows(frame: pl.DataFrame, cols: Iterable[str]) -> dict[str, float]:

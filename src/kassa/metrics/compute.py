@@ -37,7 +37,7 @@ from kassa.link.channels import NOT_SET, campaign_source_medium
 from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
 from kassa.metrics.catalog import CATALOG, base_metrics, derived, get_metric, visible_metrics
-from kassa.metrics.formula import Algebra, evaluate
+from kassa.metrics.formula import POLARS, Algebra, evaluate
 from kassa.metrics.metric import Measure, Metric, Rows
 from kassa.period import Period
 from kassa.settings import Settings
@@ -394,10 +394,45 @@ def base_measures(
     return queries.measures(), warnings
 
 
+def base_measures_frame(
+    wh: Warehouse,
+    by: list[str],
+    period: Period,
+    *,
+    view: View = "calendar",
+    settle_days: int | None = None,
+    where: dict[str, list[str]] | None = None,
+    settings: Settings | None = None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """:func:`base_measures` in memory, through SQL compiled once per shape and process."""
+    st = settings or wh.settings
+    shape = _shape(st, by, period, view, settle_days, where)
+    queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
+    warnings = _warnings(wh, shape, queries, st.currency)
+    return fetch(wh, ("metrics.base", shape), queries.measures), warnings
+
+
 def derive(table: ir.Table, names: list[str]) -> ir.Table:
     """Add derived metrics (in dependency order) to a table of base measures."""
     cols = {c: table[c] for c in table.columns}
     return table.select(**derived(names, cols, IBIS, finish=lambda v: v.cast("float64")))
+
+
+def sum_measures(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """A frame of base measures summed to the groups ``by``, in memory, as the warehouse sums them: a
+    measure with no value in any row of a group has no value (SQL's SUM), not 0."""
+    measures = [c for c in frame.columns if c in BASE_MEASURES]
+    sums = [pl.when(pl.col(m).count() > 0).then(pl.col(m).sum()).alias(m) for m in measures]
+    if not by:
+        return frame.select(sums)
+    return frame.group_by(by, maintain_order=True).agg(sums)
+
+
+def derive_frame(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """:func:`derive` on a frame in memory (the same catalog formulas, the same "no value" rules)."""
+    cols = {c: pl.col(c) for c in frame.columns}
+    values = derived(names, cols, POLARS, finish=lambda v: v.cast(pl.Float64))
+    return frame.with_columns(**{n: v for n, v in values.items() if n not in frame.columns})
 
 
 def _counts_as_int(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:

@@ -46,6 +46,22 @@ NUMBERS = Algebra(
 )
 
 
+def _polars_divide(a: Any, b: Any) -> Any:
+    import polars as pl  # imported here: the catalog loads for `kassa --help`, polars does not need to
+
+    return pl.when(b != 0).then(a / b).otherwise(None)
+
+
+def _polars_choose(condition: Any, then: Any, otherwise: Any) -> Any:
+    import polars as pl
+
+    return pl.when(condition).then(then).otherwise(otherwise)
+
+
+# Formulas over Polars expressions: x / 0 and x / "no value" are "no value", as over Ibis columns.
+POLARS = Algebra(divide=_polars_divide, choose=_polars_choose, missing=lambda v: v.is_null())
+
+
 _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,

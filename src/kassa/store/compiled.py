@@ -95,9 +95,7 @@ def materialize(wh: Warehouse, name: str, key: Hashable, build: Callable[[], ir.
 def fetch(wh: Warehouse, key: Hashable, build: Callable[[], ir.Table]) -> pl.DataFrame:
     """Run ``build()`` (compiled once per ``key``) and return its rows, typed as Ibis would type them."""
     query = compiled(wh, key, build)
-    # The kept SQL wrapped as an Ibis table: Ibis parses it rather than compiling the expression again,
-    # and converts the result to the expression's own types.
-    return wh.ibis.sql(query.sql, schema=query.schema).to_polars()
+    return wh.rows(query.sql, query.schema)
 
 
 def forget_all() -> None:

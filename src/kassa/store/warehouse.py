@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -332,6 +333,19 @@ class Warehouse:
         """Compute the query ``sql`` into the temporary table ``name`` (replacing one of that name); the
         table lives as long as the connection, or until :meth:`drop_temporary`."""
         self.ibis.raw_sql(f'CREATE OR REPLACE TEMPORARY TABLE "{name}" AS {sql}')
+
+    def rows(self, sql: str, schema: ibis.Schema) -> pl.DataFrame:
+        """The result of the compiled query ``sql``, typed by ``schema`` exactly as Ibis types results."""
+        if self.ibis.name == "duckdb":
+            # Straight to DuckDB: wrapping the text in ``ibis.sql`` would have sqlglot parse it again
+            # (tens of milliseconds for the money trail's SQL), on every run.
+            from ibis.backends.duckdb.converter import DuckDBPyArrowData
+            from ibis.formats.polars import PolarsData
+
+            arrow = DuckDBPyArrowData.convert_table(self.ibis.con.sql(sql).to_arrow_table(), schema)
+            return PolarsData.convert_table(pl.from_arrow(arrow), schema)
+        frame: pl.DataFrame = self.ibis.sql(sql, schema=schema).to_polars()
+        return frame
 
     def drop_temporary(self, name: str) -> None:
         self.ibis.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
