@@ -70,6 +70,8 @@ def open_warehouse(db: Path, config: Path | None, *, write: bool = False) -> Ite
     from kassa.store import Warehouse
 
     wh = Warehouse.open(db, settings=settings_for(db, config), read_only=not write, create=write)
+    for line in wh.recovered:  # a killed write put right at open: people must hear of it
+        sys.stderr.write(f"kassa: {db}: {line}\n")
     try:
         yield wh
     finally:

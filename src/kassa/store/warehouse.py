@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +38,7 @@ from kassa.schema import KINDS, ColumnType, Kind
 from kassa.settings import Settings
 from kassa.sources.base import ReadContext, ReadResult, Source
 from kassa.sources.registry import detect_format, get_source
+from kassa.store import recovery
 
 SCHEMA_VERSION = 1
 
@@ -50,6 +52,8 @@ _IBIS_TYPES: dict[ColumnType, str] = {
     "bool": "boolean",
     "month": "date",
 }
+
+log = logging.getLogger(__name__)
 
 BATCHES_SCHEMA = ibis.schema(
     {
@@ -147,6 +151,9 @@ class Warehouse:
         self.read_only = read_only
         self._memo: dict[Any, Any] = {}
         self._schema_tag: str | None = None
+        self._loading_at = dt.datetime.now()
+        # What opening it found and put right after a killed write (kassa.store.recovery), in words.
+        self.recovered: list[str] = []
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -159,6 +166,8 @@ class Warehouse:
         create: bool = True,
     ) -> Warehouse:
         p = Path(path)
+        # A clean close checkpoints and removes the log: one left over means a write may have been cut.
+        unclean = Path(f"{p}.wal").exists()
         if not p.exists() and (read_only or not create):
             raise WarehouseError(
                 f"no warehouse at {p}: load data first (kassa import FILE --db {p}, or kassa demo)"
@@ -177,15 +186,33 @@ class Warehouse:
         wh = cls(p, con, settings or Settings(), read_only)
         if not read_only:
             wh._ensure_schema()
+            if unclean:
+                wh._recover()
             return wh
         try:
             wh._check_version()
+            if unclean and recovery.interrupted(wh._db):
+                raise _NeedsUpgrade()
         except _NeedsUpgrade:
-            # Written by an older kassa: upgrade it once (briefly as the writer), then read.
+            # Written by an older kassa, or cut by a kill: put right once (briefly as the writer), then read.
             wh.close()
-            cls.open(p, settings=settings, read_only=False).close()
-            return cls.open(p, settings=settings, read_only=True)
+            writer = cls.open(p, settings=settings, read_only=False)
+            recovered = writer.recovered
+            writer.close()
+            wh = cls.open(p, settings=settings, read_only=True)
+            wh.recovered = recovered
         return wh
+
+    def _recover(self) -> None:
+        torn = recovery.interrupted(self._db)
+        if not torn:
+            return
+        with self._transaction():
+            done = recovery.roll_back(self._db, torn)
+        self._db.execute("CHECKPOINT")
+        self.recovered = [r.message() for r in done]
+        for line in self.recovered:
+            log.warning("%s: %s", self.path, line)
 
     def __enter__(self) -> Warehouse:
         return self
@@ -412,6 +439,8 @@ class Warehouse:
             if bad:
                 raise ImportFailed(f"--strict: {len(bad)} refused value(s); nothing was imported", bad)
         report = ImportReport()
+        # One time for every batch of this import: recovery tells the files of one import by it.
+        self._loading_at = dt.datetime.now()
         with self._transaction():
             for p, sha, src, results in staged:
                 for res in results:
@@ -484,7 +513,7 @@ class Warehouse:
                 replaced,
                 period[0],
                 period[1],
-                dt.datetime.now(),
+                self._loading_at,
             ],
         )
         return FileReport(
@@ -572,7 +601,7 @@ class Warehouse:
                 replaced,
                 period[0],
                 period[1],
-                dt.datetime.now(),
+                self._loading_at,
             ],
         )
         return FileReport(str(path), fmt, kind.name, res.rows_read, loaded, replaced, res.errors, batch_id)
