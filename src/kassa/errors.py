@@ -81,3 +81,7 @@ class BadPeriod(KassaError):
 
 class WarehouseError(KassaError):
     """The warehouse file is missing, locked or of an unknown schema version."""
+
+
+class WarehouseTaken(WarehouseError):
+    """Another process holds the warehouse for writing (a running ``kassa serve``, or an import)."""

@@ -140,15 +140,34 @@ def register(app: typer.Typer) -> None:
             return
         if not files:
             raise typer.BadParameter("name at least one file", param_hint="FILES")
-        with open_warehouse(db, config, write=True) as wh, console.status("importing…") as status:
-            report = wh.import_files(
-                files,
-                format=format,
-                kind=kind,
-                mapping=mapping,
-                strict=strict,
-                progress=lambda m: status.update(m),
-            )
+        from kassa.errors import WarehouseTaken
+        from kassa.store import handoff
+
+        try:
+            with open_warehouse(db, config, write=True) as wh, console.status("importing…") as status:
+                report = wh.import_files(
+                    files,
+                    format=format,
+                    kind=kind,
+                    mapping=mapping,
+                    strict=strict,
+                    progress=lambda m: status.update(m),
+                )
+        except WarehouseTaken:
+            # A running dashboard holds the warehouse: it runs the import for us (kassa.store.handoff).
+            job = {
+                "op": "import",
+                "files": [str(f.resolve()) for f in files],
+                "format": format,
+                "kind": kind,
+                "mapping": str(mapping.resolve()) if mapping else None,
+                "strict": strict,
+            }
+            with console.status("importing through the running dashboard…"):
+                answer = handoff.hand_over(db, job)
+            if answer is None:
+                raise
+            report = handoff.report_from(answer)
         _print_report(report, as_json, lang)
         if any(not e.row_kept for e in report.errors):
             raise typer.Exit(1)
@@ -223,8 +242,17 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa imports undo 3 --db shop.duckdb
         """
-        with open_warehouse(db, config, write=True) as wh:
-            res = wh.undo(batch_id)
+        from kassa.errors import WarehouseTaken
+        from kassa.store import handoff
+
+        try:
+            with open_warehouse(db, config, write=True) as wh:
+                res = wh.undo(batch_id)
+        except WarehouseTaken:
+            answer = handoff.hand_over(db, {"op": "undo", "batch_id": batch_id})
+            if answer is None:
+                raise
+            res = answer["ok"]
         console.print(
             _(
                 "batch {batch} undone: {removed} row(s) removed, {restored} restored",

@@ -33,7 +33,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kassa.errors import ImportFailed, RowError, WarehouseError
+from kassa.errors import ImportFailed, RowError, WarehouseError, WarehouseTaken
 from kassa.schema import KINDS, ColumnType, Kind
 from kassa.settings import Settings
 from kassa.sources.base import ReadContext, ReadResult, Source
@@ -176,7 +176,7 @@ class Warehouse:
             con = ibis.duckdb.connect(str(p), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise WarehouseError(
+                raise WarehouseTaken(
                     f"{p} is open for writing by another process (a running `kassa serve` or import); "
                     "wait for it to finish or stop it, then try again"
                 ) from None

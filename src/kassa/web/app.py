@@ -13,6 +13,7 @@ session's CSRF token; uploading data and editing contracts need the ``owner`` or
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -36,6 +37,8 @@ from kassa.web.uploads import FORM_SLACK, BodyLimit
 
 PUBLIC_PATHS = ("/login", "/static/vega.js", "/static/htmx.js")
 
+log = logging.getLogger(__name__)
+
 
 def create_app(
     db_path: Path | str,
@@ -58,9 +61,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from kassa.store import handoff
+
         if dash.keep_warm:
             dash.warm_in_background()
+        # `kassa import` and `kassa imports undo` while the server runs hand their write to it.
+        try:
+            listener: handoff.Listener | None = handoff.Listener(dash.db_path, dash.run_handed_over)
+        except OSError as exc:
+            log.warning("imports from the command line cannot be handed to this server: %s", exc)
+            listener = None
         yield
+        if listener is not None:
+            listener.stop()
         dash.close()  # releases the warehouse's write lock when the server stops
 
     # The schema is built (tests fuzz it with schemathesis) but not served: it would list every route to anyone.

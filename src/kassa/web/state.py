@@ -154,6 +154,15 @@ class Dashboard:
         run = self._after_visitors if background else self.locked
         return dict(run(lambda wh: wh.memo(key, lambda: build(wh))))
 
+    def run_handed_over(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A write another kassa command handed to this server (:mod:`kassa.store.handoff`): run under the
+        lock like an upload, then pages are built afresh."""
+        from kassa.store import handoff
+
+        answer: dict[str, Any] = self.locked(lambda wh: handoff.run(wh, job))
+        self.wrote()
+        return answer
+
     def wrote(self) -> None:
         """An import or an undo changed the warehouse: a warm-up under way stops, and a new one starts."""
         self.generation += 1
