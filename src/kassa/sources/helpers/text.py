@@ -185,6 +185,9 @@ class TextRecords:
         self.limits = limits
         self.file = file or str(path)
         self.header: list[str] | None = None
+        self._head: list[
+            list[str]
+        ] = []  # the first records (short ones), to name a column before the header is known
         self._physical = 0  # physical lines handed to the csv reader so far
         self._record_start = 1
         self._pending = 0  # characters of the record being split
@@ -215,7 +218,12 @@ class TextRecords:
     def _field_error(self, cells: list[str]) -> ImportFailed:
         limit = self.limits.field_chars
         i = next(i for i, c in enumerate(cells) if len(c) > limit)
-        name = self.header[i].strip() if self.header and i < len(self.header) else ""
+        # Before the reader has found the header, the first earlier record with a name in that column
+        # and at least two cells is taken for it (title lines above a header have one cell).
+        header = self.header or next(
+            (h for h in self._head if len(h) >= 2 and i < len(h) and h[i].strip()), None
+        )
+        name = header[i].strip() if header and i < len(header) else ""
         return ImportFailed(
             _(
                 "{file}, line {line}, column {column}: the field is {n} characters long, more than {limit} (import_limits.field_chars in the settings); no export holds such a field: the file looks damaged or is not an export",
@@ -267,6 +275,8 @@ class TextRecords:
                 first = False
                 if cells and max(map(len, cells)) > field_limit:
                     raise self._field_error(cells)
+                if len(self._head) < 40 and self._pending < 4096:
+                    self._head.append(cells)
                 yield self._record_start, cells
                 self._record_start = self._physical + 1
                 self._pending = 0

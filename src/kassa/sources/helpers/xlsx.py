@@ -183,7 +183,7 @@ def iter_xlsx_rows(path: Path, file: str, limits: ImportLimits) -> Iterator[tupl
             yield row
 
 
-_HEADS: OrderedDict[tuple[str, int, int, int], list[tuple[int, list[str]]] | ImportFailed] = OrderedDict()
+_HEADS: OrderedDict[tuple[object, ...], list[tuple[int, list[str]]] | ImportFailed] = OrderedDict()
 _HEADS_KEPT = 16
 _HEADS_LOCK = threading.Lock()  # the dashboard detects uploads on worker threads
 
@@ -195,8 +195,9 @@ def head_rows(path: Path, n: int, limits: ImportLimits | None = None) -> list[tu
     the workbook again (9 times for one file). Keyed by path, modification time and size, so a file
     replaced in place is read afresh; a refusal is kept too, so a bad file is not opened 9 times either.
     """
+    limits = limits or ImportLimits()
     st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, n)
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, n, *limits.model_dump().values())
     with _HEADS_LOCK:
         kept = _HEADS.get(key)
         if kept is not None:
@@ -204,7 +205,7 @@ def head_rows(path: Path, n: int, limits: ImportLimits | None = None) -> list[tu
     if kept is None:
         rows: list[tuple[int, list[str]]] = []
         try:
-            with contextlib.closing(iter_xlsx_rows(path, str(path), limits or ImportLimits())) as it:
+            with contextlib.closing(iter_xlsx_rows(path, str(path), limits)) as it:
                 for row in it:
                     rows.append(row)
                     if len(rows) >= n:
