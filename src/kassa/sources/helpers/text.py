@@ -211,7 +211,8 @@ class TextRecords:
                 return
             self._physical += 1
             self._pending += len(line)
-            if self._pending > limit + 2 or len(line.rstrip("\r\n")) > limit:
+            # The record so far without the line break that ends it (inner breaks are part of a cell).
+            if self._pending - (len(line) - len(line.rstrip("\r\n"))) > limit:
                 raise self._line_too_long()
             yield line.replace("\x00", "") if "\x00" in line else line
 
