@@ -27,7 +27,9 @@ WORKBOOK = DIRECT / "BD_RSY_MK_BFL_OPORA_01.03-04.04 2026.xlsx"
 
 def generate(path: Path, mb: int) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        f.write("date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,1,1,5\n2026-10-01,vk_ads,")
+        f.write(
+            "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,1,1,5\n2026-10-01,vk_ads,"
+        )
         chunk = "x" * 2**20
         for _ in range(mb):
             f.write(chunk)
@@ -52,7 +54,11 @@ def child(what: str, path: str) -> None:
         outcome = str(exc).splitlines()[0][:80]
     done = time.perf_counter()
     print(f"{what}: {outcome}", file=sys.stderr)
-    print(json.dumps({"detect": detected - started, "read": done - detected, "rss": peak_rss_mb(), "base": base}))
+    print(
+        json.dumps(
+            {"detect": detected - started, "read": done - detected, "rss": peak_rss_mb(), "base": base}
+        )
+    )
 
 
 def run(quick: bool) -> list[Figure]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from tests.kassa_cli import run_kassa
 
 from kassa.errors import ImportFailed, MissingColumn
 from kassa.settings import ImportLimits, Settings
@@ -18,7 +19,6 @@ from kassa.sources.helpers import xlsx
 from kassa.sources.registry import detect_format
 from kassa.sources.tabular import read_table
 from kassa.store import Warehouse
-from tests.kassa_cli import run_kassa
 
 MIB = 2**20
 DIRECT_HEAD = "Дата;Кампания;Расход\n27.11.2026;Осень;1 234,50\n"
@@ -270,6 +270,8 @@ def test_a_canonical_header_missing_one_column_names_it(tmp_path: Path) -> None:
         f"error: {p}: the header has the columns of kassa's spend CSV but not 'cost', which spend needs "
         "(date, channel, campaign, impressions, clicks, cost; docs/import-format.md)"
     )
+    with pytest.raises(MissingColumn):
+        detect_format(p)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "cp1251"])

@@ -19,7 +19,7 @@ import threading
 import warnings
 import zipfile
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +166,9 @@ def _workbook(path: Path, file: str) -> Iterator[Any]:
             wb.close()
 
 
-def iter_xlsx_rows(path: Path, file: str, limits: ImportLimits) -> Iterator[tuple[int, list[str]]]:
+def iter_xlsx_rows(
+    path: Path, file: str, limits: ImportLimits
+) -> Generator[tuple[int, list[str]], None, None]:
     """Rows of the first worksheet that has any data, streamed; row numbers are the spreadsheet's."""
     check_archive(path, file, limits)
     with _workbook(path, file) as wb:
