@@ -80,6 +80,29 @@ DEFAULT_CHANNEL_RULES: list[ChannelRule] = [
 ]
 
 
+MIB = 2**20
+
+
+class ImportLimits(BaseModel):
+    """How much of a file an import will read: what a real export never exceeds, so a damaged or hostile
+    file is refused by name before it can take the memory or the time of the machine.
+
+    Text limits are in characters of the decoded text (what the CSV reader counts); a *line* is one record,
+    which may span several physical lines inside quotes. ``rows`` bounds the files read through the
+    general table reader (ad, CRM and bank exports, XLSX), whose rows are held as text; the canonical CSV
+    and Metrica logs are read in batches and have no row limit.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    field_chars: int = Field(default=MIB, ge=1024)
+    line_chars: int = Field(default=4 * MIB, ge=1024)
+    rows: int = Field(default=1_048_576, ge=1)  # Excel's own limit of a sheet
+    xlsx_unpacked_bytes: int = Field(default=1024 * MIB, ge=MIB)
+    # Unpacked / packed size of the whole workbook; real exports are below 15 (Direct's: ~10).
+    xlsx_ratio: float = Field(default=200.0, ge=10.0)
+
+
 class Settings(BaseModel):
     """Everything kassa needs to know about the business that the data does not say."""
 
@@ -103,6 +126,7 @@ class Settings(BaseModel):
     lookback_days: int = Field(default=90, ge=1, le=730)
     phone_region: str = "RU"
     store_personal_data: bool = False
+    import_limits: ImportLimits = Field(default_factory=ImportLimits)
 
     @field_validator("timezone")
     @classmethod

@@ -23,9 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kassa.errors import KassaError
+from kassa.errors import ImportFailed, KassaError
 from kassa.schema import KINDS
+from kassa.settings import ImportLimits, Settings
+from kassa.sources.base import ReadContext
+from kassa.sources.canonical import CanonicalCSV
 from kassa.sources.registry import detect_format
+from kassa.sources.tabular import read_table
 from kassa.store import Warehouse
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sources"
@@ -156,3 +160,63 @@ def test_damaged_samples_load_or_fail_cleanly(
     path = tmp / f"{fmt}-{abs(hash(content))}{sample.suffix}"
     path.write_bytes(content)
     _check_import(wh, path, fmt)
+
+
+LIMITS = ImportLimits(field_chars=1024, line_chars=4096, rows=50)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    # the edges of both limits, and anything between
+    width=st.sampled_from([0, 1, 1023, 1024, 1025, 2000, 4070, 4080, 4096, 5000]) | st.integers(0, 5000),
+    quoted=st.booleans(),
+    newlines=st.integers(0, 3),
+    extra_rows=st.integers(0, 60),
+    canonical=st.booleans(),
+)
+def test_fields_lines_and_rows_around_the_limits_load_exactly_or_are_refused_by_line(
+    width: int, quoted: bool, newlines: int, extra_rows: int, canonical: bool
+) -> None:
+    """A cell of any length, quoted or with line breaks inside quotes, in a file of any row count: it is
+    read back exactly, or the file is refused naming the cell's line (field, line) or the row limit."""
+    cell = "x" * width
+    if newlines:
+        quoted = True
+        step = max(width // (newlines + 1), 1)
+        cell = "\n".join(cell[i : i + step] for i in range(0, width, step)) if width else "\n" * newlines
+    shown = f'"{cell}"' if quoted else cell
+    with tempfile.TemporaryDirectory() as tmp:
+        if canonical:
+            path = Path(tmp) / "spend.csv"
+            head = "date,channel,campaign,impressions,clicks,cost\n2026-10-01,vk_ads,a,1,1,5\n"
+            rows = "".join(f"2026-10-02,vk_ads,r{i},1,1,5\n" for i in range(extra_rows))
+            path.write_text(head + f"2026-10-01,vk_ads,{shown},1,1,5\n" + rows, encoding="utf-8")
+            read = lambda: CanonicalCSV()._frame(path, ReadContext(Settings(import_limits=LIMITS), "s"))[0]  # noqa: E731
+            column = "campaign"
+        else:
+            path = Path(tmp) / "direct.csv"
+            rows = "".join(f"02.10.2026;r{i};5\n" for i in range(extra_rows))
+            path.write_text(f"Дата;Кампания;Расход\n01.10.2026;{shown};5\n" + rows, encoding="utf-8")
+            read = lambda: read_table(path, ["Дата", "Кампания"], limits=LIMITS).frame  # noqa: E731
+            column = "кампания"
+        line = 3 if canonical else 2  # the cell's row
+        record = len(f"2026-10-01,vk_ads,{shown},1,1,5" if canonical else f"01.10.2026;{shown};5")
+        try:
+            frame = read()
+        except ImportFailed as exc:
+            message = str(exc)
+            if record > LIMITS.line_chars:
+                assert message.startswith(f"{path}, line {line}: the line is longer than 4096"), message
+            elif len(cell) > LIMITS.field_chars:
+                assert message.startswith(f"{path}, line {line}, column "), message
+            else:
+                assert not canonical and extra_rows + 1 > LIMITS.rows, message
+                assert (
+                    message
+                    == f"{path}: more than 50 rows (import_limits.rows in the settings); split the file, e.g. by month"
+                )
+            return
+        assert record <= LIMITS.line_chars and len(cell) <= LIMITS.field_chars
+        assert canonical or extra_rows + 1 <= LIMITS.rows
+        got = frame[column][1 if canonical else 0]
+        assert (got or "") == cell

@@ -280,6 +280,7 @@ def read_spend_table(path: Path, ctx: ReadContext, layout: SpendLayout, channel:
         delimiter=layout.delimiter,
         quote=layout.quote,
         format_title=layout.title,
+        limits=ctx.settings.import_limits,
     )
     return spend_from_table(table, ctx, layout, channel)
 

@@ -191,7 +191,9 @@ class AmoCRM:
 
     def _read_export(self, path: Path, ctx: ReadContext, mapping: CrmMapping) -> list[ReadResult]:
         known = [n for names in EXPORT_ALIASES.values() for n in names]
-        table = read_table(path, known, min_hits=3, format_title=self.title)
+        table = read_table(
+            path, known, min_hits=3, format_title=self.title, limits=ctx.settings.import_limits
+        )
         export = export_rows(table, EXPORT_ALIASES)
         unmapped = UnmappedStages(column=export.labels.get("stage", "stage"))
         leads: list[dict[str, Any]] = []

@@ -155,7 +155,13 @@ class BankCSV:
 
     def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
         m = load_yaml_model(ctx.mapping, BankCsvMapping) if ctx.mapping else BankCsvMapping()
-        table = read_table(path, [*_KNOWN, *m.columns.values()], min_hits=3, format_title=self.title)
+        table = read_table(
+            path,
+            [*_KNOWN, *m.columns.values()],
+            min_hits=3,
+            format_title=self.title,
+            limits=ctx.settings.import_limits,
+        )
         cols, labels = self._columns(table, m, path)
         f = table.frame
         num = {k: number_text(pl.col(cols[k]), m.decimal) for k in ("amount", "credit", "debit") if k in cols}

@@ -233,7 +233,9 @@ class Bitrix24:
         )
 
     def _read_export(self, path: Path, ctx: ReadContext, mapping: CrmMapping) -> list[ReadResult]:
-        table = read_table(path, _KNOWN, min_hits=3, format_title=self.title)
+        table = read_table(
+            path, _KNOWN, min_hits=3, format_title=self.title, limits=ctx.settings.import_limits
+        )
         is_deal = bool(set(table.frame.columns) & _DEAL_HEADERS)
         # A deals export has no lead status column (and a leads export's "Стадия" is the status).
         aliases = {k: v for k, v in EXPORT_ALIASES.items() if k != ("STATUS_ID" if is_deal else "STAGE_ID")}

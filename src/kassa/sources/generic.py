@@ -165,7 +165,13 @@ class Generic:
         m = load_column_mapping(ctx.mapping)
         kind = KINDS[m.kind]
         sources = list(m.columns.values())
-        table = read_table(path, sources, min_hits=min(2, len(sources)) or 1, format_title=str(ctx.mapping))
+        table = read_table(
+            path,
+            sources,
+            min_hits=min(2, len(sources)) or 1,
+            format_title=str(ctx.mapping),
+            limits=ctx.settings.import_limits,
+        )
         picked: list[pl.Expr] = []
         labels: dict[str, str] = {}
         missing: list[str] = []

@@ -182,7 +182,9 @@ class GoogleAds:
         api = header_of(path, head, API_CSV.known(), 2)
         if api is not None and _is_api_header(api):
             return [read_spend_table(path, ctx, API_CSV, CHANNEL)]
-        table = read_table(path, UI.known(), min_hits=3, format_title=UI.title)
+        table = read_table(
+            path, UI.known(), min_hits=3, format_title=UI.title, limits=ctx.settings.import_limits
+        )
         if not table.has("Day") and not table.has("Date") and not table.has("День") and not table.has("Дата"):
             raise ImportFailed(
                 _(

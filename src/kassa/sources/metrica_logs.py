@@ -228,6 +228,7 @@ class MetricaLogs:
             delimiter="\t",
             quote=None,
             format_title="Yandex Metrica Logs API",
+            limits=ctx.settings.import_limits,
         )
         cols = _columns(table.header)
         result = ReadResult(

@@ -18,13 +18,18 @@ What :func:`read_table` copes with beyond that, and how:
   dropped lines are listed in :attr:`TextTable.skipped` so nothing vanishes unexplained.
 * A row with more non-empty cells than the header has is refused with a :class:`RowError`; a row with
   fewer cells is padded (spreadsheets drop trailing empty cells).
+* **Size.** Rows are streamed from the file (text decoded incrementally, XLSX sheet XML parsed as it is
+  read) into polars frames of :data:`CHUNK_ROWS` rows, so memory holds the text columns, not the file
+  and its lines; fields, lines, rows and the unpacked size of a workbook are bounded by the settings'
+  ``import_limits`` (:class:`kassa.settings.ImportLimits`), refused naming the file, line and column.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,20 +37,23 @@ import polars as pl
 
 from kassa.errors import ImportFailed, MissingColumn, RowError
 from kassa.i18n import Translator
+from kassa.settings import ImportLimits
 from kassa.sources.helpers.text import (
-    decode,
+    HEAD_BYTES,
+    TextRecords,
+    detect_file_encoding,
+    head_of_file,
     head_text,
-    read_bytes,
-    rows_from_text,
     sniff_delimiter,
     split_line,
 )
-from kassa.sources.helpers.xlsx import OLE_MAGIC, XLSX_MAGIC, rows_from_xlsx
+from kassa.sources.helpers.xlsx import OLE_MAGIC, XLSX_MAGIC, head_rows, iter_xlsx_rows
 from kassa.sources.validate import LINE
 
 _ = Translator("sources")
 
 HEADER_SEARCH_ROWS = 40
+CHUNK_ROWS = 65_536  # rows turned into a polars frame at a time: Python lists of that many rows, not more
 # Totals and summary rows of platform exports: Direct UI "Итого", Google Ads "Total: All campaigns",
 # Direct Reports API footer "Total rows: 5", Russian "Всего"/"Итог".
 TOTALS = re.compile(r"^\s*(итого|итог|всего|total|totals|grand total)\b", re.IGNORECASE)
@@ -91,23 +99,54 @@ def norm_name(name: object) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
+Rows = Iterator[tuple[int, list[str]]]
+
+
 def read_rows(
-    path: Path, *, delimiter: str | None = None, quote: str | None = '"', encoding: str | None = None
-) -> tuple[list[tuple[int, list[str]]], str, str | None]:
-    """Every record of a text or XLSX file as ``(line, cells)``, with the encoding and delimiter used."""
+    path: Path,
+    *,
+    delimiter: str | None = None,
+    quote: str | None = '"',
+    encoding: str | None = None,
+    limits: ImportLimits | None = None,
+) -> tuple[Rows, str, str | None, TextRecords | None]:
+    """Every record of a text or XLSX file as ``(line, cells)``, streamed, with the encoding and
+    delimiter used and, for text, the :class:`TextRecords` (whose ``header`` names columns in errors)."""
     file = str(path)
-    data = read_bytes(path)
-    if data.startswith(XLSX_MAGIC):
-        return rows_from_xlsx(path, file), "xlsx", None
-    if data.startswith(OLE_MAGIC):
+    limits = limits or ImportLimits()
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+    except OSError as exc:
+        raise ImportFailed(
+            _("{file}: cannot read the file ({reason})", file=file, reason=exc.strerror or str(exc))
+        ) from None
+    if magic.startswith(XLSX_MAGIC):
+        return iter_xlsx_rows(path, file, limits), "xlsx", None, None
+    if magic.startswith(OLE_MAGIC):
         raise ImportFailed(
             _("{file}: an old Excel .xls workbook; save it as .xlsx or CSV and import that", file=file)
         )
-    text, enc = decode(data, encoding)
-    if not text.strip():
+    enc = encoding or detect_file_encoding(path)
+    head = head_of_file(path, enc)
+    if not head.strip() and path.stat().st_size <= HEAD_BYTES:
         raise ImportFailed(_("{file}: the file is empty", file=file))
-    d = delimiter or sniff_delimiter(text[:65536].splitlines(), quote)
-    return rows_from_text(text, d, quote, file), enc, d
+    lines = head.splitlines()
+    if path.stat().st_size > HEAD_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a cut sample may be incomplete
+    d = delimiter or sniff_delimiter(lines, quote)
+    records = TextRecords(path, delimiter=d, quote=quote, encoding=enc, limits=limits, file=file)
+    return iter(records), enc, d, records
+
+
+def _too_many_rows(file: str, limits: ImportLimits) -> ImportFailed:
+    return ImportFailed(
+        _(
+            "{file}: more than {limit} rows (import_limits.rows in the settings); split the file, e.g. by month",
+            file=file,
+            limit=limits.rows,
+        )
+    )
 
 
 def find_header(
@@ -152,8 +191,15 @@ def table_from_rows(
     encoding: str = "utf-8",
     delimiter: str | None = None,
     drop_totals: bool = True,
+    body: Iterable[tuple[int, list[str]]] | None = None,
+    limits: ImportLimits | None = None,
 ) -> TextTable:
-    """Build the :class:`TextTable` of rows below ``rows[header_index]`` (see the module docstring)."""
+    """Build the :class:`TextTable` of rows below ``rows[header_index]`` (see the module docstring).
+
+    ``body``, if given, is the rest of the file after ``rows`` (streamed); the rows are gathered
+    :data:`CHUNK_ROWS` at a time into frames.
+    """
+    limits = limits or ImportLimits()
     header_line, header = rows[header_index]
     header = [h.strip() for h in header]
     while header and not header[-1]:
@@ -164,8 +210,26 @@ def table_from_rows(
     skipped: list[tuple[int, str]] = []
     totals: list[tuple[int, list[str]]] = []
     errors: list[RowError] = []
-    body: list[tuple[int, list[str]]] = []
-    for line, cells in rows[header_index + 1 :]:
+    unnamed = [i for i in range(width) if not header[i]]
+    filled: set[int] = set()  # unnamed columns with a value in some row
+    frames: list[pl.DataFrame] = []
+    chunk: list[list[str]] = []
+    lines: list[int] = []
+    tmp = [f"c{i}" for i in range(width)]
+
+    def flush() -> None:
+        if lines:
+            cols = {tmp[i]: [cells[i] for cells in chunk] for i in range(width)}
+            frame = pl.DataFrame(cols, schema=dict.fromkeys(tmp, pl.String()))
+            frames.append(frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)))
+            chunk.clear()
+            lines.clear()
+
+    count = 0
+    for line, cells in itertools.chain(rows[header_index + 1 :], body or ()):
+        count += 1
+        if count > limits.rows:
+            raise _too_many_rows(file, limits)
         if not any(c.strip() for c in cells):
             continue
         if [norm_name(c) for c in cells[:width]] == header_norm:
@@ -187,17 +251,26 @@ def table_from_rows(
                 )
             )
             continue
-        body.append((line, cells[:width] + [""] * (width - len(cells))))
+        padded = cells[:width] + [""] * (width - len(cells))
+        for i in unnamed:
+            if i not in filled and padded[i].strip():
+                filled.add(i)
+        chunk.append(padded)
+        lines.append(line)
+        if len(lines) >= CHUNK_ROWS:
+            flush()
+    flush()
     # Unnamed columns that are empty in every row are the export's trailing separators, not data.
-    keep = [i for i in range(width) if header[i] or any(cells[i].strip() for _l, cells in body)]
+    keep = [i for i in range(width) if header[i] or i in filled]
     names = _column_names(header, keep)
-    data: dict[str, list[str] | list[int]] = {
-        n: [cells[i] for _l, cells in body] for n, i in zip(names, keep, strict=True)
-    }
-    data[LINE] = [line for line, _c in body]
     schema: dict[str, pl.DataType] = {n: pl.String() for n in names}
     schema[LINE] = pl.Int64()
-    frame = pl.DataFrame(data, schema=schema)
+    if frames:
+        frame = pl.concat(frames, rechunk=False).select(
+            *[pl.col(tmp[i]).alias(n) for n, i in zip(names, keep, strict=True)], pl.col(LINE)
+        )
+    else:
+        frame = pl.DataFrame(schema=schema)
     return TextTable(
         frame,
         [header[i] for i in keep],
@@ -222,13 +295,18 @@ def read_table(
     encoding: str | None = None,
     drop_totals: bool = True,
     format_title: str = "",
+    limits: ImportLimits | None = None,
 ) -> TextTable:
     """Read a CSV/TSV/XLSX export whose header names at least ``min_hits`` of the ``known`` columns.
 
-    Raises :class:`ImportFailed` for unreadable files and :class:`MissingColumn` when no header is
-    found (the message lists what was looked for, naming ``format_title`` if given).
+    Raises :class:`ImportFailed` for unreadable files (or beyond ``limits``, by default the settings'
+    defaults) and :class:`MissingColumn` when no header is found (the message lists what was looked
+    for, naming ``format_title`` if given).
     """
-    rows, enc, d = read_rows(path, delimiter=delimiter, quote=quote, encoding=encoding)
+    stream, enc, d, records = read_rows(
+        path, delimiter=delimiter, quote=quote, encoding=encoding, limits=limits
+    )
+    rows = list(itertools.islice(stream, HEADER_SEARCH_ROWS))
     idx = find_header(rows, known, min_hits)
     if idx is None:
         expected = ", ".join(sorted(known)[:12])
@@ -241,7 +319,18 @@ def read_table(
                 expected=expected,
             )
         )
-    return table_from_rows(rows, idx, file=str(path), encoding=enc, delimiter=d, drop_totals=drop_totals)
+    if records is not None:
+        records.header = rows[idx][1]
+    return table_from_rows(
+        rows,
+        idx,
+        file=str(path),
+        encoding=enc,
+        delimiter=d,
+        drop_totals=drop_totals,
+        body=stream,
+        limits=limits,
+    )
 
 
 def header_of(path: Path, head: bytes, known: Collection[str], min_hits: int = 2) -> list[str] | None:
@@ -251,7 +340,7 @@ def header_of(path: Path, head: bytes, known: Collection[str], min_hits: int = 2
     """
     try:
         if head.startswith(XLSX_MAGIC):
-            rows = rows_from_xlsx(path, str(path))[:HEADER_SEARCH_ROWS]
+            rows = head_rows(path, HEADER_SEARCH_ROWS)
         elif head.startswith(OLE_MAGIC):
             return None
         else:

@@ -170,7 +170,12 @@ class YandexDirect:
         api = header_of(path, head, API.known(), 2)
         if api is not None and _is_api_header(api):
             return [self._read_api(path, ctx)]
-        table = read_table(path, [*UI.known(), "Расход (руб.)", "Расход"], format_title=UI.title)
+        table = read_table(
+            path,
+            [*UI.known(), "Расход (руб.)", "Расход"],
+            format_title=UI.title,
+            limits=ctx.settings.import_limits,
+        )
         if not _is_ui_header(table.frame.columns):
             raise MissingColumn(
                 _(
@@ -185,7 +190,12 @@ class YandexDirect:
 
     def _read_api(self, path: Path, ctx: ReadContext) -> ReadResult:
         table = read_table(
-            path, API.known(), delimiter=API.delimiter, quote=API.quote, format_title=API.title
+            path,
+            API.known(),
+            delimiter=API.delimiter,
+            quote=API.quote,
+            format_title=API.title,
+            limits=ctx.settings.import_limits,
         )
         declared = [
             int(m.group(1)) for _line, cells in table.totals for m in [_TOTAL_ROWS.match(cells[0])] if m

@@ -37,7 +37,7 @@ from kassa.errors import ImportFailed, RowError, WarehouseError, WarehouseTaken
 from kassa.schema import KINDS, ColumnType, Kind
 from kassa.settings import Settings
 from kassa.sources.base import ReadContext, ReadResult, Source
-from kassa.sources.registry import detect_format, get_source
+from kassa.sources.registry import detect_format, get_source, not_a_file
 from kassa.store import recovery
 
 SCHEMA_VERSION = 1
@@ -395,9 +395,9 @@ class Warehouse:
     ) -> tuple[Source, list[ReadResult]]:
         """Read and validate a file without touching the warehouse."""
         p = Path(path)
-        if not p.is_file():
-            raise ImportFailed(f"{p}: no such file")
-        src = get_source(format) if format else detect_format(p)
+        if (refusal := not_a_file(p)) is not None:
+            raise refusal
+        src = get_source(format) if format else detect_format(p, self.settings.import_limits)
         ctx = ReadContext(
             settings=self.settings, salt=self.salt, kind=kind, mapping=Path(mapping) if mapping else None
         )
