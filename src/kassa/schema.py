@@ -80,6 +80,13 @@ SPEND = Kind(
         Column("reach", "count", required=False),
         Column("currency", "str", required=False, doc="ISO code; default: the business currency"),
         Column("vat_included", "bool", required=False, doc="default false: cost is net of VAT"),
+        Column(
+            "spread_from",
+            "date",
+            required=False,
+            doc="first day of the whole-period report row this day's share was spread from (else empty)",
+        ),
+        Column("spread_to", "date", required=False, doc="last day of that report row"),
     ),
     key=("date", "channel", "campaign"),
     policy="replace_period",

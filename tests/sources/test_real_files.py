@@ -8,16 +8,20 @@ for Google Ads, the sheet's XML for Direct) and sums its rows.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import re
 import zipfile
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 from kassa.errors import ImportFailed, MissingColumn, RowError
+from kassa.settings import Settings
 from kassa.store import Warehouse
 from kassa.store.warehouse import FileReport
 
@@ -288,34 +292,147 @@ def sheet_rows(path: Path) -> int:
         return len(re.findall(rb"<row[ >]", z.read("xl/worksheets/sheet1.xml")))
 
 
+def sheet_table(path: Path) -> list[list[str]]:
+    """The first sheet's cells, row by row, read from its XML here (shared strings resolved)."""
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(path) as z:
+        strings = [
+            "".join(t.text or "" for t in si.iter(f"{ns}t"))
+            for si in ElementTree.fromstring(z.read("xl/sharedStrings.xml")).iter(f"{ns}si")
+        ]
+        sheet = ElementTree.fromstring(z.read("xl/worksheets/sheet1.xml"))
+    out = []
+    for row in sheet.iter(f"{ns}row"):
+        cells: dict[int, str] = {}
+        for c in row.iter(f"{ns}c"):
+            col = 0
+            for ch in re.match(r"[A-Z]+", c.get("r", "A"))[0]:  # type: ignore[index]
+                col = col * 26 + ord(ch) - 64
+            v = c.find(f"{ns}v")
+            text = "" if v is None or v.text is None else v.text
+            cells[col - 1] = strings[int(text)] if c.get("t") == "s" and text else text
+        out.append([cells.get(i, "") for i in range(max(cells, default=-1) + 1)])
+    return out
+
+
+def direct_totals(path: Path) -> tuple[int, int, Decimal, int]:
+    """(data rows, rows repeating an earlier one cell for cell, Σ Расход, Σ Клики) of a Direct report,
+    from its own rows (not its Итого row); a repeated row counts once, as kassa's rule is."""
+    table = sheet_table(path)
+    at = next(i for i, r in enumerate(table) if any(c.startswith("Расход") for c in r))
+    header = table[at]
+    cost = next(i for i, c in enumerate(header) if c.startswith("Расход"))
+    clicks = header.index("Клики") if "Клики" in header else None
+    rows = [r for r in table[at + 1 :] if r and r[0] != "Итого" and any(r)]
+    once = list({tuple(r): r for r in reversed(rows)}.values())
+    total = sum((Decimal(r[cost] or "0") for r in once), Decimal(0))
+    counted = sum(int(float(r[clicks] or 0)) for r in once) if clicks is not None else 0
+    return len(rows), len(rows) - len(once), total, counted
+
+
 @pytest.mark.parametrize(
-    ("name", "not_data", "period", "readme_rows"),
+    ("name", "readme_rows"),
     [
-        # title lines (Клиент, Отчет, Период, a blank one), the header and the Итого row
-        ("pfrases_opora_march26.xlsx", 6, "01.03.2026 - 31.03.2026", 799),
-        # the two big ones take openpyxl 12-20 s each: out of the everyday loop
-        pytest.param(
-            "mainstat_opora_march26.xlsx", 6, "01.03.2026 - 31.03.2026", 13588, marks=pytest.mark.slow
-        ),
-        ("polvozrast_opora_march26.xlsx", 6, "01.03.2026 - 31.03.2026", 150),
-        # no title lines, no Итого, and no Показы column: still recognised as Direct
-        pytest.param("BD_RSY_MK_BFL_OPORA_01.03-04.04 2026.xlsx", 1, None, 26467, marks=pytest.mark.slow),
+        ("pfrases_opora_march26.xlsx", 799),
+        # the big one takes openpyxl seconds: out of the everyday loop
+        pytest.param("mainstat_opora_march26.xlsx", 13588, marks=pytest.mark.slow),
+        ("polvozrast_opora_march26.xlsx", 150),
     ],
 )
-def test_a_whole_period_direct_report_is_read_whole_and_refused_with_how_to_export_by_day(
-    make_warehouse: MakeWarehouse, name: str, not_data: int, period: str | None, readme_rows: int
+def test_a_whole_period_direct_report_is_spread_over_its_period(
+    make_warehouse: MakeWarehouse, name: str, readme_rows: int
 ) -> None:
     path = DIRECT / name
-    rows = sheet_rows(path) - not_data
+    rows, repeated, cost, clicks = direct_totals(path)
     assert rows == readme_rows  # the count ../shared/real/README.md gives
+    wh = make_warehouse()
+    report = import_one(wh, path)
+    refused = [e for e in report.errors if not e.row_kept]
+    assert len(refused) == repeated and all("the same row as line" in e.reason for e in refused)
+    got = wh.ibis.con.execute(
+        "SELECT sum(cost), sum(clicks), min(date), max(date), min(spread_from), max(spread_to), "
+        "count(*) FILTER (WHERE spread_from IS NULL) FROM spend"
+    ).fetchone()
+    assert got[0] == pytest.approx(float(cost), abs=1e-6) and got[1] == clicks
+    march = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    assert got[2:4] == march and got[4:6] == march and got[6] == 0
+    told = [e for e in report.errors if e.row_kept and e.column == "date"]
+    assert len(told) == 1 and "A report segmented by day is exact everywhere" in told[0].reason
+
+
+@pytest.mark.slow  # 26 467 rows
+def test_a_direct_report_without_days_or_period_is_refused_with_how_to_export_it(
+    make_warehouse: MakeWarehouse,
+) -> None:
+    path = DIRECT / "BD_RSY_MK_BFL_OPORA_01.03-04.04 2026.xlsx"
+    # no title lines, no Итого, and no Показы column: still recognised as Direct
+    assert sheet_rows(path) - 1 == 26467
     with pytest.raises(MissingColumn) as refused:
         import_one(make_warehouse(), path)
     assert str(refused.value) == (
-        f"{path}: a Yandex Direct report of {rows} rows without a day column (Дата)"
-        + (f" for {period}" if period else "")
-        + ": its rows cover the whole period, and spend is stored per day. Export it again from Мастер "
-        "отчётов with the time grouping «по дням» (the Дата column), keeping № Кампании and Расход"
+        f"{path}: a Yandex Direct report of 26467 rows without a day column (Дата) and without the "
+        "«Период: …» line above its header, so the days it covers are unknown. Export it again from "
+        "Мастер отчётов with the time grouping «по дням» (the Дата column), keeping № Кампании and "
+        "Расход, or keep the report's title lines"
     )
+
+
+# --- Google Ads interface reports (whole period) -----------------------------------------------------
+
+GOOGLE = REAL / "google_ads"
+
+
+def campaign_report(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(title lines, campaign rows) of a Google Ads "Campaign report.csv", read here with csv."""
+    raw = path.read_bytes()
+    text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
+    lines = text.splitlines()
+    delimiter = "\t" if "\t" in lines[2] else ","
+    rows = list(csv.DictReader(lines[2:], delimiter=delimiter))
+    return lines[:2], [r for r in rows if not (r.get("Campaign status") or "").startswith("Total")]
+
+
+def amount(text: str) -> Decimal:
+    text = text.strip()
+    return Decimal(0) if text in ("", "--") else Decimal(text.replace(",", ""))
+
+
+@pytest.mark.parametrize(
+    ("folder", "first", "last", "currency"),
+    [
+        ("DanielTheC+internal-lnking-tool", dt.date(2026, 1, 27), dt.date(2026, 2, 23), "GBP"),
+        ("VishalMotling+campaign-performance-analyzer", dt.date(2025, 7, 8), dt.date(2025, 7, 31), "INR"),
+        ("1123alberto+Clinic_Marketing_Agency", dt.date(2026, 3, 27), dt.date(2026, 4, 23), "EUR"),
+    ],
+)
+def test_a_whole_period_google_ads_report_is_spread_over_its_range(
+    make_warehouse: MakeWarehouse, folder: str, first: dt.date, last: dt.date, currency: str
+) -> None:
+    path = GOOGLE / folder / "Campaign report.csv"
+    _titles, rows = campaign_report(path)
+    cost = sum((amount(r["Cost"]) for r in rows), Decimal(0))
+    clicks = sum(int(amount(r.get("Clicks", "0"))) for r in rows)
+    wh = make_warehouse(settings=Settings(currency=currency))
+    import_one(wh, path)
+    got = wh.ibis.con.execute(
+        "SELECT sum(cost), sum(clicks), min(date), max(date), count(DISTINCT campaign), "
+        "count(*), any_value(currency) FROM spend"
+    ).fetchone()
+    days = (last - first).days + 1
+    assert got[0] == pytest.approx(float(cost), abs=1e-6) and got[1] == clicks
+    assert got[2:4] == (first, last) and got[4] == len(rows) and got[5] == len(rows) * days
+    assert got[6] == currency
+
+
+def test_an_all_time_google_ads_report_is_refused_with_what_to_download(
+    make_warehouse: MakeWarehouse,
+) -> None:
+    path = GOOGLE / "intragoinc+cp-mktg-google-ads-i" / "Campaign report.csv"
+    assert campaign_report(path)[0][1] == "All time"
+    with pytest.raises(
+        ImportFailed, match="no date range kassa can read [(]All time[)]; download it for a date range"
+    ):
+        import_one(make_warehouse(), path)
 
 
 def test_every_direct_xlsx_is_covered() -> None:

@@ -24,6 +24,7 @@ of it and is refused (it would double the money).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from kassa.errors import MissingColumn, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.helpers.periods import spread_over_days
 from kassa.sources.helpers.values import date_text, micros_text, nulls, number_text
 from kassa.sources.tabular import TextTable, norm_name, pick_columns, read_table
 from kassa.sources.validate import LINE, validate
@@ -200,6 +202,22 @@ def spend_result(
     errs.extend(row_errors)
     typed = pl.from_arrow(rows)
     assert isinstance(typed, pl.DataFrame)
+    stops = (
+        frame.select(pl.col(LINE), pl.col("__stop").str.to_date("%Y-%m-%d", strict=False))
+        if "__stop" in frame.columns
+        else pl.DataFrame(schema={LINE: pl.Int64, "__stop": pl.Date})
+    )
+    typed, overlapping = spread_over_days(typed, stops.cast({LINE: typed.schema[LINE]}))
+    errs.extend(
+        RowError(
+            file,
+            line,
+            "date",
+            None,
+            _("the row covers several days, some of which other rows of the campaign give too; refused"),
+        )
+        for line in overlapping
+    )
     key = list(KINDS["spend"].key)
     summed = typed.group_by(key, maintain_order=True).agg(
         pl.col("impressions").sum(),
@@ -209,6 +227,8 @@ def spend_result(
         pl.col("currency").first(),
         pl.col("currency").n_unique().alias("__currencies"),
         pl.col("vat_included").first(),
+        pl.col("spread_from").min(),
+        pl.col("spread_to").max(),
         pl.col(LINE).min(),
     )
     mixed = summed.filter(pl.col("__currencies") > 1)
@@ -285,7 +305,15 @@ def read_spend_table(path: Path, ctx: ReadContext, layout: SpendLayout, channel:
     return spend_from_table(table, ctx, layout, channel)
 
 
-def spend_from_table(table: TextTable, ctx: ReadContext, layout: SpendLayout, channel: str) -> ReadResult:
+def spend_from_table(
+    table: TextTable,
+    ctx: ReadContext,
+    layout: SpendLayout,
+    channel: str,
+    *,
+    period: tuple[dt.date, dt.date] | None = None,
+) -> ReadResult:
+    """``period``: the whole period a report without a day column covers (its rows span it)."""
     options = ad_options(ctx)
     file = table.file
     cost_col = layout.cost_column(table.frame.columns)
@@ -298,7 +326,12 @@ def spend_from_table(table: TextTable, ctx: ReadContext, layout: SpendLayout, ch
         if cost_col
         else (*layout.columns.get("cost", ()), *[f"{p} (…)" for p in layout.cost_prefixes])
     )
-    frame = pick_columns(table, aliases, required=layout.required, file=file, format_title=layout.title)
+    required = [c for c in layout.required if not (period and c == "date")]
+    frame = pick_columns(table, aliases, required=required, file=file, format_title=layout.title)
+    if period is not None and "date" not in frame.columns:
+        frame = frame.with_columns(
+            pl.lit(period[0].isoformat()).alias("date"), pl.lit(period[1].isoformat()).alias("date_stop")
+        )
     vat = (
         options.include_vat
         if options.include_vat is not None
@@ -355,8 +388,8 @@ def spend_from_text(
     """Canonical-named text columns (local spellings) -> validated, summed ``spend`` rows.
 
     Empty impressions and clicks are zero (platforms leave them blank when nothing happened); an
-    empty cost is refused. A row with ``date_stop`` different from ``date`` covers several days; spend is per day, so such
-    a row is refused with a hint to export by day.
+    empty cost is refused. A row with ``date_stop`` after ``date`` covers several days: it is spread over
+    them (:mod:`kassa.sources.helpers.periods`), with one warning for the file.
     """
     file = str(path)
     errs = list(errors)
@@ -401,19 +434,30 @@ def spend_from_text(
             )
         frame = frame.filter(~pl.col(LINE).is_in(bad[LINE].implode()))
     if "date_stop" in frame.columns:
+        # A row covering several days (Meta's Reporting starts/ends, a whole-period report) is spread
+        # over its days (kassa.sources.helpers.periods); the file is told once that day rows are better.
         stop = date_text(pl.col("date_stop"), dayfirst=layout.dayfirst)
-        spans = frame.filter(stop.is_not_null() & (stop != pl.col("date")))
-        for r in spans.with_columns(stop.alias("__stop")).iter_rows(named=True):
+        frame = frame.with_columns(stop.alias("__stop"))
+        spans = frame.filter(pl.col("__stop").is_not_null() & (pl.col("__stop") != pl.col("date")))
+        if spans.height:
+            first, last = spans["date"].min(), spans["__stop"].max()
             errs.append(
                 RowError(
                     file,
-                    r[LINE],
+                    None,
                     "date",
-                    f"{r['date']}..{r['__stop']}",
-                    _("the row covers several days; export statistics by day (one row per day and campaign)"),
+                    None,
+                    _(
+                        "{rows} row(s) cover more than a day ({first} … {last}): each is spread evenly over "
+                        "its days — exact for any report period containing all of them, an estimate (marked ≈) "
+                        "for one that cuts them. A report segmented by day is exact everywhere",
+                        rows=spans.height,
+                        first=first,
+                        last=last,
+                    ),
+                    row_kept=True,
                 )
             )
-        frame = frame.filter(~pl.col(LINE).is_in(spans[LINE].implode()))
     return spend_result(
         frame,
         path=path,

@@ -41,6 +41,7 @@ from kassa.sources.adspend import (
 )
 from kassa.sources.base import ReadContext, ReadResult
 from kassa.sources.helpers.json_files import frame_of_records, json_row_lines, json_text, load_json
+from kassa.sources.helpers.periods import report_period
 from kassa.sources.helpers.text import head_text
 from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import header_of, read_table
@@ -60,6 +61,8 @@ UI = SpendLayout(
         "currency": ("Currency code", "Currency", "Код валюты", "Валюта"),
     },
     include_vat=False,
+    # Video and Demand Gen reports have Interactions, not Clicks: a missing count is loaded as 0, said once.
+    required=("date", "cost"),
 )
 API_CSV = SpendLayout(
     title="Google Ads API",
@@ -185,15 +188,21 @@ class GoogleAds:
         table = read_table(
             path, UI.known(), min_hits=3, format_title=UI.title, limits=ctx.settings.import_limits
         )
-        if not table.has("Day") and not table.has("Date") and not table.has("День") and not table.has("Дата"):
-            raise ImportFailed(
-                _(
-                    "{file}: the Google Ads report has no day column; download it segmented by day (Segment → Time → Day)",
-                    file=str(path),
-                )
-            )
         english = table.has("Campaign") or table.has("Clicks")
         layout = dataclasses.replace(UI, dayfirst=False) if english else UI
+        if not table.has("Day") and not table.has("Date") and not table.has("День") and not table.has("Дата"):
+            # The interface's default: one row per campaign for the date range on the report's second line.
+            period = next((p for t in table.title_lines for p in [report_period(t)] if p), None)
+            if period is None:
+                raise ImportFailed(
+                    _(
+                        "{file}: the Google Ads report has no day column and no date range kassa can read "
+                        "({range}); download it for a date range, or segmented by day (Segment → Time → Day)",
+                        file=str(path),
+                        range=" / ".join(t.strip() for t in table.title_lines[1:2]) or _("none"),
+                    )
+                )
+            return [spend_from_table(table, ctx, layout, CHANNEL, period=period)]
         return [spend_from_table(table, ctx, layout, CHANNEL)]
 
     def _read_json(self, path: Path, ctx: ReadContext) -> ReadResult:

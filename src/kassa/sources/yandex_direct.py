@@ -23,7 +23,7 @@ headers ``Дата``, ``№ Кампании`` (or ``ID кампании``), ``�
 ``Итого`` row; UTF-8 or cp1251. Recognised by what every Direct export has — a campaign and the
 cost (``Показы`` and ``Клики`` may be absent: loaded as 0 with a warning) — plus one of Direct's own
 columns (``№ Кампании``, ``CTR (%)``, ``Ср. цена клика (руб.)``…), so a hand-made sheet is never taken
-for it. A report without ``Дата`` covers its whole period and is refused with how to export it by day. The currency is read from the cost header (``руб.`` -> RUB) or a
+for it. A report without ``Дата`` covers the period its ``Период:`` title line names: its rows are spread over those days (:mod:`kassa.sources.helpers.periods`); without that line it is refused with how to export it by day. The currency is read from the cost header (``руб.`` -> RUB) or a
 ``Валюта`` column. VAT: the report's "с НДС" checkbox; kassa looks for "с НДС" / "без НДС" in the
 title lines and headers and otherwise assumes **with VAT** (the interface's default display of
 amounts); ``include_vat`` in the options overrides.
@@ -34,6 +34,7 @@ Campaign: ``CampaignId`` / ``№ Кампании`` when present, else the name 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from kassa.errors import ImportFailed, MissingColumn
 from kassa.i18n import Translator
 from kassa.sources.adspend import SpendLayout, ad_options, spend_from_table
 from kassa.sources.base import ReadContext, ReadResult
+from kassa.sources.helpers.periods import report_period
 from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import TextTable, header_of, norm_name, read_table
 
@@ -125,17 +127,21 @@ def _is_ui_header(cells: list[str]) -> bool:
 _PERIOD = re.compile(r"^\s*период\s*:\s*(.+?)\s*$", re.IGNORECASE)
 
 
-def _whole_period(table: TextTable) -> MissingColumn:
-    """The refusal of a report without a day column, saying how to export one from Direct."""
-    period = next((m[1] for t in table.title_lines for m in [_PERIOD.match(t)] if m), None)
+def _period_of(table: TextTable) -> tuple[dt.date, dt.date] | None:
+    """The ``Период: 01.03.2026 - 31.03.2026`` line Мастер отчётов writes above the header."""
+    return next((report_period(m[1]) for t in table.title_lines for m in [_PERIOD.match(t)] if m), None)
+
+
+def _no_period(table: TextTable) -> MissingColumn:
+    """The refusal of a report with neither a day column nor the period it covers."""
     return MissingColumn(
         _(
-            "{file}: a Yandex Direct report of {rows} rows without a day column (Дата){period}: its rows cover the whole "
-            "period, and spend is stored per day. Export it again from Мастер отчётов with the time "
-            "grouping «по дням» (the Дата column), keeping № Кампании and Расход",
+            "{file}: a Yandex Direct report of {rows} rows without a day column (Дата) and without the "
+            "«Период: …» line above its header, so the days it covers are unknown. Export it again from "
+            "Мастер отчётов with the time grouping «по дням» (the Дата column), keeping № Кампании and "
+            "Расход, or keep the report's title lines",
             file=table.file,
             rows=table.rows_read,
-            period=_(" for {period}", period=period) if period else "",
         )
     )
 
@@ -185,7 +191,11 @@ class YandexDirect:
                 )
             )
         if not any(norm_name(n) in table.frame.columns for n in UI.columns["date"]):
-            raise _whole_period(table)
+            # A whole-period report (Мастер отчётов' default): its rows cover the period it names.
+            period = _period_of(table)
+            if period is None:
+                raise _no_period(table)
+            return [spend_from_table(table, ctx, UI, CHANNEL, period=period)]
         return [spend_from_table(table, ctx, UI, CHANNEL)]
 
     def _read_api(self, path: Path, ctx: ReadContext) -> ReadResult:
