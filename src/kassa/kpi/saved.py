@@ -78,7 +78,7 @@ class ContractFolder:
         contract = parse_contract(text, source="contract.yaml")
         slug = slug_of(contract.name)
         path = self.path_of(slug)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # mkstemp: the file is 0600 too
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=SUFFIX)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -129,6 +129,17 @@ def _duckdb_type(t: object) -> str:
     }[str(dtype)]
 
 
+def _owner_only(*paths: Path) -> None:
+    """The warehouse and its WAL hold the business's data: readable by their owner only (0600), also
+    when a library caller's umask would leave them 0644 (``kassa`` itself runs with umask 077)."""
+    for p in paths:
+        try:
+            if p.exists() and p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except PermissionError:  # someone else's file, opened with their consent: leave it
+            pass
+
+
 def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
     """Schema 1: the six canonical tables, their archives, import batches."""
 
@@ -174,6 +185,8 @@ class Warehouse:
             raise WarehouseError(f"cannot open {p}: {exc}") from None
         # DuckDB draws its own progress bar on stderr for long queries; kassa shows its own.
         con.con.execute("SET enable_progress_bar = false")
+        if not read_only:
+            _owner_only(p, p.with_name(p.name + ".wal"))
         wh = cls(p, con, settings or Settings(), read_only)
         if not read_only:
             wh._ensure_schema()
