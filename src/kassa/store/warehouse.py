@@ -37,6 +37,7 @@ from kassa.schema import KINDS, ColumnType, Kind
 from kassa.settings import Settings
 from kassa.sources.base import ReadContext, ReadResult, Source
 from kassa.sources.registry import detect_format, get_source
+from kassa.store import hashkey
 
 SCHEMA_VERSION = 1
 
@@ -158,6 +159,7 @@ class Warehouse:
         self.read_only = read_only
         self._memo: dict[Any, Any] = {}
         self._schema_tag: str | None = None
+        self._hash_key: bytes | None = None
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -276,6 +278,8 @@ class Warehouse:
                 )
             for statement in self._additive_changes():
                 self._db.execute(statement)
+            if self._meta("hashing") != hashkey.HASHING:
+                self._key_the_hashes()
 
     def _additive_changes(self) -> list[str]:
         """DDL creating the canonical tables and columns this file lacks (empty when up to date)."""
@@ -307,6 +311,26 @@ class Warehouse:
             raise WarehouseError(f"{self.path} is not a kassa warehouse")
         if self.schema_version != SCHEMA_VERSION or self._additive_changes():
             raise _NeedsUpgrade()
+        if self._meta("hashing") != hashkey.HASHING:
+            raise _NeedsUpgrade()  # unkeyed phone hashes (store/hashkey.py): key them once
+
+    def _key_the_hashes(self) -> None:
+        """A new warehouse gets its key; an older one's stored hashes are rewritten under it (in the
+        schema transaction, so a failure leaves the file as it was)."""
+        key = hashkey.new_key(self.path)
+        hashkey.migrate(self._db, key, set(self.ibis.list_tables()))
+        self._db.execute(
+            "INSERT INTO kassa_meta VALUES ('hashing', ?), ('hash_key_check', ?)",
+            [hashkey.HASHING, hashkey.key_check(key)],
+        )
+
+    @property
+    def hash_key(self) -> bytes:
+        """The key of the phone and e-mail hashes (never stored in the file); a clear error when missing."""
+        if self._hash_key is None:
+            found = hashkey.read_key(self.path)
+            self._hash_key = hashkey.check_key(self.path, found, self._meta("hash_key_check"))
+        return self._hash_key
 
     def _meta(self, key: str) -> str | None:
         t = self.ibis.table("kassa_meta")
@@ -387,7 +411,10 @@ class Warehouse:
         ctx = ReadContext(
             settings=self.settings, salt=self.salt, kind=kind, mapping=Path(mapping) if mapping else None
         )
-        return src, src.read(p, ctx)
+        results = src.read(p, ctx)
+        for r in results:  # readers hash with the salt; the stored value is keyed (store/hashkey.py)
+            r.rows = hashkey.keyed_rows(r.rows, r.kind, lambda: self.hash_key)
+        return src, results
 
     def import_files(
         self,
