@@ -198,9 +198,10 @@ def import_upload(
         return UploadOutcome(shown, False, head, errors=_named(exc.errors, shown), status=422)
     except KassaError as exc:
         _forget_files(path, mapping)
-        text = str(exc).replace(str(path), shown)
-        if mapping is not None:
+        text = str(exc)
+        if mapping is not None:  # first: the mapping's kept name starts with the data file's
             text = text.replace(str(mapping), mapping_name or uploaded_name(mapping.name))
+        text = text.replace(str(path), shown)
         return UploadOutcome(shown, False, text, status=422)
     except BaseException:  # a bug or a kill of the import: the files go too (start-up removes the rest)
         _forget_files(path, mapping)
