@@ -9,6 +9,7 @@ Under pytest-xdist "session" means once per worker process.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import textwrap
 from collections.abc import Callable, Iterator
@@ -21,6 +22,11 @@ from tests.golden_data import FILES as GOLDEN_FILES
 from kassa import demo
 from kassa.settings import Settings
 from kassa.store import Warehouse
+
+# Tests copy warehouse files (shutil.copy) without the <db>.key beside them; one key for the whole run
+# in the environment (as a deployment may give it, store/hashkey.py) lets every copy import leads.
+# tests/test_hash_key.py unsets it to test the key file.
+os.environ.setdefault("KASSA_HASH_KEY", "kassa-test-suite-hash-key-0123456789abcdef")
 
 _open: list[Warehouse] = []
 

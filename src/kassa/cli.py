@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -46,8 +47,16 @@ def _interrupts() -> tuple[type[BaseException], ...]:
     return (KeyboardInterrupt,) if duckdb is None else (KeyboardInterrupt, duckdb.InterruptException)
 
 
+def private_files() -> None:
+    """Every file kassa creates from here on is its owner's only (umask 077): the warehouse and the WAL
+    DuckDB writes beside it (and recreates after every checkpoint, so a chmod once would not hold),
+    uploads, contracts, reports and exports all hold the business's numbers or its customers."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def main() -> None:
     """Entry point: people get a clear message, not a traceback, for every condition kassa knows."""
+    private_files()
     try:
         # With standalone_mode off, click returns a command's exit code instead of exiting.
         rc = app(standalone_mode=False)

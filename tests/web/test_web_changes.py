@@ -409,7 +409,8 @@ def test_a_generic_file_is_uploaded_with_its_mapping(
     loaded = send(skip_refused="true")
     assert loaded.status_code == 200 and loaded.json()["batches"][0]["rows_loaded"] == 2
     kept = sorted(p.name.split("-", 2)[-1] for p in uploads_dir(app.state.dashboard.db_path).glob("*"))
-    assert kept == ["telegram.csv", "telegram.yaml"]  # the file and the mapping it was read with
+    # the file and the mapping it was read with, named after it (kept and removed together)
+    assert kept == ["telegram.csv", "telegram.csv.mapping.yaml"]
     # Without the mapping, a generic file cannot be read: said plainly, nothing kept.
     r = mark.post(
         "/data/upload",

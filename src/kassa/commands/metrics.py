@@ -83,7 +83,9 @@ def register(app: typer.Typer) -> None:
             print_json(table.to_json())
             return
         if as_csv:
-            table.frame.write_csv(sys.stdout)
+            from kassa.report.csvfile import write_frame_csv
+
+            write_frame_csv(table.frame, sys.stdout)  # text that starts like a formula is quoted
             return
         print_grids(
             console, money_and_activity(table, lang=lang, currency=currency, columns=shown), wide=wide

@@ -38,7 +38,7 @@ from pydantic import (
 
 from kassa.errors import ConfigError, UnknownMetric
 from kassa.metrics.catalog import Metric, get_metric, visible_metrics
-from kassa.yamlfile import load_yaml_model, parse_yaml_model
+from kassa.yamlfile import parse_yaml_model, read_yaml_text
 
 Direction = Literal["higher", "lower"]
 PERIOD_MONTHS = {"month": 1, "quarter": 3}
@@ -269,8 +269,8 @@ def load_contract(path: str | Path) -> Contract:
     ['qualified_leads', 'cost_per_qualified_lead', 'revenue']
     """
     p = Path(path)
-    contract = load_yaml_model(p, Contract)  # unreadable file or bad field -> ConfigError with file:line
-    return _located(contract, p.read_text(encoding="utf-8"), str(p))
+    text = read_yaml_text(p)  # missing, too large or not UTF-8 -> ConfigError naming the file
+    return _located(parse_yaml_model(text, Contract, source=str(p)), text, str(p))
 
 
 # The shipped examples: one pays for turning the wheel (the article's contract), one for arriving.

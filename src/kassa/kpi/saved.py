@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kassa.errors import ConfigError
 from kassa.kpi.contract import EXAMPLES, Contract, example_path, load_contract, parse_contract
+from kassa.yamlfile import read_yaml_text
 
 SUFFIX = ".yaml"
 MAX_BYTES = 64 * 1024  # a contract is a page of YAML; more is a mistake (or an attack on the parser)
@@ -64,10 +65,9 @@ class ContractFolder:
     def read(self, slug: str) -> SavedContract:
         """The saved contract ``slug``; :class:`ConfigError` (naming file, line and field) if it is invalid."""
         path = self.path_of(slug)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"no saved contract {slug!r} in {self.folder}") from None
+        if not path.is_file():
+            raise ConfigError(f"no saved contract {slug!r} in {self.folder}")
+        text = read_yaml_text(path)  # too large or not UTF-8 (copied in by hand) -> ConfigError naming it
         return SavedContract(slug, path, text, parse_contract(text, source=str(path)))
 
     def save(self, text: str, replaces: str | None = None) -> SavedContract:
@@ -78,7 +78,7 @@ class ContractFolder:
         contract = parse_contract(text, source="contract.yaml")
         slug = slug_of(contract.name)
         path = self.path_of(slug)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # mkstemp: the file is 0600 too
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=SUFFIX)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -61,8 +61,26 @@ def vega_bundle() -> str:
 
 
 def _script_safe(text: str) -> str:
-    """Text that cannot close the ``<script>`` element it sits in."""
+    """JavaScript that cannot close the ``<script>`` element it sits in (for code, not data: data goes
+    through :func:`script_json`). The Vega bundle holds no ``<!--`` or ``<script`` (tests check it)."""
     return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
+
+
+def inline_vega() -> str:
+    """The Vega bundle exactly as the report inlines it (the dashboard's Content-Security-Policy hashes it)."""
+    return _script_safe(vega_bundle())
+
+
+def script_json(data: Any, *, sort_keys: bool = False) -> Markup:
+    """JSON for a ``<script type="application/json">`` element that no value can break out of.
+
+    ``<``, ``>`` and ``&`` are written as ``\\u003c``, ``\\u003e``, ``\\u0026`` (the same string once
+    parsed): rewriting only ``</script`` is not enough, because a value holding ``<!--<script>`` switches
+    the HTML parser into a state where the element's own ``</script>`` no longer ends it, and the scripts
+    after it (every chart) are swallowed. Used for every JSON in a script element, report and dashboard.
+    """
+    text = json.dumps(data, ensure_ascii=False, sort_keys=sort_keys, default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def chart_svg(spec: dict[str, Any], scope: str = "") -> str:
@@ -125,6 +143,6 @@ def render_html(data: ReportData, *, charts: ChartMode = "js") -> str:
         chart_id=lambda c: chart_ids[id(c)],
         chart_mode=charts,
         svgs=svgs,
-        specs_json=Markup(_script_safe(json.dumps(specs, ensure_ascii=False, sort_keys=True))),
-        vega_js=Markup(_script_safe(vega_bundle())) if charts == "js" and specs else "",
+        specs_json=script_json(specs, sort_keys=True),
+        vega_js=Markup(inline_vega()) if charts == "js" and specs else "",
     )

@@ -38,7 +38,7 @@ from kassa.schema import KINDS, ColumnType, Kind
 from kassa.settings import Settings
 from kassa.sources.base import ReadContext, ReadResult, Source
 from kassa.sources.registry import detect_format, get_source, not_a_file
-from kassa.store import recovery
+from kassa.store import hashkey, recovery
 
 SCHEMA_VERSION = 1
 
@@ -133,6 +133,17 @@ def _duckdb_type(t: object) -> str:
     }[str(dtype)]
 
 
+def _owner_only(*paths: Path) -> None:
+    """The warehouse and its WAL hold the business's data: readable by their owner only (0600), also
+    when a library caller's umask would leave them 0644 (``kassa`` itself runs with umask 077)."""
+    for p in paths:
+        try:
+            if p.exists() and p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except PermissionError:  # someone else's file, opened with their consent: leave it
+            pass
+
+
 def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
     """Schema 1: the six canonical tables, their archives, import batches."""
 
@@ -154,6 +165,7 @@ class Warehouse:
         self._loading_at = dt.datetime.now()
         # What opening it found and put right after a killed write (kassa.store.recovery), in words.
         self.recovered: list[str] = []
+        self._hash_key: bytes | None = None
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
@@ -183,6 +195,8 @@ class Warehouse:
             raise WarehouseError(f"cannot open {p}: {exc}") from None
         # DuckDB draws its own progress bar on stderr for long queries; kassa shows its own.
         con.con.execute("SET enable_progress_bar = false")
+        if not read_only:
+            _owner_only(p, p.with_name(p.name + ".wal"))
         wh = cls(p, con, settings or Settings(), read_only)
         if not read_only:
             wh._ensure_schema()
@@ -290,6 +304,8 @@ class Warehouse:
                 )
             for statement in self._additive_changes():
                 self._db.execute(statement)
+            if self._meta("hashing") != hashkey.HASHING:
+                self._key_the_hashes()
 
     def _additive_changes(self) -> list[str]:
         """DDL creating the canonical tables and columns this file lacks (empty when up to date)."""
@@ -321,6 +337,26 @@ class Warehouse:
             raise WarehouseError(f"{self.path} is not a kassa warehouse")
         if self.schema_version != SCHEMA_VERSION or self._additive_changes():
             raise _NeedsUpgrade()
+        if self._meta("hashing") != hashkey.HASHING:
+            raise _NeedsUpgrade()  # unkeyed phone hashes (store/hashkey.py): key them once
+
+    def _key_the_hashes(self) -> None:
+        """A new warehouse gets its key; an older one's stored hashes are rewritten under it (in the
+        schema transaction, so a failure leaves the file as it was)."""
+        key = hashkey.new_key(self.path)
+        hashkey.migrate(self._db, key, set(self.ibis.list_tables()))
+        self._db.execute(
+            "INSERT INTO kassa_meta VALUES ('hashing', ?), ('hash_key_check', ?)",
+            [hashkey.HASHING, hashkey.key_check(key)],
+        )
+
+    @property
+    def hash_key(self) -> bytes:
+        """The key of the phone and e-mail hashes (never stored in the file); a clear error when missing."""
+        if self._hash_key is None:
+            found = hashkey.read_key(self.path)
+            self._hash_key = hashkey.check_key(self.path, found, self._meta("hash_key_check"))
+        return self._hash_key
 
     def _meta(self, key: str) -> str | None:
         t = self.ibis.table("kassa_meta")
@@ -401,7 +437,10 @@ class Warehouse:
         ctx = ReadContext(
             settings=self.settings, salt=self.salt, kind=kind, mapping=Path(mapping) if mapping else None
         )
-        return src, src.read(p, ctx)
+        results = src.read(p, ctx)
+        for r in results:  # readers hash with the salt; the stored value is keyed (store/hashkey.py)
+            r.rows = hashkey.keyed_rows(r.rows, r.kind, lambda: self.hash_key)
+        return src, results
 
     def import_files(
         self,

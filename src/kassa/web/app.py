@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 from kassa.errors import KassaError
 from kassa.period import Period
 from kassa.settings import Settings
+from kassa.web.csp import CSP_HEADER, dashboard_policy
 from kassa.web.dependencies import Forbidden, NotAuthenticated, NotFound
 from kassa.web.pages import ROUTERS
 from kassa.web.pages.overview import overview_page
@@ -128,6 +129,8 @@ async def safety_headers(request: Request, call_next: Callable[[Request], Awaita
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     # Pages hold money figures: no shared or browser cache keeps them after logout.
     resp.headers.setdefault("Cache-Control", "no-store")
+    # Only kassa's own scripts run (web/csp.py); /report.html sets its own, which allows its inlined Vega.
+    resp.headers.setdefault(CSP_HEADER, dashboard_policy())
     return resp
 
 

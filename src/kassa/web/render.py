@@ -5,17 +5,15 @@ A page answers JSON when its URL ends in ``.json`` or the request prefers ``appl
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from markupsafe import Markup
 
 from kassa.i18n import Translator, fmt_change
-from kassa.report.html import show, templates
+from kassa.report.html import script_json, show, templates
 from kassa.web.state import Dashboard
 from kassa.web.users import User
 
@@ -32,12 +30,6 @@ def wants_json(request: Request) -> bool:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
-
-
-def json_script(data: Any) -> Markup:
-    """JSON for a ``<script type="application/json">`` element: cannot close the element it sits in."""
-    text = json.dumps(data, ensure_ascii=False, default=str)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def fill(template: str, data: dict[str, Any], lang: str, **context: Any) -> str:
@@ -79,7 +71,7 @@ def page_response(
         user=session[0],
         csrf=session[1],
         login_required=dash.login_required,
-        json_script=json_script,
+        json_script=script_json,
         path=request.url.path,
         fmt_change=lambda v: fmt_change(v, lang),
     )
@@ -94,6 +86,7 @@ def link_of(request: Request, path: str) -> str:
 
 def attachment(name: str) -> dict[str, str]:
     """A download named ``name`` (RFC 6266 with a UTF-8 name: channel names may be Cyrillic)."""
+    name = name.replace("/", "_").replace("\\", "_")  # a channel's name may hold a slash; a file's may not
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"}
 

@@ -33,7 +33,7 @@ from kassa.web.security import (
     password_stamp,
     same_token,
 )
-from kassa.web.uploads import DEFAULT_MAX_BYTES
+from kassa.web.uploads import DEFAULT_MAX_BYTES, clean_uploads, uploads_dir
 from kassa.web.users import User, UserStore
 
 log = logging.getLogger("kassa.web")
@@ -81,6 +81,11 @@ class Dashboard:
         self._waiting_lock = threading.Lock()
         self.generation = 0  # counts the writes (imports, undos) since the server started
         self._overview = overview
+        # An upload killed with the server (or a failed one that could not be removed) leaves files that no
+        # batch owns; they may hold personal data, so they go now.
+        named = {Path(str(b["file"])).name for b in self.wh.batches()}
+        for p in clean_uploads(uploads_dir(self.db_path), named):
+            log.info("removed %s: left by an upload that did not finish", p.name)
 
     def close(self) -> None:
         with self.lock:

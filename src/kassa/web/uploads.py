@@ -6,6 +6,14 @@ any parsing when it is larger than the limit, has a suffix no importer reads, or
 something else (a ZIP called ``.csv``, an image). It is then imported by :meth:`Warehouse.import_files`:
 one transaction; by default *strict*, so a file with a single refused value changes nothing and the page
 lists every refused value with its line, column and reason. A refused upload is deleted again.
+
+What is kept (issue 14): only copies of files about ad platforms' numbers (:data:`KEPT_KINDS`: spend and
+activities, which name no person); a file of visits, leads, deals or payments carries phones, e-mails,
+client ids or payer names, so its copy is deleted once imported unless ``store_personal_data`` is on (the
+owner's consent to keep raw personal data). Its rows and its SHA-256 stay in the warehouse, so a repeat is
+still recognised and ``undo`` still works. Kept files, and the folder, are the owner's only (0600/0700).
+A file whose import failed or was killed leaves nothing: a refused one is deleted at once, and at start-up
+:func:`clean_uploads` removes half-received files and files no import batch names.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +43,10 @@ SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".json", ".jsonl", ".ndjson", ".par
 MAGIC = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}
 MAPPING_SUFFIXES = (".yaml", ".yml")  # the --mapping file of the generic, CRM and bank CSV importers
 MAPPING_MAX_BYTES = 64 * 1024
+# Kinds whose source files name no person (ad cabinet numbers): their uploads are kept without consent.
+KEPT_KINDS = frozenset({"spend", "activities"})
+PARTIAL_PREFIX = ".receiving-"
+MAPPING_MARK = ".mapping"  # a mapping is kept as <its data file's name>.mapping.yaml
 FOREIGN = (b"PK\x03\x04", b"PAR1", b"%PDF", b"\x7fELF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")
 
 
@@ -96,14 +109,15 @@ async def receive(
     """Save ``upload`` into ``folder`` as ``<UTC time>-<sha256 prefix>-<name>``; refuse it when too large or
     of the wrong type (nothing is left behind then)."""
     name = safe_name(upload.filename)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    partial = folder / f".receiving-{stamp}-{name}"
+    partial = folder / f"{PARTIAL_PREFIX}{stamp}-{name}"
     digest = hashlib.sha256()
     size = 0
     head = b""
     try:
-        with open(partial, "wb") as out:
+        # 0600 from the first byte: the file may hold the business's customers.
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             while chunk := await upload.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
@@ -130,6 +144,32 @@ async def receive(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def mapping_beside(mapping: Path, data: Path) -> Path:
+    """Rename a received mapping after the data file it is read with, so the two are kept or removed
+    together (:func:`clean_uploads`)."""
+    paired = data.with_name(data.name + MAPPING_MARK + mapping.suffix)
+    mapping.rename(paired)
+    return paired
+
+
+def clean_uploads(folder: Path, imported: set[str]) -> list[Path]:
+    """Remove what failed or killed uploads left in ``folder``: half-received files, and kept files (with
+    their mappings) that no import batch names (``imported``: the names batches recorded). Returns them."""
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.iterdir():
+        if not p.is_file():
+            continue
+        data = p.name
+        for suffix in MAPPING_SUFFIXES:
+            data = data.removesuffix(MAPPING_MARK + suffix)
+        if p.name.startswith(PARTIAL_PREFIX) or data not in imported:
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 FORM_SLACK = 1024 * 1024  # a form's other fields and multipart framing around the file

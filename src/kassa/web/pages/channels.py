@@ -4,8 +4,6 @@ campaign, activity in its own columns, optionally shared out by an attribution m
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,6 +17,7 @@ from kassa.metrics.catalog import derived
 from kassa.metrics.compute import compute
 from kassa.metrics.formula import NUMBERS
 from kassa.period import Period
+from kassa.report.csvfile import rows_csv
 from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
 from kassa.store import Warehouse
 from kassa.web.dependencies import NotFound, Page
@@ -40,7 +39,9 @@ def channels(page: Page, model: str | None = None) -> Response:
     return page.render("channels.html.j2", data)
 
 
-@router.get("/channels/{channel}")
+# ``:path``: a channel's name may hold a "/" (``a/b``); the link sends it as %2F, which the server decodes
+# before routing, so a plain ``{channel}`` (one path segment) would answer 404.
+@router.get("/channels/{channel:path}")
 def channel(page: Page, channel: str, model: str | None = None) -> Response:
     if channel.endswith(".csv"):  # the campaigns of one channel as a download
         name = channel.removesuffix(".csv")
@@ -138,16 +139,12 @@ def channels_page(
 def channels_table_csv(
     dash: Dashboard, scope: list[str] | None, period: Period, lang: str, channel: str | None = None
 ) -> str:
-    """The page's rows as CSV (plain numbers, catalog names as headers), scoped like the page."""
+    """The page's rows as CSV (plain numbers, catalog names as headers), scoped like the page; no cell can
+    run as a formula in a spreadsheet (:mod:`kassa.report.csvfile`)."""
     data = channels_page(dash, scope, period, lang, channel)
     keys = [
         *data["by"],
         *(c["key"] for c in data["funnel_columns"]),
         *(c["key"] for c in data["activity_columns"]),
     ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(keys)
-    for r in data["rows"]:
-        writer.writerow(["" if r.get(k) is None else r.get(k) for k in keys])
-    return out.getvalue()
+    return rows_csv(keys, ([r.get(k) for k in keys] for r in data["rows"]))

@@ -24,11 +24,14 @@ from kassa.web.dependencies import Forbidden, Page, Visitor, lang_of, period_of
 from kassa.web.render import wants_json
 from kassa.web.state import Dashboard
 from kassa.web.uploads import (
+    KEPT_KINDS,
     MAPPING_MAX_BYTES,
     MAPPING_SUFFIXES,
     UploadOutcome,
     UploadRefused,
+    mapping_beside,
     receive,
+    safe_name,
     uploaded_name,
     uploads_dir,
 )
@@ -89,12 +92,23 @@ async def upload(
         if mapping is not None and mapping.filename:
             mapping_path = await receive(mapping, folder, MAPPING_MAX_BYTES, lang, MAPPING_SUFFIXES)
         path = await receive(file, folder, dash.max_upload_bytes, lang)
+        if mapping_path is not None:
+            mapping_path = mapping_beside(mapping_path, path)
     except UploadRefused as exc:
         if mapping_path is not None:
             mapping_path.unlink(missing_ok=True)
         outcome = UploadOutcome(file.filename or "", False, str(exc), status=exc.status)
     else:
-        outcome = import_upload(dash, path, format or None, kind or None, skip_refused, lang, mapping_path)
+        outcome = import_upload(
+            dash,
+            path,
+            format or None,
+            kind or None,
+            skip_refused,
+            lang,
+            mapping_path,
+            safe_name(mapping.filename) if mapping is not None else "",
+        )
     if wants_json(visit.request):
         return JSONResponse(outcome.to_json(), status_code=outcome.status)
     shown = data_page(dash, user, period_of(visit.request), lang) | {"outcome": outcome.to_json()}
@@ -157,6 +171,7 @@ def import_upload(
     skip_refused: bool,
     lang: str = "en",
     mapping: Path | None = None,
+    mapping_name: str = "",
 ) -> UploadOutcome:
     """Import a received upload in one transaction; strict unless ``skip_refused``. A refused or repeated
     upload is deleted again (nothing of it stays, in the warehouse or beside it)."""
@@ -183,10 +198,14 @@ def import_upload(
         return UploadOutcome(shown, False, head, errors=_named(exc.errors, shown), status=422)
     except KassaError as exc:
         _forget_files(path, mapping)
-        text = str(exc).replace(str(path), shown)
-        if mapping is not None:
-            text = text.replace(str(mapping), uploaded_name(mapping.name))
+        text = str(exc)
+        if mapping is not None:  # first: the mapping's kept name starts with the data file's
+            text = text.replace(str(mapping), mapping_name or uploaded_name(mapping.name))
+        text = text.replace(str(path), shown)
         return UploadOutcome(shown, False, text, status=422)
+    except BaseException:  # a bug or a kill of the import: the files go too (start-up removes the rest)
+        _forget_files(path, mapping)
+        raise
     dash.wrote()
     batches = [
         {
@@ -208,6 +227,11 @@ def import_upload(
         return UploadOutcome(shown, True, message, batches)
     loaded = sum(f.rows_loaded for f in report.files)
     message = _("{n} row(s) loaded", lang, n=loaded)
+    if not dash.wh.settings.store_personal_data and any(f.kind not in KEPT_KINDS for f in report.files):
+        # Visits, leads, deals and payments name people: no copy is kept without the owner's consent
+        # (store_personal_data); the rows and the file's SHA-256 are in the warehouse (web/uploads.py).
+        _forget_files(path, mapping)
+        message += " " + _("(the file itself was not kept: it holds personal data)", lang)
     return UploadOutcome(shown, True, message, batches, errors=_named(report.errors, shown))
 
 

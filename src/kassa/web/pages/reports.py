@@ -15,6 +15,7 @@ from kassa.period import Period
 from kassa.report.html import render_html
 from kassa.report.model import ReportData, build_report
 from kassa.report.xlsx import render_xlsx
+from kassa.web.csp import CSP_HEADER, report_policy
 from kassa.web.dependencies import Forbidden, Page
 from kassa.web.render import download
 from kassa.web.state import Dashboard
@@ -27,7 +28,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @router.get("/report.html")
 def report_html(page: Page) -> Response:
     """The month-end report (as ``kassa report``), charts drawn by the served Vega: works offline."""
-    return HTMLResponse(render_html(report_data(page.dash, page.user, page.period, page.lang)))
+    html = render_html(report_data(page.dash, page.user, page.period, page.lang))
+    return HTMLResponse(html, headers={CSP_HEADER: report_policy()})
 
 
 @router.get("/report.xlsx")

