@@ -81,3 +81,8 @@ class BadPeriod(KassaError):
 
 class WarehouseError(KassaError):
     """The warehouse file is missing, locked or of an unknown schema version."""
+
+
+class ServiceError(KassaError):
+    """A web service failed, refused or answered what kassa cannot read; the message names the service,
+    the request and, for a bad answer, the field."""
