@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from tests.connectors.replay import replay_server
+from tests.kassa_cli import run_kassa
 
 from kassa.errors import KassaError, ServiceError
 from kassa.metrics.compute import compute
 from kassa.settings import Settings
 from kassa.store.fx import needed, sync
-from tests.connectors.replay import replay_server
-from tests.kassa_cli import run_kassa
 
 OCT = dt.date(2026, 10, 1)
 NOV_2 = dt.date(2026, 11, 2)
@@ -39,7 +39,8 @@ DAILY = """<?xml version="1.0" encoding="windows-1251"?>
 
 def dynamic(code: str, *records: tuple[str, str, str]) -> bytes:
     rows = "".join(
-        f'<Record Date="{d}" Id="{code}"><Nominal>{n}</Nominal><Value>{v}</Value></Record>' for d, n, v in records
+        f'<Record Date="{d}" Id="{code}"><Nominal>{n}</Nominal><Value>{v}</Value></Record>'
+        for d, n, v in records
     )
     return (
         '<?xml version="1.0" encoding="windows-1251"?>\n'
@@ -54,7 +55,9 @@ def q(code: str, first: str = "01/10/2026", last: str = "31/10/2026") -> dict[st
 
 XML = "application/xml; charset=windows-1251"
 # USD: 81.50, 82.00, 82.50 -> mean 82.00 RUB per dollar.
-USD_OCT = dynamic("R01235", ("01.10.2026", "1", "81,5000"), ("02.10.2026", "1", "82,0000"), ("03.10.2026", "1", "82,5000"))
+USD_OCT = dynamic(
+    "R01235", ("01.10.2026", "1", "81,5000"), ("02.10.2026", "1", "82,0000"), ("03.10.2026", "1", "82,5000")
+)
 # JPY: 55.00 and 56.00 RUB per 100 yen -> 0.55 and 0.56 per yen -> mean 0.555.
 JPY_OCT = dynamic("R01820", ("01.10.2026", "100", "55,0000"), ("02.10.2026", "100", "56,0000"))
 
@@ -102,13 +105,18 @@ def test_a_month_fetched_while_it_was_going_is_fetched_again(make_warehouse):
         replay.add("/XML_dynamic.asp", q("R01820", last="15/10/2026"), (200, JPY_OCT, XML))
         mid = sync(wh, base_url=replay.base_url, backoff=0, today=dt.date(2026, 10, 15))
         # The batch says when it was loaded; this one, on the 15th, while October was going.
-        wh._db.execute("UPDATE import_batches SET loaded_at = TIMESTAMP '2026-10-15 12:00' WHERE format = 'cbr'")
+        wh._db.execute(
+            "UPDATE import_batches SET loaded_at = TIMESTAMP '2026-10-15 12:00' WHERE format = 'cbr'"
+        )
         cbr_answers(replay)
         later = sync(wh, base_url=replay.base_url, backoff=0, today=NOV_2)
         again = sync(wh, base_url=replay.base_url, backoff=0, today=NOV_2)
     assert {r.currency: r.rate for r in mid.stored}["USD"] == pytest.approx(80.0)
     # Both of October's rates are asked again over the whole month and replace the partial ones.
-    assert {r.currency: r.rate for r in later.stored} == {"USD": pytest.approx(82.0), "JPY": pytest.approx(0.555)}
+    assert {r.currency: r.rate for r in later.stored} == {
+        "USD": pytest.approx(82.0),
+        "JPY": pytest.approx(0.555),
+    }
     assert later.batch is not None and later.batch.rows_replaced == 2
     assert again.stored == [] and len(again.kept) == 2
     assert compute(wh, ["cost"], [], "2026-10").total["cost"] == pytest.approx(453431.16)
@@ -126,7 +134,11 @@ def test_rate_loaded_from_a_file_is_never_replaced(make_warehouse):
 
 
 def test_nominal_100_dram(make_warehouse):
-    wh = make_warehouse({"spend.csv": "date,channel,campaign,impressions,clicks,cost,currency\n2026-10-05,meta_ads,m,1,1,10000,AMD\n"})
+    wh = make_warehouse(
+        {
+            "spend.csv": "date,channel,campaign,impressions,clicks,cost,currency\n2026-10-05,meta_ads,m,1,1,10000,AMD\n"
+        }
+    )
     amd = dynamic("R01060", ("01.10.2026", "100", "21,5637"), ("02.10.2026", "100", "21,4363"))
     with replay_server() as replay:
         replay.add("/XML_daily.asp", {"date_req": "31/10/2026"}, (200, DAILY, XML))
@@ -178,10 +190,22 @@ def test_a_timeout_is_retried_and_then_reported(make_warehouse):
     [
         # What the Bank answers to bad parameters: HTTP 200 and plain text.
         (b"Error in parameters", r"XML_dynamic\.asp.*: the answer is not XML .*'Error in parameters'"),
-        (dynamic("R01235", ("01.10.2026", "1", "82.5000")), r"<Record Date='01\.10\.2026'>: field 'Value' is not a number with a decimal comma \('82\.5000'\)"),
-        (dynamic("R01235", ("01.10.2026", "0", "82,5000")), r"field 'Nominal' is not a positive whole number \('0'\)"),
-        (dynamic("R01235", ("2026-10-01", "1", "82,5000")), r"<Record>: attribute 'Date' is not dd\.mm\.yyyy \('2026-10-01'\)"),
-        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><ValCurs>&a;</ValCurs>', "declares a document type; refused"),
+        (
+            dynamic("R01235", ("01.10.2026", "1", "82.5000")),
+            r"<Record Date='01\.10\.2026'>: field 'Value' is not a number with a decimal comma \('82\.5000'\)",
+        ),
+        (
+            dynamic("R01235", ("01.10.2026", "0", "82,5000")),
+            r"field 'Nominal' is not a positive whole number \('0'\)",
+        ),
+        (
+            dynamic("R01235", ("2026-10-01", "1", "82,5000")),
+            r"<Record>: attribute 'Date' is not dd\.mm\.yyyy \('2026-10-01'\)",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><ValCurs>&a;</ValCurs>',
+            "declares a document type; refused",
+        ),
         (b"<html><body>maintenance</body></html>", r"expected a <ValCurs> answer, got <html>"),
     ],
 )
@@ -202,7 +226,9 @@ ECB_QUERY = {"startPeriod": "2026-10-01", "endPeriod": "2026-10-31", "format": "
 
 
 def ecb_csv(*rows: tuple[str, str, str]) -> bytes:
-    return (ECB_HEAD + "".join(f"EXR.D.{c}.EUR.SP00.A,D,{c},EUR,SP00,A,{d},{v},A,F\n" for c, d, v in rows)).encode()
+    return (
+        ECB_HEAD + "".join(f"EXR.D.{c}.EUR.SP00.A,D,{c},EUR,SP00,A,{d},{v},A,F\n" for c, d, v in rows)
+    ).encode()
 
 
 def test_euro_business_gets_the_inverse_of_the_ecbs_monthly_mean(make_warehouse):
@@ -212,8 +238,12 @@ def test_euro_business_gets_the_inverse_of_the_ecbs_monthly_mean(make_warehouse)
     # USD per euro 1.10, 1.15, 1.20 -> mean 1.15 -> 1/1.15 EUR per dollar; 115 USD = 100 EUR.
     # JPY per euro 170 and 180 (and a day without a value) -> mean 175; 17 500 JPY = 100 EUR.
     body = ecb_csv(
-        ("USD", "2026-10-01", "1.1000"), ("USD", "2026-10-02", "1.1500"), ("USD", "2026-10-05", "1.2000"),
-        ("JPY", "2026-10-01", "170.00"), ("JPY", "2026-10-02", "180.00"), ("JPY", "2026-10-05", ""),
+        ("USD", "2026-10-01", "1.1000"),
+        ("USD", "2026-10-02", "1.1500"),
+        ("USD", "2026-10-05", "1.2000"),
+        ("JPY", "2026-10-01", "170.00"),
+        ("JPY", "2026-10-02", "180.00"),
+        ("JPY", "2026-10-05", ""),
     )
     with replay_server() as replay:
         replay.add(ECB_PATH, ECB_QUERY, (200, body, "text/csv"))
@@ -226,7 +256,12 @@ def test_euro_business_gets_the_inverse_of_the_ecbs_monthly_mean(make_warehouse)
 
 
 def test_ecb_without_observations_leaves_the_months_unpublished(make_warehouse):
-    wh = make_warehouse({"spend.csv": "date,channel,campaign,impressions,clicks,cost,currency\n2026-10-05,meta_ads,m,1,1,5,USD\n"}, settings=Settings(currency="EUR"))
+    wh = make_warehouse(
+        {
+            "spend.csv": "date,channel,campaign,impressions,clicks,cost,currency\n2026-10-05,meta_ads,m,1,1,5,USD\n"
+        },
+        settings=Settings(currency="EUR"),
+    )
     with replay_server() as replay:
         replay.add("/service/data/EXR/D.USD.EUR.SP00.A", ECB_QUERY, (404, b"No results found.", "text/plain"))
         report = sync(wh, base_url=replay.base_url + "/service", backoff=0, today=NOV_2)
@@ -234,10 +269,22 @@ def test_ecb_without_observations_leaves_the_months_unpublished(make_warehouse):
 
 
 def test_ecb_bad_value_names_line_and_field(make_warehouse):
-    wh = make_warehouse({"spend.csv": "date,channel,campaign,impressions,clicks,cost,currency\n2026-10-05,meta_ads,m,1,1,5,USD\n"}, settings=Settings(currency="EUR"))
+    wh = make_warehouse(
+        {
+            "spend.csv": "date,channel,campaign,impressions,clicks,cost,currency\n2026-10-05,meta_ads,m,1,1,5,USD\n"
+        },
+        settings=Settings(currency="EUR"),
+    )
     with replay_server() as replay:
-        replay.add("/service/data/EXR/D.USD.EUR.SP00.A", ECB_QUERY, (200, ecb_csv(("USD", "2026-10-01", "NaN")), "text/csv"))
-        with pytest.raises(ServiceError, match=r"^European Central Bank: GET .*: line 2: field 'OBS_VALUE' is not a positive number \('NaN'\)"):
+        replay.add(
+            "/service/data/EXR/D.USD.EUR.SP00.A",
+            ECB_QUERY,
+            (200, ecb_csv(("USD", "2026-10-01", "NaN")), "text/csv"),
+        )
+        with pytest.raises(
+            ServiceError,
+            match=r"^European Central Bank: GET .*: line 2: field 'OBS_VALUE' is not a positive number \('NaN'\)",
+        ):
             sync(wh, base_url=replay.base_url + "/service", backoff=0, today=NOV_2)
 
 

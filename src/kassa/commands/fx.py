@@ -109,7 +109,11 @@ def register(app: typer.Typer) -> None:
         if report.batch and report.batch.already_imported_as:
             print_prose(
                 console,
-                _("Nothing changed: the same rates are batch {batch}.", lang, batch=report.batch.already_imported_as),
+                _(
+                    "Nothing changed: the same rates are batch {batch}.",
+                    lang,
+                    batch=report.batch.already_imported_as,
+                ),
             )
 
     app.add_typer(fx, name="fx")

@@ -61,7 +61,9 @@ def daily_rates(svc: Service, currencies: list[str], first: dt.date, last: dt.da
         try:
             day = dt.date.fromisoformat(raw_day)
         except ValueError:
-            raise svc.error(request, f"{where}: field 'TIME_PERIOD' is not YYYY-MM-DD ({raw_day!r})") from None
+            raise svc.error(
+                request, f"{where}: field 'TIME_PERIOD' is not YYYY-MM-DD ({raw_day!r})"
+            ) from None
         if raw_value == "":
             continue  # a day the ECB published no rate for this currency
         try:

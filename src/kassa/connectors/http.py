@@ -77,9 +77,7 @@ def get(
                 if response.status_code == empty:
                     return request, None
                 if response.status_code < 500:
-                    raise service.error(
-                        request, f"HTTP {response.status_code} {excerpt(response.content)}"
-                    )
+                    raise service.error(request, f"HTTP {response.status_code} {excerpt(response.content)}")
                 problem = f"HTTP {response.status_code} {excerpt(response.content)}"
             if attempt < service.attempts:
                 service.sleep(wait)

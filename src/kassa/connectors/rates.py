@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+
 @dataclass(frozen=True)
 class DailyRate:
     """Units of the service's home currency per one unit of ``currency`` on ``day``."""

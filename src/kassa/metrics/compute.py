@@ -103,7 +103,6 @@ class MetricTable:
             "warnings": self.warnings,
         }
 
-
     def _json_values(self, values: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
         names = [m.name for m in self.metrics]
         return incomplete_json(self.left_out, self.by, names, _jsonable(values), row)
@@ -278,7 +277,8 @@ def in_business_currency(
     rate = ibis.ifelse(j.currency == currency, ibis.literal(1.0), j.fx_rate)
     converted = j.mutate(**{a: j[a] * rate for a in amounts}, __rate=rate)
     ok = converted.filter(converted["__rate"].notnull()).select(*t.columns)
-    missing = converted.filter(converted["__rate"].isnull()).select(*t.columns)
+    # The rows left out keep their amounts in their own currency (what the warnings and "≥" show).
+    missing = j.filter(rate.isnull()).select(*t.columns)
     return ok, missing
 
 
@@ -353,6 +353,10 @@ def _measure_queries(
             # Converted at the rate of the month the money moved, whatever the view.
             t, no_rate = in_business_currency(t, amounts, t[rows.date], fx, cur)
             foreign.extend(_left_out(no_rate, by, date, rows.name, metrics, st))
+            # The rows stay (their clicks, leads and sales count); only their money waits for a rate,
+            # and the table says so (MetricTable.incomplete) instead of counting it as 0.
+            zero = {a: ibis.literal(0.0, type=t[a].type()) for a in amounts}
+            t = ibis.union(t, no_rate.mutate(**zero), distinct=False)
         parts.append(_part(t, _keys(t, by, t[date]), {m.name: _value(t, _measure(m), st) for m in metrics}))
     left = ibis.union(*foreign, distinct=False)
     left = left.group_by([*by, "what", "currency", "metric"]).aggregate(
@@ -423,7 +427,7 @@ def _warnings(left: pl.DataFrame, currency: str) -> list[str]:
             for m, a in zip(g["metric"], g["amount"], strict=True)
         )
         out.append(
-            f"{g['n'].max()} {what} in {cur} (a currency other than {currency}) without an exchange rate for "
+            f"{g['n'].max()} {what!s} in {cur!s} (a currency other than {currency}) without an exchange rate for "
             f"their month were left out of the totals: {amounts}; run `kassa fx sync` (or load fx_rates)"
         )
     return out

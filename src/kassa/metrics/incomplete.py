@@ -61,7 +61,9 @@ def _is_plain_sum(formula: str) -> list[str] | None:
     return names if walk(parse(formula).body) else None
 
 
-def _amounts(left_out: pl.DataFrame, by: Sequence[str], row: Mapping[str, Any] | None) -> dict[str, dict[str, float]]:
+def _amounts(
+    left_out: pl.DataFrame, by: Sequence[str], row: Mapping[str, Any] | None
+) -> dict[str, dict[str, float]]:
     """metric -> currency -> amount left out, for one group row (or the whole table)."""
     if left_out.is_empty():
         return {}
@@ -113,7 +115,11 @@ def incomplete(
 
 
 def incomplete_json(
-    left_out: pl.DataFrame, by: Sequence[str], names: Sequence[str], values: dict[str, Any], row: Mapping[str, Any] | None
+    left_out: pl.DataFrame,
+    by: Sequence[str],
+    names: Sequence[str],
+    values: dict[str, Any],
+    row: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """``values`` for JSON: an incomplete metric's value is ``null``, and ``incomplete`` says why."""
     found = incomplete(left_out, by, names, values, row)

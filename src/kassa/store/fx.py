@@ -15,9 +15,9 @@ and ``kassa imports undo`` takes the batch back like any import.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import ibis
 import pyarrow as pa
