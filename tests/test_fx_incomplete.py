@@ -80,3 +80,20 @@ def test_with_a_rate_nothing_is_incomplete(make_warehouse):
     # 451 000 + 22.88 × 100 = 453 288 ₽ over 20 clicks.
     assert table.total["cost"] == pytest.approx(453288) and table.total["cpc"] == pytest.approx(22664.4)
     assert table.incomplete() == {} and table.warnings == [] and "incomplete" not in table.to_json()["total"]
+
+
+def test_a_won_deal_without_a_rate_leaves_revenue_incomplete(make_warehouse):
+    wh = make_warehouse(
+        {
+            **FILES,
+            "leads.csv": "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status\nL1,2026-10-01,c,yandex,cpc,y,new\n",
+            "deals.csv": "deal_id,lead_id,created_at,status,closed_at,amount,currency\nD1,L1,2026-10-01,won,2026-10-02,30000,RUB\nD2,L1,2026-10-01,won,2026-10-03,100,EUR\n",
+        }
+    )
+    table = compute(wh, ["sales", "revenue", "average_check"], [], "2026-10")
+    # The EUR deal stays out of the count (as attribution leaves it out) and its 100 EUR are named.
+    assert table.total["sales"] == 1 and table.total["revenue"] == 30000
+    found = table.incomplete()
+    assert found["revenue"].known == 30000 and found["revenue"].without_rate == {"EUR": 100.0}
+    assert found["average_check"].known is None and "sales" not in found
+    assert any(w.startswith("1 won deal(s) in EUR") and "revenue 100.00 EUR" in w for w in table.warnings)

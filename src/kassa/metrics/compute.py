@@ -48,6 +48,10 @@ if TYPE_CHECKING:
     from kassa.store import Warehouse
 
 View = Literal["calendar", "cohort"]
+# Rows whose counts stay when their money has no exchange rate. A deal or payment without one stays out
+# of the counts too (sales, payments), as attribution leaves it out of its journeys, so a model's
+# conversions still add up to the metrics' sales; its money is shown as left out all the same.
+KEEP_WITHOUT_RATE = frozenset({"spend", "activities"})
 DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
 
 
@@ -353,10 +357,11 @@ def _measure_queries(
             # Converted at the rate of the month the money moved, whatever the view.
             t, no_rate = in_business_currency(t, amounts, t[rows.date], fx, cur)
             foreign.extend(_left_out(no_rate, by, date, rows.name, metrics, st))
-            # The rows stay (their clicks, leads and sales count); only their money waits for a rate,
-            # and the table says so (MetricTable.incomplete) instead of counting it as 0.
-            zero = {a: ibis.literal(0.0, type=t[a].type()) for a in amounts}
-            t = ibis.union(t, no_rate.mutate(**zero), distinct=False)
+            if rows.name in KEEP_WITHOUT_RATE:
+                # Spend rows stay (their clicks and impressions count); only their money waits for a
+                # rate, and the table says so (MetricTable.incomplete) instead of counting it as 0.
+                zero = {a: ibis.literal(0.0, type=t[a].type()) for a in amounts}
+                t = ibis.union(t, no_rate.mutate(**zero), distinct=False)
         parts.append(_part(t, _keys(t, by, t[date]), {m.name: _value(t, _measure(m), st) for m in metrics}))
     left = ibis.union(*foreign, distinct=False)
     left = left.group_by([*by, "what", "currency", "metric"]).aggregate(
@@ -427,7 +432,7 @@ def _warnings(left: pl.DataFrame, currency: str) -> list[str]:
             for m, a in zip(g["metric"], g["amount"], strict=True)
         )
         out.append(
-            f"{g['n'].max()} {what!s} in {cur!s} (a currency other than {currency}) without an exchange rate for "
+            f"{max(g['n'].to_list())} {what!s} in {cur!s} (a currency other than {currency}) without an exchange rate for "
             f"their month were left out of the totals: {amounts}; run `kassa fx sync` (or load fx_rates)"
         )
     return out
