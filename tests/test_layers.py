@@ -10,6 +10,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "kassa"
 ORDER = [
     "sources",
+    "connectors",
     "store",
     "demo",
     "link",

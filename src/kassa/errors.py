@@ -85,3 +85,8 @@ class WarehouseError(KassaError):
 
 class WarehouseTaken(WarehouseError):
     """Another process holds the warehouse for writing (a running ``kassa serve``, or an import)."""
+
+
+class ServiceError(KassaError):
+    """A web service failed, refused or answered what kassa cannot read; the message names the service,
+    the request and, for a bad answer, the field."""

@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
             quality_sentences,
             revenue_grid,
         )
+        from kassa.report.terminal import incomplete_lines
 
         p = Period.parse(period)
         with open_warehouse(db, config) as wh:
@@ -94,6 +95,8 @@ def register(app: typer.Typer) -> None:
         console.print()
         for line in quality_sentences(quality, lang):
             print_prose(console, line)
+        for line in incomplete_lines(metrics, lang=lang, currency=wh.settings.currency):
+            print_prose(console, line, hanging="  ", style="yellow")
         for w in view.warnings + quality.warnings + metrics.warnings:
             print_prose(console, f"{_('warning', lang)}: {w}", hanging="  ", style="yellow")
 

@@ -38,6 +38,7 @@ from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
 from kassa.metrics.catalog import CATALOG, base_metrics, derived, get_metric, visible_metrics
 from kassa.metrics.formula import POLARS, Algebra, evaluate
+from kassa.metrics.incomplete import Incomplete, fmt_amount, incomplete, incomplete_json
 from kassa.metrics.metric import Measure, Metric, Rows
 from kassa.period import Period
 from kassa.settings import Settings
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
     from kassa.store import Warehouse
 
 View = Literal["calendar", "cohort"]
+# Rows whose counts stay when their money has no exchange rate. A deal or payment without one stays out
+# of the counts too (sales, payments), as attribution leaves it out of its journeys, so a model's
+# conversions still add up to the metrics' sales; its money is shown as left out all the same.
+KEEP_WITHOUT_RATE = frozenset({"spend", "activities"})
 DIMENSIONS = ("channel", "campaign", "source_medium", "month", "manager")
 
 
@@ -71,9 +76,16 @@ class MetricTable:
     view: View
     total: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Amounts without an exchange rate, per group, measure and currency (kassa.metrics.incomplete).
+    left_out: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def rows(self) -> list[dict[str, Any]]:
         return self.frame.to_dicts()
+
+    def incomplete(self, row: dict[str, Any] | None = None) -> dict[str, Incomplete]:
+        """The metrics whose value for ``row`` (None: the total) lacks amounts without a rate, and why."""
+        names = [m.name for m in self.metrics]
+        return incomplete(self.left_out, self.by, names, self.total if row is None else row, row)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,10 +102,14 @@ class MetricTable:
                 }
                 for m in self.metrics
             ],
-            "rows": [_jsonable(r) for r in self.frame.to_dicts()],
-            "total": _jsonable(self.total),
+            "rows": [self._json_values(r, r) for r in self.frame.to_dicts()],
+            "total": self._json_values(self.total, None),
             "warnings": self.warnings,
         }
+
+    def _json_values(self, values: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
+        names = [m.name for m in self.metrics]
+        return incomplete_json(self.left_out, self.by, names, _jsonable(values), row)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +281,8 @@ def in_business_currency(
     rate = ibis.ifelse(j.currency == currency, ibis.literal(1.0), j.fx_rate)
     converted = j.mutate(**{a: j[a] * rate for a in amounts}, __rate=rate)
     ok = converted.filter(converted["__rate"].notnull()).select(*t.columns)
-    missing = converted.filter(converted["__rate"].isnull()).select(*t.columns)
+    # The rows left out keep their amounts in their own currency (what the warnings and "≥" show).
+    missing = j.filter(rate.isnull()).select(*t.columns)
     return ok, missing
 
 
@@ -339,10 +356,38 @@ def _measure_queries(
         if amounts and "currency" in t.columns:
             # Converted at the rate of the month the money moved, whatever the view.
             t, no_rate = in_business_currency(t, amounts, t[rows.date], fx, cur)
-            foreign.append(no_rate.select(what=ibis.literal(_ROW_SETS[rows.name].noun)))
+            foreign.extend(_left_out(no_rate, by, date, rows.name, metrics, st))
+            if rows.name in KEEP_WITHOUT_RATE:
+                # Spend rows stay (their clicks and impressions count); only their money waits for a
+                # rate, and the table says so (MetricTable.incomplete) instead of counting it as 0.
+                zero = {a: ibis.literal(0.0, type=t[a].type()) for a in amounts}
+                t = ibis.union(t, no_rate.mutate(**zero), distinct=False)
         parts.append(_part(t, _keys(t, by, t[date]), {m.name: _value(t, _measure(m), st) for m in metrics}))
-    counts = ibis.union(*foreign, distinct=False).group_by("what").aggregate(n=ibis._.count())
-    return _summed(ibis.union(*parts, distinct=False), by), counts
+    left = ibis.union(*foreign, distinct=False)
+    left = left.group_by([*by, "what", "currency", "metric"]).aggregate(
+        n=ibis._.count(), amount=ibis._.amount.sum()
+    )
+    return _summed(ibis.union(*parts, distinct=False), by), left
+
+
+def _left_out(
+    t: ir.Table, by: list[str], date: str, rows: str, metrics: list[Metric], st: Settings
+) -> list[ir.Table]:
+    """One row per row without a rate and money measure: its group, currency and the amount (in that
+    currency, counted as the measure counts it: net of VAT where the measure is)."""
+    keys = {k: v.cast("string") for k, v in _keys(t, by, t[date]).items()}
+    noun = ibis.literal(_ROW_SETS[rows].noun)
+    return [
+        t.select(
+            **keys,
+            what=noun,
+            currency=t.currency.upper(),
+            metric=ibis.literal(m.name),
+            amount=_value(t, _measure(m), st).cast("float64"),
+        )
+        for m in metrics
+        if m.unit == "money" and _measure(m).column is not None
+    ]
 
 
 class _Queries:
@@ -368,13 +413,29 @@ class _Queries:
         return self._get()[1]
 
 
-def _warnings(wh: Warehouse, shape: tuple[Any, ...], queries: _Queries, currency: str) -> list[str]:
-    # One query for every check: amounts in another currency are left out, and people are told so.
-    counts = fetch(wh, ("metrics.left_out", shape), queries.left_out).to_dicts()
-    return [
-        f"{row['n']} {row['what']} in a currency other than {currency} without an exchange rate for their month were left out (load fx_rates)"
-        for row in sorted(counts, key=lambda r: r["what"])
-    ]
+def _left_out_frame(wh: Warehouse, shape: tuple[Any, ...], queries: _Queries) -> pl.DataFrame:
+    # One query for every check: amounts in another currency without a rate, per group and measure.
+    return fetch(wh, ("metrics.left_out", shape), queries.left_out)
+
+
+def _warnings(left: pl.DataFrame, currency: str) -> list[str]:
+    """One warning per kind of row and currency left out, with the amounts per measure."""
+    out = []
+    summary = (
+        left.group_by(["what", "currency", "metric"])
+        .agg(pl.col("n").sum(), pl.col("amount").sum())
+        .sort(["what", "currency", "metric"])
+    )
+    for (what, cur), g in summary.group_by(["what", "currency"], maintain_order=True):
+        amounts = ", ".join(
+            f"{CATALOG[m].label_en.lower()} {fmt_amount(a, str(cur))}"
+            for m, a in zip(g["metric"], g["amount"], strict=True)
+        )
+        out.append(
+            f"{max(g['n'].to_list())} {what!s} in {cur!s} (a currency other than {currency}) without an exchange rate for "
+            f"their month were left out of the totals: {amounts}; run `kassa fx sync` (or load fx_rates)"
+        )
+    return out
 
 
 def base_measures(
@@ -390,8 +451,8 @@ def base_measures(
     """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows."""
     st = settings or wh.settings
     queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
-    warnings = _warnings(wh, _shape(st, by, period, view, settle_days, where), queries, st.currency)
-    return queries.measures(), warnings
+    left = _left_out_frame(wh, _shape(st, by, period, view, settle_days, where), queries)
+    return queries.measures(), _warnings(left, st.currency)
 
 
 def base_measures_frame(
@@ -408,7 +469,7 @@ def base_measures_frame(
     st = settings or wh.settings
     shape = _shape(st, by, period, view, settle_days, where)
     queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
-    warnings = _warnings(wh, shape, queries, st.currency)
+    warnings = _warnings(_left_out_frame(wh, shape, queries), st.currency)
     return fetch(wh, ("metrics.base", shape), queries.measures), warnings
 
 
@@ -487,7 +548,7 @@ def compute(
     st = settings or wh.settings
     shape = _shape(st, keys, p, view, settle_days, where)
     queries = _Queries(wh, keys, p, view=view, settle_days=settle_days, where=where, settings=st)
-    warnings = _warnings(wh, shape, queries, st.currency)
+    left = _left_out_frame(wh, shape, queries)
     wanted = tuple(names)
     total: dict[str, Any] = {}
     if not (with_total and keys):
@@ -525,7 +586,8 @@ def compute(
         period=p,
         view=view,
         total=total,
-        warnings=warnings,
+        warnings=_warnings(left, st.currency),
+        left_out=left,
     )
 
 

@@ -16,9 +16,11 @@ from kassa.i18n import Translator, fmt_money, fmt_number, fmt_percent
 from kassa.link.money import MoneyView
 from kassa.link.quality import MatchQuality
 from kassa.link.trail import Trail
+from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import MetricTable
 from kassa.names import campaign_name, channel_name
 from kassa.report.layout import Column, Grid, wrap
+from kassa.report.terminal import fmt_incomplete
 
 _ = Translator("money")
 
@@ -82,7 +84,14 @@ def revenue_grid(view: MoneyView, metrics: MetricTable, lang: str) -> Grid:
     money = {r["channel"]: r for r in view.by_channel.to_dicts()}
     romi = {r["channel"]: r for r in metrics.rows()}
 
-    def row(name: str, m: dict[str, Any], k: dict[str, Any]) -> dict[str, str]:
+    def row(name: str, m: dict[str, Any], k: dict[str, Any], total: bool = False) -> dict[str, str]:
+        # Marketing cost and ROMI lacking amounts without an exchange rate say so ("≥ …", "?").
+        missing = metrics.incomplete(None if total else k) if k or total else {}
+        shown: dict[str, str] = {
+            n: fmt_incomplete(missing[n], CATALOG[n].unit, lang, cur)
+            for n in ("marketing_cost", "romi", "romi_paid")
+            if n in missing
+        }
         return {
             "channel": name,
             "won": fmt_money(m.get("won", 0.0), cur, lang),
@@ -93,11 +102,12 @@ def revenue_grid(view: MoneyView, metrics: MetricTable, lang: str) -> Grid:
             "marketing_cost": fmt_money(k.get("marketing_cost"), cur, lang),
             "romi": fmt_number(k.get("romi"), lang, 2),
             "romi_paid": fmt_number(k.get("romi_paid"), lang, 2),
+            **shown,
         }
 
     shown = sorted(set(money) | {c for c, r in romi.items() if r["marketing_cost"] or r["revenue"]})
     grid.add_rows(row(channel_name(ch, lang), money.get(ch, {}), romi.get(ch, {})) for ch in shown)
-    grid.total = row(_("Total", lang), view.total, metrics.total)
+    grid.total = row(_("Total", lang), view.total, metrics.total, total=True)
     return grid
 
 

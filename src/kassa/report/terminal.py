@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from kassa.i18n import Translator, fmt_value
 from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable
+from kassa.metrics.incomplete import Incomplete, fmt_amount
 from kassa.names import key_name
 from kassa.report.layout import Column, Grid
 
@@ -97,16 +98,64 @@ def metric_grid(
     grid.add_rows(
         {
             **{k: key_name(k, row.get(k), lang) for k in table.by},
-            **{n: fmt_value(row[n], CATALOG[n].unit, lang, currency) for n in present},
+            **_cells(row, table.incomplete(row), present, lang, currency),
         }
         for row in table.frame.iter_rows(named=True)
     )
     if show_total and table.total:
         grid.total = {
             **({table.by[0]: _("Total", lang)} if table.by else {}),
-            **{n: fmt_value(table.total.get(n), CATALOG[n].unit, lang, currency) for n in present},
+            **_cells(table.total, table.incomplete(), present, lang, currency),
         }
     return grid
+
+
+def fmt_incomplete(inc: Incomplete, unit: str, lang: str, currency: str) -> str:
+    """An incomplete value: ``≥ 451 000 ₽ + 22.88 USD`` (what was counted, plus what had no rate), or
+    ``?`` for a formula with no such bound (docs/currency.md)."""
+    if inc.known is None:
+        return "?"
+    rest = "".join(f" + {fmt_amount(a, c)}" for c, a in sorted(inc.without_rate.items()))
+    return f"≥ {fmt_value(inc.known, unit, lang, currency)}{rest}"
+
+
+def _cells(
+    values: dict[str, object], missing: dict[str, Incomplete], names: Sequence[str], lang: str, currency: str
+) -> dict[str, str]:
+    return {
+        n: fmt_incomplete(missing[n], CATALOG[n].unit, lang, currency)
+        if n in missing
+        else fmt_value(values.get(n), CATALOG[n].unit, lang, currency)
+        for n in names
+    }
+
+
+def incomplete_lines(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[str]:
+    """What the incomplete totals are, to print under the tables: at least what was counted plus what had
+    no rate, per metric; then, in one line, the metrics that have no value for it (the "?")."""
+    missing = table.incomplete()
+    out = [
+        _(
+            "{metric}: {value} without a rate",
+            lang,
+            metric=CATALOG[n].label(lang),
+            value=fmt_incomplete(inc, CATALOG[n].unit, lang, currency),
+        )
+        for n, inc in missing.items()
+        if inc.known is not None and inc.without_rate
+    ]
+    open_ = [n for n, inc in missing.items() if inc.known is None]
+    if open_:
+        because = sorted({b for n in open_ for b in missing[n].because})
+        out.append(
+            _(
+                "?: {metrics}: no value until every amount of {parts} has an exchange rate",
+                lang,
+                metrics=", ".join(CATALOG[n].short(lang) for n in open_),
+                parts=", ".join(CATALOG[b].label(lang) for b in because),
+            )
+        )
+    return out
 
 
 def money_and_activity(

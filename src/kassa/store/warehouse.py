@@ -489,12 +489,24 @@ class Warehouse:
             self._forget()
         return report
 
+    def load_fetched(self, origin: str, fmt: str, kind: str, rows: pa.Table) -> FileReport:
+        """Rows fetched from a web service, loaded as one import batch in one transaction, as a file's
+        rows are (``origin`` stands for the file: what was asked of whom). The same rows fetched again
+        change nothing: the batch is recognised by the SHA-256 of its rows, as a file by its bytes."""
+        if self.read_only:
+            raise WarehouseError(f"{self.path} is open read-only")
+        sha = hashlib.sha256(f"{fmt}\n{kind}\n{rows.to_pylist()!r}".encode()).hexdigest()
+        with self._transaction():
+            report = self._load(origin, sha, fmt, ReadResult(kind, rows, [], rows.num_rows))
+            self._forget()
+        return report
+
     def _next_batch_id(self) -> int:
         row = self._db.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_batches").fetchone()
         assert row is not None
         return int(row[0])
 
-    def _load(self, path: Path, sha: str, fmt: str, res: ReadResult) -> FileReport:
+    def _load(self, path: Path | str, sha: str, fmt: str, res: ReadResult) -> FileReport:
         kind = KINDS[res.kind]
         prior = self._db.execute(
             "SELECT batch_id FROM import_batches WHERE sha256 = ? AND kind = ? AND undone_at IS NULL",
@@ -560,7 +572,7 @@ class Warehouse:
         )
 
     def _load_stream(
-        self, path: Path, sha: str, fmt: str, res: ReadResult, kind: Kind, batch_id: int
+        self, path: Path | str, sha: str, fmt: str, res: ReadResult, kind: Kind, batch_id: int
     ) -> FileReport:
         """Load a result read in batches (large files) with bounded memory.
 
