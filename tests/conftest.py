@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from kassa.store import Warehouse
 # in the environment (as a deployment may give it, store/hashkey.py) lets every copy import leads.
 # tests/test_hash_key.py unsets it to test the key file.
 os.environ.setdefault("KASSA_HASH_KEY", "kassa-test-suite-hash-key-0123456789abcdef")
+# Compiled SQL on disk (store/compiled.py) in a folder of the test runs' own, not the user's ~/.cache;
+# shared by the workers and kept between runs (its subfolder names the exact code that compiled it).
+os.environ.setdefault("KASSA_SQL_CACHE", str(Path(tempfile.gettempdir()) / f"kassa-tests-sql-{os.getuid()}"))
 
 _open: list[Warehouse] = []
 

@@ -7,7 +7,12 @@ other settings) filled the cache.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -38,6 +43,16 @@ def _numbers(wh: Warehouse, settings: Settings | None = None) -> list[Any]:
         t = compute(wh, settings=settings, **shape)
         out.append((t.frame.to_dicts(), t.total, t.warnings))
     return out
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(autouse=True)
+def _memory_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Cold" means compiled here: SQL on disk from earlier runs would make every query a hit.
+    if "disk" not in request.node.name:
+        monkeypatch.setenv("KASSA_SQL_CACHE", "off")
 
 
 def _cold(wh: Warehouse, settings: Settings | None = None) -> list[Any]:
@@ -99,3 +114,43 @@ def test_a_fetched_query_has_the_types_of_its_expression(make_warehouse: Callabl
     spend = wh.table("spend")
     expr = spend.group_by("channel").aggregate(n=spend.count(), cost=spend.cost.sum())
     assert compiled.fetch(wh, ("test", "types"), lambda: expr).schema == expr.to_polars().schema
+
+
+COUNT_IN_A_NEW_PROCESS = """
+import json, sys
+from kassa.metrics import compute
+from kassa.store import Warehouse, compiled
+with Warehouse.open(sys.argv[1], read_only=True) as wh:
+    t = compute(wh, by="channel", period="2026-10")
+print(json.dumps({"rows": t.to_json()["rows"], "misses": compiled.COUNTS.misses, "disk": compiled.COUNTS.disk_hits}))
+"""
+
+
+def test_a_new_process_runs_the_sql_another_one_kept_on_disk(
+    make_warehouse: Callable[..., Warehouse], tmp_path: Path
+) -> None:
+    wh = make_warehouse(FILES)
+    db = wh.path
+    wh.close()
+    env = {**os.environ, "KASSA_SQL_CACHE": str(tmp_path / "sql"), "PYTHONPATH": str(SRC)}
+
+    def run() -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-c", COUNT_IN_A_NEW_PROCESS, str(db)], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        answer: dict[str, Any] = json.loads(out.stdout)
+        return answer
+
+    first = run()
+    assert first["misses"] >= 8 and first["disk"] == 0
+    (folder,) = (tmp_path / "sql").iterdir()  # one folder: this code's fingerprint
+    assert len(list(folder.glob("*.json"))) == first["misses"]
+    second = run()
+    assert second["misses"] == 0 and second["disk"] == first["misses"] and second["rows"] == first["rows"]
+    # A damaged file is compiled and written again; the numbers do not change.
+    damaged = sorted(folder.glob("*.json"))[0]
+    damaged.write_text("{")
+    third = run()
+    assert third["misses"] == 1 and third["rows"] == first["rows"]
+    assert json.loads(damaged.read_text())["sql"]

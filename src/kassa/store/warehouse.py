@@ -32,6 +32,7 @@ import ibis.expr.types as ir
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from ibis.formats.pyarrow import PyArrowData
 
 from kassa.errors import ImportFailed, RowError, WarehouseError, WarehouseTaken
 from kassa.schema import KINDS, ColumnType, Kind
@@ -114,6 +115,17 @@ class ImportReport:
     @property
     def errors(self) -> list[RowError]:
         return [e for f in self.files for e in f.errors]
+
+
+class _ArrowData(PyArrowData):
+    """Ibis's conversion of a DuckDB result to an expression's types (as ``DuckDBPyArrowData``: a
+    column of Ibis type null comes back as nulls, whatever DuckDB typed it)."""
+
+    @classmethod
+    def convert_column(cls, column: pa.Array, dtype: Any) -> pa.Array:
+        if dtype.is_null():
+            return pa.nulls(len(column))
+        return super().convert_column(column, dtype)
 
 
 class _NeedsUpgrade(Exception):
@@ -359,9 +371,11 @@ class Warehouse:
         return self._hash_key
 
     def _meta(self, key: str) -> str | None:
-        t = self.ibis.table("kassa_meta")
-        rows = t.filter(t.key == key).select("value").to_pyarrow().column("value").to_pylist()
-        return rows[0] if rows else None
+        # Plain SQL: an Ibis expression would be compiled on every open (a third of a second) for one row.
+        # The key inline, not a parameter: binding one makes DuckDB import pandas (0.2 s) to check its type.
+        assert key.replace("_", "").isalnum(), key  # kassa's own names only
+        row = self._db.execute(f"SELECT value FROM kassa_meta WHERE key = '{key}'").fetchone()
+        return None if row is None else str(row[0])
 
     @property
     def schema_version(self) -> int:
@@ -402,10 +416,11 @@ class Warehouse:
         if self.ibis.name == "duckdb":
             # Straight to DuckDB: wrapping the text in ``ibis.sql`` would have sqlglot parse it again
             # (tens of milliseconds for the money trail's SQL), on every run.
-            from ibis.backends.duckdb.converter import DuckDBPyArrowData
+            # Ibis's own converters, as its to_polars uses them; not ibis.backends.duckdb.converter, whose
+            # import loads pandas (0.2 s of every command's start).
             from ibis.formats.polars import PolarsData
 
-            arrow = DuckDBPyArrowData.convert_table(self.ibis.con.sql(sql).to_arrow_table(), schema)
+            arrow = _ArrowData.convert_table(self.ibis.con.sql(sql).to_arrow_table(), schema)
             return PolarsData.convert_table(pl.from_arrow(arrow), schema)
         frame: pl.DataFrame = self.ibis.sql(sql, schema=schema).to_polars()
         return frame
