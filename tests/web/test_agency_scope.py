@@ -36,6 +36,13 @@ MISSPELT = (
 )
 
 
+def test_an_agency_is_not_told_how_many_tests_the_company_ran(as_user: Callable[[str], TestClient]) -> None:
+    assert isinstance(as_user("olga").get("/funnel.json?period=2026-10").json()["tests"], int)
+    vika = as_user("vika")
+    assert vika.get("/funnel.json?period=2026-10").json()["tests"] is None
+    assert "tests)" not in vika.get("/funnel?period=2026-10").text
+
+
 def save_contract(client: TestClient, app: FastAPI, text: str) -> None:
     token = app.state.dashboard.sessions.read(client.cookies.get("kassa_session"))["csrf"]
     r = client.post("/kpi/save", data={"csrf": token, "text": text}, headers={"Accept": "application/json"})
