@@ -90,6 +90,18 @@ def test_misspelt_scope_is_reported_with_the_names_that_exist(golden):
     )
 
 
+def test_the_names_offered_come_only_from_what_the_reader_may_see(golden):
+    # A misspelt campaign is looked for in the contract's channels: vk_ads has vk_retarget, nothing else.
+    misspelt = contract("{channels: [vk_ads], campaigns: [vk_retarget_sitee]}")
+    (w,) = score(golden, misspelt, "2026-10").warnings
+    assert w.advice["en"] == "Check the names; 2026-10 has: vk_retarget."
+    # A reader who sees vk_ads only (an agency) is offered vk_ads's names, not the company's.
+    (w,) = score(golden, contract("{channels: [vk_adds]}"), "2026-10", visible=["vk_ads"]).warnings
+    assert w.advice["en"] == "Check the names; 2026-10 has: vk_ads."
+    (w,) = score(golden, contract("{channels: [vk_ads]}"), "2026-09", visible=["vk_ads"]).warnings
+    assert w.advice["en"] == "Check the names; 2026-09 has: —."  # vk_ads had nothing in September
+
+
 def test_a_scope_with_data_but_no_revenue_is_not_called_empty(golden):
     # vk_ads spent 3 000 and had a lead in October, but sold nothing: revenue 0 is a fact, not a typo
     card = score(

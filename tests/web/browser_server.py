@@ -18,18 +18,18 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from kassa.commands.serve import dashboard_config
+
 
 @contextmanager
-def serve(app: FastAPI, timeout: float = 30.0) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 at a free port; yield its base URL once ``/login`` answers."""
+def serve(app: FastAPI, timeout: float = 30.0, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 at ``port`` (0: a free one); yield its base URL once ``/login`` answers."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
-    # ws="none": no websocket library is needed, and none gets imported with its deprecation warnings.
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, ws="none", lifespan="on", timeout_graceful_shutdown=5
-    )
+    # As kassa serve configures uvicorn (no proxy headers believed, no websockets).
+    config = dashboard_config(app, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="kassa-serve", daemon=True)
     thread.start()

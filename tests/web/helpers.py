@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
+# A dashboard without users answers only requests naming this computer (no DNS rebinding).
+LOCAL = "http://127.0.0.1:8000"
 USERS = {
     "olga": ("owner", None),
     "mark": ("marketer", None),
     "vika": ("agency", ["vk_ads"]),
     "ivan": ("viewer", None),
+    "tanya": ("agency", ["telegram", "yandex_direct"]),  # an agency of two channels (the scope sweep)
 }
 
 

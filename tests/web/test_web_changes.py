@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.web.helpers import login
+from tests.web.helpers import LOCAL, login
 
 from kassa.kpi import example_path, parse_contract, score
 from kassa.metrics.compute import compute
@@ -318,11 +318,11 @@ def test_channels_under_an_attribution_model(as_user: Callable[[str], TestClient
 
 def test_a_dashboard_without_users_still_guards_its_forms(open_app: FastAPI) -> None:
     """No logins on loopback, yet an upload needs the token the pages carry (another site cannot post one)."""
-    client = TestClient(open_app)
+    client = TestClient(open_app, base_url=LOCAL)
     page = client.get("/data")
     token = client.cookies.get("kassa_local_csrf")
     assert page.status_code == 200 and token and f'name="csrf" value="{token}"' in page.text
-    other = TestClient(open_app)  # a browser that never opened a page: no token
+    other = TestClient(open_app, base_url=LOCAL)  # a browser that never opened a page: no token
     r = other.post(
         "/data/upload", data={"csrf": "guessed"}, files={"file": ("extra_spend.csv", GOOD.encode())}
     )

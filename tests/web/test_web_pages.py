@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.web.helpers import LOCAL
 
 from kassa.metrics.compute import compute
 from kassa.period import Period
@@ -142,7 +143,7 @@ def test_bad_period_and_language_are_clear_errors(as_user: Callable[[str], TestC
 
 def test_default_period_is_the_latest_month_with_data(open_app: FastAPI) -> None:
     # Latest spend 2026-10-05, latest lead 2026-10-06, latest deal 2026-10-07: October.
-    assert TestClient(open_app).get("/overview.json").json()["period"] == "2026-10"
+    assert TestClient(open_app, base_url=LOCAL).get("/overview.json").json()["period"] == "2026-10"
 
 
 def test_funnel_page_is_stage_by_stage(as_user: Callable[[str], TestClient], app: FastAPI) -> None:

@@ -14,7 +14,7 @@ import typer.main
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from tests.web.helpers import PASSWORD, login
+from tests.web.helpers import LOCAL, PASSWORD, login
 from typer.testing import CliRunner
 
 from kassa.commands.serve import check_can_listen, is_loopback, register
@@ -244,7 +244,7 @@ def test_serve_refuses_and_explains_in_russian(golden_db: Path) -> None:
 
 
 def test_open_dashboard_closes_once_a_user_exists(open_app: FastAPI, golden_db: Path) -> None:
-    client = TestClient(open_app)
+    client = TestClient(open_app, base_url=LOCAL)
     assert client.get("/channels.json?period=2026-10").status_code == 200
     UserStore.for_db(golden_db).add("olga", PASSWORD, "owner")
     assert client.get("/channels.json?period=2026-10").status_code == 401

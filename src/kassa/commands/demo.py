@@ -63,7 +63,7 @@ def serve_demo(db: Path, sock: socket.socket, port: int, lang: str) -> None:
 
     password = secrets.token_urlsafe(12)
     UserStore.for_db(db).add(DEMO_USER, password, "owner", None, lang)
-    web = create_app(db, settings_for(db, None), users_required=True)
+    web = create_app(db, settings_for(db, None), users_required=True, port=port)
     console.print()
     console.print(
         _(

@@ -6,7 +6,7 @@ import ipaddress
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -70,6 +70,38 @@ def open_port(host: str, port: int) -> socket.socket:
     return sock
 
 
+def dashboard_config(web: FastAPI, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> Any:
+    """uvicorn's configuration of the dashboard (``kassa serve``, ``kassa demo`` and the tests' server).
+
+    ``proxy_headers=False``: uvicorn would otherwise believe ``X-Forwarded-For`` from 127.0.0.1, so any
+    local client could send a new address with every login and never be slowed down; forwarded headers
+    are the app's business, believed only from ``kassa serve --trusted-proxy`` (:func:`create_app`).
+    ``ws="none"``: the dashboard has no websockets, so no websocket library is imported.
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        web, host=host, port=port, log_level="warning", ws="none", proxy_headers=False, **options
+    )
+
+
+def trusted_proxies(values: list[str] | None, lang: str = "en") -> list[str]:
+    """``--trusted-proxy`` values as addresses or networks; a clear error naming the option otherwise."""
+    out = []
+    for v in values or []:
+        try:
+            out.append(str(ipaddress.ip_network(v.strip(), strict=False)))
+        except ValueError:
+            raise KassaError(
+                _(
+                    "--trusted-proxy: {value} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)",
+                    lang,
+                    value=v,
+                )
+            ) from None
+    return out
+
+
 def run_dashboard(web: FastAPI, host: str, port: int, sock: socket.socket | None = None) -> None:
     """Serve the dashboard until Ctrl+C; on the way out its lifespan closes the warehouse (the write lock).
 
@@ -77,9 +109,7 @@ def run_dashboard(web: FastAPI, host: str, port: int, sock: socket.socket | None
     """
     import uvicorn
 
-    # ws="none": the dashboard has no websockets, so no websocket library is imported.
-    config = uvicorn.Config(web, host=host, port=port, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(dashboard_config(web, host, port))
     try:
         server.run(sockets=None if sock is None else [sock])
     except KeyboardInterrupt:
@@ -103,6 +133,13 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option("--max-upload-mb", min=0.001, help="Largest file the Data page takes, in MiB."),
         ] = 50,
+        trusted_proxy: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--trusted-proxy",
+                help="Address (or network) of a reverse proxy whose X-Forwarded-For is believed (repeat it).",
+            ),
+        ] = None,
         lang: LangOption = Lang.EN,
     ) -> None:
         """Start the web dashboard on the warehouse (it holds the warehouse's write lock while it runs).
@@ -112,6 +149,7 @@ def register(app: typer.Typer) -> None:
         from kassa.web import create_app
 
         required = check_can_listen(db, host, lang)
+        proxies = trusted_proxies(trusted_proxy, lang)
         try:
             sock = open_port(host, port)  # before opening the warehouse: a taken port is said plainly
         except OSError as exc:
@@ -131,6 +169,8 @@ def register(app: typer.Typer) -> None:
             settings_for(db, config),
             users_required=required,
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+            port=port,
+            trusted_proxies=proxies,
         )
         print_prose(
             console,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -438,12 +438,32 @@ def score_facts(
 SCOPE_PROBE = ("marketing_cost", "impressions", "posts", "visits", "leads", "sales", "payments")
 
 
-def _empty_scope(contract: Contract, wh: Warehouse, total: Mapping[str, Any], p: Period) -> list[LintWarning]:
-    """A scope that matched nothing is almost always a misspelt channel or campaign: say which exist."""
+def _empty_scope(
+    contract: Contract,
+    wh: Warehouse,
+    total: Mapping[str, Any],
+    p: Period,
+    visible: Sequence[str] | None,
+) -> list[LintWarning]:
+    """A scope that matched nothing is almost always a misspelt channel or campaign: say which exist.
+
+    The names it offers come only from ``visible`` (the channels the reader may see; ``None``: all), and a
+    misspelt campaign is looked for in the contract's own channels: the hint of an agency's contract must
+    not list the other channels of the company (issue 14).
+    """
     if contract.scope.is_everything or any(total.get(n) for n in SCOPE_PROBE):
         return []
     dim = "campaign" if contract.scope.campaigns else "channel"
-    known = compute(wh, ["visits"], dim, p, with_total=False).frame[dim].unique().sort().to_list()
+    channels = list(visible) if visible is not None else None
+    if dim == "campaign" and contract.scope.channels:
+        own = contract.scope.channels
+        channels = [c for c in own if channels is None or c in channels]
+    where = None if channels is None else {"channel": channels}
+    known = (
+        compute(wh, ["visits"], dim, p, where=where, with_total=False).frame[dim].unique().sort().to_list()
+        if channels != []
+        else []
+    )
     scope = ", ".join((contract.scope.channels or []) + (contract.scope.campaigns or []))
     return [
         LintWarning(
@@ -502,7 +522,12 @@ def _unsettled(contract: Contract, p: Period, today: dt.date) -> list[LintWarnin
 
 
 def score(
-    wh: Warehouse, contract: Contract, period: Period | str, *, today: dt.date | None = None
+    wh: Warehouse,
+    contract: Contract,
+    period: Period | str,
+    *,
+    today: dt.date | None = None,
+    visible: Sequence[str] | None = None,
 ) -> Scorecard:
     """Score ``contract`` for ``period`` on the warehouse's facts.
 
@@ -518,6 +543,8 @@ def score(
     period : Period or text such as ``2026-10``
     today : date, optional
         For "the cohort is still settling" (default: today's date).
+    visible : channels, optional
+        The channels the reader may see (an agency's): the hint of an empty scope names nothing else.
 
     Examples
     --------
@@ -542,7 +569,7 @@ def score(
     card = score_facts(contract, facts, p, currency=wh.settings.currency)
     card.warnings.extend(LINT_RULES["period_mismatch"](contract, p))
     card.warnings.extend(_unsettled(contract, p, today or dt.date.today()))
-    card.warnings.extend(_empty_scope(contract, wh, total, p))
+    card.warnings.extend(_empty_scope(contract, wh, total, p, visible))
     # The metric layer's own warnings (amounts in other currencies left out) are English only.
     card.warnings.extend(
         LintWarning("data", {"en": w, "ru": w}, {"en": "", "ru": ""}) for w in table.warnings

@@ -9,13 +9,15 @@ A page answers JSON when its URL ends in ``.json`` or the request prefers ``appl
 Every route but :data:`PUBLIC_PATHS` needs a session when users exist; an ``agency`` user's numbers are
 computed with ``where={"channel": scope}``, so totals never include other channels. Every POST carries the
 session's CSRF token; uploading data and editing contracts need the ``owner`` or ``marketer`` role.
+Without users, only this computer's own names may be in the ``Host`` header (no DNS rebinding), and a
+forwarded client address is believed only from a proxy named with ``trusted_proxies``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
@@ -23,8 +25,11 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kassa.errors import KassaError
+from kassa.i18n import LANGS, Translator
 from kassa.period import Period
 from kassa.settings import Settings
 from kassa.web.csp import CSP_HEADER, dashboard_policy
@@ -36,7 +41,9 @@ from kassa.web.security import LOCAL_CSRF_COOKIE
 from kassa.web.state import Dashboard
 from kassa.web.uploads import FORM_SLACK, BodyLimit
 
+_ = Translator("web")
 PUBLIC_PATHS = ("/login", "/static/vega.js", "/static/htmx.js")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")  # what a browser on this computer sends as Host
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,8 @@ def create_app(
     users_required: bool = True,
     max_upload_bytes: int | None = None,
     warm: bool = True,
+    port: int | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> FastAPI:
     """The dashboard of the warehouse at ``db_path``.
 
@@ -55,10 +64,17 @@ def create_app(
     then listens on loopback only); as soon as a user exists, every data route needs a session.
     ``max_upload_bytes`` caps a Data page upload (default 50 MiB). With ``warm``, the server builds the latest
     month's overview in the background as it starts, so the first visitor does not wait for it.
+
+    Without users, a request must name this computer in its ``Host`` header (:data:`LOOPBACK_HOSTS`, with
+    ``port`` when given): a page of another site whose name was re-pointed to 127.0.0.1 (DNS rebinding)
+    gets 400 instead of the figures. ``trusted_proxies`` (addresses or networks) are the reverse proxies
+    whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; from anyone else they are ignored,
+    so a client cannot pick the address its failed logins are counted under.
     """
     dash = Dashboard(Path(db_path), settings, users_required, overview_page, keep_warm=warm)
     if max_upload_bytes is not None:
         dash.max_upload_bytes = max_upload_bytes
+    dash.served_port = port
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,7 +94,16 @@ def create_app(
         dash.close()  # releases the warehouse's write lock when the server stops
 
     # The schema is built (tests fuzz it with schemathesis) but not served: it would list every route to anyone.
-    app = FastAPI(title="kassa", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # redirect_slashes=False: Starlette's "/overview/" redirect names the request's Host, whatever it is;
+    # safety_headers answers it with a path of this site instead.
+    app = FastAPI(
+        title="kassa",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
     app.state.dashboard = dash
     # Uploads may be as large as the limit (plus the form around them); every other form is small.
     app.add_middleware(
@@ -91,6 +116,8 @@ def create_app(
     app.add_exception_handler(Forbidden, lambda request, exc: error(403, "forbidden"))
     app.add_exception_handler(KassaError, lambda request, exc: error(400, str(exc)))
     add_pages(app)
+    if trusted_proxies:  # outermost: every later layer sees the client the proxy named
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
     return app
 
 
@@ -115,10 +142,16 @@ def add_pages(app: FastAPI) -> None:
 
 
 async def safety_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Every answer: the period picker's redirect first, then the headers that keep pages private."""
+    """Every answer: a foreign Host refused, the trailing-slash and period picker's redirects, then the
+    headers that keep pages private."""
     started = time.perf_counter()
-    picked = picked_period(request)
-    resp = picked if picked is not None else await call_next(request)
+    dash: Dashboard = request.app.state.dashboard
+    early = (foreign_host(request, dash.served_port) if not dash.login_required else None) or without_slash(
+        request
+    )
+    if early is None:
+        early = picked_period(request)
+    resp = early if early is not None else await call_next(request)
     token = getattr(request.state, "new_local_csrf", None)
     if token:  # a dashboard without users: its forms' token (see Dashboard.session_of)
         resp.set_cookie(LOCAL_CSRF_COOKIE, token, httponly=True, samesite="strict")
@@ -132,6 +165,52 @@ async def safety_headers(request: Request, call_next: Callable[[Request], Awaita
     # Only kassa's own scripts run (web/csp.py); /report.html sets its own, which allows its inlined Vega.
     resp.headers.setdefault(CSP_HEADER, dashboard_policy())
     return resp
+
+
+def loopback_host(host: str, port: int | None) -> bool:
+    """Whether a ``Host`` header names this computer: 127.0.0.1, localhost or [::1], with ``port`` (any
+    port when ``None``; none written for port 80)."""
+    name, given = host.lower(), ""
+    if ":" in name and not name.endswith("]"):  # "[::1]" alone has colons but no port
+        name, _colon, given = name.rpartition(":")
+    if name not in LOOPBACK_HOSTS:
+        return False
+    if port is None:
+        return not given or given.isdigit()
+    return given == str(port) or (not given and port == 80)
+
+
+def foreign_host(request: Request, port: int | None) -> Response | None:
+    """400 for a request whose Host is not this computer, on a dashboard without users (DNS rebinding: a
+    page of attacker.example, re-pointed to 127.0.0.1, would otherwise read every figure)."""
+    if loopback_host(request.headers.get("host", ""), port):
+        return None
+    message = _(
+        "Only this computer's names (127.0.0.1, localhost, [::1]) may open a dashboard without users; "
+        "add a user to open it under other names: kassa user add NAME --role owner",
+        lang_in(request),
+    )
+    return error(400, message)
+
+
+def without_slash(request: Request) -> Response | None:
+    """``/overview/`` -> 307 to ``/overview``, as a path of this site: the Location never names a host
+    (Starlette's own redirect echoes the request's Host). Only for a path some route answers, so
+    ``//evil.example/`` is no redirect anywhere."""
+    path = request.url.path
+    if path == "/" or not path.endswith("/"):
+        return None
+    bare = path.rstrip("/")
+    scope = {**request.scope, "path": bare}
+    if not bare or not any(r.matches(scope)[0] != Match.NONE for r in request.app.router.routes):
+        return None
+    query = request.url.query
+    return RedirectResponse(bare + ("?" + query if query else ""), status_code=307)
+
+
+def lang_in(request: Request) -> str:
+    lang = request.query_params.get("lang", "en")
+    return lang if lang in LANGS else "en"
 
 
 def picked_period(request: Request) -> Response | None:

@@ -30,11 +30,12 @@ from kassa.web.security import (
     SESSION_COOKIE,
     LoginLimiter,
     Sessions,
+    SessionStore,
     password_stamp,
     same_token,
 )
 from kassa.web.uploads import DEFAULT_MAX_BYTES, clean_uploads, uploads_dir
-from kassa.web.users import User, UserStore
+from kassa.web.users import User, UserStore, sessions_path
 
 log = logging.getLogger("kassa.web")
 WARM_MONTHS = 13  # a year and the month before it: every month the period picker usually goes to
@@ -71,9 +72,10 @@ class Dashboard:
         self.lock = threading.Lock()
         self.users = UserStore.for_db(self.db_path)
         self.users_required = users_required
-        self.sessions = Sessions(self.users.secret())
+        self.sessions = Sessions(self.users.secret(), SessionStore(sessions_path(self.db_path)))
         self.limiter = LoginLimiter()
         self.max_upload_bytes = DEFAULT_MAX_BYTES
+        self.served_port: int | None = None  # the port kassa serve listens on (the Host check of no users)
         self.keep_warm = keep_warm
         self.closed = False
         self.warmed = 0  # overview pages the warm-up built since the server started

@@ -62,6 +62,12 @@ def users_path(db: Path) -> Path:
     return db.with_name(db.name + ".users.json")
 
 
+def sessions_path(db: Path) -> Path:
+    """``kassa.duckdb`` -> ``kassa.duckdb.sessions.json``: the open sessions' ids (written by the server
+    on every login and logout, so apart from the users file, which ``kassa user add`` writes)."""
+    return db.with_name(db.name + ".sessions.json")
+
+
 class UserStore:
     """Users of one warehouse; every read checks the file's modification time, so edits apply at once."""
 

@@ -124,7 +124,9 @@ def funnel_page(dash: Dashboard, scope: list[str] | None, period: Period, lang: 
         "total": total,
         "breaks": breaks,
         "findings": findings,
-        "tests": got["diagnosis"].tests,
+        # How many tests the company's diagnosis ran counts every channel, campaign and manager: not an
+        # agency's business.
+        "tests": got["diagnosis"].tests if scope is None else None,
         "charts": [chart_json(c) for c in section.charts()],
         "warnings": got["cur"].warnings,
     }

@@ -4,6 +4,7 @@ change the saved files). Only owners and marketers edit; an agency sees its chan
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -123,8 +124,10 @@ def kpi_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[str
         if not visible_contract(user, saved.contract):
             continue
         contract = saved.contract
-        with dash.lock:
-            card = score_contract(dash.wh, contract, period)
+        # The hint of an empty scope names only the channels this user may see (issue 14).
+        card: Scorecard = dash.locked(
+            partial(score_contract, contract=contract, period=period, visible=user.channel_filter)
+        )
         warnings = lint_messages(contract, lang, period, card)
         contracts.append({"slug": slug, **_card_json(card, lang), "lint": warnings})
     return {
