@@ -1,6 +1,7 @@
 """Yandex Direct statistics -> ``spend`` (channel ``yandex_direct``).
 
-Two layouts are read, both needing a day and a campaign per row:
+Two layouts are read, both needing a campaign and the cost per row, and a day or the period the
+report names:
 
 **Reports API v5 TSV** (https://yandex.ru/dev/direct/doc/ru/reports/spec, report-format, money): UTF-8,
 tab-separated, no quoting; line 1 the report name and period (absent with ``skipReportHeader``), then
@@ -8,6 +9,9 @@ the header = ``FieldNames`` (``Date``, ``CampaignId``, ``CampaignName``, ``Impre
 ``Cost``, optional finer fields such as ``AdGroupId``/``Device``), data rows, and a last line
 ``Total rows: N`` (absent with ``skipReportSummary``). ``--`` means "no value". kassa checks ``N``
 against the rows it read, so a cut-off download is refused instead of silently losing money.
+``FieldNames`` are the user's: without ``Impressions``/``Clicks`` the count loads as 0 (with a warning);
+without ``Date`` the rows cover the period of line 1 (``Name (2026-11-01 - 2026-11-30)``) and are
+spread over it, and with no line 1 either the report is refused.
 
 * Money: micro-units (×1,000,000, rounded to 10,000) unless the request sent
   ``returnMoneyInMicros: false``. The file does not say which, so kassa reads ``Cost`` as micros when
