@@ -442,3 +442,18 @@ def test_every_direct_xlsx_is_covered() -> None:
         "polvozrast_opora_march26.xlsx",
         "BD_RSY_MK_BFL_OPORA_01.03-04.04 2026.xlsx",
     }
+
+
+def test_every_google_ads_file_is_covered() -> None:
+    assert set(GOOGLE.glob("*/*")) == {
+        GOOGLE / "PatrykDachwitz+E-commerce-raport" / "googleAdwordsResponseApi.json",  # account level
+        *(  # whole-period interface reports
+            GOOGLE / folder / "Campaign report.csv"
+            for folder in (
+                "DanielTheC+internal-lnking-tool",
+                "VishalMotling+campaign-performance-analyzer",
+                "1123alberto+Clinic_Marketing_Agency",
+                "intragoinc+cp-mktg-google-ads-i",  # All time: refused
+            )
+        ),
+    }

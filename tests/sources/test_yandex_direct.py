@@ -160,3 +160,29 @@ def test_a_direct_export_needs_a_campaign_and_the_cost_not_every_column(
         "impressions",
         "the export has no impressions column; loaded as 0",
     )
+
+
+def test_an_api_report_without_impressions_loads_them_as_zero_and_says_so(tmp_path: Path) -> None:
+    # Yandex's own example asks for Date, CampaignId, Clicks, Cost only (docs: reports/example).
+    wh = Warehouse.open(tmp_path / "w.duckdb")
+    (report,) = wh.import_files([DATA / "yandex_direct" / "reports_api_doc_example.tsv"]).files
+    (said,) = report.errors
+    assert said.row_kept and said.column == "impressions" and "loaded as 0" in said.reason
+    wh.close()
+
+
+def test_an_api_report_without_date_covers_the_period_of_its_header_line(tmp_path: Path) -> None:
+    wh = Warehouse.open(tmp_path / "w.duckdb")
+    (report,) = wh.import_files([DATA / "yandex_direct" / "reports_api_no_date.tsv"]).files
+    got = wh.ibis.con.execute(
+        "SELECT campaign, min(date), max(date), min(spread_from), max(spread_to), count(*), sum(cost), "
+        "sum(impressions) FROM spend GROUP BY campaign ORDER BY campaign"
+    ).fetchall()
+    october = (dt.date(2026, 10, 1), dt.date(2026, 10, 30))
+    assert got == [
+        ("Осень_поиск", *october, *october, 30, pytest.approx(3050.0), 3000),
+        ('РСЯ "Ретаргет"', *october, *october, 30, 0.0, 31),
+    ]
+    (told,) = report.errors
+    assert told.row_kept and "2 row(s) cover more than a day" in told.reason
+    wh.close()

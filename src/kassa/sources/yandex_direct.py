@@ -1,6 +1,7 @@
 """Yandex Direct statistics -> ``spend`` (channel ``yandex_direct``).
 
-Two layouts are read, both needing a day and a campaign per row:
+Two layouts are read, both needing a campaign and the cost per row, and a day or the period the
+report names:
 
 **Reports API v5 TSV** (https://yandex.ru/dev/direct/doc/ru/reports/spec, report-format, money): UTF-8,
 tab-separated, no quoting; line 1 the report name and period (absent with ``skipReportHeader``), then
@@ -8,6 +9,9 @@ the header = ``FieldNames`` (``Date``, ``CampaignId``, ``CampaignName``, ``Impre
 ``Cost``, optional finer fields such as ``AdGroupId``/``Device``), data rows, and a last line
 ``Total rows: N`` (absent with ``skipReportSummary``). ``--`` means "no value". kassa checks ``N``
 against the rows it read, so a cut-off download is refused instead of silently losing money.
+``FieldNames`` are the user's: without ``Impressions``/``Clicks`` the count loads as 0 (with a warning);
+without ``Date`` the rows cover the period of line 1 (``Name (2026-11-01 - 2026-11-30)``) and are
+spread over it, and with no line 1 either the report is refused.
 
 * Money: micro-units (×1,000,000, rounded to 10,000) unless the request sent
   ``returnMoneyInMicros: false``. The file does not say which, so kassa reads ``Cost`` as micros when
@@ -65,6 +69,9 @@ API = SpendLayout(
     delimiter="\t",
     quote=None,  # the API's TSV has no quoting: a quote is part of a campaign name
     include_vat=False,  # IncludeVAT=NO, as in Yandex's request examples
+    # FieldNames are the user's choice: Yandex's own example asks for Date, CampaignId, Clicks, Cost
+    # (no Impressions), ryandexdirect's default for CampaignName, Impressions, Clicks, Cost (no Date).
+    required=("date", "cost"),
 )
 UI = SpendLayout(
     title="Yandex Direct",
@@ -83,6 +90,9 @@ UI = SpendLayout(
     required=("date", "cost"),
 )
 _TOTAL_ROWS = re.compile(r"^\s*total rows:\s*(\d+)\s*$", re.IGNORECASE)
+# The report header line: the ReportName, then the period (report-format.md), e.g.
+# "Actual Data (2026-11-14 - 2026-11-16)".
+_API_PERIOD = re.compile(r"\((\d{4}-\d{2}-\d{2}\s*-\s*\d{4}-\d{2}-\d{2})\)\W*$")
 
 
 def _is_api_header(cells: list[str]) -> bool:
@@ -223,4 +233,23 @@ class YandexDirect:
         micros = options.money_in_micros
         if micros is None:
             micros = "cost" in table.frame.columns and looks_like_micros(table.frame["cost"])
-        return spend_from_table(table, ctx, dataclasses.replace(API, micros=micros), CHANNEL)
+        layout = dataclasses.replace(API, micros=micros)
+        if "date" in table.frame.columns:
+            return spend_from_table(table, ctx, layout, CHANNEL)
+        # No Date in FieldNames: each row covers the report's whole period, which only the report
+        # header line states (absent when requested with skipReportHeader).
+        period = next(
+            (report_period(m[1]) for t in table.title_lines for m in [_API_PERIOD.search(t)] if m), None
+        )
+        if period is None:
+            raise MissingColumn(
+                _(
+                    "{file}: a Yandex Direct Reports API report of {rows} rows without a Date field and "
+                    "without the report header line that names its period, so the days it covers are "
+                    "unknown. Request it again with Date in FieldNames (a row per day), or without the "
+                    "skipReportHeader header",
+                    file=table.file,
+                    rows=table.rows_read,
+                )
+            )
+        return spend_from_table(table, ctx, layout, CHANNEL, period=period)
