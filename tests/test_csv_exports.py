@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from tests.kassa_cli import run_kassa
+from tests.web.helpers import LOCAL
 
 from kassa.report.csvfile import rows_csv, safe_cell, safe_frame
 from kassa.store import Warehouse
@@ -91,7 +92,7 @@ def _check(rows: list[list[str]], column: str) -> list[str]:
 def test_dashboard_csv_exports_quote_formulas(payload_db: Path) -> None:
     app = create_app(payload_db, users_required=False, warm=False)
     try:
-        client = TestClient(app)
+        client = TestClient(app, base_url=LOCAL)
         channels = _cells(client.get("/channels.csv?period=2026-10").text)
         assert "'" + CHANNEL in _check(channels, "channel")
         # The channel's own campaigns, its name percent-encoded in the URL.

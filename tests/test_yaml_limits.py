@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.kassa_cli import run_kassa
+from tests.web.helpers import LOCAL
 
 from kassa.errors import ConfigError
 from kassa.kpi import example_path
@@ -104,7 +105,7 @@ def client(golden_file: Path, tmp_path: Path) -> Iterator[TestClient]:
     shutil.copy(golden_file, db)
     app = create_app(db, users_required=False, warm=False)
     try:
-        c = TestClient(app)
+        c = TestClient(app, base_url=LOCAL)
         c.get("/overview")
         yield c
     finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.kassa_cli import run_kassa
+from tests.web.helpers import LOCAL
 
 from kassa.kpi import example_path
 from kassa.kpi.saved import contracts_dir
@@ -70,7 +71,7 @@ def test_a_warehouse_opened_by_a_library_caller_is_private(tmp_path: Path, loose
 
 def _client(db: Path, settings: Settings | None = None) -> TestClient:
     app = create_app(db, settings, users_required=False, warm=False)
-    client = TestClient(app)
+    client = TestClient(app, base_url=LOCAL)
     client.get("/data")
     return client
 

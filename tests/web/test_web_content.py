@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.web.helpers import LOCAL
 
 from kassa.report.html import vega_bundle
 from kassa.store import Warehouse
@@ -101,7 +102,7 @@ def hostile_db(golden_file: Path, tmp_path: Path) -> Path:
 def client(hostile_db: Path) -> Iterator[TestClient]:
     app = create_app(hostile_db, users_required=False, warm=False)
     try:
-        yield TestClient(app)
+        yield TestClient(app, base_url=LOCAL)
     finally:
         app.state.dashboard.close()
 
