@@ -169,7 +169,10 @@ def fake_direct(token: str, **kwargs: object) -> Iterator[FakeDirect]:
                     entry.status = status
                     fake._last_answer = time.monotonic()
                     retry = next((v for k, v in headers.items() if k.lower() == "retryin"), None)
-                    fake._last_retry_in = float(retry) if retry else None
+                    try:
+                        fake._last_retry_in = float(retry) if retry else None
+                    except ValueError:  # an unreadable retryIn injected on purpose
+                        fake._last_retry_in = None
             self.send_response(status)
             headers.setdefault("RequestId", "8695244274068608439")
             for k, v in headers.items():
@@ -183,7 +186,7 @@ def fake_direct(token: str, **kwargs: object) -> Iterator[FakeDirect]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
