@@ -24,13 +24,21 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FIELDS = ["Date", "CampaignId", "CampaignName", "Impressions", "Clicks", "Cost"]
-REQUIRED = ("SelectionCriteria", "FieldNames", "ReportName", "ReportType", "DateRangeType", "Format", "IncludeVAT")
+REQUIRED = (
+    "SelectionCriteria",
+    "FieldNames",
+    "ReportName",
+    "ReportType",
+    "DateRangeType",
+    "Format",
+    "IncludeVAT",
+)
 
 # A step: ("queued"|"building", retryIn value or None, header name) -> 201/202;
 # ("error", http status, error_code or None) -> the JSON error body (None: an HTML page);
@@ -80,7 +88,11 @@ class FakeDirect:
     def _check(self, h: dict[str, str], raw: bytes) -> tuple[int, int, str] | dict:
         auth = h.get("authorization", "")
         if not auth.startswith("Bearer ") or auth[len("Bearer ") :] != self.token:
-            detail = f"token {auth!r} is not valid" if self.echo_token_in_errors else "OAuth token is missing or invalid"
+            detail = (
+                f"token {auth!r} is not valid"
+                if self.echo_token_in_errors
+                else "OAuth token is missing or invalid"
+            )
             return 400, 53, detail
         if self.agency and not h.get("client-login"):
             return 400, 8000, "Client-Login header is required for an agency token"
@@ -125,7 +137,11 @@ class FakeDirect:
         if step[0] == "error":
             _, status, code = step
             if code is None:
-                return status, {"Content-Type": "text/html"}, b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                return (
+                    status,
+                    {"Content-Type": "text/html"},
+                    b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                )
             return status, {}, _error(code, "injected")
         if step[0] == "empty":
             return step[1], {}, b""
@@ -160,10 +176,8 @@ def fake_direct(token: str, **kwargs: object) -> Iterator[FakeDirect]:
             else:
                 with lock:
                     entry = Logged(time.monotonic(), fake._last_answer, fake._last_retry_in, h, {})
-                    try:
+                    with suppress(ValueError, AttributeError):
                         entry.params = json.loads(raw).get("params", {})
-                    except (ValueError, AttributeError):
-                        pass
                     fake.log.append(entry)
                     status, headers, body = fake.answer(h, raw)
                     entry.status = status

@@ -23,7 +23,14 @@ from kassa.store.sync import load_report, sync_one
 TOKEN = "y0_AgAAAAB-secret-token-4242"
 ROWS = [
     ("2026-10-01", "70001", "Осень_поиск", 1200, 30, Decimal("1530.00")),
-    ("2026-10-01", "70001", "Осень_поиск", 800, 10, Decimal("470.00")),  # a second row of the same day: summed
+    (
+        "2026-10-01",
+        "70001",
+        "Осень_поиск",
+        800,
+        10,
+        Decimal("470.00"),
+    ),  # a second row of the same day: summed
     ("2026-10-01", "70002", 'РСЯ "Ретаргет"', 5000, 25, Decimal("350.12")),
     ("2026-10-20", "70001", "Осень_поиск", 1000, 20, Decimal("1200.01")),
     ("2026-10-31", "70002", 'РСЯ "Ретаргет"', 300, 0, Decimal("0")),
@@ -67,7 +74,12 @@ def test_connect_then_sync_loads_october_exactly_as_the_file_import_does(tmp_pat
             assert e.at - e.previous_answer_at >= e.previous_retry_in
         report_file = tmp_path / "october.tsv"
         report_file.write_text(fake.report_text("2026-10-01", "2026-10-31"), encoding="utf-8")
-    assert summary["ok"] and summary["rows"] == {"spend": 4} and summary["requests"] == 4 and summary["polls"] == 3
+    assert (
+        summary["ok"]
+        and summary["rows"] == {"spend": 4}
+        and summary["requests"] == 4
+        and summary["polls"] == 3
+    )
     assert summary["days"] == "2026-10-01..2026-10-31"
 
     imported = tmp_path / "imported.duckdb"
@@ -175,7 +187,9 @@ def test_a_token_from_the_environment_is_never_stored(tmp_path):
         assert r.returncode == 0, r.stderr
         missing = run_kassa("sync", "envd", *OCTOBER, "--db", db)
         ok = run_kassa("sync", "envd", *OCTOBER, "--db", db, env={"KASSA_TEST_DIRECT_TOKEN": TOKEN})
-    assert missing.returncode == 1 and "the environment variable KASSA_TEST_DIRECT_TOKEN is not set" in flat(missing.stderr)
+    assert missing.returncode == 1 and "the environment variable KASSA_TEST_DIRECT_TOKEN is not set" in flat(
+        missing.stderr
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads((tmp_path / "shop.duckdb.secrets.json").read_text())["tokens"] == {}
     assert len(spend(db)) == 4
@@ -187,10 +201,15 @@ def test_connect_refuses_what_it_cannot_use_and_disconnect_removes_the_token(tmp
     assert later.returncode == 2 and "not connectable yet" in later.stderr
     no_token = run_kassa("connect", "yandex-direct", "--name", "d", "--db", db)
     assert no_token.returncode == 2 and "--token-stdin" in no_token.stderr
-    bad_name = run_kassa("connect", "yandex-direct", "--name", "a/b", "--token-stdin", "--db", db, stdin="t\n")
+    bad_name = run_kassa(
+        "connect", "yandex-direct", "--name", "a/b", "--token-stdin", "--db", db, stdin="t\n"
+    )
     assert bad_name.returncode == 2 and "connection name 'a/b'" in bad_name.stderr
     connect(db, "http://127.0.0.1:9")
     assert run_kassa("disconnect", "d", "--db", db).returncode == 0
     assert json.loads((tmp_path / "shop.duckdb.secrets.json").read_text())["tokens"] == {}
+    connect(db, "http://127.0.0.1:9")
+    assert run_kassa("connect", "--remove", "d", "--db", db).returncode == 0
+    assert json.loads((tmp_path / "shop.duckdb.connections.json").read_text())["connections"] == {}
     unknown = run_kassa("sync", "d", "--db", db)
     assert unknown.returncode == 2 and "no connection 'd'" in unknown.stderr

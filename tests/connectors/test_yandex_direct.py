@@ -145,14 +145,22 @@ def test_a_502_that_persists_splits_the_period_and_the_halves_join():
         fake.plan(("error", 500, 1000), ("ok",), period=("2026-10-01", "2026-10-16"))
         c = client(fake.base_url, vt, attempts=3)
         tsv = c.report(OCT1, OCT31)
-    asked = [(e.params["SelectionCriteria"]["DateFrom"], e.params["SelectionCriteria"]["DateTo"], e.status) for e in fake.log]
+    asked = [
+        (e.params["SelectionCriteria"]["DateFrom"], e.params["SelectionCriteria"]["DateTo"], e.status)
+        for e in fake.log
+    ]
     assert asked == [
         ("2026-10-01", "2026-10-31", 502), ("2026-10-01", "2026-10-31", 502), ("2026-10-01", "2026-10-31", 502),
         ("2026-10-01", "2026-10-16", 500), ("2026-10-01", "2026-10-16", 200),
         ("2026-10-17", "2026-10-31", 200),
     ]  # fmt: skip
     assert c.stats.splits == 1
-    assert [line.split("\t")[0] for line in data_lines(tsv)] == ["2026-10-01", "2026-10-01", "2026-10-20", "2026-10-31"]
+    assert [line.split("\t")[0] for line in data_lines(tsv)] == [
+        "2026-10-01",
+        "2026-10-01",
+        "2026-10-20",
+        "2026-10-31",
+    ]
 
 
 def test_a_502_on_a_single_day_is_an_error_with_the_html_excerpt():
@@ -177,9 +185,8 @@ def test_an_empty_or_foreign_200_body_is_refused_never_a_crash():
 
 def test_an_invalid_token_names_the_connection_to_reauthorise_and_never_the_token():
     vt = VirtualTime()
-    with fake_direct("another-token", echo_token_in_errors=True) as fake:
-        with pytest.raises(ServiceError) as exc:
-            client(fake.base_url, vt).report(OCT1, OCT31)
+    with fake_direct("another-token", echo_token_in_errors=True) as fake, pytest.raises(ServiceError) as exc:
+        client(fake.base_url, vt).report(OCT1, OCT31)
     msg = str(exc.value)
     assert "error 53" in msg and "connection 'd' needs re-authorising" in msg
     assert TOKEN not in msg and "***" in msg  # the server echoed it; the message does not

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,13 +30,12 @@ from kassa.i18n import Lang, Translator, fmt_number
 from kassa.report.layout import Column, Grid, print_grids, print_prose
 
 if TYPE_CHECKING:
+    from kassa.store.sync import Loader, SyncOutcome
     from kassa.store.warehouse import FileReport
 
 _ = Translator("cli")
 
-SERVICE_HELP = (
-    "yandex-direct (the others of #15 — yandex-metrica, vk-ads, google-ads, meta-ads — are not connectable yet)"
-)
+SERVICE_HELP = "yandex-direct (the others of #15 — yandex-metrica, vk-ads, google-ads, meta-ads — are not connectable yet)"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -54,10 +53,14 @@ def _read_token(token_stdin: bool, token_env: str | None) -> tuple[str, str | No
         raise typer.BadParameter("give either --token-stdin or --token-env, not both")
     if token_env:
         if not token_env.replace("_", "").isalnum():
-            raise typer.BadParameter(f"{token_env!r} is not an environment variable name", param_hint="--token-env")
+            raise typer.BadParameter(
+                f"{token_env!r} is not an environment variable name", param_hint="--token-env"
+            )
         return f"env:{token_env}", None
     if not token_stdin:
-        raise typer.BadParameter("give the token: --token-stdin (read from standard input) or --token-env VAR")
+        raise typer.BadParameter(
+            "give the token: --token-stdin (read from standard input) or --token-env VAR"
+        )
     token = sys.stdin.readline().strip()
     if not token:
         raise typer.BadParameter("standard input held no token", param_hint="--token-stdin")
@@ -68,36 +71,62 @@ def _read_token(token_stdin: bool, token_env: str | None) -> tuple[str, str | No
 def register(app: typer.Typer) -> None:
     @app.command("connect")
     def connect(
-        service: Annotated[str | None, typer.Argument(help=f"Service: {SERVICE_HELP}.", show_default=False)] = None,
-        name: Annotated[str | None, typer.Option("--name", help="Your name for this connection (d, direct-shop).")] = None,
+        service: Annotated[
+            str | None, typer.Argument(help=f"Service: {SERVICE_HELP}.", show_default=False)
+        ] = None,
+        name: Annotated[
+            str | None, typer.Option("--name", help="Your name for this connection (d, direct-shop).")
+        ] = None,
         token_stdin: Annotated[
-            bool, typer.Option("--token-stdin", help="Read the token from standard input (kept in <db>.secrets.json, 0600).")
+            bool,
+            typer.Option(
+                "--token-stdin", help="Read the token from standard input (kept in <db>.secrets.json, 0600)."
+            ),
         ] = False,
         token_env: Annotated[
             str | None,
-            typer.Option("--token-env", help="Take the token from this environment variable at every sync (not stored)."),
+            typer.Option(
+                "--token-env",
+                help="Take the token from this environment variable at every sync (not stored).",
+            ),
         ] = None,
         base_url: Annotated[
             str | None,
-            typer.Option("--base-url", help="Where the service answers: a sandbox, a proxy or a local server."),
+            typer.Option(
+                "--base-url", help="Where the service answers: a sandbox, a proxy or a local server."
+            ),
         ] = None,
         client_login: Annotated[
             str | None,
-            typer.Option("--client-login", help="Direct: the advertiser's login, for an agency's token (Client-Login)."),
+            typer.Option(
+                "--client-login", help="Direct: the advertiser's login, for an agency's token (Client-Login)."
+            ),
         ] = None,
         include_vat: Annotated[
-            bool, typer.Option("--include-vat", help="Direct: ask for costs with VAT (IncludeVAT=YES); default net.")
+            bool,
+            typer.Option(
+                "--include-vat", help="Direct: ask for costs with VAT (IncludeVAT=YES); default net."
+            ),
         ] = False,
         currency: Annotated[
-            str | None, typer.Option("--currency", help="The account's currency (ISO code); default: the business's.")
+            str | None,
+            typer.Option("--currency", help="The account's currency (ISO code); default: the business's."),
         ] = None,
         campaign: Annotated[
-            str | None, typer.Option("--campaign", help="Which campaign value matches utm_campaign: id (default) or name.")
+            str | None,
+            typer.Option(
+                "--campaign", help="Which campaign value matches utm_campaign: id (default) or name."
+            ),
         ] = None,
         look_back: Annotated[
-            int | None, typer.Option("--look-back", help="Days every sync re-reads (revised statistics); default 7.", min=1)
+            int | None,
+            typer.Option(
+                "--look-back", help="Days every sync re-reads (revised statistics); default 7.", min=1
+            ),
         ] = None,
-        remove: Annotated[str | None, typer.Option("--remove", help="Remove the connection of this name.")] = None,
+        remove: Annotated[
+            str | None, typer.Option("--remove", help="Remove the connection of this name.")
+        ] = None,
         db: DbOption = Path(DEFAULT_DB),
     ) -> None:
         """Save a connection to a service, with its token kept beside the warehouse (never in it).
@@ -112,10 +141,14 @@ def register(app: typer.Typer) -> None:
             console.print(f"connection {remove!r} removed (its token too)")
             return
         if service is None or name is None:
-            raise typer.BadParameter("name the service and the connection: kassa connect SERVICE --name NAME …")
+            raise typer.BadParameter(
+                "name the service and the connection: kassa connect SERVICE --name NAME …"
+            )
         if service not in SERVICES:
             later = " (not connectable yet)" if service in PLANNED else ""
-            raise typer.BadParameter(f"{service!r}{later}; choose from: {', '.join(SERVICES)}", param_hint="SERVICE")
+            raise typer.BadParameter(
+                f"{service!r}{later}; choose from: {', '.join(SERVICES)}", param_hint="SERVICE"
+            )
         if campaign not in (None, "id", "name"):
             raise typer.BadParameter("use id or name", param_hint="--campaign")
         if currency is not None and (len(currency) != 3 or not currency.isalpha()):
@@ -156,7 +189,9 @@ def register(app: typer.Typer) -> None:
         console.print(f"connection {name!r} removed (its token too)")
 
     @app.command("connections")
-    def connections(db: DbOption = Path(DEFAULT_DB), as_json: JsonOption = False, lang: LangOption = Lang.EN) -> None:
+    def connections(
+        db: DbOption = Path(DEFAULT_DB), as_json: JsonOption = False, lang: LangOption = Lang.EN
+    ) -> None:
         """List connections: service, account, where the token is, last day synced, last outcome (never a token).
 
         Example: kassa connections --db shop.duckdb
@@ -164,13 +199,15 @@ def register(app: typer.Typer) -> None:
         from kassa.store.connections import Connections
 
         conns = Connections(db).all()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "name": c.name,
                 "service": c.service,
                 "options": c.options,
                 "base_url": c.base_url,
-                "token": "environment variable " + c.secret[4:] if c.secret.startswith("env:") else "secrets file",
+                "token": "environment variable " + c.secret[4:]
+                if c.secret.startswith("env:")
+                else "secrets file",
                 "look_back": c.look_back,
                 "synced_through": c.synced_through,
                 "last_sync": c.last_sync,
@@ -198,10 +235,13 @@ def register(app: typer.Typer) -> None:
             {
                 "name": r["name"],
                 "service": r["service"],
-                "account": str(r["options"].get("client_login") or "—") + (f" @ {r['base_url']}" if r["base_url"] else ""),
+                "account": str(r["options"].get("client_login") or "—")
+                + (f" @ {r['base_url']}" if r["base_url"] else ""),
                 "token": r["token"],
                 "synced": r["synced_through"] or "—",
-                "last": "—" if not r["last_sync"] else f"{r['last_sync']['at']} {'ok' if r['last_sync']['ok'] else 'failed'}",
+                "last": "—"
+                if not r["last_sync"]
+                else f"{r['last_sync']['at']} {'ok' if r['last_sync']['ok'] else 'failed'}",
             }
             for r in rows
         )
@@ -209,11 +249,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sync")
     def sync(
-        names: Annotated[list[str] | None, typer.Argument(help="Connections to sync (default: all).", show_default=False)] = None,
-        since: Annotated[str | None, typer.Option("--since", help="First day, YYYY-MM-DD (default: the cursor minus the look-back).")] = None,
-        until: Annotated[str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (default: yesterday).")] = None,
+        names: Annotated[
+            list[str] | None, typer.Argument(help="Connections to sync (default: all).", show_default=False)
+        ] = None,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", help="First day, YYYY-MM-DD (default: the cursor minus the look-back)."),
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (default: yesterday).")
+        ] = None,
         deadline: Annotated[
-            float, typer.Option("--deadline", help="Seconds one report may take, polls included, before the sync gives up.", min=0.001)
+            float,
+            typer.Option(
+                "--deadline",
+                help="Seconds one report may take, polls included, before the sync gives up.",
+                min=0.001,
+            ),
         ] = 1800.0,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
@@ -243,7 +295,9 @@ def register(app: typer.Typer) -> None:
         for conn in chosen:
             with console.status(f"syncing {conn.name}…"):
                 outcomes.append(
-                    sync_one(store, conn, load, since=first, until=last, today=today_in(settings), timing=timing)
+                    sync_one(
+                        store, conn, load, since=first, until=last, today=today_in(settings), timing=timing
+                    )
                 )
         if as_json:
             print_json({"connections": [o.to_json() for o in outcomes]})
@@ -253,7 +307,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def _loader(db: Path, config: Path | None):  # type: ignore[no-untyped-def]
+def _loader(db: Path, config: Path | None) -> Loader:
     """Load a staged answer into the warehouse, or hand it to the running dashboard that holds it."""
 
     def load(report: Path, options: Path, fmt: str, origin: str) -> FileReport:
@@ -266,7 +320,13 @@ def _loader(db: Path, config: Path | None):  # type: ignore[no-untyped-def]
             with open_warehouse(db, config, write=True) as wh:
                 return load_report(wh, report, options, fmt, origin)
         except WarehouseTaken:
-            job = {"op": "sync", "file": str(report), "options": str(options), "format": fmt, "origin": origin}
+            job = {
+                "op": "sync",
+                "file": str(report),
+                "options": str(options),
+                "format": fmt,
+                "origin": origin,
+            }
             answer = handoff.hand_over(db, job)
             if answer is None:
                 raise
@@ -275,7 +335,7 @@ def _loader(db: Path, config: Path | None):  # type: ignore[no-untyped-def]
     return load
 
 
-def _print_outcomes(outcomes: list, lang: str) -> None:  # type: ignore[type-arg]
+def _print_outcomes(outcomes: list[SyncOutcome], lang: str) -> None:
     grid = Grid(
         _("Sync", lang),
         [
@@ -299,7 +359,11 @@ def _print_outcomes(outcomes: list, lang: str) -> None:  # type: ignore[type-arg
                 "replaced": fmt_number(b.rows_replaced, lang) if b else "—",
                 "batch": ("failed" if o.error else "—")
                 if not b
-                else (str(b.batch_id) if b.batch_id else _("already #{batch}", lang, batch=b.already_imported_as)),
+                else (
+                    str(b.batch_id)
+                    if b.batch_id
+                    else _("already #{batch}", lang, batch=b.already_imported_as)
+                ),
                 "requests": fmt_number(o.requests, lang),
                 "retries": fmt_number(o.retries, lang),
             }

@@ -142,7 +142,9 @@ class Client:
         return text.replace(token, "***") if token else text
 
     def error(self, request: str, problem: str) -> ServiceError:
-        return ServiceError(self._scrub(f"{NAME} (connection {self.account.connection!r}): {request}: {problem}"))
+        return ServiceError(
+            self._scrub(f"{NAME} (connection {self.account.connection!r}): {request}: {problem}")
+        )
 
     def _reauthorise(self, request: str, problem: str) -> ServiceError:
         return self.error(
@@ -219,7 +221,7 @@ class Client:
                 resp = http.post(self.url, content=body.encode("utf-8"), headers=headers)
             except httpx.TimeoutException:
                 problem = f"no answer within {self.timing.timeout:g} s"
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # dropped connection, broken gzip, protocol error: all retried
                 problem = f"the connection failed ({type(exc).__name__})"
             else:
                 status = resp.status_code
@@ -233,11 +235,15 @@ class Client:
                 code, text = _api_error(resp.content)
                 problem = f"HTTP {status}" + (f", error {code}: {text}" if code is not None else f" {text}")
                 if code in AUTH_CODES or (code is None and status in (401, 403)):
-                    raise self._reauthorise(request, f"{AUTH_CODES.get(code or 0, 'access refused')} ({problem})")
+                    raise self._reauthorise(
+                        request, f"{AUTH_CODES.get(code or 0, 'access refused')} ({problem})"
+                    )
                 if code in WAIT_CODES or status == 429:
                     waits += 1
                     self.stats.retries += 1
-                    pause = backoff(waits, base=self.timing.queue_wait, cap=self.timing.backoff_cap, rng=self.rng)
+                    pause = backoff(
+                        waits, base=self.timing.queue_wait, cap=self.timing.backoff_cap, rng=self.rng
+                    )
                     why = WAIT_CODES.get(code or 0, "too many requests")
                     self._pause(pause, request, f"{why} ({problem})")
                     continue
@@ -280,7 +286,8 @@ class Client:
             lines = lines[1:]
         if lines[0] != columns:
             raise self.error(
-                request, f"the answer is not the TSV report: expected the column line {columns!r}, got {excerpt(lines[0])}"
+                request,
+                f"the answer is not the TSV report: expected the column line {columns!r}, got {excerpt(lines[0])}",
             )
         if len(lines) > 1 and lines[-1].lower().startswith("total rows"):
             lines = lines[:-1]

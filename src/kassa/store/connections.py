@@ -136,7 +136,9 @@ class Connections:
         tokens = _read(self.secrets, "tokens")
         if conn.secret == "file":
             if not token:
-                raise KassaError(f"connection {conn.name!r}: no token given (--token-stdin or --token-env VAR)")
+                raise KassaError(
+                    f"connection {conn.name!r}: no token given (--token-stdin or --token-env VAR)"
+                )
             tokens[conn.name] = token
         else:
             tokens.pop(conn.name, None)
@@ -159,13 +161,13 @@ class Connections:
             if not value:
                 raise KassaError(f"connection {conn.name!r}: the environment variable {var} is not set")
             return value
-        value = _read(self.secrets, "tokens").get(conn.name)
-        if not isinstance(value, str) or not value:
+        stored = _read(self.secrets, "tokens").get(conn.name)
+        if not isinstance(stored, str) or not stored:
             raise KassaError(
                 f"connection {conn.name!r}: no token in {self.secrets}; run `kassa connect {conn.service} "
                 f"--name {conn.name} --token-stdin …` again"
             )
-        return value
+        return stored
 
     def record(self, name: str, *, through: dt.date | None, outcome: dict[str, Any]) -> None:
         """After a sync: move the cursor forward to ``through`` (never back) and keep its outcome."""

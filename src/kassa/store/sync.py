@@ -174,7 +174,9 @@ def load_report(wh: Warehouse, report: Path, options: Path, fmt: str, origin: st
     errors = [dataclasses.replace(e, file=origin) for e in res.errors]
     refused = [e for e in errors if not e.row_kept]
     if refused:
-        raise ImportFailed(f"{origin}: {len(refused)} refused value(s) in the answer; nothing was loaded", refused)
+        raise ImportFailed(
+            f"{origin}: {len(refused)} refused value(s) in the answer; nothing was loaded", refused
+        )
     rows = res.rows if not hasattr(res.rows, "read_all") else res.rows.read_all()
     batch = wh.load_fetched(origin, fmt, res.kind, rows)
     batch.errors = errors
@@ -211,7 +213,12 @@ def sync_one(
         out.warnings = out.batch.errors
     except KassaError as exc:
         out.error = str(exc)
-    out.requests, out.polls, out.retries, out.splits = stats.requests, stats.polls, stats.retries, stats.splits
+    out.requests, out.polls, out.retries, out.splits = (
+        stats.requests,
+        stats.polls,
+        stats.retries,
+        stats.splits,
+    )
     out.seconds = time.monotonic() - started
     conns.record(
         conn.name,
