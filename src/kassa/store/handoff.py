@@ -12,7 +12,8 @@ caller's user id (``SO_PEERCRED``): the same person who could open the warehouse
 named are read by the server with the same rights.
 
 The protocol is one JSON line each way: ``{"op": "import", "files": [...], "format": …, "kind": …,
-"mapping": …, "strict": …}`` or ``{"op": "undo", "batch_id": 3}``; the answer is ``{"ok": …}`` or
+"mapping": …, "strict": …}``, ``{"op": "undo", "batch_id": 3}`` or ``{"op": "sync", "file": …,
+"options": …, "format": …, "origin": …}`` (a fetched answer, staged by ``kassa sync``); the answer is ``{"ok": …}`` or
 ``{"error": "ImportFailed"|"WarehouseError"|…, "message": …, "errors": [...]}``.
 """
 
@@ -68,7 +69,13 @@ def run(wh: Any, job: dict[str, Any]) -> dict[str, Any]:
         return {"ok": {"files": [dataclasses.asdict(f) for f in report.files]}}
     if op == "undo":
         return {"ok": wh.undo(int(job["batch_id"]))}
-    raise KassaError(f"unknown job {op!r}; choose from: import, undo")
+    if op == "sync":
+        # Fetched by the caller (kassa.store.sync): only the read and the load run here, under the lock.
+        from kassa.store.sync import load_report
+
+        batch = load_report(wh, Path(job["file"]), Path(job["options"]), job["format"], job["origin"])
+        return {"ok": {"files": [dataclasses.asdict(batch)]}}
+    raise KassaError(f"unknown job {op!r}; choose from: import, undo, sync")
 
 
 def report_from(answer: dict[str, Any]) -> Any:

@@ -1,0 +1,377 @@
+"""``kassa connect``, ``kassa connections``, ``kassa disconnect`` and ``kassa sync``: live connections.
+
+Where connections and secrets are kept is :mod:`kassa.store.connections`; what a sync does is
+:mod:`kassa.store.sync` (docs/connections.md). This module parses options and prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kassa.cli_common import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    LangOption,
+    console,
+    err_console,
+    print_json,
+    settings_for,
+)
+from kassa.commands import COMMANDS
+from kassa.errors import KassaError
+from kassa.i18n import Lang, Translator, fmt_number
+from kassa.report.layout import Column, Grid, print_grids, print_prose
+
+if TYPE_CHECKING:
+    from kassa.store.sync import Loader, SyncOutcome
+    from kassa.store.warehouse import FileReport
+
+_ = Translator("cli")
+
+SERVICE_HELP = "yandex-direct (the others of #15 — yandex-metrica, vk-ads, google-ads, meta-ads — are not connectable yet)"
+
+
+def _day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a day YYYY-MM-DD", param_hint=option) from None
+
+
+def _read_token(token_stdin: bool, token_env: str | None) -> tuple[str, str | None]:
+    """(where the secret is, the token when it goes to the secrets file)."""
+    if token_stdin and token_env:
+        raise typer.BadParameter("give either --token-stdin or --token-env, not both")
+    if token_env:
+        if not token_env.replace("_", "").isalnum():
+            raise typer.BadParameter(
+                f"{token_env!r} is not an environment variable name", param_hint="--token-env"
+            )
+        return f"env:{token_env}", None
+    if not token_stdin:
+        raise typer.BadParameter(
+            "give the token: --token-stdin (read from standard input) or --token-env VAR"
+        )
+    token = sys.stdin.readline().strip()
+    if not token:
+        raise typer.BadParameter("standard input held no token", param_hint="--token-stdin")
+    return "file", token
+
+
+@COMMANDS.register(name="connect")
+def register(app: typer.Typer) -> None:
+    @app.command("connect")
+    def connect(
+        service: Annotated[
+            str | None, typer.Argument(help=f"Service: {SERVICE_HELP}.", show_default=False)
+        ] = None,
+        name: Annotated[
+            str | None, typer.Option("--name", help="Your name for this connection (d, direct-shop).")
+        ] = None,
+        token_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--token-stdin", help="Read the token from standard input (kept in <db>.secrets.json, 0600)."
+            ),
+        ] = False,
+        token_env: Annotated[
+            str | None,
+            typer.Option(
+                "--token-env",
+                help="Take the token from this environment variable at every sync (not stored).",
+            ),
+        ] = None,
+        base_url: Annotated[
+            str | None,
+            typer.Option(
+                "--base-url", help="Where the service answers: a sandbox, a proxy or a local server."
+            ),
+        ] = None,
+        client_login: Annotated[
+            str | None,
+            typer.Option(
+                "--client-login", help="Direct: the advertiser's login, for an agency's token (Client-Login)."
+            ),
+        ] = None,
+        include_vat: Annotated[
+            bool,
+            typer.Option(
+                "--include-vat", help="Direct: ask for costs with VAT (IncludeVAT=YES); default net."
+            ),
+        ] = False,
+        currency: Annotated[
+            str | None,
+            typer.Option("--currency", help="The account's currency (ISO code); default: the business's."),
+        ] = None,
+        campaign: Annotated[
+            str | None,
+            typer.Option(
+                "--campaign", help="Which campaign value matches utm_campaign: id (default) or name."
+            ),
+        ] = None,
+        look_back: Annotated[
+            int | None,
+            typer.Option(
+                "--look-back", help="Days every sync re-reads (revised statistics); default 7.", min=1
+            ),
+        ] = None,
+        remove: Annotated[
+            str | None, typer.Option("--remove", help="Remove the connection of this name.")
+        ] = None,
+        db: DbOption = Path(DEFAULT_DB),
+    ) -> None:
+        """Save a connection to a service, with its token kept beside the warehouse (never in it).
+
+        Example: kassa connect yandex-direct --name d --client-login shop --token-stdin --db shop.duckdb < token.txt
+        """
+        from kassa.store.connections import PLANNED, SERVICES, Connection, Connections
+
+        conns = Connections(db)
+        if remove:
+            conns.remove(remove)
+            console.print(f"connection {remove!r} removed (its token too)")
+            return
+        if service is None or name is None:
+            raise typer.BadParameter(
+                "name the service and the connection: kassa connect SERVICE --name NAME …"
+            )
+        if service not in SERVICES:
+            later = " (not connectable yet)" if service in PLANNED else ""
+            raise typer.BadParameter(
+                f"{service!r}{later}; choose from: {', '.join(SERVICES)}", param_hint="SERVICE"
+            )
+        if campaign not in (None, "id", "name"):
+            raise typer.BadParameter("use id or name", param_hint="--campaign")
+        if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+            raise typer.BadParameter("a three-letter ISO code such as RUB", param_hint="--currency")
+        if base_url is not None and not base_url.startswith(("http://", "https://")):
+            raise typer.BadParameter("a URL starting with http:// or https://", param_hint="--base-url")
+        secret, token = _read_token(token_stdin, token_env)
+        options: dict[str, object] = {"include_vat": include_vat}
+        for key, value in (("client_login", client_login), ("currency", currency and currency.upper()),
+                           ("campaign", campaign)):  # fmt: skip
+            if value:
+                options[key] = value
+        conn = Connection(
+            name=name,
+            service=service,
+            options=options,
+            base_url=base_url,
+            secret=secret,
+            look_back=look_back or SERVICES[service].look_back,
+        )
+        conns.save(conn, token)
+        where = f"the environment variable {token_env}" if token_env else str(conns.secrets)
+        console.print(f"connection {name!r} ({SERVICES[service].title}) saved; its token is in {where}")
+        console.print(f"next: kassa sync {name} --db {db}")
+
+    @app.command("disconnect")
+    def disconnect(
+        name: Annotated[str, typer.Argument(help="The connection's name (kassa connections).")],
+        db: DbOption = Path(DEFAULT_DB),
+    ) -> None:
+        """Remove a connection and its stored token. Its synced data stays (kassa imports undo removes it).
+
+        Example: kassa disconnect d --db shop.duckdb
+        """
+        from kassa.store.connections import Connections
+
+        Connections(db).remove(name)
+        console.print(f"connection {name!r} removed (its token too)")
+
+    @app.command("connections")
+    def connections(
+        db: DbOption = Path(DEFAULT_DB), as_json: JsonOption = False, lang: LangOption = Lang.EN
+    ) -> None:
+        """List connections: service, account, where the token is, last day synced, last outcome (never a token).
+
+        Example: kassa connections --db shop.duckdb
+        """
+        from kassa.store.connections import Connections
+
+        conns = Connections(db).all()
+        rows: list[dict[str, Any]] = [
+            {
+                "name": c.name,
+                "service": c.service,
+                "options": c.options,
+                "base_url": c.base_url,
+                "token": "environment variable " + c.secret[4:]
+                if c.secret.startswith("env:")
+                else "secrets file",
+                "look_back": c.look_back,
+                "synced_through": c.synced_through,
+                "last_sync": c.last_sync,
+            }
+            for c in conns
+        ]
+        if as_json:
+            print_json(rows)
+            return
+        if not rows:
+            print_prose(console, "No connections yet: kassa connect SERVICE --name NAME --token-stdin --db …")
+            return
+        grid = Grid(
+            _("Connections", lang),
+            [
+                Column("name", _("name", lang), number=False, key=True),
+                Column("service", _("service", lang), number=False),
+                Column("account", _("account", lang), number=False),
+                Column("token", _("token", lang), number=False),
+                Column("synced", _("synced through", lang), number=False),
+                Column("last", _("last sync", lang), number=False),
+            ],
+        )
+        grid.add_rows(
+            {
+                "name": r["name"],
+                "service": r["service"],
+                "account": str(r["options"].get("client_login") or "—")
+                + (f" @ {r['base_url']}" if r["base_url"] else ""),
+                "token": r["token"],
+                "synced": r["synced_through"] or "—",
+                "last": "—"
+                if not r["last_sync"]
+                else f"{r['last_sync']['at']} {'ok' if r['last_sync']['ok'] else 'failed'}",
+            }
+            for r in rows
+        )
+        print_grids(console, [grid])
+
+    @app.command("sync")
+    def sync(
+        names: Annotated[
+            list[str] | None, typer.Argument(help="Connections to sync (default: all).", show_default=False)
+        ] = None,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", help="First day, YYYY-MM-DD (default: the cursor minus the look-back)."),
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (default: yesterday).")
+        ] = None,
+        deadline: Annotated[
+            float,
+            typer.Option(
+                "--deadline",
+                help="Seconds one report may take, polls included, before the sync gives up.",
+                min=0.001,
+            ),
+        ] = 1800.0,
+        db: DbOption = Path(DEFAULT_DB),
+        config: ConfigOption = None,
+        as_json: JsonOption = False,
+        lang: LangOption = Lang.EN,
+    ) -> None:
+        """Fetch what is new from each connection; each connection's sync is one import batch (undoable).
+
+        Exits 1 when any connection failed; the others still load.
+        Example: kassa sync d --since 2026-10-01 --until 2026-10-31 --db shop.duckdb
+        """
+        import dataclasses
+
+        from kassa.connectors.yandex_direct import Timing
+        from kassa.store.connections import Connections
+        from kassa.store.sync import sync_one, today_in
+
+        first, last = _day(since, "--since"), _day(until, "--until")
+        store = Connections(db)
+        chosen = [store.get(n) for n in names] if names else store.all()
+        if not chosen:
+            raise KassaError("no connections yet: kassa connect SERVICE --name NAME --token-stdin --db …")
+        settings = settings_for(db, config)
+        timing = dataclasses.replace(Timing(), deadline=deadline)
+        load = _loader(db, config)
+        outcomes = []
+        for conn in chosen:
+            with console.status(f"syncing {conn.name}…"):
+                outcomes.append(
+                    sync_one(
+                        store, conn, load, since=first, until=last, today=today_in(settings), timing=timing
+                    )
+                )
+        if as_json:
+            print_json({"connections": [o.to_json() for o in outcomes]})
+        else:
+            _print_outcomes(outcomes, lang)
+        if any(o.error for o in outcomes):
+            raise typer.Exit(1)
+
+
+def _loader(db: Path, config: Path | None) -> Loader:
+    """Load a staged answer into the warehouse, or hand it to the running dashboard that holds it."""
+
+    def load(report: Path, options: Path, fmt: str, origin: str) -> FileReport:
+        from kassa.cli_common import open_warehouse
+        from kassa.errors import WarehouseTaken
+        from kassa.store import handoff
+        from kassa.store.sync import load_report
+
+        try:
+            with open_warehouse(db, config, write=True) as wh:
+                return load_report(wh, report, options, fmt, origin)
+        except WarehouseTaken:
+            job = {
+                "op": "sync",
+                "file": str(report),
+                "options": str(options),
+                "format": fmt,
+                "origin": origin,
+            }
+            answer = handoff.hand_over(db, job)
+            if answer is None:
+                raise
+            return handoff.report_from(answer).files[0]
+
+    return load
+
+
+def _print_outcomes(outcomes: list[SyncOutcome], lang: str) -> None:
+    grid = Grid(
+        _("Sync", lang),
+        [
+            Column("name", _("connection", lang), number=False, key=True),
+            Column("days", _("days", lang), number=False),
+            Column("loaded", _("loaded", lang)),
+            Column("replaced", _("replaced", lang)),
+            Column("batch", _("batch", lang), number=False),
+            Column("requests", _("requests", lang)),
+            Column("retries", _("retries", lang)),
+        ],
+    )
+    rows = []
+    for o in outcomes:
+        b = o.batch
+        rows.append(
+            {
+                "name": o.connection,
+                "days": "—" if o.since is None else f"{o.since} – {o.until}",
+                "loaded": fmt_number(b.rows_loaded, lang) if b else "—",
+                "replaced": fmt_number(b.rows_replaced, lang) if b else "—",
+                "batch": ("failed" if o.error else "—")
+                if not b
+                else (
+                    str(b.batch_id)
+                    if b.batch_id
+                    else _("already #{batch}", lang, batch=b.already_imported_as)
+                ),
+                "requests": fmt_number(o.requests, lang),
+                "retries": fmt_number(o.retries, lang),
+            }
+        )
+    grid.add_rows(rows)
+    print_grids(console, [grid])
+    for o in outcomes:
+        for w in o.warnings[:20]:
+            print_prose(err_console, _("warning: ", lang) + str(w), hanging="  ")
+        if o.error:
+            print_prose(err_console, f"error: {o.connection}: {o.error}", hanging="  ", style="red")

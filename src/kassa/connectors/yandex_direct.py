@@ -1,0 +1,311 @@
+"""Yandex Direct Reports API v5: one statistics report per day and campaign, as TSV.
+
+Request (https://yandex.com/dev/direct/doc/en/reports, /headers, /spec): ``POST {base}/reports`` with a
+JSON ``ReportDefinition`` and the headers ``Authorization: Bearer <token>``, ``Client-Login`` (an
+agency's client; omitted for an advertiser's own token), ``Accept-Language``, ``processingMode: auto``,
+``returnMoneyInMicros: true`` (money as integers × 1,000,000, converted exactly by the reader),
+``skipReportHeader: true`` and ``skipReportSummary: true`` (what tapi-yandex-direct sends: the exact
+texts of those two lines are not documented; the column line stays, so the reader checks the columns).
+
+The offline flow (/mode, /codes): 201 "queued" and 202 "being built" are answered to the **identical
+request sent again**; ``retryIn`` (read case-insensitively, again on every answer: it changes between
+polls) says when. Everything one report takes, polls and waits included, is bounded by
+:attr:`Timing.deadline`: a report still 202 then is an error, never an endless loop. Faults:
+
+* 400 with ``error.error_code`` 9000 (five offline reports already queued), 56/506 (request limits), and
+  HTTP 429: wait (jittered back-off) and ask again, within the deadline;
+* 500/502 (502: "processing time exceeded", i.e. too much data), 503/504, error 52 and 1000–1002,
+  timeouts and dropped connections: retried ``attempts`` times; a 500/502 that persists splits the
+  period in two and fetches each half (down to one day);
+* 53 (invalid or expired token), 58 (application not approved), 54 (no rights), HTTP 401/403: fail at
+  once, naming the connection that needs re-authorising.
+
+Error codes are read from ``error.error_code`` of the JSON body (tapi reads ``error.code`` and so never
+sees them); a body that is not JSON (an HTML error page), or no body, is reported with an excerpt. The
+token never appears in a message: anything the server echoes is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx2 as httpx
+
+from kassa.connectors.http import USER_AGENT, excerpt
+from kassa.connectors.pacing import Clock, RateLimit, Sleep, backoff
+from kassa.errors import ServiceError
+
+BASE_URL = "https://api.direct.yandex.com/json/v5"
+SANDBOX_URL = "https://api-sandbox.direct.yandex.com/json/v5"
+NAME = "Yandex Direct"
+FIELDS = ("Date", "CampaignId", "CampaignName", "Impressions", "Clicks", "Cost")
+HISTORY_YEARS = 3  # statistics are kept for three years back from the current month (/restrictions)
+
+AUTH_CODES = {53: "the token is invalid or expired", 58: "the application's API access is not approved",
+              54: "the token has no rights to this account"}  # fmt: skip
+WAIT_CODES = {9000: "the queue of offline reports is full", 56: "the request limit is reached",
+              506: "too many requests at once"}  # fmt: skip
+RETRY_CODES = {52: "the authorisation server is unavailable", 1000: "server error", 1001: "server error",
+               1002: "server error"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Waiting rules (seconds). Tests shrink them; the defaults are the documented or tapi's values."""
+
+    deadline: float = 1800.0  # one report, its polls and waits included
+    retry_in: float = 10.0  # when a 201/202 carries no usable retryIn (tapi's default)
+    max_poll: float = 120.0  # a larger retryIn is cut to this, so a bad header cannot stall a sync
+    queue_wait: float = 10.0  # first wait after error 9000 (tapi: 10 s), then backed off
+    backoff: float = 2.0  # first wait after a 5xx or a dropped connection
+    backoff_cap: float = 60.0
+    attempts: int = 4  # tries of one request through 5xx before splitting or giving up
+    timeout: float = 300.0  # one HTTP request (an online report can take minutes)
+    rate: tuple[int, float] = (20, 10.0)  # ≤ 20 Reports requests per 10 s per user (/restrictions)
+
+
+@dataclass(frozen=True)
+class Account:
+    """Whose statistics and how to ask: what a connection holds (the token is never printed)."""
+
+    connection: str  # the connection's name, for messages ("connection 'd' needs re-authorising")
+    token: str = field(repr=False)
+    client_login: str | None = None
+    base_url: str = BASE_URL
+    include_vat: bool = False
+    language: str = "en"
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    polls: int = 0  # 201/202 answers
+    retries: int = 0  # requests sent again after a fault
+    splits: int = 0
+    waited: float = 0.0  # seconds slept
+
+
+class _TooMuchData(Exception):
+    """A period the server could not build (500/502 after every retry): split it."""
+
+    def __init__(self, error: ServiceError) -> None:
+        self.error = error
+
+
+def report_definition(since: dt.date, until: dt.date, include_vat: bool) -> dict[str, object]:
+    params: dict[str, object] = {
+        "SelectionCriteria": {"DateFrom": since.isoformat(), "DateTo": until.isoformat()},
+        "FieldNames": list(FIELDS),
+        "OrderBy": [{"Field": "Date", "SortOrder": "ASCENDING"}],
+        "ReportType": "CUSTOM_REPORT",
+        "DateRangeType": "CUSTOM_DATE",
+        "Format": "TSV",
+        "IncludeVAT": "YES" if include_vat else "NO",
+        "IncludeDiscount": "NO",
+    }
+    # An offline report is found again by its name: a name reused with other parameters is refused, so
+    # the name carries a digest of everything else asked.
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    params["ReportName"] = f"kassa {since}..{until} {digest}"
+    return {"params": params}
+
+
+class Client:
+    """Fetches reports for one account; ``stats`` counts what it did."""
+
+    def __init__(
+        self,
+        account: Account,
+        timing: Timing | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.account = account
+        self.timing = timing or Timing()
+        self.clock, self._sleep = clock, sleep
+        self.rng = rng or random.Random()
+        self.limit = RateLimit(*self.timing.rate, clock=clock, sleep=sleep)
+        self.stats = Stats()
+        self._deadline = 0.0
+        self.url = f"{account.base_url.rstrip('/')}/reports"
+
+    # -- messages ------------------------------------------------------------------------------------
+    def _scrub(self, text: str) -> str:
+        token = self.account.token
+        return text.replace(token, "***") if token else text
+
+    def error(self, request: str, problem: str) -> ServiceError:
+        return ServiceError(
+            self._scrub(f"{NAME} (connection {self.account.connection!r}): {request}: {problem}")
+        )
+
+    def _reauthorise(self, request: str, problem: str) -> ServiceError:
+        return self.error(
+            request,
+            f"{problem}; connection {self.account.connection!r} needs re-authorising: get a new token "
+            f"(docs/connections.md) and run `kassa connect yandex-direct --name {self.account.connection} "
+            "--token-stdin …` again",
+        )
+
+    # -- the report ----------------------------------------------------------------------------------
+    def report(self, since: dt.date, until: dt.date) -> bytes:
+        """The TSV report of ``since..until`` (column line, then rows), parts of a split period joined."""
+        if since > until:
+            raise ValueError(f"since {since} is after until {until}")
+        self._deadline = self.clock() + self.timing.deadline
+        header, rows = None, []
+        with httpx.Client(timeout=self.timing.timeout, headers={"User-Agent": USER_AGENT}) as http:
+            for part in self._period(http, since, until):
+                lines = part.splitlines()
+                header = lines[0]
+                rows.extend(lines[1:])
+        assert header is not None
+        return ("\n".join([header, *rows]) + "\n").encode("utf-8")
+
+    def _period(self, http: httpx.Client, since: dt.date, until: dt.date) -> list[str]:
+        try:
+            return [self._one(http, since, until)]
+        except _TooMuchData as exc:
+            if since == until:
+                raise exc.error from None
+            self.stats.splits += 1
+            middle = since + (until - since) // 2
+            return self._period(http, since, middle) + self._period(
+                http, middle + dt.timedelta(days=1), until
+            )
+
+    def _headers(self) -> dict[str, str]:
+        h = {
+            "Authorization": f"Bearer {self.account.token}",
+            "Accept-Language": self.account.language,
+            "processingMode": "auto",
+            "returnMoneyInMicros": "true",
+            "skipReportHeader": "true",
+            "skipReportSummary": "true",
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        if self.account.client_login:
+            h["Client-Login"] = self.account.client_login
+        return h
+
+    def _pause(self, seconds: float, request: str, why: str) -> None:
+        if self.clock() + seconds > self._deadline:
+            raise self.error(
+                request,
+                f"{why}, and waiting {seconds:g} s more would pass the deadline of "
+                f"{self.timing.deadline:g} s for one report; sync again later, or a shorter period "
+                "(--since/--until)",
+            )
+        self._sleep(seconds)
+        self.stats.waited += seconds
+
+    def _one(self, http: httpx.Client, since: dt.date, until: dt.date) -> str:
+        """One period's report: the offline flow, waits and retries (module docstring)."""
+        body = json.dumps(report_definition(since, until, self.account.include_vat), ensure_ascii=False)
+        request = f"POST {self.url} (report {since}..{until})"
+        headers = self._headers()
+        faults = waits = 0
+        while True:
+            if self.clock() > self._deadline:
+                raise self.error(request, f"no report within the deadline of {self.timing.deadline:g} s")
+            self.limit.wait()
+            self.stats.requests += 1
+            try:
+                resp = http.post(self.url, content=body.encode("utf-8"), headers=headers)
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.timing.timeout:g} s"
+            except httpx.HTTPError as exc:  # dropped connection, broken gzip, protocol error: all retried
+                problem = f"the connection failed ({type(exc).__name__})"
+            else:
+                status = resp.status_code
+                if status == 200:
+                    return self._tsv(request, resp.content)
+                if status in (201, 202):
+                    self.stats.polls += 1
+                    state = "queued" if status == 201 else "being built"
+                    self._pause(self._retry_in(resp), request, f"the report is still {state} (HTTP {status})")
+                    continue
+                code, text = _api_error(resp.content)
+                problem = f"HTTP {status}" + (f", error {code}: {text}" if code is not None else f" {text}")
+                if code in AUTH_CODES or (code is None and status in (401, 403)):
+                    raise self._reauthorise(
+                        request, f"{AUTH_CODES.get(code or 0, 'access refused')} ({problem})"
+                    )
+                if code in WAIT_CODES or status == 429:
+                    waits += 1
+                    self.stats.retries += 1
+                    pause = backoff(
+                        waits, base=self.timing.queue_wait, cap=self.timing.backoff_cap, rng=self.rng
+                    )
+                    why = WAIT_CODES.get(code or 0, "too many requests")
+                    self._pause(pause, request, f"{why} ({problem})")
+                    continue
+                if not (status >= 500 or code in RETRY_CODES):
+                    raise self.error(request, problem)
+                if faults + 1 >= self.timing.attempts and status in (500, 502):
+                    raise _TooMuchData(self.error(request, f"{problem} (tried {faults + 1} times)"))
+            faults += 1
+            if faults >= self.timing.attempts:
+                raise self.error(request, f"{problem} (tried {faults} times)")
+            self.stats.retries += 1
+            pause = backoff(faults, base=self.timing.backoff, cap=self.timing.backoff_cap, rng=self.rng)
+            self._pause(pause, request, problem)
+
+    def _retry_in(self, resp: httpx.Response) -> float:
+        """Seconds the answer asks to wait (header ``retryIn``, any case); a missing or unreadable value
+        falls back to :attr:`Timing.retry_in`, a huge one is cut to :attr:`Timing.max_poll`."""
+        raw = resp.headers.get("retryIn")  # httpx's headers are case-insensitive, as HTTP's are
+        try:
+            seconds = float(raw) if raw is not None else self.timing.retry_in
+        except ValueError:
+            seconds = self.timing.retry_in
+        if not seconds >= 0:  # negative or NaN
+            seconds = self.timing.retry_in
+        return min(seconds, self.timing.max_poll)
+
+    def _tsv(self, request: str, content: bytes) -> str:
+        """The body of a 200, checked to be the report asked for: UTF-8 text whose first line is the
+        column line. A report-name line or a "Total rows" line (a server that ignored the skip headers)
+        is dropped; the rows are the reader's to check."""
+        if not content.strip():
+            raise self.error(request, "HTTP 200 with an empty body (expected the TSV report)")
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise self.error(request, f"the report is not UTF-8 text: {excerpt(content)}") from None
+        lines = text.splitlines()
+        columns = "\t".join(FIELDS)
+        if lines[0] != columns and len(lines) > 1 and lines[1] == columns:
+            lines = lines[1:]
+        if lines[0] != columns:
+            raise self.error(
+                request,
+                f"the answer is not the TSV report: expected the column line {columns!r}, got {excerpt(lines[0])}",
+            )
+        if len(lines) > 1 and lines[-1].lower().startswith("total rows"):
+            lines = lines[:-1]
+        return "\n".join(lines)
+
+
+def _api_error(content: bytes) -> tuple[int | None, str]:
+    """(``error.error_code``, its text) of a JSON error body; (None, an excerpt) for anything else."""
+    try:
+        data = json.loads(content)
+        err = data["error"]
+        code = int(err["error_code"])
+    except (ValueError, KeyError, TypeError):
+        return None, excerpt(content) if content.strip() else "(no body)"
+    text = " — ".join(str(err[k]) for k in ("error_string", "error_detail") if err.get(k))
+    return code, text
+
+
+def history_start(today: dt.date) -> dt.date:
+    """The first day Direct keeps statistics for: three years back from the current month's start."""
+    return dt.date(today.year - HISTORY_YEARS, today.month, 1)

@@ -1,0 +1,180 @@
+"""Connections to web services: their settings beside the warehouse, their secrets in a file of their own.
+
+``<db>.connections.json`` holds each connection's service, name, options, base URL, look-back window,
+where its secret is (``file`` or ``env:VAR``) and its cursor (the last day synced). ``<db>.secrets.json``
+holds the tokens given with ``--token-stdin``. Both are written atomically (a temporary file, then a
+rename) and created ``0600``.
+
+Why beside the warehouse and not in it (as the users file, docs/architecture.md): a running
+``kassa serve`` holds DuckDB's one write lock, and ``kassa connect`` must work meanwhile; and a secret
+must never enter the warehouse, whose file is copied into backups and handed to accountants. The
+connection's history is in the warehouse anyway: every sync is an import batch named after it.
+
+Why the secrets have a file apart from the settings: ``kassa connections`` and the settings file can be
+shown, diffed and backed up without handing out a token; the secrets file is the one to keep private.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kassa.errors import ConfigError, KassaError
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # as typed: yandex-direct
+    title: str  # as people know it
+    look_back: int  # days re-read by every sync (platforms revise recent statistics)
+
+
+SERVICES = {
+    "yandex-direct": ServiceSpec("yandex-direct", "Yandex Direct", look_back=7),
+}
+PLANNED = ("yandex-metrica", "vk-ads", "google-ads", "meta-ads")
+
+
+@dataclass
+class Connection:
+    name: str
+    service: str
+    options: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None
+    secret: str = "file"  # "file" (<db>.secrets.json) or "env:VAR"
+    look_back: int = 7
+    synced_through: str | None = None  # ISO day: the cursor
+    last_sync: dict[str, Any] | None = None  # when, outcome, days: for `kassa connections`
+
+    @property
+    def spec(self) -> ServiceSpec:
+        return SERVICES[self.service]
+
+    @property
+    def cursor(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.synced_through) if self.synced_through else None
+
+
+def connections_path(db: Path) -> Path:
+    return db.with_name(db.name + ".connections.json")
+
+
+def secrets_path(db: Path) -> Path:
+    return db.with_name(db.name + ".secrets.json")
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    """Atomically replace ``path`` with ``data`` as JSON, the file created 0600 (never briefly wider)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _read(path: Path, key: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a kassa {key} file ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get(key), dict):
+        raise ConfigError(f"{path}: field {key!r} is missing")
+    found: dict[str, Any] = data[key]
+    return found
+
+
+class Connections:
+    """The connections of one warehouse (read afresh on every call: another command may have changed them)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.path = connections_path(db)
+        self.secrets = secrets_path(db)
+
+    def all(self) -> list[Connection]:
+        out = []
+        for name, raw in sorted(_read(self.path, "connections").items()):
+            try:
+                out.append(Connection(name=name, **{k: v for k, v in raw.items() if k != "name"}))
+            except TypeError as exc:
+                raise ConfigError(f"{self.path}: connection {name!r}: {exc}") from None
+        return out
+
+    def get(self, name: str) -> Connection:
+        found = {c.name: c for c in self.all()}
+        if name not in found:
+            known = ", ".join(found) or "none yet (kassa connect SERVICE --name NAME …)"
+            raise KassaError(f"no connection {name!r}; connections: {known}")
+        return found[name]
+
+    def _save_all(self, conns: list[Connection]) -> None:
+        data = {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in conns}
+        _write_private(self.path, {"connections": data})
+
+    def save(self, conn: Connection, token: str | None) -> None:
+        """Add or replace ``conn``; ``token`` (with ``secret == "file"``) goes to the secrets file."""
+        if not NAME.match(conn.name):
+            raise KassaError(
+                f"connection name {conn.name!r}: use 1–40 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        others = [c for c in self.all() if c.name != conn.name]
+        tokens = _read(self.secrets, "tokens")
+        if conn.secret == "file":
+            if not token:
+                raise KassaError(
+                    f"connection {conn.name!r}: no token given (--token-stdin or --token-env VAR)"
+                )
+            tokens[conn.name] = token
+        else:
+            tokens.pop(conn.name, None)
+        # The secret first: a connection saved without its token would fail its first sync.
+        _write_private(self.secrets, {"tokens": tokens})
+        self._save_all([*others, conn])
+
+    def remove(self, name: str) -> None:
+        self.get(name)
+        self._save_all([c for c in self.all() if c.name != name])
+        tokens = _read(self.secrets, "tokens")
+        if tokens.pop(name, None) is not None:
+            _write_private(self.secrets, {"tokens": tokens})
+
+    def token(self, conn: Connection) -> str:
+        """The connection's secret, from the secrets file or the environment variable it names."""
+        if conn.secret.startswith("env:"):
+            var = conn.secret[4:]
+            value = os.environ.get(var, "").strip()
+            if not value:
+                raise KassaError(f"connection {conn.name!r}: the environment variable {var} is not set")
+            return value
+        stored = _read(self.secrets, "tokens").get(conn.name)
+        if not isinstance(stored, str) or not stored:
+            raise KassaError(
+                f"connection {conn.name!r}: no token in {self.secrets}; run `kassa connect {conn.service} "
+                f"--name {conn.name} --token-stdin …` again"
+            )
+        return stored
+
+    def record(self, name: str, *, through: dt.date | None, outcome: dict[str, Any]) -> None:
+        """After a sync: move the cursor forward to ``through`` (never back) and keep its outcome."""
+        conns = self.all()
+        for c in conns:
+            if c.name == name:
+                if through is not None and (c.cursor is None or through > c.cursor):
+                    c.synced_through = through.isoformat()
+                c.last_sync = outcome
+        self._save_all(conns)

@@ -1,0 +1,234 @@
+"""``kassa sync``: fetch what is new from a connection and load it as one import batch.
+
+Which days: ``--since``/``--until`` when given; otherwise from the connection's cursor (the last day
+synced) minus its look-back window (platforms revise recent days: Direct's statistics change for days
+after clicks are found invalid), to yesterday in the business's time zone (today is still being
+counted). A first sync goes back as far as the service keeps statistics (Direct: three years from the
+current month).
+
+How it loads: the service's answer is handed to the **same reader** a file export goes through (for
+Direct, the Reports API TSV reader, with the options the request fixed: money in micros, VAT as
+requested), so a synced report loads exactly as the same report imported from a file. A row the reader
+refuses fails the sync (the next one asks again); warnings pass as in an import. Then the rows go in
+as one batch in one transaction (:meth:`Warehouse.load_fetched`): recognised by the SHA-256 of the rows
+(the same days synced again change nothing), replacing the channel's rows of the days they cover (so
+revised days replace old ones), undone by ``kassa imports undo``. The cursor moves only after the
+batch is committed; a cursor left behind (a sync killed in between) only makes the next sync re-read
+days it already has, which changes nothing.
+
+A running ``kassa serve`` holds the warehouse: the fetch happens in the command, and only the load is
+handed to the server (:mod:`kassa.store.handoff`, job ``sync``), so the dashboard is never blocked while
+a report is being built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from kassa.connectors import yandex_direct
+from kassa.errors import ImportFailed, KassaError, RowError
+from kassa.settings import Settings
+from kassa.store.connections import Connection, Connections
+
+if TYPE_CHECKING:
+    from kassa.store.warehouse import FileReport, Warehouse
+
+FORMAT = {"yandex-direct": "yandex_direct"}  # the service -> the reader its answers go through
+
+
+@dataclass
+class SyncOutcome:
+    connection: str
+    service: str
+    since: dt.date | None = None
+    until: dt.date | None = None
+    requests: int = 0
+    polls: int = 0
+    retries: int = 0
+    splits: int = 0
+    seconds: float = 0.0
+    batch: FileReport | None = None
+    warnings: list[RowError] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        b = self.batch
+        return {
+            "connection": self.connection,
+            "service": self.service,
+            "ok": self.error is None,
+            "error": self.error,
+            "days": None if self.since is None else f"{self.since}..{self.until}",
+            "rows": {b.kind: b.rows_loaded} if b else {},
+            "rows_replaced": b.rows_replaced if b else 0,
+            "batch_id": b.batch_id if b else None,
+            "already_imported_as": b.already_imported_as if b else None,
+            "requests": self.requests,
+            "polls": self.polls,
+            "retries": self.retries,
+            "splits": self.splits,
+            "seconds": round(self.seconds, 3),
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+def today_in(settings: Settings) -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def plan(
+    conn: Connection, since: dt.date | None, until: dt.date | None, today: dt.date
+) -> tuple[dt.date, dt.date]:
+    """The days one sync asks for (module docstring)."""
+    last = until or today - dt.timedelta(days=1)
+    if since is None:
+        cursor = conn.cursor
+        if cursor is None:
+            since = yandex_direct.history_start(today)
+        else:
+            since = min(cursor, last) - dt.timedelta(days=conn.look_back - 1)
+    if since > last:
+        raise KassaError(f"connection {conn.name!r}: --since {since} is after --until {last}")
+    return since, last
+
+
+def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
+    """The batch's "file" in `kassa imports`: the connection, whose account, which days (no slash)."""
+    who = [conn.spec.title]
+    if conn.options.get("client_login"):
+        who.append(str(conn.options["client_login"]))
+    if conn.base_url:
+        who.append(urlsplit(conn.base_url).netloc)
+    return f"{conn.name} ({', '.join(who)}) {since}..{until}"
+
+
+def _reader_options(conn: Connection) -> dict[str, Any]:
+    """The facts the request fixed, for the reader (the same options a file import takes)."""
+    opts: dict[str, Any] = {"money_in_micros": True, "include_vat": bool(conn.options.get("include_vat"))}
+    for key in ("currency", "campaign"):
+        if conn.options.get(key):
+            opts[key] = conn.options[key]
+    return opts
+
+
+def fetch(
+    conn: Connection,
+    token: str,
+    since: dt.date,
+    until: dt.date,
+    *,
+    timing: yandex_direct.Timing | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    stats: yandex_direct.Stats | None = None,
+) -> tuple[bytes, yandex_direct.Stats]:
+    """The report of ``since..until``; ``stats`` (if given) is counted into, also when the fetch fails."""
+    account = yandex_direct.Account(
+        connection=conn.name,
+        token=token,
+        client_login=conn.options.get("client_login") or None,
+        base_url=conn.base_url or yandex_direct.BASE_URL,
+        include_vat=bool(conn.options.get("include_vat")),
+        language=str(conn.options.get("language") or "en"),
+    )
+    client = yandex_direct.Client(account, timing, sleep=sleep)
+    if stats is not None:
+        client.stats = stats
+    return client.report(since, until), client.stats
+
+
+def stage(conn: Connection, body: bytes, folder: Path) -> tuple[Path, Path]:
+    """The answer and the reader's options as files in ``folder`` (a private temporary folder)."""
+    report = folder / f"{conn.name}.tsv"
+    report.write_bytes(body)
+    options = folder / f"{conn.name}.options.yaml"
+    options.write_text(yaml.safe_dump(_reader_options(conn)), encoding="utf-8")
+    return report, options
+
+
+def load_report(wh: Warehouse, report: Path, options: Path, fmt: str, origin: str) -> FileReport:
+    """Read a staged answer with the format's reader and load it as one batch named ``origin``; its
+    warnings come back in ``errors``. Also the server's side of a handed-over sync."""
+
+    def named(text: str) -> str:  # errors name the connection's request, not a temporary file
+        return text.replace(str(report), origin)
+
+    try:
+        _, results = wh.read_file(report, format=fmt, mapping=options)
+    except KassaError as exc:
+        errors = [dataclasses.replace(e, file=origin) for e in getattr(exc, "errors", [])]
+        raise ImportFailed(named(str(exc).splitlines()[0]), errors) from None
+    if len(results) != 1:
+        raise ImportFailed(f"{origin}: expected one table from the {fmt} reader, got {len(results)}")
+    res = results[0]
+    errors = [dataclasses.replace(e, file=origin) for e in res.errors]
+    refused = [e for e in errors if not e.row_kept]
+    if refused:
+        raise ImportFailed(
+            f"{origin}: {len(refused)} refused value(s) in the answer; nothing was loaded", refused
+        )
+    rows = res.rows if not hasattr(res.rows, "read_all") else res.rows.read_all()
+    batch = wh.load_fetched(origin, fmt, res.kind, rows)
+    batch.errors = errors
+    batch.rows_read = res.rows_read
+    return batch
+
+
+Loader = Callable[[Path, Path, str, str], "FileReport"]
+"""(staged answer, options, format, origin) -> the batch: into an open warehouse, or handed over."""
+
+
+def sync_one(
+    conns: Connections,
+    conn: Connection,
+    load: Loader,
+    *,
+    since: dt.date | None,
+    until: dt.date | None,
+    today: dt.date,
+    timing: yandex_direct.Timing | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncOutcome:
+    """Fetch, check and load one connection; an error is kept in the outcome (the others still run)."""
+    out = SyncOutcome(conn.name, conn.service)
+    started = time.monotonic()
+    stats = yandex_direct.Stats()
+    try:
+        out.since, out.until = plan(conn, since, until, today)
+        token = conns.token(conn)
+        body, _ = fetch(conn, token, out.since, out.until, timing=timing, sleep=sleep, stats=stats)
+        with tempfile.TemporaryDirectory(prefix="kassa-sync-") as tmp:
+            report, options = stage(conn, body, Path(tmp))
+            out.batch = load(report, options, FORMAT[conn.service], origin(conn, out.since, out.until))
+        out.warnings = out.batch.errors
+    except KassaError as exc:
+        out.error = str(exc)
+    out.requests, out.polls, out.retries, out.splits = (
+        stats.requests,
+        stats.polls,
+        stats.retries,
+        stats.splits,
+    )
+    out.seconds = time.monotonic() - started
+    conns.record(
+        conn.name,
+        through=out.until if out.error is None else None,
+        outcome={
+            "at": dt.datetime.now().isoformat(timespec="seconds"),
+            "ok": out.error is None,
+            "days": None if out.since is None else f"{out.since}..{out.until}",
+            "batch_id": (out.batch.batch_id or out.batch.already_imported_as) if out.batch else None,
+            "error": out.error,
+        },
+    )
+    return out
