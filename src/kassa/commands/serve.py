@@ -77,8 +77,12 @@ def run_dashboard(web: FastAPI, host: str, port: int, sock: socket.socket | None
     """
     import uvicorn
 
-    # ws="none": the dashboard has no websockets, so no websocket library is imported.
-    config = uvicorn.Config(web, host=host, port=port, log_level="warning", ws="none")
+    # ws="none": the dashboard has no websockets, so no websocket library is imported. Stopping waits at
+    # most 3 s for requests still open (an upload being sent), then the import under way is cancelled and
+    # rolled back (at most 5 s): the server is gone within the 10 s a service manager allows.
+    config = uvicorn.Config(
+        web, host=host, port=port, log_level="warning", ws="none", timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=None if sock is None else [sock])
