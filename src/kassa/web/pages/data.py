@@ -271,7 +271,7 @@ def import_upload(
             kind=kind or None,
             mapping=mapping,
             strict=not skip_refused,
-            progress=job.step,
+            progress=lambda step: job.step(step.replace(path.name, shown)),  # the name it was sent as
             on_rows=job.rows,
         )
     except ImportFailed as exc:
