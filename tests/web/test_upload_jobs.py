@@ -8,7 +8,10 @@ Metrica Logs API visits file large enough to take seconds to import on the golde
 from __future__ import annotations
 
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -51,7 +54,11 @@ def state_of(db: Path) -> tuple[Any, list[dict[str, Any]]]:
 
 def test_pages_answer_during_an_import_and_see_it_once_committed(users_db: Path, big_file: Path) -> None:
     web = create_app(users_db, users_required=True, warm=False, max_upload_bytes=200 * 2**20)
-    with serve(web) as url, logged_in(url, "mark", PASSWORD) as mark, logged_in(url, "ivan", PASSWORD) as ivan:
+    with (
+        serve(web) as url,
+        logged_in(url, "mark", PASSWORD) as mark,
+        logged_in(url, "ivan", PASSWORD) as ivan,
+    ):
         before = visits_rows(mark)
         r = send_upload(mark, csrf_of(mark), big_file)
         assert r.status_code == 202, r.text  # answered at once, with its job
@@ -129,7 +136,9 @@ def test_only_uploaders_see_and_cancel_jobs(users_db: Path, big_file: Path) -> N
                 token = re.search(r'name="csrf" value="([^"]+)"', other.get("/overview").text)
                 assert token
                 no = other.post(
-                    f"/data/jobs/{job}/cancel", data={"csrf": token[1]}, headers={"Accept": "application/json"}
+                    f"/data/jobs/{job}/cancel",
+                    data={"csrf": token[1]},
+                    headers={"Accept": "application/json"},
                 )
                 assert no.status_code == 403, name
         assert mark.get("/data/jobs/nosuchjob.json").status_code == 404
@@ -179,7 +188,9 @@ def test_a_chunked_body_over_the_limit_gets_413(users_db: Path) -> None:
                 if answer:
                     break
             s.settimeout(10)
-            while b"larger than" not in answer:  # the rest of the answer (its body comes in a chunk of its own)
+            while (
+                b"larger than" not in answer
+            ):  # the rest of the answer (its body comes in a chunk of its own)
                 try:
                     more = s.recv(65536)
                 except OSError:
@@ -196,7 +207,9 @@ def test_a_chunked_body_over_the_limit_gets_413(users_db: Path) -> None:
         assert olga.get("/data.json").status_code == 200
 
 
-def test_a_command_line_import_waits_in_the_same_queue(users_db: Path, big_file: Path, tmp_path: Path) -> None:
+def test_a_command_line_import_waits_in_the_same_queue(
+    users_db: Path, big_file: Path, tmp_path: Path
+) -> None:
     """`kassa import` handed to the server while an upload runs: queued behind it, shown on the Data page,
     then done (the server's single writer runs one write at a time)."""
     from kassa.store import handoff
@@ -208,7 +221,9 @@ def test_a_command_line_import_waits_in_the_same_queue(users_db: Path, big_file:
         upload = send_upload(olga, csrf_of(olga), big_file).json()["job"]
         answers: list[Any] = []
         caller = threading.Thread(
-            target=lambda: answers.append(handoff.hand_over(users_db, {"op": "import", "files": [str(spend)]}))
+            target=lambda: answers.append(
+                handoff.hand_over(users_db, {"op": "import", "files": [str(spend)]})
+            )
         )
         caller.start()
         deadline = time.monotonic() + 30
@@ -225,3 +240,49 @@ def test_a_command_line_import_waits_in_the_same_queue(users_db: Path, big_file:
         (answer,) = answers
         assert answer["ok"]["files"][0]["rows_loaded"] == 1
         assert wait_for(olga, upload, lambda p: p["state"] != "running")["state"] == "done"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl+C"])
+def test_stopping_the_server_mid_import_rolls_it_back(golden_db: Path, big_file: Path, sig: int) -> None:
+    """A real `kassa serve` process stopped while it writes an upload's rows: gone within 10 s, and the
+    warehouse reopens as it was before the upload (no rows, no batch, no kept file)."""
+    fingerprint, batches = state_of(golden_db)
+    with socket.socket() as probe:  # a free port (the server binds it again at once)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kassa.cli", "serve", "--db", str(golden_db), "--port", str(port)]
+        + ["--max-upload-mb", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with httpx2.Client(base_url=url, timeout=120) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    token = csrf_of(client)  # no users: the token is the local one the page carries
+                    break
+                except (httpx2.TransportError, AssertionError):
+                    assert server.poll() is None and time.monotonic() < deadline, server.communicate()[0]
+                    time.sleep(0.1)
+            r = send_upload(client, token, big_file, skip_refused="true")  # streamed inside the transaction
+            assert r.status_code == 202, r.text
+            loading = wait_for(
+                client, r.json()["job"], lambda p: p["phase"].startswith("loading") and p["rows_read"] > 0
+            )
+            assert loading["state"] == "running" and loading["rows_read"] < ROWS, loading
+        started = time.monotonic()
+        server.send_signal(sig)
+        output, _ = server.communicate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert took < 10, f"the server took {took:.1f} s to stop:\n{output}"
+    assert "Traceback" not in output, output
+    assert state_of(golden_db) == (fingerprint, batches)
+    assert [p for p in uploads_dir(golden_db).glob("*") if p.is_file()] == []

@@ -171,6 +171,7 @@ class Jobs:
 
     def _run(self, job: Job) -> None:
         job.started_at = time.time()
+        state: State = "done"
         try:
             if job.cancelling:
                 raise Cancelled(f"{job.name}: cancelled before it started")
@@ -179,18 +180,17 @@ class Jobs:
             job.result = job.work(self.writer, job)
         except BaseException as exc:  # noqa: BLE001 — the job's page says what happened, the worker goes on
             job.error = exc
-            job.state = "cancelled" if job.cancelling else "failed"
-            if job.state == "failed":
+            state = "cancelled" if job.cancelling else "failed"
+            if state == "failed":
                 log.error("%s %s failed", job.what, job.name, exc_info=exc)
-        else:
-            job.state = "done"
         finally:
             with job._writer_lock:
                 job._writer = None
-        if job.state == "done" and job.changed:
+        if state == "done" and job.changed:
             try:
                 self._after_write()
             except Exception:  # the data stands; the pages are rebuilt on demand
                 log.exception("forgetting the pages after %s %s", job.what, job.name)
-        job.finished_at = time.time()
+        # Said only now: whoever sees "done" next loads pages of the new data.
+        job.state, job.finished_at = state, time.time()
         job._finished.set()

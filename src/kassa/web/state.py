@@ -26,6 +26,7 @@ from kassa.i18n import LANGS
 from kassa.period import Period, add_months
 from kassa.settings import Settings
 from kassa.store import Warehouse
+from kassa.web.jobs import Jobs
 from kassa.web.security import (
     LOCAL_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -34,7 +35,6 @@ from kassa.web.security import (
     password_stamp,
     same_token,
 )
-from kassa.web.jobs import Jobs
 from kassa.web.uploads import DEFAULT_MAX_BYTES, clean_uploads, uploads_dir
 from kassa.web.users import User, UserStore
 
@@ -106,7 +106,9 @@ class Dashboard:
             if stopped:
                 self.writer.close()
             else:  # still inside a reader that cannot be interrupted: its transaction dies with the process
-                log.warning("an import did not stop in %s s; it is abandoned (nothing of it is loaded)", STOP_WAIT_S)
+                log.warning(
+                    "an import did not stop in %s s; it is abandoned (nothing of it is loaded)", STOP_WAIT_S
+                )
             self.wh.close()
 
     @property
@@ -191,7 +193,9 @@ class Dashboard:
         )
         queued.wait()
         if queued.state == "cancelled":
-            raise KassaError(f"{name}: cancelled on the dashboard, or the server stopped; nothing was changed")
+            raise KassaError(
+                f"{name}: cancelled on the dashboard, or the server stopped; nothing was changed"
+            )
         if queued.error is not None:
             raise queued.error
         answer: dict[str, Any] = queued.result

@@ -154,7 +154,9 @@ def job_progress(visit: Visitor, job_id: str) -> Response:
     if visit.request.headers.get("HX-Request") != "true":
         return RedirectResponse(link_of(visit.request, f"/data?job={job.id}"), status_code=303)
     if job.finished:
-        return Response(status_code=204, headers={"HX-Redirect": link_of(visit.request, f"/data?job={job.id}")})
+        return Response(
+            status_code=204, headers={"HX-Redirect": link_of(visit.request, f"/data?job={job.id}")}
+        )
     return visit.render("data_job.html.j2", {"lang": lang_of(visit.request), "job": job.to_json()})
 
 
@@ -191,7 +193,10 @@ def _outcome_of(job: Job, lang: str) -> UploadOutcome:
         return job.result
     if job.state == "cancelled":
         return UploadOutcome(
-            job.name, False, _("cancelled; nothing was imported, the warehouse is as it was", lang), status=409
+            job.name,
+            False,
+            _("cancelled; nothing was imported, the warehouse is as it was", lang),
+            status=409,
         )
     if job.error is not None:
         text = str(job.error) if isinstance(job.error, KassaError) else type(job.error).__name__
@@ -203,7 +208,9 @@ def _outcome_of(job: Job, lang: str) -> UploadOutcome:
 def undo(visit: Visitor, csrf: Annotated[str, Form()], batch_id: Annotated[int, Form()]) -> Response:
     user = visit.allowed(csrf, "upload")
     # In the queue of writes: after an import under way, and on the writer's connection.
-    result = dict(visit.dash.jobs.run("undo", f"batch {batch_id}", user.name, lambda wh, job: wh.undo(batch_id)))
+    result = dict(
+        visit.dash.jobs.run("undo", f"batch {batch_id}", user.name, lambda wh, job: wh.undo(batch_id))
+    )
     return visit.done({"batch_id": batch_id, **result}, "/data")
 
 
