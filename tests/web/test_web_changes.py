@@ -373,7 +373,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(users_db: Path) -> None:
                 "Accept": "application/json",
             },
         )
-        assert r.status_code == 400
+        assert r.status_code == 413 and "larger than" in r.json()["error"]
         assert fingerprint(web) == before
         assert [p for p in uploads_dir(users_db).glob("*") if p.is_file()] == []
         # Other forms are small: a 2 MiB "contract" is refused the same way.

@@ -109,7 +109,10 @@ def run_dashboard(web: FastAPI, host: str, port: int, sock: socket.socket | None
     """
     import uvicorn
 
-    server = uvicorn.Server(dashboard_config(web, host, port))
+    # Stopping waits at most 3 s for requests still open (an upload being sent), then the import under
+    # way is cancelled and rolled back (at most 5 s): the server is gone within the 10 s a service
+    # manager allows.
+    server = uvicorn.Server(dashboard_config(web, host, port, timeout_graceful_shutdown=3))
     try:
         server.run(sockets=None if sock is None else [sock])
     except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
 DuckDB lets one process write a file, and a running dashboard is that process. So the dashboard listens
 on a local socket, and a command that finds the warehouse taken hands its write to it: the import (or
-undo) runs inside the server, under the same lock as the pages and uploads, in one transaction as
+undo) runs inside the server, in the same queue as the dashboard's uploads, in one transaction as
 always, and the answer — the same report the command prints — comes back over the socket. Pages built
 before it are forgotten, so the next page load shows the new rows.
 
@@ -55,8 +55,15 @@ def socket_path(db: Path) -> Path:
 
 
 # -- the job: what is run in the server, and its answer as JSON ---------------------------------------------
-def run(wh: Any, job: dict[str, Any]) -> dict[str, Any]:
-    """Run one handed-over write on the open warehouse ``wh``; the answer as JSON-ready data."""
+def run(
+    wh: Any,
+    job: dict[str, Any],
+    *,
+    progress: Callable[[str], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run one handed-over write on the open warehouse ``wh``; the answer as JSON-ready data.
+    ``progress`` and ``on_rows`` are :meth:`kassa.store.Warehouse.import_files`'s (the dashboard shows them)."""
     op = job.get("op")
     if op == "import":
         report = wh.import_files(
@@ -65,6 +72,8 @@ def run(wh: Any, job: dict[str, Any]) -> dict[str, Any]:
             kind=job.get("kind"),
             mapping=job.get("mapping"),
             strict=bool(job.get("strict")),
+            progress=progress,
+            on_rows=on_rows,
         )
         return {"ok": {"files": [dataclasses.asdict(f) for f in report.files]}}
     if op == "undo":
@@ -133,7 +142,7 @@ def hand_over(db: Path, job: dict[str, Any]) -> dict[str, Any] | None:
 # -- the server's side ------------------------------------------------------------------------------------
 class Listener:
     """Accepts handed-over writes for ``db`` and runs each through ``execute(job) -> answer``
-    (the dashboard runs it under its lock), one at a time, on a thread of its own."""
+    (the dashboard queues it with its uploads), one at a time, on a thread of its own."""
 
     def __init__(self, db: Path, execute: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         self.path = socket_path(db)

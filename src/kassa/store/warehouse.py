@@ -128,6 +128,30 @@ class _ArrowData(PyArrowData):
         return super().convert_column(column, dtype)
 
 
+class _RowCount:
+    """Tells ``on_rows`` the rows read so far in one import: a streamed result's as each batch is read,
+    a whole one's at once."""
+
+    def __init__(self, on_rows: Callable[[int], None]) -> None:
+        self.on_rows, self.read = on_rows, 0
+
+    def watch(self, results: list[ReadResult]) -> None:
+        for r in results:
+            if isinstance(r.rows, pa.RecordBatchReader):
+                r.rows = pa.RecordBatchReader.from_batches(r.rows.schema, self._counted(r.rows))
+            else:
+                self._add(r.rows.num_rows)
+
+    def _counted(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            self._add(batch.num_rows)
+            yield batch
+
+    def _add(self, n: int) -> None:
+        self.read += n
+        self.on_rows(self.read)
+
+
 class _NeedsUpgrade(Exception):
     pass
 
@@ -259,6 +283,26 @@ class Warehouse:
     def memo_get(self, key: Any) -> Any | None:
         """The memo of ``key`` if one is kept, else ``None``; reads without building (no query runs)."""
         return self._memo.get(key)
+
+    def cursor(self) -> Warehouse:
+        """The same open warehouse on a connection of its own, for another thread (DuckDB connections are
+        not thread-safe; a cursor is the connection each thread should use). Its reads see what was
+        committed when each statement began, so pages read on one while an import writes on another
+        (docs/architecture.md). Its temporary tables and memo are its own; ``close`` closes only it."""
+        con = ibis.duckdb.from_connection(self._db.cursor())
+        con.con.execute("SET enable_progress_bar = false")
+        other = Warehouse(self.path, con, self.settings, self.read_only)
+        other._hash_key = self._hash_key
+        return other
+
+    def interrupt(self) -> None:
+        """Stop the statement running on this connection (from another thread): it raises
+        ``duckdb.InterruptException`` in its own thread, whose transaction then rolls back."""
+        self._db.interrupt()
+
+    def forget(self) -> None:
+        """Drop the memos and their temporary tables: another connection changed the data."""
+        self._forget()
 
     def _forget(self) -> None:
         while self._memo:
@@ -466,16 +510,24 @@ class Warehouse:
         mapping: str | Path | None = None,
         strict: bool = False,
         progress: Callable[[str], None] | None = None,
+        on_rows: Callable[[int], None] | None = None,
     ) -> ImportReport:
-        """Read every file, then load them all in one transaction (see the module docstring)."""
+        """Read every file, then load them all in one transaction (see the module docstring).
+
+        ``progress`` hears each step ("reading …", "loading …", "committing"); ``on_rows`` the rows read
+        so far, as a streamed file is read. Either may raise to stop the import: nothing is loaded then
+        (the dashboard cancels an upload so)."""
         if self.read_only:
             raise WarehouseError(f"{self.path} is open read-only")
         staged: list[tuple[Path, str, Source, list[ReadResult]]] = []
+        counter = _RowCount(on_rows) if on_rows is not None else None
         for raw in paths:
             p = Path(raw)
             if progress:
                 progress(f"reading {p.name}")
             src, results = self.read_file(p, format=format, kind=kind, mapping=mapping)
+            if counter is not None:
+                counter.watch(results)
             staged.append((p, file_sha256(p), src, results))
         if strict:
             # A streamed result knows its refused rows only once read: read it before judging.
@@ -501,6 +553,8 @@ class Warehouse:
                     if progress:
                         progress(f"loading {p.name} → {res.kind}")
                     report.files.append(self._load(p, sha, src.name, res))
+            if progress:
+                progress("committing")  # the last moment a cancel can still take everything back
             self._forget()
         return report
 

@@ -38,7 +38,7 @@ from kassa.web.pages import ROUTERS
 from kassa.web.pages.overview import overview_page
 from kassa.web.render import wants_json
 from kassa.web.security import LOCAL_CSRF_COOKIE
-from kassa.web.state import Dashboard
+from kassa.web.state import STOP_WAIT_S, Dashboard
 from kassa.web.uploads import FORM_SLACK, BodyLimit
 
 _ = Translator("web")
@@ -89,6 +89,9 @@ def create_app(
             log.warning("imports from the command line cannot be handed to this server: %s", exc)
             listener = None
         yield
+        # Stopping (SIGTERM, Ctrl+C): the import under way is cancelled and rolls back first, so a
+        # handed-over one answers its command, then the listener and the warehouse close.
+        dash.jobs.stop(STOP_WAIT_S)
         if listener is not None:
             listener.stop()
         dash.close()  # releases the warehouse's write lock when the server stops

@@ -21,10 +21,12 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
+from kassa.errors import KassaError
 from kassa.i18n import LANGS
 from kassa.period import Period, add_months
 from kassa.settings import Settings
 from kassa.store import Warehouse
+from kassa.web.jobs import Jobs
 from kassa.web.security import (
     LOCAL_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -40,6 +42,9 @@ from kassa.web.users import User, UserStore, sessions_path
 log = logging.getLogger("kassa.web")
 WARM_MONTHS = 13  # a year and the month before it: every month the period picker usually goes to
 LOCAL_USER = User("local", "owner")  # no users file: the server listens on loopback only (kassa serve)
+# Stopping the server (SIGTERM, Ctrl+C) waits this long for a cancelled import to roll back: within the
+# 10 s a service manager allows before it kills.
+STOP_WAIT_S = 5.0
 
 
 class OverviewBuilder(Protocol):
@@ -83,6 +88,10 @@ class Dashboard:
         self._waiting_lock = threading.Lock()
         self.generation = 0  # counts the writes (imports, undos) since the server started
         self._overview = overview
+        # Writes (uploads, undos, handed-over imports) run one at a time on a connection of their own, off
+        # the request loop, while pages read through self.wh (web/jobs.py).
+        self.writer = self.wh.cursor()
+        self.jobs = Jobs(self.writer, self.wrote)
         # An upload killed with the server (or a failed one that could not be removed) leaves files that no
         # batch owns; they may hold personal data, so they go now.
         named = {Path(str(b["file"])).name for b in self.wh.batches()}
@@ -90,8 +99,18 @@ class Dashboard:
             log.info("removed %s: left by an upload that did not finish", p.name)
 
     def close(self) -> None:
+        """Cancel the writes under way (they roll back), then close the warehouse (its write lock)."""
+        stopped = self.jobs.stop(STOP_WAIT_S)
         with self.lock:
+            if self.closed:
+                return
             self.closed = True
+            if stopped:
+                self.writer.close()
+            else:  # still inside a reader that cannot be interrupted: its transaction dies with the process
+                log.warning(
+                    "an import did not stop in %s s; it is abandoned (nothing of it is loaded)", STOP_WAIT_S
+                )
             self.wh.close()
 
     @property
@@ -162,17 +181,36 @@ class Dashboard:
         return dict(run(lambda wh: wh.memo(key, lambda: build(wh))))
 
     def run_handed_over(self, job: dict[str, Any]) -> dict[str, Any]:
-        """A write another kassa command handed to this server (:mod:`kassa.store.handoff`): run under the
-        lock like an upload, then pages are built afresh."""
+        """A write another kassa command handed to this server (:mod:`kassa.store.handoff`): queued with the
+        uploads (the Data page shows it, and may cancel it), then pages are built afresh."""
         from kassa.store import handoff
 
-        answer: dict[str, Any] = self.locked(lambda wh: handoff.run(wh, job))
-        self.wrote()
+        files = [str(f) for f in job.get("files") or []]
+        name = ", ".join(Path(f).name for f in files) or f"batch {job.get('batch_id')}"
+        queued = self.jobs.submit(
+            str(job.get("op")),
+            name,
+            f"kassa {job.get('op')}",
+            lambda wh, j: handoff.run(wh, job, progress=j.step, on_rows=j.rows),
+        )
+        queued.wait()
+        if queued.state == "cancelled":
+            raise KassaError(
+                f"{name}: cancelled on the dashboard, or the server stopped; nothing was changed"
+            )
+        if queued.error is not None:
+            raise queued.error
+        answer: dict[str, Any] = queued.result
         return answer
 
     def wrote(self) -> None:
-        """An import or an undo changed the warehouse: a warm-up under way stops, and a new one starts."""
+        """An import or an undo changed the warehouse: pages and temporary tables built before are
+        forgotten (the write ran on another connection), a warm-up under way stops, and a new one starts."""
         self.generation += 1
+        with self.lock:
+            if self.closed:
+                return
+            self.wh.forget()
         if self.keep_warm:
             self.warm_in_background()
 

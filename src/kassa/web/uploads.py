@@ -180,8 +180,9 @@ class BodyLimit:
 
     Starlette parses a multipart form (spooling files to disk) before a route runs, so the route's own
     size check would come after the whole body had been received. Here a ``Content-Length`` over the
-    limit gets ``413`` at once, and a body sent without one (chunked) is cut off when it passes the limit.
-    ``limit_of(path)`` gives the limit of a path in bytes.
+    limit gets ``413`` at once, and a body sent without one (chunked) gets ``413`` as soon as it passes
+    the limit: the app is told the client went away (its parser stops; nothing more is read), and what
+    it would answer to that (FastAPI: 400) is not sent. ``limit_of(path)`` gives the limit of a path.
     """
 
     def __init__(self, app: Any, limit_of: Callable[[str], int]) -> None:
@@ -194,28 +195,43 @@ class BodyLimit:
         limit = self.limit_of(scope["path"])
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            body = json.dumps({"error": f"request body larger than {limit} bytes"}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _too_large(send, limit)
             return
         seen = 0
+        started = refused = False
 
         async def counted() -> Any:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    if not started and not refused:
+                        refused = True
+                        await _too_large(send, limit)
                     return {"type": "http.disconnect"}  # the parser stops; nothing more is read
             return message
 
-        await self.app(scope, counted, send)
+        async def guarded(message: dict[str, Any]) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 is the answer; the app's own to the "disconnect" is dropped
+            started = True
+            await send(message)
+
+        await self.app(scope, counted, guarded)
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    body = json.dumps({"error": f"request body larger than {limit} bytes"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass
