@@ -148,6 +148,7 @@ class SmtpSettings(BaseModel):
     user: str | None = None
     sender: str = "kassa@localhost"  # the From: address
     timeout: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = None  # a private CA that signed the server's certificate (else the system's)
 
 
 class DigestSettings(BaseModel):

@@ -183,10 +183,18 @@ def _figures(cur: dict[str, Any], prev: dict[str, Any], vs: Period, lang: str, c
         was = _money(before, m.unit, lang, currency)
         change = relative_change(before, now) if name != "romi" and (before or 0) > 0 else None
         if change is not None:
-            rest = _("{change} vs {period}: {value}", lang, change=fmt_change(change, lang), period=vs.label, value=was)
+            rest = _(
+                "{change} vs {period}: {value}",
+                lang,
+                change=fmt_change(change, lang),
+                period=vs.label,
+                value=was,
+            )
         else:
             rest = _("{period}: {value}", lang, period=vs.label, value=was)
-        out.append([Seg(f"{m.label(lang)}: "), Seg(_money(now, m.unit, lang, currency), "b"), Seg(f" ({rest})")])
+        out.append(
+            [Seg(f"{m.label(lang)}: "), Seg(_money(now, m.unit, lang, currency), "b"), Seg(f" ({rest})")]
+        )
     return out
 
 
@@ -324,29 +332,43 @@ def build_digest(
 
     if weekly:
         week = f"{p.start:%G}-W{p.start:%V}"
-        title = _("Week {week} ({period}) against the same days of the week before", lang, week=week, period=p.label)
+        title = _(
+            "Week {week} ({period}) against the same days of the week before", lang, week=week, period=p.label
+        )
     else:
         title = _("Where is the money? {period}", lang, period=p.label)
     head: list[Line] = [[Seg(title, "b")]]
     if chosen is not None:
-        head.append([Seg(_("Channels: {names}", lang, names=", ".join(channel_name(c, lang) for c in chosen)))])
-    blocks: list[list[Line]] = [head, [[Seg(_("Money", lang), "b")]] + _figures(current.total, prev, vs, lang, currency)]
+        head.append(
+            [Seg(_("Channels: {names}", lang, names=", ".join(channel_name(c, lang) for c in chosen)))]
+        )
+    blocks: list[list[Line]] = [
+        head,
+        [[Seg(_("Money", lang), "b")]] + _figures(current.total, prev, vs, lang, currency),
+    ]
 
     said = headline_lines(current, prev, vs, lang, currency)[1:]  # line 1 is the money block above
     if chosen is not None:
         # Shares of an agency's own total would read as shares of the company's: keep the illusion only.
         said = [line for line in said if line.tone == "warning"]
     if said:
-        blocks.append([[Seg(_("Where the money is", lang), "b")]] + [[Seg("• " + s.text)] for s in said])
+        blocks.append([[Seg(_("What stands out", lang), "b")]] + [[Seg("• " + s.text)] for s in said])
 
     found, noise = _finding_lines(diag, chosen, lang)
-    summary = _("{significant} stand out from noise, {noise} more could be noise", lang, significant=len(found), noise=noise)
+    summary = _(
+        "{significant} stand out from noise, {noise} more could be noise",
+        lang,
+        significant=len(found),
+        noise=noise,
+    )
     blocks.append([[Seg(_("Where the chain breaks", lang), "b"), Seg(f" ({summary})")]])
     for paragraph in found:
         blocks.append(paragraph)
 
     if weekly:
-        bonuses: list[Line] = [[Seg(_("KPI contracts are scored on whole months.", lang), "i")]] if contracts else []
+        bonuses: list[Line] = (
+            [[Seg(_("KPI contracts are scored on whole months.", lang), "i")]] if contracts else []
+        )
     else:
         bonuses = _bonus_lines(wh, contracts, p, chosen, lang)
     if bonuses:
