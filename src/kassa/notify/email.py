@@ -79,22 +79,26 @@ class Mailer:
         port = s.port or PORTS[s.security]
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.host, port, timeout=s.timeout, context=self._context()
-                )
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, port, timeout=s.timeout, context=self._context())
             else:
                 smtp = smtplib.SMTP(s.host, port, timeout=s.timeout)
-                if s.security == "starttls":
-                    smtp.starttls(context=self._context())
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ServiceError(f"{self.where}: {type(exc).__name__}: {exc}") from None
+        try:
+            if s.security == "starttls":
+                smtp.starttls(context=self._context())
             if s.user and s.security != "none":
                 if self.password is None:
                     raise ServiceError(f"{self.where}: user {s.user!r} needs the SMTP password")
                 smtp.login(s.user, self.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise ServiceError(f"{self.where}: login as {s.user!r} refused ({exc.smtp_code})") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            # The exception's text only (never the password: smtplib does not put it there).
-            raise ServiceError(f"{self.where}: {type(exc).__name__}: {exc}") from None
+        except BaseException as exc:
+            smtp.close()
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise ServiceError(f"{self.where}: login as {s.user!r} refused ({exc.smtp_code})") from None
+            if isinstance(exc, smtplib.SMTPException | OSError):
+                # The exception's text only (smtplib never puts the password there).
+                raise ServiceError(f"{self.where}: {type(exc).__name__}: {exc}") from None
+            raise
         self._smtp = smtp
         return self
 
