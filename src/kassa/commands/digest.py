@@ -41,7 +41,9 @@ def _contracts(db: Path, named: list[str], lang: str) -> list[Contract]:
             print_prose(
                 err_console, _("warning: contract left out: {error}", lang, error=str(exc)), style="yellow"
             )
-    return out + [resolve_contract(c, db) for c in named]
+    names = {c.name for c in out}
+    # A contract both saved and named is scored once.
+    return out + [c for c in (resolve_contract(n, db) for n in named) if c.name not in names]
 
 
 @COMMANDS.register(name="digest")

@@ -136,8 +136,13 @@ class Digest:
         return self._png
 
     @property
+    def label(self) -> str:
+        """``2026-10``, or ``2026-W43`` for a week (also a part of one): what file names say."""
+        return f"{self.period.start:%G}-W{self.period.start:%V}" if self.weekly else self.period.label
+
+    @property
     def chart_filename(self) -> str:
-        return f"kassa-{self.period.label}-money-vs-activity.png"
+        return f"kassa-{self.label}-money-vs-activity.png"
 
 
 def digest_period(text: str, today: dt.date) -> tuple[Period, Period, bool]:
