@@ -38,7 +38,9 @@ class FakeBot:
     failures: dict[str, list[tuple[int, str, int | None]]] = field(default_factory=dict)
     too_long_above: int | None = None
 
-    def fail(self, method: str, status: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
+    def fail(
+        self, method: str, status: int, description: str, retry_after: int | None = None, times: int = 1
+    ) -> None:
         self.failures.setdefault(method, []).extend([(status, description, retry_after)] * times)
 
     def sent(self, method: str) -> list[Call]:
@@ -87,8 +89,14 @@ def fake_telegram() -> Iterator[FakeBot]:
                 if retry_after is not None:
                     answer["parameters"] = {"retry_after": retry_after}
                 self._answer(status, answer)
-            elif method == "sendMessage" and bot.too_long_above and len(call.fields["text"]) > bot.too_long_above:
-                self._answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"})
+            elif (
+                method == "sendMessage"
+                and bot.too_long_above
+                and len(call.fields["text"]) > bot.too_long_above
+            ):
+                self._answer(
+                    400, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
+                )
             else:
                 self._answer(200, {"ok": True, "result": {"message_id": len(bot.calls)}})
 

@@ -9,14 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.kassa_cli import run_kassa
+from tests.notify.fake_telegram import TOKEN, fake_telegram
+from tests.notify.test_email import smtp_server
 
 from kassa.errors import BadPeriod, ConfigError
 from kassa.notify.secrets import notify_path, read_secret
 from kassa.period import Period
 from kassa.report.digest import digest_period
-from tests.kassa_cli import run_kassa
-from tests.notify.fake_telegram import TOKEN, fake_telegram
-from tests.notify.test_email import smtp_server
 
 PERIOD = ["--period", "2026-10", "--today", "2026-11-02"]
 
@@ -47,7 +47,10 @@ def test_digest_goes_to_every_recipient(tmp_path, golden_file):
         db = company(tmp_path, golden_file, recipients(bot.base_url, port))
         res = run_kassa("digest", "--db", db, *PERIOD, env={"KASSA_TELEGRAM_TOKEN": TOKEN})
     assert res.returncode == 0, res.stderr
-    assert "Sent to Owner (telegram chat 1001)" in res.stdout and "Sent to CFO (e-mail cfo@shop.ru)" in res.stdout
+    assert (
+        "Sent to Owner (telegram chat 1001)" in res.stdout
+        and "Sent to CFO (e-mail cfo@shop.ru)" in res.stdout
+    )
     chats = [(c.method, c.fields["chat_id"]) for c in bot.calls]
     assert chats == [
         ("sendMessage", "1001"),
@@ -82,7 +85,10 @@ def test_to_one_recipient_and_dry_run_sends_nothing(tmp_path, golden_file):
     assert "Dry run: nothing was sent." in dry.stdout
     assert one.returncode == 0, one.stderr
     assert bot.calls == [] and len(inbox.envelopes) == 1
-    assert unknown.returncode == 2 and "no recipient 'Nobody' (recipients: Owner, CFO, VK agency)" in unknown.stderr
+    assert (
+        unknown.returncode == 2
+        and "no recipient 'Nobody' (recipients: Owner, CFO, VK agency)" in unknown.stderr
+    )
 
 
 def test_without_a_token_nothing_is_built_or_sent(tmp_path, golden_file):
@@ -135,7 +141,10 @@ def test_periods_a_week_so_far_and_the_previous_month():
     assert vs == Period(dt.date(2026, 10, 12), dt.date(2026, 10, 15))  # the same weekdays, a week before
     p, vs, weekly = digest_period("2026-W42", today)
     assert p == Period(dt.date(2026, 10, 12), dt.date(2026, 10, 19)) and vs.start == dt.date(2026, 10, 5)
-    assert digest_period("previous-month", dt.date(2026, 11, 1))[:2] == (Period.parse("2026-10"), Period.parse("2026-09"))
+    assert digest_period("previous-month", dt.date(2026, 11, 1))[:2] == (
+        Period.parse("2026-10"),
+        Period.parse("2026-09"),
+    )
     assert digest_period("last-month", dt.date(2026, 1, 15))[0] == Period.parse("2025-12")
     p, vs, weekly = digest_period("previous-week", today)
     assert weekly and p == Period(dt.date(2026, 10, 12), dt.date(2026, 10, 19))
@@ -168,7 +177,10 @@ def test_the_demo_digest_tells_the_planted_story(demo_company, lang, bonus_activ
     assert res.returncode == 0, res.stderr
     out = res.stdout.replace("\xa0", " ")  # money is formatted with no-break spaces
     illusion = next(line for line in out.splitlines() if "ydx_network_lookalike" in line)
-    assert illusion.startswith("• ") and ("Activity illusion" if lang == "en" else "Иллюзия активности") in illusion
+    assert (
+        illusion.startswith("• ")
+        and ("Activity illusion" if lang == "en" else "Иллюзия активности") in illusion
+    )
     posts = next(line for line in out.splitlines() if "tg_channel" in line)
     assert vanity in posts and ("publications ×2.4" if lang == "en" else "публикации ×2,4") in posts
     assert ("whose side: marketing" if lang == "en" else "чья зона: маркетинг") in out

@@ -84,7 +84,12 @@ def digest(golden_file: Path):
     wh = Warehouse.open(golden_file, read_only=True)
     try:
         d = build_digest(
-            wh, "2026-10", "en", public_url="https://k.example.ru", attach=("html", "xlsx"), today=dt.date(2026, 11, 2)
+            wh,
+            "2026-10",
+            "en",
+            public_url="https://k.example.ru",
+            attach=("html", "xlsx"),
+            today=dt.date(2026, 11, 2),
         )
     finally:
         wh.close()
@@ -101,11 +106,16 @@ def parts(msg: EmailMessage) -> dict[str, list[EmailMessage]]:
 
 
 def test_the_digest_arrives_with_text_html_inline_chart_and_report(digest):
-    with smtp_server() as (inbox, port):
-        with Mailer(SmtpSettings(host="127.0.0.1", port=port, security="none"), None) as m:
-            m.send(build_message(digest, "kassa@shop.ru", ["owner@shop.ru"]))
-            m.send(build_message(digest, "kassa@shop.ru", ["cfo@shop.ru"]))
-    assert [(f, to) for f, to, _ in inbox.envelopes] == [("kassa@shop.ru", ["owner@shop.ru"]), ("kassa@shop.ru", ["cfo@shop.ru"])]
+    with (
+        smtp_server() as (inbox, port),
+        Mailer(SmtpSettings(host="127.0.0.1", port=port, security="none"), None) as m,
+    ):
+        m.send(build_message(digest, "kassa@shop.ru", ["owner@shop.ru"]))
+        m.send(build_message(digest, "kassa@shop.ru", ["cfo@shop.ru"]))
+    assert [(f, to) for f, to, _ in inbox.envelopes] == [
+        ("kassa@shop.ru", ["owner@shop.ru"]),
+        ("kassa@shop.ru", ["cfo@shop.ru"]),
+    ]
     msg = inbox.messages()[0]
     assert msg["Subject"] == "Where is the money? 2026-10"
     got = parts(msg)
@@ -141,20 +151,18 @@ def test_starttls_with_login(digest, certificate):
         with Mailer(settings, PASSWORD) as m:
             m.send(build_message(digest, "kassa@shop.ru", ["owner@shop.ru"]))
         assert len(inbox.envelopes) == 1
-        with pytest.raises(ServiceError) as refused:
-            with Mailer(settings, "wrong-password"):
-                pass
+        with pytest.raises(ServiceError) as refused, Mailer(settings, "wrong-password"):
+            pass
         assert "login as 'kassa' refused" in str(refused.value) and "wrong-password" not in str(refused.value)
         # Without the CA the server's certificate is not trusted: the password is never sent.
         untrusted = SmtpSettings(host="127.0.0.1", port=port, security="starttls", user="kassa")
-        with pytest.raises(ServiceError) as bad_cert:
-            with Mailer(untrusted, PASSWORD):
-                pass
+        with pytest.raises(ServiceError) as bad_cert, Mailer(untrusted, PASSWORD):
+            pass
         assert "SSLCertVerificationError" in str(bad_cert.value) and PASSWORD not in str(bad_cert.value)
 
 
 def test_no_server_is_a_clear_error():
-    with pytest.raises(ServiceError) as exc:
-        with Mailer(SmtpSettings(host="127.0.0.1", port=free_port(), security="none", timeout=5), None):
-            pass
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), security="none", timeout=5)
+    with pytest.raises(ServiceError) as exc, Mailer(settings, None):
+        pass
     assert str(exc.value).startswith("SMTP 127.0.0.1:")

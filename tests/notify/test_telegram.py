@@ -7,10 +7,10 @@ import logging
 from html.parser import HTMLParser
 
 import pytest
+from tests.notify.fake_telegram import TOKEN, fake_telegram
 
 from kassa.errors import ServiceError
 from kassa.notify.telegram import LIMIT, Telegram, split_html, utf16_len
-from tests.notify.fake_telegram import TOKEN, fake_telegram
 
 ALLOWED = {"b", "i", "a", "code", "pre"}
 
@@ -42,7 +42,9 @@ def shown(message: str) -> str:
     p.close()
     assert not p.stack, f"unclosed {p.stack}"
     # A cut entity would leave a bare "&" followed by letters and no ";"; html.parser would keep it as text.
-    assert "&" not in message.replace("&lt;", "").replace("&gt;", "").replace("&amp;", "").replace("&quot;", "")
+    assert "&" not in message.replace("&lt;", "").replace("&gt;", "").replace("&amp;", "").replace(
+        "&quot;", ""
+    )
     return "".join(p.text)
 
 
@@ -78,7 +80,9 @@ def test_a_10000_character_findings_list_is_sent_as_valid_html_messages():
     assert all(utf16_len(m) <= LIMIT for m in sent)
     # Every message is balanced HTML, and together they show exactly the original text.
     assert words(" ".join(shown(m) for m in sent)) == words(shown(text))
-    assert all(c.fields["parse_mode"] == "HTML" and c.fields["chat_id"] == "42" for c in bot.sent("sendMessage"))
+    assert all(
+        c.fields["parse_mode"] == "HTML" and c.fields["chat_id"] == "42" for c in bot.sent("sendMessage")
+    )
     # Cut at line breaks: each message (but the first) starts with a finding's bullet or a blank line's next.
     assert all(m.startswith(("•", "<b>")) for m in sent)
 

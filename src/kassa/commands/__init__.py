@@ -16,7 +16,19 @@ from kassa.registry import Registry
 if TYPE_CHECKING:
     import typer
 
-HELP_ORDER = ("data", "fx", "metrics", "money", "report", "attribute", "kpi", "diagnose", "digest", "demo", "serve")
+HELP_ORDER = (
+    "data",
+    "fx",
+    "metrics",
+    "money",
+    "report",
+    "attribute",
+    "kpi",
+    "diagnose",
+    "digest",
+    "demo",
+    "serve",
+)
 """The order of ``kassa --help``: load, look, explain, judge, then the demo and the dashboard. A module
 not listed comes last."""
 

@@ -108,11 +108,16 @@ def register(app: typer.Typer) -> None:
                         )
                     )
                 print_prose(
-                    console, _("No recipients in kassa.yaml: the owner's digest in {language}.", lang, language=str(lang))
+                    console,
+                    _(
+                        "No recipients in kassa.yaml: the owner's digest in {language}.",
+                        lang,
+                        language=str(lang),
+                    ),
                 )
                 declared = False
                 recipients = [
-                    DigestRecipient(name="owner", channel="email", address="owner@localhost", language=lang)
+                    DigestRecipient(name="owner", channel="email", address="owner@localhost", language="ru" if lang == Lang.RU else "en")
                 ]
             if not dry_run:
                 check_secrets(db, recipients, st)

@@ -11,6 +11,7 @@ machine) never logs in, so a password is never sent in the clear.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import smtplib
 import ssl
@@ -48,6 +49,7 @@ def build_message(d: Digest, sender: str, to: Sequence[str]) -> EmailMessage:
     cid = make_msgid(domain="kassa.digest")
     msg.add_alternative(_html_body(d, cid), subtype="html")
     html_part = msg.get_payload()[1]  # type: ignore[index]
+    assert isinstance(html_part, EmailMessage)  # the alternative just added
     html_part.add_related(d.chart_png(), "image", "png", cid=cid, filename=d.chart_filename)
     for a in d.attachments:
         if a.data is None:
@@ -79,7 +81,9 @@ class Mailer:
         port = s.port or PORTS[s.security]
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, port, timeout=s.timeout, context=self._context())
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, port, timeout=s.timeout, context=self._context()
+                )
             else:
                 smtp = smtplib.SMTP(s.host, port, timeout=s.timeout)
         except (smtplib.SMTPException, OSError) as exc:
@@ -117,8 +121,7 @@ class Mailer:
 
     def __exit__(self, *exc: object) -> None:
         if self._smtp is not None:
-            try:
+            # The messages were accepted; a lost goodbye changes nothing.
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass  # the messages were accepted; a lost goodbye changes nothing
             self._smtp = None

@@ -29,8 +29,8 @@ def notify_path(db: Path) -> Path:
 
 def read_secret(db: Path, name: Secret) -> str | None:
     """The secret ``name`` from its environment variable, else from the file beside ``db``; ``None`` if neither."""
-    if value := os.environ.get(ENV[name], "").strip():
-        return value
+    if env := os.environ.get(ENV[name], "").strip():
+        return env
     path = notify_path(db)
     try:
         st = path.stat()
@@ -48,10 +48,10 @@ def read_secret(db: Path, name: Secret) -> str | None:
     unknown = sorted(set(data) - set(ENV))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; the keys are {', '.join(ENV)}")
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
+    raw = data.get(name)
+    if raw is not None and not isinstance(raw, str):
         raise ConfigError(f"{path}: field {name!r} must be text")
-    return value.strip() or None if value else None
+    return raw.strip() or None if raw else None
 
 
 def require_secret(db: Path, name: Secret, why: str) -> str:

@@ -43,7 +43,6 @@ from kassa.metrics.compute import compute, months_between
 from kassa.names import channel_name
 from kassa.period import Period, add_months
 from kassa.report import charts
-from kassa.report.blocks import Tone
 from kassa.report.headline import HEADLINE_ACTIVITY, HEADLINE_MONEY, headline_lines
 from kassa.report.sections import scorecard_card
 
