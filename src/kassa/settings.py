@@ -159,7 +159,9 @@ class DigestSettings(BaseModel):
     # The dashboard's address as people reach it (https://kassa.example.ru); with it the digest links the
     # full report. Without it there is no link (a 127.0.0.1 address means nothing on a phone).
     public_url: str | None = None
-    attach: list[Literal["html", "xlsx"]] = Field(default_factory=lambda: list[Literal["html", "xlsx"]](["html"]))
+    attach: list[Literal["html", "xlsx"]] = Field(
+        default_factory=lambda: list[Literal["html", "xlsx"]](["html"])
+    )
     telegram_api: str = "https://api.telegram.org"  # settable: a local Bot API server, or a test's
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 

@@ -42,6 +42,7 @@ digest:
 """
 
 
+@pytest.mark.slow  # builds the report and draws the chart: ~6 s here
 def test_digest_goes_to_every_recipient(tmp_path, golden_file):
     with fake_telegram() as bot, smtp_server() as (inbox, port):
         db = company(tmp_path, golden_file, recipients(bot.base_url, port))

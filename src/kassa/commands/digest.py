@@ -117,7 +117,12 @@ def register(app: typer.Typer) -> None:
                 )
                 declared = False
                 recipients = [
-                    DigestRecipient(name="owner", channel="email", address="owner@localhost", language="ru" if lang == Lang.RU else "en")
+                    DigestRecipient(
+                        name="owner",
+                        channel="email",
+                        address="owner@localhost",
+                        language="ru" if lang == Lang.RU else "en",
+                    )
                 ]
             if not dry_run:
                 check_secrets(db, recipients, st)

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,9 +78,9 @@ def _pieces(html: str) -> Iterator[str]:
             yield p
 
 
-def _open_after(pieces: list[str]) -> list[tuple[str, str]]:
-    """(name, opening tag) of the tags still open after ``pieces``."""
-    stack: list[tuple[str, str]] = []
+def _open_after(pieces: list[str], before: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """(name, opening tag) of the tags still open after ``pieces`` (with ``before`` open before them)."""
+    stack = list(before)
     for p in pieces:
         m = _TAG.fullmatch(p)
         if m is None:
@@ -111,12 +111,13 @@ def split_html(html: str, limit: int = LIMIT) -> list[str]:
     out: list[str] = []
     cur: list[str] = []
     size = 0
+    stack: list[tuple[str, str]] = []  # the tags open after cur
     for piece in _pieces(html):
         while True:
-            stack = _open_after([*cur, piece])
-            if size + utf16_len(piece) + utf16_len(_closing(stack)) <= limit or not cur:
+            after = _open_after([piece], stack) if piece.startswith("<") else stack
+            if size + utf16_len(piece) + utf16_len(_closing(after)) <= limit or not cur:
                 cur.append(piece)
-                size += utf16_len(piece)
+                size, stack = size + utf16_len(piece), after
                 break
             cut = _best_cut(cur, limit)
             head, rest = cur[:cut], cur[cut + 1 :] if cut < len(cur) and cur[cut] in _PRIORITY else cur[cut:]
@@ -125,7 +126,7 @@ def split_html(html: str, limit: int = LIMIT) -> list[str]:
             if _visible(text):
                 out.append(text)
             cur = [tag for _, tag in at_cut] + rest
-            size = sum(utf16_len(p) for p in cur)
+            size, stack = sum(utf16_len(p) for p in cur), _open_after(cur)
     tail = ("".join(cur) + _closing(_open_after(cur))).strip()
     if _visible(tail):
         out.append(tail)
