@@ -19,6 +19,7 @@ ORDER = [
     "kpi",
     "diagnose",
     "report",
+    "notify",
     "web",
     "commands",
 ]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kassa.yamlfile import load_yaml_model
 
@@ -103,6 +104,83 @@ class ImportLimits(BaseModel):
     xlsx_ratio: float = Field(default=200.0, ge=10.0)
 
 
+class DigestRecipient(BaseModel):
+    """One person (or chat) the digest goes to: where, in which language, and what they may see.
+
+    ``role`` is a dashboard role (:mod:`kassa.web.users`); an ``agency`` gets only the channels in its
+    ``scope``, as on the dashboard.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    channel: Literal["telegram", "email"]
+    chat_id: str | None = None  # Telegram: a user's id, a group's -100… id, or @channelname
+    address: str | None = None  # e-mail
+    language: Literal["en", "ru"] = "en"
+    role: Literal["owner", "marketer", "agency", "viewer"] = "owner"
+    scope: list[str] = Field(default_factory=list)
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id_text(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) else v  # YAML reads 123456 as a number
+
+    @model_validator(mode="after")
+    def _where_and_scope(self) -> DigestRecipient:
+        if self.channel == "telegram" and not self.chat_id:
+            raise ValueError(f"recipient {self.name!r}: a telegram recipient needs chat_id")
+        if self.channel == "email" and not (self.address and "@" in self.address):
+            raise ValueError(f"recipient {self.name!r}: an email recipient needs an address like a@b.ru")
+        if self.role == "agency" and not self.scope:
+            raise ValueError(f"recipient {self.name!r}: an agency needs scope: the channels it may see")
+        if self.role != "agency" and self.scope:
+            raise ValueError(f"recipient {self.name!r}: only an agency has a scope; a {self.role} sees all")
+        return self
+
+
+class SmtpSettings(BaseModel):
+    """The mail server the digest is sent through; the password is a secret, never here (docs/digest.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "localhost"
+    port: int | None = Field(default=None, ge=1, le=65535)  # default: 587 STARTTLS, 465 SSL, 25 none
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    sender: str = "kassa@localhost"  # the From: address
+    timeout: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = None  # a private CA that signed the server's certificate (else the system's)
+
+
+class DigestSettings(BaseModel):
+    """``digest:`` in kassa.yaml: who gets the digest and how (docs/digest.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipients: list[DigestRecipient] = Field(default_factory=list)
+    # The dashboard's address as people reach it (https://kassa.example.ru); with it the digest links the
+    # full report. Without it there is no link (a 127.0.0.1 address means nothing on a phone).
+    public_url: str | None = None
+    attach: list[Literal["html", "xlsx"]] = Field(
+        default_factory=lambda: list[Literal["html", "xlsx"]](["html"])
+    )
+    telegram_api: str = "https://api.telegram.org"  # settable: a local Bot API server, or a test's
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @field_validator("recipients")
+    @classmethod
+    def _unique_names(cls, v: list[DigestRecipient]) -> list[DigestRecipient]:
+        names = [r.name for r in v]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"recipient names must differ: {', '.join(twice)} appear twice")
+        return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("https://", "http://")):
+            raise ValueError("public_url must start with https:// (or http://)")
+        return v.rstrip("/") if v else v
+
+
 class Settings(BaseModel):
     """Everything kassa needs to know about the business that the data does not say."""
 
@@ -127,6 +205,9 @@ class Settings(BaseModel):
     phone_region: str = "RU"
     store_personal_data: bool = False
     import_limits: ImportLimits = Field(default_factory=ImportLimits)
+    # Excluded from the settings' JSON: metrics key their compiled SQL by it, and who gets the digest
+    # changes no number.
+    digest: DigestSettings = Field(default_factory=DigestSettings, exclude=True)
 
     @field_validator("timezone")
     @classmethod

@@ -26,6 +26,7 @@ HELP_ORDER = (
     "attribute",
     "kpi",
     "diagnose",
+    "digest",
     "demo",
     "serve",
 )
