@@ -128,3 +128,23 @@ def incomplete_json(
     out = {k: (None if k in found else v) for k, v in values.items()}
     out["incomplete"] = {n: i.to_json() for n, i in found.items()}
     return out
+
+
+def left_out_warnings(left: pl.DataFrame, currency: str) -> list[str]:
+    """One warning per kind of row and currency left out, with the amounts per measure."""
+    out = []
+    summary = (
+        left.group_by(["what", "currency", "metric"])
+        .agg(pl.col("n").sum(), pl.col("amount").sum())
+        .sort(["what", "currency", "metric"])
+    )
+    for (what, cur), g in summary.group_by(["what", "currency"], maintain_order=True):
+        amounts = ", ".join(
+            f"{CATALOG[m].label_en.lower()} {fmt_amount(a, str(cur))}"
+            for m, a in zip(g["metric"], g["amount"], strict=True)
+        )
+        out.append(
+            f"{max(g['n'].to_list())} {what!s} in {cur!s} (a currency other than {currency}) without an exchange rate for "
+            f"their month were left out of the totals: {amounts}; run `kassa fx sync` (or load fx_rates)"
+        )
+    return out
