@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         """
         from kassa.metrics.catalog import get_metric
         from kassa.metrics.compute import compute
-        from kassa.report.terminal import incomplete_lines, money_and_activity
+        from kassa.report.terminal import footnotes, money_and_activity
 
         names = [get_metric(m).name for m in parse_columns(metric) or []] or None
         shown = [get_metric(m).name for m in parse_columns(columns) or []] or None
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         print_grids(
             console, money_and_activity(table, lang=lang, currency=currency, columns=shown), wide=wide
         )
-        for line in incomplete_lines(table, lang=lang, currency=currency):
+        for line in footnotes(table, lang=lang, currency=currency):
             print_prose(console, line, hanging="  ", style="yellow")
         for w in table.warnings:
             print_prose(console, _("warning: {text}", lang, text=w), hanging="  ", style="yellow")
