@@ -33,6 +33,12 @@ class Incomplete:
     without_rate: dict[str, float] = field(default_factory=dict)  # currency -> amount left out
     because: tuple[str, ...] = ()  # the base measures with amounts left out
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Incomplete:
+        """The inverse of :meth:`to_json` (pages get rows as JSON)."""
+        rest = {str(c): float(a) for c, a in (data.get("without_rate") or {}).items()}
+        return cls(data.get("known"), rest, tuple(data.get("because") or ()))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "known": self.known,
