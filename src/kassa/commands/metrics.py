@@ -83,9 +83,14 @@ def register(app: typer.Typer) -> None:
             print_json(table.to_json())
             return
         if as_csv:
-            from kassa.report.csvfile import write_frame_csv
+            from kassa.report.blocks import metric_row
+            from kassa.report.csvfile import MARK_COLUMNS, marked_cells, rows_csv
 
-            write_frame_csv(table.frame, sys.stdout)  # text that starts like a formula is quoted
+            keys = list(table.frame.columns)
+            rows = (marked_cells(metric_row(table, r, keys), keys) for r in table.rows())
+            # Text that starts like a formula is quoted; which figures are estimates or incomplete is in
+            # two trailing columns, so every number stays a number.
+            sys.stdout.write(rows_csv([*keys, *MARK_COLUMNS], rows))
             return
         print_grids(
             console, money_and_activity(table, lang=lang, currency=currency, columns=shown), wide=wide
