@@ -37,8 +37,8 @@ from kassa.link.channels import NOT_SET, campaign_source_medium
 from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
 from kassa.metrics.catalog import CATALOG, base_metrics, derived, get_metric, visible_metrics
-from kassa.metrics.formula import POLARS, Algebra, evaluate
 from kassa.metrics.estimated import cut_rows, cut_warnings, estimated, ordered
+from kassa.metrics.formula import POLARS, Algebra, evaluate
 from kassa.metrics.incomplete import Incomplete, incomplete, incomplete_json, left_out_warnings
 from kassa.metrics.metric import Measure, Metric, Rows
 from kassa.period import Period

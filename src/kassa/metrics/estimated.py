@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import polars as pl
 
@@ -33,7 +32,9 @@ _RANGE = ("cut_channel", "cut_campaign", "spread_from", "spread_to")
 
 def spend_measures() -> frozenset[str]:
     """The base measures read from spend rows: what a spread row's share changes."""
-    return frozenset(m.name for m in base_metrics() if m.measure is not None and m.measure.rows.name == "spend")
+    return frozenset(
+        m.name for m in base_metrics() if m.measure is not None and m.measure.rows.name == "spend"
+    )
 
 
 @cache

@@ -152,7 +152,12 @@ def _cells(
 ) -> dict[str, str]:
     return {
         n: fmt_cell(
-            values.get(n), CATALOG[n].unit, lang, currency, estimated=n in estimated, incomplete=missing.get(n)
+            values.get(n),
+            CATALOG[n].unit,
+            lang,
+            currency,
+            estimated=n in estimated,
+            incomplete=missing.get(n),
         )
         for n in names
     }
