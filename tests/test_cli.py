@@ -53,7 +53,11 @@ def test_metrics_csv(tmp_path):
     res = run(
         "metrics", "--db", str(db), "--period", "2026-10", "--by", "month", "--metrics", "leads,cac", "--csv"
     )
-    assert res.stdout.splitlines() == ["month,leads,cost_per_sale", "2026-10,6,10000.0"]
+    # Two trailing columns name the estimated and incomplete metrics of each row (none here).
+    assert res.stdout.splitlines() == [
+        "month,leads,cost_per_sale,estimated,incomplete",
+        "2026-10,6,10000.0,,",
+    ]
 
 
 def test_bad_rows_are_listed_and_the_exit_code_says_so(tmp_path):

@@ -202,9 +202,11 @@ def _build(db: Path, out: Path, lang: str, seed: int, healthy: bool) -> None:
 
 def print_summary(table: MetricTable, headline: list[str], *, lang: str, currency: str) -> None:
     """The demo month in the terminal: the money trail and its groups, then the report's headline lines."""
-    from kassa.report.terminal import money_and_activity
+    from kassa.report.terminal import footnotes, money_and_activity
 
     print_grids(console, money_and_activity(table, lang=lang, currency=currency))
+    for line in footnotes(table, lang=lang, currency=currency):
+        print_prose(console, line, hanging="  ", style="yellow")
     if headline:
         console.print()
         print_prose(

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         """
         from kassa.metrics.catalog import get_metric
         from kassa.metrics.compute import compute
-        from kassa.report.terminal import incomplete_lines, money_and_activity
+        from kassa.report.terminal import footnotes, money_and_activity
 
         names = [get_metric(m).name for m in parse_columns(metric) or []] or None
         shown = [get_metric(m).name for m in parse_columns(columns) or []] or None
@@ -83,14 +83,19 @@ def register(app: typer.Typer) -> None:
             print_json(table.to_json())
             return
         if as_csv:
-            from kassa.report.csvfile import write_frame_csv
+            from kassa.report.blocks import metric_row
+            from kassa.report.csvfile import MARK_COLUMNS, marked_cells, rows_csv
 
-            write_frame_csv(table.frame, sys.stdout)  # text that starts like a formula is quoted
+            keys = list(table.frame.columns)
+            rows = (marked_cells(metric_row(table, r, keys), keys) for r in table.rows())
+            # Text that starts like a formula is quoted; which figures are estimates or incomplete is in
+            # two trailing columns, so every number stays a number.
+            sys.stdout.write(rows_csv([*keys, *MARK_COLUMNS], rows))
             return
         print_grids(
             console, money_and_activity(table, lang=lang, currency=currency, columns=shown), wide=wide
         )
-        for line in incomplete_lines(table, lang=lang, currency=currency):
+        for line in footnotes(table, lang=lang, currency=currency):
             print_prose(console, line, hanging="  ", style="yellow")
         for w in table.warnings:
             print_prose(console, _("warning: {text}", lang, text=w), hanging="  ", style="yellow")

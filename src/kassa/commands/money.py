@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             quality_sentences,
             revenue_grid,
         )
-        from kassa.report.terminal import incomplete_lines
+        from kassa.report.terminal import footnotes
 
         p = Period.parse(period)
         with open_warehouse(db, config) as wh:
@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
         console.print()
         for line in quality_sentences(quality, lang):
             print_prose(console, line)
-        for line in incomplete_lines(metrics, lang=lang, currency=wh.settings.currency):
+        for line in footnotes(metrics, lang=lang, currency=wh.settings.currency):
             print_prose(console, line, hanging="  ", style="yellow")
         for w in view.warnings + quality.warnings + metrics.warnings:
             print_prose(console, f"{_('warning', lang)}: {w}", hanging="  ", style="yellow")

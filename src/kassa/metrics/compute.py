@@ -37,8 +37,9 @@ from kassa.link.channels import NOT_SET, campaign_source_medium
 from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
 from kassa.metrics.catalog import CATALOG, base_metrics, derived, get_metric, visible_metrics
+from kassa.metrics.estimated import cut_rows, cut_warnings, estimated, ordered
 from kassa.metrics.formula import POLARS, Algebra, evaluate
-from kassa.metrics.incomplete import Incomplete, fmt_amount, incomplete, incomplete_json
+from kassa.metrics.incomplete import Incomplete, incomplete, incomplete_json, left_out_warnings
 from kassa.metrics.metric import Measure, Metric, Rows
 from kassa.period import Period
 from kassa.settings import Settings
@@ -78,6 +79,8 @@ class MetricTable:
     warnings: list[str] = field(default_factory=list)
     # Amounts without an exchange rate, per group, measure and currency (kassa.metrics.incomplete).
     left_out: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Spread rows of whole-period reports the groups' dates cut (kassa.metrics.estimated).
+    cut: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def rows(self) -> list[dict[str, Any]]:
         return self.frame.to_dicts()
@@ -86,6 +89,18 @@ class MetricTable:
         """The metrics whose value for ``row`` (None: the total) lacks amounts without a rate, and why."""
         names = [m.name for m in self.metrics]
         return incomplete(self.left_out, self.by, names, self.total if row is None else row, row)
+
+    def estimated(self, row: dict[str, Any] | None = None) -> set[str]:
+        """The metrics whose value for ``row`` (None: the total) is a day-prorated share of a whole-period
+        report its dates cut: an estimate, shown "≈"."""
+        values = self.total if row is None else row
+        found = estimated(self.cut, self.by, [m.name for m in self.metrics], row)
+        return {n for n in found if values.get(n) is not None and values.get(n) == values.get(n)}
+
+    def json_row(self, row: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``row`` (None: the total) as JSON shows it: an incomplete value is ``null`` with ``incomplete``
+        saying why; ``estimated`` lists the estimated metrics (absent when none, as ``incomplete`` is)."""
+        return self._json_values(self.total if row is None else row, row)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,7 +124,9 @@ class MetricTable:
 
     def _json_values(self, values: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
         names = [m.name for m in self.metrics]
-        return incomplete_json(self.left_out, self.by, names, _jsonable(values), row)
+        out = incomplete_json(self.left_out, self.by, names, _jsonable(values), row)
+        found = self.estimated(row)
+        return {**out, "estimated": ordered(names, found)} if found else out
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -412,30 +429,17 @@ class _Queries:
     def left_out(self) -> ir.Table:
         return self._get()[1]
 
+    def cut(self) -> ir.Table:
+        """Spread spend rows the groups' dates cut (:func:`kassa.metrics.estimated.cut_rows`)."""
+        wh, by, period = self._args
+        spend = base_tables(wh, self._opts["settings"]).spend
+        t = _apply_where(spend.filter(_in_period(spend.date, period)), self._opts["where"])
+        return cut_rows(t, lambda t: _keys(t, by, t.date), by, period)
+
 
 def _left_out_frame(wh: Warehouse, shape: tuple[Any, ...], queries: _Queries) -> pl.DataFrame:
     # One query for every check: amounts in another currency without a rate, per group and measure.
     return fetch(wh, ("metrics.left_out", shape), queries.left_out)
-
-
-def _warnings(left: pl.DataFrame, currency: str) -> list[str]:
-    """One warning per kind of row and currency left out, with the amounts per measure."""
-    out = []
-    summary = (
-        left.group_by(["what", "currency", "metric"])
-        .agg(pl.col("n").sum(), pl.col("amount").sum())
-        .sort(["what", "currency", "metric"])
-    )
-    for (what, cur), g in summary.group_by(["what", "currency"], maintain_order=True):
-        amounts = ", ".join(
-            f"{CATALOG[m].label_en.lower()} {fmt_amount(a, str(cur))}"
-            for m, a in zip(g["metric"], g["amount"], strict=True)
-        )
-        out.append(
-            f"{max(g['n'].to_list())} {what!s} in {cur!s} (a currency other than {currency}) without an exchange rate for "
-            f"their month were left out of the totals: {amounts}; run `kassa fx sync` (or load fx_rates)"
-        )
-    return out
 
 
 def base_measures(
@@ -452,7 +456,7 @@ def base_measures(
     st = settings or wh.settings
     queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
     left = _left_out_frame(wh, _shape(st, by, period, view, settle_days, where), queries)
-    return queries.measures(), _warnings(left, st.currency)
+    return queries.measures(), left_out_warnings(left, st.currency)
 
 
 def base_measures_frame(
@@ -469,7 +473,7 @@ def base_measures_frame(
     st = settings or wh.settings
     shape = _shape(st, by, period, view, settle_days, where)
     queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
-    warnings = _warnings(_left_out_frame(wh, shape, queries), st.currency)
+    warnings = left_out_warnings(_left_out_frame(wh, shape, queries), st.currency)
     return fetch(wh, ("metrics.base", shape), queries.measures), warnings
 
 
@@ -549,6 +553,7 @@ def compute(
     shape = _shape(st, keys, p, view, settle_days, where)
     queries = _Queries(wh, keys, p, view=view, settle_days=settle_days, where=where, settings=st)
     left = _left_out_frame(wh, shape, queries)
+    cut = fetch(wh, ("metrics.cut", shape), queries.cut)
     wanted = tuple(names)
     total: dict[str, Any] = {}
     if not (with_total and keys):
@@ -586,8 +591,9 @@ def compute(
         period=p,
         view=view,
         total=total,
-        warnings=_warnings(left, st.currency),
+        warnings=left_out_warnings(left, st.currency) + cut_warnings(cut),
         left_out=left,
+        cut=cut,
     )
 
 

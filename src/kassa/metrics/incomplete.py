@@ -33,6 +33,12 @@ class Incomplete:
     without_rate: dict[str, float] = field(default_factory=dict)  # currency -> amount left out
     because: tuple[str, ...] = ()  # the base measures with amounts left out
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Incomplete:
+        """The inverse of :meth:`to_json` (pages get rows as JSON)."""
+        rest = {str(c): float(a) for c, a in (data.get("without_rate") or {}).items()}
+        return cls(data.get("known"), rest, tuple(data.get("because") or ()))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "known": self.known,
@@ -127,4 +133,24 @@ def incomplete_json(
         return values
     out = {k: (None if k in found else v) for k, v in values.items()}
     out["incomplete"] = {n: i.to_json() for n, i in found.items()}
+    return out
+
+
+def left_out_warnings(left: pl.DataFrame, currency: str) -> list[str]:
+    """One warning per kind of row and currency left out, with the amounts per measure."""
+    out = []
+    summary = (
+        left.group_by(["what", "currency", "metric"])
+        .agg(pl.col("n").sum(), pl.col("amount").sum())
+        .sort(["what", "currency", "metric"])
+    )
+    for (what, cur), g in summary.group_by(["what", "currency"], maintain_order=True):
+        amounts = ", ".join(
+            f"{CATALOG[m].label_en.lower()} {fmt_amount(a, str(cur))}"
+            for m, a in zip(g["metric"], g["amount"], strict=True)
+        )
+        out.append(
+            f"{max(g['n'].to_list())} {what!s} in {cur!s} (a currency other than {currency}) without an exchange rate for "
+            f"their month were left out of the totals: {amounts}; run `kassa fx sync` (or load fx_rates)"
+        )
     return out

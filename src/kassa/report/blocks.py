@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from kassa.i18n import Translator
 from kassa.metrics.catalog import CATALOG
-from kassa.metrics.compute import View
+from kassa.metrics.compute import MetricTable, View
 from kassa.period import Period
 
 _ = Translator("report")
@@ -63,6 +63,21 @@ class Table:
 
     def column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
+
+
+def metric_row(table: MetricTable, row: dict[str, Any] | None, keys: list[str]) -> dict[str, Any]:
+    """A table row of ``keys`` from a metric table's ``row`` (None: its total), in the JSON form: an
+    incomplete value is ``None`` with ``incomplete`` saying why (its counted part in ``known``), and
+    ``estimated`` lists the estimated metrics; both only when there are any. Renderers mark those cells."""
+    values = table.json_row(row)
+    out = {k: values.get(k) for k in keys}
+    estimated = [n for n in values.get("estimated", []) if n in keys]
+    incomplete = {n: v for n, v in values.get("incomplete", {}).items() if n in keys}
+    if estimated:
+        out["estimated"] = estimated
+    if incomplete:
+        out["incomplete"] = incomplete
+    return out
 
 
 @dataclass
@@ -225,3 +240,21 @@ def page_labels(lang: str) -> dict[str, str]:
         "warnings": _("Warnings", lang),
         "no_rows": _("No data for this period.", lang),
     }
+
+
+def estimated_note(lang: str) -> str:
+    """What "≈" on a figure means: the title of a marked cell on a page, the comment on it in a spreadsheet."""
+    return _(
+        "An estimate: a day-prorated share of a whole-period report that this period cuts. "
+        "Import a report segmented by day for exact figures.",
+        lang,
+    )
+
+
+def incomplete_note(lang: str) -> str:
+    """What "≥ … + 22.88 USD" (or "?") on a figure means, as :func:`estimated_note` says "≈"."""
+    return _(
+        "Amounts without an exchange rate for their month are not counted: at least the converted "
+        "part, plus the rest in its own currency; run kassa fx sync.",
+        lang,
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 import polars as pl
@@ -59,3 +59,18 @@ def rows_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow(["" if v is None else safe_cell(v) for v in row])
     return out.getvalue()
+
+
+# The trailing columns of a metric CSV: which of the row's metrics are estimates ("≈" elsewhere: a share
+# of a whole-period report the period cuts) and which are incomplete (amounts without an exchange rate),
+# as names separated by spaces, empty when none. Always present, so a script finds the same columns.
+MARK_COLUMNS = ("estimated", "incomplete")
+
+
+def marked_cells(row: Mapping[str, Any], keys: Sequence[str]) -> list[Any]:
+    """A metric row in the JSON form (:func:`kassa.report.blocks.metric_row`) as CSV cells: the values of
+    ``keys`` — numbers stay numbers; an incomplete metric gives its counted part (a lower bound), or
+    nothing for a ratio with no bound — then the :data:`MARK_COLUMNS`."""
+    incomplete = row.get("incomplete") or {}
+    values = [incomplete[k].get("known") if k in incomplete else row.get(k) for k in keys]
+    return [*values, " ".join(row.get("estimated") or ()), " ".join(incomplete)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, Literal
 
@@ -22,8 +23,11 @@ import vl_convert as vlc
 from markupsafe import Markup
 
 from kassa.i18n import NO_VALUE, fmt_percent, fmt_value
+from kassa.metrics.incomplete import Incomplete
 from kassa.names import NAMERS, campaign_name, channel_name, key_name
+from kassa.report.blocks import estimated_note, incomplete_note
 from kassa.report.model import Block, Cards, Chart, Column, Lines, ReportData, Table
+from kassa.report.terminal import ESTIMATE, fmt_incomplete
 
 ChartMode = Literal["js", "svg"]
 
@@ -107,12 +111,56 @@ def show(value: Any, unit: str, lang: str, currency: str) -> str:
     return fmt_value(value, unit, lang, currency)
 
 
-def cell(row: dict[str, Any], column: Column, data: ReportData) -> str:
-    """A table cell as the page shows it: channels and sources by their display name, numbers by unit."""
+def show_marked(
+    value: Any,
+    unit: str,
+    lang: str,
+    currency: str,
+    *,
+    estimated: bool = False,
+    incomplete: Mapping[str, Any] | Incomplete | None = None,
+) -> Markup | str:
+    """A metric's value on a page (the report and the dashboard): as :func:`show`, and for a figure
+    that is not exact a ``<span>`` whose title says why — ``≈ 1 000 ₽`` for a day-prorated share of a
+    whole-period report the period cuts, ``≥ 451 000 ₽ + 22.88 USD`` (or ``?``) for one lacking amounts
+    without an exchange rate. ``incomplete`` is the metric's entry of a JSON row's ``incomplete``."""
+    if isinstance(incomplete, Mapping):
+        incomplete = Incomplete.from_json(incomplete)
+    text = show(value, unit, lang, currency)
+    classes, titles = [], []
+    if incomplete is not None:
+        text = fmt_incomplete(incomplete, unit, lang, currency)
+        classes.append("incomplete")
+        titles.append(incomplete_note(lang))
+    if estimated and text not in ("?", NO_VALUE):
+        text = f"{ESTIMATE} {text}"
+        classes.append("estimated")
+        titles.append(estimated_note(lang))
+    if not classes:
+        return text
+    return Markup('<span class="{}" title="{}">{}</span>').format(" ".join(classes), " ".join(titles), text)
+
+
+def show_in_row(row: Mapping[str, Any], key: str, unit: str, lang: str, currency: str) -> Markup | str:
+    """``row[key]`` through :func:`show_marked`, with the marks of a JSON metric row (its ``estimated``
+    list and ``incomplete`` map, as :meth:`kassa.metrics.compute.MetricTable.json_row` writes them)."""
+    return show_marked(
+        row.get(key),
+        unit,
+        lang,
+        currency,
+        estimated=key in (row.get("estimated") or ()),
+        incomplete=(row.get("incomplete") or {}).get(key),
+    )
+
+
+def cell(row: dict[str, Any], column: Column, data: ReportData) -> Markup | str:
+    """A table cell as the page shows it: channels and sources by their display name, numbers by unit
+    (marked where a metric is an estimate or incomplete)."""
     value = row.get(column.key)
     if column.key in NAMERS and value is not None and value != "":
         return key_name(column.key, value, data.lang)
-    return show(value, column.unit_in(row), data.lang, data.currency)
+    return show_in_row(row, column.key, column.unit_in(row), data.lang, data.currency)
 
 
 def _block_kind(block: Block) -> str:

@@ -20,7 +20,7 @@ from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import MetricTable
 from kassa.names import campaign_name, channel_name
 from kassa.report.layout import Column, Grid, wrap
-from kassa.report.terminal import fmt_incomplete
+from kassa.report.terminal import fmt_cell
 
 _ = Translator("money")
 
@@ -86,11 +86,16 @@ def revenue_grid(view: MoneyView, metrics: MetricTable, lang: str) -> Grid:
 
     def row(name: str, m: dict[str, Any], k: dict[str, Any], total: bool = False) -> dict[str, str]:
         # Marketing cost and ROMI lacking amounts without an exchange rate say so ("≥ …", "?").
-        missing = metrics.incomplete(None if total else k) if k or total else {}
+        # and those from a whole-period report the period cuts are estimates ("≈").
+        group = None if total else k
+        missing = metrics.incomplete(group) if k or total else {}
+        guessed = metrics.estimated(group) if k or total else set()
         shown: dict[str, str] = {
-            n: fmt_incomplete(missing[n], CATALOG[n].unit, lang, cur)
+            n: fmt_cell(
+                k.get(n), CATALOG[n].unit, lang, cur, estimated=n in guessed, incomplete=missing.get(n)
+            )
             for n in ("marketing_cost", "romi", "romi_paid")
-            if n in missing
+            if n in missing or n in guessed
         }
         return {
             "channel": name,

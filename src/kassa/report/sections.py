@@ -22,7 +22,19 @@ from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable
 from kassa.period import Period, add_months
 from kassa.report import charts
-from kassa.report.blocks import Block, Card, Cards, Chart, Column, Line, Lines, Section, Table, page_labels
+from kassa.report.blocks import (
+    Block,
+    Card,
+    Cards,
+    Chart,
+    Column,
+    Line,
+    Lines,
+    Section,
+    Table,
+    metric_row,
+    page_labels,
+)
 from kassa.report.terminal import MONEY_TRAIL
 
 _ = Translator("report")
@@ -46,8 +58,8 @@ def funnel_section(by_channel: MetricTable, lang: str, currency: str) -> Section
         "funnel",
         _("Money trail per channel", lang),
         cols,
-        [{k: r.get(k) for k in ["channel", *FUNNEL_COLUMNS]} for r in rows],
-        total={k: by_channel.total.get(k) for k in FUNNEL_COLUMNS} if by_channel.total else None,
+        [metric_row(by_channel, r, ["channel", *FUNNEL_COLUMNS]) for r in rows],
+        total=metric_row(by_channel, None, list(FUNNEL_COLUMNS)) if by_channel.total else None,
         note=_(
             "CPL = marketing cost / leads; CAC = marketing cost / sales; "
             "ROMI = (revenue or gross profit − marketing cost) / marketing cost.",
@@ -162,8 +174,8 @@ def activity_section(by_channel: MetricTable, lang: str) -> Section:
         "activity",
         _("Activity per channel", lang),
         cols,
-        [{k: r.get(k) for k in ["channel", *present]} for r in rows],
-        total={k: by_channel.total.get(k) for k in present} if by_channel.total else None,
+        [metric_row(by_channel, r, ["channel", *present]) for r in rows],
+        total=metric_row(by_channel, None, present) if by_channel.total else None,
         sheet=_("Activity", lang),
     )
     return Section(

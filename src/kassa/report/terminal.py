@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kassa.i18n import Translator, fmt_value
+from kassa.i18n import NO_VALUE, Translator, fmt_value
 from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable
 from kassa.metrics.incomplete import Incomplete, fmt_amount
@@ -98,14 +98,14 @@ def metric_grid(
     grid.add_rows(
         {
             **{k: key_name(k, row.get(k), lang) for k in table.by},
-            **_cells(row, table.incomplete(row), present, lang, currency),
+            **_cells(row, table.incomplete(row), table.estimated(row), present, lang, currency),
         }
         for row in table.frame.iter_rows(named=True)
     )
     if show_total and table.total:
         grid.total = {
             **({table.by[0]: _("Total", lang)} if table.by else {}),
-            **_cells(table.total, table.incomplete(), present, lang, currency),
+            **_cells(table.total, table.incomplete(), table.estimated(), present, lang, currency),
         }
     return grid
 
@@ -119,15 +119,66 @@ def fmt_incomplete(inc: Incomplete, unit: str, lang: str, currency: str) -> str:
     return f"≥ {fmt_value(inc.known, unit, lang, currency)}{rest}"
 
 
+ESTIMATE = "≈"
+
+
+def fmt_cell(
+    value: object,
+    unit: str,
+    lang: str,
+    currency: str,
+    *,
+    estimated: bool = False,
+    incomplete: Incomplete | None = None,
+) -> str:
+    """A metric's value as the terminal shows it: ``≈ 1 000 ₽`` for an estimate (a day-prorated share of a
+    whole-period report the period cuts), ``≥ 451 000 ₽ + 22.88 USD`` when amounts had no exchange rate,
+    both marks when both hold; "no value" and "?" stay as they are (there is nothing to estimate)."""
+    text = (
+        fmt_incomplete(incomplete, unit, lang, currency)
+        if incomplete is not None
+        else fmt_value(value, unit, lang, currency)
+    )
+    return f"{ESTIMATE} {text}" if estimated and text not in ("?", NO_VALUE) else text
+
+
 def _cells(
-    values: dict[str, object], missing: dict[str, Incomplete], names: Sequence[str], lang: str, currency: str
+    values: dict[str, object],
+    missing: dict[str, Incomplete],
+    estimated: set[str],
+    names: Sequence[str],
+    lang: str,
+    currency: str,
 ) -> dict[str, str]:
     return {
-        n: fmt_incomplete(missing[n], CATALOG[n].unit, lang, currency)
-        if n in missing
-        else fmt_value(values.get(n), CATALOG[n].unit, lang, currency)
+        n: fmt_cell(
+            values.get(n),
+            CATALOG[n].unit,
+            lang,
+            currency,
+            estimated=n in estimated,
+            incomplete=missing.get(n),
+        )
         for n in names
     }
+
+
+def estimated_lines(table: MetricTable, *, lang: str = "en") -> list[str]:
+    """The footnote of the "≈" marks, once, when any figure of the table is an estimate."""
+    if not (table.estimated() or any(table.estimated(r) for r in table.frame.iter_rows(named=True))):
+        return []
+    return [
+        _(
+            "≈: a day-prorated share of a whole-period report that this period cuts; "
+            "import a report segmented by day for exact figures",
+            lang,
+        )
+    ]
+
+
+def footnotes(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[str]:
+    """What to print under a table's grids: the incomplete totals, then what "≈" means."""
+    return incomplete_lines(table, lang=lang, currency=currency) + estimated_lines(table, lang=lang)
 
 
 def incomplete_lines(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[str]:

@@ -18,8 +18,11 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from kassa.i18n import locale_of
+from kassa.metrics.incomplete import Incomplete
 from kassa.names import key_name
+from kassa.report.blocks import estimated_note, incomplete_note
 from kassa.report.model import Cards, Column, Lines, ReportData, Table
+from kassa.report.terminal import ESTIMATE, fmt_incomplete
 
 _SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
@@ -147,10 +150,31 @@ class _Writer:
         for k, note in enumerate(below):
             ws.write(last + 2 + k, 0, note, self.muted)
 
+    def _mark(self, ws: Worksheet, i: int, j: int, c: Column, r: dict[str, Any]) -> Any:
+        """The number a metric cell holds, with a comment on the cell when it is not exact: an estimate
+        ("≈", a day-prorated share of a whole-period report the period cuts) or incomplete (the counted
+        part, with what had no exchange rate in the comment; empty when a ratio has no bound). The cell
+        stays a number, so sums and charts of the sheet still work."""
+        v = r.get(c.key)
+        lang, unit = self.data.lang, c.unit_in(r)
+        notes = []
+        incomplete = (r.get("incomplete") or {}).get(c.key)
+        if incomplete is not None:
+            inc = Incomplete.from_json(incomplete)
+            v = inc.known
+            notes.append(f"{fmt_incomplete(inc, unit, lang, self.data.currency)}: {incomplete_note(lang)}")
+        if c.key in (r.get("estimated") or ()) and v is not None:
+            notes.append(f"{ESTIMATE} {estimated_note(lang)}")
+        if notes:
+            ws.write_comment(i, j, "\n".join(notes), {"x_scale": 2, "y_scale": 1.5})
+        return v
+
     def _row(self, ws: Worksheet, i: int, columns: list[Column], r: dict[str, Any], *, total: bool) -> None:
         for j, c in enumerate(columns):
             v = r.get(c.key)
             unit = c.unit_in(r)
+            if unit != "text":
+                v = self._mark(ws, i, j, c, r)
             if unit == "text":
                 # Channels by the name people read; the report's JSON keeps the ids.
                 text = "" if v is None else key_name(c.key, v, self.data.lang)

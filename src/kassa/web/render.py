@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from kassa.i18n import Translator, fmt_change
-from kassa.report.html import script_json, show, templates
+from kassa.report.html import script_json, show, show_in_row, show_marked, templates
 from kassa.web.state import Dashboard
 from kassa.web.users import User
 
@@ -65,6 +65,11 @@ def page_response(
         data,
         lang,
         show=lambda v, unit: show(v, unit, lang, currency),
+        # A metric's cell with its "≈" / "≥" mark and the title saying why (kassa.report.html).
+        show_in=lambda row, key, unit: show_in_row(row, key, unit, lang, currency),
+        show_marked=lambda v, unit, estimated=False, incomplete=None: show_marked(
+            v, unit, lang, currency, estimated=estimated, incomplete=incomplete
+        ),
         here=here,
         link=lambda path: link_of(request, path),
         quote=quote,

@@ -17,7 +17,8 @@ from kassa.metrics.catalog import derived
 from kassa.metrics.compute import compute
 from kassa.metrics.formula import NUMBERS
 from kassa.period import Period
-from kassa.report.csvfile import rows_csv
+from kassa.report.blocks import metric_row
+from kassa.report.csvfile import MARK_COLUMNS, marked_cells, rows_csv
 from kassa.report.model import ACTIVITY_COLUMNS, FUNNEL_COLUMNS
 from kassa.store import Warehouse
 from kassa.web.dependencies import NotFound, Page
@@ -99,9 +100,11 @@ def channels_page(
         return table, credited
 
     table, credited = dash.locked(build)
-    rows = [{k: r.get(k) for k in [*by, *FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} for r in table.to_json()["rows"]]
+    # Rows as the metric JSON writes them: an incomplete value null with why, estimated metrics listed.
+    keys = [*by, *FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]
+    rows = [metric_row(table, r, keys) for r in table.rows()]
     rows.sort(key=lambda r: (-(r.get("revenue") or 0.0), -(r.get("marketing_cost") or 0.0), str(r[by[-1]])))
-    total = table.to_json()["total"]
+    total = metric_row(table, None, [*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]) if table.total else None
     model_total = None
     if credited is not None:
         found = {tuple(str(r[k]) for k in by): r for r in credited.to_dicts()}
@@ -130,7 +133,7 @@ def channels_page(
         "activity_columns": [column(n, lang) for n in ACTIVITY_COLUMNS],
         "model_columns": [column(k, lang) for k in MODEL_COLUMNS],
         "rows": rows,
-        "total": {k: total.get(k) for k in [*FUNNEL_COLUMNS, *ACTIVITY_COLUMNS]} if total else None,
+        "total": total,
         "model_total": model_total,
         "warnings": table.warnings,
     }
@@ -147,4 +150,4 @@ def channels_table_csv(
         *(c["key"] for c in data["funnel_columns"]),
         *(c["key"] for c in data["activity_columns"]),
     ]
-    return rows_csv(keys, ([r.get(k) for k in keys] for r in data["rows"]))
+    return rows_csv([*keys, *MARK_COLUMNS], (marked_cells(r, keys) for r in data["rows"]))

@@ -95,11 +95,19 @@ def funnel_page(dash: Dashboard, scope: list[str] | None, period: Period, lang: 
             row = TOTAL_ROW if f.dimension == "company" else str(channel)
             breaks.setdefault(row, {}).setdefault(STAGE[f.stage].rate, item)
 
-    def with_change(r: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    def with_change(r: dict[str, Any] | None, old: dict[str, Any] | None) -> dict[str, Any]:
+        # The metric JSON of the row (None: the total): incomplete values null with why, estimates listed.
+        now_row = got["cur"].json_row(r)
         out: dict[str, Any] = {}
         for n in names:
-            now, was = no_nan(r.get(n)), no_nan((old or {}).get(n))
-            out[n] = {"value": now, "previous": was, "change": relative_change(was, now)}
+            now, was = no_nan(now_row.get(n)), no_nan((old or {}).get(n))
+            out[n] = {
+                "value": now,
+                "previous": was,
+                "change": relative_change(was, now),
+                "estimated": n in now_row.get("estimated", []),
+                "incomplete": now_row.get("incomplete", {}).get(n),
+            }
         return out
 
     rows: list[dict[str, Any]] = [
@@ -109,7 +117,7 @@ def funnel_page(dash: Dashboard, scope: list[str] | None, period: Period, lang: 
     rows.sort(key=lambda r: -(r["steps"]["revenue"]["value"] or 0.0))
     total = None
     if got["cur"].total:
-        total = {"channel": TOTAL_ROW, "steps": with_change(got["cur"].total, got["old"].total)}
+        total = {"channel": TOTAL_ROW, "steps": with_change(None, got["old"].total)}
     section = funnel_section(got["cur"], lang, currency)
     return {
         "page": "funnel",

@@ -60,8 +60,9 @@ def _overview(wh: Warehouse, user: User, period: Period, lang: str) -> dict[str,
     currency = wh.settings.currency
     cur = compute(wh, list(OVERVIEW_METRICS), None, period, where=where, with_total=False)
     old = compute(wh, list(OVERVIEW_METRICS), None, prev, where=where, with_total=False)
-    c = cur.frame.to_dicts()[0] if cur.frame.height else {}
-    o = old.frame.to_dicts()[0] if old.frame.height else {}
+    # As the metric JSON has them: an incomplete value null with why; the estimated metrics listed.
+    c = cur.json_row(cur.frame.to_dicts()[0]) if cur.frame.height else {}
+    o = old.json_row(old.frame.to_dicts()[0]) if old.frame.height else {}
     report = build_report(wh, period, lang, only=("money_vs_activity",)) if user.can("see_totals") else None
     months = None if report is not None else scoped_months(wh, period, where)
     cards = []
@@ -80,6 +81,8 @@ def _overview(wh: Warehouse, user: User, period: Period, lang: str) -> dict[str,
                 "value": now,
                 "previous": before,
                 "change": chg,
+                **_marks(c, name),
+                **{f"previous_{k}": v for k, v in _marks(o, name).items()},
             }
         )
     headline: list[dict[str, str]] = []
@@ -116,6 +119,15 @@ def _overview(wh: Warehouse, user: User, period: Period, lang: str) -> dict[str,
         "headline": headline,
         "charts": charts,
         "warnings": cur.warnings,
+    }
+
+
+def _marks(row: dict[str, Any], name: str) -> dict[str, Any]:
+    """A card's marks: ``estimated`` (a share of a whole-period report the period cuts) and ``incomplete``
+    (amounts without an exchange rate: what was counted and what was not), as the metric JSON says them."""
+    return {
+        "estimated": name in row.get("estimated", []),
+        "incomplete": row.get("incomplete", {}).get(name),
     }
 
 
