@@ -25,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.kassa_cli import run_kassa
 from tests.test_fx_incomplete import FILES as NO_RATE_FILES
+from tests.web.helpers import LOCAL
 
 from kassa.metrics.compute import compute
 from kassa.report.html import render_html
@@ -180,7 +181,7 @@ def test_dashboard_pages_mark_estimates_and_incomplete_figures(make_warehouse):
     cut_db = _closed(make_warehouse)
     app = create_app(cut_db, users_required=False, warm=False)
     try:
-        client = TestClient(app)
+        client = TestClient(app, base_url=LOCAL)
         channels = client.get(f"/channels.json?period={CUT}").json()
         rows = {r["channel"]: r for r in channels["rows"]}
         assert "marketing_cost" in rows["meta_ads"]["estimated"] and "estimated" not in rows["yandex_direct"]
@@ -201,7 +202,7 @@ def test_dashboard_pages_mark_estimates_and_incomplete_figures(make_warehouse):
     no_rate_db = _closed(make_warehouse, NO_RATE_FILES, "no_rate.duckdb")
     app = create_app(no_rate_db, users_required=False, warm=False)
     try:
-        client = TestClient(app)
+        client = TestClient(app, base_url=LOCAL)
         page = client.get("/channels?period=2026-10").text.replace("\xa0", " ")
         assert '<span class="incomplete"' in page and "≥ RUB 451,000 + 22.88 USD" in page
         cards = {c["name"]: c for c in client.get("/overview.json?period=2026-10").json()["cards"]}

@@ -45,6 +45,7 @@ SPEND = "date,channel,campaign,impressions,clicks,cost\n2026-10-01,yandex_direct
 
 
 REPAIRED: list[str] = []
+KILLS = 9  # two in three timed into the commit; the torn state shows in about one in six
 
 
 def state(db: Path) -> tuple[Any, list[tuple[Any, ...]]]:
@@ -82,7 +83,7 @@ def test_an_import_killed_at_any_moment_is_all_or_nothing(tmp_path: Path) -> Non
     rng = random.Random(14)
     outcomes = []
     REPAIRED.clear()
-    for i in range(12):
+    for i in range(KILLS):
         db = tmp_path / f"k{i}.duckdb"
         shutil.copy(base, db)
         proc = kassa_import(db, big)
@@ -107,7 +108,7 @@ def test_an_import_killed_at_any_moment_is_all_or_nothing(tmp_path: Path) -> Non
             wh.undo(max(b["batch_id"] for b in wh.batches()))
             assert wh.fingerprint() == before[0]
     # How many kills left the warehouse torn and needing the repair (with DuckDB 1.5, about a third).
-    print(f"{sum(outcomes)} of 12 kills after the commit, {len(REPAIRED)} put right at open")
+    print(f"{sum(outcomes)} of {KILLS} kills after the commit, {len(REPAIRED)} put right at open")
 
 
 # -- torn states on purpose -------------------------------------------------------------------------------
