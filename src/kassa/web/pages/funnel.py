@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from kassa.diagnose import run as run_diagnosis
+from kassa.diagnose.findings import Finding
 from kassa.diagnose.funnel import STAGE, STAGES
 from kassa.diagnose.text import responsible_label, stage_label
 from kassa.metrics import relative_change
@@ -44,6 +45,16 @@ def funnel(page: Page) -> Response:
     return page.render("funnel.html.j2", funnel_page(page.dash, page.scope, page.period, page.lang))
 
 
+def finding_channel(f: Finding) -> str | None:
+    """The channel a finding is about: a channel's own (its ``value``), a campaign's (its ``channel``),
+    none for the company or a manager (a manager's break runs across channels)."""
+    if f.dimension == "channel":
+        return f.value
+    if f.dimension == "campaign":
+        return f.channel
+    return None
+
+
 def funnel_page(dash: Dashboard, scope: list[str] | None, period: Period, lang: str) -> dict[str, Any]:
     """Counts and the conversion of each step per channel, against the previous period, with the steps
     where the diagnosis found a significant break marked and who answers for them.
@@ -73,7 +84,7 @@ def funnel_page(dash: Dashboard, scope: list[str] | None, period: Period, lang: 
     breaks: dict[str, dict[str, dict[str, Any]]] = {}
     findings = []
     for f in got["diagnosis"].findings:
-        channel = f.channel if f.dimension in ("channel", "campaign") else None
+        channel = finding_channel(f)
         if scope is not None and (channel is None or channel not in scope):
             continue
         item = {
