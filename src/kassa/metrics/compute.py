@@ -442,6 +442,22 @@ def _left_out_frame(wh: Warehouse, shape: tuple[Any, ...], queries: _Queries) ->
     return fetch(wh, ("metrics.left_out", shape), queries.left_out)
 
 
+def _base_queries(
+    wh: Warehouse,
+    by: list[str],
+    period: Period,
+    view: View,
+    settle_days: int | None,
+    where: dict[str, list[str]] | None,
+    settings: Settings | None,
+) -> tuple[_Queries, tuple[Any, ...], list[str]]:
+    """The base-measure queries of one shape, the shape, and the warnings about rows left out."""
+    st = settings or wh.settings
+    shape = _shape(st, by, period, view, settle_days, where)
+    queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
+    return queries, shape, left_out_warnings(_left_out_frame(wh, shape, queries), st.currency)
+
+
 def base_measures(
     wh: Warehouse,
     by: list[str],
@@ -453,10 +469,8 @@ def base_measures(
     settings: Settings | None = None,
 ) -> tuple[ir.Table, list[str]]:
     """The grouped base measures as one lazy Ibis table, plus warnings about excluded rows."""
-    st = settings or wh.settings
-    queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
-    left = _left_out_frame(wh, _shape(st, by, period, view, settle_days, where), queries)
-    return queries.measures(), left_out_warnings(left, st.currency)
+    queries, _shape_, warnings = _base_queries(wh, by, period, view, settle_days, where, settings)
+    return queries.measures(), warnings
 
 
 def base_measures_frame(
@@ -470,10 +484,7 @@ def base_measures_frame(
     settings: Settings | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """:func:`base_measures` in memory, through SQL compiled once per shape and process."""
-    st = settings or wh.settings
-    shape = _shape(st, by, period, view, settle_days, where)
-    queries = _Queries(wh, by, period, view=view, settle_days=settle_days, where=where, settings=st)
-    warnings = left_out_warnings(_left_out_frame(wh, shape, queries), st.currency)
+    queries, shape, warnings = _base_queries(wh, by, period, view, settle_days, where, settings)
     return fetch(wh, ("metrics.base", shape), queries.measures), warnings
 
 

@@ -153,23 +153,7 @@ def load(
                 period = (got[0], got[1])
         finally:
             db.unregister("__kassa_new")
-    db.execute(
-        "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-        [
-            batch_id,
-            str(path),
-            sha,
-            fmt,
-            kind.name,
-            res.rows_read,
-            new.num_rows,
-            len({e.line for e in res.errors if not e.row_kept}),
-            replaced,
-            period[0],
-            period[1],
-            loaded_at,
-        ],
-    )
+    record_batch(db, batch_id, path, sha, fmt, kind, res, new.num_rows, replaced, period, loaded_at)
     return FileReport(str(path), fmt, kind.name, res.rows_read, new.num_rows, replaced, res.errors, batch_id)
 
 
@@ -244,6 +228,24 @@ def load_stream(
                 period = (got[0], got[1])
         finally:
             db.execute("DROP VIEW IF EXISTS __kassa_new")
+    record_batch(db, batch_id, path, sha, fmt, kind, res, loaded, replaced, period, loaded_at)
+    return FileReport(str(path), fmt, kind.name, res.rows_read, loaded, replaced, res.errors, batch_id)
+
+
+def record_batch(
+    db: duckdb.DuckDBPyConnection,
+    batch_id: int,
+    path: Path | str,
+    sha: str,
+    fmt: str,
+    kind: Kind,
+    res: ReadResult,
+    loaded: int,
+    replaced: int,
+    period: tuple[Any, Any],
+    loaded_at: dt.datetime,
+) -> None:
+    """The batch's row in ``import_batches``: what recovery and ``undo`` check the tables against."""
     rejected = len({e.line for e in res.errors if not e.row_kept})
     db.execute(
         "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
@@ -257,12 +259,10 @@ def load_stream(
             loaded,
             rejected,
             replaced,
-            period[0],
-            period[1],
+            *period,
             loaded_at,
         ],
     )
-    return FileReport(str(path), fmt, kind.name, res.rows_read, loaded, replaced, res.errors, batch_id)
 
 
 def replace_condition(kind: Kind) -> str:

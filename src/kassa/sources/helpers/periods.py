@@ -20,68 +20,16 @@ import polars as pl
 
 from kassa.sources.validate import LINE
 
+_ENGLISH = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+            "October", "November", "December")  # fmt: skip
+_RUSSIAN = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
+            "октября", "ноября", "декабря")  # fmt: skip
+# English (both interfaces; full and three-letter), Russian in the genitive as dates are written
+# ("1 марта 2026 г.").
 _MONTHS = {
-    # English (both interfaces), Russian in the genitive as dates are written ("1 марта 2026 г.")
-    **{
-        m.lower(): i
-        for i, m in enumerate(
-            [
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ],
-            start=1,
-        )
-    },
-    **{
-        m[:3].lower(): i
-        for i, m in enumerate(
-            [
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ],
-            start=1,
-        )
-    },
-    **{
-        m: i
-        for i, m in enumerate(
-            [
-                "января",
-                "февраля",
-                "марта",
-                "апреля",
-                "мая",
-                "июня",
-                "июля",
-                "августа",
-                "сентября",
-                "октября",
-                "ноября",
-                "декабря",
-            ],
-            start=1,
-        )
-    },
+    spelling: i
+    for i, (en, ru) in enumerate(zip(_ENGLISH, _RUSSIAN, strict=True), start=1)
+    for spelling in (en.lower(), en[:3].lower(), ru)
 }
 _DOTTED = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
