@@ -128,6 +128,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--remove", help="Remove the connection of this name.")
         ] = None,
         db: DbOption = Path(DEFAULT_DB),
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Save a connection to a service, with its token kept beside the warehouse (never in it).
 
@@ -138,7 +139,7 @@ def register(app: typer.Typer) -> None:
         conns = Connections(db)
         if remove:
             conns.remove(remove)
-            console.print(f"connection {remove!r} removed (its token too)")
+            console.print(_("connection {name} removed (its token too)", lang, name=repr(remove)))
             return
         if service is None or name is None:
             raise typer.BadParameter(
@@ -170,14 +171,23 @@ def register(app: typer.Typer) -> None:
             look_back=look_back or SERVICES[service].look_back,
         )
         conns.save(conn, token)
-        where = f"the environment variable {token_env}" if token_env else str(conns.secrets)
-        console.print(f"connection {name!r} ({SERVICES[service].title}) saved; its token is in {where}")
-        console.print(f"next: kassa sync {name} --db {db}")
+        where = _("the environment variable {var}", lang, var=token_env) if token_env else str(conns.secrets)
+        console.print(
+            _(
+                "connection {name} ({service}) saved; its token is in {where}",
+                lang,
+                name=repr(name),
+                service=SERVICES[service].title,
+                where=where,
+            )
+        )
+        console.print(_("next: kassa sync {name} --db {db}", lang, name=name, db=db))
 
     @app.command("disconnect")
     def disconnect(
         name: Annotated[str, typer.Argument(help="The connection's name (kassa connections).")],
         db: DbOption = Path(DEFAULT_DB),
+        lang: LangOption = Lang.EN,
     ) -> None:
         """Remove a connection and its stored token. Its synced data stays (kassa imports undo removes it).
 
@@ -186,7 +196,7 @@ def register(app: typer.Typer) -> None:
         from kassa.store.connections import Connections
 
         Connections(db).remove(name)
-        console.print(f"connection {name!r} removed (its token too)")
+        console.print(_("connection {name} removed (its token too)", lang, name=repr(name)))
 
     @app.command("connections")
     def connections(
@@ -218,7 +228,9 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         if not rows:
-            print_prose(console, "No connections yet: kassa connect SERVICE --name NAME --token-stdin --db …")
+            print_prose(
+                console, _("No connections yet: kassa connect SERVICE --name NAME --token-stdin --db …", lang)
+            )
             return
         grid = Grid(
             _("Connections", lang),
@@ -374,4 +386,9 @@ def _print_outcomes(outcomes: list[SyncOutcome], lang: str) -> None:
         for w in o.warnings[:20]:
             print_prose(err_console, _("warning: ", lang) + str(w), hanging="  ")
         if o.error:
-            print_prose(err_console, f"error: {o.connection}: {o.error}", hanging="  ", style="red")
+            print_prose(
+                err_console,
+                _("error: {connection}: {error}", lang, connection=o.connection, error=o.error),
+                hanging="  ",
+                style="red",
+            )
