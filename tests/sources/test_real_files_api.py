@@ -19,15 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from tests.sources.real_folder import REAL, needs_real_files
 
 from kassa.settings import Settings
 from kassa.store import Warehouse
 from kassa.store.warehouse import FileReport
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real"
-pytestmark = pytest.mark.skipif(
-    not REAL.is_dir(), reason=f"the real files are not here: {REAL} (a checkout without ../shared/real)"
-)
+pytestmark = needs_real_files
 
 MakeWarehouse = Callable[..., Warehouse]
 

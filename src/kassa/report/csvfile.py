@@ -18,9 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, Any
-
-import polars as pl
+from typing import Any
 
 # What a spreadsheet may take for the start of a formula (OWASP's list).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -32,22 +30,6 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
-
-
-def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with :func:`safe_cell` applied to every text column (numeric columns are left alone)."""
-    starts = "^[" + "".join("\\" + c if c in "-\\^]" else c for c in FORMULA_START) + "]"
-    exprs = []
-    for name, dtype in frame.schema.items():
-        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-            col = pl.col(name).cast(pl.String)
-            exprs.append(pl.when(col.str.contains(starts)).then(pl.lit("'") + col).otherwise(col).alias(name))
-    return frame.with_columns(exprs) if exprs else frame
-
-
-def write_frame_csv(frame: pl.DataFrame, out: IO[str]) -> None:
-    """``frame`` as CSV on ``out`` (Polars' own number formatting), every text cell made safe."""
-    safe_frame(frame).write_csv(out)
 
 
 def rows_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
