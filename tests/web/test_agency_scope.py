@@ -132,16 +132,27 @@ class Forbidden:
     words: set[str]
     numbers: set[float]
 
+    def __post_init__(self) -> None:
+        # One pattern for all words and one for every written form of every number, built once: the sweep
+        # reads ~450 answers, and a search per word and per form of each number was half its time.
+        # Longest first, so that where one form is the start of another both are tried.
+        forms = sorted({f for v in self.numbers for f in number_forms(v)}, key=lambda f: (-len(f), f))
+        words = sorted(self.words, key=lambda w: (-len(w), w))
+        self._words = (
+            re.compile(rf"(?<![\w])(?:{'|'.join(map(re.escape, words))})(?![\w])") if words else None
+        )
+        self._numbers = (
+            re.compile(rf"(?<![\d.,\xa0])(?:{'|'.join(map(re.escape, forms))})(?!\d|[.,]\d)")
+            if forms
+            else None
+        )
+
     def found_in(self, text: str, asked: str = "") -> list[str]:
         """What of it ``text`` holds; a word the request itself carries (``asked``: its path, query and
         form, e.g. the out-of-scope channel it asked for) is an echo, not a leak."""
-        hits = [
-            w for w in self.words if w not in asked and re.search(rf"(?<![\w]){re.escape(w)}(?![\w])", text)
-        ]
-        for v in self.numbers:
-            for form in number_forms(v):
-                if re.search(rf"(?<![\d.,\xa0]){re.escape(form)}(?!\d|[.,]\d)", text):
-                    hits.append(f"{form} (company total)")
+        hits = sorted({w for w in self._words.findall(text) if w not in asked}) if self._words else []
+        if self._numbers:
+            hits += [f"{form} (company total)" for form in sorted(set(self._numbers.findall(text)))]
         return hits
 
 
@@ -250,6 +261,9 @@ def sweep(as_user: Callable[[str], TestClient], app: FastAPI, name: str) -> None
     dash = app.state.dashboard
     forbidden = dash.locked(lambda wh: forbidden_for(wh, scope))
     assert {"Anna", "Boris", outside_name(scope)} <= forbidden.words and forbidden.numbers
+    # The matcher finds what it must: a manager's name, and a company total written as a page writes it.
+    a_total = max(forbidden.numbers)
+    assert forbidden.found_in("by Boris.") and forbidden.found_in(f"total {fmt_number(a_total, 'ru', 0)} ₽")
     outside = sorted({"vk_ads", "yandex_direct", "telegram"} - set(scope))
     agency = as_user(name)
     token = dash.sessions.read(agency.cookies.get("kassa_session"))["csrf"]

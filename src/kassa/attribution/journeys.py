@@ -176,10 +176,19 @@ def warehouse_paths(
     st = settings or wh.settings
     if by not in ("channel", "campaign"):
         raise KassaError(f"cannot attribute by {by!r}; use channel or campaign")
-    touches = journey_touches(wh, p, measure, lookback_days=lookback_days, settings=st)
-    return paths_from_touches(
-        touches, by=by, direct_channels=tuple(st.direct_channels), source=f"{wh.path} {p.label}"
-    )
+
+    def build() -> PathTable:
+        touches = journey_touches(wh, p, measure, lookback_days=lookback_days, settings=st)
+        return paths_from_touches(
+            touches, by=by, direct_channels=tuple(st.direct_channels), source=f"{wh.path} {p.label}"
+        )
+
+    # Kept while the warehouse is open and unchanged (the memo is forgotten on every write): every model
+    # of a period reads the same journeys, so the second model, or a switch of model on the dashboard,
+    # does not build them again.
+    key = ("attribution.paths", p, measure, by, lookback_days, st.model_dump_json())
+    paths: PathTable = wh.memo(key, build)
+    return paths
 
 
 def split_campaign(frame: pl.DataFrame, column: str = "channel") -> pl.DataFrame:
