@@ -123,3 +123,32 @@ def test_repeats_across_chunks_compare_ids_exactly(tmp_path: Path) -> None:
     assert [(e.line, e.value) for e in res.errors] == [(8, "abc")] and "duplicate of line 4" in res.errors[
         0
     ].reason
+
+
+def test_a_line_without_an_end_is_refused_by_its_number_not_read_whole(tmp_path: Path) -> None:
+    # Three visits, then 6 000 characters with no line end (a truncated or hostile file): with 200-byte
+    # chunks the reader would otherwise gather the whole rest of the file into one line.
+    p = tmp_path / "v.tsv"
+    p.write_text(HEADER + line(1) + line(2) + line(3) + "9" * 6000, encoding="utf-8")
+    settings = Settings.model_validate({"import_limits": {"line_chars": 2048}})
+    (res,) = MetricaLogs(chunk_bytes=200).read(p, ReadContext(settings=settings, salt="s"))
+    with pytest.raises(ImportFailed, match=r"v\.tsv, line 5: the line is longer than 2048 characters"):
+        res.rows.read_all()
+    # A long last line within the limit is a line like any other (here: a visit with a broken timestamp).
+    p.write_text(HEADER + line(1) + "1\t2\tx" + "9" * 1500, encoding="utf-8")
+    (res,) = MetricaLogs(chunk_bytes=200).read(p, ReadContext(settings=settings, salt="s"))
+    assert res.rows.read_all().num_rows == 1 and [e.line for e in res.errors] == [3]
+
+
+def test_a_short_line_is_the_same_error_wherever_a_chunk_starts(tmp_path: Path) -> None:
+    lines = [line(i) for i in range(12)]
+    lines[6] = "1006\t6\n"  # two fields of six
+    p = write(tmp_path, "v.tsv", lines)
+    seen = set()
+    for size in range(40, 400, 7):  # some of these sizes start a chunk at the short line
+        (res,) = MetricaLogs(chunk_bytes=size).read(p, ReadContext(settings=Settings(), salt="s"))
+        ids = res.rows.read_all().column("visit_id").to_pylist()
+        seen.add((tuple(ids), tuple((e.line, e.column) for e in res.errors)))
+    assert len(seen) == 1
+    ((ids, errors),) = seen
+    assert "1006" not in ids and len(ids) == 11 and errors == ((8, "ts"),)

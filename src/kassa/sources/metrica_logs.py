@@ -49,7 +49,7 @@ from kassa.errors import ImportFailed, MissingColumn, RowError
 from kassa.i18n import Translator
 from kassa.schema import KINDS
 from kassa.sources.base import ReadContext, ReadResult
-from kassa.sources.helpers.text import detect_encoding, head_text
+from kassa.sources.helpers.text import detect_encoding, head_text, line_too_long
 from kassa.sources.registry import SOURCES
 from kassa.sources.tabular import norm_name, read_table
 from kassa.sources.validate import LINE, polars_type, validate
@@ -241,18 +241,20 @@ class MetricaLogs:
         result.rows = pa.Table.from_batches(batches, schema=_empty_visits().schema)
         return [result]
 
-    def _batches(self, path: Path, header: list[str]) -> Iterator[pl.DataFrame]:
+    def _batches(self, path: Path, header: list[str], line_chars: int) -> Iterator[pl.DataFrame]:
         """The file's data lines as text frames of about :data:`CHUNK_BYTES` each, with ``__line``.
 
         The file is read in plain chunks (``chunk_bytes``) cut at line ends (not memory-mapped), so memory holds one
         chunk whatever the file's size. Logs API lines never contain a raw newline (it is escaped as
         ``\\n``), so a record is a line and line numbers are exact; a blank line reads as a row of nulls.
+        A line longer than ``line_chars`` characters (a file without line ends) is refused by its number
+        rather than gathered whole into memory.
         """
         names = [norm_name(h) for h in header]
         schema = dict.fromkeys(names, pl.String())
         line = 2
         with open(path, "rb") as f:
-            f.readline()  # the header
+            f.readline(4 * line_chars + 2)  # the header (the detection read it whole: it is shorter)
             rest = b""
             while True:
                 block = f.read(self.chunk_bytes)
@@ -264,6 +266,9 @@ class MetricaLogs:
                     data, rest = data[:cut], data[cut:]
                 else:
                     rest = data
+                    # Bytes first (cheap); a UTF-8 character is 1-4 bytes, so only then count characters.
+                    if len(rest) > line_chars and len(rest.decode("utf-8", "replace")) > line_chars:
+                        raise line_too_long(str(path), line, line_chars)
                     continue
                 if data:
                     frame = pl.read_csv(
@@ -275,6 +280,9 @@ class MetricaLogs:
                         encoding="utf8-lossy",
                         raise_if_empty=False,
                         truncate_ragged_lines=False,
+                        # A short line gives nulls (validation names its missing fields) wherever it falls:
+                        # without this, one that starts a chunk failed the whole file as "ragged".
+                        missing_columns="insert",
                     )
                     yield frame.with_row_index(LINE, offset=line).with_columns(pl.col(LINE).cast(pl.Int64))
                     line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
@@ -286,7 +294,8 @@ class MetricaLogs:
     ) -> Iterator[pa.RecordBatch]:
         """Validated Arrow batches of the file, read a chunk at a time."""
         try:
-            yield from self._validated(self._batches(path, header), cols, str(path), ctx, result)
+            batches = self._batches(path, header, ctx.settings.import_limits.line_chars)
+            yield from self._validated(batches, cols, str(path), ctx, result)
         except pl.exceptions.PolarsError:
             # polars stops at a line with more fields than the header, without saying which: find them.
             raise _ragged(path, len(header)) from None

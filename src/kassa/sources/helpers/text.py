@@ -193,14 +193,7 @@ class TextRecords:
         self._pending = 0  # characters of the record being split
 
     def _line_too_long(self) -> ImportFailed:
-        return ImportFailed(
-            _(
-                "{file}, line {line}: the line is longer than {limit} characters (import_limits.line_chars in the settings); no export holds such a line: the file looks damaged (an unclosed quote?) or is not an export",
-                file=self.file,
-                line=self._record_start,
-                limit=self.limits.line_chars,
-            )
-        )
+        return line_too_long(self.file, self._record_start, self.limits.line_chars)
 
     def _lines(self, stream: io.TextIOBase) -> Iterator[str]:
         limit = self.limits.line_chars
@@ -289,3 +282,15 @@ def head_of_file(path: Path, encoding: str) -> str:
         data = f.read(HEAD_BYTES)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     return decoder.decode(data, final=False).lstrip("\ufeff")
+
+
+def line_too_long(file: str, line: int, limit: int) -> ImportFailed:
+    """The refusal of a record longer than ``import_limits.line_chars``, naming the file and its line."""
+    return ImportFailed(
+        _(
+            "{file}, line {line}: the line is longer than {limit} characters (import_limits.line_chars in the settings); no export holds such a line: the file looks damaged (an unclosed quote?) or is not an export",
+            file=file,
+            line=line,
+            limit=limit,
+        )
+    )
