@@ -28,6 +28,7 @@ from tests.test_fx_incomplete import FILES as NO_RATE_FILES
 from tests.web.helpers import LOCAL
 
 from kassa.metrics.compute import compute
+from kassa.report.digest import build_digest
 from kassa.report.html import render_html
 from kassa.report.model import build_report
 from kassa.report.xlsx import render_xlsx
@@ -175,6 +176,24 @@ def test_report_html_and_xlsx_mark_the_incomplete(make_warehouse, tmp_path):
     assert total.value == pytest.approx(451000) and "≥ RUB" in total.comment.text
     assert "22.88 USD" in total.comment.text
     assert sheet["Total"]["ROMI"].value is None and sheet["Total"]["ROMI"].comment is not None
+
+
+def test_the_headline_and_the_digest_mark_what_their_tables_mark(make_warehouse):
+    # Before: the headline said "marketing cost RUB 1,500" and "RUB 451,000", as if both were exact, while
+    # the tables under it said ≈ and ≥; the digest's money block did the same.
+    wh = make_warehouse(FILES)
+    headline = build_report(wh, CUT, diagnosis=False).section("headline").blocks[0].items[0].text
+    assert "marketing cost ≈ RUB 1,500" in headline.replace("\xa0", " "), headline
+    assert "Revenue RUB 0" in headline.replace("\xa0", " ")  # revenue comes from deals: exact
+    text = build_digest(wh, CUT, render=False).text().replace("\xa0", " ")
+    assert "Marketing cost: ≈ RUB 1,500" in text and text.count("≈: a day-prorated share") == 1, text
+    exact = build_digest(wh, "2026-03", render=False).text()
+    assert "≈" not in exact
+    no_rate = make_warehouse(NO_RATE_FILES, name="no_rate.duckdb")
+    headline = build_report(no_rate, "2026-10", diagnosis=False).section("headline").blocks[0].items[0].text
+    assert "marketing cost ≥ RUB 451,000 + 22.88 USD, ROMI ?" in headline.replace("\xa0", " "), headline
+    text = build_digest(no_rate, "2026-10", render=False).text().replace("\xa0", " ")
+    assert "Marketing cost: ≥ RUB 451,000 + 22.88 USD" in text, text
 
 
 def test_dashboard_pages_mark_estimates_and_incomplete_figures(make_warehouse):

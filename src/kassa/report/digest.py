@@ -39,12 +39,13 @@ from kassa.kpi import Contract
 from kassa.kpi import score as score_contract
 from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG
-from kassa.metrics.compute import compute, months_between
+from kassa.metrics.compute import MetricTable, compute, months_between
 from kassa.names import channel_name
 from kassa.period import Period, add_months
 from kassa.report import charts
 from kassa.report.headline import HEADLINE_ACTIVITY, HEADLINE_MONEY, headline_lines
 from kassa.report.sections import scorecard_card
+from kassa.report.terminal import estimated_lines, fmt_metric
 
 if TYPE_CHECKING:
     from kassa.store import Warehouse
@@ -173,19 +174,23 @@ def digest_period(text: str, today: dt.date) -> tuple[Period, Period, bool]:
     return p, p.previous(), False
 
 
-def _money(v: Any, unit: str, lang: str, currency: str) -> str:
-    return fmt_value(v, unit, lang, currency)
-
-
-def _figures(cur: dict[str, Any], prev: dict[str, Any], vs: Period, lang: str, currency: str) -> list[Line]:
+def _figures(current: MetricTable, before: MetricTable, vs: Period, lang: str, currency: str) -> list[Line]:
     """``Revenue: 5 392 800 ₽ (−10 % vs 2026-09: 5 970 000 ₽)``; ROMI with its previous value only (a
-    percentage change of a ratio that can be negative says nothing)."""
+    percentage change of a ratio that can be negative says nothing). Figures are marked as the tables
+    mark them ("≈ 1 000 ₽", "≥ 451 000 ₽ + 22.88 USD")."""
+    cur = current.total
+    row = before.frame.to_dicts()[0] if before.frame.height else None
+    prev = row or {}
     out: list[Line] = []
     for name in FIGURES:
         m = CATALOG[name]
-        now, before = cur.get(name), prev.get(name)
-        was = _money(before, m.unit, lang, currency)
-        change = relative_change(before, now) if name != "romi" and (before or 0) > 0 else None
+        now, before_value = cur.get(name), prev.get(name)
+        was = (
+            fmt_metric(before, name, lang, currency, row)
+            if row is not None
+            else fmt_value(None, m.unit, lang, currency)
+        )
+        change = relative_change(before_value, now) if name != "romi" and (before_value or 0) > 0 else None
         if change is not None:
             rest = _(
                 "{change} vs {period}: {value}",
@@ -197,8 +202,16 @@ def _figures(cur: dict[str, Any], prev: dict[str, Any], vs: Period, lang: str, c
         else:
             rest = _("{period}: {value}", lang, period=vs.label, value=was)
         out.append(
-            [Seg(f"{m.label(lang)}: "), Seg(_money(now, m.unit, lang, currency), "b"), Seg(f" ({rest})")]
+            [
+                Seg(f"{m.label(lang)}: "),
+                Seg(fmt_metric(current, name, lang, currency), "b"),
+                Seg(f" ({rest})"),
+            ]
         )
+    # What "≈" means, once, under the figures (the table it came from says the same under its grid).
+    if any(n in current.estimated() or (row is not None and n in before.estimated(row)) for n in FIGURES):
+        note = estimated_lines(current, lang=lang) or estimated_lines(before, lang=lang)
+        out += [[Seg(text, "i")] for text in note]
     return out
 
 
@@ -348,7 +361,7 @@ def build_digest(
         )
     blocks: list[list[Line]] = [
         head,
-        [[Seg(_("Money", lang), "b")]] + _figures(current.total, prev, vs, lang, currency),
+        [[Seg(_("Money", lang), "b")]] + _figures(current, before, vs, lang, currency),
     ]
 
     said = headline_lines(current, prev, vs, lang, currency)[1:]  # line 1 is the money block above

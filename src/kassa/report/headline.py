@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kassa.i18n import Translator, fmt_change, fmt_percent, fmt_value
+from kassa.i18n import Translator, fmt_change, fmt_percent
 from kassa.metrics import relative_change
 from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import MetricTable
 from kassa.names import channel_name
 from kassa.period import Period
 from kassa.report.blocks import Line, Lines, Section
+from kassa.report.terminal import ESTIMATE, fmt_metric
 
 _ = Translator("report")
 
@@ -29,10 +30,13 @@ def _share(part: Any, whole: Any) -> float | None:
 
 
 def _revenue_line(
-    cur: dict[str, Any], prev: dict[str, Any], previous_period: Period, lang: str, currency: str
+    current: MetricTable, prev: dict[str, Any], previous_period: Period, lang: str, currency: str
 ) -> Line:
-    """Line 1: the period's revenue (and its change on the previous period), payments, cost, ROMI."""
-    money = lambda v: fmt_value(v, "money", lang, currency)  # noqa: E731
+    """Line 1: the period's revenue (and its change on the previous period), payments, cost, ROMI, each
+    marked as the tables mark it ("≈" for a share of a whole-period report, "≥" for amounts without a
+    rate): a sentence must not state exactly what a table below says is an estimate."""
+    cur = current.total
+    shown = lambda name: fmt_metric(current, name, lang, currency)  # noqa: E731
     rev_change = relative_change(prev.get("revenue"), cur.get("revenue"))
     vs = (
         " ("
@@ -45,17 +49,26 @@ def _revenue_line(
         _(
             "Revenue {revenue}{vs}, payments received {payments}, marketing cost {cost}, ROMI {romi}.",
             lang,
-            revenue=money(cur.get("revenue")),
+            revenue=shown("revenue"),
             vs=vs,
-            payments=money(cur.get("payments")),
-            cost=money(cur.get("marketing_cost")),
-            romi=fmt_value(cur.get("romi"), "ratio", lang, currency),
+            payments=shown("payments"),
+            cost=shown("marketing_cost"),
+            romi=shown("romi"),
         ),
         tone="neutral" if not rev_change else ("good" if rev_change > 0 else "bad"),
     )
 
 
-def _top_earner_line(top: dict[str, Any], total_rev: float, total_cost: float, lang: str) -> Line:
+def _cost_share(current: MetricTable, row: dict[str, Any], total_cost: float, lang: str) -> str:
+    """A channel's share of the marketing cost, "≈" when its cost or the total is an estimate."""
+    text = fmt_percent(_share(row.get("marketing_cost"), total_cost) or 0.0, lang, 0)
+    guessed = "marketing_cost" in current.estimated(row) | current.estimated()
+    return f"{ESTIMATE} {text}" if guessed else text
+
+
+def _top_earner_line(
+    current: MetricTable, top: dict[str, Any], total_rev: float, total_cost: float, lang: str
+) -> Line:
     """Line 2: the channel that earns most, its share of revenue next to its share of marketing cost."""
     rev_share = _share(top.get("revenue"), total_rev) or 0.0
     cost_share = _share(top.get("marketing_cost"), total_cost) or 0.0
@@ -65,14 +78,19 @@ def _top_earner_line(top: dict[str, Any], total_rev: float, total_cost: float, l
             lang,
             channel=channel_name(top["channel"], lang),
             revenue_share=fmt_percent(rev_share, lang, 0),
-            cost_share=fmt_percent(cost_share, lang, 0),
+            cost_share=_cost_share(current, top, total_cost, lang),
         ),
         tone="good" if rev_share >= cost_share else "neutral",
     )
 
 
 def _leak_line(
-    rows: list[dict[str, Any]], total_rev: float, total_cost: float, top_channel: Any, lang: str
+    current: MetricTable,
+    rows: list[dict[str, Any]],
+    total_rev: float,
+    total_cost: float,
+    top_channel: Any,
+    lang: str,
 ) -> Line | None:
     """Line 3: the channel whose share of cost exceeds its share of revenue most, by at least
     :data:`LEAK_GAP`; none when that is the top earner of line 2."""
@@ -92,7 +110,7 @@ def _leak_line(
             "{channel} takes {cost_share} of the marketing cost and brings {revenue_share} of revenue.",
             lang,
             channel=channel_name(leak["channel"], lang),
-            cost_share=fmt_percent(_share(leak.get("marketing_cost"), total_cost), lang, 0),
+            cost_share=_cost_share(current, leak, total_cost, lang),
             revenue_share=fmt_percent(_share(leak.get("revenue"), total_rev) or 0.0, lang, 0),
         ),
         tone="bad",
@@ -143,15 +161,19 @@ def headline_lines(
        illusion of the article, for the whole company.
     """
     cur, prev = current.total, previous
-    out = [_revenue_line(cur, prev, previous_period, lang, currency)]
+    out = [_revenue_line(current, prev, previous_period, lang, currency)]
     rows = current.frame.to_dicts()
     total_rev, total_cost = cur.get("revenue") or 0.0, cur.get("marketing_cost") or 0.0
     top_channel = None
     if rows and total_rev > 0:
         top = max(rows, key=lambda r: (r.get("revenue") or 0.0, -(r.get("marketing_cost") or 0.0)))
-        out.append(_top_earner_line(top, total_rev, total_cost, lang))
+        out.append(_top_earner_line(current, top, total_rev, total_cost, lang))
         top_channel = top["channel"]
-    if rows and total_cost > 0 and (leak := _leak_line(rows, total_rev, total_cost, top_channel, lang)):
+    if (
+        rows
+        and total_cost > 0
+        and (leak := _leak_line(current, rows, total_rev, total_cost, top_channel, lang))
+    ):
         out.append(leak)
     if illusion := _activity_illusion_line(cur, prev, previous_period, lang):
         out.append(illusion)

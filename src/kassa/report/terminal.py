@@ -8,6 +8,7 @@ few columns by default (all with ``--wide``) and lays itself out for the termina
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from kassa.i18n import NO_VALUE, Translator, fmt_value
 from kassa.metrics.catalog import CATALOG, Tier
@@ -140,6 +141,22 @@ def fmt_cell(
         else fmt_value(value, unit, lang, currency)
     )
     return f"{ESTIMATE} {text}" if estimated and text not in ("?", NO_VALUE) else text
+
+
+def fmt_metric(
+    table: MetricTable, name: str, lang: str, currency: str, row: dict[str, Any] | None = None
+) -> str:
+    """Metric ``name`` of ``table``'s ``row`` (None: the total) as :func:`fmt_cell` writes it, with the
+    marks the table knows for it: the form for figures in sentences (the headline, the digest)."""
+    values = table.total if row is None else row
+    return fmt_cell(
+        values.get(name),
+        CATALOG[name].unit,
+        lang,
+        currency,
+        estimated=name in table.estimated(row),
+        incomplete=table.incomplete(row).get(name),
+    )
 
 
 def _cells(
