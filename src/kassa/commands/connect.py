@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct (the others of #15 — yandex-metrica, vk-ads, google-ads, meta-ads — are not connectable yet)"
+SERVICE_HELP = "yandex-direct, yandex-metrica (vk-ads, google-ads, meta-ads are not connectable yet)"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -108,6 +108,13 @@ def register(app: typer.Typer) -> None:
                 "--include-vat", help="Direct: ask for costs with VAT (IncludeVAT=YES); default net."
             ),
         ] = False,
+        counter: Annotated[
+            str | None,
+            typer.Option(
+                "--counter",
+                help="Metrica: the counter's number (Metrica → Settings, or the tag's ym(NUMBER, …)). Required.",
+            ),
+        ] = None,
         currency: Annotated[
             str | None,
             typer.Option("--currency", help="The account's currency (ISO code); default: the business's."),
@@ -132,7 +139,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Save a connection to a service, with its token kept beside the warehouse (never in it).
 
-        Example: kassa connect yandex-direct --name d --client-login shop --token-stdin --db shop.duckdb < token.txt
+        Examples:
+
+          kassa connect yandex-direct --name d --client-login shop --token-stdin --db shop.duckdb < token.txt
+
+          kassa connect yandex-metrica --name m --counter 24169438 --token-env METRICA_TOKEN --db shop.duckdb
+
+        Where to get each token and which rights it needs: docs/connections.md.
         """
         from kassa.store.connections import PLANNED, SERVICES, Connection, Connections
 
@@ -150,6 +163,10 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"{service!r}{later}; choose from: {', '.join(SERVICES)}", param_hint="SERVICE"
             )
+        if service == "yandex-metrica" and not (counter and counter.isdigit()):
+            raise typer.BadParameter(
+                "the counter's number, e.g. --counter 24169438 (Metrica → Settings)", param_hint="--counter"
+            )
         if campaign not in (None, "id", "name"):
             raise typer.BadParameter("use id or name", param_hint="--campaign")
         if currency is not None and (len(currency) != 3 or not currency.isalpha()):
@@ -157,9 +174,9 @@ def register(app: typer.Typer) -> None:
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise typer.BadParameter("a URL starting with http:// or https://", param_hint="--base-url")
         secret, token = _read_token(token_stdin, token_env)
-        options: dict[str, object] = {"include_vat": include_vat}
+        options: dict[str, object] = {"include_vat": include_vat} if service == "yandex-direct" else {}
         for key, value in (("client_login", client_login), ("currency", currency and currency.upper()),
-                           ("campaign", campaign)):  # fmt: skip
+                           ("campaign", campaign), ("counter", counter)):  # fmt: skip
             if value:
                 options[key] = value
         conn = Connection(
@@ -247,7 +264,10 @@ def register(app: typer.Typer) -> None:
             {
                 "name": r["name"],
                 "service": r["service"],
-                "account": str(r["options"].get("client_login") or "—")
+                "account": str(
+                    r["options"].get("client_login")
+                    or (f"counter {r['options']['counter']}" if r["options"].get("counter") else "—")
+                )
                 + (f" @ {r['base_url']}" if r["base_url"] else ""),
                 "token": r["token"],
                 "synced": r["synced_through"] or "—",
@@ -272,13 +292,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (default: yesterday).")
         ] = None,
         deadline: Annotated[
-            float,
+            float | None,
             typer.Option(
                 "--deadline",
-                help="Seconds one report may take, polls included, before the sync gives up.",
+                help="Seconds one connection's fetch may take, polls included, before the sync gives up "
+                "(default: Direct 1800 per report, Metrica 3600).",
                 min=0.001,
             ),
-        ] = 1800.0,
+        ] = None,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
         as_json: JsonOption = False,
@@ -289,9 +310,6 @@ def register(app: typer.Typer) -> None:
         Exits 1 when any connection failed; the others still load.
         Example: kassa sync d --since 2026-10-01 --until 2026-10-31 --db shop.duckdb
         """
-        import dataclasses
-
-        from kassa.connectors.yandex_direct import Timing
         from kassa.store.connections import Connections
         from kassa.store.sync import sync_one, today_in
 
@@ -301,14 +319,19 @@ def register(app: typer.Typer) -> None:
         if not chosen:
             raise KassaError("no connections yet: kassa connect SERVICE --name NAME --token-stdin --db …")
         settings = settings_for(db, config)
-        timing = dataclasses.replace(Timing(), deadline=deadline)
         load = _loader(db, config)
         outcomes = []
         for conn in chosen:
             with console.status(f"syncing {conn.name}…"):
                 outcomes.append(
                     sync_one(
-                        store, conn, load, since=first, until=last, today=today_in(settings), timing=timing
+                        store,
+                        conn,
+                        load,
+                        since=first,
+                        until=last,
+                        today=today_in(settings),
+                        deadline=deadline,
                     )
                 )
         if as_json:

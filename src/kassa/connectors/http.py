@@ -119,6 +119,7 @@ class Counts:
     polls: int = 0  # "not ready yet" answers
     retries: int = 0  # requests sent again after a fault or a busy answer
     waited: float = 0.0  # seconds slept (polls, waits and back-off)
+    splits: int = 0  # periods asked again in parts (too much data for one request)
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,7 @@ class Account:
     language: str = "en"
 
 
-@dataclass
-class Stats(Counts):
-    """Requests, polls (201/202 answers), retries and waits, and periods split after a persistent 5xx."""
-
-    splits: int = 0
+Stats = Counts  # requests, polls (201/202 answers), retries, waits, periods split after a persistent 5xx
 
 
 class _TooMuchData(Exception):
