@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct, yandex-metrica (vk-ads, google-ads, meta-ads are not connectable yet)"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads (google-ads, meta-ads are not connectable yet)"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -115,6 +115,14 @@ def register(app: typer.Typer) -> None:
                 help="Metrica: the counter's number (Metrica → Settings, or the tag's ym(NUMBER, …)). Required.",
             ),
         ] = None,
+        client_id: Annotated[
+            str | None,
+            typer.Option(
+                "--client-id",
+                help="VK Ads: the API app's client_id (VK Ads → Settings → API); its client secret is the "
+                "token (--token-stdin or --token-env). Required.",
+            ),
+        ] = None,
         currency: Annotated[
             str | None,
             typer.Option("--currency", help="The account's currency (ISO code); default: the business's."),
@@ -145,6 +153,8 @@ def register(app: typer.Typer) -> None:
 
           kassa connect yandex-metrica --name m --counter 24169438 --token-env METRICA_TOKEN --db shop.duckdb
 
+          kassa connect vk-ads --name vk --client-id 4a8c2f --token-stdin --db shop.duckdb < client-secret.txt
+
         Where to get each token and which rights it needs: docs/connections.md.
         """
         from kassa.store.connections import PLANNED, SERVICES, Connection, Connections
@@ -167,6 +177,11 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 "the counter's number, e.g. --counter 24169438 (Metrica → Settings)", param_hint="--counter"
             )
+        if service == "vk-ads" and not client_id:
+            raise typer.BadParameter(
+                "the API app's client_id (VK Ads → Settings → API), e.g. --client-id 4a8c2f",
+                param_hint="--client-id",
+            )
         if campaign not in (None, "id", "name"):
             raise typer.BadParameter("use id or name", param_hint="--campaign")
         if currency is not None and (len(currency) != 3 or not currency.isalpha()):
@@ -176,7 +191,7 @@ def register(app: typer.Typer) -> None:
         secret, token = _read_token(token_stdin, token_env)
         options: dict[str, object] = {"include_vat": include_vat} if service == "yandex-direct" else {}
         for key, value in (("client_login", client_login), ("currency", currency and currency.upper()),
-                           ("campaign", campaign), ("counter", counter)):  # fmt: skip
+                           ("campaign", campaign), ("counter", counter), ("client_id", client_id)):  # fmt: skip
             if value:
                 options[key] = value
         conn = Connection(
@@ -266,7 +281,8 @@ def register(app: typer.Typer) -> None:
                 "service": r["service"],
                 "account": str(
                     r["options"].get("client_login")
-                    or (f"counter {r['options']['counter']}" if r["options"].get("counter") else "—")
+                    or (f"counter {r['options']['counter']}" if r["options"].get("counter") else "")
+                    or (f"app {r['options']['client_id']}" if r["options"].get("client_id") else "—")
                 )
                 + (f" @ {r['base_url']}" if r["base_url"] else ""),
                 "token": r["token"],

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from kassa.connectors import yandex_direct, yandex_metrica
+from kassa.connectors import vk_ads, yandex_direct, yandex_metrica
 from kassa.connectors.http import Counts
 from kassa.errors import ImportFailed, KassaError, RowError
 from kassa.settings import Settings
@@ -45,11 +45,12 @@ from kassa.store.connections import Connection, Connections
 if TYPE_CHECKING:
     from kassa.store.warehouse import FileReport, Warehouse
 
-FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs"}  # service -> its reader
-SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv"}
+FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads"}
+SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json"}
 HISTORY = {  # a first sync's first day, as far back as the service allows
     "yandex-direct": yandex_direct.history_start,
     "yandex-metrica": yandex_metrica.history_start,
+    "vk-ads": vk_ads.history_start,
 }
 
 
@@ -116,6 +117,8 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
         who.append(str(conn.options["client_login"]))
     if conn.options.get("counter"):
         who.append(f"counter {conn.options['counter']}")
+    if conn.options.get("client_id"):
+        who.append(f"app {conn.options['client_id']}")
     if conn.base_url:
         who.append(urlsplit(conn.base_url).netloc)
     return f"{conn.name} ({', '.join(who)}) {since}..{until}"
@@ -125,6 +128,8 @@ def _reader_options(conn: Connection) -> dict[str, Any]:
     """The facts the request fixed, for the reader (the same options a file import takes)."""
     if conn.service == "yandex-metrica":
         return {}  # the log says everything the reader needs
+    if conn.service == "vk-ads":  # spent is in currency units; VAT as the reader assumes
+        return {"currency": conn.options["currency"]} if conn.options.get("currency") else {}
     opts: dict[str, Any] = {"money_in_micros": True, "include_vat": bool(conn.options.get("include_vat"))}
     for key in ("currency", "campaign"):
         if conn.options.get(key):
@@ -142,11 +147,33 @@ def fetch(
     deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
     stats: Counts | None = None,
+    conns: Connections | None = None,
 ) -> tuple[bytes, Counts]:
     """The service's answer for ``since..until``; ``stats`` (if given) is counted into, also when the
     fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
-    deadline (``kassa sync --deadline``)."""
-    client: yandex_direct.Client | yandex_metrica.Client
+    deadline (``kassa sync --deadline``); ``conns`` keeps the token pairs of OAuth services."""
+    client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client
+    if conn.service == "vk-ads":
+        assert conns is not None, "VK Ads keeps its token pair in the connections' secrets file"
+        tv = timing or vk_ads.Timing()
+        if deadline is not None:
+            tv = dataclasses.replace(tv, deadline=deadline)
+        store = conns
+        client = vk_ads.Client(
+            vk_ads.Account(
+                connection=conn.name,
+                client_id=str(conn.options.get("client_id") or ""),
+                client_secret=token,
+                base_url=conn.base_url or vk_ads.BASE_URL,
+            ),
+            vk_ads.Tokens.from_json(store.oauth(conn.name)),
+            lambda pair: store.save_oauth(conn.name, pair.to_json()),
+            tv,
+            sleep=sleep,
+        )
+        if stats is not None:
+            client.stats = stats
+        return client.statistics(since, until), client.stats
     if conn.service == "yandex-metrica":
         t = timing or yandex_metrica.Timing()
         if deadline is not None:
@@ -243,7 +270,15 @@ def sync_one(
         out.since, out.until = plan(conn, since, until, today)
         token = conns.token(conn)
         body, _ = fetch(
-            conn, token, out.since, out.until, timing=timing, deadline=deadline, sleep=sleep, stats=stats
+            conn,
+            token,
+            out.since,
+            out.until,
+            timing=timing,
+            deadline=deadline,
+            sleep=sleep,
+            stats=stats,
+            conns=conns,
         )
         with tempfile.TemporaryDirectory(prefix="kassa-sync-") as tmp:
             report, options = stage(conn, body, Path(tmp))
