@@ -147,13 +147,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Save a connection to a service, with its token kept beside the warehouse (never in it).
 
-        Examples:
+        Example: kassa connect yandex-direct --name d --client-login shop --token-stdin --db shop.duckdb < token.txt
 
-          kassa connect yandex-direct --name d --client-login shop --token-stdin --db shop.duckdb < token.txt
+        Example: kassa connect yandex-metrica --name m --counter 24169438 --token-env METRICA_TOKEN --db shop.duckdb
 
-          kassa connect yandex-metrica --name m --counter 24169438 --token-env METRICA_TOKEN --db shop.duckdb
-
-          kassa connect vk-ads --name vk --client-id 4a8c2f --token-stdin --db shop.duckdb < client-secret.txt
+        Example: kassa connect vk-ads --name vk --client-id 4a8c2f --token-stdin --db shop.duckdb < client-secret.txt
 
         Where to get each token and which rights it needs: docs/connections.md.
         """
@@ -281,8 +279,16 @@ def register(app: typer.Typer) -> None:
                 "service": r["service"],
                 "account": str(
                     r["options"].get("client_login")
-                    or (f"counter {r['options']['counter']}" if r["options"].get("counter") else "")
-                    or (f"app {r['options']['client_id']}" if r["options"].get("client_id") else "—")
+                    or (
+                        _("counter {counter}", lang, counter=r["options"]["counter"])
+                        if r["options"].get("counter")
+                        else ""
+                    )
+                    or (
+                        _("app {client_id}", lang, client_id=r["options"]["client_id"])
+                        if r["options"].get("client_id")
+                        else "—"
+                    )
                 )
                 + (f" @ {r['base_url']}" if r["base_url"] else ""),
                 "token": r["token"],
