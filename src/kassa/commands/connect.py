@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads (google-ads, meta-ads are not connectable yet)"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads (meta-ads is not connectable yet)"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -120,7 +120,18 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--client-id",
                 help="VK Ads: the API app's client_id (VK Ads → Settings → API); its client secret is the "
-                "token (--token-stdin or --token-env). Required.",
+                "token (--token-stdin or --token-env). Google Ads: the OAuth client's id. Required for both.",
+            ),
+        ] = None,
+        customer_id: Annotated[
+            str | None,
+            typer.Option("--customer-id", help="Google Ads: the account's id, 123-456-7890 (required)."),
+        ] = None,
+        login_customer_id: Annotated[
+            str | None,
+            typer.Option(
+                "--login-customer-id",
+                help="Google Ads: the manager account's id, when access is through a manager (login-customer-id).",
             ),
         ] = None,
         currency: Annotated[
@@ -153,6 +164,9 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa connect vk-ads --name vk --client-id 4a8c2f --token-stdin --db shop.duckdb < client-secret.txt
 
+        Example: kassa connect google-ads --name g --customer-id 123-456-7890 --client-id 1234.apps.googleusercontent.com --token-stdin --db shop.duckdb < google.json
+        (google.json: {"developer_token": "…", "client_secret": "…", "refresh_token": "…"} on one line)
+
         Where to get each token and which rights it needs: docs/connections.md.
         """
         from kassa.store.connections import PLANNED, SERVICES, Connection, Connections
@@ -175,7 +189,20 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 "the counter's number, e.g. --counter 24169438 (Metrica → Settings)", param_hint="--counter"
             )
-        if service == "vk-ads" and not client_id:
+        if service == "google-ads":
+            from kassa.connectors.google_ads import digits
+
+            if not (customer_id and digits(customer_id).isdigit()):
+                raise typer.BadParameter(
+                    "the account's id, e.g. --customer-id 123-456-7890", param_hint="--customer-id"
+                )
+            if login_customer_id and not digits(login_customer_id).isdigit():
+                raise typer.BadParameter(
+                    "the manager's id, e.g. 987-654-3210", param_hint="--login-customer-id"
+                )
+            customer_id = digits(customer_id)
+            login_customer_id = digits(login_customer_id) if login_customer_id else None
+        if service in ("vk-ads", "google-ads") and not client_id:
             raise typer.BadParameter(
                 "the API app's client_id (VK Ads → Settings → API), e.g. --client-id 4a8c2f",
                 param_hint="--client-id",
@@ -189,7 +216,8 @@ def register(app: typer.Typer) -> None:
         secret, token = _read_token(token_stdin, token_env)
         options: dict[str, object] = {"include_vat": include_vat} if service == "yandex-direct" else {}
         for key, value in (("client_login", client_login), ("currency", currency and currency.upper()),
-                           ("campaign", campaign), ("counter", counter), ("client_id", client_id)):  # fmt: skip
+                           ("campaign", campaign), ("counter", counter), ("client_id", client_id),
+                           ("customer_id", customer_id), ("login_customer_id", login_customer_id)):  # fmt: skip
             if value:
                 options[key] = value
         conn = Connection(
@@ -279,6 +307,7 @@ def register(app: typer.Typer) -> None:
                 "service": r["service"],
                 "account": str(
                     r["options"].get("client_login")
+                    or r["options"].get("customer_id")
                     or (
                         _("counter {counter}", lang, counter=r["options"]["counter"])
                         if r["options"].get("counter")

@@ -37,6 +37,7 @@ from typing import Any
 import httpx2 as httpx
 
 from kassa.connectors.http import USER_AGENT, Counts, Retry, Verdict, done, excerpt, fail, retry, wait
+from kassa.connectors.oauth import Tokens
 from kassa.connectors.pacing import Clock, RateLimit, Sleep
 from kassa.errors import ServiceError
 
@@ -48,32 +49,6 @@ PAGE = 250  # ad_plans.json page size
 EARLY = 300.0  # refresh a token this many seconds before it expires
 RATE = (5, 1.0)
 HISTORY_DAYS = 365  # advertiser statistics go back about a year
-
-
-@dataclass(frozen=True)
-class Tokens:
-    """An access token, its refresh token and when it expires (Unix seconds): what the secrets file keeps."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False, default="")
-    expires_at: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "expires_at": self.expires_at,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Tokens | None:
-        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-            return None
-        return cls(
-            str(data["access_token"]),
-            str(data.get("refresh_token") or ""),
-            float(data.get("expires_at") or 0),
-        )
 
 
 @dataclass(frozen=True)

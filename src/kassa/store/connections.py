@@ -42,8 +42,9 @@ SERVICES = {
     # ~99 % of sessions are complete within three days (Logs API docs): re-read those.
     "yandex-metrica": ServiceSpec("yandex-metrica", "Yandex Metrica", look_back=3),
     "vk-ads": ServiceSpec("vk-ads", "VK Ads", look_back=7),
+    "google-ads": ServiceSpec("google-ads", "Google Ads", look_back=7),
 }
-PLANNED = ("google-ads", "meta-ads")
+PLANNED = ("meta-ads",)
 
 
 @dataclass

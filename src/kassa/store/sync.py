@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from kassa.connectors import vk_ads, yandex_direct, yandex_metrica
+from kassa.connectors import google_ads, vk_ads, yandex_direct, yandex_metrica
 from kassa.connectors.http import Counts
 from kassa.errors import ImportFailed, KassaError, RowError
 from kassa.settings import Settings
@@ -45,12 +45,14 @@ from kassa.store.connections import Connection, Connections
 if TYPE_CHECKING:
     from kassa.store.warehouse import FileReport, Warehouse
 
-FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads"}
-SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json"}
+FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads",
+          "google-ads": "google_ads"}  # fmt: skip
+SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json"}
 HISTORY = {  # a first sync's first day, as far back as the service allows
     "yandex-direct": yandex_direct.history_start,
     "yandex-metrica": yandex_metrica.history_start,
     "vk-ads": vk_ads.history_start,
+    "google-ads": google_ads.history_start,
 }
 
 
@@ -117,7 +119,9 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
         who.append(str(conn.options["client_login"]))
     if conn.options.get("counter"):
         who.append(f"counter {conn.options['counter']}")
-    if conn.options.get("client_id"):
+    if conn.options.get("customer_id"):
+        who.append(f"customer {conn.options['customer_id']}")
+    elif conn.options.get("client_id"):
         who.append(f"app {conn.options['client_id']}")
     if conn.base_url:
         who.append(urlsplit(conn.base_url).netloc)
@@ -128,7 +132,7 @@ def _reader_options(conn: Connection) -> dict[str, Any]:
     """The facts the request fixed, for the reader (the same options a file import takes)."""
     if conn.service == "yandex-metrica":
         return {}  # the log says everything the reader needs
-    if conn.service == "vk-ads":  # spent is in currency units; VAT as the reader assumes
+    if conn.service in ("vk-ads", "google-ads"):  # money as the reader reads it; VAT as it assumes
         return {"currency": conn.options["currency"]} if conn.options.get("currency") else {}
     opts: dict[str, Any] = {"money_in_micros": True, "include_vat": bool(conn.options.get("include_vat"))}
     for key in ("currency", "campaign"):
@@ -152,7 +156,32 @@ def fetch(
     """The service's answer for ``since..until``; ``stats`` (if given) is counted into, also when the
     fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
     deadline (``kassa sync --deadline``); ``conns`` keeps the token pairs of OAuth services."""
-    client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client
+    client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client | google_ads.Client
+    if conn.service == "google-ads":
+        assert conns is not None, "Google Ads keeps its access token in the connections' secrets file"
+        tg = timing or google_ads.Timing()
+        if deadline is not None:
+            tg = dataclasses.replace(tg, deadline=deadline)
+        keep = conns
+        client = google_ads.Client(
+            google_ads.Account(
+                connection=conn.name,
+                customer_id=str(conn.options.get("customer_id") or ""),
+                client_id=str(conn.options.get("client_id") or ""),
+                secret=google_ads.Secret.parse(token, conn.name),
+                login_customer_id=conn.options.get("login_customer_id") or None,
+                base_url=conn.base_url or google_ads.BASE_URL,
+                # A local server or proxy given with --base-url answers the token endpoint too.
+                token_url=f"{conn.base_url.rstrip('/')}/token" if conn.base_url else google_ads.TOKEN_URL,
+            ),
+            google_ads.Tokens.from_json(keep.oauth(conn.name)),
+            lambda pair: keep.save_oauth(conn.name, pair.to_json()),
+            tg,
+            sleep=sleep,
+        )
+        if stats is not None:
+            client.stats = stats
+        return client.statistics(since, until), client.stats
     if conn.service == "vk-ads":
         assert conns is not None, "VK Ads keeps its token pair in the connections' secrets file"
         tv = timing or vk_ads.Timing()
