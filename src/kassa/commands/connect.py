@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads (meta-ads is not connectable yet)"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -134,6 +134,10 @@ def register(app: typer.Typer) -> None:
                 help="Google Ads: the manager account's id, when access is through a manager (login-customer-id).",
             ),
         ] = None,
+        account: Annotated[
+            str | None,
+            typer.Option("--account", help="Meta Ads: the ad account, act_1234567890 (required)."),
+        ] = None,
         currency: Annotated[
             str | None,
             typer.Option("--currency", help="The account's currency (ISO code); default: the business's."),
@@ -166,6 +170,8 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa connect google-ads --name g --customer-id 123-456-7890 --client-id 1234.apps.googleusercontent.com --token-stdin --db shop.duckdb < google.json
         (google.json: {"developer_token": "…", "client_secret": "…", "refresh_token": "…"} on one line)
+
+        Example: kassa connect meta-ads --name fb --account act_1234567890 --token-env META_TOKEN --db shop.duckdb
 
         Where to get each token and which rights it needs: docs/connections.md.
         """
@@ -202,6 +208,14 @@ def register(app: typer.Typer) -> None:
                 )
             customer_id = digits(customer_id)
             login_customer_id = digits(login_customer_id) if login_customer_id else None
+        if service == "meta-ads":
+            from kassa.connectors.meta_ads import account_id
+
+            if not (account and account_id(account).isdigit()):
+                raise typer.BadParameter(
+                    "the ad account, e.g. --account act_1234567890", param_hint="--account"
+                )
+            account = account_id(account)
         if service in ("vk-ads", "google-ads") and not client_id:
             raise typer.BadParameter(
                 "the API app's client_id (VK Ads → Settings → API), e.g. --client-id 4a8c2f",
@@ -217,7 +231,8 @@ def register(app: typer.Typer) -> None:
         options: dict[str, object] = {"include_vat": include_vat} if service == "yandex-direct" else {}
         for key, value in (("client_login", client_login), ("currency", currency and currency.upper()),
                            ("campaign", campaign), ("counter", counter), ("client_id", client_id),
-                           ("customer_id", customer_id), ("login_customer_id", login_customer_id)):  # fmt: skip
+                           ("customer_id", customer_id), ("login_customer_id", login_customer_id),
+                           ("account", account)):  # fmt: skip
             if value:
                 options[key] = value
         conn = Connection(
@@ -308,6 +323,7 @@ def register(app: typer.Typer) -> None:
                 "account": str(
                     r["options"].get("client_login")
                     or r["options"].get("customer_id")
+                    or (f"act_{r['options']['account']}" if r["options"].get("account") else "")
                     or (
                         _("counter {counter}", lang, counter=r["options"]["counter"])
                         if r["options"].get("counter")

@@ -43,8 +43,10 @@ SERVICES = {
     "yandex-metrica": ServiceSpec("yandex-metrica", "Yandex Metrica", look_back=3),
     "vk-ads": ServiceSpec("vk-ads", "VK Ads", look_back=7),
     "google-ads": ServiceSpec("google-ads", "Google Ads", look_back=7),
+    # Meta revises conversions for its attribution window (up to 28 days; 7 by default): a week.
+    "meta-ads": ServiceSpec("meta-ads", "Meta Ads", look_back=7),
 }
-PLANNED = ("meta-ads",)
+PLANNED: tuple[str, ...] = ()
 
 
 @dataclass

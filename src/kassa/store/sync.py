@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from kassa.connectors import google_ads, vk_ads, yandex_direct, yandex_metrica
+from kassa.connectors import google_ads, meta_ads, vk_ads, yandex_direct, yandex_metrica
 from kassa.connectors.http import Counts
 from kassa.errors import ImportFailed, KassaError, RowError
 from kassa.settings import Settings
@@ -46,13 +46,15 @@ if TYPE_CHECKING:
     from kassa.store.warehouse import FileReport, Warehouse
 
 FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads",
-          "google-ads": "google_ads"}  # fmt: skip
-SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json"}
+          "google-ads": "google_ads", "meta-ads": "meta_ads"}  # fmt: skip
+SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json",
+          "meta-ads": ".json"}  # fmt: skip
 HISTORY = {  # a first sync's first day, as far back as the service allows
     "yandex-direct": yandex_direct.history_start,
     "yandex-metrica": yandex_metrica.history_start,
     "vk-ads": vk_ads.history_start,
     "google-ads": google_ads.history_start,
+    "meta-ads": meta_ads.history_start,
 }
 
 
@@ -121,6 +123,8 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
         who.append(f"counter {conn.options['counter']}")
     if conn.options.get("customer_id"):
         who.append(f"customer {conn.options['customer_id']}")
+    elif conn.options.get("account"):
+        who.append(f"act_{conn.options['account']}")
     elif conn.options.get("client_id"):
         who.append(f"app {conn.options['client_id']}")
     if conn.base_url:
@@ -132,7 +136,11 @@ def _reader_options(conn: Connection) -> dict[str, Any]:
     """The facts the request fixed, for the reader (the same options a file import takes)."""
     if conn.service == "yandex-metrica":
         return {}  # the log says everything the reader needs
-    if conn.service in ("vk-ads", "google-ads"):  # money as the reader reads it; VAT as it assumes
+    if conn.service in (
+        "vk-ads",
+        "google-ads",
+        "meta-ads",
+    ):  # money as the reader reads it; VAT as it assumes
         return {"currency": conn.options["currency"]} if conn.options.get("currency") else {}
     opts: dict[str, Any] = {"money_in_micros": True, "include_vat": bool(conn.options.get("include_vat"))}
     for key in ("currency", "campaign"):
@@ -156,7 +164,18 @@ def fetch(
     """The service's answer for ``since..until``; ``stats`` (if given) is counted into, also when the
     fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
     deadline (``kassa sync --deadline``); ``conns`` keeps the token pairs of OAuth services."""
-    client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client | google_ads.Client
+    client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client | google_ads.Client | meta_ads.Client
+    if conn.service == "meta-ads":
+        tm = timing or meta_ads.Timing()
+        if deadline is not None:
+            tm = dataclasses.replace(tm, deadline=deadline)
+        act = str(conn.options.get("account") or "")
+        client = meta_ads.Client(
+            meta_ads.Account(conn.name, act, token, conn.base_url or meta_ads.BASE_URL), tm, sleep=sleep
+        )
+        if stats is not None:
+            client.stats = stats
+        return client.insights(since, until), client.stats
     if conn.service == "google-ads":
         assert conns is not None, "Google Ads keeps its access token in the connections' secrets file"
         tg = timing or google_ads.Timing()
