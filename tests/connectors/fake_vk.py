@@ -49,6 +49,9 @@ class FakeVk:
     refreshable: set[str] = field(default_factory=set)
     log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     base_url: str = ""
+    # X-RateLimit-RPS-Remaining sent with each API answer, in order (the last one repeated); none: no header
+    rps_left: list[int] = field(default_factory=list)
+    hourly_left: int | None = None
 
     def fault(self, endpoint: str, *answers: Any) -> None:
         self.faults.setdefault(endpoint, []).extend(answers)
@@ -161,6 +164,14 @@ def fake_vk(client_id: str, client_secret: str, **kwargs: Any) -> Iterator[FakeV
             else:
                 data, ctype = json.dumps(payload).encode(), "application/json"
             self.send_response(status)
+            if url.path != "/api/v2/oauth2/token.json":
+                with lock:
+                    if fake.rps_left:
+                        left = fake.rps_left.pop(0) if len(fake.rps_left) > 1 else fake.rps_left[0]
+                        self.send_header("X-RateLimit-RPS-Limit", "5")
+                        self.send_header("X-RateLimit-RPS-Remaining", str(left))
+                    if fake.hourly_left is not None:
+                        self.send_header("X-RateLimit-Hourly-Remaining", str(fake.hourly_left))
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -151,6 +151,18 @@ def test_429_an_html_503_and_a_dropped_answer_are_retried():
     assert len(items(body)[107921416]) == 2 and c.stats.retries == 3
 
 
+def test_the_remaining_requests_vk_announces_are_heeded_before_it_complains():
+    vt = VirtualTime()
+    with fake_vk(CLIENT_ID, SECRET, campaigns=CAMPAIGNS, rows=ROWS, rps_left=[1, 0, 4]) as fake:
+        c = client(fake.base_url, vt)
+        c.statistics(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+        assert vt.waits == [1.0]  # after "0 left this second" (the statistics answer) a second
+        fake.hourly_left = 0
+        with pytest.raises(ServiceError, match="no more requests this hour"):
+            client(fake.base_url, vt).statistics(dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert "429" not in str(fake.log)
+
+
 def test_the_fake_refuses_what_the_real_service_refuses():
     with fake_vk(CLIENT_ID, SECRET, campaigns=CAMPAIGNS) as fake:
         url = fake.base_url + "/api/v2"

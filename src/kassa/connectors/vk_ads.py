@@ -19,9 +19,9 @@ joined into one ``{"items": […]}`` for :mod:`kassa.sources.vk_ads`, which chec
 decimal string, in the account's currency).
 
 Faults: 429 waits (jittered back-off), 5xx, HTML pages, timeouts and dropped connections are retried,
-through the one loop of :mod:`kassa.connectors.http`; at most :data:`RATE` requests a second are sent
-(VK's per-method limits are in ``X-RateLimit-*`` headers; kassa stays below the smallest seen in
-connectors). No secret (client secret, access or refresh token) appears in a message.
+through the one loop of :mod:`kassa.connectors.http`; at most :data:`RATE` requests a second are sent,
+and the ``X-RateLimit-*-Remaining`` headers VK sends with every answer are heeded (none left this
+second: wait a second; none this hour or day: stop, saying so). No secret (client secret, access or refresh token) appears in a message.
 """
 
 from __future__ import annotations
@@ -244,9 +244,11 @@ class Client:
         def judge(resp: httpx.Response) -> Verdict:
             if resp.status_code == 200:
                 try:
-                    return done(json.loads(resp.content))
+                    data = json.loads(resp.content)
                 except ValueError:
                     return retry(f"HTTP 200 but not JSON: {excerpt(resp.content)}")
+                self._heed_limits(resp)
+                return done(data)
             if resp.status_code == 401:
                 return fail(_Expired())
             if resp.status_code == 403:
@@ -274,6 +276,24 @@ class Client:
                     ) from None
                 self._refresh()
         raise AssertionError("unreachable")
+
+    def _heed_limits(self, resp: httpx.Response) -> None:
+        """VK says on every answer how many requests remain (``X-RateLimit-RPS-Remaining`` and the hourly
+        and daily ones): with none left this second, the next request waits a second instead of
+        drawing a 429; with none left this hour or day, the sync stops with a clear message."""
+        for window, seconds in (("Daily", None), ("Hourly", None), ("RPS", 1.0)):
+            left = resp.headers.get(f"X-RateLimit-{window}-Remaining")
+            if left is None or not left.strip().lstrip("-").isdigit() or int(left) > 0:
+                continue
+            if seconds is None:
+                raise self.error(
+                    "GET",
+                    f"VK Ads allows no more requests this {'day' if window == 'Daily' else 'hour'} "
+                    f"(X-RateLimit-{window}-Remaining: {left}); sync again later",
+                )
+            self.stats.waited += seconds
+            self._sleep(seconds)
+            return
 
     def campaigns(self) -> list[int]:
         """Every campaign (ad_plan) id of the account, page by page."""
