@@ -197,8 +197,8 @@ def test_a_token_from_the_environment_is_never_stored(tmp_path):
 
 def test_connect_refuses_what_it_cannot_use_and_disconnect_removes_the_token(tmp_path):
     db = tmp_path / "shop.duckdb"
-    later = run_kassa("connect", "vk-ads", "--name", "v", "--token-stdin", "--db", db, stdin="t\n")
-    assert later.returncode == 2 and "not connectable yet" in later.stderr
+    later = run_kassa("connect", "tiktok-ads", "--name", "v", "--token-stdin", "--db", db, stdin="t\n")
+    assert later.returncode == 2 and "choose from" in later.stderr and "meta-ads" in later.stderr
     no_token = run_kassa("connect", "yandex-direct", "--name", "d", "--db", db)
     assert no_token.returncode == 2 and "--token-stdin" in no_token.stderr
     bad_name = run_kassa(

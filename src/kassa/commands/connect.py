@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct (the others of #15 — yandex-metrica, vk-ads, google-ads, meta-ads — are not connectable yet)"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -108,6 +108,36 @@ def register(app: typer.Typer) -> None:
                 "--include-vat", help="Direct: ask for costs with VAT (IncludeVAT=YES); default net."
             ),
         ] = False,
+        counter: Annotated[
+            str | None,
+            typer.Option(
+                "--counter",
+                help="Metrica: the counter's number (Metrica → Settings, or the tag's ym(NUMBER, …)). Required.",
+            ),
+        ] = None,
+        client_id: Annotated[
+            str | None,
+            typer.Option(
+                "--client-id",
+                help="VK Ads: the API app's client_id (VK Ads → Settings → API); its client secret is the "
+                "token (--token-stdin or --token-env). Google Ads: the OAuth client's id. Required for both.",
+            ),
+        ] = None,
+        customer_id: Annotated[
+            str | None,
+            typer.Option("--customer-id", help="Google Ads: the account's id, 123-456-7890 (required)."),
+        ] = None,
+        login_customer_id: Annotated[
+            str | None,
+            typer.Option(
+                "--login-customer-id",
+                help="Google Ads: the manager account's id, when access is through a manager (login-customer-id).",
+            ),
+        ] = None,
+        account: Annotated[
+            str | None,
+            typer.Option("--account", help="Meta Ads: the ad account, act_1234567890 (required)."),
+        ] = None,
         currency: Annotated[
             str | None,
             typer.Option("--currency", help="The account's currency (ISO code); default: the business's."),
@@ -133,6 +163,17 @@ def register(app: typer.Typer) -> None:
         """Save a connection to a service, with its token kept beside the warehouse (never in it).
 
         Example: kassa connect yandex-direct --name d --client-login shop --token-stdin --db shop.duckdb < token.txt
+
+        Example: kassa connect yandex-metrica --name m --counter 24169438 --token-env METRICA_TOKEN --db shop.duckdb
+
+        Example: kassa connect vk-ads --name vk --client-id 4a8c2f --token-stdin --db shop.duckdb < client-secret.txt
+
+        Example: kassa connect google-ads --name g --customer-id 123-456-7890 --client-id 1234.apps.googleusercontent.com --token-stdin --db shop.duckdb < google.json
+        (google.json: {"developer_token": "…", "client_secret": "…", "refresh_token": "…"} on one line)
+
+        Example: kassa connect meta-ads --name fb --account act_1234567890 --token-env META_TOKEN --db shop.duckdb
+
+        Where to get each token and which rights it needs: docs/connections.md.
         """
         from kassa.store.connections import PLANNED, SERVICES, Connection, Connections
 
@@ -150,6 +191,36 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"{service!r}{later}; choose from: {', '.join(SERVICES)}", param_hint="SERVICE"
             )
+        if service == "yandex-metrica" and not (counter and counter.isdigit()):
+            raise typer.BadParameter(
+                "the counter's number, e.g. --counter 24169438 (Metrica → Settings)", param_hint="--counter"
+            )
+        if service == "google-ads":
+            from kassa.connectors.google_ads import digits
+
+            if not (customer_id and digits(customer_id).isdigit()):
+                raise typer.BadParameter(
+                    "the account's id, e.g. --customer-id 123-456-7890", param_hint="--customer-id"
+                )
+            if login_customer_id and not digits(login_customer_id).isdigit():
+                raise typer.BadParameter(
+                    "the manager's id, e.g. 987-654-3210", param_hint="--login-customer-id"
+                )
+            customer_id = digits(customer_id)
+            login_customer_id = digits(login_customer_id) if login_customer_id else None
+        if service == "meta-ads":
+            from kassa.connectors.meta_ads import account_id
+
+            if not (account and account_id(account).isdigit()):
+                raise typer.BadParameter(
+                    "the ad account, e.g. --account act_1234567890", param_hint="--account"
+                )
+            account = account_id(account)
+        if service in ("vk-ads", "google-ads") and not client_id:
+            raise typer.BadParameter(
+                "the API app's client_id (VK Ads → Settings → API), e.g. --client-id 4a8c2f",
+                param_hint="--client-id",
+            )
         if campaign not in (None, "id", "name"):
             raise typer.BadParameter("use id or name", param_hint="--campaign")
         if currency is not None and (len(currency) != 3 or not currency.isalpha()):
@@ -157,9 +228,11 @@ def register(app: typer.Typer) -> None:
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise typer.BadParameter("a URL starting with http:// or https://", param_hint="--base-url")
         secret, token = _read_token(token_stdin, token_env)
-        options: dict[str, object] = {"include_vat": include_vat}
+        options: dict[str, object] = {"include_vat": include_vat} if service == "yandex-direct" else {}
         for key, value in (("client_login", client_login), ("currency", currency and currency.upper()),
-                           ("campaign", campaign)):  # fmt: skip
+                           ("campaign", campaign), ("counter", counter), ("client_id", client_id),
+                           ("customer_id", customer_id), ("login_customer_id", login_customer_id),
+                           ("account", account)):  # fmt: skip
             if value:
                 options[key] = value
         conn = Connection(
@@ -247,7 +320,21 @@ def register(app: typer.Typer) -> None:
             {
                 "name": r["name"],
                 "service": r["service"],
-                "account": str(r["options"].get("client_login") or "—")
+                "account": str(
+                    r["options"].get("client_login")
+                    or r["options"].get("customer_id")
+                    or (f"act_{r['options']['account']}" if r["options"].get("account") else "")
+                    or (
+                        _("counter {counter}", lang, counter=r["options"]["counter"])
+                        if r["options"].get("counter")
+                        else ""
+                    )
+                    or (
+                        _("app {client_id}", lang, client_id=r["options"]["client_id"])
+                        if r["options"].get("client_id")
+                        else "—"
+                    )
+                )
                 + (f" @ {r['base_url']}" if r["base_url"] else ""),
                 "token": r["token"],
                 "synced": r["synced_through"] or "—",
@@ -272,13 +359,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (default: yesterday).")
         ] = None,
         deadline: Annotated[
-            float,
+            float | None,
             typer.Option(
                 "--deadline",
-                help="Seconds one report may take, polls included, before the sync gives up.",
+                help="Seconds one connection's fetch may take, polls included, before the sync gives up "
+                "(default: Direct 1800 per report, Metrica 3600).",
                 min=0.001,
             ),
-        ] = 1800.0,
+        ] = None,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
         as_json: JsonOption = False,
@@ -289,9 +377,6 @@ def register(app: typer.Typer) -> None:
         Exits 1 when any connection failed; the others still load.
         Example: kassa sync d --since 2026-10-01 --until 2026-10-31 --db shop.duckdb
         """
-        import dataclasses
-
-        from kassa.connectors.yandex_direct import Timing
         from kassa.store.connections import Connections
         from kassa.store.sync import sync_one, today_in
 
@@ -301,14 +386,19 @@ def register(app: typer.Typer) -> None:
         if not chosen:
             raise KassaError("no connections yet: kassa connect SERVICE --name NAME --token-stdin --db …")
         settings = settings_for(db, config)
-        timing = dataclasses.replace(Timing(), deadline=deadline)
         load = _loader(db, config)
         outcomes = []
         for conn in chosen:
             with console.status(f"syncing {conn.name}…"):
                 outcomes.append(
                     sync_one(
-                        store, conn, load, since=first, until=last, today=today_in(settings), timing=timing
+                        store,
+                        conn,
+                        load,
+                        since=first,
+                        until=last,
+                        today=today_in(settings),
+                        deadline=deadline,
                     )
                 )
         if as_json:

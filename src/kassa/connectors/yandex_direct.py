@@ -36,8 +36,19 @@ from dataclasses import dataclass, field
 
 import httpx2 as httpx
 
-from kassa.connectors.http import USER_AGENT, excerpt
-from kassa.connectors.pacing import Clock, RateLimit, Sleep, backoff
+from kassa.connectors.http import (
+    USER_AGENT,
+    Counts,
+    Retry,
+    Verdict,
+    done,
+    excerpt,
+    fail,
+    poll,
+    retry,
+    wait,
+)
+from kassa.connectors.pacing import Clock, RateLimit, Sleep
 from kassa.errors import ServiceError
 
 BASE_URL = "https://api.direct.yandex.com/json/v5"
@@ -81,13 +92,7 @@ class Account:
     language: str = "en"
 
 
-@dataclass
-class Stats:
-    requests: int = 0
-    polls: int = 0  # 201/202 answers
-    retries: int = 0  # requests sent again after a fault
-    splits: int = 0
-    waited: float = 0.0  # seconds slept
+Stats = Counts  # requests, polls (201/202 answers), retries, waits, periods split after a persistent 5xx
 
 
 class _TooMuchData(Exception):
@@ -133,7 +138,7 @@ class Client:
         self.rng = rng or random.Random()
         self.limit = RateLimit(*self.timing.rate, clock=clock, sleep=sleep)
         self.stats = Stats()
-        self._deadline = 0.0
+        self._retry = self._policy()
         self.url = f"{account.base_url.rstrip('/')}/reports"
 
     # -- messages ------------------------------------------------------------------------------------
@@ -159,7 +164,8 @@ class Client:
         """The TSV report of ``since..until`` (column line, then rows), parts of a split period joined."""
         if since > until:
             raise ValueError(f"since {since} is after until {until}")
-        self._deadline = self.clock() + self.timing.deadline
+        self._retry = self._policy()
+        self._retry.start()  # one deadline for the whole report, split parts included
         header, rows = None, []
         with httpx.Client(timeout=self.timing.timeout, headers={"User-Agent": USER_AGENT}) as http:
             for part in self._period(http, since, until):
@@ -195,68 +201,57 @@ class Client:
             h["Client-Login"] = self.account.client_login
         return h
 
-    def _pause(self, seconds: float, request: str, why: str) -> None:
-        if self.clock() + seconds > self._deadline:
-            raise self.error(
-                request,
-                f"{why}, and waiting {seconds:g} s more would pass the deadline of "
-                f"{self.timing.deadline:g} s for one report; sync again later, or a shorter period "
-                "(--since/--until)",
-            )
-        self._sleep(seconds)
-        self.stats.waited += seconds
+    def _policy(self) -> Retry:
+        t = self.timing
+        return Retry(
+            attempts=t.attempts,
+            backoff=t.backoff,
+            cap=t.backoff_cap,
+            wait_base=t.queue_wait,
+            waits_use_attempts=False,  # a full queue empties in its own time: the deadline bounds it
+            deadline=t.deadline,
+            deadline_hint="for one report; sync again later, or a shorter period (--since/--until)",
+            limit=self.limit,
+            clock=self.clock,
+            sleep=self._sleep,
+            rng=self.rng,
+            counts=self.stats,
+        )
 
     def _one(self, http: httpx.Client, since: dt.date, until: dt.date) -> str:
         """One period's report: the offline flow, waits and retries (module docstring)."""
         body = json.dumps(report_definition(since, until, self.account.include_vat), ensure_ascii=False)
         request = f"POST {self.url} (report {since}..{until})"
         headers = self._headers()
-        faults = waits = 0
-        while True:
-            if self.clock() > self._deadline:
-                raise self.error(request, f"no report within the deadline of {self.timing.deadline:g} s")
-            self.limit.wait()
-            self.stats.requests += 1
-            try:
-                resp = http.post(self.url, content=body.encode("utf-8"), headers=headers)
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.timing.timeout:g} s"
-            except httpx.HTTPError as exc:  # dropped connection, broken gzip, protocol error: all retried
-                problem = f"the connection failed ({type(exc).__name__})"
-            else:
-                status = resp.status_code
-                if status == 200:
-                    return self._tsv(request, resp.content)
-                if status in (201, 202):
-                    self.stats.polls += 1
-                    state = "queued" if status == 201 else "being built"
-                    self._pause(self._retry_in(resp), request, f"the report is still {state} (HTTP {status})")
-                    continue
-                code, text = _api_error(resp.content)
-                problem = f"HTTP {status}" + (f", error {code}: {text}" if code is not None else f" {text}")
-                if code in AUTH_CODES or (code is None and status in (401, 403)):
-                    raise self._reauthorise(
-                        request, f"{AUTH_CODES.get(code or 0, 'access refused')} ({problem})"
-                    )
-                if code in WAIT_CODES or status == 429:
-                    waits += 1
-                    self.stats.retries += 1
-                    pause = backoff(
-                        waits, base=self.timing.queue_wait, cap=self.timing.backoff_cap, rng=self.rng
-                    )
-                    why = WAIT_CODES.get(code or 0, "too many requests")
-                    self._pause(pause, request, f"{why} ({problem})")
-                    continue
-                if not (status >= 500 or code in RETRY_CODES):
-                    raise self.error(request, problem)
-                if faults + 1 >= self.timing.attempts and status in (500, 502):
-                    raise _TooMuchData(self.error(request, f"{problem} (tried {faults + 1} times)"))
-            faults += 1
-            if faults >= self.timing.attempts:
-                raise self.error(request, f"{problem} (tried {faults} times)")
-            self.stats.retries += 1
-            pause = backoff(faults, base=self.timing.backoff, cap=self.timing.backoff_cap, rng=self.rng)
-            self._pause(pause, request, problem)
+
+        def judge(resp: httpx.Response) -> Verdict:
+            status = resp.status_code
+            if status == 200:
+                return done(self._tsv(request, resp.content))
+            if status in (201, 202):
+                state = "queued" if status == 201 else "being built"
+                return poll(self._retry_in(resp), f"the report is still {state} (HTTP {status})")
+            code, text = _api_error(resp.content)
+            problem = f"HTTP {status}" + (f", error {code}: {text}" if code is not None else f" {text}")
+            if code in AUTH_CODES or (code is None and status in (401, 403)):
+                return fail(
+                    self._reauthorise(request, f"{AUTH_CODES.get(code or 0, 'access refused')} ({problem})")
+                )
+            if code in WAIT_CODES or status == 429:
+                return wait(f"{WAIT_CODES.get(code or 0, 'too many requests')} ({problem})")
+            if not (status >= 500 or code in RETRY_CODES):
+                return fail(self.error(request, problem))
+            # 500/502 through every retry: too much data for one report, so the period is split.
+            return retry(problem, exhausted=_TooMuchData if status in (500, 502) else None)
+
+        self._retry.counts = self.stats  # sync.py may have handed the client its own Stats
+        result: str = self._retry.send(
+            lambda: http.post(self.url, content=body.encode("utf-8"), headers=headers),
+            judge,
+            lambda problem: self.error(request, problem),
+            timeout=self.timing.timeout,
+        )
+        return result
 
     def _retry_in(self, resp: httpx.Response) -> float:
         """Seconds the answer asks to wait (header ``retryIn``, any case); a missing or unreadable value

@@ -7,8 +7,8 @@ HTML as sent, in UTF-16 code units (Telegram counts the text after parsing its t
 longer), so a message that fits here fits there; should Telegram still answer 400 "message is too
 long", that message is split again at half the size.
 
-Retries: 429 waits the ``retry_after`` Telegram gives; a 5xx or a connection that could not be made is
-tried again with back-off. A timeout waiting for the answer is not retried (the message may have
+Retries (the connectors' one loop, :class:`kassa.connectors.http.Retry`): 429 waits the ``retry_after``
+Telegram gives; a 5xx or a connection that could not be made is tried again with back-off. A timeout waiting for the answer is not retried (the message may have
 arrived: a retry could send it twice); the error says so. The bot token is part of every URL, so no
 error names a URL: errors name the method and the chat, and the URLs ``httpx2`` logs have the token
 replaced by ``***``.
@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from kassa.connectors.http import excerpt
+from kassa.connectors.http import Retry, Verdict, done, excerpt, fail, retry, wait
 from kassa.errors import ServiceError
 
 LIMIT = 4096
@@ -179,46 +179,40 @@ class Telegram:
         ``what`` names the request in errors ("sendMessage to chat 42"): never the URL, which holds the token.
         """
         url = f"{self.base_url.rstrip('/')}/bot{self.token}/{method}"
-        wait, problem = self.backoff, ""
+
+        def judge(response: httpx.Response) -> Verdict:
+            answer = _json(response.content)
+            description = str(answer.get("description") or excerpt(response.content))
+            if response.status_code == 200 and answer.get("ok"):
+                return done(answer.get("result"))
+            if response.status_code == 429:
+                after = (answer.get("parameters") or {}).get("retry_after")
+                return wait(f"HTTP 429 {description}", float(after) if after else None)
+            if response.status_code == 400 and "too long" in description.lower():
+                return fail(MessageTooLong(f"{SERVICE}: {what}: {description}"))
+            if response.status_code < 500:
+                return fail(self._error(what, f"HTTP {response.status_code} {description}"))
+            return retry(f"HTTP {response.status_code} {description}")
+
+        # Not idempotent: a message whose answer was lost may have arrived, so it is not sent again.
+        # Fixed doubling waits (no jitter): one sender, and its log reads plainly.
+        policy = Retry(
+            attempts=self.attempts,
+            backoff=self.backoff,
+            cap=self.max_wait,
+            max_wait=self.max_wait,
+            jitter=False,
+            idempotent=False,
+            sleep=self.sleep,
+        )
         with httpx.Client(timeout=self.timeout, headers={"User-Agent": "kassa (digest)"}) as client:
-            for attempt in range(1, self.attempts + 1):
-                try:
-                    if files:
-                        response = client.post(url, data={k: str(v) for k, v in data.items()}, files=files)
-                    else:
-                        response = client.post(url, json=data)
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    problem = f"cannot connect ({type(exc).__name__})"
-                except httpx.TimeoutException:
-                    raise self._error(
-                        what, f"no answer within {self.timeout:g} s (it may have been delivered; not retried)"
-                    ) from None
-                except httpx.TransportError as exc:
-                    raise self._error(what, f"the connection failed ({type(exc).__name__})") from None
-                else:
-                    answer = _json(response.content)
-                    description = str(answer.get("description") or excerpt(response.content))
-                    if response.status_code == 200 and answer.get("ok"):
-                        return answer.get("result")
-                    if response.status_code == 429:
-                        retry_after = float((answer.get("parameters") or {}).get("retry_after") or wait)
-                        if retry_after > self.max_wait:
-                            raise self._error(
-                                what, f"HTTP 429, asked to wait {retry_after:g} s: {description}"
-                            )
-                        problem = f"HTTP 429 {description}"
-                        if attempt < self.attempts:
-                            self.sleep(retry_after)
-                        continue
-                    if response.status_code == 400 and "too long" in description.lower():
-                        raise MessageTooLong(f"{SERVICE}: {what}: {description}")
-                    if response.status_code < 500:
-                        raise self._error(what, f"HTTP {response.status_code} {description}")
-                    problem = f"HTTP {response.status_code} {description}"
-                if attempt < self.attempts:
-                    self.sleep(wait)
-                    wait *= 2
-        raise self._error(what, f"{problem} (tried {self.attempts} times)")
+
+            def do() -> httpx.Response:
+                if files:
+                    return client.post(url, data={k: str(v) for k, v in data.items()}, files=files)
+                return client.post(url, json=data)
+
+            return policy.send(do, judge, lambda problem: self._error(what, problem), timeout=self.timeout)
 
     def send_message(self, chat_id: str, html: str, limit: int = LIMIT) -> int:
         """Send ``html`` (Telegram's HTML) as one message or, split, several; the number of messages."""

@@ -2,7 +2,8 @@
 
 ``<db>.connections.json`` holds each connection's service, name, options, base URL, look-back window,
 where its secret is (``file`` or ``env:VAR``) and its cursor (the last day synced). ``<db>.secrets.json``
-holds the tokens given with ``--token-stdin``. Both are written atomically (a temporary file, then a
+holds the tokens given with ``--token-stdin`` and, under ``oauth``, the access/refresh token pairs kassa
+obtained itself (VK Ads), replaced atomically the moment a refresh returns a new pair. Both are written atomically (a temporary file, then a
 rename) and created ``0600``.
 
 Why beside the warehouse and not in it (as the users file, docs/architecture.md): a running
@@ -38,8 +39,14 @@ class ServiceSpec:
 
 SERVICES = {
     "yandex-direct": ServiceSpec("yandex-direct", "Yandex Direct", look_back=7),
+    # ~99 % of sessions are complete within three days (Logs API docs): re-read those.
+    "yandex-metrica": ServiceSpec("yandex-metrica", "Yandex Metrica", look_back=3),
+    "vk-ads": ServiceSpec("vk-ads", "VK Ads", look_back=7),
+    "google-ads": ServiceSpec("google-ads", "Google Ads", look_back=7),
+    # Meta revises conversions for its attribution window (up to 28 days; 7 by default): a week.
+    "meta-ads": ServiceSpec("meta-ads", "Meta Ads", look_back=7),
 }
-PLANNED = ("yandex-metrica", "vk-ads", "google-ads", "meta-ads")
+PLANNED: tuple[str, ...] = ()
 
 
 @dataclass
@@ -134,6 +141,8 @@ class Connections:
             )
         others = [c for c in self.all() if c.name != conn.name]
         tokens = _read(self.secrets, "tokens")
+        oauth = self._oauth_all()
+        oauth.pop(conn.name, None)  # connecting again is re-authorising: the old pair is not reused
         if conn.secret == "file":
             if not token:
                 raise KassaError(
@@ -143,15 +152,15 @@ class Connections:
         else:
             tokens.pop(conn.name, None)
         # The secret first: a connection saved without its token would fail its first sync.
-        _write_private(self.secrets, {"tokens": tokens})
+        _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
         self._save_all([*others, conn])
 
     def remove(self, name: str) -> None:
         self.get(name)
         self._save_all([c for c in self.all() if c.name != name])
-        tokens = _read(self.secrets, "tokens")
-        if tokens.pop(name, None) is not None:
-            _write_private(self.secrets, {"tokens": tokens})
+        tokens, oauth = _read(self.secrets, "tokens"), self._oauth_all()
+        if tokens.pop(name, None) is not None or oauth.pop(name, None) is not None:
+            _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
 
     def token(self, conn: Connection) -> str:
         """The connection's secret, from the secrets file or the environment variable it names."""
@@ -168,6 +177,24 @@ class Connections:
                 f"--name {conn.name} --token-stdin …` again"
             )
         return stored
+
+    def _oauth_all(self) -> dict[str, Any]:
+        if not self.secrets.exists():
+            return {}
+        data = json.loads(self.secrets.read_text(encoding="utf-8"))
+        oauth = data.get("oauth") if isinstance(data, dict) else None
+        return oauth if isinstance(oauth, dict) else {}
+
+    def oauth(self, name: str) -> dict[str, Any] | None:
+        """The token pair kassa obtained for connection ``name`` (VK Ads), or None before its first sync."""
+        found = self._oauth_all().get(name)
+        return found if isinstance(found, dict) else None
+
+    def save_oauth(self, name: str, pair: dict[str, Any]) -> None:
+        """Replace ``name``'s token pair, atomically (a refresh retires the old pair at once)."""
+        tokens, oauth = _read(self.secrets, "tokens"), self._oauth_all()
+        oauth[name] = pair
+        _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
 
     def record(self, name: str, *, through: dt.date | None, outcome: dict[str, Any]) -> None:
         """After a sync: move the cursor forward to ``through`` (never back) and keep its outcome."""

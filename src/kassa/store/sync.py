@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from kassa.connectors import yandex_direct
+from kassa.connectors import google_ads, meta_ads, vk_ads, yandex_direct, yandex_metrica
+from kassa.connectors.http import Counts
 from kassa.errors import ImportFailed, KassaError, RowError
 from kassa.settings import Settings
 from kassa.store.connections import Connection, Connections
@@ -44,7 +45,17 @@ from kassa.store.connections import Connection, Connections
 if TYPE_CHECKING:
     from kassa.store.warehouse import FileReport, Warehouse
 
-FORMAT = {"yandex-direct": "yandex_direct"}  # the service -> the reader its answers go through
+FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads",
+          "google-ads": "google_ads", "meta-ads": "meta_ads"}  # fmt: skip
+SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json",
+          "meta-ads": ".json"}  # fmt: skip
+HISTORY = {  # a first sync's first day, as far back as the service allows
+    "yandex-direct": yandex_direct.history_start,
+    "yandex-metrica": yandex_metrica.history_start,
+    "vk-ads": vk_ads.history_start,
+    "google-ads": google_ads.history_start,
+    "meta-ads": meta_ads.history_start,
+}
 
 
 @dataclass
@@ -95,7 +106,7 @@ def plan(
     if since is None:
         cursor = conn.cursor
         if cursor is None:
-            since = yandex_direct.history_start(today)
+            since = HISTORY[conn.service](today)
         else:
             since = min(cursor, last) - dt.timedelta(days=conn.look_back - 1)
     if since > last:
@@ -108,6 +119,14 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
     who = [conn.spec.title]
     if conn.options.get("client_login"):
         who.append(str(conn.options["client_login"]))
+    if conn.options.get("counter"):
+        who.append(f"counter {conn.options['counter']}")
+    if conn.options.get("customer_id"):
+        who.append(f"customer {conn.options['customer_id']}")
+    elif conn.options.get("account"):
+        who.append(f"act_{conn.options['account']}")
+    elif conn.options.get("client_id"):
+        who.append(f"app {conn.options['client_id']}")
     if conn.base_url:
         who.append(urlsplit(conn.base_url).netloc)
     return f"{conn.name} ({', '.join(who)}) {since}..{until}"
@@ -115,6 +134,14 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
 
 def _reader_options(conn: Connection) -> dict[str, Any]:
     """The facts the request fixed, for the reader (the same options a file import takes)."""
+    if conn.service == "yandex-metrica":
+        return {}  # the log says everything the reader needs
+    if conn.service in (
+        "vk-ads",
+        "google-ads",
+        "meta-ads",
+    ):  # money as the reader reads it; VAT as it assumes
+        return {"currency": conn.options["currency"]} if conn.options.get("currency") else {}
     opts: dict[str, Any] = {"money_in_micros": True, "include_vat": bool(conn.options.get("include_vat"))}
     for key in ("currency", "campaign"):
         if conn.options.get(key):
@@ -128,11 +155,90 @@ def fetch(
     since: dt.date,
     until: dt.date,
     *,
-    timing: yandex_direct.Timing | None = None,
+    timing: Any = None,
+    deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    stats: yandex_direct.Stats | None = None,
-) -> tuple[bytes, yandex_direct.Stats]:
-    """The report of ``since..until``; ``stats`` (if given) is counted into, also when the fetch fails."""
+    stats: Counts | None = None,
+    conns: Connections | None = None,
+) -> tuple[bytes, Counts]:
+    """The service's answer for ``since..until``; ``stats`` (if given) is counted into, also when the
+    fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
+    deadline (``kassa sync --deadline``); ``conns`` keeps the token pairs of OAuth services."""
+    client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client | google_ads.Client | meta_ads.Client
+    if conn.service == "meta-ads":
+        tm = timing or meta_ads.Timing()
+        if deadline is not None:
+            tm = dataclasses.replace(tm, deadline=deadline)
+        act = str(conn.options.get("account") or "")
+        client = meta_ads.Client(
+            meta_ads.Account(conn.name, act, token, conn.base_url or meta_ads.BASE_URL), tm, sleep=sleep
+        )
+        if stats is not None:
+            client.stats = stats
+        return client.insights(since, until), client.stats
+    if conn.service == "google-ads":
+        assert conns is not None, "Google Ads keeps its access token in the connections' secrets file"
+        tg = timing or google_ads.Timing()
+        if deadline is not None:
+            tg = dataclasses.replace(tg, deadline=deadline)
+        keep = conns
+        client = google_ads.Client(
+            google_ads.Account(
+                connection=conn.name,
+                customer_id=str(conn.options.get("customer_id") or ""),
+                client_id=str(conn.options.get("client_id") or ""),
+                secret=google_ads.Secret.parse(token, conn.name),
+                login_customer_id=conn.options.get("login_customer_id") or None,
+                base_url=conn.base_url or google_ads.BASE_URL,
+                # A local server or proxy given with --base-url answers the token endpoint too.
+                token_url=f"{conn.base_url.rstrip('/')}/token" if conn.base_url else google_ads.TOKEN_URL,
+            ),
+            google_ads.Tokens.from_json(keep.oauth(conn.name)),
+            lambda pair: keep.save_oauth(conn.name, pair.to_json()),
+            tg,
+            sleep=sleep,
+        )
+        if stats is not None:
+            client.stats = stats
+        return client.statistics(since, until), client.stats
+    if conn.service == "vk-ads":
+        assert conns is not None, "VK Ads keeps its token pair in the connections' secrets file"
+        tv = timing or vk_ads.Timing()
+        if deadline is not None:
+            tv = dataclasses.replace(tv, deadline=deadline)
+        store = conns
+        client = vk_ads.Client(
+            vk_ads.Account(
+                connection=conn.name,
+                client_id=str(conn.options.get("client_id") or ""),
+                client_secret=token,
+                base_url=conn.base_url or vk_ads.BASE_URL,
+            ),
+            vk_ads.Tokens.from_json(store.oauth(conn.name)),
+            lambda pair: store.save_oauth(conn.name, pair.to_json()),
+            tv,
+            sleep=sleep,
+        )
+        if stats is not None:
+            client.stats = stats
+        return client.statistics(since, until), client.stats
+    if conn.service == "yandex-metrica":
+        t = timing or yandex_metrica.Timing()
+        if deadline is not None:
+            t = dataclasses.replace(t, deadline=deadline)
+        client = yandex_metrica.Client(
+            yandex_metrica.Account(
+                connection=conn.name,
+                token=token,
+                counter=str(conn.options.get("counter") or ""),
+                base_url=conn.base_url or yandex_metrica.BASE_URL,
+            ),
+            t,
+            sleep=sleep,
+        )
+        if stats is not None:
+            client.stats = stats
+        return client.logs(since, until), client.stats
     account = yandex_direct.Account(
         connection=conn.name,
         token=token,
@@ -141,7 +247,10 @@ def fetch(
         include_vat=bool(conn.options.get("include_vat")),
         language=str(conn.options.get("language") or "en"),
     )
-    client = yandex_direct.Client(account, timing, sleep=sleep)
+    td = timing or yandex_direct.Timing()
+    if deadline is not None:
+        td = dataclasses.replace(td, deadline=deadline)
+    client = yandex_direct.Client(account, td, sleep=sleep)
     if stats is not None:
         client.stats = stats
     return client.report(since, until), client.stats
@@ -149,7 +258,7 @@ def fetch(
 
 def stage(conn: Connection, body: bytes, folder: Path) -> tuple[Path, Path]:
     """The answer and the reader's options as files in ``folder`` (a private temporary folder)."""
-    report = folder / f"{conn.name}.tsv"
+    report = folder / f"{conn.name}{SUFFIX[conn.service]}"
     report.write_bytes(body)
     options = folder / f"{conn.name}.options.yaml"
     options.write_text(yaml.safe_dump(_reader_options(conn)), encoding="utf-8")
@@ -165,19 +274,20 @@ def load_report(wh: Warehouse, report: Path, options: Path, fmt: str, origin: st
 
     try:
         _, results = wh.read_file(report, format=fmt, mapping=options)
+        if len(results) != 1:
+            raise ImportFailed(f"{origin}: expected one table from the {fmt} reader, got {len(results)}")
+        res = results[0]
+        # A streaming reader (Metrica's log) validates as it is read: its refusals come here.
+        rows = res.rows if not hasattr(res.rows, "read_all") else res.rows.read_all()
     except KassaError as exc:
         errors = [dataclasses.replace(e, file=origin) for e in getattr(exc, "errors", [])]
         raise ImportFailed(named(str(exc).splitlines()[0]), errors) from None
-    if len(results) != 1:
-        raise ImportFailed(f"{origin}: expected one table from the {fmt} reader, got {len(results)}")
-    res = results[0]
     errors = [dataclasses.replace(e, file=origin) for e in res.errors]
     refused = [e for e in errors if not e.row_kept]
     if refused:
         raise ImportFailed(
             f"{origin}: {len(refused)} refused value(s) in the answer; nothing was loaded", refused
         )
-    rows = res.rows if not hasattr(res.rows, "read_all") else res.rows.read_all()
     batch = wh.load_fetched(origin, fmt, res.kind, rows)
     batch.errors = errors
     batch.rows_read = res.rows_read
@@ -196,17 +306,28 @@ def sync_one(
     since: dt.date | None,
     until: dt.date | None,
     today: dt.date,
-    timing: yandex_direct.Timing | None = None,
+    timing: Any = None,
+    deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncOutcome:
     """Fetch, check and load one connection; an error is kept in the outcome (the others still run)."""
     out = SyncOutcome(conn.name, conn.service)
     started = time.monotonic()
-    stats = yandex_direct.Stats()
+    stats = Counts()
     try:
         out.since, out.until = plan(conn, since, until, today)
         token = conns.token(conn)
-        body, _ = fetch(conn, token, out.since, out.until, timing=timing, sleep=sleep, stats=stats)
+        body, _ = fetch(
+            conn,
+            token,
+            out.since,
+            out.until,
+            timing=timing,
+            deadline=deadline,
+            sleep=sleep,
+            stats=stats,
+            conns=conns,
+        )
         with tempfile.TemporaryDirectory(prefix="kassa-sync-") as tmp:
             report, options = stage(conn, body, Path(tmp))
             out.batch = load(report, options, FORMAT[conn.service], origin(conn, out.since, out.until))
