@@ -135,12 +135,13 @@ def register(app: typer.Typer) -> None:
                 [
                     Column("job", _("job", lang), number=False, key=True),
                     Column("what", _("what", lang), number=False),
-                    Column("attempt", _("attempt", lang)),
+                    Column("attempt", _("attempt", lang), number=False),
                     Column("outcome", _("outcome", lang), number=False),
                 ],
             )
             grid.add_rows(
-                {"job": o.job, "what": o.what, "attempt": o.attempt, "outcome": o.outcome or "—"} for o in outcomes
+                {"job": o.job, "what": o.what, "attempt": str(o.attempt or "—"), "outcome": o.outcome or "—"}
+                for o in outcomes
             )
             print_grids(console, [grid])
             for o in outcomes:

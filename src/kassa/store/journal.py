@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     from kassa.store.warehouse import Warehouse
 
 RUNS_DDL = """CREATE TABLE IF NOT EXISTS schedule_runs (
-    id BIGINT PRIMARY KEY, job VARCHAR NOT NULL, kind VARCHAR NOT NULL, due_at TIMESTAMPTZ NOT NULL,
-    attempt INTEGER NOT NULL, started_at TIMESTAMPTZ NOT NULL, ended_at TIMESTAMPTZ, outcome VARCHAR NOT NULL,
+    id BIGINT PRIMARY KEY, job VARCHAR NOT NULL, kind VARCHAR NOT NULL, due_at TIMESTAMP NOT NULL,
+    attempt INTEGER NOT NULL, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, outcome VARCHAR NOT NULL,
     error VARCHAR, detail VARCHAR, pid INTEGER)"""
 EPISODES_DDL = """CREATE TABLE IF NOT EXISTS alert_episodes (
     key VARCHAR NOT NULL, kind VARCHAR NOT NULL, subject VARCHAR NOT NULL, since DATE NOT NULL,
-    first_seen TIMESTAMPTZ NOT NULL, last_seen TIMESTAMPTZ NOT NULL, recovered_at TIMESTAMPTZ,
+    first_seen TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL, recovered_at TIMESTAMP,
     money DOUBLE, channel VARCHAR, PRIMARY KEY (key, first_seen))"""
 ERROR_CHARS = 2000  # an error is a sentence or two; a page of text would be someone's dump
 
@@ -78,7 +78,12 @@ def _has(wh: Warehouse, table: str) -> bool:
 
 
 def _utc(v: dt.datetime | None) -> dt.datetime | None:
-    return None if v is None else v.astimezone(dt.UTC)
+    """Stored as UTC without a zone (DuckDB's TIMESTAMPTZ would need pytz to be read back)."""
+    return None if v is None else v.replace(tzinfo=dt.UTC)
+
+
+def _stored(v: dt.datetime | None) -> dt.datetime | None:
+    return None if v is None else v.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _run(row: tuple[Any, ...]) -> Run:
@@ -124,7 +129,7 @@ def start_run(
     run_id = int(row[0]) if row else 1
     con.execute(
         f"INSERT INTO schedule_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-        [run_id, job, kind, due_at, attempt, now, now if outcome != "running" else None, outcome, pid],
+        [run_id, job, kind, _stored(due_at), attempt, _stored(now), _stored(now) if outcome != "running" else None, outcome, pid],
     )
     return run_id
 
@@ -134,7 +139,7 @@ def end_run(
 ) -> None:
     wh.ibis.con.execute(
         "UPDATE schedule_runs SET outcome = ?, ended_at = ?, error = ?, detail = ? WHERE id = ?",
-        [outcome, now, None if error is None else error[:ERROR_CHARS], detail, run_id],
+        [outcome, _stored(now), None if error is None else error[:ERROR_CHARS], detail, run_id],
     )
 
 
@@ -166,18 +171,18 @@ def open_episode(
     con.execute(EPISODES_DDL)
     con.execute(
         "INSERT INTO alert_episodes VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-        [key, kind, subject, since, now, now, money, channel],
+        [key, kind, subject, since, _stored(now), _stored(now), money, channel],
     )
 
 
 def still_open(wh: Warehouse, key: str, now: dt.datetime, money: float | None) -> None:
     wh.ibis.con.execute(
         "UPDATE alert_episodes SET last_seen = ?, money = ? WHERE key = ? AND recovered_at IS NULL",
-        [now, money, key],
+        [_stored(now), money, key],
     )
 
 
 def close_episode(wh: Warehouse, key: str, now: dt.datetime) -> None:
     wh.ibis.con.execute(
-        "UPDATE alert_episodes SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL", [now, key]
+        "UPDATE alert_episodes SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL", [_stored(now), key]
     )
