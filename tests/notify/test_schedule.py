@@ -207,3 +207,23 @@ def test_a_crash_mid_job_leaves_a_record_and_the_next_run_recovers(tmp_path, gol
     assert "killed" in (recorded[1].error or "") and recorded[1].ended_at is not None
     with Warehouse.open(db, read_only=True) as wh:
         assert wh.table("spend").filter(wh.table("spend").channel == "yandex_direct").count().execute() > 0
+
+
+def test_serve_runs_the_schedule_and_takes_run_scheduled_handed_over(tmp_path, golden_file):
+    from fastapi.testclient import TestClient
+
+    from kassa.store import handoff
+    from kassa.web import create_app
+
+    db, settings = company(tmp_path, golden_file, "schedule:\n  jobs:\n    - {name: checks, kind: alerts, at: daily 09:00}\n")
+    app = create_app(db, settings, users_required=False)
+    dash = app.state.dashboard
+    with TestClient(app):
+        # The server's own pass at start: the job is seen and waits for its time.
+        wait_for(lambda: dash.jobs.run("t", "t", "test", lambda wh, j: journal.last_run(wh, "checks")) is not None)
+        later = (dt.datetime.now(MSK) + dt.timedelta(days=2)).replace(hour=9, minute=5)  # after its time
+        answer = handoff.hand_over(db, {"op": "schedule", "jobs": [], "at": later.isoformat()})
+        assert answer is not None
+        [run] = answer["ok"]["runs"]
+        assert (run["job"], run["what"], run["outcome"]) == ("checks", "ran", "ok"), run
+    assert [r.outcome for r in runs(db)] == ["added", "ok"]
