@@ -28,7 +28,9 @@ def days(first: str, last: str) -> list[dt.date]:
 def company(broken: bool) -> dict[str, str]:
     spend = ["date,channel,campaign,impressions,clicks,cost"]
     visits = ["visit_id,client_id,ts,utm_source,utm_medium,utm_campaign,referrer,click_id"]
-    leads = ["lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,manager,first_response_at"]
+    leads = [
+        "lead_id,created_at,client_id,utm_source,utm_medium,utm_campaign,status,manager,first_response_at"
+    ]
     deals = ["deal_id,lead_id,created_at,status,closed_at,amount"]
     payments = ["payment_id,paid_at,amount,deal_id"]
     n = 0
@@ -74,10 +76,16 @@ def company(broken: bool) -> dict[str, str]:
     # Boris: 9 of 10 deals won in 09-20..10-17, then 1 of 10 won (broken) or 9 of 10 (healthy); all paid.
     for i in range(20):
         recent = i >= 10
-        closed = dt.date(2026, 10, 20) + dt.timedelta(days=i - 10) if recent else dt.date(2026, 9, 22) + dt.timedelta(days=i)
+        closed = (
+            dt.date(2026, 10, 20) + dt.timedelta(days=i - 10)
+            if recent
+            else dt.date(2026, 9, 22) + dt.timedelta(days=i)
+        )
         won = (i % 10 == 0) if (recent and broken) else (i % 10 != 0)
         leads.append(f"Lb{i},{closed - dt.timedelta(days=5)} 10:00,,yandex,cpc,ya_search,qualified,Boris,")
-        deals.append(f"Db{i},Lb{i},{closed - dt.timedelta(days=4)} 10:00,{'won' if won else 'lost'},{closed} 15:00,10000")
+        deals.append(
+            f"Db{i},Lb{i},{closed - dt.timedelta(days=4)} 10:00,{'won' if won else 'lost'},{closed} 15:00,10000"
+        )
         if won:
             payments.append(f"Pb{i},{closed + dt.timedelta(days=2)} 10:00,10000,Db{i}")
     # Anna: two deals won in October; broken, unpaid (50 000); healthy, paid.
@@ -99,7 +107,11 @@ def connections(db: Path, broken: bool) -> list[Connection]:
     conns = Connections(db)
     conns.save(Connection(name="d", service="yandex-direct"), "token-never-shown")
     last_ok = dt.datetime(2026, 11, 13, 8, 0) if broken else dt.datetime(2026, 11, 15, 7, 0)
-    conns.record("d", through=last_ok.date() - dt.timedelta(days=1), outcome={"at": last_ok.astimezone().isoformat(), "ok": True})
+    conns.record(
+        "d",
+        through=last_ok.date() - dt.timedelta(days=1),
+        outcome={"at": last_ok.astimezone().isoformat(), "ok": True},
+    )
     return conns.all()
 
 
@@ -131,8 +143,15 @@ def test_each_alert_fires_on_the_broken_company(broken, tmp_path):
     ), [a.key for a in found.alerts]
     a = got["spend_without_visits"]  # 11-12..11-14 at 1 500 a day, no visit
     assert (a.subject, a.since, a.money, a.who) == ("ya_broken", dt.date(2026, 11, 12), 4500, "marketing")
-    a = got["click_ids_missing"]  # 50 of ya_search's visits on 11-13..14 untagged; ya_broken's 11-10..11 tagged
-    assert (a.subject, a.since, a.facts["count"], a.facts["total"]) == ("yandex_direct", dt.date(2026, 11, 13), 50, 50)
+    a = got[
+        "click_ids_missing"
+    ]  # 50 of ya_search's visits on 11-13..14 untagged; ya_broken's 11-10..11 tagged
+    assert (a.subject, a.since, a.facts["count"], a.facts["total"]) == (
+        "yandex_direct",
+        dt.date(2026, 11, 13),
+        50,
+        50,
+    )
     assert a.money == 2000 * 2 + 1500 * 2  # the platform's spend of those days
     a = got["unsourced_leads"]
     assert (a.facts["count"], a.facts["total"], a.facts["before"]) == (8, 16, 0.0)
@@ -153,7 +172,13 @@ def test_each_alert_fires_on_the_broken_company(broken, tmp_path):
     a = got["zero_qualified"]  # vk_wide: 14 days at 1 000, junk only
     assert (a.subject, a.since, a.money) == ("vk_wide", dt.date(2026, 11, 1), 14000)
     a = got["unpaid_won"]
-    assert (a.subject, a.since, a.money, a.facts["count"], a.who) == ("Anna", dt.date(2026, 10, 20), 50000, 2, "owner")
+    assert (a.subject, a.since, a.money, a.facts["count"], a.who) == (
+        "Anna",
+        dt.date(2026, 10, 20),
+        50000,
+        2,
+        "owner",
+    )
     assert found.notes == []
 
 

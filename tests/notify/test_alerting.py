@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kassa.notify.alerting import check_and_tell
-from kassa.settings import load_settings
-from kassa.store import Warehouse, journal
 from tests.diagnose.test_alerts import NOW, company
 from tests.notify.fake_telegram import TOKEN, fake_telegram
 from tests.notify.test_email import smtp_server
+
+from kassa.notify.alerting import check_and_tell
+from kassa.settings import load_settings
+from kassa.store import Warehouse, journal
 
 
 def access_of(db: Path):
@@ -48,12 +49,18 @@ digest:
         assert "vk_wide" in agency and "Anna" not in agency and "ya_search" not in agency  # its scope only
         [mail] = inbox.messages()
         body = mail.get_content()
-        assert mail["To"] == "cfo@shop.ru" and "Cash gap: 2 won deal(s) of Anna" in body and "Whose move: owner." in body
+        assert (
+            mail["To"] == "cfo@shop.ru"
+            and "Cash gap: 2 won deal(s) of Anna" in body
+            and "Whose move: owner." in body
+        )
         again = check_and_tell(db, access_of(db), [], NOW)
         assert "0 new" in again and "0 message(s)" in again and len(bot.texts()) == 2  # once per episode
         # Anna's customers pay: the cash gap recovers, and the owner hears so once.
         paid = tmp_path / "paid.csv"
-        paid.write_text("payment_id,paid_at,amount,deal_id\nPa0,2026-11-14 10:00,30000,Da0\nPa1,2026-11-14 11:00,20000,Da1\n")
+        paid.write_text(
+            "payment_id,paid_at,amount,deal_id\nPa0,2026-11-14 10:00,30000,Da0\nPa1,2026-11-14 11:00,20000,Da1\n"
+        )
         with Warehouse.open(db) as wh:
             wh.import_files([paid], kind="payments")
         back = check_and_tell(db, access_of(db), ["Owner"], NOW)

@@ -16,15 +16,15 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.connectors.fake_direct import fake_direct
+from tests.connectors.test_sync import ROWS, TOKEN, connect
+from tests.notify.fake_telegram import TOKEN as BOT_TOKEN
+from tests.notify.fake_telegram import fake_telegram
 
 from kassa.cron import Cron, CronError
 from kassa.notify.schedule import Scheduler
 from kassa.settings import Settings, load_settings
 from kassa.store import Warehouse, journal
-from tests.connectors.fake_direct import fake_direct
-from tests.connectors.test_sync import ROWS, TOKEN, connect
-from tests.notify.fake_telegram import TOKEN as BOT_TOKEN
-from tests.notify.fake_telegram import fake_telegram
 
 MSK = dt.timezone(dt.timedelta(hours=3))
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -42,7 +42,9 @@ def test_cron_forms_and_latest_time():
     assert monthly.latest(at("2026-12-03 10:00"), "Europe/Moscow") == at("2026-12-01 09:00")
     weekly = Cron.parse("weekly mon 08:30")  # 2026-11-30 is a Monday
     assert weekly.latest(at("2026-12-03 10:00"), "Europe/Moscow") == at("2026-11-30 08:30")
-    assert Cron.parse("*/15 9-18 * * 1-5").latest(at("2026-12-05 12:00"), "Europe/Moscow") == at("2026-12-04 18:45")
+    assert Cron.parse("*/15 9-18 * * 1-5").latest(at("2026-12-05 12:00"), "Europe/Moscow") == at(
+        "2026-12-04 18:45"
+    )
     for bad in ("monthly 31 09:00", "daily 25:00", "1 2 3", "61 * * * *", "weekly xyz 09:00"):
         with pytest.raises(CronError):
             Cron.parse(bad)
@@ -77,7 +79,9 @@ def runs(db: Path) -> list[journal.Run]:
 
 
 def test_a_job_due_while_asleep_runs_once_for_the_latest_time(tmp_path, golden_file):
-    db, settings = company(tmp_path, golden_file, "schedule:\n  jobs:\n    - {name: checks, kind: alerts, at: daily 09:00}\n")
+    db, settings = company(
+        tmp_path, golden_file, "schedule:\n  jobs:\n    - {name: checks, kind: alerts, at: daily 09:00}\n"
+    )
     clock = [at("2026-10-01 08:00")]
     s = Scheduler(db, settings, access_of(db, settings), now=lambda: clock[0])
     assert [o.what for o in s.run_due()] == ["added"]  # first seen: waits for its next time
@@ -215,12 +219,16 @@ def test_serve_runs_the_schedule_and_takes_run_scheduled_handed_over(tmp_path, g
     from kassa.store import handoff
     from kassa.web import create_app
 
-    db, settings = company(tmp_path, golden_file, "schedule:\n  jobs:\n    - {name: checks, kind: alerts, at: daily 09:00}\n")
+    db, settings = company(
+        tmp_path, golden_file, "schedule:\n  jobs:\n    - {name: checks, kind: alerts, at: daily 09:00}\n"
+    )
     app = create_app(db, settings, users_required=False)
     dash = app.state.dashboard
     with TestClient(app):
         # The server's own pass at start: the job is seen and waits for its time.
-        wait_for(lambda: dash.jobs.run("t", "t", "test", lambda wh, j: journal.last_run(wh, "checks")) is not None)
+        wait_for(
+            lambda: dash.jobs.run("t", "t", "test", lambda wh, j: journal.last_run(wh, "checks")) is not None
+        )
         later = (dt.datetime.now(MSK) + dt.timedelta(days=2)).replace(hour=9, minute=5)  # after its time
         answer = handoff.hand_over(db, {"op": "schedule", "jobs": [], "at": later.isoformat()})
         assert answer is not None

@@ -49,7 +49,9 @@ def _moment(text: str | None) -> dt.datetime | None:
     try:
         at = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO time like 2026-12-01T09:05+03:00", param_hint="--at") from None
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO time like 2026-12-01T09:05+03:00", param_hint="--at"
+        ) from None
     if at.tzinfo is None:
         raise typer.BadParameter("give the zone too: 2026-12-01T09:05+03:00", param_hint="--at")
     return at
@@ -94,7 +96,8 @@ def register(app: typer.Typer) -> None:
     @app.command("run-scheduled")
     def run_scheduled(
         job: Annotated[
-            list[str] | None, typer.Option("--job", help="Only this job (its name in kassa.yaml); repeatable.")
+            list[str] | None,
+            typer.Option("--job", help="Only this job (its name in kassa.yaml); repeatable."),
         ] = None,
         at: AtOption = None,
         db: DbOption = Path(DEFAULT_DB),
@@ -106,18 +109,22 @@ def register(app: typer.Typer) -> None:
 
         A job missed while the machine slept runs once; a job already running elsewhere is skipped; a
         failed one is retried at a later call, then the owners are told. Exits 1 when a run failed.
-        Example (crontab): */10 * * * * kassa run-scheduled --db /srv/kassa/shop.duckdb
+        Example: kassa run-scheduled --db /srv/kassa/shop.duckdb   (in crontab: */10 * * * * …)
         """
         from kassa.notify.schedule import Outcome, Scheduler
 
         moment = _moment(at)
         settings = settings_for(db, config)
         if not settings.schedule.jobs:
-            print_prose(console, _("No scheduled jobs: add schedule: jobs: to kassa.yaml (docs/schedule.md).", lang))
+            print_prose(
+                console, _("No scheduled jobs: add schedule: jobs: to kassa.yaml (docs/schedule.md).", lang)
+            )
             return
         answer = _served(db, job, moment)
         if answer is not None:
-            outcomes = [Outcome(**{k: v for k, v in o.items() if k != "due_at"}) for o in answer["ok"]["runs"]]
+            outcomes = [
+                Outcome(**{k: v for k, v in o.items() if k != "due_at"}) for o in answer["ok"]["runs"]
+            ]
             print_prose(console, _("kassa serve holds {db}: it ran the due jobs.", lang, db=str(db)))
         else:
             scheduler = Scheduler(
@@ -175,7 +182,7 @@ def register(app: typer.Typer) -> None:
                 last = {j.name: journal.last_run(wh, j.name) for j in settings.schedule.jobs}
         except WarehouseError:  # no warehouse yet, or a server holds it: the jobs without their runs
             last = {}
-        rows = []
+        rows: list[dict[str, Any]] = []
         for j in settings.schedule.jobs:
             r = last.get(j.name)
             nxt = next_time(j, r, now, settings.timezone)
@@ -192,7 +199,9 @@ def register(app: typer.Typer) -> None:
             print_json({"timezone": settings.timezone, "jobs": rows})
             return
         if not rows:
-            print_prose(console, _("No scheduled jobs: add schedule: jobs: to kassa.yaml (docs/schedule.md).", lang))
+            print_prose(
+                console, _("No scheduled jobs: add schedule: jobs: to kassa.yaml (docs/schedule.md).", lang)
+            )
             return
         grid = Grid(
             _("Schedule ({zone})", lang, zone=settings.timezone),

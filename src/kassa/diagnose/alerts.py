@@ -92,26 +92,45 @@ TITLES: dict[Family, str] = {
 }
 WHO_WORDS = {"marketing": _("marketing"), "sales": _("sales"), "owner": _("owner")}
 TEMPLATES = {
-    "spend_without_visits": _("Campaign {subject} ({channel}) has spent {money} since {since} and brought no visit "
-    "at all: its UTM tags or the site's counter are broken."),
-    "unsourced_leads": _("{share} of last week's leads ({count} of {total}) have no source, against {before} "
-    "in the {weeks} weeks before (since {since}): check the forms' UTM fields and the CRM integration."),
-    "click_ids_missing": _("{share} of {subject} visits since {since} came without a click id ({count} of "
-    "{total}): is auto-tagging off? {money} of spend may go unattributed."),
-    "sync_stale": _("Connection {subject} has not synced for {hours} hours (data through {through}, since "
-    "{since}): check its token, then run kassa sync {subject}."),
-    "unanswered_leads": _("{count} new lead(s) since {since} were not answered within {minutes} minutes; "
-    "about {money} of sales at stake."),
-    "qualified_waiting": _("{count} qualified lead(s) have waited more than {days} days without a deal, the "
-    "oldest since {since}; about {money} at stake."),
-    "win_rate_falling": _("{subject}'s win rate fell to {after} in the last 4 weeks (since {since}) from "
-    "{before} before ({won} of {closed} deals won), beyond chance; about {money} of deals at stake."),
-    "cpql_above": _("A qualified lead from {subject} ({channel}) cost {cpql} last week (since {since}) against "
-    "{level} in the {weeks} weeks before: {money} more than at that level."),
-    "zero_qualified": _("Campaign {subject} ({channel}) has spent {money} since {since} and brought no "
-    "qualified lead."),
-    "unpaid_won": _("{count} won deal(s) of {subject} are unpaid more than {days} days after winning, the "
-    "oldest since {since}: {money} outstanding."),
+    "spend_without_visits": _(
+        "Campaign {subject} ({channel}) has spent {money} since {since} and brought no visit "
+        "at all: its UTM tags or the site's counter are broken."
+    ),
+    "unsourced_leads": _(
+        "{share} of last week's leads ({count} of {total}) have no source, against {before} "
+        "in the {weeks} weeks before (since {since}): check the forms' UTM fields and the CRM integration."
+    ),
+    "click_ids_missing": _(
+        "{share} of {subject} visits since {since} came without a click id ({count} of "
+        "{total}): is auto-tagging off? {money} of spend may go unattributed."
+    ),
+    "sync_stale": _(
+        "Connection {subject} has not synced for {hours} hours (data through {through}, since "
+        "{since}): check its token, then run kassa sync {subject}."
+    ),
+    "unanswered_leads": _(
+        "{count} new lead(s) since {since} were not answered within {minutes} minutes; "
+        "about {money} of sales at stake."
+    ),
+    "qualified_waiting": _(
+        "{count} qualified lead(s) have waited more than {days} days without a deal, the "
+        "oldest since {since}; about {money} at stake."
+    ),
+    "win_rate_falling": _(
+        "{subject}'s win rate fell to {after} in the last 4 weeks (since {since}) from "
+        "{before} before ({won} of {closed} deals won), beyond chance; about {money} of deals at stake."
+    ),
+    "cpql_above": _(
+        "A qualified lead from {subject} ({channel}) cost {cpql} last week (since {since}) against "
+        "{level} in the {weeks} weeks before: {money} more than at that level."
+    ),
+    "zero_qualified": _(
+        "Campaign {subject} ({channel}) has spent {money} since {since} and brought no qualified lead."
+    ),
+    "unpaid_won": _(
+        "{count} won deal(s) of {subject} are unpaid more than {days} days after winning, the "
+        "oldest since {since}: {money} outstanding."
+    ),
 }
 
 
@@ -155,10 +174,14 @@ def check(
         .aggregate(cost=ibis._.cost.sum())
     )
     leads = _rows(
-        trail.leads.filter((ibis._.created_at >= _midnight(start)) & (ibis._.created_at < _midnight(day, 1))).select("lead_id", "created_at", "status", "manager", "first_response_at", "channel", "campaign")
+        trail.leads.filter(
+            (ibis._.created_at >= _midnight(start)) & (ibis._.created_at < _midnight(day, 1))
+        ).select("lead_id", "created_at", "status", "manager", "first_response_at", "channel", "campaign")
     )
     deals = _rows(
-        trail.deal_status.select("deal_id", "lead_id", "status", "closed_at", "amount", "outstanding", "manager")
+        trail.deal_status.select(
+            "deal_id", "lead_id", "status", "closed_at", "amount", "outstanding", "manager"
+        )
     )
     with_deal = {d["lead_id"] for d in deals}
     for lead in leads:
@@ -183,11 +206,17 @@ def _runs_back(day: dt.date, bad: set[dt.date], limit: int = 30) -> dt.date:
 
 
 def _tracking(
-    wh: Warehouse, st: AlertSettings, day: dt.date, spend: list[dict[str, Any]], leads: list[dict[str, Any]], out: Check
+    wh: Warehouse,
+    st: AlertSettings,
+    day: dt.date,
+    spend: list[dict[str, Any]],
+    leads: list[dict[str, Any]],
+    out: Check,
 ) -> None:
     first = day - dt.timedelta(days=30)
     visits = visits_with_channel(
-        wh.table("visits").filter((ibis._.ts >= _midnight(first)) & (ibis._.ts < _midnight(day, 1))), wh.settings
+        wh.table("visits").filter((ibis._.ts >= _midnight(first)) & (ibis._.ts < _midnight(day, 1))),
+        wh.settings,
     )
     blank = visits.click_id.isnull() | (visits.click_id.strip() == "")
     per_day = _rows(
@@ -207,7 +236,9 @@ def _tracking(
             since = _runs_back(day, bad)
             money = sum(c for d, c in days.items() if since <= d <= day)
             out.alerts.append(
-                Alert("spend_without_visits", "tracking", campaign, since, money, {"channel": channel}, channel)
+                Alert(
+                    "spend_without_visits", "tracking", campaign, since, money, {"channel": channel}, channel
+                )
             )
     # Visits of an auto-tagging platform without a click id.
     platform: dict[str, dict[dt.date, tuple[int, int]]] = defaultdict(dict)
@@ -344,9 +375,7 @@ def _money(
         if poisson_rate_test(k_before, c_before, k_now, c_now).p_value > st.alpha:
             continue
         facts = {"channel": key[0], "cpql": cpql, "level": level, "weeks": st.cpql_weeks}
-        out.alerts.append(
-            Alert("cpql_above", "money", key[1], week, c_now - k_now * level, facts, key[0])
-        )
+        out.alerts.append(Alert("cpql_above", "money", key[1], week, c_now - k_now * level, facts, key[0]))
     # Spending with no qualified lead for N days.
     since = day - dt.timedelta(days=st.zero_qualified_days - 1)
     last_ql: dict[tuple[str, str], dt.date] = {}
@@ -365,7 +394,9 @@ def _money(
         first = max(after + dt.timedelta(days=1), min(days))
         total = sum(c for d, c in days.items() if d >= first)
         if total >= st.zero_qualified_min_cost:
-            out.alerts.append(Alert("zero_qualified", "money", key[1], first, total, {"channel": key[0]}, key[0]))
+            out.alerts.append(
+                Alert("zero_qualified", "money", key[1], first, total, {"channel": key[0]}, key[0])
+            )
 
 
 def _cash(st: AlertSettings, day: dt.date, won: list[dict[str, Any]], out: Check) -> None:

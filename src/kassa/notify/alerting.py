@@ -57,7 +57,9 @@ def find(wh: Warehouse, db: Path, now: dt.datetime) -> Found:
     """Check as of yesterday; which alerts are new and which episodes ended (nothing recorded yet)."""
     from kassa.store.connections import Connections
 
-    result = check(wh, last_complete_day(now, wh.settings.timezone), connections=Connections(db).all(), now=now)
+    result = check(
+        wh, last_complete_day(now, wh.settings.timezone), connections=Connections(db).all(), now=now
+    )
     opened = {e.key: e for e in journal.episodes(wh, open_only=True)}
     found = {a.key for a in result.alerts}
     new = [a for a in result.alerts if a.key not in opened]
@@ -184,7 +186,9 @@ def tell_owners(
     return send_lines(db, settings, messages, telegram) if messages else 0
 
 
-def listed(wh: Warehouse, db: Path, now: dt.datetime, lang: str, scope: Sequence[str] | None) -> dict[str, Any]:
+def listed(
+    wh: Warehouse, db: Path, now: dt.datetime, lang: str, scope: Sequence[str] | None
+) -> dict[str, Any]:
     """The dashboard's list: the alerts found now (since when each episode was first seen) and the
     episodes that recovered in the last 30 days; an agency's ``scope`` keeps only its channels'."""
     found = find(wh, db, now)

@@ -149,7 +149,7 @@ def scrub(text: str, db: Path) -> str:
     secrets = []
     for name in ("telegram_token", "smtp_password"):
         with contextlib.suppress(KassaError):
-            if value := read_secret(db, name):  # type: ignore[arg-type]
+            if value := read_secret(db, name):
                 secrets.append(value)
     with contextlib.suppress(KassaError, OSError):
         from kassa.store.connections import Connections
@@ -223,7 +223,8 @@ class Scheduler:
             self.access(lambda wh: journal.start_run(wh, job.name, job.kind, now, 0, now, None, "added"))
             return [Outcome(job.name, "added", due_at=now)]
         if last.outcome == "running":  # we hold its lock, so nobody runs it: it crashed
-            self.access(lambda wh: journal.end_run(wh, last.id, "crashed", now, CRASHED, None))
+            run_id = last.id
+            self.access(lambda wh: journal.end_run(wh, run_id, "crashed", now, CRASHED, None))
             last = replace(last, outcome="crashed", ended_at=now, error=CRASHED)
             done.append(Outcome(job.name, "recovered", "crashed", last.due_at, last.attempt, error=CRASHED))
             if last.attempt >= job.tries:

@@ -129,7 +129,17 @@ def start_run(
     run_id = int(row[0]) if row else 1
     con.execute(
         f"INSERT INTO schedule_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-        [run_id, job, kind, _stored(due_at), attempt, _stored(now), _stored(now) if outcome != "running" else None, outcome, pid],
+        [
+            run_id,
+            job,
+            kind,
+            _stored(due_at),
+            attempt,
+            _stored(now),
+            _stored(now) if outcome != "running" else None,
+            outcome,
+            pid,
+        ],
     )
     return run_id
 
@@ -184,5 +194,6 @@ def still_open(wh: Warehouse, key: str, now: dt.datetime, money: float | None) -
 
 def close_episode(wh: Warehouse, key: str, now: dt.datetime) -> None:
     wh.ibis.con.execute(
-        "UPDATE alert_episodes SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL", [_stored(now), key]
+        "UPDATE alert_episodes SET recovered_at = ? WHERE key = ? AND recovered_at IS NULL",
+        [_stored(now), key],
     )

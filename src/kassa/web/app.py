@@ -15,9 +15,8 @@ forwarded client address is believed only from a proxy named with ``trusted_prox
 
 from __future__ import annotations
 
-import threading
-
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -92,7 +91,9 @@ def create_app(
             listener = None
         stop_schedule = threading.Event()
         if dash.wh.settings.schedule.jobs:  # kassa.yaml's jobs run in this process while it serves
-            threading.Thread(target=_schedule_loop, args=(dash, stop_schedule), name="kassa-schedule", daemon=True).start()
+            threading.Thread(
+                target=_schedule_loop, args=(dash, stop_schedule), name="kassa-schedule", daemon=True
+            ).start()
         yield
         stop_schedule.set()
         # Stopping (SIGTERM, Ctrl+C): the import under way is cancelled and rolls back first, so a
