@@ -79,6 +79,7 @@ class Alert:
             "since": self.since.isoformat(),
             "money": self.money,
             "who": self.who,
+            "who_text": _(WHO_WORDS[self.who], lang),
             "message": self.message(lang, currency),
         }
 
