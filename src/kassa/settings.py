@@ -321,6 +321,17 @@ class Settings(BaseModel):
     def _sorted_rates(cls, v: list[VatRate]) -> list[VatRate]:
         return sorted(v, key=lambda r: r.since)
 
+    @model_validator(mode="after")
+    def _jobs_name_recipients(self) -> Settings:
+        known = {r.name for r in self.digest.recipients}
+        for job in self.schedule.jobs:
+            if unknown := [n for n in job.to if n not in known]:
+                names = ", ".join(sorted(known)) or "none declared under digest: recipients:"
+                raise ValueError(
+                    f"job {job.name!r}: to: {', '.join(unknown)} is no recipient (recipients: {names})"
+                )
+        return self
+
     def vat_rate_on(self, day: dt.date) -> float:
         rate = 0.0
         for r in self.vat_rates:

@@ -22,6 +22,7 @@ from tests.notify.fake_telegram import TOKEN as BOT_TOKEN
 from tests.notify.fake_telegram import fake_telegram
 
 from kassa.cron import Cron, CronError
+from kassa.notify.alerting import listed
 from kassa.notify.schedule import Scheduler
 from kassa.settings import Settings, load_settings
 from kassa.store import Warehouse, journal
@@ -138,6 +139,9 @@ schedule:
         [told] = bot.texts()  # the owner only, once, in Russian
         assert "direct" in told and "не выполнилось 3 раз" in told and "no connections to sync" in told
         assert [c.fields["chat_id"] for c in bot.sent("sendMessage")] == ["1001"]
+        with Warehouse.open(db, read_only=True, settings=settings) as wh:  # and the Alerts page lists it
+            [failed] = listed(wh, db, clock[0], "en", None)["failed_jobs"]
+        assert (failed["job"], failed["attempt"], failed["outcome"]) == ("direct", 3, "failed")
         clock[0] = at("2026-11-03 06:00")
         assert [(o.what, o.attempt) for o in s.run_due()] == [("ran", 1)]
     assert [r.outcome for r in runs(db)] == ["added", "failed", "failed", "failed", "failed"]
@@ -235,3 +239,24 @@ def test_serve_runs_the_schedule_and_takes_run_scheduled_handed_over(tmp_path, g
         [run] = answer["ok"]["runs"]
         assert (run["job"], run["what"], run["outcome"]) == ("checks", "ran", "ok"), run
     assert [r.outcome for r in runs(db)] == ["added", "ok"]
+
+
+def test_a_job_naming_an_unknown_recipient_is_refused(tmp_path):
+    path = tmp_path / "kassa.yaml"
+    path.write_text(
+        "digest:\n  recipients:\n    - {name: Owner, channel: telegram, chat_id: 1}\n"
+        "schedule:\n  jobs:\n    - {name: d, kind: digest, at: monthly 1 09:00, to: [Onwer]}\n"
+    )
+    with pytest.raises(Exception) as e:
+        load_settings(path)
+    assert "to: Onwer is no recipient (recipients: Owner)" in str(e.value)
+
+
+def test_run_scheduled_without_a_warehouse_says_so(tmp_path):
+    from tests.kassa_cli import run_kassa
+
+    (tmp_path / "kassa.yaml").write_text(
+        "schedule:\n  jobs:\n    - {name: c, kind: alerts, at: daily 09:00}\n"
+    )
+    r = run_kassa("run-scheduled", "--db", tmp_path / "none.duckdb")
+    assert r.returncode == 2 and "no warehouse at" in r.stderr and not (tmp_path / "none.duckdb").exists()

@@ -43,7 +43,9 @@ def test_the_data_page_shows_the_jobs_and_their_runs(golden_db, users_file):
         "schedule:\n  jobs:\n    - {name: checks, kind: alerts, at: daily 09:00}\n", encoding="utf-8"
     )
     shutil.copy(users_file, users_path(golden_db))
-    web = create_app(golden_db, load_settings(golden_db.parent / "kassa.yaml"), users_required=True, warm=False)
+    web = create_app(
+        golden_db, load_settings(golden_db.parent / "kassa.yaml"), users_required=True, warm=False
+    )
     try:
         dash = web.state.dashboard
         dash.scheduler(NOW).run_due()  # seen: added
@@ -52,7 +54,12 @@ def test_the_data_page_shows_the_jobs_and_their_runs(golden_db, users_file):
         shown = olga.get("/data.json").json()["schedule"]
         assert shown["timezone"] == "Europe/Moscow"
         [job] = shown["jobs"]
-        assert (job["job"], job["kind"], job["at"], job["last_outcome"]) == ("checks", "alerts", "daily 09:00", "ok")
+        assert (job["job"], job["kind"], job["at"], job["last_outcome"]) == (
+            "checks",
+            "alerts",
+            "daily 09:00",
+            "ok",
+        )
         assert [r["outcome"] for r in shown["runs"]] == ["ok", "added"]
         html = olga.get("/data").text
         assert 'id="schedule"' in html and 'data-key="checks"' in html and 'id="runs"' in html

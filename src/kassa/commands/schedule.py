@@ -80,9 +80,13 @@ def standalone_access(db: Path, config: Path | None) -> Access:
 def _served(db: Path, job: list[str] | None, at: dt.datetime | None) -> dict[str, Any] | None:
     """A running ``kassa serve`` holding the warehouse runs the pass itself; its answer (None: no server)."""
     from kassa.cli_common import open_warehouse
-    from kassa.errors import WarehouseTaken
+    from kassa.errors import WarehouseError, WarehouseTaken
     from kassa.store import handoff
 
+    if not db.exists():
+        raise WarehouseError(
+            f"no warehouse at {db}: load data first (kassa import FILE --db {db}, or kassa demo)"
+        )
     try:
         with open_warehouse(db, None, write=True):
             return None

@@ -216,9 +216,16 @@ def listed(
         for e in journal.episodes(wh)
         if e.recovered_at is not None and e.recovered_at >= month_ago and mine(e.channel)
     ]
+    # A scheduled job that failed its last try is an alert too (the owners were told); not an agency's.
+    failed = []
+    for job in wh.settings.schedule.jobs if scope is None else []:
+        last = journal.last_run(wh, job.name)
+        if last is not None and last.outcome in ("failed", "crashed") and last.attempt >= job.tries:
+            failed.append({"job": job.name, "kind": job.kind, **last.to_json()})
     return {
         "day": found.result.day.isoformat(),
         "alerts": alerts,
         "recovered": recovered,
+        "failed_jobs": failed,
         "notes": found.result.notes if scope is None else [],
     }
