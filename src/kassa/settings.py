@@ -249,9 +249,8 @@ class AlertSettings(BaseModel):
     unsourced_leads_jump: float = Field(default=0.15, gt=0, le=1)  # share up by at least this much …
     click_ids_min_visits: int = Field(default=20, ge=1)  # … and significantly (q ≤ alpha)
     click_ids_missing_share: float = Field(default=0.5, gt=0, le=1)  # of a platform's visits a day
-    click_id_channels: list[str] = Field(
-        default_factory=lambda: ["yandex_direct", "google_ads", "meta_ads", "vk_ads"]
-    )  # platforms that tag every click when auto-tagging is on
+    # Platforms that add a click id to every click by default (yclid, gclid, fbclid); VK Ads does not.
+    click_id_channels: list[str] = Field(default_factory=lambda: ["yandex_direct", "google_ads", "meta_ads"])
     sync_stale_hours: float = Field(default=36.0, gt=0)
     # sales stalled
     response_minutes: float = Field(default=60.0, gt=0)  # the company's response time

@@ -22,7 +22,7 @@ import ibis
 from kassa.diagnose.significance import benjamini_hochberg, poisson_rate_test, proportion_test
 from kassa.i18n import Translator, fmt_money, fmt_percent
 from kassa.link.channels import visits_with_channel
-from kassa.link.money_trail import MoneyTrail
+from kassa.metrics.compute import base_tables
 from kassa.settings import AlertSettings
 
 if TYPE_CHECKING:
@@ -166,7 +166,8 @@ def check(
     """Every alert as of the last complete day ``day``; ``connections`` for the sync check (with ``now``)."""
     st = wh.settings.alerts
     out = Check(day)
-    trail = MoneyTrail(wh)
+    # The stitched trail the metrics read, built once per open warehouse (the dashboard's pages share it).
+    trail = base_tables(wh, wh.settings).chain
     start = day - dt.timedelta(days=HISTORY_DAYS)
     spend = _rows(
         wh.table("spend")
