@@ -260,3 +260,28 @@ def test_run_scheduled_without_a_warehouse_says_so(tmp_path):
     )
     r = run_kassa("run-scheduled", "--db", tmp_path / "none.duckdb")
     assert r.returncode == 2 and "no warehouse at" in r.stderr and not (tmp_path / "none.duckdb").exists()
+
+
+@pytest.mark.slow  # builds the digest and draws its chart: ~6 s
+def test_the_monthly_digest_job_reaches_telegram_on_the_first(tmp_path, golden_file, monkeypatch):
+    monkeypatch.setenv("KASSA_TELEGRAM_TOKEN", BOT_TOKEN)
+    with fake_telegram() as bot:
+        yaml = f"""
+digest:
+  telegram_api: {bot.base_url}
+  recipients:
+    - {{name: Owner, channel: telegram, chat_id: 1001, language: en}}
+schedule:
+  jobs:
+    - {{name: monthly-digest, kind: digest, period: month, at: monthly 1 09:00}}
+"""
+        db, settings = company(tmp_path, golden_file, yaml)
+        clock = [at("2026-10-20 12:00")]
+        s = Scheduler(db, settings, access_of(db, settings), now=lambda: clock[0])
+        s.run_due()
+        clock[0] = at("2026-11-01 09:00")
+        [o] = s.run_due()
+        assert (o.what, o.outcome) == ("ran", "ok"), o.error
+        assert o.detail == "2026-10 to 1 recipient(s)"
+        assert bot.texts()[0].startswith("<b>Where is the money? 2026-10</b>")
+        assert [c.method for c in bot.calls] == ["sendMessage", "sendPhoto", "sendDocument"]
