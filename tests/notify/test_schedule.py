@@ -285,3 +285,25 @@ schedule:
         assert o.detail == "2026-10 to 1 recipient(s)"
         assert bot.texts()[0].startswith("<b>Where is the money? 2026-10</b>")
         assert [c.method for c in bot.calls] == ["sendMessage", "sendPhoto", "sendDocument"]
+
+
+def test_kassa_schedule_lists_next_time_and_last_run_and_kassa_alerts_lists_the_alerts(tmp_path, golden_file):
+    from tests.kassa_cli import run_kassa
+
+    db, settings = company(
+        tmp_path, golden_file, "schedule:\n  jobs:\n    - {name: checks, kind: alerts, at: daily 09:00}\n"
+    )
+    Scheduler(db, settings, access_of(db, settings), now=lambda: at("2026-11-14 12:00")).run_due()
+    r = run_kassa("schedule", "--db", db, "--json")
+    assert r.returncode == 0, r.stderr
+    [job] = json.loads(r.stdout)["jobs"]
+    assert (job["job"], job["at"], job["last"]["outcome"]) == ("checks", "daily 09:00", "added")
+    nxt = dt.datetime.fromisoformat(job["next"])
+    assert nxt > dt.datetime.now(dt.UTC) and nxt.astimezone(MSK).strftime("%H:%M") == "09:00"
+    shown = run_kassa("alerts", "--db", db, "--at", "2026-11-15T09:00+03:00", "--lang", "ru")
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "Кассовый разрыв:" in shown.stdout
+        and "Anna" in shown.stdout
+        and "не проверено: неотвеченные заявки" in shown.stdout
+    )

@@ -287,9 +287,11 @@ def _sales(
 ) -> None:
     week = day - dt.timedelta(days=6)
     if not any(x["first_response_at"] is not None for x in leads):
-        out.notes.append(
-            "unanswered leads: the CRM data has no first answer times (first_response_at), so they were not "
-            "checked; add that column to the CRM export"
+        out.notes.append(  # English here (a msgid: translated where it is shown)
+            _(
+                "unanswered leads: the CRM data has no first answer times (first_response_at), so they were "
+                "not checked; add that column to the CRM export"
+            )
         )
     else:
         limit = dt.timedelta(minutes=st.response_minutes)

@@ -227,5 +227,5 @@ def listed(
         "alerts": alerts,
         "recovered": recovered,
         "failed_jobs": failed,
-        "notes": found.result.notes if scope is None else [],
+        "notes": [_(n, lang) for n in found.result.notes] if scope is None else [],
     }
