@@ -23,7 +23,18 @@ ORDER = [
     "web",
     "commands",
 ]
-SHARED = {"schema", "errors", "settings", "period", "i18n", "names", "yamlfile", "registry", "__init__"}
+SHARED = {
+    "schema",
+    "errors",
+    "settings",
+    "period",
+    "i18n",
+    "names",
+    "yamlfile",
+    "registry",
+    "cron",
+    "__init__",
+}
 TOP = {"cli", "cli_common"}
 
 

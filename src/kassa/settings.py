@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kassa.cron import Cron, CronError
 from kassa.yamlfile import load_yaml_model
 
 
@@ -181,6 +182,92 @@ class DigestSettings(BaseModel):
         return v.rstrip("/") if v else v
 
 
+JOB_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"  # also a lock file's name beside the warehouse
+
+
+class ScheduledJob(BaseModel):
+    """One job of ``schedule: jobs:`` (docs/schedule.md): what runs, and when in the business's time zone.
+
+    ``tries`` attempts in all, the n-th retry ``backoff_minutes · 2ⁿ⁻¹`` after the failure before it; after
+    the last the owner recipients get an alert.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=JOB_NAME)
+    kind: Literal["sync", "digest", "alerts"]
+    at: str  # 'daily 08:00', 'weekly mon 09:00', 'monthly 1 09:00' or five cron fields
+    connections: list[str] = Field(default_factory=list)  # sync: these (default: every connection)
+    period: Literal["month", "week"] = "month"  # digest: the previous month, or the previous week
+    to: list[str] = Field(default_factory=list)  # digest and alerts: these recipients (default: all)
+    tries: int = Field(default=3, ge=1, le=10)
+    backoff_minutes: float = Field(default=5.0, gt=0, le=24 * 60)
+
+    @field_validator("at")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        try:
+            Cron.parse(v)
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> ScheduledJob:
+        if self.connections and self.kind != "sync":
+            raise ValueError(f"job {self.name!r}: connections: is for a sync job, not {self.kind}")
+        if self.to and self.kind == "sync":
+            raise ValueError(f"job {self.name!r}: to: is for a digest or alerts job")
+        return self
+
+    @property
+    def cron(self) -> Cron:
+        return Cron.parse(self.at)
+
+
+class ScheduleSettings(BaseModel):
+    """``schedule:`` in kassa.yaml: the jobs ``kassa run-scheduled`` and ``kassa serve`` run."""
+
+    model_config = ConfigDict(extra="forbid")
+    jobs: list[ScheduledJob] = Field(default_factory=list)
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique_names(cls, v: list[ScheduledJob]) -> list[ScheduledJob]:
+        names = [j.name for j in v]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"job names must differ: {', '.join(twice)} appear twice")
+        return v
+
+
+class AlertSettings(BaseModel):
+    """``alerts:`` in kassa.yaml: the thresholds of each alert (docs/schedule.md lists them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # tracking broke
+    spend_without_visits_min_cost: float = Field(default=1000.0, ge=0)  # a day's cost with no visit at all
+    unsourced_leads_min_leads: int = Field(default=10, ge=1)  # leads in the last week before the share counts
+    unsourced_leads_jump: float = Field(default=0.15, gt=0, le=1)  # share up by at least this much …
+    click_ids_min_visits: int = Field(default=20, ge=1)  # … and significantly (q ≤ alpha)
+    click_ids_missing_share: float = Field(default=0.5, gt=0, le=1)  # of a platform's visits a day
+    # Platforms that add a click id to every click by default (yclid, gclid, fbclid); VK Ads does not.
+    click_id_channels: list[str] = Field(default_factory=lambda: ["yandex_direct", "google_ads", "meta_ads"])
+    sync_stale_hours: float = Field(default=36.0, gt=0)
+    # sales stalled
+    response_minutes: float = Field(default=60.0, gt=0)  # the company's response time
+    unanswered_min_leads: int = Field(default=3, ge=1)
+    qualified_waiting_days: int = Field(default=7, ge=1)  # a qualified lead without a deal this long …
+    qualified_waiting_min_leads: int = Field(default=5, ge=1)  # … and this many of them
+    win_rate_weeks: int = Field(default=8, ge=2, le=52)  # a manager's last 4 weeks against the weeks before
+    # money leak
+    cpql_weeks: int = Field(default=4, ge=1, le=26)  # the level: cost per qualified lead these weeks before
+    cpql_margin: float = Field(default=0.5, gt=0)  # the last week above the level by at least this much
+    zero_qualified_days: int = Field(default=7, ge=1)
+    zero_qualified_min_cost: float = Field(default=5000.0, ge=0)
+    # cash gap
+    unpaid_days: int = Field(default=14, ge=1)  # a won deal without its money this long
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # the significance tests' level
+
+
 class Settings(BaseModel):
     """Everything kassa needs to know about the business that the data does not say."""
 
@@ -208,6 +295,9 @@ class Settings(BaseModel):
     # Excluded from the settings' JSON: metrics key their compiled SQL by it, and who gets the digest
     # changes no number.
     digest: DigestSettings = Field(default_factory=DigestSettings, exclude=True)
+    # Also excluded: when jobs run and when an alert speaks change no number either.
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings, exclude=True)
+    alerts: AlertSettings = Field(default_factory=AlertSettings, exclude=True)
 
     @field_validator("timezone")
     @classmethod
@@ -229,6 +319,17 @@ class Settings(BaseModel):
     @classmethod
     def _sorted_rates(cls, v: list[VatRate]) -> list[VatRate]:
         return sorted(v, key=lambda r: r.since)
+
+    @model_validator(mode="after")
+    def _jobs_name_recipients(self) -> Settings:
+        known = {r.name for r in self.digest.recipients}
+        for job in self.schedule.jobs:
+            if unknown := [n for n in job.to if n not in known]:
+                names = ", ".join(sorted(known)) or "none declared under digest: recipients:"
+                raise ValueError(
+                    f"job {job.name!r}: to: {', '.join(unknown)} is no recipient (recipients: {names})"
+                )
+        return self
 
     def vat_rate_on(self, day: dt.date) -> float:
         rate = 0.0

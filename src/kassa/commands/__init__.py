@@ -27,6 +27,7 @@ HELP_ORDER = (
     "kpi",
     "diagnose",
     "digest",
+    "schedule",
     "demo",
     "serve",
 )

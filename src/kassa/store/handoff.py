@@ -13,7 +13,8 @@ named are read by the server with the same rights.
 
 The protocol is one JSON line each way: ``{"op": "import", "files": [...], "format": …, "kind": …,
 "mapping": …, "strict": …}``, ``{"op": "undo", "batch_id": 3}`` or ``{"op": "sync", "file": …,
-"options": …, "format": …, "origin": …}`` (a fetched answer, staged by ``kassa sync``); the answer is ``{"ok": …}`` or
+"options": …, "format": …, "origin": …}`` (a fetched answer, staged by ``kassa sync``), or ``{"op": "schedule", "jobs":
+[...], "at": …}`` (``kassa run-scheduled``: the server runs its schedule's pass, :mod:`kassa.web.state`); the answer is ``{"ok": …}`` or
 ``{"error": "ImportFailed"|"WarehouseError"|…, "message": …, "errors": [...]}``.
 """
 

@@ -16,6 +16,7 @@ forwarded client address is believed only from a proxy named with ``trusted_prox
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -88,7 +89,13 @@ def create_app(
         except OSError as exc:
             log.warning("imports from the command line cannot be handed to this server: %s", exc)
             listener = None
+        stop_schedule = threading.Event()
+        if dash.wh.settings.schedule.jobs:  # kassa.yaml's jobs run in this process while it serves
+            threading.Thread(
+                target=_schedule_loop, args=(dash, stop_schedule), name="kassa-schedule", daemon=True
+            ).start()
         yield
+        stop_schedule.set()
         # Stopping (SIGTERM, Ctrl+C): the import under way is cancelled and rolls back first, so a
         # handed-over one answers its command, then the listener and the warehouse close.
         dash.jobs.stop(STOP_WAIT_S)
@@ -122,6 +129,20 @@ def create_app(
     if trusted_proxies:  # outermost: every later layer sees the client the proxy named
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
     return app
+
+
+SCHEDULE_EVERY_S = 60.0  # a job's time is a minute; checking each minute runs it within one
+
+
+def _schedule_loop(dash: Dashboard, stop: threading.Event) -> None:
+    """Run the due jobs now and every minute until the server stops (a failure is logged; the run's record
+    in the warehouse says it too)."""
+    while not stop.is_set():
+        try:
+            dash.scheduler().run_due()
+        except Exception:  # noqa: BLE001 — the loop must outlive one bad pass
+            log.exception("the scheduled jobs' pass failed")
+        stop.wait(SCHEDULE_EVERY_S)
 
 
 def add_pages(app: FastAPI) -> None:

@@ -4,7 +4,18 @@ the builder of what the page shows: the Funnel page is ``kassa.web.pages.funnel`
 :data:`ROUTERS` is the order :func:`kassa.web.app.create_app` includes them in.
 """
 
-from kassa.web.pages import channels, data, data_connections, funnel, kpi, login, overview, reports, static
+from kassa.web.pages import (
+    alerts,
+    channels,
+    data,
+    data_connections,
+    funnel,
+    kpi,
+    login,
+    overview,
+    reports,
+    static,
+)
 
 ROUTERS = (
     login.router,
@@ -16,6 +27,7 @@ ROUTERS = (
     data.router,
     data_connections.router,
     kpi.router,
+    alerts.router,
 )
 
 __all__ = ["ROUTERS"]

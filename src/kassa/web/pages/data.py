@@ -30,6 +30,7 @@ from kassa.sources.registry import SOURCES
 from kassa.store import Warehouse
 from kassa.web.dependencies import Forbidden, NotFound, Page, Visit, Visitor, lang_of, period_of
 from kassa.web.jobs import Job
+from kassa.web.pages.alerts import schedule_block
 from kassa.web.pages.data_connections import connections_block
 from kassa.web.render import link_of, wants_json
 from kassa.web.state import Dashboard
@@ -254,6 +255,7 @@ def data_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[st
         "max_upload_mb": dash.max_upload_bytes / 1024 / 1024,
         "formats": sorted(SOURCES),
         "kinds": sorted(KINDS),
+        "schedule": schedule_block(dash),  # the schedule's own block (kassa.web.pages.alerts)
     } | connections_block(dash, user)
 
 
