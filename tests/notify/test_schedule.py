@@ -159,6 +159,12 @@ def kassa_process(*args: object, env: dict[str, str] | None = None) -> subproces
     )
 
 
+def finish(p: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    """Wait for ``p`` and read (and so close) both of its pipes: exit code, stdout, stderr."""
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
+
+
 def wait_for(condition, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -175,8 +181,8 @@ def test_two_processes_never_run_the_same_job_together(tmp_path, golden_file):
     with fake_direct(TOKEN, rows=ROWS) as fake:
         fake.plan(("queued", 3))  # the report takes three seconds to build: the first run is inside its job
         connect(db, fake.base_url)
-        first = kassa_process("run-scheduled", "--db", db, "--at", "2026-11-02T05:00+03:00")
-        assert first.wait(60) == 0, first.stderr.read() if first.stderr else ""
+        code, _, err = finish(kassa_process("run-scheduled", "--db", db, "--at", "2026-11-02T05:00+03:00"))
+        assert code == 0, err
         a = kassa_process("run-scheduled", "--db", db, "--at", "2026-11-02T06:05+03:00", "--json")
         wait_for(lambda: len(fake.log) >= 1)
         b = kassa_process("run-scheduled", "--db", db, "--at", "2026-11-02T06:05+03:00", "--json")
@@ -195,11 +201,12 @@ def test_a_crash_mid_job_leaves_a_record_and_the_next_run_recovers(tmp_path, gol
     with fake_direct(TOKEN, rows=ROWS) as fake:
         fake.plan(("queued", 30))  # the first run waits 30 s for the report: it is killed meanwhile
         connect(db, fake.base_url)
-        assert kassa_process("run-scheduled", "--db", db, "--at", "2026-11-02T05:00+03:00").wait(60) == 0
+        code, _, err = finish(kassa_process("run-scheduled", "--db", db, "--at", "2026-11-02T05:00+03:00"))
+        assert code == 0, err
         p = kassa_process("run-scheduled", "--db", db, "--at", "2026-11-02T06:05+03:00")
         wait_for(lambda: len(fake.log) >= 1)
         p.send_signal(signal.SIGKILL)
-        p.wait(10)
+        finish(p, 10)
         [_, crashed] = runs(db)
         assert (crashed.outcome, crashed.ended_at, crashed.attempt) == ("running", None, 1)
         fake.plan()  # the service answers at once now
