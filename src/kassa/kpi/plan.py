@@ -256,7 +256,7 @@ def _figures(revenue: float, pooled: Rates, months: list[Rates]) -> dict[str, Fi
         if plan[f] is None:
             out[f] = Figure(None, None, None)
             continue
-        seen = [s[f] for s in scenarios if s[f] is not None]
+        seen = [v for s in scenarios if (v := s[f]) is not None]
         out[f] = Figure(plan[f], min(seen), max(seen))
     return out
 

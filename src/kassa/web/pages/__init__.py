@@ -4,7 +4,7 @@ the builder of what the page shows: the Funnel page is ``kassa.web.pages.funnel`
 :data:`ROUTERS` is the order :func:`kassa.web.app.create_app` includes them in.
 """
 
-from kassa.web.pages import channels, data, funnel, kpi, login, overview, reports, static
+from kassa.web.pages import channels, data, funnel, kpi, login, overview, plan, reports, static
 
 ROUTERS = (
     login.router,
@@ -15,6 +15,7 @@ ROUTERS = (
     reports.router,
     data.router,
     kpi.router,
+    plan.router,
 )
 
 __all__ = ["ROUTERS"]
