@@ -199,7 +199,10 @@ def register(app: typer.Typer) -> None:
             currency = wh.settings.currency
         shown = parse_columns(columns)
         if write_contract is not None:
-            command = f"kassa plan --revenue {revenue:g} --period {plan.period.label}"
+            command = f"kassa plan --revenue {revenue:.0f} --period {plan.period.label}"
+            command += (" --by channel" if plan.by_channel else "") + (
+                f" --months {months}" if months != 3 else ""
+            )
             write_contract.write_text(draft_contract(plan, command=command), encoding="utf-8")
         saved = PlanFolder.for_db(db).save(plan) if save else None
         if as_json:

@@ -1,8 +1,8 @@
 """Plans kept with a warehouse: one YAML file per month in a folder beside it, ``<warehouse>.plans/``.
 
 Why a file beside the warehouse, as the contracts are (kpi/saved.py), and not a table in it: a plan is a
-document the owner and the marketer agree on and re-read at month end, and ``kassa plan --save`` must
-work while ``kassa serve`` holds the warehouse's single write lock. One file per month (``2026-12.yaml``):
+document the owner and the marketer agree on, re-read at month end and may correct by hand; a file needs
+no schema change and survives a warehouse rebuilt from its source files. One file per month (``2026-12.yaml``):
 saving a month's plan again replaces it. The month-end report reads the file of its month to show plan
 vs fact; a file edited by hand is validated (``file:line: field …``) before it is used.
 """
