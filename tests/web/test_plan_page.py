@@ -48,7 +48,7 @@ def test_the_plan_page_shows_the_funnel_of_kassa_plan(as_planner: Callable[[str]
     assert {k.metric: k.target for k in contract.kpis}["qualified_leads"] == 13
     html = olga.get("/plan?period=2026-10&revenue=60000").text
     # The leads asked of VK (7.5, a lead is whole: 8) with its range, and what is short.
-    assert 'data-figure="leads" data-value="7.5">8<small>5–15</small>' in html
+    assert 'data-figure="leads" data-value="7.5">8<small class="range">5–15</small>' in html
     assert "RUB\xa01,500 short" in html and 'id="plan-contract-save"' in html
 
 
