@@ -263,3 +263,39 @@ def make_period(label: str):
     from kassa.period import Period
 
     return Period.parse(label)
+
+
+def test_a_channel_seen_in_one_month_and_one_whose_sales_came_from_older_leads(
+    make_warehouse: Callable[..., Warehouse],
+) -> None:
+    """Yandex Direct worked in August only: its other window months take the window's rates, so its range
+    is the plan itself. VK's one sale of the window (August) came from a June lead: no qualified lead in the
+    window, so its qualified→sale has no value and the funnel above its sales is "—" (never 0 or
+    infinite); the totals and the contract count what is known."""
+    files = company({"yandex_direct": {"2026-08": (10, 4, 2, 1, 21000, 5000)}})
+    files["spend.csv"] += "2026-08-01,vk_ads,vk_retarget,100,10,3000\n"
+    files["leads.csv"] += "Lvk,2026-06-10 11:00,cvk,vk,cpc,vk_retarget,qualified,Anna\n"
+    files["deals.csv"] += "Dvk,Lvk,2026-06-11 09:00,won,2026-08-05 18:00,9000\n"
+    plan = make_plan(make_warehouse(files), 60_000, "2026-10")
+    ydx, vk = plan.channels
+    assert (ydx.revenue, vk.revenue) == (approx(42_000), approx(18_000))
+    assert figures(ydx) == {
+        "sales": (approx(2), approx(2), approx(2)),
+        "qualified_leads": (approx(4), approx(4), approx(4)),
+        "leads": (approx(8), approx(8), approx(8)),
+        "visits": (approx(20), approx(20), approx(20)),
+        "budget": (approx(10_000), approx(10_000), approx(10_000)),
+    }
+    assert vk.rates["qualified_to_sale"] is None and vk.rates["average_check"] == approx(9_000)
+    assert figures(vk) == {
+        "sales": (approx(2), approx(2), approx(2)),
+        "qualified_leads": (None, None, None),
+        "leads": (None, None, None),
+        "visits": (None, None, None),
+        "budget": (None, None, None),
+    }
+    assert [(s.figure, s.record, s.month) for s in vk.shortfalls] == [("sales", 1, "2026-08")]
+    assert vk.reachable == approx(9_000)
+    assert plan.total()["qualified_leads"].plan == approx(4)
+    targets = {k.metric: k.target for k in parse_contract(draft_contract(plan)).kpis}
+    assert targets == {"qualified_leads": 4, "cost_per_qualified_lead": 2_500, "revenue": 60_000}
