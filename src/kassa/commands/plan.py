@@ -123,18 +123,24 @@ def plan_grids(plan: Plan, lang: str, currency: str) -> list[Grid]:
 def print_plan(plan: Plan, lang: str, currency: str, columns: list[str] | None, wide: bool) -> None:
     from kassa.kpi.plan import shortfall_lines
 
-    print_prose(
-        console,
-        _(
+    args = {
+        "period": plan.period.label,
+        "target": fmt_money(plan.target, currency, lang),
+        "window": plan.window.label,
+        "months": plan.months,
+    }
+    if plan.by_channel:
+        intro = _(
             "Plan for {period}: revenue {target}, from the rates of {window} ({months} months). The target "
             "is split over channels by their share of the revenue of those months.",
             lang,
-            period=plan.period.label,
-            target=fmt_money(plan.target, currency, lang),
-            window=plan.window.label,
-            months=plan.months,
-        ),
-    )
+            **args,
+        )
+    else:
+        intro = _(
+            "Plan for {period}: revenue {target}, from the rates of {window} ({months} months).", lang, **args
+        )
+    print_prose(console, intro)
     console.print()
     grids = plan_grids(plan, lang, currency)
     check_columns(grids, columns)

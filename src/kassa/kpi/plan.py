@@ -442,15 +442,24 @@ def shortfall_lines(plan: Plan, lang: str, currency: str) -> list[str]:
                     )
                 )
     if any(c.shortfalls for c in plan.channels):
-        out.append(
-            _(
+        money = {
+            "reach": fmt_money(plan.reachable, currency, lang),
+            "target": fmt_money(plan.target, currency, lang),
+            "short": fmt_money(plan.target - plan.reachable, currency, lang),
+        }
+        if plan.by_channel:
+            text = _(
                 "At their best months' volumes the channels bring {reach} of the {target}: {short} short.",
                 lang,
-                reach=fmt_money(plan.reachable, currency, lang),
-                target=fmt_money(plan.target, currency, lang),
-                short=fmt_money(plan.target - plan.reachable, currency, lang),
+                **money,
             )
-        )
+        else:
+            text = _(
+                "At its best months' volumes the business brings {reach} of the {target}: {short} short.",
+                lang,
+                **money,
+            )
+        out.append(text)
     else:
         out.append(_("No channel is asked for more than it has delivered in its best month.", lang))
     return out
