@@ -46,7 +46,7 @@ def test_golden_plan_by_channel(golden: Warehouse) -> None:
     August -> 3, 6, 12, 30, 15 000; September (12 000, 0.5, 2/3, 0.3, 1 500) -> 1.5, 3, 4.5, 15, 4 500.
     """
     plan = make_plan(golden, 60_000, "2026-10", by_channel=True)
-    assert plan.window.label == "2026-07..2026-09"
+    assert plan.window.label == "2026-07..2026-09" and plan.warnings == []
     ydx, vk = plan.channels
     assert (ydx.channel, vk.channel) == ("yandex_direct", "vk_ads")
     assert (ydx.share, ydx.revenue, vk.share, vk.revenue) == (
@@ -297,5 +297,8 @@ def test_a_channel_seen_in_one_month_and_one_whose_sales_came_from_older_leads(
     assert [(s.figure, s.record, s.month) for s in vk.shortfalls] == [("sales", 1, "2026-08")]
     assert vk.reachable == approx(9_000)
     assert plan.total()["qualified_leads"].plan == approx(4)
+    assert plan.warnings == [
+        "no data in 2026-07, 2026-09: the rates rest on the other months of 2026-07..2026-09"
+    ]
     targets = {k.metric: k.target for k in parse_contract(draft_contract(plan)).kpis}
     assert targets == {"qualified_leads": 4, "cost_per_qualified_lead": 2_500, "revenue": 60_000}

@@ -319,7 +319,7 @@ def make_plan(
     by_key = _rows_by_key(frame, key)
     monthly = _rows_by_key(in_window, key)
     channels = []
-    for r in sorted(pooled.to_dicts(), key=lambda r: -(r["revenue"] or 0)):
+    for r in sorted(pooled.to_dicts(), key=lambda r: (-(r["revenue"] or 0), str(r[key]))):
         if (r["revenue"] or 0) <= 0:
             continue
         share = float(r["revenue"]) / earned
@@ -341,7 +341,14 @@ def make_plan(
             )
         )
     left_out = sorted(str(k) for k, v in revenue.items() if v <= 0 and k != ALL)
-    return Plan(p, float(target), by_channel, window, channels, scope, left_out, table.warnings)
+    # A window month with no rows at all (data starting mid-window) would pass for a quiet month unsaid.
+    empty = [m for m in window_months if m not in set(in_window["month"].to_list())]
+    warnings = list(table.warnings)
+    if empty:
+        warnings.append(
+            f"no data in {', '.join(empty)}: the rates rest on the other months of {window.label}"
+        )
+    return Plan(p, float(target), by_channel, window, channels, scope, left_out, warnings)
 
 
 # -- the draft contract -----------------------------------------------------------------------------------
