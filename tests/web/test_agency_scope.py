@@ -92,6 +92,13 @@ def sweep_queries(path: str) -> list[dict[str, str]]:
         out += [{"period": "2026-10", "model": m} for m in model_names()] + [{"model": "nonsense"}]
     if path == "/kpi/edit":
         out += [{"slug": s} for s in SWEEP_CONTRACTS] + [{"example": e} for e in EXAMPLES]
+    if path.startswith("/plan"):  # a typed target, the whole business, a wrong input, another window
+        out += [
+            {"period": "2026-11", "revenue": "250000"},
+            {"period": "2026-11", "revenue": "250000", "by": "business", "lang": "ru"},
+            {"period": "2026-10", "months": "1", "revenue": "1e6"},
+            {"period": "2026-11", "revenue": "junk"},
+        ]
     return out
 
 
@@ -224,7 +231,8 @@ def number(v: Any) -> bool:
 def readable(r: httpx.Response) -> str:
     """What a reader of the answer sees: its headers (a download's file name) and its body, an XLSX
     unpacked into the XML of its sheets."""
-    head = " ".join(f"{k}: {v}" for k, v in r.headers.items())
+    # Not content-length: a page that happens to be 6 000 bytes long tells nothing of any channel's money.
+    head = " ".join(f"{k}: {v}" for k, v in r.headers.items() if k.lower() != "content-length")
     if r.content.startswith(b"PK"):
         with zipfile.ZipFile(io.BytesIO(r.content)) as z:
             return head + " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())

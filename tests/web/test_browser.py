@@ -398,6 +398,31 @@ def test_an_agency_sees_only_its_channel(tab: Tab, site: Site) -> None:
     assert page.request.get(site.url + "/data.json").status == 403
 
 
+def test_plan_page_turns_a_typed_target_into_a_funnel_and_a_contract(tab: Tab, site: Site) -> None:
+    page = tab.page
+    tab.login("olga")
+    page.get_by_role("link", name="Plan", exact=True).click()
+    page.wait_for_url(re.compile(r"/plan(\?.*)?$"))
+    page.fill('#plan-inputs input[name="revenue"]', "6000000")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Plan", exact=True).click()
+    assert "revenue=6000000" in page.url
+    plan = tab.json("/plan.json?" + urlparse(page.url).query)
+    assert plan["plan"]["target"] == 6_000_000
+    # One row per channel the plan asks something of, in the order of kassa plan (largest share first).
+    assert tab.row_keys("#plan-funnel") == [c["channel"] for c in plan["plan"]["channels"]]
+    expect(page.locator("#plan-contract")).to_contain_text("metric: qualified_leads")
+    expect(page.locator("#plan-shortfalls li").first).to_be_visible()
+
+
+def test_an_agency_plans_only_its_channel(tab: Tab, site: Site) -> None:
+    tab.login("vika")
+    tab.goto("/plan")
+    assert tab.row_keys("#plan-funnel") == [AGENCY_SCOPE]
+    expect(tab.page.locator("#plan-contract")).to_contain_text(AGENCY_SCOPE)
+    expect(tab.page.locator("#plan-contract-save")).to_have_count(0)
+
+
 def test_drill_down_from_channels_to_campaigns(tab: Tab, site: Site) -> None:
     page = tab.page
     tab.login("olga")

@@ -64,6 +64,8 @@ def test_the_route_list_covers_the_pages(app: FastAPI) -> None:
         "/kpi/check",
         "/kpi/save",
         "/kpi/delete",
+        "/plan",
+        "/plan.json",
         "/data/upload",
         "/data/undo",
         "/logout",

@@ -25,6 +25,7 @@ HELP_ORDER = (
     "report",
     "attribute",
     "kpi",
+    "plan",
     "diagnose",
     "digest",
     "schedule",

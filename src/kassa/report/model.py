@@ -28,6 +28,7 @@ from kassa.diagnose import run as run_diagnosis
 from kassa.i18n import Translator, check_lang
 from kassa.kpi import Contract
 from kassa.kpi import score as score_contract
+from kassa.kpi.plan_saved import PlanFolder, SavedPlan
 from kassa.metrics.catalog import CATALOG
 from kassa.metrics.compute import MetricTable, View, compute, months_between
 from kassa.period import Period, add_months
@@ -67,6 +68,7 @@ from kassa.report.sections import (
     formula_in_words,
     funnel_section,
     money_vs_activity_section,
+    plan_vs_fact_section,
     scorecard_card,
     scorecards_section,
     sort_channels,
@@ -162,6 +164,7 @@ class ReportNumbers:
     monthly: list[dict[str, Any]]  # the company's months over the window
     per_channel_monthly: list[dict[str, Any]]  # the top channels' months; empty for a single channel
     warnings: list[str]
+    plan: SavedPlan | None = None  # the month's plan saved beside the warehouse (kassa plan --save)
 
 
 def _previous_totals(
@@ -224,10 +227,11 @@ def query_numbers(
         warnings=by_channel.warnings
         + by_channel_month.warnings
         + (prev_table.warnings if prev_table else []),
+        plan=PlanFolder.for_db(wh.path).read(p),
     )
 
 
-SectionBuilder = Callable[[ReportNumbers, str, str], Section]
+SectionBuilder = Callable[[ReportNumbers, str, str], Section | None]  # None: nothing to show
 # The sections after the headline, in reading order: key → how it is built from the numbers, the language
 # and the currency. ``build_report(only=...)`` picks among these keys.
 SECTIONS: dict[str, SectionBuilder] = {
@@ -236,6 +240,7 @@ SECTIONS: dict[str, SectionBuilder] = {
     "money_vs_activity": lambda n, lang, currency: money_vs_activity_section(
         n.monthly, n.window, lang, currency, n.per_channel_monthly
     ),
+    "plan_vs_fact": lambda n, lang, currency: plan_vs_fact_section(n.plan, n.by_channel, lang),
     "activity": lambda n, lang, currency: activity_section(n.by_channel, lang),
 }
 
@@ -315,7 +320,11 @@ def build_report(
         view=view,
         facts=facts,
         sections=[headline]
-        + [build(numbers, lang, currency) for key, build in SECTIONS.items() if only is None or key in only],
+        + [
+            section
+            for key, build in SECTIONS.items()
+            if (only is None or key in only) and (section := build(numbers, lang, currency)) is not None
+        ],
         generated_at=generated_at or dt.datetime.now().replace(microsecond=0),
         warnings=list(dict.fromkeys(numbers.warnings + diag_warnings)),
         labels=page_labels(lang),

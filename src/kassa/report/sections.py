@@ -17,9 +17,11 @@ from kassa.diagnose import Diagnosis
 from kassa.diagnose.text import noise_note, responsible_label, stage_label
 from kassa.i18n import Translator, fmt_percent, fmt_value
 from kassa.kpi import Scorecard
+from kassa.kpi.plan_saved import SavedPlan
 from kassa.kpi.scoring import tier_label
 from kassa.metrics.catalog import CATALOG, Tier
 from kassa.metrics.compute import MetricTable
+from kassa.names import channel_name
 from kassa.period import Period, add_months
 from kassa.report import charts
 from kassa.report.blocks import (
@@ -403,3 +405,77 @@ def scorecards_section(cards: Sequence[Card], lang: str) -> Section | None:
         blocks,
         intro=_("The same month scored by different KPI contracts.", lang),
     )
+
+
+# -- plan vs fact -------------------------------------------------------------------------------------------
+PLAN_FIGURES = ("revenue", "sales", "qualified_leads", "leads", "visits", "budget")
+
+
+def plan_vs_fact_section(plan: SavedPlan | None, by_channel: MetricTable, lang: str) -> Section | None:
+    """The month's saved plan (``kassa plan --save``) against what the month did, per channel and figure;
+    None when no plan was saved for the month."""
+    if plan is None:
+        return None
+    facts = {str(r["channel"]): r for r in by_channel.frame.to_dicts()}
+    planned = {"qualified_leads": "qualified_leads", "budget": "marketing_cost"}
+
+    def label(figure: str) -> str:
+        return _("Budget", lang) if figure == "budget" else CATALOG[figure].label(lang)
+
+    def rows_of(channel: str, parts: list[Any], fact: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for f in PLAN_FIGURES:
+            values = [getattr(p, f) for p in parts if getattr(p, f) is not None]
+            target = sum(values) if values else None
+            done = fact.get(planned.get(f, f))
+            unit = "money" if f in ("revenue", "budget") else "count"
+            out.append(
+                {
+                    "channel": channel,
+                    "figure": label(f),
+                    "unit": unit,
+                    "plan": target,
+                    "fact": done,
+                    "done": (done / target) if target and done is not None else None,
+                }
+            )
+        return out
+
+    rows: list[dict[str, Any]] = []
+    for c in plan.channels:
+        who = channel_name(c.channel, lang) if c.channel is not None else _("All channels", lang)
+        rows += rows_of(
+            who, [c], facts.get(str(c.channel), {}) if c.channel is not None else by_channel.total
+        )
+    if len(plan.channels) > 1:
+        # The scope's total: a plan of some channels (an agency's) is compared with those channels only.
+        mine = [r for r in facts.values() if plan.scope is None or r["channel"] in plan.scope]
+        total = {
+            k: sum(r.get(k) or 0 for r in mine)
+            for k in ("revenue", "sales", "qualified_leads", "leads", "visits", "marketing_cost")
+        }
+        rows += rows_of(
+            _("Total", lang), list(plan.channels), total if plan.scope is not None else by_channel.total
+        )
+    table = Table(
+        "plan_vs_fact",
+        _("Plan vs fact — {period}", lang, period=plan.period),
+        [
+            Column.text("channel", _("Channel", lang)),
+            Column.text("figure", _("Figure", lang)),
+            Column("plan", _("Plan", lang), "row"),
+            Column("fact", _("Fact", lang), "row"),
+            Column("done", _("Done", lang), "percent"),
+        ],
+        rows,
+        sheet=_("Plan vs fact", lang),
+    )
+    intro = _(
+        "The plan saved for {period}: revenue {target}, the funnel it needs from the rates of {window}, "
+        "against what the month did.",
+        lang,
+        period=plan.period,
+        target=fmt_value(plan.target, "money", lang),
+        window=plan.window,
+    )
+    return Section("plan_vs_fact", _("Plan vs fact", lang), [table], intro=intro)

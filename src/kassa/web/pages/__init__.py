@@ -13,6 +13,7 @@ from kassa.web.pages import (
     kpi,
     login,
     overview,
+    plan,
     reports,
     static,
 )
@@ -27,6 +28,7 @@ ROUTERS = (
     data.router,
     data_connections.router,
     kpi.router,
+    plan.router,
     alerts.router,
 )
 
