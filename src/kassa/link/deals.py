@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from kassa.link.channels import NOT_SET, UNKNOWN
+from kassa.link.customers import crm_customer
 
 
 def link_deals(deals: ir.Table, leads: ir.Table) -> ir.Table:
@@ -21,6 +22,7 @@ def link_deals(deals: ir.Table, leads: ir.Table) -> ir.Table:
     (``lead_id``, or ``none`` when the lead is not in the warehouse — channel ``unknown``) and
     ``purchase_number`` (the n-th won deal of the customer by ``closed_at``; NULL for deals not won).
     """
+    deals = crm_customer(deals)
     ld = leads.select(
         l_lead=leads.lead_id,
         customer_id=leads.customer_id,
