@@ -23,17 +23,21 @@ def month_index(ts: ir.TimestampValue) -> ir.IntegerValue:
     return ts.year().cast("int64") * 12 + ts.month().cast("int64") - 1
 
 
-def data_through(leads: ir.Table, deals: ir.Table, payments: ir.Table) -> ir.TimestampValue:
-    """The last moment the data knows of (a lead created, a deal created or closed, a payment): the
-    "now" against which a horizon is complete or not. A scalar subquery, not a number baked into SQL."""
-    last = ibis.union(
+def moments(leads: ir.Table, deals: ir.Table, payments: ir.Table) -> ir.Table:
+    """Every moment the data knows of (``ts``): a lead created, a deal created or closed, a payment."""
+    return ibis.union(
         leads.select(ts=leads.created_at.cast("timestamp")),
         deals.select(ts=deals.created_at.cast("timestamp")),
         deals.select(ts=deals.closed_at.cast("timestamp")),
         payments.select(ts=payments.paid_at.cast("timestamp")),
         distinct=False,
     )
-    return last.ts.max().as_scalar()
+
+
+def data_through(leads: ir.Table, deals: ir.Table, payments: ir.Table) -> ir.TimestampValue:
+    """The last of :func:`moments`: the "now" against which a horizon is complete or not. A scalar
+    subquery, not a date baked into the SQL (compiled SQL is kept and reused as the data grows)."""
+    return moments(leads, deals, payments).ts.max().as_scalar()
 
 
 def cohort_deals(won: ir.Table, horizon_months: int, through: ir.TimestampValue) -> ir.Table:
