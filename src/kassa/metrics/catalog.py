@@ -490,7 +490,7 @@ _METRICS: list[Metric] = [
         label_en="New customers",
         label_ru="Новые клиенты",
         short_en="New cust.",
-        short_ru="Нов. клиен",
+        short_ru="Новые",
         explain_en="Customers whose first won deal is in the period: the deal the channel acquired them with.",
         explain_ru="Клиенты, чья первая выигранная сделка пришлась на период: канал их привлёк.",
         measure=Measure(rows=WON_DEAL_ROWS, where="is_new"),

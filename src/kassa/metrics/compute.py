@@ -83,6 +83,20 @@ class MetricTable:
     left_out: pl.DataFrame = field(default_factory=pl.DataFrame)
     # Spread rows of whole-period reports the groups' dates cut (kassa.metrics.estimated).
     cut: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Per group (and "total"), the customers acquired whose horizon is not over (kassa.metrics.customers):
+    # their LTV so far is a lower bound.
+    horizon_open: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def partial(self, row: dict[str, Any] | None = None) -> set[str]:
+        """The metrics whose value for ``row`` (None: the total) is "so far": LTV and what divides by it
+        while some customer's horizon is still open. Shown "≥", never extrapolated."""
+        key = ("total",) if row is None else tuple(row.get(k) for k in self.by)
+        if not self.horizon_open.get(key):
+            return set()
+        values = self.total if row is None else row
+        return {n for n in PARTIAL_METRICS if n in values and values.get(n) is not None} & {
+            m.name for m in self.metrics
+        }
 
     def rows(self) -> list[dict[str, Any]]:
         return self.frame.to_dicts()
@@ -128,7 +142,10 @@ class MetricTable:
         names = [m.name for m in self.metrics]
         out = incomplete_json(self.left_out, self.by, names, _jsonable(values), row)
         found = self.estimated(row)
-        return {**out, "estimated": ordered(names, found)} if found else out
+        if found:
+            out = {**out, "estimated": ordered(names, found)}
+        so_far = self.partial(row)
+        return {**out, "partial": ordered(names, so_far)} if so_far else out
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +162,10 @@ def _safe_div(a: Any, b: Any) -> Any:
         return None if b == 0 else a / b
     return a.cast("float64") / b.cast("float64").nullif(0)
 
+
+# Metrics of a cohort's lifetime: "so far" while a customer's horizon is open (MetricTable.partial).
+PARTIAL_METRICS = ("ltv", "ltv_to_cac")
+OPEN = "cohort_open_customers"
 
 # Catalog formulas and row filters over Ibis columns.
 IBIS = Algebra(divide=_safe_div, choose=ibis.ifelse, missing=lambda v: v.isnull())
@@ -585,9 +606,13 @@ def compute(
     cut = fetch(wh, ("metrics.cut", shape), queries.cut)
     wanted = tuple(names)
     total: dict[str, Any] = {}
+    # LTV wants to know whether a horizon is still open: the count rides along and is taken off below.
+    extra = [OPEN] if set(PARTIAL_METRICS) & set(names) and OPEN not in names else []
     if not (with_total and keys):
         frame = fetch(
-            wh, ("metrics", shape, wanted), lambda: derive(queries.measures(), names).select(*keys, *names)
+            wh,
+            ("metrics", shape, wanted, tuple(extra)),
+            lambda: derive(queries.measures(), names).select(*keys, *names, *extra),
         )
         frame = _counts_as_int(frame, names)
         if with_total:
@@ -599,18 +624,25 @@ def compute(
         groups = materialize(wh, name, ("metrics.groups", shape), queries.measures)
         try:
             frame = fetch(
-                wh, ("metrics", shape, wanted, name), lambda: derive(groups, names).select(*keys, *names)
+                wh,
+                ("metrics", shape, wanted, name, tuple(extra)),
+                lambda: derive(groups, names).select(*keys, *names, *extra),
             )
             frame = _counts_as_int(frame, names)
             rows = fetch(
                 wh,
-                ("metrics.total", shape, wanted, name),
-                lambda: derive(_summed(groups, []), names).select(*names),
+                ("metrics.total", shape, wanted, name, tuple(extra)),
+                lambda: derive(_summed(groups, []), names).select(*names, *extra),
             )
             rows = _counts_as_int(rows, names)
             total = rows.to_dicts()[0] if rows.height else {}
         finally:
             wh.drop_temporary(name)
+    horizon_open: dict[tuple[Any, ...], int] = {}
+    if extra:
+        horizon_open = {tuple(r[k] for k in keys): int(r[OPEN] or 0) for r in frame.iter_rows(named=True)}
+        horizon_open[("total",)] = int(total.pop(OPEN, 0) or 0)
+        frame = frame.drop(OPEN)
     if keys:
         frame = frame.sort(keys)
     return MetricTable(
@@ -623,6 +655,7 @@ def compute(
         warnings=left_out_warnings(left, st.currency) + cut_warnings(cut),
         left_out=left,
         cut=cut,
+        horizon_open=horizon_open,
     )
 
 
