@@ -103,6 +103,6 @@ def register(app: typer.Typer) -> None:
         for line in economics_notes(table, lang=lang):
             print_prose(console, line, hanging="  ", style="yellow")
         console.print()
-        print_grids(console, [triangle_grid(table, triangle, lang=lang, currency=currency)])  # type: ignore[arg-type]
+        print_grids(console, [triangle_grid(table, triangle, lang=lang, currency=currency)], wide=wide)  # type: ignore[arg-type]
         for w in table.warnings:
             print_prose(console, _("warning: {text}", lang, text=w), hanging="  ", style="yellow")

@@ -37,6 +37,7 @@ DEFAULT = ("cost_per_sale", "new_customers", "cac", "ltv", "ltv_to_cac", "paybac
 TriangleOf = Literal["customers", "revenue", "gross_profit"]
 TRIANGLE_OF: tuple[TriangleOf, ...] = ("customers", "revenue", "gross_profit")
 PARTIAL = "≥"
+TRIANGLE_MONTHS = 5
 
 
 def fmt_payback(row: dict[str, Any], lang: str) -> str:
@@ -130,7 +131,12 @@ def triangle_grid(table: CustomerTable, of: TriangleOf = "customers", *, lang: s
         Column("acquired", _("Acquired", lang)),
         *(Column(f"m{k}", k, _("Month {k}", lang, k=k)) for k in months),
     ]
-    grid = Grid(titles[of], columns, caption=_("Month 0 is the month of the first purchase.", lang))
+    # Twelve month columns do not fit 80: the first TRIANGLE_MONTHS by default, every one with --wide.
+    shown = ["acquired", *(f"m{k}" for k in range(min(TRIANGLE_MONTHS, table.horizon_months)))]
+    caption = _("Month 0 is the month of the first purchase.", lang)
+    if table.horizon_months > TRIANGLE_MONTHS:
+        caption += " " + _("Months {a}–{b}: --wide.", lang, a=TRIANGLE_MONTHS, b=table.horizon_months - 1)
+    grid = Grid(titles[of], columns, caption=caption, default=shown)
     cells: dict[tuple[Any, ...], dict[int, Any]] = {}
     for r in table.triangle.iter_rows(named=True):
         cells.setdefault((*(r[k] for k in table.by), r["cohort"]), {})[r["months_since"]] = r[of]
