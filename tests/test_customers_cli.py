@@ -46,7 +46,9 @@ def test_customers_in_russian_mark_partial_ltv_and_not_yet(db):
     assert max(len(line) for line in out.splitlines()) <= 80
     vk = next(line for line in out.splitlines() if line.startswith("VK Реклама"))
     assert "≥ 1 000 ₽" in vk and vk.rstrip().endswith("ещё нет")
-    assert "≥: LTV пока — горизонт части привлечённых клиентов не закончился к 2026-04-20" in out.replace("\n  ", " ")
+    assert "≥: LTV пока — горизонт части привлечённых клиентов не закончился к 2026-04-20" in out.replace(
+        "\n  ", " "
+    )
 
 
 def test_customers_json_has_the_triangle_and_cohorts(db):
@@ -54,7 +56,13 @@ def test_customers_json_has_the_triangle_and_cohorts(db):
     data = json.loads(res.stdout)
     assert data["horizon_months"] == 3 and data["data_through"] == "2026-04-20"
     ya = {(c["channel"], c["cohort"]): c for c in data["cohorts"]}[("yandex_direct", "2026-01")]
-    assert ya == {"channel": "yandex_direct", "cohort": "2026-01", "acquired": 3, "observed_months": 3, "partial": False}
+    assert ya == {
+        "channel": "yandex_direct",
+        "cohort": "2026-01",
+        "acquired": 3,
+        "observed_months": 3,
+        "partial": False,
+    }
     cells = {(t["channel"], t["cohort"], t["months_since"]): t["revenue"] for t in data["triangle"]}
     assert cells[("yandex_direct", "2026-01", 2)] == 40000
 
@@ -73,12 +81,16 @@ def test_bad_options_are_refused(db):
 
 
 def test_metrics_command_computes_customer_metrics_through_the_catalog(db):
-    res = run_kassa("metrics", "--db", db, "--period", "2026-02", "--metrics", "new_customers,cac,ltv", "--json")
+    res = run_kassa(
+        "metrics", "--db", db, "--period", "2026-02", "--metrics", "new_customers,cac,ltv", "--json"
+    )
     rows = {r["channel"]: r for r in json.loads(res.stdout)["rows"]}
     # Default horizon 12 months: F's horizon is open, so LTV is "so far" and says so.
     assert rows["vk_ads"]["new_customers"] == 1 and rows["vk_ads"]["cac"] == 6000
     assert rows["vk_ads"]["ltv"] == 1000 and rows["vk_ads"]["partial"] == ["ltv"]
-    text = _plain(run_kassa("metrics", "--db", db, "--period", "2026-02", "--metrics", "new_customers,cac,ltv").stdout)
+    text = _plain(
+        run_kassa("metrics", "--db", db, "--period", "2026-02", "--metrics", "new_customers,cac,ltv").stdout
+    )
     assert "Customers — 2026-02" in text and "≥ RUB 1,000" in text and "≥ LTV: so far" in text
 
 

@@ -168,6 +168,9 @@ def test_cohort_triangle(wh):
     cohorts = {(c["channel"], c["cohort"]): c for c in table.cohorts()}
     assert table.data_through == "2026-04-20"
     # January's three months are over; February's run to April's end; March has seen two of three.
-    assert (cohorts[("yandex_direct", "2026-01")]["partial"], cohorts[("yandex_direct", "2026-01")]["acquired"]) == (False, 3)
+    assert (
+        cohorts[("yandex_direct", "2026-01")]["partial"],
+        cohorts[("yandex_direct", "2026-01")]["acquired"],
+    ) == (False, 3)
     assert cohorts[("vk_ads", "2026-02")]["partial"] is True
     assert cohorts[("yandex_direct", "2026-03")]["observed_months"] == 2

@@ -51,7 +51,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         triangle: Annotated[
             str,
-            typer.Option("--triangle", help="What the cohort triangle shows: customers, revenue, gross_profit."),
+            typer.Option(
+                "--triangle", help="What the cohort triangle shows: customers, revenue, gross_profit."
+            ),
         ] = "customers",
         cohort: Annotated[
             bool,
@@ -87,9 +89,7 @@ def register(app: typer.Typer) -> None:
             if horizon is not None:
                 st = st.model_copy(update={"customer_horizon_months": horizon})
             try:
-                table = customer_table(
-                    wh, period, keys, view="cohort" if cohort else "calendar", settings=st
-                )
+                table = customer_table(wh, period, keys, view="cohort" if cohort else "calendar", settings=st)
             except ValueError as e:
                 raise KassaError(str(e)) from e
             currency = st.currency

@@ -20,6 +20,8 @@ planted company differ here only where their won deals do.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -65,7 +67,7 @@ def returning_customers(leads: pl.DataFrame, deals: pl.DataFrame, seed: int, pla
     digits = won["phone_digits"].to_numpy().copy()
     changed = np.zeros(keys.size, dtype=bool)
 
-    def candidates(pool: np.ndarray, i: int, first: int, last: int) -> np.ndarray:
+    def candidates(pool: np.ndarray, i: Any, first: int, last: int) -> np.ndarray:
         return pool[
             (closed[pool] <= created[i] - first * DAY)
             & (closed[pool] >= created[i] - last * DAY)

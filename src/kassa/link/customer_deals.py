@@ -48,7 +48,9 @@ def deal_customers(deals: ir.Table, allocations: ir.Table, rounds: int = MERGE_R
     :func:`kassa.link.payments.match_payments`.
     """
     paid_from = allocations.filter(allocations.deal_id.notnull())
-    paid_from = paid_from.group_by(pf_deal=paid_from.deal_id).aggregate(pf_inn=_inn(paid_from.payer_inn).min())
+    paid_from = paid_from.group_by(pf_deal=paid_from.deal_id).aggregate(
+        pf_inn=_inn(paid_from.payer_inn).min()
+    )
     j = deals.left_join(paid_from, deals.deal_id == paid_from.pf_deal)
     lead_customer = j.customer_id.cast("string")
     t = j.select(
@@ -65,9 +67,7 @@ def deal_customers(deals: ir.Table, allocations: ir.Table, rounds: int = MERGE_R
     for _ in range(rounds):
         for k in ("k_crm", "k_inn"):
             t = t.mutate(
-                customer_id=ibis.ifelse(
-                    t[k].isnull(), t.customer_id, t.customer_id.min().over(group_by=t[k])
-                )
+                customer_id=ibis.ifelse(t[k].isnull(), t.customer_id, t.customer_id.min().over(group_by=t[k]))
             )
 
     def shares(key: ir.Value) -> ir.BooleanValue:

@@ -3,7 +3,7 @@
 A customer is a connected component of the graph "lead — shared identifier — lead". It is found with
 label propagation inside the engine: every lead starts labelled with its own ``lead_id``, then, round
 after round, takes the smallest label among the leads that share its client id, its phone hash or its
-e-mail hash. After ``rounds`` rounds every chain of up to ``3 * rounds`` links is merged (one link per
+e-mail hash. After ``rounds`` rounds every chain of up to ``4 * rounds`` links is merged (one link per
 identifier per round); real customers rarely need more than two. Only window ``min`` over a partition
 is used, so the same expression compiles for DuckDB and PySpark.
 

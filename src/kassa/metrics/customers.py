@@ -130,9 +130,13 @@ def triangle(
     rows = rows.filter((rows.acquired_at >= period.start_ts()) & (rows.acquired_at < period.end_ts()))
     if "currency" in rows.columns:
         # As the metrics convert them (a deal without a rate is left out, and their warning says so).
-        rows, _ = in_business_currency(rows, ["amount", "gross_profit"], rows.closed_at, wh.table("fx_rates"), st.currency)
+        rows, _ = in_business_currency(
+            rows, ["amount", "gross_profit"], rows.closed_at, wh.table("fx_rates"), st.currency
+        )
     for dim, values in (where or {}).items():
-        rows = rows.filter(rows[dim].isin(values)) if dim in rows.columns else rows.filter(ibis.literal(False))
+        rows = (
+            rows.filter(rows[dim].isin(values)) if dim in rows.columns else rows.filter(ibis.literal(False))
+        )
     keys = {d: rows[d].cast("string").fill_null("(not set)") for d in by}
     cell = rows.group_by(
         **keys, cohort=rows.acquired_at.strftime("%Y-%m"), months_since=rows.months_since
@@ -177,7 +181,7 @@ def customer_table(
     st = settings or wh.settings
     table = compute(wh, CUSTOMER_METRICS + _HIDDEN, keys, p, view=view, where=where, settings=st)
     cells, through = triangle(wh, p, table.by, settings=st, where=where)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in table.rows() + [dict(table.total)]:
         is_total = len(rows) == table.frame.height
         basis = _basis(row)

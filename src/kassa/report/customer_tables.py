@@ -64,7 +64,12 @@ def economics_grid(table: CustomerTable, *, lang: str = "en", currency: str = "R
     columns = [*key_columns(table.by, lang), *(metric_column(n, lang) for n in ECONOMICS)]
     columns.append(Column("payback", _("Payback", lang), _("Payback (months)", lang)))
     grid = Grid(
-        _("Customers — {period}, horizon {n} months", lang, period=table.period.label, n=table.horizon_months),
+        _(
+            "Customers — {period}, horizon {n} months",
+            lang,
+            period=table.period.label,
+            n=table.horizon_months,
+        ),
         columns,
         default=DEFAULT,
     )
@@ -72,7 +77,10 @@ def economics_grid(table: CustomerTable, *, lang: str = "en", currency: str = "R
         {**{k: key_name(k, row.get(k), lang) for k in table.by}, **_cells(row, lang, currency)}
         for row in table.rows
     )
-    grid.total = {**({table.by[0]: _("Total", lang)} if table.by else {}), **_cells(table.total, lang, currency)}
+    grid.total = {
+        **({table.by[0]: _("Total", lang)} if table.by else {}),
+        **_cells(table.total, lang, currency),
+    }
     return grid
 
 
@@ -91,7 +99,9 @@ def economics_notes(table: CustomerTable, *, lang: str = "en") -> list[str]:
         )
     on_revenue = [r for r in table.rows if r.get("ltv_basis") == "revenue"]
     if on_revenue or table.total.get("ltv_basis") == "revenue":
-        names = ", ".join(key_name(table.by[0], r.get(table.by[0]), lang) for r in on_revenue) if table.by else ""
+        names = (
+            ", ".join(key_name(table.by[0], r.get(table.by[0]), lang) for r in on_revenue) if table.by else ""
+        )
         notes.append(
             _("LTV is revenue, not gross profit, where a sale has no margin: {names}.", lang, names=names)
             if names
@@ -115,13 +125,19 @@ def _fmt_cell(value: Any, of: TriangleOf, lang: str) -> str:
     return fmt_number(value / 1000, lang)
 
 
-def triangle_grid(table: CustomerTable, of: TriangleOf = "customers", *, lang: str = "en", currency: str = "RUB") -> Grid:
+def triangle_grid(
+    table: CustomerTable, of: TriangleOf = "customers", *, lang: str = "en", currency: str = "RUB"
+) -> Grid:
     """Cohorts (group, month of acquisition) × months since acquisition; empty where not yet observed."""
     titles = {
         "customers": _("Cohorts: customers who bought, by months since acquisition", lang),
-        "revenue": _("Cohorts: revenue, thousands {currency}, by months since acquisition", lang, currency=currency),
+        "revenue": _(
+            "Cohorts: revenue, thousands {currency}, by months since acquisition", lang, currency=currency
+        ),
         "gross_profit": _(
-            "Cohorts: gross profit, thousands {currency}, by months since acquisition", lang, currency=currency
+            "Cohorts: gross profit, thousands {currency}, by months since acquisition",
+            lang,
+            currency=currency,
         ),
     }
     months = [str(k) for k in range(table.horizon_months)]

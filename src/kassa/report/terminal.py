@@ -110,14 +110,18 @@ def metric_grid(
     grid.add_rows(
         {
             **{k: key_name(k, row.get(k), lang) for k in table.by},
-            **_cells(row, table.incomplete(row), table.estimated(row), present, lang, currency, table.partial(row)),
+            **_cells(
+                row, table.incomplete(row), table.estimated(row), present, lang, currency, table.partial(row)
+            ),
         }
         for row in table.frame.iter_rows(named=True)
     )
     if show_total and table.total:
         grid.total = {
             **({table.by[0]: _("Total", lang)} if table.by else {}),
-            **_cells(table.total, table.incomplete(), table.estimated(), present, lang, currency, table.partial()),
+            **_cells(
+                table.total, table.incomplete(), table.estimated(), present, lang, currency, table.partial()
+            ),
         }
     return grid
 

@@ -175,7 +175,9 @@ def customer_of(rec: dict[str, Any]) -> str | None:
         items = embedded.get(key)
         if not isinstance(items, list):
             continue
-        ordered = sorted((c for c in items if isinstance(c, dict)), key=lambda c: c.get("is_main") is not True)
+        ordered = sorted(
+            (c for c in items if isinstance(c, dict)), key=lambda c: c.get("is_main") is not True
+        )
         for c in ordered:
             ident = text(c.get("id"))
             if ident is not None:
