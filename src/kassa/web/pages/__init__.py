@@ -4,7 +4,7 @@ the builder of what the page shows: the Funnel page is ``kassa.web.pages.funnel`
 :data:`ROUTERS` is the order :func:`kassa.web.app.create_app` includes them in.
 """
 
-from kassa.web.pages import channels, data, funnel, kpi, login, overview, reports, static
+from kassa.web.pages import channels, customers, data, funnel, kpi, login, overview, reports, static
 
 ROUTERS = (
     login.router,
@@ -12,6 +12,7 @@ ROUTERS = (
     overview.router,
     funnel.router,
     channels.router,
+    customers.router,
     reports.router,
     data.router,
     kpi.router,
