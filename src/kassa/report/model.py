@@ -60,6 +60,7 @@ from kassa.report.sections import (
     ACTIVITY_COLUMNS,
     FUNNEL_COLUMNS,
     activity_section,
+    customers_section,
     definitions_section,
     diagnosis_intro,
     finding_lines,
@@ -236,6 +237,7 @@ SECTIONS: dict[str, SectionBuilder] = {
     "money_vs_activity": lambda n, lang, currency: money_vs_activity_section(
         n.monthly, n.window, lang, currency, n.per_channel_monthly
     ),
+    "customers": lambda n, lang, currency: customers_section(n.by_channel, lang, currency),
     "activity": lambda n, lang, currency: activity_section(n.by_channel, lang),
 }
 
