@@ -55,8 +55,8 @@ def test_metrics_csv(tmp_path):
     )
     # Two trailing columns name the estimated and incomplete metrics of each row (none here).
     assert res.stdout.splitlines() == [
-        "month,leads,cost_per_sale,estimated,incomplete",
-        "2026-10,6,10000.0,,",
+        "month,leads,cac,estimated,incomplete",
+        "2026-10,6,10000.0,,",  # `cac` is CAC itself now: 20 000 / 2 new customers (D1, D4)
     ]
 
 

@@ -66,6 +66,18 @@ EXPECTED_OCT = {
         "unpaid_won": 20000,
         "romi_paid": 58000 / 12000,
         "unknown_source_share": 0.0,
+        # Customers: L1 and L2 share the cookie c1, so D1 (L1, Oct) is customer L1's first purchase and D2
+        # (L2, Nov) their repeat; D4 (L7) is customer L7's first. October: 2 new, 0 repeat, CAC 12 000/2.
+        # LTV of the two acquired in October over 12 months: D1 + D2 + D4 = 120 000 revenue (D4 has no
+        # margin, so revenue, not gross profit) / 2 = 60 000; LTV/CAC 60 000 / 6 000 = 10.
+        "new_customers": 2,
+        "repeat_customers": 0,
+        "new_customer_revenue": 90000,
+        "repeat_revenue": 0,
+        "repeat_share": 0.0,
+        "cac": 6000,
+        "ltv": 60000,
+        "ltv_to_cac": 10.0,
     },
     "vk_ads": {
         "cost": 3000,
@@ -95,6 +107,12 @@ EXPECTED_OCT = {
         "unpaid_won": 0,
         "romi_paid": -1.0,
         "unknown_source_share": 0.0,
+        # No new customer: CAC has no value ("—"), not 0; nor have LTV and LTV/CAC.
+        "new_customers": 0,
+        "cac": None,
+        "ltv": None,
+        "ltv_to_cac": None,
+        "repeat_share": None,
     },
     "telegram": {
         "cost": 0,
@@ -159,6 +177,10 @@ EXPECTED_TOTAL = {
     "unpaid_won": 20000,
     "romi_paid": 2.5,
     "unknown_source_share": 1 / 6,
+    "new_customers": 2,
+    "cac": 10000,
+    "ltv": 60000,
+    "ltv_to_cac": 6.0,
 }
 
 

@@ -114,7 +114,12 @@ WIDTH_LANGS = [(80, "ru"), (100, "en"), (160, "ru"), (80, "en")]
 def metric_cells(data: dict[str, Any], names: list[str], lang: str) -> set[str]:
     """The formatted values the terminal must show for ``names``, from ``kassa metrics --json``."""
     rows = [*data["rows"], data["total"]]
-    return {fmt_value(r[n], CATALOG[n].unit, lang) for r in rows for n in names}
+    # LTV so far (a horizon not over) is printed "≥ …", as its JSON row lists it under "partial".
+    return {
+        ("≥ " if n in r.get("partial", ()) else "") + fmt_value(r[n], CATALOG[n].unit, lang)
+        for r in rows
+        for n in names
+    }
 
 
 # By channel at every width in both languages; each other grouping where it is hardest to fit.

@@ -289,6 +289,8 @@ class Settings(BaseModel):
     direct_channels: list[str] = Field(default_factory=lambda: ["direct"])
     # How far back a lead without UTM looks for its last marketing visit (and journeys for attribution).
     lookback_days: int = Field(default=90, ge=1, le=730)
+    # How long a customer's lifetime is counted from their first purchase (LTV, payback, cohorts).
+    customer_horizon_months: int = Field(default=12, ge=1, le=120)
     phone_region: str = "RU"
     store_personal_data: bool = False
     import_limits: ImportLimits = Field(default_factory=ImportLimits)

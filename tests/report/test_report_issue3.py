@@ -120,6 +120,7 @@ def test_scorecards_in_html_and_xlsx(scored: dict[str, ReportData], tmp_path: Pa
         "Summary",
         "Funnel",
         "By month",
+        "Customers",
         "Contracts",
         "Pays for clicks",
         "Pays for money",

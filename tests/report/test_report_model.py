@@ -152,6 +152,7 @@ def test_header_facts_and_section_order(reports: dict[str, ReportData]) -> None:
         "funnel",
         "spend_vs_revenue",
         "money_vs_activity",
+        "customers",
         "activity",
         "definitions",
     ]
@@ -306,3 +307,21 @@ def test_headline_says_a_channel_s_shares_once() -> None:
     )
     texts = [line.text for line in headline_lines(table, {}, p.previous(), "en", "RUB")]
     assert texts[2] == "VK Ads takes 40% of the marketing cost and brings 10% of revenue."
+
+
+def test_customers_section_has_cac_per_new_customer_and_ltv_so_far(reports: dict[str, ReportData]) -> None:
+    # The shop (tests/report/shop.py), October: yandex_direct acquired L1 and L2 (D1, D2: 2 new, CAC
+    # 25 000 / 2, LTV 240 000 / 2 on revenue: no deal has a margin); vk_ads L6 (D3: CAC 25 000, LTV
+    # 30 000); telegram sold nothing. The data end on 2026-10-25: every horizon is open.
+    (section,) = [s for s in reports["en"].sections if s.key == "customers"]
+    (table,) = section.blocks
+    rows = {r["channel"]: r for r in table.rows}
+    ya = rows["yandex_direct"]
+    assert (ya["new_customers"], ya["cac"], ya["ltv"]) == (2, 12500, 120000)
+    assert ya["partial"] == ["ltv", "ltv_to_cac"]
+    assert (rows["vk_ads"]["cac"], rows["vk_ads"]["ltv"]) == (25000, 30000)
+    assert rows["telegram"]["cac"] is None  # no new customer: "—", not 0
+    from kassa.report.html import render_html
+
+    html = render_html(reports["ru"], charts="svg")
+    assert "Клиенты: новые или повторные" in html and "≥ 120\xa0000\xa0₽" in html

@@ -29,8 +29,15 @@ def _rows(ws) -> list[list[object]]:  # noqa: ANN001 - openpyxl worksheet
 def test_a_sheet_per_table_after_the_summary(
     books: dict[str, openpyxl.Workbook], reports: dict[str, ReportData]
 ) -> None:
-    assert books["en"].sheetnames == ["Summary", "Funnel", "By month", "Activity", "Definitions"]
-    assert books["ru"].sheetnames == ["Сводка", "Воронка", "По месяцам", "Активность", "Определения"]
+    assert books["en"].sheetnames == ["Summary", "Funnel", "By month", "Customers", "Activity", "Definitions"]
+    assert books["ru"].sheetnames == [
+        "Сводка",
+        "Воронка",
+        "По месяцам",
+        "Клиенты",
+        "Активность",
+        "Определения",
+    ]
     assert len(books["en"].sheetnames) == 1 + len(reports["en"].tables())
 
 

@@ -231,3 +231,25 @@ def test_strict_refuses_the_file_and_changes_nothing(make_warehouse):
     with pytest.raises(ImportFailed, match="--strict: 2 refused"):
         wh.import_files([JSON], strict=True)  # record 4 refused as a lead and as a deal
     assert wh.fingerprint() == before and wh.batches() == []
+
+
+def test_the_main_contact_is_the_customer_of_lead_and_deal(tmp_path):
+    # 17657 and 17658 have a main contact (501, 502); 17659 none. A lead with only a company is the company's.
+    res = read(AmoCRM(), JSON)
+    customers = {r["lead_id"]: r["customer_id"] for r in rows(res["leads"])}
+    assert customers["amo:17657"] == "amo:contact:501" and customers["amo:17658"] == "amo:contact:502"
+    assert customers["amo:17659"] is None
+    assert {r["deal_id"]: r["customer_id"] for r in rows(res["deals"])}["amo:17657"] == "amo:contact:501"
+    firm = {
+        "id": 1,
+        "status_id": 142,
+        "created_at": 1790834400,
+        "closed_at": 1790834400,
+        "price": 10,
+        "_embedded": {"contacts": [{"id": 7}, {"id": 8, "is_main": True}], "companies": [{"id": 3}]},
+    }
+    only_firm = {**firm, "id": 2, "_embedded": {"companies": [{"id": 3}]}}
+    p = tmp_path / "leads.json"
+    p.write_text(json.dumps({"_embedded": {"leads": [firm, only_firm]}}), encoding="utf-8")
+    got = {r["lead_id"]: r["customer_id"] for r in rows(read(AmoCRM(), p)["leads"])}
+    assert got == {"amo:1": "amo:contact:8", "amo:2": "amo:company:3"}

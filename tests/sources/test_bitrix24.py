@@ -221,3 +221,21 @@ def test_a_number_beyond_pythons_digit_limit_is_a_clear_refusal(make_warehouse, 
     with pytest.raises(ImportFailed, match="not a JSON file kassa can read"):
         wh.import_files([p], format="bitrix24")
     assert wh.batches() == []
+
+
+def test_contact_else_company_is_the_customer(tmp_path):
+    import json
+
+    deal = {"ID": "1", "STAGE_ID": "WON", "DATE_CREATE": "2026-10-01T10:00:00+03:00", "OPPORTUNITY": "10",
+            "CLOSEDATE": "2026-10-02T10:00:00+03:00"}  # fmt: skip
+    records = [
+        {**deal, "CONTACT_ID": "12", "COMPANY_ID": "4"},
+        {**deal, "ID": "2", "CONTACT_ID": "0", "COMPANY_ID": "4"},  # Bitrix writes 0 for "none"
+        {**deal, "ID": "3"},
+    ]
+    p = tmp_path / "deals.json"
+    p.write_text(json.dumps({"result": records, "total": 3}), encoding="utf-8")
+    res = read(Bitrix24(), p)
+    assert [r["customer_id"] for r in rows(res["deals"])] == ["b24:contact:12", "b24:company:4", None]
+    # The deals have no lead: each is its own lead, of the same customer.
+    assert [r["customer_id"] for r in rows(res["leads"])] == ["b24:contact:12", "b24:company:4", None]

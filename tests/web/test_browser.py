@@ -447,6 +447,39 @@ def test_drill_down_from_channels_to_campaigns(tab: Tab, site: Site) -> None:
     expect(page.get_by_role("link", name="All channels")).to_be_visible()
 
 
+def test_customers_page_shows_who_pays_back_and_its_heat_map(tab: Tab) -> None:
+    # The demo's planted fact 4 (docs/demo.md): over the year the newsletter, cheapest per sale, never pays
+    # back; VK Ads, dearest per sale, pays back in two months through its customers' repeat purchases.
+    page = tab.page
+    tab.login("olga")
+    tab.goto(f"/overview?period={PERIOD}")
+    page.get_by_role("link", name="Customers", exact=True).click()
+    page.wait_for_url(re.compile(r"/customers(\?.*)?$"))
+    tab.goto("/customers?period=2025-10..2026-09")
+    expect(page.locator('#customers tr[data-key="vk_ads"] td[data-metric="payback"]')).to_have_text("2 mo")
+    expect(page.locator('#customers tr[data-key="email"] td[data-metric="payback"]')).to_have_text("not yet")
+    vk_rows = page.locator('#triangle tr[data-key="vk_ads"]')
+    expect(vk_rows).to_have_count(12)  # one cohort per month of acquisition
+    first = vk_rows.first.locator('td[data-month="1"]')
+    assert "heat" in (first.get_attribute("class") or "")
+    customers_then = first.get_attribute("data-value")
+    # Switching the triangle to revenue (htmx swaps the page's main part in place).
+    page.select_option('#triangle-form select[name="of"]', "revenue")
+    expect(
+        page.locator('#triangle tr[data-key="vk_ads"]').first.locator('td[data-month="1"]')
+    ).not_to_have_attribute("data-value", customers_then or "")
+    assert parse_qs(urlparse(page.url).query)["of"] == ["revenue"]
+
+
+def test_an_agency_sees_only_its_channels_customers(tab: Tab) -> None:
+    tab.login("vika")
+    tab.goto("/customers?period=2025-10..2026-09")
+    assert tab.row_keys("#customers") == [AGENCY_SCOPE]
+    assert set(tab.row_keys("#triangle")) == {AGENCY_SCOPE}
+    html = tab.page.content()
+    assert "Yandex" not in html and "newsletter" not in html.lower()
+
+
 # -- uploads on the Data page (these change the warehouse, in UPLOAD_MONTH only) --------------------------
 def spend_csv(folder: Path, name: str, rows: str) -> Path:
     path = folder / name

@@ -56,6 +56,8 @@ def test_the_route_list_covers_the_pages(app: FastAPI) -> None:
         "/channels.json",
         "/channels/yandex_direct",
         "/channels.csv",
+        "/customers",
+        "/customers.json",
         "/report.html",
         "/report.xlsx",
         "/kpi",

@@ -22,6 +22,7 @@ HELP_ORDER = (
     "metrics",
     "connect",
     "money",
+    "customers",
     "report",
     "attribute",
     "kpi",

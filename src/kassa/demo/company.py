@@ -384,6 +384,29 @@ class SalesSlump:
 
 
 @dataclass(frozen=True)
+class Returning:
+    """Planted fact 4: whose customers come back (:mod:`kassa.demo.repeats`), all year long.
+
+    ``own_repeat_share`` of the acquirer's won leads and ``harvested_share`` of the harvester's are
+    repeat purchases of a customer the acquirer won ``min_days``–``max_days`` earlier (each customer
+    comes back at most ``max_returns`` times); a harvester's lead before the acquirer has such a
+    customer is a repeat of anyone's customer of the past year, and one before any is a new customer. Counts and money stay as drawn: only who bought changes.
+    It is how the business works, not an October event, so the healthy company has it too.
+    """
+
+    acquirer: str = "vk_ads"  # the most expensive per sale; its customers come back
+    harvester: str = "email"  # the cheapest per sale; it mostly sells to others' customers
+    own_repeat_share: float = 0.45
+    harvested_share: float = 0.95
+    min_days: int = 15
+    max_days: int = 100
+    max_returns: int = 3
+
+
+RETURNING = Returning()
+
+
+@dataclass(frozen=True)
 class Planted:
     """The three stories planted in the demo data (``kassa.demo.generate(plant=True)``)."""
 

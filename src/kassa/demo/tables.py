@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from kassa.demo.company import FIRST_INVOICE, MANAGERS, PRODUCTS, STREAMS
+from kassa.demo.company import FIRST_INVOICE, MANAGERS, PRODUCTS, RETURNING, STREAMS
 from kassa.demo.generate import DAYS, LANDINGS, MONTHS, REFERRERS, TERMS, Arrays, Block, simulate_block
 from kassa.demo.people import email_text, phone_text
+from kassa.demo.repeats import returning_customers
 from kassa.errors import KassaError
 
 FILES = ("spend.csv", "activities.csv", "visits.csv", "leads.csv", "deals.csv", "payments.csv")
@@ -121,6 +122,7 @@ def _leads_table(blocks: list[Block], client_ids: pl.DataFrame) -> pl.DataFrame:
         .join(client_ids, on="client", how="left", maintain_order="left")
         .with_columns(
             lead_id=pl.format("L-{}", pl.int_range(pl.len()) + 10_001),
+            created_at_s=pl.col("created_at"),
             created_at=_stamp("created_at"),
             first_response_at=_stamp("first_response_at"),
             utm_source=_stream_text("utm_source"),
@@ -249,6 +251,10 @@ def build_tables(seed: int = 7, plant: bool = True) -> dict[str, pl.DataFrame]:
     visits, client_ids = _visits_table(blocks, seed)
     leads = _leads_table(blocks, client_ids)
     deals = _numbered_deals(blocks, leads)
+    # Planted fact 4: some buyers come back (their new lead has an earlier buyer's phone).
+    leads = returning_customers(leads, deals, seed, RETURNING).with_columns(
+        phone=pl.when(pl.col("has_phone")).then(phone_text())
+    )
     tables = {
         "spend": _spend_table(blocks),
         "activities": _activities_table(blocks),

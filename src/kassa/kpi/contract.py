@@ -14,7 +14,7 @@
 
 Every field is validated when the file is loaded (:func:`load_contract`); a mistake is reported as
 ``file:line: field kpis[1].weight: …`` by :mod:`kassa.yamlfile`, never discovered at payout time.
-Metric names are those of :data:`kassa.metrics.catalog.CATALOG` (aliases such as ``cac`` resolve to
+Metric names are those of :data:`kassa.metrics.catalog.CATALOG` (aliases such as ``cpql`` resolve to
 their metric); an unknown name lists the valid ones.
 """
 

@@ -12,18 +12,21 @@ import ibis
 import ibis.expr.types as ir
 
 from kassa.link.channels import NOT_SET, UNKNOWN
+from kassa.link.customers import crm_customer, optional
 
 
 def link_deals(deals: ir.Table, leads: ir.Table) -> ir.Table:
-    """Deals with their lead's customer, channel, campaign, source/medium, manager and creation time.
+    """Deals with their lead's customer (and how the lead was recognised: ``customer_method``), channel, campaign, source/medium, manager and creation time.
 
     ``leads`` is the output of :func:`kassa.link.visit_lead.link_leads`. Adds ``link_method``
     (``lead_id``, or ``none`` when the lead is not in the warehouse — channel ``unknown``) and
     ``purchase_number`` (the n-th won deal of the customer by ``closed_at``; NULL for deals not won).
     """
+    deals = crm_customer(deals)
     ld = leads.select(
         l_lead=leads.lead_id,
         customer_id=leads.customer_id,
+        customer_method=optional(leads, "customer_method"),
         channel=leads.channel,
         campaign=leads.campaign,
         source_medium=leads.source_medium,
@@ -34,6 +37,7 @@ def link_deals(deals: ir.Table, leads: ir.Table) -> ir.Table:
     out = j.select(
         *deals.columns,
         customer_id=j.customer_id,
+        customer_method=j.customer_method,
         channel=j.channel.fill_null(UNKNOWN),
         campaign=j.campaign.fill_null(NOT_SET),
         source_medium=j.source_medium.fill_null(NOT_SET),

@@ -104,8 +104,10 @@ def conversions(
         )
     d = won
     amount = d.paid if value == "paid" else d.amount
+    # The lead's customer: the one its visits carry (the payer's INN may merge deals further).
+    who = d.lead_customer_id if "lead_customer_id" in d.columns else d.customer_id
     return d.select(
-        customer_id=d.customer_id.fill_null(ibis.literal("deal:").concat(d.deal_id)),
+        customer_id=who.fill_null(ibis.literal("deal:").concat(d.deal_id)),
         conversion_id=d.deal_id,
         conversion_ts=d.closed_at,
         value=amount.cast("float64"),

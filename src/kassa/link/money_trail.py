@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
-from kassa.link.customers import lead_customers
+from kassa.link.customer_deals import deal_customers, with_customers
+from kassa.link.customers import crm_customer, lead_customers
 from kassa.link.deals import link_deals
 from kassa.link.payments import MatchRules, deal_payments, match_payments, payments_with_deals
 from kassa.link.visit_lead import link_leads, link_visits
@@ -36,10 +37,13 @@ class MoneyTrail:
     ----------
     visits : visits with ``channel``, ``campaign``, ``source_medium``, ``customer_id``
     leads : leads with ``customer_id``, ``channel``…, ``link_method``, ``link_visit_id``, ``link_visit_ts``
-    deals : deals with the lead's ``customer_id``, ``channel``…, ``purchase_number``
+    deals : deals with the lead's ``customer_id``, ``channel``… (before the payer's INN is known)
+    deal_customers : per deal its customer, new or repeat, and the customer's acquisition
+        (:mod:`kassa.link.customer_deals`)
     payments : one row per payment share: ``deal_id``, ``match_method``, ``match_confidence``, ``amount``
         plus the deal's ``channel``… (:func:`kassa.link.payments.payments_with_deals`)
-    deal_status : deals with ``paid``, ``outstanding``, ``overpaid``, ``paid_state``…
+    deal_status : deals with ``paid``, ``outstanding``, ``overpaid``, ``paid_state``… and the columns of
+        ``deal_customers`` (the customer as the INN on the payments completes it)
     """
 
     def __init__(
@@ -72,7 +76,7 @@ class MoneyTrail:
             self._temporary.append(name)
             return materialize_table(wh, name, ("money_trail", step, self.shape), build)
 
-        raw_leads, raw_visits = wh.table("leads"), wh.table("visits")
+        raw_leads, raw_visits = crm_customer(wh.table("leads")), wh.table("visits")
         try:
             self.customers: ir.Table = keep("customers", lambda: lead_customers(raw_leads))
             self.leads: ir.Table = keep(
@@ -86,9 +90,18 @@ class MoneyTrail:
             allocations = keep(
                 "allocations", lambda: match_payments(wh.table("payments"), self.deals, self.rules)
             )
-            self.payments: ir.Table = keep("payments", lambda: payments_with_deals(allocations, self.deals))
+            self.deal_customers: ir.Table = keep(
+                "deal_customers", lambda: deal_customers(self.deals, allocations)
+            )
+            self.payments: ir.Table = keep(
+                "payments",
+                lambda: payments_with_deals(allocations, with_customers(self.deals, self.deal_customers)),
+            )
             self.deal_status: ir.Table = keep(
-                "deal_status", lambda: deal_payments(self.deals, allocations, self.rules.tolerance)
+                "deal_status",
+                lambda: with_customers(
+                    deal_payments(self.deals, allocations, self.rules.tolerance), self.deal_customers
+                ),
             )
         except BaseException:
             self.release()

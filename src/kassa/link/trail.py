@@ -4,7 +4,9 @@
 ``kind`` asked for) and follows the links both ways: a payment → the deal(s) it paid → their leads →
 the visits before each lead; a deal → its lead and visits, and every payment matched to it; a lead →
 its visits, deals and their payments. Every row carries the method of its link (``link_method``,
-``match_method`` with ``match_confidence``).
+``match_method`` with ``match_confidence``), and leads and deals their customer (``customer_id`` with
+``customer_method`` and ``customer_confidence``; a won deal's ``purchase_number``, ``is_new`` and the
+customer's ``acquisition_channel``).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ _LEAD_COLS = (
     "created_at",
     "status",
     "customer_id",
+    "customer_method",
+    "customer_confidence",
     "channel",
     "campaign",
     "link_method",
@@ -83,7 +87,12 @@ _DEAL_COLS = (
     "channel",
     "campaign",
     "link_method",
+    "customer_id",
+    "customer_method",
+    "customer_confidence",
     "purchase_number",
+    "is_new",
+    "acquisition_channel",
     "paid",
     "outstanding",
     "paid_state",
@@ -163,6 +172,12 @@ def trail(money_trail: MoneyTrail, item_id: str, kind: RecordKind | None = None)
         if lead_ids
         else []
     )
+    for lead in lead_rows:
+        # A lead's deals may know its customer better (the payer's INN on their payments): say that one.
+        merged = [d for d in deal_rows if d["lead_id"] == lead["lead_id"] and d.get("customer_id")]
+        if merged and merged[0]["customer_id"] != lead.get("customer_id"):
+            for k in ("customer_id", "customer_method", "customer_confidence"):
+                lead[k] = merged[0].get(k)
     if chosen == "payment":
         pay_filter = (
             (pays.payment_id == item_id) | pays.deal_id.isin(deal_ids)

@@ -24,7 +24,14 @@ import ibis
 import ibis.expr.types as ir
 
 from kassa.link.channels import NOT_SET, UNKNOWN, classify, source_medium, visits_with_channel
-from kassa.link.customers import blank_to_null, client_customers, lead_customers, optional, visit_customer
+from kassa.link.customers import (
+    blank_to_null,
+    client_customers,
+    crm_customer,
+    lead_customers,
+    optional,
+    visit_customer,
+)
 from kassa.settings import Settings
 
 LINK_METHODS = ("click_id", "client_id", "contact", "lead_utm", "none")
@@ -67,11 +74,12 @@ def link_leads(
 
     Returns
     -------
-    Every lead column plus ``customer_id``, ``channel``, ``campaign``, ``source_medium``,
+    Every lead column plus ``customer_id`` (with ``customer_method``, ``customer_confidence``), ``channel``, ``campaign``, ``source_medium``,
     ``link_method`` (see the module docstring), ``link_visit_id`` and ``link_visit_ts`` (NULL without a
     visit).
     """
     days = lookback_days if lookback_days is not None else settings.lookback_days
+    leads = crm_customer(leads)
     cust = customers if customers is not None else lead_customers(leads)
     v = visits_with_channel(visits, settings)
     direct = list(settings.direct_channels)
@@ -85,7 +93,12 @@ def link_leads(
         v_click=normalise_click_id(optional(v, "click_id")),
         v_direct=v.channel.isin(direct),
     )
-    c = cust.select(cu_lead=cust.lead_id, cu_customer=cust.customer_id)
+    c = cust.select(
+        cu_lead=cust.lead_id,
+        cu_customer=cust.customer_id,
+        cu_method=cust.customer_method,
+        cu_confidence=cust.customer_confidence,
+    )
     lc = leads.join(c, leads.lead_id == c.cu_lead)
     base = lc.select(
         c_lead=lc.lead_id,
@@ -150,6 +163,8 @@ def link_leads(
     return j.select(
         *leads.columns,
         customer_id=j.cu_customer,
+        customer_method=j.cu_method,
+        customer_confidence=j.cu_confidence,
         channel=j.b_channel.fill_null(UNKNOWN),
         campaign=j.b_campaign.fill_null(NOT_SET),
         source_medium=j.b_sm.fill_null(NOT_SET),

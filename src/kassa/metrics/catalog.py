@@ -46,6 +46,10 @@ VISIT_ROWS = Rows(name="visits", date="ts")
 LEAD_ROWS = Rows(name="leads", date="created_at")
 WON_DEAL_ROWS = Rows(name="won_deals", date="closed_at", cohort_date="lead_created_at")
 PAYMENT_ROWS = Rows(name="payments", date="paid_at", cohort_date="lead_created_at")
+# Won deals of the customers acquired in the period (by the close of their first won deal), within the
+# customer horizon of it (settings.customer_horizon_months), credited to the acquisition channel: the
+# rows of LTV, in either view (a lifetime is a cohort's by definition).
+COHORT_DEAL_ROWS = Rows(name="cohort_deals", date="acquired_at", money_date="closed_at")
 
 
 ACT, MID, OUT = Tier.ACTIVITY, Tier.INTERMEDIATE, Tier.OUTCOME
@@ -316,12 +320,13 @@ _METRICS: list[Metric] = [
         tier=OUT,
         unit="money",
         better="lower",
-        label_en="Cost per sale (CAC)",
-        label_ru="Цена продажи (CAC)",
-        short_en="CAC",
-        short_ru="CAC",
-        explain_en="Marketing cost per deal won.",
-        explain_ru="Маркетинговые расходы на выигранную сделку.",
+        label_en="Cost per sale",
+        label_ru="Цена продажи",
+        short_en="Cost/sale",
+        short_ru="Цена прод.",
+        explain_en="Marketing cost per deal won, new customer or not (CAC counts new customers only).",
+        explain_ru="Маркетинговые расходы на выигранную сделку, новый это клиент или нет (CAC — только "
+        "на новых).",
         formula="marketing_cost / sales",
     ),
     Metric(
@@ -476,6 +481,195 @@ _METRICS: list[Metric] = [
         explain_ru="Доля рекламных расходов в выручке.",
         formula="marketing_cost / revenue",
     ),
+    # -- customers (kassa.link.customer_deals: a won deal is new or repeat) ---------------------------------
+    Metric(
+        name="new_customers",
+        tier=OUT,
+        unit="count",
+        better="higher",
+        label_en="New customers",
+        label_ru="Новые клиенты",
+        short_en="New cust.",
+        short_ru="Новые",
+        explain_en="Customers whose first won deal is in the period: the deal the channel acquired them with.",
+        explain_ru="Клиенты, чья первая выигранная сделка пришлась на период: канал их привлёк.",
+        measure=Measure(rows=WON_DEAL_ROWS, where="is_new"),
+    ),
+    Metric(
+        name="repeat_customers",
+        tier=OUT,
+        unit="count",
+        better="higher",
+        label_en="Repeat customers",
+        label_ru="Повторные клиенты",
+        short_en="Repeat",
+        short_ru="Повторные",
+        explain_en="Customers who bought again in the period (a won deal that is not their first); summed "
+        "over channels a customer who came back through two counts in each.",
+        explain_ru="Клиенты, купившие в периоде снова (выигранная сделка не первая); в сумме по каналам "
+        "клиент, вернувшийся через два канала, считается в каждом.",
+        measure=Measure(rows=WON_DEAL_ROWS, where="not is_new", distinct="customer_id", additive=False),
+    ),
+    Metric(
+        name="new_customer_revenue",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Revenue from new customers",
+        label_ru="Выручка с новых клиентов",
+        short_en="New rev.",
+        short_ru="Выр. новые",
+        explain_en="Amount of the won deals that were a customer's first.",
+        explain_ru="Сумма выигранных сделок, ставших для клиента первыми.",
+        measure=Measure(rows=WON_DEAL_ROWS, column="amount", where="is_new"),
+    ),
+    Metric(
+        name="repeat_revenue",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Revenue from repeat purchases",
+        label_ru="Выручка с повторных покупок",
+        short_en="Repeat rev",
+        short_ru="Выр. повт.",
+        explain_en="Amount of the won deals of customers who had bought before.",
+        explain_ru="Сумма выигранных сделок клиентов, уже покупавших раньше.",
+        measure=Measure(rows=WON_DEAL_ROWS, column="amount", where="not is_new"),
+    ),
+    Metric(
+        name="repeat_share",
+        tier=OUT,
+        unit="percent",
+        better="higher",
+        label_en="Repeat share of revenue",
+        label_ru="Доля повторных в выручке",
+        short_en="Rep. share",
+        short_ru="Доля повт.",
+        explain_en="Share of the revenue that came from customers buying again.",
+        explain_ru="Доля выручки от клиентов, купивших снова.",
+        formula="repeat_revenue / revenue",
+    ),
+    Metric(
+        name="cac",
+        tier=OUT,
+        unit="money",
+        better="lower",
+        label_en="CAC",
+        label_ru="CAC",
+        explain_en="Marketing cost per new customer: what acquiring one cost. A repeat sale is not an "
+        "acquisition.",
+        explain_ru="Маркетинговые расходы на нового клиента: сколько стоило привлечь одного. Повторная "
+        "продажа — не привлечение.",
+        formula="marketing_cost / new_customers",
+    ),
+    Metric(
+        name="cohort_customers",
+        tier=OUT,
+        unit="count",
+        better="higher",
+        label_en="Customers acquired (cohort)",
+        label_ru="Привлечённые клиенты (когорта)",
+        short_en="Cohort",
+        short_ru="Когорта",
+        explain_en="Customers acquired in the period, counted by their acquisition channel: LTV's divisor.",
+        explain_ru="Клиенты, привлечённые в периоде, по каналу привлечения: делитель LTV.",
+        measure=Measure(rows=COHORT_DEAL_ROWS, where="is_new"),
+        hidden=True,
+    ),
+    Metric(
+        name="cohort_revenue",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Cohort revenue",
+        label_ru="Выручка когорты",
+        short_en="Cohort rev",
+        short_ru="Выр. ког.",
+        explain_en="Revenue of the customers acquired in the period within the horizon.",
+        explain_ru="Выручка клиентов, привлечённых в периоде, за горизонт.",
+        measure=Measure(rows=COHORT_DEAL_ROWS, column="amount"),
+        hidden=True,
+    ),
+    Metric(
+        name="cohort_gross_profit",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="Cohort gross profit",
+        label_ru="Валовая прибыль когорты",
+        short_en="Cohort GP",
+        short_ru="ВП когорты",
+        explain_en="Gross profit of the customers acquired in the period within the horizon.",
+        explain_ru="Валовая прибыль клиентов, привлечённых в периоде, за горизонт.",
+        measure=Measure(rows=COHORT_DEAL_ROWS, column="gross_profit", nullable=True),
+        hidden=True,
+    ),
+    Metric(
+        name="cohort_margin_missing",
+        tier=OUT,
+        unit="count",
+        better="lower",
+        label_en="Cohort sales without margin",
+        label_ru="Продажи когорты без маржи",
+        short_en="No margin",
+        short_ru="Без маржи",
+        explain_en="Won deals of the cohort without gross profit: LTV falls back to revenue while any is left.",
+        explain_ru="Выигранные сделки когорты без валовой прибыли: пока такие есть, LTV считается по выручке.",
+        measure=Measure(rows=COHORT_DEAL_ROWS, where="gross_profit is None"),
+        hidden=True,
+    ),
+    Metric(
+        name="cohort_open_customers",
+        tier=OUT,
+        unit="count",
+        better="neutral",
+        label_en="Customers within the horizon",
+        label_ru="Клиенты внутри горизонта",
+        short_en="Open",
+        short_ru="Открытые",
+        explain_en="Customers of the cohort whose horizon has not ended by the last date of the data: their "
+        "LTV so far is a lower bound (≥), never extrapolated.",
+        explain_ru="Клиенты когорты, чей горизонт ещё не закончился к последней дате данных: их LTV пока — "
+        "оценка снизу (≥), без экстраполяции.",
+        measure=Measure(rows=COHORT_DEAL_ROWS, where="is_new and horizon_open"),
+        hidden=True,
+    ),
+    Metric(
+        name="ltv_base",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="LTV base",
+        label_ru="База LTV",
+        explain_en="The cohort's gross profit when every one of its sales has a margin, else its revenue.",
+        explain_ru="Валовая прибыль когорты, если маржа есть у всех её продаж, иначе выручка.",
+        formula="cohort_gross_profit if cohort_customers > 0 and cohort_margin_missing == 0 else cohort_revenue",
+        hidden=True,
+    ),
+    Metric(
+        name="ltv",
+        tier=OUT,
+        unit="money",
+        better="higher",
+        label_en="LTV",
+        label_ru="LTV",
+        explain_en="Gross profit (revenue when margins are unknown) per customer acquired in the period, "
+        "over the horizon (12 months unless set) from their first purchase.",
+        explain_ru="Валовая прибыль (выручка, если маржа неизвестна) на клиента, привлечённого в периоде, "
+        "за горизонт (12 месяцев, если не задано) с первой покупки.",
+        formula="ltv_base / cohort_customers",
+    ),
+    Metric(
+        name="ltv_to_cac",
+        tier=OUT,
+        unit="ratio",
+        better="higher",
+        label_en="LTV / CAC",
+        label_ru="LTV / CAC",
+        explain_en="What a new customer is worth per ruble their acquisition cost; below 1 never pays back.",
+        explain_ru="Ценность нового клиента на рубль затрат на его привлечение; ниже 1 не окупается.",
+        formula="ltv / cac",
+    ),
 ]
 
 CATALOG: dict[str, Metric] = {m.name: m for m in _METRICS}
@@ -483,7 +677,7 @@ if len(CATALOG) != len(_METRICS):
     raise ValueError("a metric is declared twice in the catalog")
 
 # Synonyms people type; they resolve to one declared metric.
-ALIASES = {"cac": "cost_per_sale", "spend": "cost", "cpql": "cost_per_qualified_lead", "activity": "posts"}
+ALIASES = {"spend": "cost", "cpql": "cost_per_qualified_lead", "activity": "posts"}
 
 
 def get_metric(name: str) -> Metric:

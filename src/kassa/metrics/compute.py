@@ -34,9 +34,11 @@ import polars as pl
 
 from kassa.errors import KassaError
 from kassa.link.channels import NOT_SET, campaign_source_medium
+from kassa.link.customer_deals import with_customers
 from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
 from kassa.metrics.catalog import CATALOG, base_metrics, derived, get_metric, visible_metrics
+from kassa.metrics.customer_rows import cohort_deals, data_through
 from kassa.metrics.estimated import cut_rows, cut_warnings, estimated, ordered
 from kassa.metrics.formula import POLARS, Algebra, evaluate
 from kassa.metrics.incomplete import Incomplete, incomplete, incomplete_json, left_out_warnings
@@ -81,6 +83,20 @@ class MetricTable:
     left_out: pl.DataFrame = field(default_factory=pl.DataFrame)
     # Spread rows of whole-period reports the groups' dates cut (kassa.metrics.estimated).
     cut: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Per group (and "total"), the customers acquired whose horizon is not over (kassa.metrics.customers):
+    # their LTV so far is a lower bound.
+    horizon_open: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def partial(self, row: dict[str, Any] | None = None) -> set[str]:
+        """The metrics whose value for ``row`` (None: the total) is "so far": LTV and what divides by it
+        while some customer's horizon is still open. Shown "≥", never extrapolated."""
+        key = ("total",) if row is None else tuple(row.get(k) for k in self.by)
+        if not self.horizon_open.get(key):
+            return set()
+        values = self.total if row is None else row
+        return {n for n in PARTIAL_METRICS if n in values and values.get(n) is not None} & {
+            m.name for m in self.metrics
+        }
 
     def rows(self) -> list[dict[str, Any]]:
         return self.frame.to_dicts()
@@ -126,7 +142,10 @@ class MetricTable:
         names = [m.name for m in self.metrics]
         out = incomplete_json(self.left_out, self.by, names, _jsonable(values), row)
         found = self.estimated(row)
-        return {**out, "estimated": ordered(names, found)} if found else out
+        if found:
+            out = {**out, "estimated": ordered(names, found)}
+        so_far = self.partial(row)
+        return {**out, "partial": ordered(names, so_far)} if so_far else out
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +162,10 @@ def _safe_div(a: Any, b: Any) -> Any:
         return None if b == 0 else a / b
     return a.cast("float64") / b.cast("float64").nullif(0)
 
+
+# Metrics of a cohort's lifetime: "so far" while a customer's horizon is open (MetricTable.partial).
+PARTIAL_METRICS = ("ltv", "ltv_to_cac")
+OPEN = "cohort_open_customers"
 
 # Catalog formulas and row filters over Ibis columns.
 IBIS = Algebra(divide=_safe_div, choose=ibis.ifelse, missing=lambda v: v.isnull())
@@ -238,7 +261,14 @@ def _won_deals(t: BaseTables, view: View, settle_days: int | None) -> ir.Table:
         deals = deal_payments(
             t.chain.deals, t.payments, t.chain.rules.tolerance, paid_within_days=settle_days
         )
+        deals = with_customers(deals, t.chain.deal_customers)
     return deals.filter(deals.status == "won")
+
+
+def _cohort_deals(t: BaseTables, view: View, settle_days: int | None) -> ir.Table:
+    won = t.deals.filter(t.deals.status == "won")
+    through = data_through(t.leads, t.deals, t.payments)
+    return cohort_deals(won, t.settings.customer_horizon_months, through)
 
 
 @dataclass(frozen=True)
@@ -256,6 +286,7 @@ _ROW_SETS: dict[str, _RowSet] = {
     "leads": _RowSet(_leads, "lead(s)"),
     "won_deals": _RowSet(_won_deals, "won deal(s)"),
     "payments": _RowSet(lambda t, view, settle: t.payments, "payment(s)"),
+    "cohort_deals": _RowSet(_cohort_deals, "won deal(s) of the cohort"),
 }
 
 
@@ -266,13 +297,20 @@ def _measures_by_rows() -> dict[Rows, list[Metric]]:
     return out
 
 
-def _value(t: ir.Table, m: Measure, settings: Settings) -> ir.Value:
-    """One row's contribution to a base measure."""
+def _value(t: ir.Table, m: Measure, settings: Settings, keys: dict[str, ir.Value] | None = None) -> ir.Value:
+    """One row's contribution to a base measure (``keys``: the row's group, for a distinct count)."""
     value: ir.Value = ibis.literal(1) if m.column is None else t[m.column]
     if m.net_of_vat:
         value = cost_as_shown(value, t.vat_included, t[m.rows.date], settings)
+    holds = ibis.literal(True) if m.where is None else evaluate(m.where, {c: t[c] for c in t.columns}, IBIS)
+    if m.distinct is not None:
+        # The first row of each value in its group counts 1, the rest 0: a count of distinct values
+        # that still sums like every other measure.
+        group = [*(keys or {}).values(), t[m.distinct], holds]
+        first = ibis.row_number().over(group_by=group, order_by=[t[m.distinct]]) == 0
+        return ibis.ifelse(holds & first, 1, 0)
     if m.where is not None:
-        value = ibis.ifelse(evaluate(m.where, {c: t[c] for c in t.columns}, IBIS), value, 0)
+        value = ibis.ifelse(holds, value, 0)
     return value
 
 
@@ -372,14 +410,15 @@ def _measure_queries(
         amounts = [c for c in dict.fromkeys(money) if c is not None]
         if amounts and "currency" in t.columns:
             # Converted at the rate of the month the money moved, whatever the view.
-            t, no_rate = in_business_currency(t, amounts, t[rows.date], fx, cur)
+            t, no_rate = in_business_currency(t, amounts, t[rows.money_date or rows.date], fx, cur)
             foreign.extend(_left_out(no_rate, by, date, rows.name, metrics, st))
             if rows.name in KEEP_WITHOUT_RATE:
                 # Spend rows stay (their clicks and impressions count); only their money waits for a
                 # rate, and the table says so (MetricTable.incomplete) instead of counting it as 0.
                 zero = {a: ibis.literal(0.0, type=t[a].type()) for a in amounts}
                 t = ibis.union(t, no_rate.mutate(**zero), distinct=False)
-        parts.append(_part(t, _keys(t, by, t[date]), {m.name: _value(t, _measure(m), st) for m in metrics}))
+        keys = _keys(t, by, t[date])
+        parts.append(_part(t, keys, {m.name: _value(t, _measure(m), st, keys) for m in metrics}))
     left = ibis.union(*foreign, distinct=False)
     left = left.group_by([*by, "what", "currency", "metric"]).aggregate(
         n=ibis._.count(), amount=ibis._.amount.sum()
@@ -567,9 +606,13 @@ def compute(
     cut = fetch(wh, ("metrics.cut", shape), queries.cut)
     wanted = tuple(names)
     total: dict[str, Any] = {}
+    # LTV wants to know whether a horizon is still open: the count rides along and is taken off below.
+    extra = [OPEN] if set(PARTIAL_METRICS) & set(names) and OPEN not in names else []
     if not (with_total and keys):
         frame = fetch(
-            wh, ("metrics", shape, wanted), lambda: derive(queries.measures(), names).select(*keys, *names)
+            wh,
+            ("metrics", shape, wanted, tuple(extra)),
+            lambda: derive(queries.measures(), names).select(*keys, *names, *extra),
         )
         frame = _counts_as_int(frame, names)
         if with_total:
@@ -581,18 +624,25 @@ def compute(
         groups = materialize(wh, name, ("metrics.groups", shape), queries.measures)
         try:
             frame = fetch(
-                wh, ("metrics", shape, wanted, name), lambda: derive(groups, names).select(*keys, *names)
+                wh,
+                ("metrics", shape, wanted, name, tuple(extra)),
+                lambda: derive(groups, names).select(*keys, *names, *extra),
             )
             frame = _counts_as_int(frame, names)
             rows = fetch(
                 wh,
-                ("metrics.total", shape, wanted, name),
-                lambda: derive(_summed(groups, []), names).select(*names),
+                ("metrics.total", shape, wanted, name, tuple(extra)),
+                lambda: derive(_summed(groups, []), names).select(*names, *extra),
             )
             rows = _counts_as_int(rows, names)
             total = rows.to_dicts()[0] if rows.height else {}
         finally:
             wh.drop_temporary(name)
+    horizon_open: dict[tuple[Any, ...], int] = {}
+    if extra:
+        horizon_open = {tuple(r[k] for k in keys): int(r[OPEN] or 0) for r in frame.iter_rows(named=True)}
+        horizon_open[("total",)] = int(total.pop(OPEN, 0) or 0)
+        frame = frame.drop(OPEN)
     if keys:
         frame = frame.sort(keys)
     return MetricTable(
@@ -605,6 +655,7 @@ def compute(
         warnings=left_out_warnings(left, st.currency) + cut_warnings(cut),
         left_out=left,
         cut=cut,
+        horizon_open=horizon_open,
     )
 
 

@@ -33,12 +33,17 @@ class Rows:
     name: str
     date: str
     cohort_date: str | None = None
+    # The date whose month's exchange rate converts the rows' money (default: ``date``).
+    money_date: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Measure:
     """How a base measure is counted: the sum over ``rows`` of ``column`` (``None``: count the rows),
     only where the condition ``where`` holds (formula syntax over the rows' columns).
+
+    ``distinct``: count each value of that column once per group (where ``where`` holds) instead of
+    every row: customers, not their deals.
 
     ``nullable``: "no value", not 0, when no row reported it (a margin of 0 is not "no margin data").
     ``additive``: the sum over groups is the value of the whole; reach is not (audiences overlap), kassa
@@ -53,14 +58,19 @@ class Measure:
     nullable: bool = False
     additive: bool = True
     net_of_vat: bool = False
+    distinct: str | None = None
 
     def __post_init__(self) -> None:
         if self.where is not None:
             parse(self.where)
+        if self.distinct is not None and self.column is not None:
+            raise ValueError("a distinct count counts rows: it has no column to sum")
 
     def describe(self) -> str:
         """The rule in one line, as docs/metrics.md shows it: ``sum(amount) of won_deals``."""
         what = "count" if self.column is None else f"sum({self.column})"
+        if self.distinct is not None:
+            what = f"count distinct {self.distinct}"
         where = "" if self.where is None else f" where {self.where}"
         return f"{what} of {self.rows.name}{where}"
 

@@ -77,6 +77,9 @@ def metric_row(table: MetricTable, row: dict[str, Any] | None, keys: list[str]) 
         out["estimated"] = estimated
     if incomplete:
         out["incomplete"] = incomplete
+    partial = [n for n in values.get("partial", []) if n in keys]
+    if partial:
+        out["partial"] = partial  # LTV so far: a horizon not yet over (shown "≥")
     return out
 
 

@@ -143,8 +143,9 @@ def show_marked(
 
 def show_in_row(row: Mapping[str, Any], key: str, unit: str, lang: str, currency: str) -> Markup | str:
     """``row[key]`` through :func:`show_marked`, with the marks of a JSON metric row (its ``estimated``
-    list and ``incomplete`` map, as :meth:`kassa.metrics.compute.MetricTable.json_row` writes them)."""
-    return show_marked(
+    list and ``incomplete`` map, as :meth:`kassa.metrics.compute.MetricTable.json_row` writes them);
+    ``≥`` before a value that is so far (its ``partial`` list: LTV whose horizon has not ended)."""
+    shown = show_marked(
         row.get(key),
         unit,
         lang,
@@ -152,6 +153,7 @@ def show_in_row(row: Mapping[str, Any], key: str, unit: str, lang: str, currency
         estimated=key in (row.get("estimated") or ()),
         incomplete=(row.get("incomplete") or {}).get(key),
     )
+    return Markup("≥ ") + shown if key in (row.get("partial") or ()) else shown
 
 
 def cell(row: dict[str, Any], column: Column, data: ReportData) -> Markup | str:

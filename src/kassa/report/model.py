@@ -61,6 +61,7 @@ from kassa.report.sections import (
     ACTIVITY_COLUMNS,
     FUNNEL_COLUMNS,
     activity_section,
+    customers_section,
     definitions_section,
     diagnosis_intro,
     finding_lines,
@@ -241,6 +242,7 @@ SECTIONS: dict[str, SectionBuilder] = {
         n.monthly, n.window, lang, currency, n.per_channel_monthly
     ),
     "plan_vs_fact": lambda n, lang, currency: plan_vs_fact_section(n.plan, n.by_channel, lang),
+    "customers": lambda n, lang, currency: customers_section(n.by_channel, lang, currency),
     "activity": lambda n, lang, currency: activity_section(n.by_channel, lang),
 }
 

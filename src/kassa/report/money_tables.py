@@ -56,6 +56,37 @@ def match_method_label(method: str, lang: str) -> str:
     }.get(method, method)
 
 
+def customer_method_label(method: str | None, lang: str) -> str:
+    """How a lead or deal was recognised as its customer's (:data:`kassa.link.customers.CUSTOMER_METHODS`)."""
+    return {
+        "own": _("their only record", lang),
+        "crm_contact": _("CRM contact id", lang),
+        "phone": _("phone", lang),
+        "email": _("e-mail", lang),
+        "inn": _("payer INN", lang),
+        "cookie": _("shared cookie", lang),
+    }.get(method or "", method or "—")
+
+
+def customer_text(row: dict[str, Any], lang: str) -> str:
+    """``customer L1 (phone, confidence 0.90)``, and for a won deal ``· purchase 2, repeat``."""
+    if row.get("customer_id") is None:
+        return ""
+    conf = row.get("customer_confidence")
+    how = customer_method_label(row.get("customer_method"), lang)
+    if conf is not None:
+        how += ", " + _("confidence {c}", lang, c=fmt_number(conf, lang, 2))
+    text = _("customer {id} ({how})", lang, id=row["customer_id"], how=how)
+    n = row.get("purchase_number")
+    if n is not None:
+        if row.get("is_new"):
+            text += " · " + _("purchase 1: new customer", lang)
+        else:
+            acquired = channel_name(row.get("acquisition_channel"), lang)
+            text += " · " + _("purchase {n}: repeat (acquired by {channel})", lang, n=n, channel=acquired)
+    return text
+
+
 def _share(part: float | None, whole: float | None, lang: str) -> str:
     if part is None or not whole:
         return fmt_percent(None, lang)
@@ -323,6 +354,8 @@ def trail_tree(tr: Trail, currency: str, lang: str, direct_channels: list[str], 
                 f"{_('Deal', lang)} {d['deal_id']} · {_(d['status'], lang)}{closed} · {fmt_money(d['amount'], currency, lang)}"
                 f" · {_('Paid', lang)} {fmt_money(d['paid'], currency, lang)} ({_(d['paid_state'], lang)})"
             )
+            who = customer_text(d, lang)
+            text += f" · {who}" if who else ""
             add_payments(node.add(label(text, depth)), d["deal_id"], depth + 1)
 
     touches_by_lead: dict[str, list[dict[str, Any]]] = {}
@@ -335,7 +368,8 @@ def trail_tree(tr: Trail, currency: str, lang: str, direct_channels: list[str], 
         node = root.add(
             label(
                 f"{_('Lead', lang)} {lead['lead_id']} · {_ts(lead['created_at'])} · "
-                f"{campaign_name(lead['channel'], lead['campaign'], lang)} · {_('linked by', lang)}: {via}",
+                f"{campaign_name(lead['channel'], lead['campaign'], lang)} · {_('linked by', lang)}: {via}"
+                + (f" · {customer_text(lead, lang)}" if lead.get("customer_id") else ""),
                 1,
             )
         )

@@ -63,7 +63,7 @@ def funnel_section(by_channel: MetricTable, lang: str, currency: str) -> Section
         [metric_row(by_channel, r, ["channel", *FUNNEL_COLUMNS]) for r in rows],
         total=metric_row(by_channel, None, list(FUNNEL_COLUMNS)) if by_channel.total else None,
         note=_(
-            "CPL = marketing cost / leads; CAC = marketing cost / sales; "
+            "CPL = marketing cost / leads; cost per sale = marketing cost / sales; "
             "ROMI = (revenue or gross profit − marketing cost) / marketing cost.",
             lang,
         ),
@@ -166,6 +166,52 @@ def spend_vs_revenue_section(by_channel: MetricTable, lang: str, currency: str) 
             )
         )
     return Section("spend_vs_revenue", _("Spend vs revenue per channel", lang), blocks)
+
+
+CUSTOMER_COLUMNS = (
+    "new_customers",
+    "repeat_customers",
+    "repeat_share",
+    "cost_per_sale",
+    "cac",
+    "ltv",
+    "ltv_to_cac",
+)
+
+
+def customers_section(by_channel: MetricTable, lang: str, currency: str) -> Section:
+    """New and repeat customers per channel, CAC next to cost per sale, LTV and LTV/CAC."""
+    rows = sorted(
+        by_channel.frame.to_dicts(), key=lambda r: (-(r.get("new_customers") or 0), str(r["channel"]))
+    )
+    present = [n for n in CUSTOMER_COLUMNS if n in by_channel.frame.columns]
+    cols = [Column.text("channel", _("Channel", lang))] + [Column.metric(n, lang) for n in present]
+    table = Table(
+        "customers",
+        _("New and repeat customers per channel", lang),
+        cols,
+        [metric_row(by_channel, r, ["channel", *present]) for r in rows],
+        total=metric_row(by_channel, None, present) if by_channel.total else None,
+        note=_(
+            "CAC = marketing cost / new customers (a customer's first won deal); cost per sale counts every "
+            "won deal. LTV = gross profit (revenue when a sale has no margin) per customer acquired in the "
+            "period, over the customer horizon (12 months unless the settings say otherwise); ≥ while the "
+            "horizon of some of them has not ended. Payback and the cohort triangle: `kassa customers` and "
+            "the dashboard's Customers page.",
+            lang,
+        ),
+        sheet=_("Customers", lang),
+    )
+    return Section(
+        "customers",
+        _("Customers: new or repeat, and what one is worth", lang),
+        [table],
+        intro=_(
+            "A customer is acquired by the channel of their first won deal; a repeat purchase is not an "
+            "acquisition, so CAC counts new customers only.",
+            lang,
+        ),
+    )
 
 
 def activity_section(by_channel: MetricTable, lang: str) -> Section:

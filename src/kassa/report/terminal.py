@@ -45,6 +45,17 @@ CONVERSION_AND_RETURN = (
 ACTIVITY = ("cost", "impressions", "reach", "clicks", "ctr", "cpc", "cpm", "posts", "activity_cost")
 # What the bank statement confirms of the CRM's revenue, and how much of the lead flow has a known source.
 BANK = ("paid_revenue", "unpaid_won", "romi_paid", "unknown_source_share")
+# New and repeat customers and what acquiring one costs and brings (kassa customers has payback too).
+CUSTOMERS = (
+    "new_customers",
+    "repeat_customers",
+    "new_customer_revenue",
+    "repeat_revenue",
+    "repeat_share",
+    "cac",
+    "ltv",
+    "ltv_to_cac",
+)
 
 _TIER_STYLE = {Tier.OUTCOME: "bold green", Tier.INTERMEDIATE: "cyan", Tier.ACTIVITY: "dim"}
 
@@ -54,6 +65,7 @@ DEFAULT_COLUMNS = {
     "money": ("marketing_cost", "leads", "sales", "revenue", "cpl", "romi"),
     "conversion": ("visit_to_lead", "lead_to_qualified", "qualified_to_sale", "average_check", "roas"),
     "bank": BANK,
+    "customers": ("new_customers", "repeat_customers", "repeat_share", "cac", "ltv", "ltv_to_cac"),
     "activity": ("cost", "clicks", "ctr", "cpc", "posts"),
 }
 _KEY_HEADERS = {
@@ -99,14 +111,18 @@ def metric_grid(
     grid.add_rows(
         {
             **{k: key_name(k, row.get(k), lang) for k in table.by},
-            **_cells(row, table.incomplete(row), table.estimated(row), present, lang, currency),
+            **_cells(
+                row, table.incomplete(row), table.estimated(row), present, lang, currency, table.partial(row)
+            ),
         }
         for row in table.frame.iter_rows(named=True)
     )
     if show_total and table.total:
         grid.total = {
             **({table.by[0]: _("Total", lang)} if table.by else {}),
-            **_cells(table.total, table.incomplete(), table.estimated(), present, lang, currency),
+            **_cells(
+                table.total, table.incomplete(), table.estimated(), present, lang, currency, table.partial()
+            ),
         }
     return grid
 
@@ -166,9 +182,11 @@ def _cells(
     names: Sequence[str],
     lang: str,
     currency: str,
+    so_far: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> dict[str, str]:
     return {
-        n: fmt_cell(
+        n: ("≥ " if n in so_far else "")
+        + fmt_cell(
             values.get(n),
             CATALOG[n].unit,
             lang,
@@ -193,9 +211,20 @@ def estimated_lines(table: MetricTable, *, lang: str = "en") -> list[str]:
     ]
 
 
+def partial_lines(table: MetricTable, *, lang: str = "en") -> list[str]:
+    """The footnote of the "≥" marks of LTV so far, once, when any figure carries one."""
+    if not (table.partial() or any(table.partial(r) for r in table.frame.iter_rows(named=True))):
+        return []
+    return [_("≥ LTV: so far — some customers' horizon has not ended; not extrapolated", lang)]
+
+
 def footnotes(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[str]:
-    """What to print under a table's grids: the incomplete totals, then what "≈" means."""
-    return incomplete_lines(table, lang=lang, currency=currency) + estimated_lines(table, lang=lang)
+    """What to print under a table's grids: the incomplete totals, then what "≈" and "≥ LTV" mean."""
+    return (
+        incomplete_lines(table, lang=lang, currency=currency)
+        + estimated_lines(table, lang=lang)
+        + partial_lines(table, lang=lang)
+    )
 
 
 def incomplete_lines(table: MetricTable, *, lang: str = "en", currency: str = "RUB") -> list[str]:
@@ -242,11 +271,12 @@ def money_and_activity(
                 table, columns, title=_("Metrics — {period}", lang, period=p), lang=lang, currency=currency
             )
         ]
-    grouped = set(MONEY_TRAIL) | set(CONVERSION_AND_RETURN) | set(BANK) | set(ACTIVITY)
+    grouped = set(MONEY_TRAIL) | set(CONVERSION_AND_RETURN) | set(BANK) | set(CUSTOMERS) | set(ACTIVITY)
     extra_money = [n for n in cols if n not in grouped and CATALOG[n].tier != Tier.ACTIVITY]
     money = [n for n in MONEY_TRAIL if n in cols] + extra_money
     conversion = [n for n in CONVERSION_AND_RETURN if n in cols]
     bank = [n for n in BANK if n in cols]
+    customers = [n for n in CUSTOMERS if n in cols]
     activity = [n for n in ACTIVITY if n in cols] + [
         n for n in cols if n not in grouped and CATALOG[n].tier == Tier.ACTIVITY
     ]
@@ -254,6 +284,7 @@ def money_and_activity(
         ("money", money, _("Money trail — {period}", lang, period=p), extra_money),
         ("conversion", conversion, _("Conversion and return — {period}", lang, period=p), []),
         ("bank", bank, _("Confirmed by the bank — {period}", lang, period=p), []),
+        ("customers", customers, _("Customers — {period}", lang, period=p), []),
         (
             "activity",
             activity,

@@ -8,7 +8,8 @@ float ``price_with_minor_units`` wins when present), ``created_at`` / ``closed_a
 ``responsible_user_id``, ``custom_fields_values`` (``[{field_id, field_name, field_code, values:
 [{value}]}]``; the tracking fields ``UTM_SOURCE`` … ``UTM_TERM`` and ``_YM_UID`` — Metrica's ClientID —
 are found by ``field_code``, other fields by the mapping's ``fields``), and ``_embedded.contacts``
-(phones/e-mails are read when the contacts carry ``custom_fields_values`` with ``PHONE``/``EMAIL``).
+(phones/e-mails are read when the contacts carry ``custom_fields_values`` with ``PHONE``/``EMAIL``;
+the main contact's ``id``, else the first company's, is the ``customer_id``: ``amo:contact:<id>``).
 Errors name the JSON record: ``line`` is the 1-based position of the lead in the file's lists.
 
 **UI export** (Сделки → Экспорт) — CSV (UTF-8 with BOM or windows-1251, ``;`` or ``,``) or XLSX with
@@ -164,6 +165,26 @@ def _contact_value(rec: dict[str, Any], code: str) -> str | None:
     return None
 
 
+def customer_of(rec: dict[str, Any]) -> str | None:
+    """The CRM customer of a lead: its main contact (else its first), else its company
+    (``amo:contact:7``, ``amo:company:3``) from ``_embedded``."""
+    embedded = rec.get("_embedded")
+    if not isinstance(embedded, dict):
+        return None
+    for key, kind in (("contacts", "contact"), ("companies", "company")):
+        items = embedded.get(key)
+        if not isinstance(items, list):
+            continue
+        ordered = sorted(
+            (c for c in items if isinstance(c, dict)), key=lambda c: c.get("is_main") is not True
+        )
+        for c in ordered:
+            ident = text(c.get("id"))
+            if ident is not None:
+                return f"amo:{kind}:{ident}"
+    return None
+
+
 @SOURCES.register
 class AmoCRM:
     name = "amocrm"
@@ -253,6 +274,7 @@ class AmoCRM:
             lead_status, deal_status = stage_outcome(text(rec.get("status_id")), None, mapping, unmapped, n)
             created = text(rec.get("created_at"))
             utm = {c: custom_field(rec, c, mapping.fields.get(c)) for c in UTM_CODES}  # type: ignore[call-overload]
+            customer = customer_of(rec)
             leads.append(
                 {
                     LINE: n,
@@ -264,6 +286,7 @@ class AmoCRM:
                     "manager": mapping.manager(text(rec.get("responsible_user_id"))),
                     "phone": _contact_value(rec, "PHONE"),
                     "email": _contact_value(rec, "EMAIL"),
+                    "customer_id": customer,
                 }
             )
             if deal_status != "none":
@@ -280,6 +303,7 @@ class AmoCRM:
                         # amoCRM writes 0 or null for "not closed"; an open deal's closed_at means nothing.
                         "closed_at": text(closed) if deal_status in ("won", "lost") and closed != 0 else None,
                         "amount": text(price) or "0",
+                        "customer_id": customer,
                     }
                 )
         return validated_results(

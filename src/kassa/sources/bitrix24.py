@@ -107,6 +107,9 @@ EXPORT_ALIASES: dict[str, tuple[str, ...]] = {
     "UTM_CAMPAIGN": ("Обозначение рекламной кампании", "UTM Campaign", "utm_campaign", "UTM_CAMPAIGN"),
     "UTM_CONTENT": ("Содержание кампании", "UTM Content", "utm_content", "UTM_CONTENT"),
     "UTM_TERM": ("Условие поиска кампании", "UTM Term", "utm_term", "UTM_TERM"),
+    # [from memory of the export's titles; the codes themselves always work]
+    "CONTACT_ID": ("Контакт: ID", "ID контакта", "CONTACT_ID"),
+    "COMPANY_ID": ("Компания: ID", "ID компании", "COMPANY_ID"),
 }
 _DEAL_HEADERS = {"стадия сделки", "stage_id"}
 _LEAD_HEADERS = {"название лида", "статус лида", "status_id"}
@@ -120,6 +123,7 @@ _FIELD_OF = {
     "manager": "ASSIGNED_BY_ID",
     "phone": "PHONE",
     "email": "EMAIL",
+    "customer_id": "CONTACT_ID",
     **{c: c.upper() for c in UTM},
 }
 
@@ -192,6 +196,14 @@ def _multi(rec: dict[str, Any], key: str) -> str | None:
 def _present(v: str | None) -> str | None:
     # Bitrix writes "0" for "no linked lead".
     return None if v in (None, "0") else v
+
+
+def customer_of(f: dict[str, str | None]) -> str | None:
+    """The CRM customer of a lead or deal: its contact, else its company (``b24:contact:7``)."""
+    contact, company = _present(f.get("CONTACT_ID")), _present(f.get("COMPANY_ID"))
+    if contact is not None:
+        return f"b24:contact:{contact}"
+    return f"b24:company:{company}" if company is not None else None
 
 
 @SOURCES.register
@@ -282,7 +294,11 @@ class Bitrix24:
             utm = {c: f.get(mapping.fields.get(c, c).upper()) for c in UTM}  # type: ignore[call-overload]
             manager = mapping.manager(f.get("ASSIGNED_BY_ID"))
             client = f.get(mapping.fields["client_id"].upper()) if "client_id" in mapping.fields else None
-            contact = {"phone": _multi(raw, "PHONE"), "email": _multi(raw, "EMAIL")}
+            contact = {
+                "phone": _multi(raw, "PHONE"),
+                "email": _multi(raw, "EMAIL"),
+                "customer_id": customer_of(f),
+            }
             if "STAGE_ID" in f:
                 lead_status, deal_status = deal_outcome(
                     f.get("STAGE_ID"), f.get("STAGE_SEMANTIC_ID"), mapping, unmapped_deals, n
@@ -315,6 +331,7 @@ class Bitrix24:
                             "closed_at": (f.get("CLOSEDATE") or f.get("DATE_MODIFY")) if closed else None,
                             "amount": f.get("OPPORTUNITY") or "0",
                             "currency": f.get("CURRENCY_ID"),
+                            "customer_id": contact["customer_id"],
                         }
                     )
             else:

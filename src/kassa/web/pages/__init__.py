@@ -7,6 +7,7 @@ the builder of what the page shows: the Funnel page is ``kassa.web.pages.funnel`
 from kassa.web.pages import (
     alerts,
     channels,
+    customers,
     data,
     data_connections,
     funnel,
@@ -24,6 +25,7 @@ ROUTERS = (
     overview.router,
     funnel.router,
     channels.router,
+    customers.router,
     reports.router,
     data.router,
     data_connections.router,
