@@ -26,8 +26,11 @@ that needs re-authorising. Errors are read from the documented body ``{"errors":
 
 The rows are not checked here: the joined TSV goes to :mod:`kassa.sources.metrica_logs`, the reader a
 downloaded file goes through, so a malformed line (an embedded tab) is refused with its line number —
-reported, never silently dropped. ``ym:s:dateTime`` is in the counter's time zone, which the reader takes
-as the business's (set the counter's time zone to the business's in Metrica).
+reported, never silently dropped. ``ym:s:dateTime`` is in the counter's time zone: once per sync the
+counter's settings (``GET /management/v1/counter/{id}`` -> ``counter.time_zone_name``, e.g.
+``Asia/Yekaterinburg``) tell which, and :attr:`Client.time_zone` hands it to the reader, which moves every
+visit into the business's time zone before it is validated (a visit at 00:30 in Yekaterinburg is 22:30 of
+the day before in Moscow).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import datetime as dt
 import json
 import random
 import time
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +164,7 @@ class Client:
         self.stats = Counts()
         self.cleaned: list[int] = []  # request ids cleaned or cancelled (tests: the quota is not left full)
         self._status: dict[int, str] = {}  # the last status seen of each log request
+        self.time_zone: str | None = None  # the counter's, as its settings name it (after logs())
         self._http: httpx.Client | None = None
         self._retry = self._policy()
 
@@ -192,7 +197,8 @@ class Client:
 
     # -- one request ---------------------------------------------------------------------------------
     def _url(self, path: str) -> str:
-        return f"{self.account.base_url.rstrip('/')}/management/v1/counter/{self.account.counter}/{path}"
+        base = f"{self.account.base_url.rstrip('/')}/management/v1/counter/{self.account.counter}"
+        return f"{base}/{path}" if path else base
 
     def _faults(self, request: str, resp: httpx.Response) -> Verdict:
         """What a non-200 answer means (module docstring)."""
@@ -269,12 +275,32 @@ class Client:
         with httpx.Client(timeout=self.timing.timeout, headers={"User-Agent": USER_AGENT}) as http:
             self._http = http
             try:
+                self.time_zone = self._counter_time_zone()
                 for first, last in chunks(since, until, MAX_DAYS):
                     for a, b in self._possible(first, last):
                         lines.extend(self._one(a, b))
             finally:
                 self._http = None
         return ("\n".join(lines) + "\n").encode("utf-8")
+
+    def _counter_time_zone(self) -> str | None:
+        """The counter's time zone (``counter.time_zone_name`` of its settings); None if not said."""
+
+        def read(data: Any, request: str) -> Verdict:
+            counter = data.get("counter") if isinstance(data, dict) else None
+            if not isinstance(counter, dict):
+                return fail(self.error(request, f"the answer has no counter: {excerpt(json.dumps(data))}"))
+            name = counter.get("time_zone_name")
+            if not name:  # not said: the reader takes the business's zone, as for an imported file
+                return done(None)
+            try:
+                zoneinfo.ZoneInfo(str(name))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                return fail(self.error(request, f"unknown time zone {str(name)!r} in counter.time_zone_name"))
+            return done(str(name))
+
+        zone: str | None = self._json("GET", "", {}, "the counter's time zone", read)
+        return zone
 
     def _possible(self, since: dt.date, until: dt.date) -> list[tuple[dt.date, dt.date]]:
         """The parts of ``since..until`` the counter can prepare now (evaluate, split as it says)."""
