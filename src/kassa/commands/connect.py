@@ -470,9 +470,12 @@ def _print_outcomes(outcomes: list[SyncOutcome], lang: str) -> None:
         for w in o.warnings[:20]:
             print_prose(err_console, _("warning: ", lang) + str(w), hanging="  ")
         if o.error:
+            from kassa.connectors.messages import in_lang
+
+            error = in_lang(o.said or o.error, lang)
             print_prose(
                 err_console,
-                _("error: {connection}: {error}", lang, connection=o.connection, error=o.error),
+                _("error: {connection}: {error}", lang, connection=o.connection, error=error),
                 hanging="  ",
                 style="red",
             )

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.http import USER_AGENT, Counts, Retry, Verdict, done, excerpt, fail, poll, retry, wait
 from kassa.connectors.pacing import Clock, Sleep
 from kassa.errors import ServiceError
@@ -102,15 +103,17 @@ class Client:
         self._retry = self._policy()
 
     def error(self, request: str, problem: str) -> ServiceError:
-        text = f"{NAME} (connection {self.account.connection!r}): {request}: {problem}"
-        return ServiceError(text.replace(self.account.token, "***") if self.account.token else text)
+        token = self.account.token
+        return m.service_error(
+            NAME, self.account.connection, request, problem, lambda t: t.replace(token, "***") if token else t
+        )
 
     def _policy(self) -> Retry:
         t = self.timing
         return Retry(
             attempts=t.attempts, backoff=t.backoff, cap=t.backoff_cap, wait_base=t.quota_wait,
             waits_use_attempts=False, deadline=t.deadline,
-            deadline_hint="sync again later, or a shorter period (--since/--until)",
+            deadline_hint=m.Said(m.LATER),
             clock=self.clock, sleep=self._sleep, rng=self.rng, counts=self.stats,
         )  # fmt: skip
 
@@ -118,14 +121,18 @@ class Client:
         code, text = _error(resp.content)
         problem = f"HTTP {resp.status_code}" + (f", error {code}: {text}" if code is not None else f" {text}")
         if code in RATE_CODES or resp.status_code == 429:
-            return wait(f"a Meta rate limit is reached ({problem})")
+            return wait(m.Said(m.RATE_LIMIT, problem=problem))
         if code == 190 or code == 10 or (code is not None and 200 <= code <= 299) or resp.status_code == 401:
             return fail(
                 self.error(
                     request,
-                    f"{problem}; connection {self.account.connection!r} needs re-authorising: get a new "
-                    f"token with ads_read (docs/connections.md) and run `kassa connect meta-ads --name "
-                    f"{self.account.connection} --account act_{self.account.account} --token-stdin …` again",
+                    m.Said(
+                        m.REAUTH_META,
+                        problem=problem,
+                        name=repr(self.account.connection),
+                        connection=self.account.connection,
+                        account=self.account.account,
+                    ),
                 )
             )
         if resp.status_code >= 500 or code in (1, 2):
@@ -186,7 +193,7 @@ class Client:
             polls += 1
             seconds = min(self.timing.poll_cap, self.timing.poll_first * 2 ** (polls - 1))
             pct = data.get("async_percent_completion")
-            return poll(seconds, f"the report is still running ({state}, {pct} %)")
+            return poll(seconds, m.Said(m.RUN_NOT_READY, state=state, pct=pct))
 
         def page(data: dict[str, Any], request: str) -> Verdict:
             if not isinstance(data.get("data"), list):

@@ -45,6 +45,7 @@ from typing import Any
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.http import (
     USER_AGENT,
     Counts,
@@ -152,10 +153,16 @@ class Client:
         rng: random.Random | None = None,
     ) -> None:
         if not account.counter.isdigit():
-            raise ServiceError(
-                f"{NAME} (connection {account.connection!r}): counter {account.counter!r} is not a counter "
-                "number; run `kassa connect yandex-metrica --counter NUMBER …` again"
+            said = m.Said(
+                m.WHERE,
+                service=NAME,
+                name=repr(account.connection),
+                request="--counter",
+                problem=m.Said(m.NOT_A_COUNTER, counter=repr(account.counter)),
             )
+            error = ServiceError(str(said))
+            error.said = said  # type: ignore[attr-defined]
+            raise error
         self.account = account
         self.timing = timing or Timing()
         self.clock, self._sleep = clock, sleep
@@ -174,9 +181,7 @@ class Client:
         return text.replace(token, "***") if token else text
 
     def error(self, request: str, problem: str) -> ServiceError:
-        return ServiceError(
-            self._scrub(f"{NAME} (connection {self.account.connection!r}): {request}: {problem}")
-        )
+        return m.service_error(NAME, self.account.connection, request, problem, self._scrub)
 
     def _policy(self, deadline: float | None = None, attempts: int | None = None) -> Retry:
         t = self.timing
@@ -187,7 +192,7 @@ class Client:
             wait_base=t.quota_wait,
             waits_use_attempts=False,  # a quota refills in its own time: the deadline bounds the wait
             deadline=deadline,
-            deadline_hint="sync again later, or a shorter period (--since/--until)",
+            deadline_hint=m.Said(m.LATER),
             limit=self.limit,
             clock=self.clock,
             sleep=self._sleep,
@@ -206,15 +211,18 @@ class Client:
         kind, text = _api_error(resp.content)
         problem = f"HTTP {status}" + (f", {kind}: {text}" if kind else f" {text}")
         if status in (420, 429) or (kind or "").startswith("quota_"):
-            return wait(f"a Metrica quota is exhausted ({problem})")
+            return wait(m.Said(m.QUOTA, service="Metrica", problem=problem))
         if status in (401, 403):
             return fail(
                 self.error(
                     request,
-                    f"access refused ({problem}); connection {self.account.connection!r} needs "
-                    "re-authorising: get a new token with the Metrica read right (docs/connections.md) and "
-                    f"run `kassa connect yandex-metrica --name {self.account.connection} --counter "
-                    f"{self.account.counter} --token-stdin …` again",
+                    m.Said(
+                        m.REAUTH_METRICA,
+                        problem=problem,
+                        name=repr(self.account.connection),
+                        connection=self.account.connection,
+                        counter=self.account.counter,
+                    ),
                 )
             )
         if status == 400 and "too complicated" in text.lower():
@@ -366,7 +374,7 @@ class Client:
             if status in WAITING:
                 polls += 1
                 seconds = min(self.timing.poll_cap, self.timing.poll_first * 2 ** (polls - 1))
-                return poll(seconds, f"the log is still being prepared (status {status})")
+                return poll(seconds, m.Said(m.LOG_NOT_READY, status=status))
             why = FAILED.get(status, f"unknown status {status!r}")
             return fail(self.error(request, why))
 

@@ -71,7 +71,8 @@ class SyncOutcome:
     seconds: float = 0.0
     batch: FileReport | None = None
     warnings: list[RowError] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # English (the --json summary, the connection's last outcome)
+    said: str | None = None  # the same error as a connectors.messages.Said, to show it in Russian too
 
     def to_json(self) -> dict[str, Any]:
         b = self.batch
@@ -338,6 +339,7 @@ def sync_one(
         out.warnings = out.batch.errors
     except KassaError as exc:
         out.error = str(exc)
+        out.said = getattr(exc, "said", None)
     out.requests, out.polls, out.retries, out.splits = (
         stats.requests,
         stats.polls,
