@@ -58,6 +58,8 @@ PAST_DEADLINE_BARE = _("{why}, and waiting {seconds} s more would pass the deadl
 NO_RESULT = _("no result within the deadline of {deadline} s")
 # Why it waited.
 NOT_READY = _("the report is still {state} (HTTP {status})")
+QUEUED = _("queued")  # Direct's 201
+BEING_BUILT = _("being built")  # Direct's 202
 LOG_NOT_READY = _("the log is still being prepared (status {status})")
 RUN_NOT_READY = _("the report is still running ({state}, {pct} %)")
 QUOTA = _("a {service} quota is exhausted ({problem})")

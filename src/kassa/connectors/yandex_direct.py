@@ -224,7 +224,7 @@ class Client:
             if status == 200:
                 return done(self._tsv(request, resp.content))
             if status in (201, 202):
-                state = "queued" if status == 201 else "being built"
+                state = m.Said(m.QUEUED if status == 201 else m.BEING_BUILT)
                 return poll(self._retry_in(resp), m.Said(m.NOT_READY, state=state, status=status))
             code, text = _api_error(resp.content)
             problem = f"HTTP {status}" + (f", error {code}: {text}" if code is not None else f" {text}")
