@@ -14,6 +14,7 @@ HTML page); :func:`meta_error` builds Graph's error body.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import threading
@@ -44,6 +45,10 @@ class FakeMeta:
     polls: int = 2
     final: str = "Job Completed"
     page: int = 2
+    # A run of more days than this is refused as Meta refuses too much data in one call: "code1" with
+    # code 1 and HTTP 500 when the run starts, "subcode" with code 100 / 1487534 when its results are read.
+    max_days: int | None = None
+    too_much: str = "code1"
     faults: dict[str, list[Any]] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
@@ -97,8 +102,14 @@ class FakeMeta:
                 or not {"spend", "campaign_id"} <= set(fields)
             ):
                 return 400, meta_error(100, "level=campaign, time_increment=1 and fields with spend expected")
+            days = (dt.date.fromisoformat(until) - dt.date.fromisoformat(since)).days + 1
+            big = self.max_days is not None and days > self.max_days
+            if big and self.too_much == "code1":
+                return 500, meta_error(
+                    1, "Please reduce the amount of data you're asking for, then retry your request"
+                )
             rid = str(6_000_000_000 + len(self.runs))
-            self.runs[rid] = {"checks": 0, "data": self.data(since, until)}
+            self.runs[rid] = {"checks": 0, "data": self.data(since, until), "big": big}
             return 200, {"report_run_id": rid}
         rid = target.split("/")[0]
         run = self.runs.get(rid)
@@ -118,6 +129,8 @@ class FakeMeta:
             return 400, meta_error(100, "the report run is not completed")
         start = int(q.get("after") or 0)
         limit = min(int(q.get("limit", "25")), self.page)
+        if run["big"] and start + limit >= len(run["data"]):  # the last page: earlier ones were read
+            return 400, meta_error(100, "Please reduce the amount of data you're asking for", 1487534)
         chunk = run["data"][start : start + limit]
         body: dict[str, Any] = {
             "data": chunk,

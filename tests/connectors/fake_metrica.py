@@ -12,7 +12,8 @@ What it checks, as the real service does (../shared/research/api-protocols.md §
   downloaded") and of an existing part ("Incorrect part number"); clean only when processed, cancel
   only when not.
 
-What it answers: evaluate ``possible`` unless the period is longer than ``max_days`` (then
+What it answers: ``GET /management/v1/counter/{id}`` the counter's settings with ``time_zone_name``
+(``time_zone``; None leaves it out); evaluate ``possible`` unless the period is longer than ``max_days`` (then
 ``possible: false`` with ``max_possible_day_quantity = max_days``); a created request stays
 ``created`` for ``polls`` status checks, then turns ``final`` (``processed`` by default) with its rows
 split over ``parts`` parts, each a TSV with the field line. ``faults`` injects answers per endpoint
@@ -36,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 KNOWN = re.compile(r"^ym:s:[A-Za-z_]+$")
 PATH = re.compile(
-    r"^/management/v1/counter/(\d+)/(logrequests/evaluate|logrequests|logrequest/(\d+)(?:/(clean|cancel)|/part/(\d+)/download)?)$"
+    r"^/management/v1/counter/(\d+)(?:/(logrequests/evaluate|logrequests|logrequest/(\d+)(?:/(clean|cancel)|/part/(\d+)/download)?))?$"
 )
 
 
@@ -59,6 +60,7 @@ class LogRequest:
 class FakeMetrica:
     token: str
     counter: str = "24169438"
+    time_zone: str | None = "Europe/Moscow"  # the counter's settings: time_zone_name (None: not said)
     rows: list[dict[str, str]] = field(default_factory=list)
     today: str = "2026-11-02"
     max_days: int = 366
@@ -97,7 +99,7 @@ class FakeMetrica:
         if not m:
             return 404, _err(404, "not_found", f"no such resource {path}")
         counter, what, rid, action, part = m.groups()
-        endpoint = {"logrequests/evaluate": "evaluate", "logrequests": "create"}.get(what)
+        endpoint = {"logrequests/evaluate": "evaluate", "logrequests": "create", None: "counter"}.get(what)
         if endpoint is None:
             endpoint = action or ("download" if part is not None else "status")
         self.log.append((method, endpoint, query))
@@ -116,6 +118,13 @@ class FakeMetrica:
             if kind is None:
                 return status, b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
             return status, _err(status, kind, "injected")
+        if endpoint == "counter":
+            if method != "GET":
+                return 405, _err(405, "invalid_parameter", "the counter's settings take GET")
+            counter_obj: dict[str, Any] = {"id": int(self.counter), "name": "shop", "status": "Active"}
+            if self.time_zone:
+                counter_obj["time_zone_name"] = self.time_zone
+            return 200, {"counter": counter_obj}
         expect = {"evaluate": "GET", "create": "POST", "status": "GET", "download": "GET",
                   "clean": "POST", "cancel": "POST"}[endpoint]  # fmt: skip
         if method != expect:

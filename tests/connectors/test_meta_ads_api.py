@@ -127,3 +127,31 @@ def test_sync_loads_spend_as_the_file_import_does_and_the_token_stays_in_the_sec
     for p in tmp_path.iterdir():
         if p.name != "shop.duckdb.secrets.json":
             assert TOKEN.encode() not in p.read_bytes(), p
+
+
+@pytest.mark.parametrize("too_much", ["code1", "subcode"])
+def test_too_much_data_splits_the_period_in_halves_and_loads_every_row_once(too_much):
+    """Meta's "Please reduce the amount of data" (code 1 / HTTP 500 when the run starts, or code 100 /
+    subcode 1487534 on its last page): the period is asked again in halves down to what Meta serves; the
+    pages of a refused run are not kept."""
+    vt = VirtualTime()
+    with fake_meta(TOKEN, rows=ROWS, polls=0, page=1, max_days=8, too_much=too_much) as f:
+        c = client(f, vt)
+        pages = json.loads(c.insights(OCT1, OCT31))
+        started = [json.loads(q["time_range"]) for _, e, q in f.log if e == "start"]
+    got = sorted((r["date_start"], r["campaign_id"], r["spend"]) for p in pages for r in p["data"])
+    assert got == sorted((d, cid, str(spend)) for d, cid, _n, _i, _c, spend in ROWS)  # each once
+    assert started[0] == {"since": "2026-10-01", "until": "2026-10-31"}
+    assert [(r["since"][-2:], r["until"][-2:]) for r in started] == [
+        ("01", "31"), ("01", "16"), ("01", "08"), ("09", "16"), ("17", "31"), ("17", "24"), ("25", "31"),
+    ]  # fmt: skip
+    assert c.stats.splits == 3  # 31 days -> 16 + 15 -> 8 + 8 + 8 + 7 days
+
+
+def test_too_much_data_for_a_single_day_is_an_error_naming_the_request():
+    vt = VirtualTime()
+    with fake_meta(TOKEN, rows=ROWS, polls=0, max_days=0) as f, pytest.raises(ServiceError) as exc:
+        client(f, vt).insights(OCT1, dt.date(2026, 10, 2))
+    msg = str(exc.value)
+    assert "start the report 2026-10-01..2026-10-01" in msg and "reduce the amount of data" in msg
+    assert TOKEN not in msg

@@ -158,3 +158,52 @@ def test_connect_needs_the_counter(tmp_path):
     assert r.returncode == 2 and "--counter" in r.stderr
     help_text = run_kassa("connect", "yandex-metrica", "--help", env={"COLUMNS": "200"}).stdout
     assert "kassa connect yandex-metrica --name m --counter" in help_text
+
+
+def test_a_visit_in_the_counters_time_zone_lands_on_the_business_day(tmp_path):
+    """The counter in Yekaterinburg (UTC+5), the business in Moscow (UTC+3): 00:30 on 2 October there
+    is 22:30 on 1 October here — the visit belongs to the business's 1 October."""
+    db = tmp_path / "shop.duckdb"
+    rows = [
+        visit(1, "2026-10-02", **{"ym:s:dateTime": "2026-10-02 00:30:00"}),
+        visit(2, "2026-10-02", **{"ym:s:dateTime": "2026-10-02 12:00:00"}),
+    ]
+    with fake_metrica(TOKEN, rows=rows, polls=0, time_zone="Asia/Yekaterinburg") as fake:
+        connect(db, fake.base_url)
+        r = run_kassa("sync", "m", *OCTOBER, "--db", db, "--json")
+        assert r.returncode == 0, r.stderr
+        asked = [e for _, e, _ in fake.log]
+    assert asked[0] == "counter" and asked.count("counter") == 1  # once per sync, before the log
+    got = {v[0]: v[2] for v in visits(db)}
+    assert got == {
+        "7000000001": dt.datetime(2026, 10, 1, 22, 30),
+        "7000000002": dt.datetime(2026, 10, 2, 10, 0),
+    }
+
+
+def test_a_counter_in_the_business_zone_or_silent_on_it_keeps_the_times(tmp_path):
+    rows = [visit(1, "2026-10-02", **{"ym:s:dateTime": "2026-10-02 00:30:00"})]
+    for zone in ("Europe/Moscow", None):
+        db = tmp_path / f"shop-{zone is None}.duckdb"
+        with fake_metrica(TOKEN, rows=rows, polls=0, time_zone=zone) as fake:
+            connect(db, fake.base_url)
+            r = run_kassa("sync", "m", *OCTOBER, "--db", db)
+            assert r.returncode == 0, r.stderr
+        assert [v[2] for v in visits(db)] == [dt.datetime(2026, 10, 2, 0, 30)]
+
+
+def test_an_imported_log_takes_the_counters_zone_from_the_options(tmp_path):
+    log = tmp_path / "visits.tsv"
+    line = "\t".join(
+        visit(1, "2026-10-02", **{"ym:s:dateTime": "2026-10-02 00:30:00"}).get(f, "") for f in FIELDS
+    )
+    log.write_text("\t".join(FIELDS) + "\n" + line + "\n", encoding="utf-8")
+    opts = tmp_path / "opts.yaml"
+    opts.write_text("counter_timezone: Asia/Yekaterinburg\n", encoding="utf-8")
+    db = tmp_path / "shop.duckdb"
+    r = run_kassa("import", log, "--mapping", opts, "--db", db)
+    assert r.returncode == 0, r.stderr
+    assert [v[2] for v in visits(db)] == [dt.datetime(2026, 10, 1, 22, 30)]
+    opts.write_text("counter_timezone: Mars/Olympus\n", encoding="utf-8")
+    r = run_kassa("import", log, "--mapping", opts, "--db", tmp_path / "other.duckdb")
+    assert r.returncode != 0 and "Mars/Olympus" in r.stderr

@@ -15,6 +15,7 @@ import httpx2 as httpx
 import pytest
 from tests.connectors.fake_direct import fake_direct
 
+from kassa.connectors.messages import in_lang
 from kassa.connectors.pacing import RateLimit, backoff
 from kassa.connectors.yandex_direct import Account, Client, Timing, history_start
 from kassa.errors import ServiceError
@@ -121,6 +122,10 @@ def test_202_past_the_deadline_is_an_error_not_an_endless_poll():
     assert "deadline of 300 s" in msg and "still being built (HTTP 202)" in msg
     assert "Yandex Direct (connection 'd')" in msg and "report 2026-10-01..2026-10-31" in msg
     assert c.stats.requests == 6 and vt.now == 300.0  # polls at 0, 60, …, 300 s; a 7th would be past it
+    ru = in_lang(exc.value, "ru")
+    assert "Yandex Direct (подключение 'd')" in ru and "отчёт ещё не готов: строится (HTTP 202)" in ru
+    assert "превысило бы предельное время 300 с; для одного отчёта; синхронизируйте позже" in ru
+    assert TOKEN not in ru
 
 
 def test_a_full_queue_waits_with_jittered_backoff_and_then_loads():

@@ -70,7 +70,7 @@ def test_evaluate_create_poll_download_every_part_and_clean():
     assert len(got) == 41 and sorted(r.split("\t")[0] for r in got[1:]) == sorted(
         r["ym:s:visitID"] for r in ROWS
     )
-    assert fake.endpoints() == ["evaluate", "create", "status", "status", "status", "status",
+    assert fake.endpoints() == ["counter", "evaluate", "create", "status", "status", "status", "status",
                                 "download", "download", "download", "clean"]  # fmt: skip
     create = next(q for _, e, q in fake.log if e == "create")
     assert create["date1"] == "2026-10-01" and create["date2"] == "2026-10-31"
@@ -155,7 +155,7 @@ def test_an_invalid_token_names_the_connection_to_reauthorise_and_never_the_toke
     msg = str(exc.value)
     assert "invalid_token" in msg and "connection 'm' needs re-authorising" in msg
     assert TOKEN not in msg and "***" in msg
-    assert fake.endpoints() == ["evaluate"]
+    assert fake.endpoints() == ["counter"]  # the first request is refused: nothing more is asked
 
 
 def test_the_fake_refuses_what_the_real_service_refuses():
@@ -185,3 +185,16 @@ def test_chunks_cover_the_period_without_gaps():
     parts = chunks(dt.date(2025, 1, 1), dt.date(2026, 10, 31), 365)
     assert parts[0] == (dt.date(2025, 1, 1), dt.date(2025, 12, 31)) and parts[-1][1] == dt.date(2026, 10, 31)
     assert all(b + dt.timedelta(days=1) == c for (_, b), (c, _) in zip(parts, parts[1:], strict=False))
+
+
+def test_the_counters_time_zone_is_read_once_and_an_unknown_one_is_refused():
+    vt = VirtualTime()
+    with fake_metrica(TOKEN, rows=ROWS[:3], polls=0, time_zone="Asia/Yekaterinburg") as fake:
+        c = client(fake.base_url, vt)
+        c.logs(OCT1, OCT31)
+        assert c.time_zone == "Asia/Yekaterinburg" and fake.endpoints().count("counter") == 1
+    with fake_metrica(TOKEN, rows=ROWS[:3], polls=0, time_zone="Mars/Olympus") as fake:
+        with pytest.raises(ServiceError) as exc:
+            client(fake.base_url, vt).logs(OCT1, OCT31)
+        assert "unknown time zone 'Mars/Olympus' in counter.time_zone_name" in str(exc.value)
+        assert "create" not in fake.endpoints()

@@ -25,6 +25,7 @@ from kassa.cli_common import (
     settings_for,
 )
 from kassa.commands import COMMANDS
+from kassa.commands.connect_help import ConnectCommand
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator, fmt_number
 from kassa.report.layout import Column, Grid, print_grids, print_prose
@@ -69,7 +70,7 @@ def _read_token(token_stdin: bool, token_env: str | None) -> tuple[str, str | No
 
 @COMMANDS.register(name="connect")
 def register(app: typer.Typer) -> None:
-    @app.command("connect")
+    @app.command("connect", cls=ConnectCommand)
     def connect(
         service: Annotated[
             str | None, typer.Argument(help=f"Service: {SERVICE_HELP}.", show_default=False)
@@ -164,14 +165,7 @@ def register(app: typer.Typer) -> None:
 
         Example: kassa connect yandex-direct --name d --client-login shop --token-stdin --db shop.duckdb < token.txt
 
-        Example: kassa connect yandex-metrica --name m --counter 24169438 --token-env METRICA_TOKEN --db shop.duckdb
-
-        Example: kassa connect vk-ads --name vk --client-id 4a8c2f --token-stdin --db shop.duckdb < client-secret.txt
-
-        Example: kassa connect google-ads --name g --customer-id 123-456-7890 --client-id 1234.apps.googleusercontent.com --token-stdin --db shop.duckdb < google.json
-        (google.json: {"developer_token": "…", "client_secret": "…", "refresh_token": "…"} on one line)
-
-        Example: kassa connect meta-ads --name fb --account act_1234567890 --token-env META_TOKEN --db shop.duckdb
+        Each service's own options, with an example: kassa connect SERVICE --help (kassa connect google-ads --help).
 
         Where to get each token and which rights it needs: docs/connections.md.
         """
@@ -476,9 +470,12 @@ def _print_outcomes(outcomes: list[SyncOutcome], lang: str) -> None:
         for w in o.warnings[:20]:
             print_prose(err_console, _("warning: ", lang) + str(w), hanging="  ")
         if o.error:
+            from kassa.connectors.messages import in_lang
+
+            error = in_lang(o.said or o.error, lang)
             print_prose(
                 err_console,
-                _("error: {connection}: {error}", lang, connection=o.connection, error=o.error),
+                _("error: {connection}: {error}", lang, connection=o.connection, error=error),
                 hanging="  ",
                 style="red",
             )

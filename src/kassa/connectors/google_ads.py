@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.http import USER_AGENT, Counts, Retry, Verdict, done, excerpt, fail, retry, wait
 from kassa.connectors.oauth import Tokens
 from kassa.connectors.pacing import Clock, Sleep
@@ -150,26 +151,24 @@ class Client:
         self._retry = self._policy()
 
     def error(self, request: str, problem: str) -> ServiceError:
-        text = f"{NAME} (connection {self.account.connection!r}): {request}: {problem}"
-        for s in sorted(self._secrets, key=len, reverse=True):
-            if s:
-                text = text.replace(s, "***")
-        return ServiceError(text)
+        def scrub(text: str) -> str:
+            for s in sorted(self._secrets, key=len, reverse=True):
+                if s:
+                    text = text.replace(s, "***")
+            return text
+
+        return m.service_error(NAME, self.account.connection, request, problem, scrub)
 
     def _reauthorise(self, request: str, problem: str) -> ServiceError:
-        return self.error(
-            request,
-            f"{problem}; connection {self.account.connection!r} needs re-authorising: get a new refresh "
-            f"token (docs/connections.md) and run `kassa connect google-ads --name {self.account.connection} "
-            "… --token-stdin` again",
-        )
+        c = self.account.connection
+        return self.error(request, m.Said(m.REAUTH_GOOGLE, problem=problem, name=repr(c), connection=c))
 
     def _policy(self) -> Retry:
         t = self.timing
         return Retry(
             attempts=t.attempts, backoff=t.backoff, cap=t.backoff_cap, wait_base=t.quota_wait,
             waits_use_attempts=False, deadline=t.deadline,
-            deadline_hint="sync again later, or a shorter period (--since/--until)",
+            deadline_hint=m.Said(m.LATER),
             clock=self.clock, sleep=self._sleep, rng=self.rng, counts=self.stats,
         )  # fmt: skip
 
@@ -238,12 +237,12 @@ class Client:
             if resp.status_code == 401:
                 return fail(_Expired())
             if resp.status_code == 429 or status == "RESOURCE_EXHAUSTED":
-                return wait(f"a Google Ads quota is exhausted ({problem})", delay)
+                return wait(m.Said(m.QUOTA, service="Google Ads", problem=problem), delay)
             if resp.status_code == 403:
-                hint = ""
+                refused = f"access refused ({problem})"
                 if "login-customer-id" in message or "manager" in message.lower():
-                    hint = "; through a manager account, connect with --login-customer-id MANAGER_ID"
-                return fail(self.error(request, f"access refused ({problem}){hint}"))
+                    return fail(self.error(request, m.Said(m.NEEDS_MANAGER, problem=refused)))
+                return fail(self.error(request, refused))
             if resp.status_code >= 500:
                 return retry(problem)
             return fail(self.error(request, problem))

@@ -45,6 +45,7 @@ from xml.parsers import expat
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.pacing import Clock, RateLimit, Sleep, backoff
 from kassa.errors import ServiceError
 
@@ -191,10 +192,10 @@ class Retry:
     def pause(self, seconds: float, why: str, error: ErrorFactory) -> None:
         """Sleep ``seconds``, unless that would pass the deadline: then fail, saying why it waited."""
         if self._deadline_at is not None and self.clock() + seconds > self._deadline_at:
-            hint = f"; {self.deadline_hint}" if self.deadline_hint else ""
-            raise error(
-                f"{why}, and waiting {seconds:g} s more would pass the deadline of {self.deadline:g} s{hint}"
-            )
+            said = dict(why=why, seconds=f"{seconds:g}", deadline=f"{self.deadline:g}")
+            if self.deadline_hint:
+                raise error(m.Said(m.PAST_DEADLINE, hint=self.deadline_hint, **said))
+            raise error(m.Said(m.PAST_DEADLINE_BARE, **said))
         self.sleep(seconds)
         self.counts.waited += seconds
 
@@ -212,7 +213,7 @@ class Retry:
         faults = busy = 0
         while True:
             if self._deadline_at is not None and self.clock() > self._deadline_at:
-                raise error(f"no result within the deadline of {self.deadline:g} s")
+                raise error(m.Said(m.NO_RESULT, deadline=f"{self.deadline:g}"))
             if self.limit is not None:
                 self.limit.wait()
             self.counts.requests += 1

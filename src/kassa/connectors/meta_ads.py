@@ -18,7 +18,9 @@ in the account's currency; a row per day).
 
 Errors ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``: codes 4, 17, 613 and
 80000–80014 (rate limits of the app, the user, the ad account, business use cases) wait with jittered
-back-off; 1/2 and HTTP 5xx retry; 190 (token expired or revoked) and 10/200-299 (permissions) name the
+back-off; "Please reduce the amount of data you're asking for" (code 1, HTTP 500, or code 100 with
+subcode 1487534, the data-per-call limit) splits the period in two and asks for each half (down to one
+day), as Direct does on a persistent 5xx; other 1/2 and HTTP 5xx retry; 190 (token expired or revoked) and 10/200-299 (permissions) name the
 connection that needs re-authorising.
 """
 
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.http import USER_AGENT, Counts, Retry, Verdict, done, excerpt, fail, poll, retry, wait
 from kassa.connectors.pacing import Clock, Sleep
 from kassa.errors import ServiceError
@@ -71,6 +74,28 @@ def account_id(text: str) -> str:
     return text.strip().removeprefix("act_")
 
 
+TOO_MUCH = "reduce the amount of data"  # in the message of code 1 (Meta's best-practices page)
+TOO_MUCH_SUBCODE = 1487534  # code 100: the data-per-call limit (rate-limiting / error-codes pages)
+
+
+class _TooMuchData(Exception):
+    """Meta asks for less data in one call: the period is split."""
+
+    def __init__(self, error: ServiceError) -> None:
+        self.error = error
+
+
+def _too_much(content: bytes) -> bool:
+    try:
+        err = json.loads(content)["error"]
+        code, subcode = int(err["code"]), err.get("error_subcode")
+    except (ValueError, KeyError, TypeError):
+        return False
+    return (code == 1 and TOO_MUCH in str(err.get("message") or "").lower()) or (
+        code == 100 and str(subcode) == str(TOO_MUCH_SUBCODE)
+    )
+
+
 def _error(content: bytes) -> tuple[int | None, str]:
     try:
         err = json.loads(content)["error"]
@@ -102,15 +127,17 @@ class Client:
         self._retry = self._policy()
 
     def error(self, request: str, problem: str) -> ServiceError:
-        text = f"{NAME} (connection {self.account.connection!r}): {request}: {problem}"
-        return ServiceError(text.replace(self.account.token, "***") if self.account.token else text)
+        token = self.account.token
+        return m.service_error(
+            NAME, self.account.connection, request, problem, lambda t: t.replace(token, "***") if token else t
+        )
 
     def _policy(self) -> Retry:
         t = self.timing
         return Retry(
             attempts=t.attempts, backoff=t.backoff, cap=t.backoff_cap, wait_base=t.quota_wait,
             waits_use_attempts=False, deadline=t.deadline,
-            deadline_hint="sync again later, or a shorter period (--since/--until)",
+            deadline_hint=m.Said(m.LATER),
             clock=self.clock, sleep=self._sleep, rng=self.rng, counts=self.stats,
         )  # fmt: skip
 
@@ -118,14 +145,20 @@ class Client:
         code, text = _error(resp.content)
         problem = f"HTTP {resp.status_code}" + (f", error {code}: {text}" if code is not None else f" {text}")
         if code in RATE_CODES or resp.status_code == 429:
-            return wait(f"a Meta rate limit is reached ({problem})")
+            return wait(m.Said(m.RATE_LIMIT, problem=problem))
+        if _too_much(resp.content):  # asking again for the same period cannot help: split it
+            return fail(_TooMuchData(self.error(request, problem)))
         if code == 190 or code == 10 or (code is not None and 200 <= code <= 299) or resp.status_code == 401:
             return fail(
                 self.error(
                     request,
-                    f"{problem}; connection {self.account.connection!r} needs re-authorising: get a new "
-                    f"token with ads_read (docs/connections.md) and run `kassa connect meta-ads --name "
-                    f"{self.account.connection} --account act_{self.account.account} --token-stdin …` again",
+                    m.Said(
+                        m.REAUTH_META,
+                        problem=problem,
+                        name=repr(self.account.connection),
+                        connection=self.account.connection,
+                        account=self.account.account,
+                    ),
                 )
             )
         if resp.status_code >= 500 or code in (1, 2):
@@ -160,7 +193,26 @@ class Client:
         if since > until:
             raise ValueError(f"since {since} is after until {until}")
         self._retry = self._policy()
-        self._retry.start()
+        self._retry.start()  # one deadline for the whole period, its halves included
+        with httpx.Client(timeout=self.timing.timeout, headers={"User-Agent": USER_AGENT}) as http:
+            pages = self._period(http, since, until)
+        return json.dumps(pages, ensure_ascii=False, indent=1).encode("utf-8")
+
+    def _period(self, http: httpx.Client, since: dt.date, until: dt.date) -> list[dict[str, Any]]:
+        """The pages of ``since..until``; halves of it when Meta asks for less data (module docstring)."""
+        try:
+            return self._one(http, since, until)
+        except _TooMuchData as exc:
+            if since == until:
+                raise exc.error from None
+            self.stats.splits += 1
+            middle = since + (until - since) // 2
+            return self._period(http, since, middle) + self._period(
+                http, middle + dt.timedelta(days=1), until
+            )
+
+    def _one(self, http: httpx.Client, since: dt.date, until: dt.date) -> list[dict[str, Any]]:
+        """One report run of ``since..until``: start, wait until completed, read every page."""
         params = {"level": "campaign", "time_increment": "1", "fields": FIELDS,
                   "time_range": json.dumps({"since": since.isoformat(), "until": until.isoformat()})}  # fmt: skip
         polls = 0
@@ -186,7 +238,7 @@ class Client:
             polls += 1
             seconds = min(self.timing.poll_cap, self.timing.poll_first * 2 ** (polls - 1))
             pct = data.get("async_percent_completion")
-            return poll(seconds, f"the report is still running ({state}, {pct} %)")
+            return poll(seconds, m.Said(m.RUN_NOT_READY, state=state, pct=pct))
 
         def page(data: dict[str, Any], request: str) -> Verdict:
             if not isinstance(data.get("data"), list):
@@ -194,27 +246,26 @@ class Client:
             return done(data)
 
         pages: list[dict[str, Any]] = []
-        with httpx.Client(timeout=self.timing.timeout, headers={"User-Agent": USER_AGENT}) as http:
-            run = self._call(http, "POST", f"{self.root}/act_{self.account.account}/insights", params,
-                             f"start the report {since}..{until}", started)  # fmt: skip
-            self._call(http, "GET", f"{self.root}/{run}", {}, f"status of report run {run}", status)
-            url, query = f"{self.root}/{run}/insights", {"limit": "500"}
-            host = urlsplit(self.root).netloc
-            while True:
-                got = self._call(http, "GET", url, query, f"results of report run {run}", page)
-                pages.append({"data": got["data"]})
-                nxt = (got.get("paging") or {}).get("next")
-                if not nxt:
-                    break
-                parts = urlsplit(str(nxt))
-                if parts.netloc != host:
-                    raise self.error(
-                        f"GET {url}", f"paging.next points at another host ({parts.netloc}); not followed"
-                    )
-                # The token goes in the header only: never in a URL that logs and proxies keep.
-                query = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
-                url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        return json.dumps(pages, ensure_ascii=False, indent=1).encode("utf-8")
+        run = self._call(http, "POST", f"{self.root}/act_{self.account.account}/insights", params,
+                         f"start the report {since}..{until}", started)  # fmt: skip
+        self._call(http, "GET", f"{self.root}/{run}", {}, f"status of report run {run}", status)
+        url, query = f"{self.root}/{run}/insights", {"limit": "500"}
+        host = urlsplit(self.root).netloc
+        while True:
+            got = self._call(http, "GET", url, query, f"results of report run {run}", page)
+            pages.append({"data": got["data"]})
+            nxt = (got.get("paging") or {}).get("next")
+            if not nxt:
+                break
+            parts = urlsplit(str(nxt))
+            if parts.netloc != host:
+                raise self.error(
+                    f"GET {url}", f"paging.next points at another host ({parts.netloc}); not followed"
+                )
+            # The token goes in the header only: never in a URL that logs and proxies keep.
+            query = {k: v for k, v in parse_qsl(parts.query) if k != "access_token"}
+            url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        return pages
 
 
 def history_start(today: dt.date) -> dt.date:

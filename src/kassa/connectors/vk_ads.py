@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.http import USER_AGENT, Counts, Retry, Verdict, done, excerpt, fail, retry, wait
 from kassa.connectors.oauth import Tokens
 from kassa.connectors.pacing import Clock, RateLimit, Sleep
@@ -121,17 +122,14 @@ class Client:
         return text
 
     def error(self, request: str, problem: str) -> ServiceError:
-        return ServiceError(
-            self._scrub(f"{NAME} (connection {self.account.connection!r}): {request}: {problem}")
-        )
+        return m.service_error(NAME, self.account.connection, request, problem, self._scrub)
 
     def _reauthorise(self, request: str, problem: str) -> ServiceError:
-        return self.error(
-            request,
-            f"{problem}; connection {self.account.connection!r} needs re-authorising: run `kassa connect "
-            f"vk-ads --name {self.account.connection} --client-id {self.account.client_id} --token-stdin …` "
-            "again with the app's client secret (docs/connections.md)",
+        c = self.account.connection
+        said = m.Said(
+            m.REAUTH_VK, problem=problem, name=repr(c), connection=c, client_id=self.account.client_id
         )
+        return self.error(request, said)
 
     def _policy(self) -> Retry:
         t = self.timing
@@ -142,7 +140,7 @@ class Client:
             wait_base=t.quota_wait,
             waits_use_attempts=False,
             deadline=t.deadline,
-            deadline_hint="sync again later, or a shorter period (--since/--until)",
+            deadline_hint=m.Said(m.LATER),
             limit=RateLimit(*RATE, clock=self.clock, sleep=self._sleep),
             clock=self.clock,
             sleep=self._sleep,
@@ -254,7 +252,7 @@ class Client:
             if resp.status_code == 403:
                 return fail(self._reauthorise(request, f"access refused (HTTP 403 {_problem(resp)})"))
             if resp.status_code == 429:
-                return wait(f"too many requests (HTTP 429 {_problem(resp)})")
+                return wait(m.Said(m.TOO_MANY, problem=f"HTTP 429 {_problem(resp)}"))
             if resp.status_code >= 500:
                 return retry(f"HTTP {resp.status_code} {_problem(resp)}")
             return fail(self.error(request, f"HTTP {resp.status_code} {_problem(resp)}"))

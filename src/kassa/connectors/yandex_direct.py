@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.http import (
     USER_AGENT,
     Counts,
@@ -147,17 +148,11 @@ class Client:
         return text.replace(token, "***") if token else text
 
     def error(self, request: str, problem: str) -> ServiceError:
-        return ServiceError(
-            self._scrub(f"{NAME} (connection {self.account.connection!r}): {request}: {problem}")
-        )
+        return m.service_error(NAME, self.account.connection, request, problem, self._scrub)
 
     def _reauthorise(self, request: str, problem: str) -> ServiceError:
-        return self.error(
-            request,
-            f"{problem}; connection {self.account.connection!r} needs re-authorising: get a new token "
-            f"(docs/connections.md) and run `kassa connect yandex-direct --name {self.account.connection} "
-            "--token-stdin …` again",
-        )
+        c = self.account.connection
+        return self.error(request, m.Said(m.REAUTH_DIRECT, problem=problem, name=repr(c), connection=c))
 
     # -- the report ----------------------------------------------------------------------------------
     def report(self, since: dt.date, until: dt.date) -> bytes:
@@ -210,7 +205,7 @@ class Client:
             wait_base=t.queue_wait,
             waits_use_attempts=False,  # a full queue empties in its own time: the deadline bounds it
             deadline=t.deadline,
-            deadline_hint="for one report; sync again later, or a shorter period (--since/--until)",
+            deadline_hint=m.Said(m.LATER_REPORT),
             limit=self.limit,
             clock=self.clock,
             sleep=self._sleep,
@@ -229,8 +224,8 @@ class Client:
             if status == 200:
                 return done(self._tsv(request, resp.content))
             if status in (201, 202):
-                state = "queued" if status == 201 else "being built"
-                return poll(self._retry_in(resp), f"the report is still {state} (HTTP {status})")
+                state = m.Said(m.QUEUED if status == 201 else m.BEING_BUILT)
+                return poll(self._retry_in(resp), m.Said(m.NOT_READY, state=state, status=status))
             code, text = _api_error(resp.content)
             problem = f"HTTP {status}" + (f", error {code}: {text}" if code is not None else f" {text}")
             if code in AUTH_CODES or (code is None and status in (401, 403)):

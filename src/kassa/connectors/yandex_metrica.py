@@ -26,8 +26,11 @@ that needs re-authorising. Errors are read from the documented body ``{"errors":
 
 The rows are not checked here: the joined TSV goes to :mod:`kassa.sources.metrica_logs`, the reader a
 downloaded file goes through, so a malformed line (an embedded tab) is refused with its line number —
-reported, never silently dropped. ``ym:s:dateTime`` is in the counter's time zone, which the reader takes
-as the business's (set the counter's time zone to the business's in Metrica).
+reported, never silently dropped. ``ym:s:dateTime`` is in the counter's time zone: once per sync the
+counter's settings (``GET /management/v1/counter/{id}`` -> ``counter.time_zone_name``, e.g.
+``Asia/Yekaterinburg``) tell which, and :attr:`Client.time_zone` hands it to the reader, which moves every
+visit into the business's time zone before it is validated (a visit at 00:30 in Yekaterinburg is 22:30 of
+the day before in Moscow).
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ import datetime as dt
 import json
 import random
 import time
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2 as httpx
 
+from kassa.connectors import messages as m
 from kassa.connectors.http import (
     USER_AGENT,
     Counts,
@@ -148,10 +153,16 @@ class Client:
         rng: random.Random | None = None,
     ) -> None:
         if not account.counter.isdigit():
-            raise ServiceError(
-                f"{NAME} (connection {account.connection!r}): counter {account.counter!r} is not a counter "
-                "number; run `kassa connect yandex-metrica --counter NUMBER …` again"
+            said = m.Said(
+                m.WHERE,
+                service=NAME,
+                name=repr(account.connection),
+                request="--counter",
+                problem=m.Said(m.NOT_A_COUNTER, counter=repr(account.counter)),
             )
+            error = ServiceError(str(said))
+            error.said = said  # type: ignore[attr-defined]
+            raise error
         self.account = account
         self.timing = timing or Timing()
         self.clock, self._sleep = clock, sleep
@@ -160,6 +171,7 @@ class Client:
         self.stats = Counts()
         self.cleaned: list[int] = []  # request ids cleaned or cancelled (tests: the quota is not left full)
         self._status: dict[int, str] = {}  # the last status seen of each log request
+        self.time_zone: str | None = None  # the counter's, as its settings name it (after logs())
         self._http: httpx.Client | None = None
         self._retry = self._policy()
 
@@ -169,9 +181,7 @@ class Client:
         return text.replace(token, "***") if token else text
 
     def error(self, request: str, problem: str) -> ServiceError:
-        return ServiceError(
-            self._scrub(f"{NAME} (connection {self.account.connection!r}): {request}: {problem}")
-        )
+        return m.service_error(NAME, self.account.connection, request, problem, self._scrub)
 
     def _policy(self, deadline: float | None = None, attempts: int | None = None) -> Retry:
         t = self.timing
@@ -182,7 +192,7 @@ class Client:
             wait_base=t.quota_wait,
             waits_use_attempts=False,  # a quota refills in its own time: the deadline bounds the wait
             deadline=deadline,
-            deadline_hint="sync again later, or a shorter period (--since/--until)",
+            deadline_hint=m.Said(m.LATER),
             limit=self.limit,
             clock=self.clock,
             sleep=self._sleep,
@@ -192,7 +202,8 @@ class Client:
 
     # -- one request ---------------------------------------------------------------------------------
     def _url(self, path: str) -> str:
-        return f"{self.account.base_url.rstrip('/')}/management/v1/counter/{self.account.counter}/{path}"
+        base = f"{self.account.base_url.rstrip('/')}/management/v1/counter/{self.account.counter}"
+        return f"{base}/{path}" if path else base
 
     def _faults(self, request: str, resp: httpx.Response) -> Verdict:
         """What a non-200 answer means (module docstring)."""
@@ -200,15 +211,18 @@ class Client:
         kind, text = _api_error(resp.content)
         problem = f"HTTP {status}" + (f", {kind}: {text}" if kind else f" {text}")
         if status in (420, 429) or (kind or "").startswith("quota_"):
-            return wait(f"a Metrica quota is exhausted ({problem})")
+            return wait(m.Said(m.QUOTA, service="Metrica", problem=problem))
         if status in (401, 403):
             return fail(
                 self.error(
                     request,
-                    f"access refused ({problem}); connection {self.account.connection!r} needs "
-                    "re-authorising: get a new token with the Metrica read right (docs/connections.md) and "
-                    f"run `kassa connect yandex-metrica --name {self.account.connection} --counter "
-                    f"{self.account.counter} --token-stdin …` again",
+                    m.Said(
+                        m.REAUTH_METRICA,
+                        problem=problem,
+                        name=repr(self.account.connection),
+                        connection=self.account.connection,
+                        counter=self.account.counter,
+                    ),
                 )
             )
         if status == 400 and "too complicated" in text.lower():
@@ -269,12 +283,32 @@ class Client:
         with httpx.Client(timeout=self.timing.timeout, headers={"User-Agent": USER_AGENT}) as http:
             self._http = http
             try:
+                self.time_zone = self._counter_time_zone()
                 for first, last in chunks(since, until, MAX_DAYS):
                     for a, b in self._possible(first, last):
                         lines.extend(self._one(a, b))
             finally:
                 self._http = None
         return ("\n".join(lines) + "\n").encode("utf-8")
+
+    def _counter_time_zone(self) -> str | None:
+        """The counter's time zone (``counter.time_zone_name`` of its settings); None if not said."""
+
+        def read(data: Any, request: str) -> Verdict:
+            counter = data.get("counter") if isinstance(data, dict) else None
+            if not isinstance(counter, dict):
+                return fail(self.error(request, f"the answer has no counter: {excerpt(json.dumps(data))}"))
+            name = counter.get("time_zone_name")
+            if not name:  # not said: the reader takes the business's zone, as for an imported file
+                return done(None)
+            try:
+                zoneinfo.ZoneInfo(str(name))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                return fail(self.error(request, f"unknown time zone {str(name)!r} in counter.time_zone_name"))
+            return done(str(name))
+
+        zone: str | None = self._json("GET", "", {}, "the counter's time zone", read)
+        return zone
 
     def _possible(self, since: dt.date, until: dt.date) -> list[tuple[dt.date, dt.date]]:
         """The parts of ``since..until`` the counter can prepare now (evaluate, split as it says)."""
@@ -340,7 +374,7 @@ class Client:
             if status in WAITING:
                 polls += 1
                 seconds = min(self.timing.poll_cap, self.timing.poll_first * 2 ** (polls - 1))
-                return poll(seconds, f"the log is still being prepared (status {status})")
+                return poll(seconds, m.Said(m.LOG_NOT_READY, status=status))
             why = FAILED.get(status, f"unknown status {status!r}")
             return fail(self.error(request, why))
 

@@ -11,7 +11,9 @@ canonical              Logs API field
 =====================  ===========================================================================
 visit_id               ``ym:s:visitID`` (UInt64, unique within a year; kept as text)
 client_id              ``ym:s:clientID`` (the ``_ym_uid`` cookie; kept as text)
-ts                     ``ym:s:dateTime`` — the counter's time zone, taken as the business's
+ts                     ``ym:s:dateTime`` — the counter's time zone: moved into the business's when
+                       the options (``--mapping``) name it as ``counter_timezone: Asia/Yekaterinburg``
+                       (a sync names it from the counter's settings), else taken as the business's
 utm_source … utm_term  ``ym:s:UTMSource``, ``UTMMedium``, ``UTMCampaign``, ``UTMContent``, ``UTMTerm``
                        (or the ``ym:s:lastUTM…`` / ``ym:s:lastsignUTM…`` variants)
 referrer               ``ym:s:referer``
@@ -38,12 +40,14 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import yaml
 
 from kassa.errors import ImportFailed, MissingColumn, RowError
 from kassa.i18n import Translator
@@ -119,6 +123,40 @@ def _empty_null(s: pl.Expr) -> pl.Expr:
     ``validate`` trims values anyway.
     """
     return pl.when(s.str.len_bytes() > 0).then(s)
+
+
+def _counter_zone(ctx: ReadContext) -> str | None:
+    """``counter_timezone`` of the options file, checked to be a time zone; None when not given."""
+    if ctx.mapping is None:
+        return None
+    with open(ctx.mapping, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    zone = data.get("counter_timezone") if isinstance(data, dict) else None
+    if not zone:
+        return None
+    try:
+        zoneinfo.ZoneInfo(str(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImportFailed(
+            _("{file}: counter_timezone «{zone}» is not a time zone", file=str(ctx.mapping), zone=zone)
+        ) from None
+    return str(zone)
+
+
+def in_zone(ts: pl.Expr, counter: str, business: str) -> pl.Expr:
+    """``YYYY-MM-DD HH:MM:SS`` of the counter's zone as the same instant in the business's.
+
+    A value that is not such a timestamp (or an hour a DST change skipped) is left as it came, so the
+    validation names it as the file has it.
+    """
+    moved = (
+        ts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+        .dt.replace_time_zone(counter, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone(business)
+        .dt.replace_time_zone(None)
+        .dt.strftime("%Y-%m-%d %H:%M:%S")
+    )
+    return pl.coalesce(moved, ts).alias("ts")
 
 
 def canonical(frame: pl.DataFrame, cols: dict[str, str]) -> pl.DataFrame:
@@ -197,6 +235,7 @@ class MetricaLogs:
 
     def read(self, path: Path, ctx: ReadContext) -> list[ReadResult]:
         file = str(path)
+        zone = _counter_zone(ctx)
         with open(path, "rb") as f:
             head = f.read(65536)
         header = _header(path, head)
@@ -217,7 +256,7 @@ class MetricaLogs:
         ):
             result = ReadResult(kind="visits", rows=_empty_visits(), errors=[], rows_read=0)
             result.rows = pa.RecordBatchReader.from_batches(
-                _empty_visits().schema, self._stream(path, header, cols, ctx, result)
+                _empty_visits().schema, self._stream(path, header, cols, ctx, result, zone)
             )
             return [result]
         # Not a clean Logs API file (re-encoded, odd header): the general reader, which names bad lines.
@@ -237,7 +276,7 @@ class MetricaLogs:
             errors=list(table.errors),
             rows_read=len({e.line for e in table.errors}),
         )
-        batches = list(self._validated([table.frame], cols, file, ctx, result))
+        batches = list(self._validated([table.frame], cols, file, ctx, result, zone))
         result.rows = pa.Table.from_batches(batches, schema=_empty_visits().schema)
         return [result]
 
@@ -290,19 +329,30 @@ class MetricaLogs:
                     return
 
     def _stream(
-        self, path: Path, header: list[str], cols: dict[str, str], ctx: ReadContext, result: ReadResult
+        self,
+        path: Path,
+        header: list[str],
+        cols: dict[str, str],
+        ctx: ReadContext,
+        result: ReadResult,
+        zone: str | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Validated Arrow batches of the file, read a chunk at a time."""
         try:
             batches = self._batches(path, header, ctx.settings.import_limits.line_chars)
-            yield from self._validated(batches, cols, str(path), ctx, result)
+            yield from self._validated(batches, cols, str(path), ctx, result, zone)
         except pl.exceptions.PolarsError:
             # polars stops at a line with more fields than the header, without saying which: find them.
             raise _ragged(path, len(header)) from None
 
     @staticmethod
     def _validated(
-        batches: Iterable[pl.DataFrame], cols: dict[str, str], file: str, ctx: ReadContext, result: ReadResult
+        batches: Iterable[pl.DataFrame],
+        cols: dict[str, str],
+        file: str,
+        ctx: ReadContext,
+        result: ReadResult,
+        zone: str | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Map and validate each batch; refuse a visit_id seen in an earlier line of the file.
 
@@ -316,9 +366,10 @@ class MetricaLogs:
             # A blank line is not a visit (polars reads it as a row of nulls).
             batch = batch.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))
             result.rows_read += batch.height
-            good, bad = validate(
-                canonical(batch, cols), _ROW_VISITS, file=file, settings=ctx.settings, salt=ctx.salt
-            )
+            mapped = canonical(batch, cols)
+            if zone and zone != ctx.settings.timezone:
+                mapped = mapped.with_columns(in_zone(pl.col("ts"), zone, ctx.settings.timezone))
+            good, bad = validate(mapped, _ROW_VISITS, file=file, settings=ctx.settings, salt=ctx.salt)
             result.errors.extend(bad)
             frame = pl.from_arrow(good)
             assert isinstance(frame, pl.DataFrame)

@@ -71,7 +71,8 @@ class SyncOutcome:
     seconds: float = 0.0
     batch: FileReport | None = None
     warnings: list[RowError] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # English (the --json summary, the connection's last outcome)
+    said: str | None = None  # the same error as a connectors.messages.Said, to show it in Russian too
 
     def to_json(self) -> dict[str, Any]:
         b = self.batch
@@ -132,10 +133,11 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
     return f"{conn.name} ({', '.join(who)}) {since}..{until}"
 
 
-def _reader_options(conn: Connection) -> dict[str, Any]:
-    """The facts the request fixed, for the reader (the same options a file import takes)."""
+def _reader_options(conn: Connection, told: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The facts the request fixed, for the reader (the same options a file import takes); ``told``:
+    what the service said about the account during the fetch (Metrica: the counter's time zone)."""
     if conn.service == "yandex-metrica":
-        return {}  # the log says everything the reader needs
+        return dict(told or {})  # the log says the rest
     if conn.service in (
         "vk-ads",
         "google-ads",
@@ -160,9 +162,9 @@ def fetch(
     sleep: Callable[[float], None] = time.sleep,
     stats: Counts | None = None,
     conns: Connections | None = None,
-) -> tuple[bytes, Counts]:
-    """The service's answer for ``since..until``; ``stats`` (if given) is counted into, also when the
-    fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
+) -> tuple[bytes, Counts, dict[str, Any]]:
+    """The service's answer for ``since..until``, its counts and what it told of the account for the
+    reader (:func:`_reader_options`); ``stats`` (if given) is counted into, also when the fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
     deadline (``kassa sync --deadline``); ``conns`` keeps the token pairs of OAuth services."""
     client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client | google_ads.Client | meta_ads.Client
     if conn.service == "meta-ads":
@@ -175,7 +177,7 @@ def fetch(
         )
         if stats is not None:
             client.stats = stats
-        return client.insights(since, until), client.stats
+        return client.insights(since, until), client.stats, {}
     if conn.service == "google-ads":
         assert conns is not None, "Google Ads keeps its access token in the connections' secrets file"
         tg = timing or google_ads.Timing()
@@ -200,7 +202,7 @@ def fetch(
         )
         if stats is not None:
             client.stats = stats
-        return client.statistics(since, until), client.stats
+        return client.statistics(since, until), client.stats, {}
     if conn.service == "vk-ads":
         assert conns is not None, "VK Ads keeps its token pair in the connections' secrets file"
         tv = timing or vk_ads.Timing()
@@ -221,7 +223,7 @@ def fetch(
         )
         if stats is not None:
             client.stats = stats
-        return client.statistics(since, until), client.stats
+        return client.statistics(since, until), client.stats, {}
     if conn.service == "yandex-metrica":
         t = timing or yandex_metrica.Timing()
         if deadline is not None:
@@ -238,7 +240,8 @@ def fetch(
         )
         if stats is not None:
             client.stats = stats
-        return client.logs(since, until), client.stats
+        body = client.logs(since, until)
+        return body, client.stats, ({"counter_timezone": client.time_zone} if client.time_zone else {})
     account = yandex_direct.Account(
         connection=conn.name,
         token=token,
@@ -253,15 +256,17 @@ def fetch(
     client = yandex_direct.Client(account, td, sleep=sleep)
     if stats is not None:
         client.stats = stats
-    return client.report(since, until), client.stats
+    return client.report(since, until), client.stats, {}
 
 
-def stage(conn: Connection, body: bytes, folder: Path) -> tuple[Path, Path]:
+def stage(
+    conn: Connection, body: bytes, folder: Path, told: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
     """The answer and the reader's options as files in ``folder`` (a private temporary folder)."""
     report = folder / f"{conn.name}{SUFFIX[conn.service]}"
     report.write_bytes(body)
     options = folder / f"{conn.name}.options.yaml"
-    options.write_text(yaml.safe_dump(_reader_options(conn)), encoding="utf-8")
+    options.write_text(yaml.safe_dump(_reader_options(conn, told)), encoding="utf-8")
     return report, options
 
 
@@ -317,7 +322,7 @@ def sync_one(
     try:
         out.since, out.until = plan(conn, since, until, today)
         token = conns.token(conn)
-        body, _ = fetch(
+        body, _, told = fetch(
             conn,
             token,
             out.since,
@@ -329,11 +334,12 @@ def sync_one(
             conns=conns,
         )
         with tempfile.TemporaryDirectory(prefix="kassa-sync-") as tmp:
-            report, options = stage(conn, body, Path(tmp))
+            report, options = stage(conn, body, Path(tmp), told)
             out.batch = load(report, options, FORMAT[conn.service], origin(conn, out.since, out.until))
         out.warnings = out.batch.errors
     except KassaError as exc:
         out.error = str(exc)
+        out.said = getattr(exc, "said", None)
     out.requests, out.polls, out.retries, out.splits = (
         stats.requests,
         stats.polls,
