@@ -247,10 +247,7 @@ class SparkWarehouse(Warehouse):
         for table, schema in schemas().items():
             parts = [str(self.path / p) for p in manifest["tables"].get(table, [])]
             reader = self.spark.read.schema(_ddl(schema))
-            if parts:
-                df = reader.parquet(*parts)
-            else:
-                df = self.spark.createDataFrame([], _ddl(schema))
+            df = reader.parquet(*parts) if parts else self.spark.createDataFrame([], _ddl(schema))
             df.createOrReplaceTempView(table)
 
     def _ensure_schema(self) -> None:
