@@ -17,13 +17,14 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	touch $@
 
+# The tests run on DuckDB and Spark (tests/engines): the spark extra is part of the dev install.
 $(DEVSTAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $@
 
 # The benchmarks compare against baselines (ChannelAttribution, pandas) kassa itself does not need.
 $(BENCHSTAMP): $(DEVSTAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark,bench]'
 	touch $@
 
 install: $(STAMP)

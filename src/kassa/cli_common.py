@@ -24,7 +24,12 @@ err_console = FittedConsole(stderr=True)
 
 DEFAULT_DB = "kassa.duckdb"
 
-DbOption = Annotated[Path, typer.Option("--db", help="Warehouse file (DuckDB).", envvar="KASSA_DB")]
+DbOption = Annotated[
+    Path,
+    typer.Option(
+        "--db", help="Warehouse: a DuckDB file, or spark:DATABASE (docs/scale.md).", envvar="KASSA_DB"
+    ),
+]
 ConfigOption = Annotated[
     Path | None,
     typer.Option(

@@ -134,7 +134,7 @@ def link_leads(
     by_utm = own.select(
         c_lead=own.lead_id,
         v_id=ibis.null("string"),
-        v_ts=ibis.null("timestamp(6)"),
+        v_ts=ibis.null(vt.v_ts.type()),  # the engine's own timestamp type (DuckDB's has a scale, Spark's not)
         v_channel=classify(settings.channel_rules, own.utm_source, own.utm_medium),
         v_campaign=ibis.ifelse(_blank(own.utm_campaign), ibis.literal(NOT_SET), own.utm_campaign.strip()),
         v_sm=source_medium(own.utm_source, own.utm_medium),

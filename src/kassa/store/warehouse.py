@@ -142,6 +142,10 @@ class Warehouse:
         read_only: bool = False,
         create: bool = True,
     ) -> Warehouse:
+        if str(path).startswith("spark:"):  # a Spark warehouse (kassa.store.spark), not a file
+            from kassa.store.spark import SparkWarehouse
+
+            return SparkWarehouse.open_spark(path, settings=settings, read_only=read_only, create=create)
         p = Path(path)
         # A clean close checkpoints and removes the log: one left over means a write may have been cut.
         unclean = Path(f"{p}.wal").exists()
