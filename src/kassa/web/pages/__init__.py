@@ -15,6 +15,7 @@ from kassa.web.pages import (
     overview,
     plan,
     reports,
+    schedule,
     static,
 )
 
@@ -30,6 +31,7 @@ ROUTERS = (
     kpi.router,
     plan.router,
     alerts.router,
+    schedule.router,
 )
 
 __all__ = ["ROUTERS"]
