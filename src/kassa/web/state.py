@@ -232,16 +232,17 @@ class Dashboard:
         now = (lambda: at) if at is not None else (lambda: dt.datetime.now(dt.UTC))
         return Scheduler(self.db_path, self.wh.settings, access, now=now)
 
-    def reload_schedule(self) -> bool:
+    def reload_schedule(self, *, force: bool = False) -> bool:
         """Take the schedule, the digest and the alerts of kassa.yaml again if the file changed since last
         seen (by hand, or saved on the Data page); whether they were taken. A file that no longer loads
         keeps the last good schedule, and :attr:`schedule_error` says why. Only these parts: they change
         no number, while the time zone, VAT or channel rules would change every page built, so those wait
-        for a restart."""
+        for a restart. ``force``: read it even if its time and size look the same (just saved: a coarse
+        clock may not have moved)."""
         from kassa.settings import load_settings
 
         seen = _file_stamp(self.config_path)
-        if seen == self._config_seen:
+        if seen == self._config_seen and not force:
             return False
         self._config_seen = seen
         try:

@@ -64,7 +64,7 @@ def schedule_save(
         if wants_json(visit.request):
             return JSONResponse({"saved": None, "problems": problems}, status_code=422)
         return editor(visit, text, opened_on, problems, status=422)
-    dash.reload_schedule()
+    dash.reload_schedule(force=True)
     jobs = [j.name for j in settings.schedule.jobs]
     return visit.done({"saved": str(dash.config_path.name), "jobs": jobs}, "/data", anchor="#schedule")
 
