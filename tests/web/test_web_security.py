@@ -73,6 +73,9 @@ def test_the_route_list_covers_the_pages(app: FastAPI) -> None:
         "/data/connections/yandex_direct/sync",
         "/data/upload",
         "/data/undo",
+        "/data/schedule",
+        "/data/schedule/check",
+        "/data/schedule/save",
         "/logout",
     } <= urls
 

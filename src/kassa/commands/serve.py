@@ -174,6 +174,7 @@ def register(app: typer.Typer) -> None:
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
             port=port,
             trusted_proxies=proxies,
+            config_path=config,
         )
         print_prose(
             console,

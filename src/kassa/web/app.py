@@ -58,6 +58,7 @@ def create_app(
     warm: bool = True,
     port: int | None = None,
     trusted_proxies: Sequence[str] = (),
+    config_path: Path | None = None,
 ) -> FastAPI:
     """The dashboard of the warehouse at ``db_path``.
 
@@ -71,8 +72,13 @@ def create_app(
     gets 400 instead of the figures. ``trusted_proxies`` (addresses or networks) are the reverse proxies
     whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; from anyone else they are ignored,
     so a client cannot pick the address its failed logins are counted under.
+
+    ``config_path`` is the kassa.yaml ``settings`` came from (default: beside the warehouse): the Data page
+    edits its schedule, and the server takes a changed schedule from it within a minute.
     """
-    dash = Dashboard(Path(db_path), settings, users_required, overview_page, keep_warm=warm)
+    dash = Dashboard(
+        Path(db_path), settings, users_required, overview_page, keep_warm=warm, config_path=config_path
+    )
     if max_upload_bytes is not None:
         dash.max_upload_bytes = max_upload_bytes
     dash.served_port = port
@@ -90,10 +96,10 @@ def create_app(
             log.warning("imports from the command line cannot be handed to this server: %s", exc)
             listener = None
         stop_schedule = threading.Event()
-        if dash.wh.settings.schedule.jobs:  # kassa.yaml's jobs run in this process while it serves
-            threading.Thread(
-                target=_schedule_loop, args=(dash, stop_schedule), name="kassa-schedule", daemon=True
-            ).start()
+        # kassa.yaml's jobs run in this process while it serves; always started, as jobs may be added later.
+        threading.Thread(
+            target=_schedule_loop, args=(dash, stop_schedule), name="kassa-schedule", daemon=True
+        ).start()
         yield
         stop_schedule.set()
         # Stopping (SIGTERM, Ctrl+C): the import under way is cancelled and rolls back first, so a
@@ -136,10 +142,12 @@ SCHEDULE_EVERY_S = 60.0  # a job's time is a minute; checking each minute runs i
 
 def _schedule_loop(dash: Dashboard, stop: threading.Event) -> None:
     """Run the due jobs now and every minute until the server stops (a failure is logged; the run's record
-    in the warehouse says it too)."""
+    in the warehouse says it too). Each pass first takes a changed kassa.yaml's schedule."""
     while not stop.is_set():
         try:
-            dash.scheduler().run_due()
+            dash.reload_schedule()
+            if dash.wh.settings.schedule.jobs:
+                dash.scheduler().run_due()
         except Exception:  # noqa: BLE001 — the loop must outlive one bad pass
             log.exception("the scheduled jobs' pass failed")
         stop.wait(SCHEDULE_EVERY_S)

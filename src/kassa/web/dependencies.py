@@ -78,7 +78,7 @@ def period_of(request: Request) -> Period:
 
 PeriodParam = Annotated[Period, Depends(period_of)]
 
-Action = Literal["upload", "edit_contracts"]
+Action = Literal["upload", "edit_contracts", "edit_schedule"]
 
 
 def allowed(session: tuple[User, str], csrf: str, action: Action | None = None) -> User:

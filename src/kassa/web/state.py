@@ -47,6 +47,15 @@ LOCAL_USER = User("local", "owner")  # no users file: the server listens on loop
 STOP_WAIT_S = 5.0
 
 
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, ``None`` when there is none: what says it changed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 class OverviewBuilder(Protocol):
     """:func:`kassa.web.pages.overview.overview_page`: the page the warm-up builds ahead."""
 
@@ -71,8 +80,13 @@ class Dashboard:
         overview: OverviewBuilder,
         *,
         keep_warm: bool = True,
+        config_path: Path | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        # kassa.yaml (or --config): its schedule is edited on the Data page and read again when it changes.
+        self.config_path = Path(config_path) if config_path else self.db_path.parent / "kassa.yaml"
+        self._config_seen = _file_stamp(self.config_path)
+        self.schedule_error: str | None = None  # why a changed kassa.yaml was not taken (the Data page)
         self.wh = Warehouse.open(self.db_path, settings=settings or Settings(), read_only=False, create=False)
         self.lock = threading.Lock()
         self.users = UserStore.for_db(self.db_path)
@@ -217,6 +231,32 @@ class Dashboard:
 
         now = (lambda: at) if at is not None else (lambda: dt.datetime.now(dt.UTC))
         return Scheduler(self.db_path, self.wh.settings, access, now=now)
+
+    def reload_schedule(self, *, force: bool = False) -> bool:
+        """Take the schedule, the digest and the alerts of kassa.yaml again if the file changed since last
+        seen (by hand, or saved on the Data page); whether they were taken. A file that no longer loads
+        keeps the last good schedule, and :attr:`schedule_error` says why. Only these parts: they change
+        no number, while the time zone, VAT or channel rules would change every page built, so those wait
+        for a restart. ``force``: read it even if its time and size look the same (just saved: a coarse
+        clock may not have moved)."""
+        from kassa.settings import load_settings
+
+        seen = _file_stamp(self.config_path)
+        if seen == self._config_seen and not force:
+            return False
+        self._config_seen = seen
+        try:
+            fresh = load_settings(self.config_path if seen is not None else None)
+        except KassaError as exc:
+            self.schedule_error = str(exc)
+            log.warning("kassa.yaml changed but does not load; the schedule stays as it was: %s", exc)
+            return False
+        self.schedule_error = None
+        parts = {"schedule": fresh.schedule, "digest": fresh.digest, "alerts": fresh.alerts}
+        settings = self.wh.settings.model_copy(update=parts)
+        self.wh.settings = self.writer.settings = settings  # one reference each: a pass holds its own
+        log.info("kassa.yaml changed: %d scheduled job(s) now", len(settings.schedule.jobs))
+        return True
 
     def wrote(self) -> None:
         """An import or an undo changed the warehouse: pages and temporary tables built before are

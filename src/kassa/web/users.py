@@ -49,9 +49,11 @@ class User:
         """The channels this user may see, or ``None`` for all of them."""
         return list(self.scope) if self.role == "agency" else None
 
-    def can(self, action: Literal["read", "upload", "edit_contracts", "see_totals"]) -> bool:
+    def can(self, action: Literal["read", "upload", "edit_contracts", "edit_schedule", "see_totals"]) -> bool:
         if action == "read":
             return True
+        if action == "edit_schedule":  # what runs and who is sent what: the owner's call
+            return self.role == "owner"
         if action in ("upload", "edit_contracts"):
             return self.role in ("owner", "marketer")
         return self.role != "agency"  # see_totals: the company's totals cover channels outside a scope

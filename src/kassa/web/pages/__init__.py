@@ -16,6 +16,7 @@ from kassa.web.pages import (
     overview,
     plan,
     reports,
+    schedule,
     static,
 )
 
@@ -32,6 +33,7 @@ ROUTERS = (
     kpi.router,
     plan.router,
     alerts.router,
+    schedule.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -39,8 +39,9 @@ def alerts_page(
     return {"page": "alerts", "lang": lang, "period": None, **found}  # as of yesterday: no period to choose
 
 
-def schedule_block(dash: Dashboard, now: dt.datetime | None = None) -> dict[str, Any]:
-    """The jobs, their next time and the latest runs (for the Data page: owners and marketers)."""
+def schedule_block(dash: Dashboard, now: dt.datetime | None = None, can_edit: bool = False) -> dict[str, Any]:
+    """The jobs, their next time and the latest runs (for the Data page: owners and marketers); why a
+    changed kassa.yaml was not taken; ``can_edit``: the link to the editor (owners)."""
     from kassa.notify.schedule import next_time
     from kassa.store import journal
 
@@ -65,4 +66,10 @@ def schedule_block(dash: Dashboard, now: dt.datetime | None = None) -> dict[str,
                 "last_outcome": r.outcome if r else None,
             }
         )
-    return {"timezone": settings.timezone, "jobs": jobs, "runs": got["runs"]}
+    return {
+        "timezone": settings.timezone,
+        "jobs": jobs,
+        "runs": got["runs"],
+        "error": dash.schedule_error,
+        "can_edit": can_edit,
+    }

@@ -255,7 +255,7 @@ def data_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[st
         "max_upload_mb": dash.max_upload_bytes / 1024 / 1024,
         "formats": sorted(SOURCES),
         "kinds": sorted(KINDS),
-        "schedule": schedule_block(dash),  # the schedule's own block (kassa.web.pages.alerts)
+        "schedule": schedule_block(dash, can_edit=user.can("edit_schedule")),  # kassa.web.pages.alerts
     } | connections_block(dash, user)
 
 
