@@ -254,6 +254,15 @@ def estimated_note(lang: str) -> str:
     )
 
 
+def partial_note(lang: str) -> str:
+    """What "≥" on LTV (and LTV / CAC) means, as :func:`estimated_note` says "≈": a value so far."""
+    return _(
+        "So far: the horizon of some customers acquired has not ended by the last date of the data; "
+        "a lower bound, not extrapolated.",
+        lang,
+    )
+
+
 def incomplete_note(lang: str) -> str:
     """What "≥ … + 22.88 USD" (or "?") on a figure means, as :func:`estimated_note` says "≈"."""
     return _(
