@@ -43,6 +43,7 @@ from kassa.metrics.estimated import cut_rows, cut_warnings, estimated, ordered
 from kassa.metrics.formula import POLARS, Algebra, evaluate
 from kassa.metrics.incomplete import Incomplete, incomplete, incomplete_json, left_out_warnings
 from kassa.metrics.metric import Measure, Metric, Rows
+from kassa.metrics.payback import cohort_cells, paybacks
 from kassa.period import Period
 from kassa.settings import Settings
 from kassa.store.compiled import fetch, materialize
@@ -86,6 +87,9 @@ class MetricTable:
     # Per group (and "total"), the customers acquired whose horizon is not over (kassa.metrics.customers):
     # their LTV so far is a lower bound.
     horizon_open: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    # Per group (and "total"), the payback metrics whose cohort has not paid back within the months seen
+    # (kassa.metrics.payback): no value, shown "not yet" — never 0, and not "—" (nothing to pay back).
+    paid_back_not_yet: dict[tuple[Any, ...], set[str]] = field(default_factory=dict)
 
     def partial(self, row: dict[str, Any] | None = None) -> set[str]:
         """The metrics whose value for ``row`` (None: the total) is "so far": LTV and what divides by it
@@ -97,6 +101,12 @@ class MetricTable:
         return {n for n in PARTIAL_METRICS if n in values and values.get(n) is not None} & {
             m.name for m in self.metrics
         }
+
+    def not_yet(self, row: dict[str, Any] | None = None) -> set[str]:
+        """The metrics (payback) with no value for ``row`` (None: the total) because its cohort has not
+        paid back within the months the data has seen: shown "not yet"."""
+        key = ("total",) if row is None else tuple(row.get(k) for k in self.by)
+        return self.paid_back_not_yet.get(key, set()) & {m.name for m in self.metrics}
 
     def rows(self) -> list[dict[str, Any]]:
         return self.frame.to_dicts()
@@ -145,7 +155,10 @@ class MetricTable:
         if found:
             out = {**out, "estimated": ordered(names, found)}
         so_far = self.partial(row)
-        return {**out, "partial": ordered(names, so_far)} if so_far else out
+        if so_far:
+            out = {**out, "partial": ordered(names, so_far)}
+        waiting = self.not_yet(row)
+        return {**out, "not_yet": ordered(names, waiting)} if waiting else out
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -392,14 +405,16 @@ def _measure_queries(
     settle_days: int | None,
     where: dict[str, list[str]] | None,
     settings: Settings,
-) -> tuple[ir.Table, ir.Table]:
-    """(the grouped base measures, one row per amount left out for want of an exchange rate)."""
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """(the grouped base measures, one row per amount left out for want of an exchange rate, the
+    cohort's months per group: :func:`kassa.metrics.payback.cohort_cells` of LTV's very rows)."""
     st = settings
     src = base_tables(wh, st)
     cur = st.currency
     fx = wh.table("fx_rates")
     parts: list[ir.Table] = []
     foreign: list[ir.Table] = []
+    cells: ir.Table | None = None
     for rows, metrics in _measures_by_rows().items():
         t = _ROW_SETS[rows.name].read(src, view, settle_days)
         date = rows.cohort_date if view == "cohort" and rows.cohort_date else rows.date
@@ -418,12 +433,15 @@ def _measure_queries(
                 zero = {a: ibis.literal(0.0, type=t[a].type()) for a in amounts}
                 t = ibis.union(t, no_rate.mutate(**zero), distinct=False)
         keys = _keys(t, by, t[date])
+        if rows.name == "cohort_deals":
+            cells = cohort_cells(t, keys)
         parts.append(_part(t, keys, {m.name: _value(t, _measure(m), st, keys) for m in metrics}))
     left = ibis.union(*foreign, distinct=False)
     left = left.group_by([*by, "what", "currency", "metric"]).aggregate(
         n=ibis._.count(), amount=ibis._.amount.sum()
     )
-    return _summed(ibis.union(*parts, distinct=False), by), left
+    assert cells is not None, "the catalog declares no cohort rows"
+    return _summed(ibis.union(*parts, distinct=False), by), left, cells
 
 
 def _left_out(
@@ -455,9 +473,9 @@ class _Queries:
         base_tables(wh, opts["settings"])
         self._args = (wh, by, period)
         self._opts = opts
-        self._built: tuple[ir.Table, ir.Table] | None = None
+        self._built: tuple[ir.Table, ir.Table, ir.Table] | None = None
 
-    def _get(self) -> tuple[ir.Table, ir.Table]:
+    def _get(self) -> tuple[ir.Table, ir.Table, ir.Table]:
         if self._built is None:
             self._built = _measure_queries(*self._args, **self._opts)
         return self._built
@@ -467,6 +485,9 @@ class _Queries:
 
     def left_out(self) -> ir.Table:
         return self._get()[1]
+
+    def cells(self) -> ir.Table:
+        return self._get()[2]
 
     def cut(self) -> ir.Table:
         """Spread spend rows the groups' dates cut (:func:`kassa.metrics.estimated.cut_rows`)."""
@@ -606,15 +627,20 @@ def compute(
     cut = fetch(wh, ("metrics.cut", shape), queries.cut)
     wanted = tuple(names)
     total: dict[str, Any] = {}
-    # LTV wants to know whether a horizon is still open: the count rides along and is taken off below.
+    # Payback is counted from the cohort's months after the query (kassa.metrics.payback), not derived.
+    covers = [n for n in names if CATALOG[n].cover is not None]
+    formulas = [n for n in names if n not in covers]
+    # LTV wants to know whether a horizon is still open, payback its cost and cohort: those ride along
+    # and are taken off below.
     extra = [OPEN] if set(PARTIAL_METRICS) & set(names) and OPEN not in names else []
+    extra += [d for n in covers for d in CATALOG[n].depends_on if d not in names and d not in extra]
     if not (with_total and keys):
         frame = fetch(
             wh,
             ("metrics", shape, wanted, tuple(extra)),
-            lambda: derive(queries.measures(), names).select(*keys, *names, *extra),
+            lambda: derive(queries.measures(), names).select(*keys, *formulas, *extra),
         )
-        frame = _counts_as_int(frame, names)
+        frame = _counts_as_int(frame, formulas)
         if with_total:
             total = frame.to_dicts()[0] if frame.height else {}
     else:
@@ -626,23 +652,40 @@ def compute(
             frame = fetch(
                 wh,
                 ("metrics", shape, wanted, name, tuple(extra)),
-                lambda: derive(groups, names).select(*keys, *names, *extra),
+                lambda: derive(groups, names).select(*keys, *formulas, *extra),
             )
-            frame = _counts_as_int(frame, names)
+            frame = _counts_as_int(frame, formulas)
             rows = fetch(
                 wh,
                 ("metrics.total", shape, wanted, name, tuple(extra)),
-                lambda: derive(_summed(groups, []), names).select(*names, *extra),
+                lambda: derive(_summed(groups, []), names).select(*formulas, *extra),
             )
-            rows = _counts_as_int(rows, names)
+            rows = _counts_as_int(rows, formulas)
             total = rows.to_dicts()[0] if rows.height else {}
         finally:
             wh.drop_temporary(name)
+    not_yet: dict[tuple[Any, ...], set[str]] = {}
+    if covers:
+        cells = fetch(wh, ("metrics.cover", shape), queries.cells)
+        for n in covers:
+            cover = CATALOG[n].cover
+            assert cover is not None
+            months, whole, paid = paybacks(frame, total, cells, keys, cover.cost)
+            frame = frame.with_columns(pl.Series(n, months, dtype=pl.Int64))
+            if total:
+                total[n] = whole
+            for key, ok in paid.items():
+                if ok is False:
+                    not_yet.setdefault(key, set()).add(n)
+        frame = frame.select(*keys, *names, *extra)
+        total = {n: total[n] for n in [*names, *extra] if n in total}
     horizon_open: dict[tuple[Any, ...], int] = {}
-    if extra:
+    if OPEN in extra:
         horizon_open = {tuple(r[k] for k in keys): int(r[OPEN] or 0) for r in frame.iter_rows(named=True)}
-        horizon_open[("total",)] = int(total.pop(OPEN, 0) or 0)
-        frame = frame.drop(OPEN)
+        horizon_open[("total",)] = int(total.get(OPEN, 0) or 0)
+    for n in extra:
+        total.pop(n, None)
+    frame = frame.drop(extra)
     if keys:
         frame = frame.sort(keys)
     return MetricTable(
@@ -656,6 +699,7 @@ def compute(
         left_out=left,
         cut=cut,
         horizon_open=horizon_open,
+        paid_back_not_yet=not_yet,
     )
 
 
