@@ -239,3 +239,11 @@ def test_customer_rows_and_measures_compile_for_spark(wh, monkeypatch):
     measures, _ = base_measures(wh, ["channel"], Period.parse("2026-01"), settings=SETTINGS)
     assert "months_since" in ibis.to_sql(rows, dialect="pyspark")
     assert "cohort_open_customers" in ibis.to_sql(measures, dialect="pyspark")
+    # Payback's months per group (kassa.metrics.payback): the same rows, grouped, for Spark too.
+    from kassa.metrics.compute import _Queries
+
+    queries = _Queries(
+        wh, ["month"], Period.parse("2026-01..2026-03"), view="calendar", settle_days=None, where=None,
+        settings=SETTINGS,
+    )  # fmt: skip
+    assert "months_since" in ibis.to_sql(queries.cells(), dialect="pyspark")
