@@ -94,6 +94,29 @@ def test_metrics_command_computes_customer_metrics_through_the_catalog(db):
     assert "Customers — 2026-02" in text and "≥ RUB 1,000" in text and "≥ LTV: so far" in text
 
 
+def test_metrics_command_computes_payback_by_month_with_not_yet(db):
+    args = (
+        "metrics",
+        "--db",
+        db,
+        "--period",
+        "2026-01..2026-03",
+        "--by",
+        "month",
+        "--metrics",
+        "payback_months",
+    )
+    out = json.loads(run_kassa(*args, "--json").stdout)
+    rows = {r["month"]: r for r in out["rows"]}
+    # Each month's cohort against that month's cost (test_customers_golden.py): January 3 months,
+    # February not yet (no value plus the mark, never 0), March 1; the whole quarter pays back at once.
+    assert {m: r["payback_months"] for m, r in rows.items()} == {"2026-01": 3, "2026-02": None, "2026-03": 1}
+    assert rows["2026-02"]["not_yet"] == ["payback_months"] and "not_yet" not in rows["2026-01"]
+    assert out["total"]["payback_months"] == 1
+    lines = {line.split()[0]: line for line in _plain(run_kassa(*args).stdout).splitlines() if line.strip()}
+    assert lines["2026-02"].split()[-2:] == ["not", "yet"] and lines["2026-01"].split()[-1] == "3"
+
+
 def test_trail_shows_the_customer(db):
     res = run_kassa("trail", "--db", db, "DB2")
     out = " ".join(_plain(res.stdout).split())

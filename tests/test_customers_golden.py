@@ -140,6 +140,49 @@ def test_ltv_ltv_to_cac_and_payback(wh):
     )  # fmt: skip
 
 
+def test_payback_in_the_catalog_by_channel_campaign_and_month(wh):
+    # By channel, January (as kassa customers above): yandex_direct 2 months; vk_ads acquired no one
+    # -> "—": no value and no "not yet" mark. The total: 110 000 of cost against the January cohort's
+    # cumulative gross profit 92 000, 104 000, 120 000 -> 3 months.
+    jan = compute(wh, ["payback_months"], "channel", "2026-01")
+    rows = {r["channel"]: r for r in jan.rows()}
+    assert rows["yandex_direct"]["payback_months"] == 2 and rows["vk_ads"]["payback_months"] is None
+    assert jan.not_yet(rows["vk_ads"]) == set() and jan.total["payback_months"] == 3
+    # By campaign, February: vk's cohort (F) has 1 000 of gross profit against 6 000 -> "not yet".
+    feb = compute(wh, ["payback_months"], "campaign", "2026-02")
+    (vk,) = [r for r in feb.rows() if r["campaign"] == "vk"]
+    assert vk["payback_months"] is None and feb.not_yet(vk) == {"payback_months"}
+    as_json = {r["campaign"]: r for r in feb.to_json()["rows"]}["vk"]
+    assert as_json["payback_months"] is None and as_json["not_yet"] == ["payback_months"]
+    # By month, January … March: a month's cohort against that month's cost. January 110 000 -> 3
+    # months (above); February 6 000 vs F's 1 000 -> not yet; March 9 000 vs E's revenue 70 000 (no
+    # margin) -> 1. The total: 125 000 against all five customers on revenue (E has no margin), month 0
+    # 230 000 + 5 000 + 70 000 -> 1 month.
+    q1 = compute(wh, ["payback_months", "cac"], "month", "2026-01..2026-03")
+    months = {r["month"]: r["payback_months"] for r in q1.rows()}
+    assert months == {"2026-01": 3, "2026-02": None, "2026-03": 1}
+    assert [r["month"] for r in q1.rows() if q1.not_yet(r)] == ["2026-02"]
+    assert q1.total["payback_months"] == 1 and q1.not_yet() == set()
+    # kassa customers reads the very same numbers.
+    same = {r["channel"]: r for r in customer_table(wh, "2026-02", ["channel"]).rows}["vk_ads"]
+    assert same["payback_months"] is None and same["paid_back"] is False
+
+
+def test_payback_not_yet_in_the_terminal(wh):
+    from kassa.report.terminal import money_and_activity
+
+    feb = compute(wh, ["payback_months"], "channel", "2026-02")
+    for lang, text in (("en", "not yet"), ("ru", "ещё нет")):
+        (grid,) = [
+            g
+            for g in money_and_activity(feb, lang=lang)
+            if any(c.name == "payback_months" for c in g.columns)
+        ]
+        # February's one channel, vk_ads: not paid back — never 0, never "—".
+        assert [r["payback_months"] for r in grid.rows] == [text] and grid.total is not None
+        assert grid.total["payback_months"] == text
+
+
 def test_ltv_in_the_catalog_is_the_same(wh):
     rows = {r["channel"]: r for r in compute(wh, ["ltv", "ltv_to_cac"], "channel", "2026-01").rows()}
     assert _close(rows["yandex_direct"]["ltv"], 40000) and _close(rows["yandex_direct"]["ltv_to_cac"], 1.2)
@@ -196,3 +239,11 @@ def test_customer_rows_and_measures_compile_for_spark(wh, monkeypatch):
     measures, _ = base_measures(wh, ["channel"], Period.parse("2026-01"), settings=SETTINGS)
     assert "months_since" in ibis.to_sql(rows, dialect="pyspark")
     assert "cohort_open_customers" in ibis.to_sql(measures, dialect="pyspark")
+    # Payback's months per group (kassa.metrics.payback): the same rows, grouped, for Spark too.
+    from kassa.metrics.compute import _Queries
+
+    queries = _Queries(
+        wh, ["month"], Period.parse("2026-01..2026-03"), view="calendar", settle_days=None, where=None,
+        settings=SETTINGS,
+    )  # fmt: skip
+    assert "months_since" in ibis.to_sql(queries.cells(), dialect="pyspark")

@@ -17,7 +17,7 @@ from kassa.metrics import catalog
 from kassa.metrics.catalog import ALIASES, CATALOG, base_metrics, derived, visible_metrics
 from kassa.metrics.compute import BASE_MEASURES, NULLABLE_MEASURES, base_measures
 from kassa.metrics.formula import evaluate, formula_names
-from kassa.metrics.metric import Measure, Metric, Rows, Tier
+from kassa.metrics.metric import Cover, Measure, Metric, Rows, Tier
 from kassa.period import Period
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_no_name_is_declared_twice():
 
 def test_every_visible_metric_is_in_the_docs_as_declared():
     for m in visible_metrics():
-        formula = f"`{m.formula}`" if m.formula else "measured"
+        formula = f"`{m.rule()}`" if m.rule() else "measured"
         row = rf"^\| `{m.name}` \| {m.tier.value} \| {m.unit} \| {m.better} \| {re.escape(formula)} \|"
         assert re.search(row, DOCS, re.M), f"{m.name}: docs/metrics.md differs from the catalog"
 
@@ -118,6 +118,18 @@ def test_a_metric_is_measured_or_derived_never_both_or_neither():
         _metric()
     with pytest.raises(ValueError, match="formula or a measure"):
         _metric(formula="cost", measure=measure)
+    with pytest.raises(ValueError, match="formula or a measure"):
+        _metric(formula="cost", cover=Cover(cost="marketing_cost", gain="ltv_base"))
+
+
+def test_payback_is_declared_by_its_cover_and_reads_what_it_needs():
+    m = CATALOG["payback_months"]
+    assert m.formula is None and m.measure is None and m.cover is not None
+    assert m.rule() == "months until cumulative ltv_base covers marketing_cost"
+    # with_dependencies brings the cost and the cohort it is counted against into the query.
+    assert {"marketing_cost", "cohort_customers", "cohort_margin_missing"} <= set(
+        catalog.with_dependencies(["payback_months"])
+    )
     with pytest.raises(ValueError, match="unsupported"):
         _metric(formula="__import__('os').system('true')")
     with pytest.raises(ValueError, match="one comparison"):

@@ -78,6 +78,9 @@ EXPECTED_OCT = {
         "cac": 6000,
         "ltv": 60000,
         "ltv_to_cac": 10.0,
+        # Payback on revenue (D4 has no margin, as LTV): October, month 0, brings D1 + D4 = 90 000 of
+        # the cohort's revenue, which covers the 12 000 of marketing cost at once -> 1 month.
+        "payback_months": 1,
     },
     "vk_ads": {
         "cost": 3000,
@@ -113,6 +116,7 @@ EXPECTED_OCT = {
         "ltv": None,
         "ltv_to_cac": None,
         "repeat_share": None,
+        "payback_months": None,  # no one acquired: nothing to pay back ("—", not "not yet", not 0)
     },
     "telegram": {
         "cost": 0,
@@ -181,6 +185,7 @@ EXPECTED_TOTAL = {
     "cac": 10000,
     "ltv": 60000,
     "ltv_to_cac": 6.0,
+    "payback_months": 1,  # 90 000 of October's cohort revenue covers 20 000
 }
 
 

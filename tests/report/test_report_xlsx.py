@@ -118,3 +118,29 @@ def test_cpc_under_a_hundred_keeps_kopecks(tmp_path: Path, make_warehouse) -> No
     header = [c.value for c in ws[1]]
     cell = ws.cell(row=2, column=header.index("CPC (activity)") + 1)
     assert cell.value == 12.5 and cell.number_format == '"RUB "#,##0.00'  # 100 / 8
+
+
+def test_ltv_so_far_is_marked_as_the_page_marks_it(
+    books: dict[str, openpyxl.Workbook], reports: dict[str, ReportData]
+) -> None:
+    # The shop's October customers are young: their horizon is open, so LTV is a lower bound ("≥"),
+    # which the cell shows in its number format (it stays a number) and explains in a comment.
+    table = next(t for t in reports["en"].tables() if t.key == "customers")
+    marked = [r for r in table.rows if "ltv" in (r.get("partial") or ())]
+    assert marked, "the shop has no cohort with an open horizon: the test would prove nothing"
+    for lang, comment in (("en", "≥ So far:"), ("ru", "≥ Пока:")):
+        keys = [t.key for t in reports[lang].tables()]
+        ws = books[lang].worksheets[keys.index("customers") + 1]  # after the summary, a sheet per table
+        col = [c.key for c in table.columns].index("ltv") + 1
+        assert (
+            ws.cell(row=1, column=col).value
+            == reports[lang].tables()[keys.index("customers")].column("ltv").label
+        )
+        for i, r in enumerate(table.rows, start=2):
+            cell = ws.cell(row=i, column=col)
+            if "ltv" in (r.get("partial") or ()):
+                assert isinstance(cell.value, float | int) and cell.value == pytest.approx(r["ltv"])
+                assert cell.number_format.startswith('"≥ "'), cell.number_format
+                assert cell.comment is not None and cell.comment.text.startswith(comment)
+            else:
+                assert not str(cell.number_format).startswith('"≥ "') and cell.comment is None

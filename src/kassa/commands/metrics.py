@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
                         "tier": m.tier.value,
                         "unit": m.unit,
                         "better": m.better,
-                        "formula": m.formula,
+                        "formula": m.rule(),
                         "label": m.label(lang),
                         "explain": m.explain(lang),
                     }
@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
                 "name": m.name,
                 "tier": m.tier.value,
                 "label": m.label(lang),
-                "formula": m.formula or _("(measured)", lang),
+                "formula": m.rule() or _("(measured)", lang),
                 "meaning": m.explain(lang),
             }
             for m in ms

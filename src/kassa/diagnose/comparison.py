@@ -314,7 +314,8 @@ def _metric_rows(finest: pl.DataFrame) -> dict[str, dict[Node, dict[str, Any]]]:
     out: dict[str, dict[Node, dict[str, Any]]] = {"before": {}, "after": {}}
     if finest.is_empty():
         return out
-    names = [m.name for m in visible_metrics()]
+    # Payback is neither a sum nor a formula over sums (kassa.metrics.payback): nothing to split here.
+    names = [m.name for m in visible_metrics() if m.cover is None]
     for keys, node_of in LEVELS:
         # base_measures already filled "nothing counted" with 0 where 0 is meant, so the sums keep that.
         grouped = sum_measures(finest.select("side", *keys, *BASE_MEASURES), ["side", *keys])

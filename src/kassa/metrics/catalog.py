@@ -23,11 +23,12 @@ from typing import Any
 
 from kassa.errors import UnknownMetric
 from kassa.metrics.formula import Algebra, evaluate, parse
-from kassa.metrics.metric import Measure, Metric, Rows, Tier
+from kassa.metrics.metric import Cover, Measure, Metric, Rows, Tier
 
 __all__ = [
     "ALIASES",
     "CATALOG",
+    "Cover",
     "Measure",
     "Metric",
     "Rows",
@@ -669,6 +670,25 @@ _METRICS: list[Metric] = [
         explain_en="What a new customer is worth per ruble their acquisition cost; below 1 never pays back.",
         explain_ru="Ценность нового клиента на рубль затрат на его привлечение; ниже 1 не окупается.",
         formula="ltv / cac",
+    ),
+    Metric(
+        name="payback_months",
+        tier=OUT,
+        unit="count",
+        better="lower",
+        label_en="Payback (months)",
+        label_ru="Окупаемость (мес.)",
+        short_en="Payback",
+        short_ru="Окуп., мес",
+        explain_en="Months until the cumulative gross profit (revenue when margins are unknown, as LTV) of "
+        "the customers acquired in the period covers its marketing cost: 1 when the month of acquisition "
+        'already does; "not yet" when no month seen within the horizon does.',
+        explain_ru="Через сколько месяцев накопленная валовая прибыль (выручка, если маржа неизвестна, как "
+        "в LTV) клиентов, привлечённых в периоде, покрывает его маркетинговые расходы: 1, если уже месяц "
+        "привлечения; «ещё нет», если ни один месяц внутри горизонта не покрывает.",
+        cover=Cover(
+            cost="marketing_cost", gain="ltv_base", needs=("cohort_customers", "cohort_margin_missing")
+        ),
     ),
 ]
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -39,10 +39,12 @@ from kassa.link.money_trail import MoneyTrail
 from kassa.link.payments import deal_payments
 from kassa.metrics.catalog import CATALOG, base_metrics, derived, get_metric, visible_metrics
 from kassa.metrics.customer_rows import cohort_deals, data_through
-from kassa.metrics.estimated import cut_rows, cut_warnings, estimated, ordered
+from kassa.metrics.estimated import cut_rows, cut_warnings
 from kassa.metrics.formula import POLARS, Algebra, evaluate
-from kassa.metrics.incomplete import Incomplete, incomplete, incomplete_json, left_out_warnings
+from kassa.metrics.incomplete import left_out_warnings
 from kassa.metrics.metric import Measure, Metric, Rows
+from kassa.metrics.payback import cohort_cells, paybacks
+from kassa.metrics.table import PARTIAL_METRICS, MetricTable, View
 from kassa.period import Period
 from kassa.settings import Settings
 from kassa.store.compiled import fetch, materialize
@@ -50,7 +52,6 @@ from kassa.store.compiled import fetch, materialize
 if TYPE_CHECKING:
     from kassa.store import Warehouse
 
-View = Literal["calendar", "cohort"]
 # Rows whose counts stay when their money has no exchange rate. A deal or payment without one stays out
 # of the counts too (sales, payments), as attribution leaves it out of its journeys, so a model's
 # conversions still add up to the metrics' sales; its money is shown as left out all the same.
@@ -68,103 +69,13 @@ BASE_MEASURES: tuple[str, ...] = tuple(m.name for m in base_metrics())
 NULLABLE_MEASURES = frozenset(m.name for m in base_metrics() if _measure(m).nullable)
 
 
-@dataclass
-class MetricTable:
-    """Metrics per group for one period: a Polars frame plus what it means."""
-
-    frame: pl.DataFrame
-    metrics: list[Metric]
-    by: list[str]
-    period: Period
-    view: View
-    total: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    # Amounts without an exchange rate, per group, measure and currency (kassa.metrics.incomplete).
-    left_out: pl.DataFrame = field(default_factory=pl.DataFrame)
-    # Spread rows of whole-period reports the groups' dates cut (kassa.metrics.estimated).
-    cut: pl.DataFrame = field(default_factory=pl.DataFrame)
-    # Per group (and "total"), the customers acquired whose horizon is not over (kassa.metrics.customers):
-    # their LTV so far is a lower bound.
-    horizon_open: dict[tuple[Any, ...], int] = field(default_factory=dict)
-
-    def partial(self, row: dict[str, Any] | None = None) -> set[str]:
-        """The metrics whose value for ``row`` (None: the total) is "so far": LTV and what divides by it
-        while some customer's horizon is still open. Shown "≥", never extrapolated."""
-        key = ("total",) if row is None else tuple(row.get(k) for k in self.by)
-        if not self.horizon_open.get(key):
-            return set()
-        values = self.total if row is None else row
-        return {n for n in PARTIAL_METRICS if n in values and values.get(n) is not None} & {
-            m.name for m in self.metrics
-        }
-
-    def rows(self) -> list[dict[str, Any]]:
-        return self.frame.to_dicts()
-
-    def incomplete(self, row: dict[str, Any] | None = None) -> dict[str, Incomplete]:
-        """The metrics whose value for ``row`` (None: the total) lacks amounts without a rate, and why."""
-        names = [m.name for m in self.metrics]
-        return incomplete(self.left_out, self.by, names, self.total if row is None else row, row)
-
-    def estimated(self, row: dict[str, Any] | None = None) -> set[str]:
-        """The metrics whose value for ``row`` (None: the total) is a day-prorated share of a whole-period
-        report its dates cut: an estimate, shown "≈"."""
-        values = self.total if row is None else row
-        found = estimated(self.cut, self.by, [m.name for m in self.metrics], row)
-        return {n for n in found if values.get(n) is not None and values.get(n) == values.get(n)}
-
-    def json_row(self, row: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``row`` (None: the total) as JSON shows it: an incomplete value is ``null`` with ``incomplete``
-        saying why; ``estimated`` lists the estimated metrics (absent when none, as ``incomplete`` is)."""
-        return self._json_values(self.total if row is None else row, row)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "period": self.period.label,
-            "view": self.view,
-            "by": self.by,
-            "metrics": [
-                {
-                    "name": m.name,
-                    "tier": m.tier.value,
-                    "unit": m.unit,
-                    "better": m.better,
-                    "label": m.label_en,
-                }
-                for m in self.metrics
-            ],
-            "rows": [self._json_values(r, r) for r in self.frame.to_dicts()],
-            "total": self._json_values(self.total, None),
-            "warnings": self.warnings,
-        }
-
-    def _json_values(self, values: dict[str, Any], row: dict[str, Any] | None) -> dict[str, Any]:
-        names = [m.name for m in self.metrics]
-        out = incomplete_json(self.left_out, self.by, names, _jsonable(values), row)
-        found = self.estimated(row)
-        if found:
-            out = {**out, "estimated": ordered(names, found)}
-        so_far = self.partial(row)
-        return {**out, "partial": ordered(names, so_far)} if so_far else out
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in row.items():
-        if isinstance(v, float) and v != v:  # NaN never leaves kassa: it is "no value"
-            v = None
-        out[k] = v
-    return out
-
-
 def _safe_div(a: Any, b: Any) -> Any:
     if isinstance(b, int | float):
         return None if b == 0 else a / b
     return a.cast("float64") / b.cast("float64").nullif(0)
 
 
-# Metrics of a cohort's lifetime: "so far" while a customer's horizon is open (MetricTable.partial).
-PARTIAL_METRICS = ("ltv", "ltv_to_cac")
+# LTV's count of customers whose horizon is open rides along with it (MetricTable.partial).
 OPEN = "cohort_open_customers"
 
 # Catalog formulas and row filters over Ibis columns.
@@ -392,14 +303,16 @@ def _measure_queries(
     settle_days: int | None,
     where: dict[str, list[str]] | None,
     settings: Settings,
-) -> tuple[ir.Table, ir.Table]:
-    """(the grouped base measures, one row per amount left out for want of an exchange rate)."""
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """(the grouped base measures, one row per amount left out for want of an exchange rate, the
+    cohort's months per group: :func:`kassa.metrics.payback.cohort_cells` of LTV's very rows)."""
     st = settings
     src = base_tables(wh, st)
     cur = st.currency
     fx = wh.table("fx_rates")
     parts: list[ir.Table] = []
     foreign: list[ir.Table] = []
+    cells: ir.Table | None = None
     for rows, metrics in _measures_by_rows().items():
         t = _ROW_SETS[rows.name].read(src, view, settle_days)
         date = rows.cohort_date if view == "cohort" and rows.cohort_date else rows.date
@@ -418,12 +331,15 @@ def _measure_queries(
                 zero = {a: ibis.literal(0.0, type=t[a].type()) for a in amounts}
                 t = ibis.union(t, no_rate.mutate(**zero), distinct=False)
         keys = _keys(t, by, t[date])
+        if rows.name == "cohort_deals":
+            cells = cohort_cells(t, keys)
         parts.append(_part(t, keys, {m.name: _value(t, _measure(m), st, keys) for m in metrics}))
     left = ibis.union(*foreign, distinct=False)
     left = left.group_by([*by, "what", "currency", "metric"]).aggregate(
         n=ibis._.count(), amount=ibis._.amount.sum()
     )
-    return _summed(ibis.union(*parts, distinct=False), by), left
+    assert cells is not None, "the catalog declares no cohort rows"
+    return _summed(ibis.union(*parts, distinct=False), by), left, cells
 
 
 def _left_out(
@@ -455,9 +371,9 @@ class _Queries:
         base_tables(wh, opts["settings"])
         self._args = (wh, by, period)
         self._opts = opts
-        self._built: tuple[ir.Table, ir.Table] | None = None
+        self._built: tuple[ir.Table, ir.Table, ir.Table] | None = None
 
-    def _get(self) -> tuple[ir.Table, ir.Table]:
+    def _get(self) -> tuple[ir.Table, ir.Table, ir.Table]:
         if self._built is None:
             self._built = _measure_queries(*self._args, **self._opts)
         return self._built
@@ -467,6 +383,9 @@ class _Queries:
 
     def left_out(self) -> ir.Table:
         return self._get()[1]
+
+    def cells(self) -> ir.Table:
+        return self._get()[2]
 
     def cut(self) -> ir.Table:
         """Spread spend rows the groups' dates cut (:func:`kassa.metrics.estimated.cut_rows`)."""
@@ -606,15 +525,20 @@ def compute(
     cut = fetch(wh, ("metrics.cut", shape), queries.cut)
     wanted = tuple(names)
     total: dict[str, Any] = {}
-    # LTV wants to know whether a horizon is still open: the count rides along and is taken off below.
+    # Payback is counted from the cohort's months after the query (kassa.metrics.payback), not derived.
+    covers = [n for n in names if CATALOG[n].cover is not None]
+    formulas = [n for n in names if n not in covers]
+    # LTV wants to know whether a horizon is still open, payback its cost and cohort: those ride along
+    # and are taken off below.
     extra = [OPEN] if set(PARTIAL_METRICS) & set(names) and OPEN not in names else []
+    extra += [d for n in covers for d in CATALOG[n].depends_on if d not in names and d not in extra]
     if not (with_total and keys):
         frame = fetch(
             wh,
             ("metrics", shape, wanted, tuple(extra)),
-            lambda: derive(queries.measures(), names).select(*keys, *names, *extra),
+            lambda: derive(queries.measures(), names).select(*keys, *formulas, *extra),
         )
-        frame = _counts_as_int(frame, names)
+        frame = _counts_as_int(frame, formulas)
         if with_total:
             total = frame.to_dicts()[0] if frame.height else {}
     else:
@@ -626,23 +550,40 @@ def compute(
             frame = fetch(
                 wh,
                 ("metrics", shape, wanted, name, tuple(extra)),
-                lambda: derive(groups, names).select(*keys, *names, *extra),
+                lambda: derive(groups, names).select(*keys, *formulas, *extra),
             )
-            frame = _counts_as_int(frame, names)
+            frame = _counts_as_int(frame, formulas)
             rows = fetch(
                 wh,
                 ("metrics.total", shape, wanted, name, tuple(extra)),
-                lambda: derive(_summed(groups, []), names).select(*names, *extra),
+                lambda: derive(_summed(groups, []), names).select(*formulas, *extra),
             )
-            rows = _counts_as_int(rows, names)
+            rows = _counts_as_int(rows, formulas)
             total = rows.to_dicts()[0] if rows.height else {}
         finally:
             wh.drop_temporary(name)
+    not_yet: dict[tuple[Any, ...], set[str]] = {}
+    if covers:
+        cells = fetch(wh, ("metrics.cover", shape), queries.cells)
+        for n in covers:
+            cover = CATALOG[n].cover
+            assert cover is not None
+            months, whole, paid = paybacks(frame, total, cells, keys, cover.cost)
+            frame = frame.with_columns(pl.Series(n, months, dtype=pl.Int64))
+            if total:
+                total[n] = whole
+            for key, ok in paid.items():
+                if ok is False:
+                    not_yet.setdefault(key, set()).add(n)
+        frame = frame.select(*keys, *names, *extra)
+        total = {n: total[n] for n in [*names, *extra] if n in total}
     horizon_open: dict[tuple[Any, ...], int] = {}
-    if extra:
+    if OPEN in extra:
         horizon_open = {tuple(r[k] for k in keys): int(r[OPEN] or 0) for r in frame.iter_rows(named=True)}
-        horizon_open[("total",)] = int(total.pop(OPEN, 0) or 0)
-        frame = frame.drop(OPEN)
+        horizon_open[("total",)] = int(total.get(OPEN, 0) or 0)
+    for n in extra:
+        total.pop(n, None)
+    frame = frame.drop(extra)
     if keys:
         frame = frame.sort(keys)
     return MetricTable(
@@ -656,6 +597,7 @@ def compute(
         left_out=left,
         cut=cut,
         horizon_open=horizon_open,
+        paid_back_not_yet=not_yet,
     )
 
 

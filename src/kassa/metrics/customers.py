@@ -1,14 +1,16 @@
 """Customer economics per channel: new vs repeat, CAC, LTV, LTV/CAC, payback, and the cohort triangle.
 
-The catalog metrics (``new_customers`` … ``ltv_to_cac``) come from :func:`kassa.metrics.compute.compute`
-like every other metric. Two things are not sums over a period and are computed here, from one grouped
-Ibis query each (so they run wherever the warehouse runs):
+The catalog metrics (``new_customers`` … ``ltv_to_cac``, ``payback_months``) come from
+:func:`kassa.metrics.compute.compute` like every other metric. The cohort triangle is not a sum over a
+period and is computed here, from one grouped Ibis query (so it runs wherever the warehouse runs) — the
+grouping payback is counted from (:func:`kassa.metrics.payback.cohort_cells`), with the acquisition
+month as a key:
 
 * the **cohort triangle** — per acquisition month (and group) × months since acquisition (0 = the
   month of the first purchase): the customers of the cohort who bought in that month, their revenue
   and gross profit. A cell after the last date of the data is not there: it has not happened, and it
   is never filled in by extrapolation;
-* **payback** — the months until a cohort's cumulative gross profit (revenue when a sale of the cohort
+* **payback** (:mod:`kassa.metrics.payback`, read from the catalog's table) — the months until a cohort's cumulative gross profit (revenue when a sale of the cohort
   has no margin, as LTV) covers its acquisition cost (the group's marketing cost in the period):
   ``1`` when the first month's profit already covers it. "not yet" (``None`` with ``paid_back`` false)
   when no observed month within the horizon does — whether the horizon is over or still open; "—"
@@ -28,6 +30,7 @@ import polars as pl
 
 from kassa.metrics.compute import View, base_tables, compute, in_business_currency
 from kassa.metrics.customer_rows import cohort_deals, data_through, moments
+from kassa.metrics.payback import basis, cohort_cells
 from kassa.period import Period
 from kassa.settings import Settings
 
@@ -46,6 +49,7 @@ CUSTOMER_METRICS = [
     "cac",
     "ltv",
     "ltv_to_cac",
+    "payback_months",
 ]
 _HIDDEN = ["cohort_customers", "cohort_margin_missing", "cohort_open_customers"]
 GROUPINGS = ("channel", "campaign", "source_medium", "manager")
@@ -107,12 +111,6 @@ def observed_months(cohort: str, through: str | None, horizon: int) -> int:
     return max(0, min(horizon, (ty * 12 + tm) - (y * 12 + m) + 1))
 
 
-def _basis(row: dict[str, Any]) -> str | None:
-    if not row.get("cohort_customers"):
-        return None
-    return "gross_profit" if not row.get("cohort_margin_missing") else "revenue"
-
-
 def triangle(
     wh: Warehouse,
     period: Period,
@@ -138,32 +136,10 @@ def triangle(
             rows.filter(rows[dim].isin(values)) if dim in rows.columns else rows.filter(ibis.literal(False))
         )
     keys = {d: rows[d].cast("string").fill_null("(not set)") for d in by}
-    cell = rows.group_by(
-        **keys, cohort=rows.acquired_at.strftime("%Y-%m"), months_since=rows.months_since
-    ).aggregate(
-        customers=rows.customer_id.nunique(),
-        new_customers=rows.is_new.cast("int64").sum(),
-        revenue=rows.amount.sum(),
-        gross_profit=rows.gross_profit.sum(),
-        margin_missing=rows.gross_profit.isnull().cast("int64").sum(),
-    )
+    cell = cohort_cells(rows, {**keys, "cohort": rows.acquired_at.strftime("%Y-%m")})
     frame = cell.to_polars().sort([*by, "cohort", "months_since"])
     day = moments(t.leads, t.deals, t.payments).aggregate(through=ibis._.ts.max()).to_polars()["through"][0]
     return frame, None if day is None else day.date().isoformat()
-
-
-def _payback(cells: pl.DataFrame, cost: float | None, basis: str | None) -> tuple[int | None, bool | None]:
-    """(months until the cumulative profit covers ``cost``, whether it does within the cells); (None,
-    None) when there is nothing to pay back or no one acquired: "—", as CAC is."""
-    if cost is None or cost <= 0 or basis is None or cells.height == 0:
-        return None, None
-    per_month = cells.group_by("months_since").agg(pl.col(basis).sum()).sort("months_since")
-    running = 0.0
-    for k, v in per_month.iter_rows():
-        running += float(v or 0.0)
-        if running >= cost:
-            return int(k) + 1, True
-    return None, False
 
 
 def customer_table(
@@ -184,19 +160,15 @@ def customer_table(
     rows: list[dict[str, Any]] = []
     for row in table.rows() + [dict(table.total)]:
         is_total = len(rows) == table.frame.height
-        basis = _basis(row)
-        mine = cells
-        if not is_total:
-            for k in table.by:
-                mine = mine.filter(pl.col(k) == row[k])
-        months, paid_back = _payback(mine, row.get("marketing_cost"), basis)
+        months = row.get("payback_months")
+        waiting = "payback_months" in table.not_yet(None if is_total else row)
         out = {k: row[k] for k in table.by} if not is_total else {}
         out.update({m: row.get(m) for m in CUSTOMER_METRICS})
         out.update(
-            ltv_basis=basis,
+            ltv_basis=basis(row),
             ltv_partial=bool(row.get("cohort_open_customers")),
-            payback_months=months,
-            paid_back=paid_back,
+            # True: paid back in ``payback_months``; False: "not yet"; None: "—" (nothing to pay back).
+            paid_back=True if months is not None else (False if waiting else None),
         )
         rows.append(out)
     total = rows.pop()

@@ -76,10 +76,27 @@ class Measure:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Cover:
+    """A metric that is neither a sum nor a formula: the months until a cohort's running sum of ``gain``
+    (month 0 = the month of acquisition) covers ``cost`` — payback. :mod:`kassa.metrics.payback` counts
+    it from the cohort's months; "not yet" (no value, marked) when no month seen within the horizon does.
+    ``needs``: the metrics it reads besides the months (what decides the cohort and its basis)."""
+
+    cost: str
+    gain: str
+    needs: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The rule in one line, as docs/metrics.md shows it."""
+        return f"months until cumulative {self.gain} covers {self.cost}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Metric:
     """One declared metric: a base ``measure`` or a derived ``formula``, never both.
 
-    ``formula`` is arithmetic over other metric names (:mod:`kassa.metrics.formula`). ``hidden``
+    ``formula`` is arithmetic over other metric names (:mod:`kassa.metrics.formula`); ``cover`` is payback
+    (:class:`Cover`), which is neither. ``hidden``
     metrics are internal steps not shown to people. ``short_en``/``short_ru`` label narrow columns
     (≤ 10 characters; default: the label).
     """
@@ -96,11 +113,13 @@ class Metric:
     short_ru: str = ""
     formula: str | None = None
     measure: Measure | None = None
+    cover: Cover | None = None
     hidden: bool = False
 
     def __post_init__(self) -> None:
-        if (self.formula is None) == (self.measure is None):
-            raise ValueError(f"metric {self.name!r} needs a formula or a measure, and only one")
+        kinds = [k for k in (self.formula, self.measure, self.cover) if k is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"metric {self.name!r} needs a formula or a measure (or a cover), and only one")
         if self.formula is not None:
             parse(self.formula)
         for lang in ("en", "ru"):
@@ -121,4 +140,13 @@ class Metric:
 
     @property
     def depends_on(self) -> list[str]:
+        if self.cover is not None:
+            return [self.cover.cost, *self.cover.needs]
         return [] if self.formula is None else formula_names(self.formula)
+
+    def rule(self) -> str | None:
+        """How a derived metric is computed, in one line (None for a base measure): its formula, or
+        for payback the rule of its :class:`Cover`."""
+        if self.cover is not None:
+            return self.cover.describe()
+        return self.formula

@@ -80,6 +80,9 @@ def metric_row(table: MetricTable, row: dict[str, Any] | None, keys: list[str]) 
     partial = [n for n in values.get("partial", []) if n in keys]
     if partial:
         out["partial"] = partial  # LTV so far: a horizon not yet over (shown "≥")
+    not_yet = [n for n in values.get("not_yet", []) if n in keys]
+    if not_yet:
+        out["not_yet"] = not_yet  # payback: the cohort has not covered its cost yet (no value)
     return out
 
 
@@ -250,6 +253,20 @@ def estimated_note(lang: str) -> str:
     return _(
         "An estimate: a day-prorated share of a whole-period report that this period cuts. "
         "Import a report segmented by day for exact figures.",
+        lang,
+    )
+
+
+def not_yet_text(lang: str) -> str:
+    """A payback whose cohort has not covered its cost within the months seen (no value, never 0)."""
+    return _("not yet", lang)
+
+
+def partial_note(lang: str) -> str:
+    """What "≥" on LTV (and LTV / CAC) means, as :func:`estimated_note` says "≈": a value so far."""
+    return _(
+        "So far: the horizon of some customers acquired has not ended by the last date of the data; "
+        "a lower bound, not extrapolated.",
         lang,
     )
 

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from kassa.i18n import NO_VALUE, fmt_percent, fmt_value
 from kassa.metrics.incomplete import Incomplete
 from kassa.names import NAMERS, campaign_name, channel_name, key_name
-from kassa.report.blocks import estimated_note, incomplete_note
+from kassa.report.blocks import estimated_note, incomplete_note, not_yet_text
 from kassa.report.model import Block, Cards, Chart, Column, Lines, ReportData, Table
 from kassa.report.terminal import ESTIMATE, fmt_incomplete
 
@@ -144,7 +144,10 @@ def show_marked(
 def show_in_row(row: Mapping[str, Any], key: str, unit: str, lang: str, currency: str) -> Markup | str:
     """``row[key]`` through :func:`show_marked`, with the marks of a JSON metric row (its ``estimated``
     list and ``incomplete`` map, as :meth:`kassa.metrics.compute.MetricTable.json_row` writes them);
-    ``≥`` before a value that is so far (its ``partial`` list: LTV whose horizon has not ended)."""
+    ``≥`` before a value that is so far (its ``partial`` list: LTV whose horizon has not ended); "not
+    yet" for a payback its ``not_yet`` list names (no value: the cohort has not covered its cost yet)."""
+    if key in (row.get("not_yet") or ()):
+        return not_yet_text(lang)
     shown = show_marked(
         row.get(key),
         unit,

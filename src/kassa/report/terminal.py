@@ -55,6 +55,7 @@ CUSTOMERS = (
     "cac",
     "ltv",
     "ltv_to_cac",
+    "payback_months",
 )
 
 _TIER_STYLE = {Tier.OUTCOME: "bold green", Tier.INTERMEDIATE: "cyan", Tier.ACTIVITY: "dim"}
@@ -112,7 +113,14 @@ def metric_grid(
         {
             **{k: key_name(k, row.get(k), lang) for k in table.by},
             **_cells(
-                row, table.incomplete(row), table.estimated(row), present, lang, currency, table.partial(row)
+                row,
+                table.incomplete(row),
+                table.estimated(row),
+                present,
+                lang,
+                currency,
+                table.partial(row),
+                table.not_yet(row),
             ),
         }
         for row in table.frame.iter_rows(named=True)
@@ -121,7 +129,14 @@ def metric_grid(
         grid.total = {
             **({table.by[0]: _("Total", lang)} if table.by else {}),
             **_cells(
-                table.total, table.incomplete(), table.estimated(), present, lang, currency, table.partial()
+                table.total,
+                table.incomplete(),
+                table.estimated(),
+                present,
+                lang,
+                currency,
+                table.partial(),
+                table.not_yet(),
             ),
         }
     return grid
@@ -183,9 +198,13 @@ def _cells(
     lang: str,
     currency: str,
     so_far: set[str] = frozenset(),  # type: ignore[assignment]
+    not_yet: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> dict[str, str]:
     return {
-        n: ("≥ " if n in so_far else "")
+        # Payback whose cohort has not covered its cost within the months seen: "not yet", not "—".
+        n: _("not yet", lang)
+        if n in not_yet
+        else ("≥ " if n in so_far else "")
         + fmt_cell(
             values.get(n),
             CATALOG[n].unit,

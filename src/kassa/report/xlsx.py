@@ -20,9 +20,11 @@ from xlsxwriter.worksheet import Worksheet
 from kassa.i18n import locale_of
 from kassa.metrics.incomplete import Incomplete
 from kassa.names import key_name
-from kassa.report.blocks import estimated_note, incomplete_note
+from kassa.report.blocks import estimated_note, incomplete_note, partial_note
 from kassa.report.model import Cards, Column, Lines, ReportData, Table
 from kassa.report.terminal import ESTIMATE, fmt_incomplete
+
+SO_FAR = "≥"
 
 _SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
@@ -83,14 +85,23 @@ class _Writer:
                     props.update({"bold": True, "top": 1})
                 self.nums[(unit, total)] = wb.add_format(props)
         self.total_text = wb.add_format({"bold": True, "top": 1})
+        # "≥ " before a value so far (LTV while a horizon is open), in the number format: the cell
+        # stays a number that sums and sorts, and reads as the page shows it.
+        self.so_far: dict[tuple[str, bool], Format] = {}
+        for unit, fmt in nf.items():
+            for total in (False, True):
+                props = {"num_format": f'"{SO_FAR} "{fmt}'}
+                if total:
+                    props.update({"bold": True, "top": 1})
+                self.so_far[(unit, total)] = wb.add_format(props)
 
-    def number_format(self, unit: str, value: Any, total: bool) -> Format:
+    def number_format(self, unit: str, value: Any, total: bool, *, so_far: bool = False) -> Format:
         small = isinstance(value, int | float) and not float(value).is_integer()
         if unit == "money" and small and abs(value) < 100:
             unit = "money_cents"  # as the page shows it: CPC of 12.50, not 13
         elif unit == "percent" and small and 0 < abs(value) < 0.01:
             unit = "percent_small"  # CTR 0.55 %, not 0.6 %
-        return self.nums[(unit, total)]
+        return (self.so_far if so_far else self.nums)[(unit, total)]
 
     def summary(self) -> None:
         d = self.data
@@ -152,9 +163,10 @@ class _Writer:
 
     def _mark(self, ws: Worksheet, i: int, j: int, c: Column, r: dict[str, Any]) -> Any:
         """The number a metric cell holds, with a comment on the cell when it is not exact: an estimate
-        ("≈", a day-prorated share of a whole-period report the period cuts) or incomplete (the counted
-        part, with what had no exchange rate in the comment; empty when a ratio has no bound). The cell
-        stays a number, so sums and charts of the sheet still work."""
+        ("≈", a day-prorated share of a whole-period report the period cuts), incomplete (the counted
+        part, with what had no exchange rate in the comment; empty when a ratio has no bound) or so far
+        ("≥", LTV whose horizon has not ended: :meth:`_row` shows the mark in the number format). The
+        cell stays a number, so sums and charts of the sheet still work."""
         v = r.get(c.key)
         lang, unit = self.data.lang, c.unit_in(r)
         notes = []
@@ -165,6 +177,8 @@ class _Writer:
             notes.append(f"{fmt_incomplete(inc, unit, lang, self.data.currency)}: {incomplete_note(lang)}")
         if c.key in (r.get("estimated") or ()) and v is not None:
             notes.append(f"{ESTIMATE} {estimated_note(lang)}")
+        if c.key in (r.get("partial") or ()) and v is not None:
+            notes.append(f"{SO_FAR} {partial_note(lang)}")
         if notes:
             ws.write_comment(i, j, "\n".join(notes), {"x_scale": 2, "y_scale": 1.5})
         return v
@@ -184,7 +198,8 @@ class _Writer:
                     i, j, None, self.number_format(unit, v, total)
                 )  # "no value" stays empty, never 0
             else:
-                ws.write_number(i, j, float(v), self.number_format(unit, v, total))
+                so_far = c.key in (r.get("partial") or ())
+                ws.write_number(i, j, float(v), self.number_format(unit, v, total, so_far=so_far))
 
 
 def render_xlsx(data: ReportData, path: str | Path) -> Path:
