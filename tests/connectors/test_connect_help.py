@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tests.kassa_cli import run_kassa
 
-from kassa.commands.connect_help import SERVICES
+from kassa.commands._connect_help import SERVICES
 
 OWN = {
     "yandex-direct": ["--client-login", "--include-vat", "--campaign"],

@@ -25,7 +25,7 @@ from kassa.cli_common import (
     settings_for,
 )
 from kassa.commands import COMMANDS
-from kassa.commands.connect_help import ConnectCommand
+from kassa.commands._connect_help import ConnectCommand
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator, fmt_number
 from kassa.report.layout import Column, Grid, print_grids, print_prose
