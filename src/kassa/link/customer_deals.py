@@ -113,6 +113,8 @@ def with_customers(deals: ir.Table, customers: ir.Table) -> ir.Table:
     """``deals`` (any table with ``deal_id``) with the columns of :func:`deal_customers`, which replace
     any ``customer_id`` / ``purchase_number`` they had from their lead."""
     c = customers.rename(c_deal="deal_id")
-    d = deals.drop(*[col for col in CUSTOMER_COLUMNS if col in deals.columns])
+    # A select, not drop(): Ibis writes a drop of several columns as EXCLUDE (...) in set order, which
+    # changes with the process's hash seed, so two processes would keep different SQL under one key.
+    d = deals.select(*[col for col in deals.columns if col not in CUSTOMER_COLUMNS])
     j = d.left_join(c, d.deal_id == c.c_deal)
     return j.select(*d.columns, *CUSTOMER_COLUMNS)
