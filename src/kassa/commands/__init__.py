@@ -29,6 +29,7 @@ HELP_ORDER = (
     "plan",
     "diagnose",
     "digest",
+    "conversions",
     "schedule",
     "demo",
     "serve",

@@ -1,0 +1,182 @@
+"""``kassa conversions``: tell the ad platforms which clicks became qualified leads, sales or payments
+(offline conversions; docs/conversions.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, JsonOption, LangOption, console, open_warehouse, print_json
+from kassa.commands import COMMANDS
+from kassa.errors import KassaError
+from kassa.i18n import Lang, Translator
+
+_ = Translator("cli")
+
+# Written out (not imported): importing kassa.link loads Ibis, and `kassa --help` must not.
+GOALS = ("qualified_lead", "sale", "paid")
+PLATFORMS = ("metrica", "google-ads", "meta")
+SERVICE = {"metrica": "yandex-metrica", "google-ads": "google-ads", "meta": "meta-ads"}
+REASONS = {
+    "no_metrica_id": _("no Metrica ClientID or yclid on the lead or its visit"),
+    "no_gclid": _("no gclid on the lead or its visit"),
+    "no_fbclid": _("no fbclid (e-mail and phone are kept only as keyed hashes, which Meta cannot match)"),
+    "no_value": _("no amount"),
+}
+
+
+def _period(period: str | None, since: str | None, until: str | None) -> str:
+    if period and (since or until):
+        raise typer.BadParameter("give --period or --since/--until, not both", param_hint="--period")
+    if period:
+        return period
+    if since or until:
+        if not (since and until):
+            raise typer.BadParameter("give both --since and --until (YYYY-MM-DD)", param_hint="--since")
+        return f"{since}..{until}"
+    return ""  # the month of the latest deal or lead (_latest_month)
+
+
+@COMMANDS.register(name="conversions")
+def register(app: typer.Typer) -> None:
+    @app.command("conversions")
+    def conversions(
+        goal: Annotated[str, typer.Option("--goal", help="qualified_lead, sale or paid.")],
+        platform: Annotated[str, typer.Option("--platform", help="metrica, google-ads or meta.")],
+        period: Annotated[str | None, typer.Option("--period", help="e.g. 2026-10 (or --since/--until).")] = None,
+        since: Annotated[str | None, typer.Option("--since", help="First day, YYYY-MM-DD.")] = None,
+        until: Annotated[str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")] = None,
+        export: Annotated[Path | None, typer.Option("--export", help="Write the platform's upload CSV here.")] = None,
+        upload: Annotated[str | None, typer.Option("--upload", help="Send through this connection (kassa connections).")] = None,
+        target: Annotated[
+            str | None, typer.Option("--target", help="The platform's goal / conversion name (default: the goal).")
+        ] = None,
+        db: DbOption = Path(DEFAULT_DB),
+        config: ConfigOption = None,
+        as_json: JsonOption = False,
+        lang: LangOption = Lang.EN,
+    ) -> None:
+        """Offline conversions: the leads and sales each ad platform can tie to its clicks, exported as its
+        upload CSV or uploaded once (a re-run sends only what is new).
+
+        Example: kassa conversions --goal sale --platform metrica --period 2026-10 --export out.csv
+        """
+        from kassa.link import conversions as conv
+        from kassa.link.money_trail import MoneyTrail
+        from kassa.period import Period
+
+        if goal not in GOALS:
+            raise typer.BadParameter(f"use one of {', '.join(GOALS)}", param_hint="--goal")
+        if platform not in PLATFORMS:
+            raise typer.BadParameter(f"use one of {', '.join(PLATFORMS)}", param_hint="--platform")
+        if export is None and upload is None and not as_json:
+            raise typer.BadParameter("give --export FILE, --upload CONNECTION or --json", param_hint="--export")
+        name = target or goal
+        with open_warehouse(db, config, write=upload is not None) as wh:
+            span = Period.parse(_period(period, since, until) or _latest_month(wh))
+            st = wh.settings
+            found = conv.build(wh, MoneyTrail(wh), goal, platform, span, st)
+            rows = [conv.to_row(c, name) for c in found.items]
+            sent_before = 0
+            batch = None
+            if export is not None:
+                export.write_text(_export(platform, rows, goal, st.timezone), encoding="utf-8")
+            if upload is not None:
+                account, fresh, batch = _upload(wh, db, upload, platform, goal, name, str(span), rows)
+                sent_before = len(rows) - fresh
+        out = {
+            "goal": goal,
+            "platform": platform,
+            "period": str(span),
+            "target": name,
+            "candidates": found.candidates,
+            "ready": len(rows),
+            "skipped": dict(found.skipped),
+            "already_sent": sent_before,
+            "sent": (len(rows) - sent_before) if upload is not None else 0,
+            "batch": batch,
+            "export": str(export) if export else None,
+        }
+        if as_json:
+            print_json(out if export or upload else {**out, "conversions": [{**r, "at": r["at"].isoformat()} for r in rows]})
+            return
+        console.print(
+            _("{ready} of {candidates} conversions ({goal}, {period}) can go to {platform}.", lang, ready=len(rows),
+              candidates=found.candidates, goal=goal, period=str(span), platform=platform)
+        )
+        for reason, n in sorted(found.skipped.items()):
+            console.print(_("  skipped {n}: {why}", lang, n=n, why=_(REASONS[reason], lang)))
+        if export is not None:
+            console.print(_("Written: {path}", lang, path=str(export)))
+        if upload is not None:
+            console.print(_("Sent {sent}; {before} were already sent before.", lang, sent=out["sent"], before=sent_before))
+
+
+def _latest_month(wh) -> str:  # type: ignore[no-untyped-def]
+    """Without a period: the month of the latest deal closed or lead created (the demo: 2026-10)."""
+    row = wh.ibis.con.execute(
+        "SELECT greatest((SELECT max(closed_at) FROM deals), (SELECT max(created_at) FROM leads))"
+    ).fetchone()
+    if not row or row[0] is None:
+        raise KassaError("the warehouse has no leads or deals yet; nothing to send")
+    return f"{row[0]:%Y-%m}"
+
+
+def _export(platform: str, rows: list[dict], goal: str, zone: str) -> str:  # type: ignore[type-arg]
+    if platform == "metrica":
+        from kassa.connectors import metrica_conversions
+
+        text = metrica_conversions.csv_text(rows, "CLIENT_ID")
+        if any(r["id_type"] == "YCLID" for r in rows):
+            raise KassaError(
+                "some conversions have only a yclid: Metrica takes one kind of identifier per file; "
+                "use --upload, which sends them as a second file"
+            )
+        return text
+    if platform == "google-ads":
+        from kassa.connectors import google_conversions
+
+        return google_conversions.csv_text(rows, zone)
+    from kassa.connectors import meta_conversions
+
+    return meta_conversions.csv_text(rows, goal)
+
+
+def _upload(wh, db: Path, name: str, platform: str, goal: str, target: str, period: str, rows: list[dict]) -> tuple[str, int, int | None]:  # type: ignore[no-untyped-def, type-arg]
+    """Send what was not sent before through connection ``name``; (account, how many sent, batch id)."""
+    from kassa.connectors import metrica_conversions
+    from kassa.connectors.offline_upload import Target
+    from kassa.store import conversions_log
+    from kassa.store.connections import Connections
+
+    conns = Connections(db)
+    conn = conns.get(name)
+    if conn.service != SERVICE[platform]:
+        raise KassaError(f"connection {name!r} is {conn.service}; --platform {platform} needs a {SERVICE[platform]} connection")
+    if platform != "metrica":
+        raise KassaError(
+            f"uploading to {platform} is not built yet; use --export FILE and upload it by hand (docs/conversions.md)"
+        )
+    account = str(conn.options.get("counter") or "")
+    done = conversions_log.already_sent(wh, platform, account, target)
+    fresh = [r for r in rows if r["key"] not in done]
+    if not fresh:
+        return account, 0, None
+    tgt = Target(name, conns.token(conn), conn.base_url or metrica_conversions.BASE_URL, account)
+    answers = metrica_conversions.upload(tgt, fresh)
+    batch = conversions_log.record(
+        wh,
+        platform=platform,
+        connection=name,
+        account=account,
+        goal=goal,
+        target=target,
+        period=period,
+        keys=[r["key"] for r in fresh],
+        answer=",".join(str(a.get("id", "")) for a in answers),
+        now=dt.datetime.now(dt.UTC),
+    )
+    return account, len(fresh), batch
