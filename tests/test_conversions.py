@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-
-from kassa.store.connections import Connection, Connections
 from tests.conftest import DemoCompany
 from tests.connectors.fake_metrica_conversions import fake_metrica_conversions
 from tests.kassa_cli import run_kassa
+
+from kassa.store.connections import Connection, Connections
 
 TOKEN = "y0_metrica-secret-token-123"
 MSK = zoneinfo.ZoneInfo("Europe/Moscow")
@@ -37,7 +37,9 @@ def _expected(db: Path) -> dict[str, tuple[str, int, str]]:
     }
 
 
-def test_demo_october_sales_export_to_metrica(demo_company: Callable[[bool], DemoCompany], tmp_path: Path) -> None:
+def test_demo_october_sales_export_to_metrica(
+    demo_company: Callable[[bool], DemoCompany], tmp_path: Path
+) -> None:
     demo = demo_company(True)
     out = tmp_path / "out.csv"
     r = run_kassa("conversions", "--db", demo.db, "--goal", "sale", "--platform", "metrica", "--export", out)
@@ -73,7 +75,9 @@ def test_upload_twice_counts_once(demo_company: Callable[[bool], DemoCompany], t
     with fake_metrica_conversions(TOKEN) as fake:
         fake.faults.append(503)  # a busy moment first: retried, nothing accepted twice
         Connections(db).save(
-            Connection("metrica", "yandex-metrica", {"counter": fake.counter}, fake.base_url, "env:YM_TOKEN", 3),
+            Connection(
+                "metrica", "yandex-metrica", {"counter": fake.counter}, fake.base_url, "env:YM_TOKEN", 3
+            ),
             None,
         )
         args = ("conversions", "--db", db, "--goal", "sale", "--platform", "metrica", "--period", "2026-10",
@@ -92,7 +96,10 @@ def test_upload_twice_counts_once(demo_company: Callable[[bool], DemoCompany], t
     for out in (first, second):
         assert TOKEN not in out.stdout + out.stderr
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*), count(DISTINCT batch_id) FROM conversions_sent").fetchone() == (108, 1)
+    assert con.execute("SELECT count(*), count(DISTINCT batch_id) FROM conversions_sent").fetchone() == (
+        108,
+        1,
+    )
     con.close()
 
 
@@ -102,7 +109,9 @@ def test_upload_refused_names_the_connection_and_hides_the_token(
     db = demo_company(True).copy(tmp_path / "shop.duckdb")
     with fake_metrica_conversions("another-token") as fake:
         Connections(db).save(
-            Connection("metrica", "yandex-metrica", {"counter": fake.counter}, fake.base_url, "env:YM_TOKEN", 3),
+            Connection(
+                "metrica", "yandex-metrica", {"counter": fake.counter}, fake.base_url, "env:YM_TOKEN", 3
+            ),
             None,
         )
         r = run_kassa("conversions", "--db", db, "--goal", "sale", "--platform", "metrica", "--period", "2026-10",

@@ -69,7 +69,9 @@ class FakeMetricaConversions:
             return 403, _err(403, "access_denied", f"no access to counter {m.group(1)}")
         kind = query.get("client_id_type", "")
         if kind not in ID_COLUMN:
-            return 400, _err(400, "invalid_parameter", "client_id_type: CLIENT_ID, USER_ID, YCLID or PURCHASE_ID")
+            return 400, _err(
+                400, "invalid_parameter", "client_id_type: CLIENT_ID, USER_ID, YCLID or PURCHASE_ID"
+            )
         raw = self._file(h.get("content-type", ""), body)
         if raw is None:
             return 400, _err(400, "invalid_parameter", "no multipart field 'file'")
@@ -83,14 +85,20 @@ class FakeMetricaConversions:
         header = rows[0]
         need = [ID_COLUMN[kind], "Target", "DateTime"]
         if header[:3] != need or any(c not in ("Price", "Currency") for c in header[3:]):
-            return 400, _err(400, "invalid_parameter", f"line 1: columns {header}; expected {need} + Price, Currency")
+            return 400, _err(
+                400, "invalid_parameter", f"line 1: columns {header}; expected {need} + Price, Currency"
+            )
         parsed = []
         for n, row in enumerate(rows[1:], start=2):
             rec = dict(zip(header, row, strict=False))
             if len(row) != len(header) or not rec[ID_COLUMN[kind]] or not rec["Target"]:
-                return 400, _err(400, "invalid_parameter", f"line {n}: wrong number of fields or an empty one")
+                return 400, _err(
+                    400, "invalid_parameter", f"line {n}: wrong number of fields or an empty one"
+                )
             if not rec["DateTime"].isdigit() or int(rec["DateTime"]) > self.now:
-                return 400, _err(400, "invalid_parameter", f"line {n}: DateTime must be a past Unix time in seconds")
+                return 400, _err(
+                    400, "invalid_parameter", f"line {n}: DateTime must be a past Unix time in seconds"
+                )
             if kind == "CLIENT_ID" and not rec["ClientId"].isdigit():
                 return 400, _err(400, "invalid_parameter", f"line {n}: ClientId is a number")
             if rec.get("Price"):

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kassa.cli_common import DEFAULT_DB, ConfigOption, DbOption, JsonOption, LangOption, console, open_warehouse, print_json
+from kassa.cli_common import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    LangOption,
+    console,
+    open_warehouse,
+    print_json,
+)
 from kassa.commands import COMMANDS
 from kassa.errors import KassaError
 from kassa.i18n import Lang, Translator
+
+if TYPE_CHECKING:
+    from kassa.store import Warehouse
 
 _ = Translator("cli")
 
@@ -46,13 +58,32 @@ def register(app: typer.Typer) -> None:
     def conversions(
         goal: Annotated[str, typer.Option("--goal", help="qualified_lead, sale or paid.")],
         platform: Annotated[str, typer.Option("--platform", help="metrica, google-ads or meta.")],
-        period: Annotated[str | None, typer.Option("--period", help="e.g. 2026-10 (or --since/--until).")] = None,
+        period: Annotated[
+            str | None, typer.Option("--period", help="e.g. 2026-10 (or --since/--until).")
+        ] = None,
         since: Annotated[str | None, typer.Option("--since", help="First day, YYYY-MM-DD.")] = None,
-        until: Annotated[str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")] = None,
-        export: Annotated[Path | None, typer.Option("--export", help="Write the platform's upload CSV here.")] = None,
-        upload: Annotated[str | None, typer.Option("--upload", help="Send through this connection (kassa connections).")] = None,
+        until: Annotated[
+            str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")
+        ] = None,
+        export: Annotated[
+            Path | None, typer.Option("--export", help="Write the platform's upload CSV here.")
+        ] = None,
+        upload: Annotated[
+            str | None, typer.Option("--upload", help="Send through this connection (kassa connections).")
+        ] = None,
         target: Annotated[
-            str | None, typer.Option("--target", help="The platform's goal / conversion name (default: the goal).")
+            str | None,
+            typer.Option("--target", help="The platform's goal / conversion name (default: the goal)."),
+        ] = None,
+        action: Annotated[
+            str | None,
+            typer.Option(
+                "--action", help="Google Ads: the conversion action's id (or stored on the connection)."
+            ),
+        ] = None,
+        pixel: Annotated[
+            str | None,
+            typer.Option("--pixel", help="Meta: the pixel (dataset) id (or stored on the connection)."),
         ] = None,
         db: DbOption = Path(DEFAULT_DB),
         config: ConfigOption = None,
@@ -73,20 +104,24 @@ def register(app: typer.Typer) -> None:
         if platform not in PLATFORMS:
             raise typer.BadParameter(f"use one of {', '.join(PLATFORMS)}", param_hint="--platform")
         if export is None and upload is None and not as_json:
-            raise typer.BadParameter("give --export FILE, --upload CONNECTION or --json", param_hint="--export")
+            raise typer.BadParameter(
+                "give --export FILE, --upload CONNECTION or --json", param_hint="--export"
+            )
         name = target or goal
         with open_warehouse(db, config, write=upload is not None) as wh:
             span = Period.parse(_period(period, since, until) or _latest_month(wh))
             st = wh.settings
             found = conv.build(wh, MoneyTrail(wh), goal, platform, span, st)
             rows = [conv.to_row(c, name) for c in found.items]
-            sent_before = 0
-            batch = None
+            sent_before = sent = 0
+            batches: list[int] = []
+            refused: list[str] = []
             if export is not None:
                 export.write_text(_export(platform, rows, goal, st.timezone), encoding="utf-8")
             if upload is not None:
-                account, fresh, batch = _upload(wh, db, upload, platform, goal, name, str(span), rows)
-                sent_before = len(rows) - fresh
+                sent_before, sent, batches, refused = _upload(
+                    wh, db, upload, platform, goal, name, str(span), rows, {"action": action, "pixel": pixel}
+                )
         out = {
             "goal": goal,
             "platform": platform,
@@ -96,26 +131,47 @@ def register(app: typer.Typer) -> None:
             "ready": len(rows),
             "skipped": dict(found.skipped),
             "already_sent": sent_before,
-            "sent": (len(rows) - sent_before) if upload is not None else 0,
-            "batch": batch,
+            "sent": sent,
+            "refused": refused,
+            "batches": batches,
             "export": str(export) if export else None,
         }
         if as_json:
-            print_json(out if export or upload else {**out, "conversions": [{**r, "at": r["at"].isoformat()} for r in rows]})
+            if refused:
+                print_json(out)
+                raise typer.Exit(1)
+            print_json(
+                out
+                if export or upload
+                else {**out, "conversions": [{**r, "at": r["at"].isoformat()} for r in rows]}
+            )
             return
         console.print(
-            _("{ready} of {candidates} conversions ({goal}, {period}) can go to {platform}.", lang, ready=len(rows),
-              candidates=found.candidates, goal=goal, period=str(span), platform=platform)
+            _(
+                "{ready} of {candidates} conversions ({goal}, {period}) can go to {platform}.",
+                lang,
+                ready=len(rows),
+                candidates=found.candidates,
+                goal=goal,
+                period=str(span),
+                platform=platform,
+            )
         )
         for reason, n in sorted(found.skipped.items()):
             console.print(_("  skipped {n}: {why}", lang, n=n, why=_(REASONS[reason], lang)))
         if export is not None:
             console.print(_("Written: {path}", lang, path=str(export)))
         if upload is not None:
-            console.print(_("Sent {sent}; {before} were already sent before.", lang, sent=out["sent"], before=sent_before))
+            console.print(
+                _("Sent {sent}; {before} were already sent before.", lang, sent=sent, before=sent_before)
+            )
+            for line in refused:
+                console.print(_("  refused: {why}", lang, why=line), style="yellow")
+        if refused:
+            raise typer.Exit(1)
 
 
-def _latest_month(wh) -> str:  # type: ignore[no-untyped-def]
+def _latest_month(wh: Warehouse) -> str:
     """Without a period: the month of the latest deal closed or lead created (the demo: 2026-10)."""
     row = wh.ibis.con.execute(
         "SELECT greatest((SELECT max(closed_at) FROM deals), (SELECT max(created_at) FROM leads))"
@@ -125,7 +181,7 @@ def _latest_month(wh) -> str:  # type: ignore[no-untyped-def]
     return f"{row[0]:%Y-%m}"
 
 
-def _export(platform: str, rows: list[dict], goal: str, zone: str) -> str:  # type: ignore[type-arg]
+def _export(platform: str, rows: list[dict[str, Any]], goal: str, zone: str) -> str:
     if platform == "metrica":
         from kassa.connectors import metrica_conversions
 
@@ -145,9 +201,23 @@ def _export(platform: str, rows: list[dict], goal: str, zone: str) -> str:  # ty
     return meta_conversions.csv_text(rows, goal)
 
 
-def _upload(wh, db: Path, name: str, platform: str, goal: str, target: str, period: str, rows: list[dict]) -> tuple[str, int, int | None]:  # type: ignore[no-untyped-def, type-arg]
-    """Send what was not sent before through connection ``name``; (account, how many sent, batch id)."""
-    from kassa.connectors import metrica_conversions
+def _upload(
+    wh: Warehouse,
+    db: Path,
+    name: str,
+    platform: str,
+    goal: str,
+    target: str,
+    period: str,
+    rows: list[dict[str, Any]],
+    opts: dict[str, str | None],
+) -> tuple[int, int, list[int], list[str]]:
+    """Send what was not sent before through connection ``name``: (how many were sent before, how many
+    now, batch ids, refusals).
+
+    Each batch the platform accepted is logged at once (:mod:`kassa.store.conversions_log`); a failure
+    later keeps what was logged, and the next run sends only the rest."""
+    from kassa.connectors import google_ads, google_conversions, meta_conversions, metrica_conversions
     from kassa.connectors.offline_upload import Target
     from kassa.store import conversions_log
     from kassa.store.connections import Connections
@@ -155,28 +225,66 @@ def _upload(wh, db: Path, name: str, platform: str, goal: str, target: str, peri
     conns = Connections(db)
     conn = conns.get(name)
     if conn.service != SERVICE[platform]:
-        raise KassaError(f"connection {name!r} is {conn.service}; --platform {platform} needs a {SERVICE[platform]} connection")
-    if platform != "metrica":
         raise KassaError(
-            f"uploading to {platform} is not built yet; use --export FILE and upload it by hand (docs/conversions.md)"
+            f"connection {name!r} is {conn.service}; --platform {platform} needs a {SERVICE[platform]} connection"
         )
-    account = str(conn.options.get("counter") or "")
+    if platform == "metrica":
+        account = str(conn.options.get("counter") or "")
+    elif platform == "google-ads":
+        account = str(conn.options.get("customer_id") or "")
+        action = opts.get("action") or str(conn.options.get("conversion_action") or "")
+        if not action:
+            raise KassaError(
+                f"connection {name!r}: give the conversion action's id with --action (Google Ads: Goals → "
+                "Conversions → the action's id in its URL, ctId=…)"
+            )
+    else:
+        account = opts.get("pixel") or str(conn.options.get("pixel") or "")
+        if not account:
+            raise KassaError(f"connection {name!r}: give the Meta pixel (dataset) id with --pixel")
     done = conversions_log.already_sent(wh, platform, account, target)
     fresh = [r for r in rows if r["key"] not in done]
+    before = len(rows) - len(fresh)
+    batches: list[int] = []
+    sent = 0
+
+    def accepted(keys: list[str], answer: str) -> None:
+        nonlocal sent
+        batches.append(
+            conversions_log.record(
+                wh, platform=platform, connection=name, account=account, goal=goal, target=target,
+                period=period, keys=keys, answer=answer, now=dt.datetime.now(dt.UTC),
+            )
+        )  # fmt: skip
+        sent += len(keys)
+
     if not fresh:
-        return account, 0, None
-    tgt = Target(name, conns.token(conn), conn.base_url or metrica_conversions.BASE_URL, account)
-    answers = metrica_conversions.upload(tgt, fresh)
-    batch = conversions_log.record(
-        wh,
-        platform=platform,
-        connection=name,
-        account=account,
-        goal=goal,
-        target=target,
-        period=period,
-        keys=[r["key"] for r in fresh],
-        answer=",".join(str(a.get("id", "")) for a in answers),
-        now=dt.datetime.now(dt.UTC),
+        return before, 0, [], []
+    token = conns.token(conn)
+    if platform == "metrica":
+        tgt = Target(name, token, conn.base_url or metrica_conversions.BASE_URL, account)
+        metrica_conversions.upload(tgt, fresh, accepted)
+        return before, sent, batches, []
+    if platform == "meta":
+        from kassa.connectors import meta_ads
+
+        tgt = Target(name, token, conn.base_url or meta_ads.BASE_URL, account)
+        meta_conversions.upload(tgt, fresh, goal, accepted)
+        return before, sent, batches, []
+    client = google_ads.Client(
+        google_ads.Account(
+            connection=conn.name,
+            customer_id=account,
+            client_id=str(conn.options.get("client_id") or ""),
+            secret=google_ads.Secret.parse(token, conn.name),
+            login_customer_id=conn.options.get("login_customer_id") or None,
+            base_url=conn.base_url or google_ads.BASE_URL,
+            token_url=f"{conn.base_url.rstrip('/')}/token" if conn.base_url else google_ads.TOKEN_URL,
+        ),
+        google_ads.Tokens.from_json(conns.oauth(conn.name)),
+        lambda pair: conns.save_oauth(conn.name, pair.to_json()),
     )
-    return account, len(fresh), batch
+    keys, refused = google_conversions.upload(client, fresh, action)
+    if keys:
+        accepted(keys, "")
+    return before, sent, batches, refused

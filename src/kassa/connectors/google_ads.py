@@ -247,6 +247,21 @@ class Client:
                 return retry(problem)
             return fail(self.error(request, problem))
 
+        batches = self._authorised(url, body, request, judge, idempotent=True)
+        return json.dumps(batches, ensure_ascii=False, indent=1).encode("utf-8")
+
+    def _authorised(
+        self,
+        url: str,
+        body: Any,
+        request: str,
+        judge: Callable[[httpx.Response], Verdict],
+        *,
+        idempotent: bool,
+    ) -> Any:
+        """POST ``body`` with a valid access token (refreshed before expiry, and once after a 401)."""
+        a = self.account
+        self._retry.idempotent = idempotent
         with httpx.Client(timeout=self.timing.timeout, headers={"User-Agent": USER_AGENT}) as http:
             for attempt in (1, 2):
                 token = self.tokens.access_token if self.tokens else ""
@@ -256,7 +271,7 @@ class Client:
                 if a.login_customer_id:
                     headers["login-customer-id"] = a.login_customer_id
                 try:
-                    batches: list[Any] = self._retry.send(
+                    return self._retry.send(
                         lambda headers=headers: http.post(url, json=body, headers=headers),  # type: ignore[misc]
                         judge,
                         lambda p: self.error(request, p),
@@ -269,8 +284,40 @@ class Client:
                         ) from None
                     self.tokens = None
                     continue
-                return json.dumps(batches, ensure_ascii=False, indent=1).encode("utf-8")
         raise AssertionError("unreachable")
+
+    def upload_click_conversions(self, conversions: list[dict[str, Any]]) -> dict[str, Any]:
+        """``POST customers/{id}:uploadClickConversions`` with ``partialFailure: true`` (Google requires it);
+        the answer (``results`` in the order sent, empty for a refused row; ``partialFailureError``).
+
+        Not retried after a timeout (it may have counted): ``orderId`` keeps a second send from counting
+        twice (Google's click-conversion dedup), and kassa's log sends only what is new.
+        """
+        self._retry = self._policy()
+        self._retry.start()
+        a = self.account
+        url = f"{a.base_url.rstrip('/')}/{API_VERSION}/customers/{a.customer_id}:uploadClickConversions"
+        request = f"POST {url} ({len(conversions)} conversions)"
+        body = {"conversions": conversions, "partialFailure": True}
+
+        def judge(resp: httpx.Response) -> Verdict:
+            if resp.status_code == 200:
+                data = _json(resp.content)
+                if isinstance(data, dict):
+                    return done(data)
+                return retry(f"HTTP 200 but not a JSON object: {excerpt(resp.content)}")
+            status, message, delay = _error(resp.content)
+            problem = f"HTTP {resp.status_code}" + (f" {status}: {message}" if status else f" {message}")
+            if resp.status_code == 401:
+                return fail(_Expired())
+            if resp.status_code == 429 or status == "RESOURCE_EXHAUSTED":
+                return wait(m.Said(m.QUOTA, service="Google Ads", problem=problem), delay)
+            if resp.status_code >= 500:
+                return retry(problem)
+            return fail(self.error(request, problem))
+
+        answer: dict[str, Any] = self._authorised(url, body, request, judge, idempotent=False)
+        return answer
 
 
 def digits(customer_id: str) -> str:

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx2 as httpx
@@ -42,21 +43,40 @@ def csv_text(rows: list[dict[str, Any]], id_type: str) -> str:
     w.writerow((COLUMN[id_type], *HEADER))
     for r in rows:
         if r["id_type"] == id_type:
-            w.writerow((r["id_value"], r["target"], r["unix"], _price(r["value"]), r["currency"] if r["value"] is not None else ""))
+            w.writerow(
+                (
+                    r["id_value"],
+                    r["target"],
+                    r["unix"],
+                    _price(r["value"]),
+                    r["currency"] if r["value"] is not None else "",
+                )
+            )
     return out.getvalue()
 
 
-def upload(target: Target, rows: list[dict[str, Any]], *, sleep: Sleep = time.sleep) -> list[dict[str, Any]]:
-    """Upload the rows, one file per kind of identifier; the ``uploading`` answer of each."""
+def upload(
+    target: Target,
+    rows: list[dict[str, Any]],
+    accepted: Callable[[list[str], str], None],
+    *,
+    sleep: Sleep = time.sleep,
+) -> list[dict[str, Any]]:
+    """Upload the rows, one file per kind of identifier; ``accepted(keys, upload id)`` after each file
+    Metrica took (so a second file's failure does not lose the first's log); the ``uploading`` answers."""
     answers = []
     for id_type in COLUMN:
         if not any(r["id_type"] == id_type for r in rows):
             continue
         body = csv_text(rows, id_type).encode()
-        url = f"{target.base_url.rstrip('/')}/management/v1/counter/{target.account}/offline_conversions/upload"
+        url = (
+            f"{target.base_url.rstrip('/')}/management/v1/counter/{target.account}/offline_conversions/upload"
+        )
         request = f"POST {url}?client_id_type={id_type}"
 
-        def send(client: httpx.Client, url: str = url, id_type: str = id_type, body: bytes = body) -> httpx.Response:
+        def send(
+            client: httpx.Client, url: str = url, id_type: str = id_type, body: bytes = body
+        ) -> httpx.Response:
             return client.post(
                 url,
                 params={"client_id_type": id_type},
@@ -68,8 +88,12 @@ def upload(target: Target, rows: list[dict[str, Any]], *, sleep: Sleep = time.sl
             try:
                 found = json.loads(resp.content)["uploading"]
             except (ValueError, KeyError, TypeError):
-                raise ServiceError(f"{NAME} (connection {target.connection!r}): {request}: no 'uploading' in the answer") from None
+                raise ServiceError(
+                    f"{NAME} (connection {target.connection!r}): {request}: no 'uploading' in the answer"
+                ) from None
             return found
 
-        answers.append(post(NAME, target, url, request, send, read, sleep=sleep))
+        answer = post(NAME, target, url, request, send, read, sleep=sleep)
+        accepted([r["key"] for r in rows if r["id_type"] == id_type], str(answer.get("id", "")))
+        answers.append(answer)
     return answers

@@ -145,22 +145,41 @@ def _records(wh: Warehouse, trail: MoneyTrail, goal: str, period: Period) -> lis
     vt = v.select(v_id=v.visit_id, v_client=v.client_id, v_click=v.click_id, v_ts=v.ts)
     if goal == "qualified_lead":
         rec = lt.filter((lt.l_status == "qualified") & (lt.l_created >= start) & (lt.l_created < end))
-        rec = rec.mutate(r_id=rec.l_lead, r_at=rec.l_created, r_value=ibis.null("float64"), r_cur=ibis.null("string"))
+        rec = rec.mutate(
+            r_id=rec.l_lead, r_at=rec.l_created, r_value=ibis.null("float64"), r_cur=ibis.null("string")
+        )
     else:
         d = trail.deal_status
         if goal == "sale":
             d = d.filter((d.status == "won") & (d.closed_at >= start) & (d.closed_at < end))
-            d = d.select(r_id=d.deal_id, r_lead=d.lead_id, r_at=d.closed_at, r_value=d.amount, r_cur=d.currency)
+            d = d.select(
+                r_id=d.deal_id, r_lead=d.lead_id, r_at=d.closed_at, r_value=d.amount, r_cur=d.currency
+            )
         else:
             d = d.filter(
-                (d.status == "won") & (d.paid_state == "paid") & (d.last_paid_at >= start) & (d.last_paid_at < end)
+                (d.status == "won")
+                & (d.paid_state == "paid")
+                & (d.last_paid_at >= start)
+                & (d.last_paid_at < end)
             )
-            d = d.select(r_id=d.deal_id, r_lead=d.lead_id, r_at=d.last_paid_at, r_value=d.paid, r_cur=d.currency)
+            d = d.select(
+                r_id=d.deal_id, r_lead=d.lead_id, r_at=d.last_paid_at, r_value=d.paid, r_cur=d.currency
+            )
         rec = d.left_join(lt, d.r_lead == lt.l_lead)
     rec = rec.left_join(vt, rec.l_visit == vt.v_id)
     out = rec.select(
-        "r_id", "r_at", "r_value", "r_cur", "l_lead", "l_client", "l_click", "l_email", "l_phone", "v_client",
-        "v_click", "v_ts",
+        "r_id",
+        "r_at",
+        "r_value",
+        "r_cur",
+        "l_lead",
+        "l_client",
+        "l_click",
+        "l_email",
+        "l_phone",
+        "v_client",
+        "v_click",
+        "v_ts",
     ).order_by("r_at", "r_id")
     rows: list[dict[str, Any]] = out.to_pyarrow().to_pylist()
     return rows
@@ -202,20 +221,24 @@ def build(
         )
         if platform == "metrica":
             client = next(
-                (str(c).strip() for c in (r["v_client"], r["l_client"]) if c and METRICA_CLIENT_ID.match(str(c).strip())),
+                (
+                    str(c).strip()
+                    for c in (r["v_client"], r["l_client"])
+                    if c and METRICA_CLIENT_ID.match(str(c).strip())
+                ),
                 None,
             )
             yclid = next((y for c in clicks if (y := _click(c, "yclid"))), None)
             if client:
-                found.items.append(Conversion(id_type="CLIENT_ID", id_value=client, **common))  # type: ignore[arg-type]
+                found.items.append(Conversion(id_type="CLIENT_ID", id_value=client, **common))
             elif yclid:
-                found.items.append(Conversion(id_type="YCLID", id_value=yclid, **common))  # type: ignore[arg-type]
+                found.items.append(Conversion(id_type="YCLID", id_value=yclid, **common))
             else:
                 found.skipped[NO_METRICA_ID] += 1
         elif platform == "google-ads":
             gclid = next((g for c in clicks if (g := _click(c, "gclid"))), None)
             if gclid:
-                found.items.append(Conversion(id_type="GCLID", id_value=gclid, **common))  # type: ignore[arg-type]
+                found.items.append(Conversion(id_type="GCLID", id_value=gclid, **common))
             else:
                 found.skipped[NO_GCLID] += 1
         else:
@@ -229,11 +252,13 @@ def build(
                 made = clicked or at
                 fbc = f"fb.1.{int(made.timestamp() * 1000)}.{fbclid}"
                 found.items.append(
-                    Conversion(id_type="FBC", id_value=fbc, hashed_email=email, hashed_phone=phone, **common)  # type: ignore[arg-type]
+                    Conversion(id_type="FBC", id_value=fbc, hashed_email=email, hashed_phone=phone, **common)
                 )
             elif email or phone:
                 found.items.append(
-                    Conversion(id_type="EMAIL_PHONE", id_value="", hashed_email=email, hashed_phone=phone, **common)  # type: ignore[arg-type]
+                    Conversion(
+                        id_type="EMAIL_PHONE", id_value="", hashed_email=email, hashed_phone=phone, **common
+                    )
                 )
             else:
                 found.skipped[NO_FBCLID] += 1

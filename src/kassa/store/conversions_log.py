@@ -64,7 +64,18 @@ def record(
         batch = int(row[0]) if row else 1
         con.execute(
             "INSERT INTO conversion_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [batch, platform, connection, account, goal, target, period, now.replace(tzinfo=None), len(keys), answer],
+            [
+                batch,
+                platform,
+                connection,
+                account,
+                goal,
+                target,
+                period,
+                now.replace(tzinfo=None),
+                len(keys),
+                answer,
+            ],
         )
         if keys:
             con.executemany(
