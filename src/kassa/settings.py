@@ -185,6 +185,20 @@ class DigestSettings(BaseModel):
 JOB_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"  # also a lock file's name beside the warehouse
 
 
+class ConversionsJob(BaseModel):
+    """``conversions:`` of a ``kind: conversions`` job: what ``kassa conversions --upload`` it runs
+    (docs/conversions.md); the period is the last ``days`` days through yesterday."""
+
+    model_config = ConfigDict(extra="forbid")
+    goal: Literal["qualified_lead", "sale", "paid"]
+    platform: Literal["metrica", "google-ads", "meta"]
+    upload: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")  # the connection's name
+    target: str | None = None
+    action: str | None = None  # Google Ads: the conversion action's id
+    pixel: str | None = None  # Meta: the pixel (dataset) id
+    days: int = Field(default=30, ge=1, le=90)
+
+
 class ScheduledJob(BaseModel):
     """One job of ``schedule: jobs:`` (docs/schedule.md): what runs, and when in the business's time zone.
 
@@ -194,11 +208,12 @@ class ScheduledJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=JOB_NAME)
-    kind: Literal["sync", "digest", "alerts"]
+    kind: Literal["sync", "digest", "alerts", "conversions"]
     at: str  # 'daily 08:00', 'weekly mon 09:00', 'monthly 1 09:00' or five cron fields
     connections: list[str] = Field(default_factory=list)  # sync: these (default: every connection)
     period: Literal["month", "week"] = "month"  # digest: the previous month, or the previous week
     to: list[str] = Field(default_factory=list)  # digest and alerts: these recipients (default: all)
+    conversions: ConversionsJob | None = None  # conversions: what to upload where
     tries: int = Field(default=3, ge=1, le=10)
     backoff_minutes: float = Field(default=5.0, gt=0, le=24 * 60)
 
@@ -215,8 +230,13 @@ class ScheduledJob(BaseModel):
     def _options_fit(self) -> ScheduledJob:
         if self.connections and self.kind != "sync":
             raise ValueError(f"job {self.name!r}: connections: is for a sync job, not {self.kind}")
-        if self.to and self.kind == "sync":
+        if self.to and self.kind in ("sync", "conversions"):
             raise ValueError(f"job {self.name!r}: to: is for a digest or alerts job")
+        if (self.conversions is None) == (self.kind == "conversions"):
+            raise ValueError(
+                f"job {self.name!r}: conversions: {{goal, platform, upload}} is needed by a conversions job, "
+                "and only by one"
+            )
         return self
 
     @property

@@ -185,3 +185,38 @@ def test_google_partial_failure_is_said_and_not_logged(make_warehouse: Callable[
     assert r.returncode == 1
     assert "refused: sale:D2: The click ID could not be decoded." in r.stdout
     assert "Sent 0" in r.stdout and fake.counted == {}
+
+
+def test_scheduled_conversions_job_uploads_once(make_warehouse: Callable[..., Warehouse]) -> None:
+    from tests.connectors.fake_metrica_conversions import fake_metrica_conversions
+
+    wh = _wh(make_warehouse)
+    db = wh.path
+    wh.close()
+    (db.parent / "kassa.yaml").write_text(
+        "schedule:\n  jobs:\n"
+        "    - name: sales-to-metrica\n      kind: conversions\n      at: daily 07:30\n"
+        "      conversions: {goal: sale, platform: metrica, upload: ym, target: order_paid}\n",
+        encoding="utf-8",
+    )
+    with fake_metrica_conversions("ym-token-5") as fake:
+        Connections(db).save(
+            Connection("ym", "yandex-metrica", {"counter": fake.counter}, fake.base_url), "ym-token-5"
+        )
+        for when in ("2026-11-01T07:00+03:00", "2026-11-02T07:35+03:00", "2026-11-03T07:35+03:00"):
+            r = run_kassa("run-scheduled", "--db", db, "--at", when)
+            assert r.returncode == 0, r.stdout + r.stderr
+        # The first call only sees the job; the second sends 2026-10-03..2026-11-01 (D1, D3, D5: a ClientId
+        # file and a Yclid file); the third, 2026-10-04..2026-11-02, finds those sent and adds only D6.
+        assert len(fake.uploads) == 3
+        assert sorted((k[1], k[3]) for k in fake.counted) == [
+            ("1700000000123456789", _utc(10, 12)),
+            ("1700000000123456789", int(dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC).timestamp())),
+            ("1700000000999000111", _utc(12, 12)),
+            ("222", _utc(13, 12)),
+        ]
+    with Warehouse.open(db, read_only=True) as w:
+        runs = w.ibis.con.execute("SELECT outcome, detail FROM schedule_runs ORDER BY id").fetchall()
+    done = [d for o, d in runs if o == "ok"]
+    assert done[0] == "metrica sale 2026-10-03..2026-11-01: sent 3, already sent 0, skipped 1 without an id"
+    assert done[1] == "metrica sale 2026-10-04..2026-11-02: sent 1, already sent 3, skipped 1 without an id"

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,7 +30,6 @@ _ = Translator("cli")
 # Written out (not imported): importing kassa.link loads Ibis, and `kassa --help` must not.
 GOALS = ("qualified_lead", "sale", "paid")
 PLATFORMS = ("metrica", "google-ads", "meta")
-SERVICE = {"metrica": "yandex-metrica", "google-ads": "google-ads", "meta": "meta-ads"}
 REASONS = {
     "no_metrica_id": _("no Metrica ClientID or yclid on the lead or its visit"),
     "no_gclid": _("no gclid on the lead or its visit"),
@@ -97,6 +95,7 @@ def register(app: typer.Typer) -> None:
         """
         from kassa.link import conversions as conv
         from kassa.link.money_trail import MoneyTrail
+        from kassa.notify.conversions import export_text, upload_new
         from kassa.period import Period
 
         if goal not in GOALS:
@@ -117,9 +116,9 @@ def register(app: typer.Typer) -> None:
             batches: list[int] = []
             refused: list[str] = []
             if export is not None:
-                export.write_text(_export(platform, rows, goal, st.timezone), encoding="utf-8")
+                export.write_text(export_text(platform, rows, goal, st.timezone), encoding="utf-8")
             if upload is not None:
-                sent_before, sent, batches, refused = _upload(
+                sent_before, sent, batches, refused = upload_new(
                     wh, db, upload, platform, goal, name, str(span), rows, {"action": action, "pixel": pixel}
                 )
         out = {
@@ -179,112 +178,3 @@ def _latest_month(wh: Warehouse) -> str:
     if not row or row[0] is None:
         raise KassaError("the warehouse has no leads or deals yet; nothing to send")
     return f"{row[0]:%Y-%m}"
-
-
-def _export(platform: str, rows: list[dict[str, Any]], goal: str, zone: str) -> str:
-    if platform == "metrica":
-        from kassa.connectors import metrica_conversions
-
-        text = metrica_conversions.csv_text(rows, "CLIENT_ID")
-        if any(r["id_type"] == "YCLID" for r in rows):
-            raise KassaError(
-                "some conversions have only a yclid: Metrica takes one kind of identifier per file; "
-                "use --upload, which sends them as a second file"
-            )
-        return text
-    if platform == "google-ads":
-        from kassa.connectors import google_conversions
-
-        return google_conversions.csv_text(rows, zone)
-    from kassa.connectors import meta_conversions
-
-    return meta_conversions.csv_text(rows, goal)
-
-
-def _upload(
-    wh: Warehouse,
-    db: Path,
-    name: str,
-    platform: str,
-    goal: str,
-    target: str,
-    period: str,
-    rows: list[dict[str, Any]],
-    opts: dict[str, str | None],
-) -> tuple[int, int, list[int], list[str]]:
-    """Send what was not sent before through connection ``name``: (how many were sent before, how many
-    now, batch ids, refusals).
-
-    Each batch the platform accepted is logged at once (:mod:`kassa.store.conversions_log`); a failure
-    later keeps what was logged, and the next run sends only the rest."""
-    from kassa.connectors import google_ads, google_conversions, meta_conversions, metrica_conversions
-    from kassa.connectors.offline_upload import Target
-    from kassa.store import conversions_log
-    from kassa.store.connections import Connections
-
-    conns = Connections(db)
-    conn = conns.get(name)
-    if conn.service != SERVICE[platform]:
-        raise KassaError(
-            f"connection {name!r} is {conn.service}; --platform {platform} needs a {SERVICE[platform]} connection"
-        )
-    if platform == "metrica":
-        account = str(conn.options.get("counter") or "")
-    elif platform == "google-ads":
-        account = str(conn.options.get("customer_id") or "")
-        action = opts.get("action") or str(conn.options.get("conversion_action") or "")
-        if not action:
-            raise KassaError(
-                f"connection {name!r}: give the conversion action's id with --action (Google Ads: Goals → "
-                "Conversions → the action's id in its URL, ctId=…)"
-            )
-    else:
-        account = opts.get("pixel") or str(conn.options.get("pixel") or "")
-        if not account:
-            raise KassaError(f"connection {name!r}: give the Meta pixel (dataset) id with --pixel")
-    done = conversions_log.already_sent(wh, platform, account, target)
-    fresh = [r for r in rows if r["key"] not in done]
-    before = len(rows) - len(fresh)
-    batches: list[int] = []
-    sent = 0
-
-    def accepted(keys: list[str], answer: str) -> None:
-        nonlocal sent
-        batches.append(
-            conversions_log.record(
-                wh, platform=platform, connection=name, account=account, goal=goal, target=target,
-                period=period, keys=keys, answer=answer, now=dt.datetime.now(dt.UTC),
-            )
-        )  # fmt: skip
-        sent += len(keys)
-
-    if not fresh:
-        return before, 0, [], []
-    token = conns.token(conn)
-    if platform == "metrica":
-        tgt = Target(name, token, conn.base_url or metrica_conversions.BASE_URL, account)
-        metrica_conversions.upload(tgt, fresh, accepted)
-        return before, sent, batches, []
-    if platform == "meta":
-        from kassa.connectors import meta_ads
-
-        tgt = Target(name, token, conn.base_url or meta_ads.BASE_URL, account)
-        meta_conversions.upload(tgt, fresh, goal, accepted)
-        return before, sent, batches, []
-    client = google_ads.Client(
-        google_ads.Account(
-            connection=conn.name,
-            customer_id=account,
-            client_id=str(conn.options.get("client_id") or ""),
-            secret=google_ads.Secret.parse(token, conn.name),
-            login_customer_id=conn.options.get("login_customer_id") or None,
-            base_url=conn.base_url or google_ads.BASE_URL,
-            token_url=f"{conn.base_url.rstrip('/')}/token" if conn.base_url else google_ads.TOKEN_URL,
-        ),
-        google_ads.Tokens.from_json(conns.oauth(conn.name)),
-        lambda pair: conns.save_oauth(conn.name, pair.to_json()),
-    )
-    keys, refused = google_conversions.upload(client, fresh, action)
-    if keys:
-        accepted(keys, "")
-    return before, sent, batches, refused

@@ -260,6 +260,12 @@ class Scheduler:
             return self._sync(job, day)
         if job.kind == "digest":
             return self._digest(job, day)
+        if job.kind == "conversions":
+            from kassa.notify.conversions import send_scheduled
+
+            chosen = job.conversions
+            assert chosen is not None  # the settings check it
+            return str(self.access(lambda wh: send_scheduled(wh, self.db, chosen, day)))
         from kassa.notify.alerting import check_and_tell
 
         return check_and_tell(self.db, self.access, job.to, self.now(), telegram=self.telegram)
