@@ -27,7 +27,7 @@ from kassa.metrics.compute import base_tables
 from kassa.period import Period
 from kassa.schema import KINDS
 from kassa.sources.registry import SOURCES
-from kassa.store import Warehouse
+from kassa.store import Warehouse, conversions_log
 from kassa.web.dependencies import Forbidden, NotFound, Page, Visit, Visitor, lang_of, period_of
 from kassa.web.jobs import Job
 from kassa.web.pages.alerts import schedule_block
@@ -51,6 +51,7 @@ from kassa.web.users import User
 _ = Translator("web")
 router = APIRouter()
 
+CONVERSION_BATCHES_SHOWN = 10  # a small block: the latest uploads, the rest in the warehouse
 # Table -> the date column whose range tells how far the data reaches (the page's coverage).
 COVERAGE = (
     ("spend", "date"),
@@ -230,7 +231,12 @@ def data_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[st
             row = t.aggregate(rows=t.count(), first=t[col].min(), last=t[col].max()).to_pyarrow().to_pylist()
             coverage.append({"table": table, **{k: _iso(v) for k, v in row[0].items()}})
         quality = match_quality(base_tables(wh, wh.settings).chain, period)
-        return {"batches": wh.batches(), "coverage": coverage, "quality": quality.to_json()}
+        return {
+            "batches": wh.batches(),
+            "coverage": coverage,
+            "quality": quality.to_json(),
+            "conversions": conversions_log.batches(wh, limit=CONVERSION_BATCHES_SHOWN),
+        }
 
     got = dash.locked(build)
     rows = [{k: _iso(v) for k, v in b.items() if k in BATCH_KEYS} for b in reversed(got["batches"])]
@@ -255,6 +261,8 @@ def data_page(dash: Dashboard, user: User, period: Period, lang: str) -> dict[st
         "max_upload_mb": dash.max_upload_bytes / 1024 / 1024,
         "formats": sorted(SOURCES),
         "kinds": sorted(KINDS),
+        # What kassa told the ad platforms (kassa conversions --upload, the conversions job): latest first.
+        "conversions": [{k: _iso(v) for k, v in b.items()} for b in got["conversions"]],
         "schedule": schedule_block(dash, can_edit=user.can("edit_schedule")),  # kassa.web.pages.alerts
     } | connections_block(dash, user)
 
