@@ -52,6 +52,13 @@ SERVICES: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("account", "currency"),
         "kassa connect meta-ads --name fb --account act_1234567890 --token-env META_TOKEN --db shop.duckdb",
     ),
+    "tbank": (
+        "T-Bank Business (T-API statement): every operation of one account, loaded as the 1C statement "
+        "import loads it (payments: money coming in). The token: a T-Business API token with the "
+        '"accounts and statements" scope; --account is required.',
+        ("account",),
+        "kassa connect tbank --name bank --account 40702810010000012345 --token-env TBANK_TOKEN --db shop.duckdb",
+    ),
 }
 
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads, tbank"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -137,7 +137,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         account: Annotated[
             str | None,
-            typer.Option("--account", help="Meta Ads: the ad account, act_1234567890 (required)."),
+            typer.Option(
+                "--account",
+                help="Meta Ads: the ad account, act_1234567890. Banks: our account's 20 digits. Required.",
+            ),
         ] = None,
         currency: Annotated[
             str | None,
@@ -210,6 +213,13 @@ def register(app: typer.Typer) -> None:
                     "the ad account, e.g. --account act_1234567890", param_hint="--account"
                 )
             account = account_id(account)
+        if service == "tbank":
+            from kassa.connectors.tbank import check_account
+
+            try:
+                account = check_account(account or "")
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--account") from None
         if service in ("vk-ads", "google-ads") and not client_id:
             raise typer.BadParameter(
                 "the API app's client_id (VK Ads → Settings → API), e.g. --client-id 4a8c2f",
