@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads, tbank"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads, tbank, tochka"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -139,7 +139,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--account",
-                help="Meta Ads: the ad account, act_1234567890. Banks: our account's 20 digits. Required.",
+                help="Meta Ads: the ad account, act_1234567890. T-Bank: our account's 20 digits; "
+                "Tochka: the account/BIC, 40702810010000012345/044525104. Required.",
             ),
         ] = None,
         currency: Annotated[
@@ -213,11 +214,11 @@ def register(app: typer.Typer) -> None:
                     "the ad account, e.g. --account act_1234567890", param_hint="--account"
                 )
             account = account_id(account)
-        if service == "tbank":
-            from kassa.connectors.tbank import check_account
+        if service in ("tbank", "tochka"):
+            from kassa.connectors import tbank, tochka
 
             try:
-                account = check_account(account or "")
+                account = (tbank if service == "tbank" else tochka).check_account(account or "")
             except ValueError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--account") from None
         if service in ("vk-ads", "google-ads") and not client_id:

@@ -47,6 +47,7 @@ SERVICES = {
     "meta-ads": ServiceSpec("meta-ads", "Meta Ads", look_back=7),
     # Banks post an operation days after it happened (a late credit, a correction): re-read five.
     "tbank": ServiceSpec("tbank", "T-Bank", look_back=5),
+    "tochka": ServiceSpec("tochka", "Tochka", look_back=5),
 }
 PLANNED: tuple[str, ...] = ()
 

@@ -36,7 +36,16 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from kassa.connectors import google_ads, meta_ads, statement, tbank, vk_ads, yandex_direct, yandex_metrica
+from kassa.connectors import (
+    google_ads,
+    meta_ads,
+    statement,
+    tbank,
+    tochka,
+    vk_ads,
+    yandex_direct,
+    yandex_metrica,
+)
 from kassa.connectors.http import Counts
 from kassa.errors import ImportFailed, KassaError, RowError
 from kassa.settings import Settings
@@ -46,10 +55,14 @@ if TYPE_CHECKING:
     from kassa.store.warehouse import FileReport, Warehouse
 
 FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads",
-          "google-ads": "google_ads", "meta-ads": "meta_ads", "tbank": "bank_1c"}  # fmt: skip
+          "google-ads": "google_ads", "meta-ads": "meta_ads", "tbank": "bank_1c",
+          "tochka": "bank_1c"}  # fmt: skip
 SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json",
-          "meta-ads": ".json", "tbank": ".txt"}  # fmt: skip
-BANKS = ("tbank",)  # their statements are staged as 1CClientBankExchange text (connectors/statement.py)
+          "meta-ads": ".json", "tbank": ".txt", "tochka": ".txt"}  # fmt: skip
+BANKS = (
+    "tbank",
+    "tochka",
+)  # their statements are staged as 1CClientBankExchange text (connectors/statement.py)
 HISTORY = {  # a first sync's first day, as far back as the service allows
     "yandex-direct": yandex_direct.history_start,
     "yandex-metrica": yandex_metrica.history_start,
@@ -57,6 +70,7 @@ HISTORY = {  # a first sync's first day, as far back as the service allows
     "google-ads": google_ads.history_start,
     "meta-ads": meta_ads.history_start,
     "tbank": tbank.history_start,
+    "tochka": tochka.history_start,
 }
 
 
@@ -183,6 +197,19 @@ def fetch(
         if stats is not None:
             bank.stats = stats
         return statement.exchange_text(own, since, until, bank.operations(since, until)), bank.stats, {}
+    if conn.service == "tochka":
+        tk = timing or tochka.Timing()
+        if deadline is not None:
+            tk = dataclasses.replace(tk, deadline=deadline)
+        account_id = str(conn.options.get("account") or "")
+        tclient = tochka.Client(
+            tochka.Account(conn.name, account_id, token, conn.base_url or tochka.BASE_URL), tk, sleep=sleep
+        )
+        if stats is not None:
+            tclient.stats = stats
+        got = tclient.operations(since, until)
+        own = tclient.account.number
+        return statement.exchange_text(own, since, until, got), tclient.stats, {}
     client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client | google_ads.Client | meta_ads.Client
     if conn.service == "meta-ads":
         tm = timing or meta_ads.Timing()
