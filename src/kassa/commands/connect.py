@@ -156,7 +156,9 @@ def register(app: typer.Typer) -> None:
         look_back: Annotated[
             int | None,
             typer.Option(
-                "--look-back", help="Days every sync re-reads (revised statistics); default 7.", min=1
+                "--look-back",
+                help="Days every sync re-reads (revised statistics); default 7 (Metrica 3, banks 5).",
+                min=1,
             ),
         ] = None,
         remove: Annotated[
