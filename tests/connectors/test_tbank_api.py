@@ -269,3 +269,32 @@ def test_connect_refuses_an_account_that_is_not_20_digits(tmp_path):
     r = run_kassa("connect", "tbank", "--name", "bank", "--account", "4070281001", "--token-stdin",
                   "--db", tmp_path / "shop.duckdb", stdin=TOKEN + "\n")  # fmt: skip
     assert r.returncode == 2 and "20 digits" in " ".join(r.stderr.split())
+
+
+def test_a_day_without_operations_syncs_and_moves_the_cursor(tmp_path):
+    db = tmp_path / "shop.duckdb"
+    with fake_tbank(TOKEN, operations=OPERATIONS) as f:
+        connect(db, f.base_url)
+        r = run_kassa("sync", "bank", "--since", "2026-10-10", "--until", "2026-10-12", "--db", db, "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads(r.stdout)["connections"][0]
+    assert summary["ok"] and summary.get("rows", {}).get("payments", 0) == 0
+    conn = json.loads((tmp_path / "shop.duckdb.connections.json").read_text())["connections"]["bank"]
+    assert conn["synced_through"] == "2026-10-12"
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("en", "connection 'bank' needs re-authorising: get a new token with the statements right"),
+        ("ru", "подключение 'bank' нужно авторизовать заново: получите новый токен с правом на выписки"),
+    ],
+)
+def test_a_refused_token_is_said_in_the_users_language(tmp_path, lang, said):
+    db = tmp_path / "shop.duckdb"
+    with fake_tbank(TOKEN, operations=OPERATIONS) as f:
+        connect(db, f.base_url)
+        f.token = "revoked-in-the-bank"
+        r = run_kassa("sync", "bank", *OCTOBER, "--db", db, "--lang", lang)
+    assert r.returncode == 1 and said in " ".join(r.stderr.split())
+    assert TOKEN not in r.stdout + r.stderr

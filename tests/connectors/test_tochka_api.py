@@ -159,3 +159,14 @@ def test_an_overlapping_re_fetch_changes_nothing(tmp_path):
     with Warehouse.open(db, read_only=True) as wh:
         assert wh.fingerprint() == before
     assert len(payments(db)) == 3
+
+
+def test_connections_lists_the_account_and_connect_refuses_one_without_its_bic(tmp_path):
+    db = tmp_path / "shop.duckdb"
+    connect(db, "http://127.0.0.1:9")
+    r = run_kassa("connections", "--db", db, env={"COLUMNS": "200"})
+    assert r.returncode == 0 and ACCOUNT_ID in r.stdout and "act_" not in r.stdout
+    assert TOKEN not in r.stdout
+    r = run_kassa("connect", "tochka", "--name", "t2", "--account", OURS, "--token-stdin", "--db", db,
+                  stdin=TOKEN + "\n")  # fmt: skip
+    assert r.returncode == 2 and "BIC" in r.stderr

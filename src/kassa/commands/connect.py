@@ -330,7 +330,15 @@ def register(app: typer.Typer) -> None:
                 "account": str(
                     r["options"].get("client_login")
                     or r["options"].get("customer_id")
-                    or (f"act_{r['options']['account']}" if r["options"].get("account") else "")
+                    or (
+                        (
+                            r["options"]["account"]
+                            if r["service"] in ("tbank", "tochka")
+                            else f"act_{r['options']['account']}"
+                        )
+                        if r["options"].get("account")
+                        else ""
+                    )
                     or (
                         _("counter {counter}", lang, counter=r["options"]["counter"])
                         if r["options"].get("counter")
