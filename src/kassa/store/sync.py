@@ -8,7 +8,8 @@ current month).
 
 How it loads: the service's answer is handed to the **same reader** a file export goes through (for
 Direct, the Reports API TSV reader, with the options the request fixed: money in micros, VAT as
-requested), so a synced report loads exactly as the same report imported from a file. A row the reader
+requested; for a bank, the 1C statement reader, the operations written as a 1C statement by
+connectors/statement.py), so a synced report loads exactly as the same report imported from a file. A row the reader
 refuses fails the sync (the next one asks again); warnings pass as in an import. Then the rows go in
 as one batch in one transaction (:meth:`Warehouse.load_fetched`): recognised by the SHA-256 of the rows
 (the same days synced again change nothing), replacing the channel's rows of the days they cover (so
@@ -59,10 +60,8 @@ FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "v
           "tochka": "bank_1c"}  # fmt: skip
 SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json",
           "meta-ads": ".json", "tbank": ".txt", "tochka": ".txt"}  # fmt: skip
-BANKS = (
-    "tbank",
-    "tochka",
-)  # their statements are staged as 1CClientBankExchange text (connectors/statement.py)
+# The banks' statements are staged as 1CClientBankExchange text for the 1C reader (connectors/statement.py).
+BANKS = ("tbank", "tochka")
 HISTORY = {  # a first sync's first day, as far back as the service allows
     "yandex-direct": yandex_direct.history_start,
     "yandex-metrica": yandex_metrica.history_start,
