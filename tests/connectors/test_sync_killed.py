@@ -76,3 +76,72 @@ def test_a_sync_killed_at_any_moment_is_all_or_nothing_and_the_next_one_complete
                     wh.undo(max(b["batch_id"] for b in wh.batches()))
         sync_to_the_end(db)
     assert state(db)[0] == 80
+
+
+# The same for a bank (#19): a T-Bank statement's payments are all in, or none.
+BANK_ARGS = [
+    sys.executable,
+    "-m",
+    "kassa.cli",
+    "sync",
+    "bank",
+    "--since",
+    "2026-10-01",
+    "--until",
+    "2026-10-31",
+]
+
+
+def payments_state(db: Path) -> tuple[int, int]:
+    """(payments, live batches), as the next command would read them."""
+    if not db.exists():
+        return 0, 0
+    with Warehouse.open(db) as wh:
+        n = wh.ibis.con.execute("SELECT count(*) FROM payments").fetchone()
+        batches = wh.ibis.con.execute(
+            "SELECT count(*) FROM import_batches WHERE undone_at IS NULL"
+        ).fetchone()
+    assert n is not None and batches is not None
+    return int(n[0]), int(batches[0])
+
+
+def test_a_bank_sync_killed_at_any_moment_loads_all_of_the_statement_or_none(tmp_path: Path) -> None:
+    from tests.connectors import test_tbank_api as tb
+    from tests.connectors.fake_tbank import fake_tbank, operation
+
+    db = tmp_path / "shop.duckdb"
+    rng = random.Random(int(os.environ.get("KASSA_KILL_SEED", "19")))
+
+    def run(wait: bool) -> subprocess.Popen[bytes] | None:
+        if wait:
+            r = subprocess.run(
+                [*BANK_ARGS, "--db", str(db)], capture_output=True, text=True, timeout=120, env=ENV
+            )
+            assert r.returncode == 0, r.stdout + r.stderr
+            return None
+        return subprocess.Popen(
+            [*BANK_ARGS, "--db", str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+        )
+
+    with fake_tbank(tb.TOKEN, operations=tb.OPERATIONS, page=1) as fake:
+        tb.connect(db, fake.base_url)
+        started = time.monotonic()
+        run(wait=True)
+        whole = time.monotonic() - started
+        assert payments_state(db) == (3, 1)
+        more = [operation(f"n{i}", f"2026-10-{i + 3:02d}T10:00:00+03:00", "Credit", f"{i + 1}00.00", f"9{i}",
+                          "Оплата по счёту", "ООО «Ромашка»", "7701234567") for i in range(20)]  # fmt: skip
+        fake.operations = [*tb.OPERATIONS, *more]
+        for _ in range(KILLS):
+            p = run(wait=False)
+            assert p is not None
+            time.sleep(rng.uniform(0.3 * whole, 1.05 * whole))
+            p.send_signal(signal.SIGKILL)
+            p.wait(30)
+            seen = payments_state(db)
+            assert seen in ((3, 1), (23, 2)), seen  # the statement's payments all in, or none
+            if seen == (23, 2):
+                with Warehouse.open(db) as wh:
+                    wh.undo(max(b["batch_id"] for b in wh.batches()))
+        run(wait=True)
+    assert payments_state(db)[0] == 23

@@ -52,6 +52,22 @@ SERVICES: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("account", "currency"),
         "kassa connect meta-ads --name fb --account act_1234567890 --token-env META_TOKEN --db shop.duckdb",
     ),
+    "tbank": (
+        "T-Bank Business (T-API statement): every operation of one account, loaded as the 1C statement "
+        "import loads it (payments: money coming in). The token: a T-Business API token with the "
+        '"accounts and statements" scope; --account is required.',
+        ("account",),
+        "kassa connect tbank --name bank --account 40702810010000012345 --token-env TBANK_TOKEN --db shop.duckdb",
+    ),
+    "tochka": (
+        "Tochka (Open Banking statements): every operation of one account, loaded as the 1C statement "
+        "import loads it (payments: money coming in). The token: an access token with the "
+        "ReadStatements permission, or the JWT key from the internet bank; --account is the account "
+        "and the bank's BIC.",
+        ("account",),
+        "kassa connect tochka --name tochka --account 40702810010000012345/044525104 --token-env "
+        "TOCHKA_TOKEN --db shop.duckdb",
+    ),
 }
 
 

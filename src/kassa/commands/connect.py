@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads, tbank, tochka"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -137,7 +137,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         account: Annotated[
             str | None,
-            typer.Option("--account", help="Meta Ads: the ad account, act_1234567890 (required)."),
+            typer.Option(
+                "--account",
+                help="Meta Ads: the ad account, act_1234567890. T-Bank: our account's 20 digits; "
+                "Tochka: the account/BIC, 40702810010000012345/044525104. Required.",
+            ),
         ] = None,
         currency: Annotated[
             str | None,
@@ -152,7 +156,9 @@ def register(app: typer.Typer) -> None:
         look_back: Annotated[
             int | None,
             typer.Option(
-                "--look-back", help="Days every sync re-reads (revised statistics); default 7.", min=1
+                "--look-back",
+                help="Days every sync re-reads (revised statistics); default 7 (Metrica 3, banks 5).",
+                min=1,
             ),
         ] = None,
         remove: Annotated[
@@ -210,6 +216,13 @@ def register(app: typer.Typer) -> None:
                     "the ad account, e.g. --account act_1234567890", param_hint="--account"
                 )
             account = account_id(account)
+        if service in ("tbank", "tochka"):
+            from kassa.connectors import tbank, tochka
+
+            try:
+                account = (tbank if service == "tbank" else tochka).check_account(account or "")
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--account") from None
         if service in ("vk-ads", "google-ads") and not client_id:
             raise typer.BadParameter(
                 "the API app's client_id (VK Ads → Settings → API), e.g. --client-id 4a8c2f",
@@ -317,7 +330,15 @@ def register(app: typer.Typer) -> None:
                 "account": str(
                     r["options"].get("client_login")
                     or r["options"].get("customer_id")
-                    or (f"act_{r['options']['account']}" if r["options"].get("account") else "")
+                    or (
+                        (
+                            r["options"]["account"]
+                            if r["service"] in ("tbank", "tochka")
+                            else f"act_{r['options']['account']}"
+                        )
+                        if r["options"].get("account")
+                        else ""
+                    )
                     or (
                         _("counter {counter}", lang, counter=r["options"]["counter"])
                         if r["options"].get("counter")

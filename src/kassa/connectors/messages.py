@@ -88,6 +88,12 @@ REAUTH_META = _(
     "(docs/connections.md) and run `kassa connect meta-ads --name {connection} --account act_{account} "
     "--token-stdin …` again"
 )
+REAUTH_BANK = _(
+    "{problem}; connection {name} needs re-authorising: get a new token with the statements right "
+    "(docs/connections.md) and run `kassa connect {service} --name {connection} --account {account} "
+    "--token-stdin …` again"
+)
+STATEMENT_NOT_READY = _("the statement is still {state}")
 # Unknown accounts.
 NOT_A_COUNTER = _(
     "counter {counter} is not a counter number; run `kassa connect yandex-metrica --counter NUMBER …` again"

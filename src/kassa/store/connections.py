@@ -45,6 +45,9 @@ SERVICES = {
     "google-ads": ServiceSpec("google-ads", "Google Ads", look_back=7),
     # Meta revises conversions for its attribution window (up to 28 days; 7 by default): a week.
     "meta-ads": ServiceSpec("meta-ads", "Meta Ads", look_back=7),
+    # Banks post an operation days after it happened (a late credit, a correction): re-read five.
+    "tbank": ServiceSpec("tbank", "T-Bank", look_back=5),
+    "tochka": ServiceSpec("tochka", "Tochka", look_back=5),
 }
 PLANNED: tuple[str, ...] = ()
 

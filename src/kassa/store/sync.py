@@ -8,7 +8,8 @@ current month).
 
 How it loads: the service's answer is handed to the **same reader** a file export goes through (for
 Direct, the Reports API TSV reader, with the options the request fixed: money in micros, VAT as
-requested), so a synced report loads exactly as the same report imported from a file. A row the reader
+requested; for a bank, the 1C statement reader, the operations written as a 1C statement by
+connectors/statement.py), so a synced report loads exactly as the same report imported from a file. A row the reader
 refuses fails the sync (the next one asks again); warnings pass as in an import. Then the rows go in
 as one batch in one transaction (:meth:`Warehouse.load_fetched`): recognised by the SHA-256 of the rows
 (the same days synced again change nothing), replacing the channel's rows of the days they cover (so
@@ -36,7 +37,16 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from kassa.connectors import google_ads, meta_ads, vk_ads, yandex_direct, yandex_metrica
+from kassa.connectors import (
+    google_ads,
+    meta_ads,
+    statement,
+    tbank,
+    tochka,
+    vk_ads,
+    yandex_direct,
+    yandex_metrica,
+)
 from kassa.connectors.http import Counts
 from kassa.errors import ImportFailed, KassaError, RowError
 from kassa.settings import Settings
@@ -46,15 +56,20 @@ if TYPE_CHECKING:
     from kassa.store.warehouse import FileReport, Warehouse
 
 FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads",
-          "google-ads": "google_ads", "meta-ads": "meta_ads"}  # fmt: skip
+          "google-ads": "google_ads", "meta-ads": "meta_ads", "tbank": "bank_1c",
+          "tochka": "bank_1c"}  # fmt: skip
 SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json",
-          "meta-ads": ".json"}  # fmt: skip
+          "meta-ads": ".json", "tbank": ".txt", "tochka": ".txt"}  # fmt: skip
+# The banks' statements are staged as 1CClientBankExchange text for the 1C reader (connectors/statement.py).
+BANKS = ("tbank", "tochka")
 HISTORY = {  # a first sync's first day, as far back as the service allows
     "yandex-direct": yandex_direct.history_start,
     "yandex-metrica": yandex_metrica.history_start,
     "vk-ads": vk_ads.history_start,
     "google-ads": google_ads.history_start,
     "meta-ads": meta_ads.history_start,
+    "tbank": tbank.history_start,
+    "tochka": tochka.history_start,
 }
 
 
@@ -125,7 +140,9 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
     if conn.options.get("customer_id"):
         who.append(f"customer {conn.options['customer_id']}")
     elif conn.options.get("account"):
-        who.append(f"act_{conn.options['account']}")
+        who.append(
+            str(conn.options["account"]) if conn.service in BANKS else f"act_{conn.options['account']}"
+        )
     elif conn.options.get("client_id"):
         who.append(f"app {conn.options['client_id']}")
     if conn.base_url:
@@ -138,6 +155,8 @@ def _reader_options(conn: Connection, told: dict[str, Any] | None = None) -> dic
     what the service said about the account during the fetch (Metrica: the counter's time zone)."""
     if conn.service == "yandex-metrica":
         return dict(told or {})  # the log says the rest
+    if conn.service in BANKS:
+        return {}  # the 1C statement says it all (currency from the account's digits)
     if conn.service in (
         "vk-ads",
         "google-ads",
@@ -166,6 +185,30 @@ def fetch(
     """The service's answer for ``since..until``, its counts and what it told of the account for the
     reader (:func:`_reader_options`); ``stats`` (if given) is counted into, also when the fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
     deadline (``kassa sync --deadline``); ``conns`` keeps the token pairs of OAuth services."""
+    if conn.service == "tbank":
+        tt = timing or tbank.Timing()
+        if deadline is not None:
+            tt = dataclasses.replace(tt, deadline=deadline)
+        own = str(conn.options.get("account") or "")
+        bank = tbank.Client(
+            tbank.Account(conn.name, own, token, conn.base_url or tbank.BASE_URL), tt, sleep=sleep
+        )
+        if stats is not None:
+            bank.stats = stats
+        return statement.exchange_text(own, since, until, bank.operations(since, until)), bank.stats, {}
+    if conn.service == "tochka":
+        tk = timing or tochka.Timing()
+        if deadline is not None:
+            tk = dataclasses.replace(tk, deadline=deadline)
+        account_id = str(conn.options.get("account") or "")
+        tclient = tochka.Client(
+            tochka.Account(conn.name, account_id, token, conn.base_url or tochka.BASE_URL), tk, sleep=sleep
+        )
+        if stats is not None:
+            tclient.stats = stats
+        got = tclient.operations(since, until)
+        own = tclient.account.number
+        return statement.exchange_text(own, since, until, got), tclient.stats, {}
     client: yandex_direct.Client | yandex_metrica.Client | vk_ads.Client | google_ads.Client | meta_ads.Client
     if conn.service == "meta-ads":
         tm = timing or meta_ads.Timing()
