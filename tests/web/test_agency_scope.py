@@ -78,7 +78,9 @@ SWEEP_CONTRACTS = {
         "kpis:\n  - metric: revenue\n    target: 1000\n    weight: 1\n"
     ),
 }
-PERIODS = (None, "2026-10", "2026-09", "2026-11", "2026-07..2026-10", "2026-W41", "2026-10-01..2026-10-15")
+# Every kind of period once (none, a month with data and one without, months, a week, days): a second
+# month of the same kind found nothing the first did not and cost the two sweeps ~20 s.
+PERIODS = (None, "2026-10", "2026-11", "2026-07..2026-10", "2026-W41", "2026-10-01..2026-10-15")
 STATIC = ("/static/vega.js", "/static/htmx.js")  # the same bytes for everyone (Vega's own source text)
 
 
@@ -86,7 +88,7 @@ def sweep_queries(path: str) -> list[dict[str, str]]:
     """The main query parameters of a route: every kind of period in both languages, and what the route
     itself takes (the attribution model of a channel table, the contract or example of the editor)."""
     out: list[dict[str, str]] = [{"period": p} if p else {} for p in PERIODS]
-    out += [{"lang": "ru"} | ({"period": p} if p else {}) for p in PERIODS[:3]]  # Russian numbers and words
+    out += [{"lang": "ru"} | ({"period": p} if p else {}) for p in PERIODS[:2]]  # Russian numbers and words
     out.append({"pick": "month", "month": "2026-09"})
     if path.startswith("/channels"):
         out += [{"period": "2026-10", "model": m} for m in model_names()] + [{"model": "nonsense"}]
