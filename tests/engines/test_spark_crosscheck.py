@@ -29,6 +29,8 @@ from kassa.store import Warehouse
 # py4j leaves its gateway sockets to the garbage collector (not ours to close).
 pytestmark = [
     pytest.mark.slow,
+    # CI runs these beside the rest of the suite on two cores, where the demo's cross-check took 305 s.
+    pytest.mark.timeout(900),
     pytest.mark.filterwarnings(
         "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
     ),
