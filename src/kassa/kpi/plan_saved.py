@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kassa.errors import ConfigError
 from kassa.period import Period
+from kassa.store.places import beside
 from kassa.yamlfile import parse_yaml_model, read_yaml_text
 
 if TYPE_CHECKING:
@@ -72,8 +73,7 @@ class PlanFolder:
     @classmethod
     def for_db(cls, db: Path | str) -> PlanFolder:
         """``shop.duckdb`` → ``shop.duckdb.plans/``."""
-        p = Path(db)
-        return cls(p.with_name(p.name + ".plans"))
+        return cls(beside(db, ".plans"))
 
     def path_of(self, period: Period) -> Path:
         return self.folder / f"{period.label}{SUFFIX}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kassa.errors import ConfigError
 from kassa.kpi.contract import EXAMPLES, Contract, example_path, load_contract, parse_contract
+from kassa.store.places import beside
 from kassa.yamlfile import read_yaml_text
 
 SUFFIX = ".yaml"
@@ -25,7 +26,7 @@ MAX_BYTES = 64 * 1024  # a contract is a page of YAML; more is a mistake (or an 
 
 def contracts_dir(db: Path) -> Path:
     """``shop.duckdb`` → ``shop.duckdb.contracts``."""
-    return db.with_name(db.name + ".contracts")
+    return beside(db, ".contracts")
 
 
 def slug_of(name: str) -> str:

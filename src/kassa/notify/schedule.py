@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from kassa.errors import KassaError
 from kassa.settings import ScheduledJob, Settings
 from kassa.store import journal
+from kassa.store.places import beside
 
 if TYPE_CHECKING:
     from kassa.notify.telegram import Telegram
@@ -121,7 +122,7 @@ def next_time(job: ScheduledJob, last: Run | None, now: dt.datetime, zone: str) 
 
 
 def lock_path(db: Path, job: str) -> Path:
-    return db.with_name(f"{db.name}.schedule-{job}.lock")
+    return beside(db, f".schedule-{job}.lock")
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from kassa.errors import ConfigError
+from kassa.store.places import beside
 
 Secret = Literal["telegram_token", "smtp_password"]
 ENV: dict[Secret, str] = {"telegram_token": "KASSA_TELEGRAM_TOKEN", "smtp_password": "KASSA_SMTP_PASSWORD"}
@@ -24,7 +25,7 @@ ENV: dict[Secret, str] = {"telegram_token": "KASSA_TELEGRAM_TOKEN", "smtp_passwo
 
 def notify_path(db: Path) -> Path:
     """``shop.duckdb`` → ``shop.duckdb.notify.json``."""
-    return db.with_name(db.name + ".notify.json")
+    return beside(db, ".notify.json")
 
 
 def read_secret(db: Path, name: Secret) -> str | None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kassa.errors import ConfigError, KassaError
+from kassa.store.places import beside
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
@@ -73,11 +74,11 @@ class Connection:
 
 
 def connections_path(db: Path) -> Path:
-    return db.with_name(db.name + ".connections.json")
+    return beside(db, ".connections.json")
 
 
 def secrets_path(db: Path) -> Path:
-    return db.with_name(db.name + ".secrets.json")
+    return beside(db, ".secrets.json")
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:

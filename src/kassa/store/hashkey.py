@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from kassa.errors import WarehouseError
 from kassa.schema import KINDS
+from kassa.store.places import beside
 
 KEY_ENV = "KASSA_HASH_KEY"
 HASHING = "hmac-sha256"  # kassa_meta 'hashing': stored hashes are keyed
@@ -36,7 +37,7 @@ _CHECK = b"kassa: the hash key of this warehouse"
 
 def key_file(db: Path) -> Path:
     """``shop.duckdb`` → ``shop.duckdb.key``."""
-    return db.with_name(db.name + ".key")
+    return beside(db, ".key")
 
 
 def keyed(key: bytes, salted: str) -> str:

@@ -31,7 +31,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import time
@@ -54,11 +53,12 @@ from kassa.settings import Settings
 from kassa.sources.base import ReadResult
 from kassa.store import hashkey
 from kassa.store.loading import FileReport, replace_condition, table_schema
+from kassa.store.places import SPARK_FOLDER_ENV as FOLDER_ENV
+from kassa.store.places import SPARK_MASTER_ENV as MASTER_ENV
+from kassa.store.places import database_name
+from kassa.store.places import spark_folder as folder
 from kassa.store.warehouse import BATCHES_SCHEMA, SCHEMA_VERSION, Warehouse, _ArrowData
 
-PREFIX = "spark:"
-MASTER_ENV, FOLDER_ENV = "KASSA_SPARK_MASTER", "KASSA_SPARK_WAREHOUSE"
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Parts no manifest names, left by a killed import, are removed by the next writer once this old (a reader
 # that opened before a commit still reads the parts the commit superseded, so those are never removed).
 _ORPHAN_AGE_S = 24 * 3600
@@ -72,24 +72,6 @@ _SPARK_TYPES = {
     "float64": "DOUBLE",
     "boolean": "BOOLEAN",
 }
-
-
-def is_spark(db: object) -> bool:
-    return str(db).startswith(PREFIX)
-
-
-def database_name(db: object) -> str:
-    name = str(db)[len(PREFIX) :]
-    if not _NAME.fullmatch(name):
-        raise WarehouseError(
-            f"{db}: a Spark warehouse is named spark:DATABASE, DATABASE being letters, digits and _ "
-            "(e.g. --db spark:shop)"
-        )
-    return name
-
-
-def folder() -> Path:
-    return Path(os.environ.get(FOLDER_ENV) or "spark-warehouse").absolute()
 
 
 def schemas() -> dict[str, ibis.Schema]:

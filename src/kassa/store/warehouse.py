@@ -36,7 +36,7 @@ from kassa.schema import KINDS
 from kassa.settings import Settings
 from kassa.sources.base import ReadContext, ReadResult, Source
 from kassa.sources.registry import detect_format, get_source, not_a_file
-from kassa.store import hashkey, loading, recovery
+from kassa.store import hashkey, loading, places, recovery
 from kassa.store.loading import FileReport, ImportReport, _RowCount, table_schema
 
 SCHEMA_VERSION = 1
@@ -142,7 +142,7 @@ class Warehouse:
         read_only: bool = False,
         create: bool = True,
     ) -> Warehouse:
-        if str(path).startswith("spark:"):  # a Spark warehouse (kassa.store.spark), not a file
+        if places.is_spark(path):  # a Spark warehouse (kassa.store.spark), not a file
             from kassa.store.spark import SparkWarehouse
 
             return SparkWarehouse.open_spark(path, settings=settings, read_only=read_only, create=create)

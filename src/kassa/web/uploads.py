@@ -32,6 +32,7 @@ from fastapi import UploadFile
 
 from kassa.errors import KassaError, RowError
 from kassa.i18n import Translator
+from kassa.store.places import beside
 
 _ = Translator("web")
 
@@ -59,7 +60,7 @@ class UploadRefused(KassaError):
 
 
 def uploads_dir(db: Path) -> Path:
-    return db.with_name(db.name + ".uploads")
+    return beside(db, ".uploads")
 
 
 SAVED_PREFIX = re.compile(r"^\d{8}T\d{12}-[0-9a-f]{8}-")

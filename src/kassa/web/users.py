@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from kassa.errors import ConfigError
 from kassa.i18n import Translator
+from kassa.store.places import beside
 
 _ = Translator("web")
 
@@ -61,13 +62,13 @@ class User:
 
 def users_path(db: Path) -> Path:
     """``kassa.duckdb`` -> ``kassa.duckdb.users.json``."""
-    return db.with_name(db.name + ".users.json")
+    return beside(db, ".users.json")
 
 
 def sessions_path(db: Path) -> Path:
     """``kassa.duckdb`` -> ``kassa.duckdb.sessions.json``: the open sessions' ids (written by the server
     on every login and logout, so apart from the users file, which ``kassa user add`` writes)."""
-    return db.with_name(db.name + ".sessions.json")
+    return beside(db, ".sessions.json")
 
 
 class UserStore:
