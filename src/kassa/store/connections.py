@@ -18,9 +18,12 @@ shown, diffed and backed up without handing out a token; the secrets file is the
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,9 @@ SERVICES = {
     # Banks post an operation days after it happened (a late credit, a correction): re-read five.
     "tbank": ServiceSpec("tbank", "T-Bank", look_back=5),
     "tochka": ServiceSpec("tochka", "Tochka", look_back=5),
+    # Leads are read by the day they were last changed, in Moscow time: two days more cover an account
+    # set to another zone and a sync that ran while the day was still being worked.
+    "amocrm": ServiceSpec("amocrm", "amoCRM", look_back=3),
 }
 PLANNED: tuple[str, ...] = ()
 
@@ -192,6 +198,22 @@ class Connections:
         """The token pair kassa obtained for connection ``name`` (VK Ads), or None before its first sync."""
         found = self._oauth_all().get(name)
         return found if isinstance(found, dict) else None
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the secrets file's lock (``<db>.secrets.json.lock``, an exclusive ``flock``) meanwhile.
+
+        A connector whose refresh token is single-use (amoCRM) refreshes and saves under it, after
+        re-reading the pair: two syncs at once then refresh once, the second taking the first's pair
+        instead of sending a retired token. The kernel lets go of it when a killed process dies.
+        Not re-entrant: :meth:`save_oauth` does not take it, so it can be called while holding it."""
+        fd = os.open(self.secrets.with_name(self.secrets.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def save_oauth(self, name: str, pair: dict[str, Any]) -> None:
         """Replace ``name``'s token pair, atomically (a refresh retires the old pair at once)."""
