@@ -9,7 +9,9 @@ current month).
 How it loads: the service's answer is handed to the **same reader** a file export goes through (for
 Direct, the Reports API TSV reader, with the options the request fixed: money in micros, VAT as
 requested; for a bank, the 1C statement reader, the operations written as a 1C statement by
-connectors/statement.py), so a synced report loads exactly as the same report imported from a file. A row the reader
+connectors/statement.py; for amoCRM, the leads as API v4 JSON with the stage mapping made to fit the
+account's status ids, whose reader makes a leads and a deals table, loaded together in one transaction
+as importing the file loads them), so a synced report loads exactly as the same report imported from a file. A row the reader
 refuses fails the sync (the next one asks again); warnings pass as in an import. Then the rows go in
 as one batch in one transaction (:meth:`Warehouse.load_fetched`): recognised by the SHA-256 of the rows
 (the same days synced again change nothing), replacing the channel's rows of the days they cover (so
