@@ -527,6 +527,8 @@ def test_an_unknown_stage_is_a_warning_naming_it(tmp_path):
         r = run_kassa("sync", "crm", *OCTOBER, "--db", db, "--json")
     warnings = json.loads(r.stdout)["connections"][0]["warnings"]
     assert r.returncode == 0 and len(warnings) == 3 and "stage not in the stage mapping" in warnings[0]
+    # Named by the lead's place among those synced (103 is the third), not a line of a staged file.
+    assert "[JSON record 3]" in warnings[0] and "'2031'" in warnings[0]
 
 
 def test_connect_checks_the_subdomain_and_the_oauth_options(tmp_path):
@@ -539,3 +541,39 @@ def test_connect_checks_the_subdomain_and_the_oauth_options(tmp_path):
     assert r.returncode == 2 and "--auth-code" in flat(r.stderr) and SECRET not in r.stdout + r.stderr
     assert amocrm.account_host("Shop.Kommo.com") == "shop.kommo.com"
     assert amocrm.account_host("https://shop.amocrm.ru/") == "shop.amocrm.ru"
+
+
+def test_an_access_token_refused_mid_sync_is_refreshed_once_and_the_sync_goes_on(tmp_path):
+    db = tmp_path / "shop.duckdb"
+    with fake_amocrm(**account()) as f:
+        connect_oauth(db, f)
+        f.access.clear()  # revoked in amoCRM before its 24 hours were up
+        r = run_kassa("sync", "crm", *OCTOBER, "--db", db, "--json")
+        refreshes = [
+            q for method, p, q, _ in f.log if method == "POST" and q["grant_type"] == ["refresh_token"]
+        ]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["connections"][0]["rows"] == {"leads": 5, "deals": 5}  # no mapping: 104 too
+    assert len(refreshes) == 1 and Connections(db).oauth("crm")["refresh_token"] == "ref-2-p2Lw"  # type: ignore[index]
+
+
+def test_a_lead_met_on_two_pages_is_kept_once_in_its_latest_state():
+    """Pages shift while leads are edited: 101 moved on (won) after page 1 showed it, and page 2
+    shows it again, older; the latest state wins, wherever it came."""
+    vt = VirtualTime()
+    won, talking = LEADS[0], dict(LEADS[0], status_id=2031, updated_at=LEADS[0]["updated_at"] - 3600)
+    with fake_amocrm(**account(long_lived=LONG_LIVED)) as f:
+        nxt = f"{f.base_url}/api/v4/leads?limit=250&page=2"
+
+        def page(leads: list[dict[str, Any]], more: bool) -> tuple[int, bytes, str]:
+            links = {"next": {"href": nxt}} if more else {}
+            return (
+                200,
+                json.dumps({"_links": links, "_embedded": {"leads": leads}}).encode(),
+                "application/hal+json",
+            )
+
+        pipelines = json.dumps({"_embedded": {"pipelines": PIPELINES}}).encode()
+        f.fault((200, pipelines, "application/hal+json"), page([won], True), page([talking, LEADS[1]], False))
+        got = json.loads(token_client(f, vt).export(OCT1, OCT31)[0])["_embedded"]["leads"]
+    assert [(x["id"], x["status_id"]) for x in got] == [(101, 142), (102, 143)]

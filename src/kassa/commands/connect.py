@@ -582,14 +582,16 @@ def _print_outcomes(outcomes: list[SyncOutcome], lang: str) -> None:
             {
                 "name": o.connection,
                 "days": "—" if o.since is None else f"{o.since} – {o.until}",
-                "loaded": fmt_number(b.rows_loaded, lang) if b else "—",
-                "replaced": fmt_number(b.rows_replaced, lang) if b else "—",
+                # amoCRM's sync is two batches, its leads and its deals: both shown.
+                "loaded": fmt_number(sum(x.rows_loaded for x in o.batches), lang) if b else "—",
+                "replaced": fmt_number(sum(x.rows_replaced for x in o.batches), lang) if b else "—",
                 "batch": ("failed" if o.error else "—")
                 if not b
-                else (
-                    str(b.batch_id)
-                    if b.batch_id
-                    else _("already #{batch}", lang, batch=b.already_imported_as)
+                else ", ".join(
+                    str(x.batch_id)
+                    if x.batch_id
+                    else _("already #{batch}", lang, batch=x.already_imported_as)
+                    for x in o.batches
                 ),
                 "requests": fmt_number(o.requests, lang),
                 "retries": fmt_number(o.retries, lang),

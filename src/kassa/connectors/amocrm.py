@@ -444,8 +444,10 @@ class Client:
                 self._http = None
         for lead in leads:
             _with_contacts(lead, found)
+        # One line: the reader then names a lead by its position among the leads (1 = the first), not by
+        # a line of a file the user never sees.
         page = {"_embedded": {"leads": leads}}
-        return json.dumps(page, ensure_ascii=False, indent=1).encode("utf-8"), statuses
+        return json.dumps(page, ensure_ascii=False).encode("utf-8"), statuses
 
 
 def _contact_ids(lead: dict[str, Any]) -> list[str]:
