@@ -577,3 +577,25 @@ def test_a_lead_met_on_two_pages_is_kept_once_in_its_latest_state():
         f.fault((200, pipelines, "application/hal+json"), page([won], True), page([talking, LEADS[1]], False))
         got = json.loads(token_client(f, vt).export(OCT1, OCT31)[0])["_embedded"]["leads"]
     assert [(x["id"], x["status_id"]) for x in got] == [(101, 142), (102, 143)]
+
+
+def test_a_load_failing_at_its_deals_leaves_no_leads_either(tmp_path):
+    """One sync, one transaction: when the second table (deals) cannot be written, the first (leads)
+    is taken back with it — nothing half-loaded."""
+    db = tmp_path / "shop.duckdb"
+    vt = VirtualTime()
+    with fake_amocrm(**account(long_lived=LONG_LIVED)) as f:
+        body, _ = token_client(f, vt).export(OCT1, OCT31)
+    staged = tmp_path / "crm.json"
+    staged.write_bytes(body)
+    with Warehouse.open(db) as wh:
+        before = wh.fingerprint()
+        _, results = wh.read_file(staged, format="amocrm")
+        leads, deals = (r.rows for r in results)
+        broken = deals.drop_columns(["amount"])  # a deals table the warehouse cannot take
+        with pytest.raises(Exception, match="amount"):
+            wh.load_fetched_all(
+                "crm (amoCRM) 2026-10-01..2026-10-31", "amocrm", [("leads", leads), ("deals", broken)]
+            )
+        assert wh.fingerprint() == before and wh.batches() == []
+        assert len(wh.load_fetched_all("crm", "amocrm", [("leads", leads), ("deals", deals)])) == 2
