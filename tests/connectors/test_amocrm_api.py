@@ -599,3 +599,23 @@ def test_a_load_failing_at_its_deals_leaves_no_leads_either(tmp_path):
             )
         assert wh.fingerprint() == before and wh.batches() == []
         assert len(wh.load_fetched_all("crm", "amocrm", [("leads", leads), ("deals", deals)])) == 2
+
+
+def test_a_sync_handed_to_a_running_dashboard_loads_both_tables(tmp_path):
+    """The server's side of a handed-over sync (store/handoff.py, job ``sync``): the answer carries
+    the leads batch and the deals batch, as `kassa sync` then shows them."""
+    from kassa.store import handoff
+    from kassa.store.sync import stage
+
+    db = tmp_path / "shop.duckdb"
+    vt = VirtualTime()
+    with fake_amocrm(**account(long_lived=LONG_LIVED)) as f:
+        connect_token(db, f.base_url)
+        body, statuses = token_client(f, vt).export(OCT1, OCT31)
+    conn = Connections(db).get("crm")
+    report, options = stage(conn, body, tmp_path, amocrm.reader_mapping(amocrm.CrmMapping(), statuses))
+    job = {"op": "sync", "file": str(report), "options": str(options), "format": "amocrm", "origin": "crm"}
+    with Warehouse.open(db) as wh:
+        answer = json.loads(json.dumps(handoff.run(wh, job)))  # as it crosses the socket
+    files = handoff.report_from(answer).files
+    assert [(b.kind, b.rows_loaded) for b in files] == [("leads", 5), ("deals", 5)]
