@@ -619,3 +619,20 @@ def test_a_sync_handed_to_a_running_dashboard_loads_both_tables(tmp_path):
         answer = json.loads(json.dumps(handoff.run(wh, job)))  # as it crosses the socket
     files = handoff.report_from(answer).files
     assert [(b.kind, b.rows_loaded) for b in files] == [("leads", 5), ("deals", 5)]
+
+
+def test_another_connections_pair_saved_meanwhile_waits_for_the_refresh_and_keeps_it(tmp_path):
+    """Every write of the secrets file takes its lock: a VK pair saved while an amoCRM refresh holds
+    it waits, then keeps amoCRM's new pair instead of writing back the copy it would have read before."""
+    db = tmp_path / "shop.duckdb"
+    conns = Connections(db)
+    conns.save_oauth("crm", {"access_token": "acc-1", "refresh_token": "ref-1", "expires_at": 1.0})
+    saver = threading.Thread(target=lambda: Connections(db).save_oauth("vk", {"access_token": "vk-2"}))
+    with conns.locked():
+        saver.start()
+        saver.join(0.3)
+        assert saver.is_alive()  # waiting for the lock, not writing from a stale copy
+        conns.save_oauth("crm", {"access_token": "acc-2", "refresh_token": "ref-2", "expires_at": 2.0})
+    saver.join(10)
+    assert conns.oauth("crm") == {"access_token": "acc-2", "refresh_token": "ref-2", "expires_at": 2.0}
+    assert conns.oauth("vk") == {"access_token": "vk-2"}
