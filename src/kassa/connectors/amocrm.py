@@ -419,7 +419,7 @@ class Client:
             chunk = ids[i : i + IDS]
             params = [("limit", str(PAGE)), *(("filter[id][]", c) for c in chunk)]
             for _request, found in self._pages(
-                "/api/v4/contacts", params, f"contacts of {len(chunk)} lead(s)", "contacts"
+                "/api/v4/contacts", params, f"{len(chunk)} contact(s)", "contacts"
             ):
                 for c in found:
                     if isinstance(c, dict) and c.get("id") is not None:
@@ -470,8 +470,12 @@ def _with_contacts(lead: dict[str, Any], found: dict[str, dict[str, Any]]) -> No
             continue
         full = found.get(str(c["id"])) or {}
         fields = full.get("custom_fields_values")
-        kept = [f for f in fields if isinstance(f, dict) and str(f.get("field_code") or "").upper() in CONTACT_FIELDS] \
-            if isinstance(fields, list) else []  # fmt: skip
+        fields = fields if isinstance(fields, list) else []  # null when the contact has none
+        kept = [
+            f
+            for f in fields
+            if isinstance(f, dict) and str(f.get("field_code") or "").upper() in CONTACT_FIELDS
+        ]
         out.append({"id": c["id"], "is_main": c.get("is_main") is True, "custom_fields_values": kept})
     assert isinstance(embedded, dict)
     embedded["contacts"] = out
