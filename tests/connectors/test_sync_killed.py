@@ -145,3 +145,74 @@ def test_a_bank_sync_killed_at_any_moment_loads_all_of_the_statement_or_none(tmp
                     wh.undo(max(b["batch_id"] for b in wh.batches()))
         run(wait=True)
     assert payments_state(db)[0] == 23
+
+
+# The same for amoCRM (#19): its leads and its deals land together, or neither.
+AMO_ARGS = [
+    sys.executable,
+    "-m",
+    "kassa.cli",
+    "sync",
+    "crm",
+    "--since",
+    "2026-10-01",
+    "--until",
+    "2026-10-31",
+]
+
+
+def crm_state(db: Path) -> tuple[int, int, int]:
+    """(leads, deals, live batches), as the next command would read them."""
+    if not db.exists():
+        return 0, 0, 0
+    with Warehouse.open(db) as wh:
+        got = [
+            wh.ibis.con.execute(sql).fetchone()
+            for sql in ("SELECT count(*) FROM leads", "SELECT count(*) FROM deals",
+                        "SELECT count(*) FROM import_batches WHERE undone_at IS NULL")
+        ]  # fmt: skip
+    n = [int(r[0]) if r else 0 for r in got]
+    return n[0], n[1], n[2]
+
+
+def test_an_amocrm_sync_killed_at_any_moment_loads_its_leads_and_deals_or_neither(tmp_path: Path) -> None:
+    from tests.connectors import test_amocrm_api as amo
+    from tests.connectors.fake_amocrm import fake_amocrm
+
+    db = tmp_path / "shop.duckdb"
+    rng = random.Random(int(os.environ.get("KASSA_KILL_SEED", "19")))
+
+    def run(wait: bool) -> subprocess.Popen[bytes] | None:
+        if wait:
+            r = subprocess.run(
+                [*AMO_ARGS, "--db", str(db)], capture_output=True, text=True, timeout=120, env=ENV
+            )
+            assert r.returncode == 0, r.stdout + r.stderr
+            return None
+        return subprocess.Popen(
+            [*AMO_ARGS, "--db", str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+        )
+
+    with fake_amocrm(**amo.account(long_lived=amo.LONG_LIVED, page_size=1)) as fake:
+        amo.connect_token(db, fake.base_url)
+        started = time.monotonic()
+        run(wait=True)
+        whole = time.monotonic() - started
+        assert crm_state(db) == (5, 5, 2)
+        more = [amo.lead(700 + i, 142, 1113, 100 * (i + 1), "2026-10-02T10:00", f"2026-10-{i + 3:02d}T10:00",
+                         "2026-10-03T10:00") for i in range(8)]  # fmt: skip
+        fake.leads = [*amo.LEADS, *more]
+        for _ in range(2):
+            p = run(wait=False)
+            assert p is not None
+            time.sleep(rng.uniform(0.3 * whole, 1.05 * whole))
+            p.send_signal(signal.SIGKILL)
+            p.wait(30)
+            seen = crm_state(db)
+            assert seen in ((5, 5, 2), (13, 13, 4)), seen  # both tables of that sync, or neither
+            if seen[2] == 4:
+                with Warehouse.open(db) as wh:
+                    for b in sorted((b["batch_id"] for b in wh.batches()), reverse=True)[:2]:
+                        wh.undo(b)
+        run(wait=True)
+    assert crm_state(db) == (13, 13, 4)

@@ -68,6 +68,17 @@ SERVICES: dict[str, tuple[str, tuple[str, ...], str]] = {
         "kassa connect tochka --name tochka --account 40702810010000012345/044525104 --token-env "
         "TOCHKA_TOKEN --db shop.duckdb",
     ),
+    "amocrm": (
+        "amoCRM / Kommo (API v4): every lead changed on the days synced, as leads and deals, with its "
+        "contacts' phones and e-mails (hashed) and its UTM fields, loaded as importing the same API JSON "
+        "loads it. Either OAuth (the integration's --client-id, its secret key on standard input with "
+        "--client-secret-stdin, an --auth-code and the --redirect-uri) or a long-lived token "
+        "(--token-stdin); --subdomain is required; --mapping names your own stages.",
+        ("subdomain", "client_id", "client_secret_stdin", "auth_code", "redirect_uri", "mapping"),
+        "kassa connect amocrm --name crm --subdomain shop --client-id 2f7c… --client-secret-stdin "
+        "--auth-code def502… --redirect-uri https://shop.ru/amo --mapping stages.yaml --db shop.duckdb "
+        "< secret.txt",
+    ),
 }
 
 

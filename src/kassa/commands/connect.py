@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _ = Translator("cli")
 
-SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads, tbank, tochka"
+SERVICE_HELP = "yandex-direct, yandex-metrica, vk-ads, google-ads, meta-ads, tbank, tochka, amocrm"
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -121,7 +121,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--client-id",
                 help="VK Ads: the API app's client_id (VK Ads → Settings → API); its client secret is the "
-                "token (--token-stdin or --token-env). Google Ads: the OAuth client's id. Required for both.",
+                "token (--token-stdin or --token-env). Google Ads: the OAuth client's id. Required for both. "
+                "amoCRM OAuth: the integration's id.",
             ),
         ] = None,
         customer_id: Annotated[
@@ -151,6 +152,39 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--campaign", help="Which campaign value matches utm_campaign: id (default) or name."
+            ),
+        ] = None,
+        subdomain: Annotated[
+            str | None,
+            typer.Option("--subdomain", help="amoCRM: the account, shop for shop.amocrm.ru (required)."),
+        ] = None,
+        client_secret_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--client-secret-stdin",
+                help="amoCRM OAuth: read the integration's secret key from standard input (kept in "
+                "<db>.secrets.json, 0600).",
+            ),
+        ] = False,
+        auth_code: Annotated[
+            str | None,
+            typer.Option(
+                "--auth-code",
+                help="amoCRM OAuth: the integration's authorization code (single-use, 20 minutes), "
+                "exchanged for a token pair now.",
+            ),
+        ] = None,
+        redirect_uri: Annotated[
+            str | None,
+            typer.Option(
+                "--redirect-uri", help="amoCRM OAuth: the integration's redirect URI, as set in it."
+            ),
+        ] = None,
+        mapping: Annotated[
+            Path | None,
+            typer.Option(
+                "--mapping",
+                help="amoCRM: the stage mapping YAML a file import takes (stages by id or name).",
             ),
         ] = None,
         look_back: Annotated[
@@ -228,6 +262,12 @@ def register(app: typer.Typer) -> None:
                 "the API app's client_id (VK Ads → Settings → API), e.g. --client-id 4a8c2f",
                 param_hint="--client-id",
             )
+        if service == "amocrm":
+            _connect_amocrm(
+                conns, name, subdomain, client_id, client_secret_stdin, auth_code, redirect_uri, mapping,
+                base_url, look_back, token_stdin, token_env, db, lang,
+            )  # fmt: skip
+            return
         if campaign not in (None, "id", "name"):
             raise typer.BadParameter("use id or name", param_hint="--campaign")
         if currency is not None and (len(currency) != 3 or not currency.isalpha()):
@@ -328,7 +368,8 @@ def register(app: typer.Typer) -> None:
                 "name": r["name"],
                 "service": r["service"],
                 "account": str(
-                    r["options"].get("client_login")
+                    r["options"].get("subdomain")
+                    or r["options"].get("client_login")
                     or r["options"].get("customer_id")
                     or (
                         (
@@ -424,10 +465,78 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
+def _connect_amocrm(
+    conns: Any, name: str, subdomain: str | None, client_id: str | None, secret_stdin: bool,
+    auth_code: str | None, redirect_uri: str | None, mapping: Path | None, base_url: str | None,
+    look_back: int | None, token_stdin: bool, token_env: str | None, db: Path, lang: str,
+) -> None:  # fmt: skip
+    """``kassa connect amocrm``: a long-lived token, or OAuth's authorization code exchanged now."""
+    from kassa.connectors import amocrm
+    from kassa.sources.crm_mapping import load_crm_mapping
+    from kassa.store.connections import SERVICES, Connection
+    from kassa.store.sync import amocrm_account, amocrm_keeper
+
+    try:
+        host = amocrm.account_host(subdomain or "")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--subdomain") from None
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise typer.BadParameter("a URL starting with http:// or https://", param_hint="--base-url")
+    if mapping is not None:
+        mapping = mapping.resolve()
+        load_crm_mapping(mapping)  # refused now, naming file:line and field, rather than at every sync
+    oauth = bool(client_id or secret_stdin or auth_code)
+    options: dict[str, object] = {"subdomain": host}
+    if mapping is not None:
+        options["mapping"] = str(mapping)
+    if oauth:
+        if token_stdin or token_env:
+            raise typer.BadParameter("OAuth takes --client-secret-stdin, not --token-stdin/--token-env")
+        for value, option in ((client_id, "--client-id"), (auth_code, "--auth-code"),
+                              (redirect_uri, "--redirect-uri")):  # fmt: skip
+            if not value:
+                raise typer.BadParameter(
+                    f"amoCRM OAuth needs {option} (docs/connections.md)", param_hint=option
+                )
+        if not secret_stdin:
+            raise typer.BadParameter(
+                "give the integration's secret key on standard input", param_hint="--client-secret-stdin"
+            )
+        secret = sys.stdin.readline().strip()
+        if not secret:
+            raise typer.BadParameter("standard input held no secret key", param_hint="--client-secret-stdin")
+        options |= {"client_id": client_id, "redirect_uri": redirect_uri}
+        where, token = "file", secret
+    else:
+        where, token = _read_token(token_stdin, token_env)
+    conn = Connection(name=name, service="amocrm", options=options, base_url=base_url, secret=where,
+                      look_back=look_back or SERVICES["amocrm"].look_back)  # fmt: skip
+    if oauth:
+        assert auth_code is not None
+        # The code first: a connection whose code was refused is not saved. The pair is saved with the
+        # secret (saving a connection forgets its old pair: connecting again is re-authorising).
+        pair = amocrm.Client(amocrm_account(conn, token or "")).exchange(auth_code)
+        conns.save(conn, token)
+        amocrm_keeper(conns, name).save(pair)
+    else:
+        conns.save(conn, token)
+    shown = _("the environment variable {var}", lang, var=token_env) if token_env else str(conns.secrets)
+    console.print(
+        _(
+            "connection {name} ({service}) saved; its token is in {where}",
+            lang,
+            name=repr(name),
+            service=SERVICES["amocrm"].title,
+            where=shown,
+        )  # fmt: skip
+    )
+    console.print(_("next: kassa sync {name} --db {db}", lang, name=name, db=db))
+
+
 def _loader(db: Path, config: Path | None) -> Loader:
     """Load a staged answer into the warehouse, or hand it to the running dashboard that holds it."""
 
-    def load(report: Path, options: Path, fmt: str, origin: str) -> FileReport:
+    def load(report: Path, options: Path, fmt: str, origin: str) -> FileReport | list[FileReport]:
         from kassa.cli_common import open_warehouse
         from kassa.errors import WarehouseTaken
         from kassa.store import handoff
@@ -447,7 +556,8 @@ def _loader(db: Path, config: Path | None) -> Loader:
             answer = handoff.hand_over(db, job)
             if answer is None:
                 raise
-            return handoff.report_from(answer).files[0]
+            files: list[FileReport] = handoff.report_from(answer).files
+            return files[0] if len(files) == 1 else files  # amoCRM: leads and deals
 
     return load
 
@@ -472,14 +582,16 @@ def _print_outcomes(outcomes: list[SyncOutcome], lang: str) -> None:
             {
                 "name": o.connection,
                 "days": "—" if o.since is None else f"{o.since} – {o.until}",
-                "loaded": fmt_number(b.rows_loaded, lang) if b else "—",
-                "replaced": fmt_number(b.rows_replaced, lang) if b else "—",
+                # amoCRM's sync is two batches, its leads and its deals: both shown.
+                "loaded": fmt_number(sum(x.rows_loaded for x in o.batches), lang) if b else "—",
+                "replaced": fmt_number(sum(x.rows_replaced for x in o.batches), lang) if b else "—",
                 "batch": ("failed" if o.error else "—")
                 if not b
-                else (
-                    str(b.batch_id)
-                    if b.batch_id
-                    else _("already #{batch}", lang, batch=b.already_imported_as)
+                else ", ".join(
+                    str(x.batch_id)
+                    if x.batch_id
+                    else _("already #{batch}", lang, batch=x.already_imported_as)
+                    for x in o.batches
                 ),
                 "requests": fmt_number(o.requests, lang),
                 "retries": fmt_number(o.retries, lang),

@@ -94,6 +94,21 @@ REAUTH_BANK = _(
     "--token-stdin …` again"
 )
 STATEMENT_NOT_READY = _("the statement is still {state}")
+REAUTH_AMO = _(
+    "{problem}; connection {name} needs re-authorising: make a new authorization code in the amoCRM "
+    "integration (docs/connections.md) and run `kassa connect amocrm --name {connection} --subdomain "
+    "{subdomain} --client-id {client_id} --client-secret-stdin --auth-code CODE --redirect-uri URI` again"
+)
+REAUTH_AMO_TOKEN = _(
+    "{problem}; connection {name} needs re-authorising: make a new long-lived token in the amoCRM "
+    "integration (docs/connections.md) and run `kassa connect amocrm --name {connection} --subdomain "
+    "{subdomain} --token-stdin` again"
+)
+AMO_REFUSED = _("amoCRM refused the {what} ({problem})")
+AMO_BLOCKED = _(
+    "HTTP {status}: an HTML page instead of JSON, as amoCRM shows for a blocked or unpaid account "
+    "({excerpt}); check the account in amoCRM, then sync again"
+)
 # Unknown accounts.
 NOT_A_COUNTER = _(
     "counter {counter} is not a counter number; run `kassa connect yandex-metrica --counter NUMBER …` again"

@@ -291,7 +291,7 @@ class Scheduler:
         if failed:
             raise KassaError("; ".join(failed))
         return ", ".join(
-            f"{o.connection}: {o.batch.rows_loaded if o.batch else 0} row(s) {o.since}..{o.until}"
+            f"{o.connection}: {sum(b.rows_loaded for b in o.batches)} row(s) {o.since}..{o.until}"
             for o in outcomes
         )
 

@@ -3,8 +3,9 @@
 ``<db>.connections.json`` holds each connection's service, name, options, base URL, look-back window,
 where its secret is (``file`` or ``env:VAR``) and its cursor (the last day synced). ``<db>.secrets.json``
 holds the tokens given with ``--token-stdin`` and, under ``oauth``, the access/refresh token pairs kassa
-obtained itself (VK Ads), replaced atomically the moment a refresh returns a new pair. Both are written atomically (a temporary file, then a
-rename) and created ``0600``.
+obtained itself (VK Ads, Google Ads, amoCRM), replaced atomically the moment a refresh returns a new pair. Both are written atomically (a temporary file, then a
+rename) and created ``0600``; the secrets file only under its lock (``<db>.secrets.json.lock``,
+:meth:`Connections.locked`), so two processes saving pairs at once never write back a retired one.
 
 Why beside the warehouse and not in it (as the users file, docs/architecture.md): a running
 ``kassa serve`` holds DuckDB's one write lock, and ``kassa connect`` must work meanwhile; and a secret
@@ -18,9 +19,13 @@ shown, diffed and backed up without handing out a token; the secrets file is the
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from kassa.errors import ConfigError, KassaError
 from kassa.store.places import beside
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_held = threading.local()  # the secrets locks this thread holds (Connections.locked)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,9 @@ SERVICES = {
     # Banks post an operation days after it happened (a late credit, a correction): re-read five.
     "tbank": ServiceSpec("tbank", "T-Bank", look_back=5),
     "tochka": ServiceSpec("tochka", "Tochka", look_back=5),
+    # Leads are read by the day they were last changed, in Moscow time: two days more cover an account
+    # set to another zone and a sync that ran while the day was still being worked.
+    "amocrm": ServiceSpec("amocrm", "amoCRM", look_back=3),
 }
 PLANNED: tuple[str, ...] = ()
 
@@ -144,27 +153,27 @@ class Connections:
                 f"connection name {conn.name!r}: use 1–40 letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
         others = [c for c in self.all() if c.name != conn.name]
-        tokens = _read(self.secrets, "tokens")
-        oauth = self._oauth_all()
-        oauth.pop(conn.name, None)  # connecting again is re-authorising: the old pair is not reused
-        if conn.secret == "file":
-            if not token:
-                raise KassaError(
-                    f"connection {conn.name!r}: no token given (--token-stdin or --token-env VAR)"
-                )
-            tokens[conn.name] = token
-        else:
-            tokens.pop(conn.name, None)
-        # The secret first: a connection saved without its token would fail its first sync.
-        _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
+        if conn.secret == "file" and not token:
+            raise KassaError(f"connection {conn.name!r}: no token given (--token-stdin or --token-env VAR)")
+        with self.locked():
+            tokens = _read(self.secrets, "tokens")
+            oauth = self._oauth_all()
+            oauth.pop(conn.name, None)  # connecting again is re-authorising: the old pair is not reused
+            if conn.secret == "file":
+                tokens[conn.name] = token
+            else:
+                tokens.pop(conn.name, None)
+            # The secret first: a connection saved without its token would fail its first sync.
+            _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
         self._save_all([*others, conn])
 
     def remove(self, name: str) -> None:
         self.get(name)
         self._save_all([c for c in self.all() if c.name != name])
-        tokens, oauth = _read(self.secrets, "tokens"), self._oauth_all()
-        if tokens.pop(name, None) is not None or oauth.pop(name, None) is not None:
-            _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
+        with self.locked():
+            tokens, oauth = _read(self.secrets, "tokens"), self._oauth_all()
+            if tokens.pop(name, None) is not None or oauth.pop(name, None) is not None:
+                _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
 
     def token(self, conn: Connection) -> str:
         """The connection's secret, from the secrets file or the environment variable it names."""
@@ -194,11 +203,37 @@ class Connections:
         found = self._oauth_all().get(name)
         return found if isinstance(found, dict) else None
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the secrets file's lock (``<db>.secrets.json.lock``, an exclusive ``flock``) meanwhile.
+
+        A connector whose refresh token is single-use (amoCRM) refreshes and saves under it, after
+        re-reading the pair: two syncs at once then refresh once, the second taking the first's pair
+        instead of sending a retired token. The kernel lets go of it when a killed process dies.
+        Every write of the secrets file takes it too (a read, a change, a rename): without it, another
+        connection's pair saved at the same moment from a copy read a moment earlier would put back the
+        retired one. Re-entrant within a thread, so a refresh holding it can save."""
+        path = str(self.secrets.with_name(self.secrets.name + ".lock"))
+        held: set[str] = _held.__dict__.setdefault("paths", set())
+        if path in held:
+            yield
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held.add(path)
+            yield
+        finally:
+            held.discard(path)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
     def save_oauth(self, name: str, pair: dict[str, Any]) -> None:
         """Replace ``name``'s token pair, atomically (a refresh retires the old pair at once)."""
-        tokens, oauth = _read(self.secrets, "tokens"), self._oauth_all()
-        oauth[name] = pair
-        _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
+        with self.locked():
+            tokens, oauth = _read(self.secrets, "tokens"), self._oauth_all()
+            oauth[name] = pair
+            _write_private(self.secrets, {"tokens": tokens, "oauth": oauth})
 
     def record(self, name: str, *, through: dt.date | None, outcome: dict[str, Any]) -> None:
         """After a sync: move the cursor forward to ``through`` (never back) and keep its outcome."""

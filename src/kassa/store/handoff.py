@@ -83,8 +83,9 @@ def run(
         # Fetched by the caller (kassa.store.sync): only the read and the load run here, under the lock.
         from kassa.store.sync import load_report
 
-        batch = load_report(wh, Path(job["file"]), Path(job["options"]), job["format"], job["origin"])
-        return {"ok": {"files": [dataclasses.asdict(batch)]}}
+        got = load_report(wh, Path(job["file"]), Path(job["options"]), job["format"], job["origin"])
+        batches = got if isinstance(got, list) else [got]  # amoCRM: leads and deals
+        return {"ok": {"files": [dataclasses.asdict(b) for b in batches]}}
     raise KassaError(f"unknown job {op!r}; choose from: import, undo, sync")
 
 

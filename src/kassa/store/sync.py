@@ -9,7 +9,9 @@ current month).
 How it loads: the service's answer is handed to the **same reader** a file export goes through (for
 Direct, the Reports API TSV reader, with the options the request fixed: money in micros, VAT as
 requested; for a bank, the 1C statement reader, the operations written as a 1C statement by
-connectors/statement.py), so a synced report loads exactly as the same report imported from a file. A row the reader
+connectors/statement.py; for amoCRM, the leads as API v4 JSON with the stage mapping made to fit the
+account's status ids, whose reader makes a leads and a deals table, loaded together in one transaction
+as importing the file loads them), so a synced report loads exactly as the same report imported from a file. A row the reader
 refuses fails the sync (the next one asks again); warnings pass as in an import. Then the rows go in
 as one batch in one transaction (:meth:`Warehouse.load_fetched`): recognised by the SHA-256 of the rows
 (the same days synced again change nothing), replacing the channel's rows of the days they cover (so
@@ -38,6 +40,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from kassa.connectors import (
+    amocrm,
     google_ads,
     meta_ads,
     statement,
@@ -57,9 +60,9 @@ if TYPE_CHECKING:
 
 FORMAT = {"yandex-direct": "yandex_direct", "yandex-metrica": "metrica_logs", "vk-ads": "vk_ads",
           "google-ads": "google_ads", "meta-ads": "meta_ads", "tbank": "bank_1c",
-          "tochka": "bank_1c"}  # fmt: skip
+          "tochka": "bank_1c", "amocrm": "amocrm"}  # fmt: skip
 SUFFIX = {"yandex-direct": ".tsv", "yandex-metrica": ".tsv", "vk-ads": ".json", "google-ads": ".json",
-          "meta-ads": ".json", "tbank": ".txt", "tochka": ".txt"}  # fmt: skip
+          "meta-ads": ".json", "tbank": ".txt", "tochka": ".txt", "amocrm": ".json"}  # fmt: skip
 # The banks' statements are staged as 1CClientBankExchange text for the 1C reader (connectors/statement.py).
 BANKS = ("tbank", "tochka")
 HISTORY = {  # a first sync's first day, as far back as the service allows
@@ -70,6 +73,7 @@ HISTORY = {  # a first sync's first day, as far back as the service allows
     "meta-ads": meta_ads.history_start,
     "tbank": tbank.history_start,
     "tochka": tochka.history_start,
+    "amocrm": amocrm.history_start,
 }
 
 
@@ -84,7 +88,8 @@ class SyncOutcome:
     retries: int = 0
     splits: int = 0
     seconds: float = 0.0
-    batch: FileReport | None = None
+    batch: FileReport | None = None  # the first of ``batches``
+    batches: list[FileReport] = field(default_factory=list)  # amoCRM: leads and deals, one transaction
     warnings: list[RowError] = field(default_factory=list)
     error: str | None = None  # English (the --json summary, the connection's last outcome)
     said: str | None = None  # the same error as a connectors.messages.Said, to show it in Russian too
@@ -97,9 +102,10 @@ class SyncOutcome:
             "ok": self.error is None,
             "error": self.error,
             "days": None if self.since is None else f"{self.since}..{self.until}",
-            "rows": {b.kind: b.rows_loaded} if b else {},
-            "rows_replaced": b.rows_replaced if b else 0,
+            "rows": {x.kind: x.rows_loaded for x in self.batches},
+            "rows_replaced": sum(x.rows_replaced for x in self.batches),
             "batch_id": b.batch_id if b else None,
+            "batch_ids": [x.batch_id or x.already_imported_as for x in self.batches],
             "already_imported_as": b.already_imported_as if b else None,
             "requests": self.requests,
             "polls": self.polls,
@@ -133,6 +139,8 @@ def plan(
 def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
     """The batch's "file" in `kassa imports`: the connection, whose account, which days (no slash)."""
     who = [conn.spec.title]
+    if conn.options.get("subdomain"):
+        who.append(str(conn.options["subdomain"]))
     if conn.options.get("client_login"):
         who.append(str(conn.options["client_login"]))
     if conn.options.get("counter"):
@@ -153,8 +161,8 @@ def origin(conn: Connection, since: dt.date, until: dt.date) -> str:
 def _reader_options(conn: Connection, told: dict[str, Any] | None = None) -> dict[str, Any]:
     """The facts the request fixed, for the reader (the same options a file import takes); ``told``:
     what the service said about the account during the fetch (Metrica: the counter's time zone)."""
-    if conn.service == "yandex-metrica":
-        return dict(told or {})  # the log says the rest
+    if conn.service in ("yandex-metrica", "amocrm"):
+        return dict(told or {})  # the log says the rest; amoCRM: the stage mapping (fetch_amocrm)
     if conn.service in BANKS:
         return {}  # the 1C statement says it all (currency from the account's digits)
     if conn.service in (
@@ -185,6 +193,10 @@ def fetch(
     """The service's answer for ``since..until``, its counts and what it told of the account for the
     reader (:func:`_reader_options`); ``stats`` (if given) is counted into, also when the fetch fails. ``timing``: the connector's own :class:`Timing` (tests); ``deadline`` replaces its
     deadline (``kassa sync --deadline``); ``conns`` keeps the token pairs of OAuth services."""
+    if conn.service == "amocrm":
+        assert conns is not None, "amoCRM keeps its token pair in the connections' secrets file"
+        return fetch_amocrm(conn, token, since, until, conns, timing=timing, deadline=deadline,
+                            sleep=sleep, stats=stats)  # fmt: skip
     if conn.service == "tbank":
         tt = timing or tbank.Timing()
         if deadline is not None:
@@ -302,6 +314,53 @@ def fetch(
     return client.report(since, until), client.stats, {}
 
 
+def amocrm_account(conn: Connection, secret: str) -> amocrm.Account:
+    """The account of an amoCRM connection; ``secret`` is its client secret (OAuth) or its long-lived token."""
+    host = str(conn.options.get("subdomain") or "")
+    client_id = str(conn.options.get("client_id") or "")
+    return amocrm.Account(
+        connection=conn.name, base_url=conn.base_url or f"https://{host}", subdomain=host,
+        client_id=client_id, client_secret=secret if client_id else "",
+        redirect_uri=str(conn.options.get("redirect_uri") or ""), token="" if client_id else secret,
+    )  # fmt: skip
+
+
+def amocrm_keeper(conns: Connections, name: str) -> amocrm.Keeper:
+    """The connection's OAuth pair in the secrets file, refreshed under its lock (connectors/amocrm.py)."""
+    return amocrm.Keeper(
+        load=lambda: amocrm.Tokens.from_json(conns.oauth(name)),
+        save=lambda pair: conns.save_oauth(name, pair.to_json()),
+        lock=conns.locked,
+    )
+
+
+def fetch_amocrm(
+    conn: Connection,
+    token: str,
+    since: dt.date,
+    until: dt.date,
+    conns: Connections,
+    *,
+    timing: Any = None,
+    deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    stats: Counts | None = None,
+) -> tuple[bytes, Counts, dict[str, Any]]:
+    """amoCRM's leads as API v4 JSON for the amoCRM reader, and the reader's stage mapping: the
+    connection's ``--mapping`` with each status id under the rule of its name (amocrm.reader_mapping)."""
+    from kassa.sources.crm_mapping import load_crm_mapping
+
+    ta = timing or amocrm.Timing()
+    if deadline is not None:
+        ta = dataclasses.replace(ta, deadline=deadline)
+    mapping = load_crm_mapping(Path(conn.options["mapping"]) if conn.options.get("mapping") else None)
+    client = amocrm.Client(amocrm_account(conn, token), amocrm_keeper(conns, conn.name), ta, sleep=sleep)
+    if stats is not None:
+        client.stats = stats
+    body, statuses = client.export(since, until)
+    return body, client.stats, amocrm.reader_mapping(mapping, statuses)
+
+
 def stage(
     conn: Connection, body: bytes, folder: Path, told: dict[str, Any] | None = None
 ) -> tuple[Path, Path]:
@@ -313,37 +372,42 @@ def stage(
     return report, options
 
 
-def load_report(wh: Warehouse, report: Path, options: Path, fmt: str, origin: str) -> FileReport:
+def load_report(
+    wh: Warehouse, report: Path, options: Path, fmt: str, origin: str
+) -> FileReport | list[FileReport]:
     """Read a staged answer with the format's reader and load it as one batch named ``origin``; its
-    warnings come back in ``errors``. Also the server's side of a handed-over sync."""
+    warnings come back in ``errors``. Also the server's side of a handed-over sync. A reader that makes
+    several tables of the answer (amoCRM: leads and deals) loads a batch of each, in one transaction,
+    as importing the file does: then the list of them."""
 
     def named(text: str) -> str:  # errors name the connection's request, not a temporary file
         return text.replace(str(report), origin)
 
     try:
         _, results = wh.read_file(report, format=fmt, mapping=options)
-        if len(results) != 1:
-            raise ImportFailed(f"{origin}: expected one table from the {fmt} reader, got {len(results)}")
-        res = results[0]
+        if not results:
+            raise ImportFailed(f"{origin}: the {fmt} reader made no table of the answer")
         # A streaming reader (Metrica's log) validates as it is read: its refusals come here.
-        rows = res.rows if not hasattr(res.rows, "read_all") else res.rows.read_all()
+        tables = [(r.kind, r.rows if not hasattr(r.rows, "read_all") else r.rows.read_all()) for r in results]
     except KassaError as exc:
         errors = [dataclasses.replace(e, file=origin) for e in getattr(exc, "errors", [])]
         raise ImportFailed(named(str(exc).splitlines()[0]), errors) from None
-    errors = [dataclasses.replace(e, file=origin) for e in res.errors]
-    refused = [e for e in errors if not e.row_kept]
+    errors = [[dataclasses.replace(e, file=origin) for e in r.errors] for r in results]
+    refused = [e for errs in errors for e in errs if not e.row_kept]
     if refused:
         raise ImportFailed(
             f"{origin}: {len(refused)} refused value(s) in the answer; nothing was loaded", refused
         )
-    batch = wh.load_fetched(origin, fmt, res.kind, rows)
-    batch.errors = errors
-    batch.rows_read = res.rows_read
-    return batch
+    batches = wh.load_fetched_all(origin, fmt, tables)
+    for batch, res, errs in zip(batches, results, errors, strict=True):
+        batch.errors = errs
+        batch.rows_read = res.rows_read
+    return batches[0] if len(batches) == 1 else batches
 
 
-Loader = Callable[[Path, Path, str, str], "FileReport"]
-"""(staged answer, options, format, origin) -> the batch: into an open warehouse, or handed over."""
+Loader = Callable[[Path, Path, str, str], "FileReport | list[FileReport]"]
+"""(staged answer, options, format, origin) -> the batch (or batches: :func:`load_report`): into an
+open warehouse, or handed over."""
 
 
 def sync_one(
@@ -378,8 +442,10 @@ def sync_one(
         )
         with tempfile.TemporaryDirectory(prefix="kassa-sync-") as tmp:
             report, options = stage(conn, body, Path(tmp), told)
-            out.batch = load(report, options, FORMAT[conn.service], origin(conn, out.since, out.until))
-        out.warnings = out.batch.errors
+            loaded = load(report, options, FORMAT[conn.service], origin(conn, out.since, out.until))
+        out.batches = loaded if isinstance(loaded, list) else [loaded]
+        out.batch = out.batches[0]
+        out.warnings = [w for b in out.batches for w in b.errors]
     except KassaError as exc:
         out.error = str(exc)
         out.said = getattr(exc, "said", None)

@@ -495,14 +495,21 @@ class Warehouse:
         """Rows fetched from a web service, loaded as one import batch in one transaction, as a file's
         rows are (``origin`` stands for the file: what was asked of whom). The same rows fetched again
         change nothing: the batch is recognised by the SHA-256 of its rows, as a file by its bytes."""
+        return self.load_fetched_all(origin, fmt, [(kind, rows)])[0]
+
+    def load_fetched_all(self, origin: str, fmt: str, tables: list[tuple[str, pa.Table]]) -> list[FileReport]:
+        """:meth:`load_fetched` for an answer the reader makes several tables of (amoCRM: leads and
+        deals), as importing the same file does: a batch per table, all in one transaction."""
         if self.read_only:
             raise WarehouseError(f"{self.path} is open read-only")
-        sha = hashlib.sha256(f"{fmt}\n{kind}\n{rows.to_pylist()!r}".encode()).hexdigest()
         self._loading_at = dt.datetime.now()  # its own import, for recovery
+        reports = []
         with self._transaction():
-            report = self._load(origin, sha, fmt, ReadResult(kind, rows, [], rows.num_rows))
+            for kind, rows in tables:
+                sha = hashlib.sha256(f"{fmt}\n{kind}\n{rows.to_pylist()!r}".encode()).hexdigest()
+                reports.append(self._load(origin, sha, fmt, ReadResult(kind, rows, [], rows.num_rows)))
             self._forget()
-        return report
+        return reports
 
     def _load(self, path: Path | str, sha: str, fmt: str, res: ReadResult) -> FileReport:
         return loading.load(self._db, path, sha, fmt, res, self._loading_at)

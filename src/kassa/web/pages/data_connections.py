@@ -34,7 +34,7 @@ _lock = threading.Lock()
 
 
 def _account(options: dict[str, Any]) -> str:
-    for key, shown in (("client_login", "{}"), ("counter", "counter {}"), ("customer_id", "customer {}"),
+    for key, shown in (("subdomain", "{}"), ("client_login", "{}"), ("counter", "counter {}"), ("customer_id", "customer {}"),
                        ("account", "act_{}"), ("client_id", "app {}")):  # fmt: skip
         if options.get(key):
             return shown.format(options[key])
@@ -75,9 +75,9 @@ def _sync_in_thread(dash: Dashboard, name: str, by: str) -> None:
 
     conns = Connections(dash.db_path)
 
-    def load(report: Path, options: Path, fmt: str, origin: str) -> FileReport:
+    def load(report: Path, options: Path, fmt: str, origin: str) -> FileReport | list[FileReport]:
         # Into the queue of writes, as an upload: one writer, the pages undisturbed.
-        result: FileReport = dash.jobs.run(
+        result: FileReport | list[FileReport] = dash.jobs.run(
             "sync", origin, by, lambda wh, job: load_report(wh, report, options, fmt, origin)
         )
         return result
